@@ -1,0 +1,218 @@
+//! The operations the UI can call: one registry for the desktop (Tauri IPC), the HTTP API
+//! and the generated TypeScript, so the three can't drift apart.
+//!
+//! Each operation has a name, an HTTP method and path, a typed input and output, and a
+//! handler in the service layer. [`dispatch`] runs one by name on a [`Session`];
+//! [`typescript_bindings`] renders the types and a typed client for `ui/`; a test keeps
+//! `ui/src/api/bindings.gen.ts` equal to it. Adapters stay one-liners over this.
+use std::any::TypeId;
+use std::collections::{BTreeMap, HashSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::{TypeVisitor as _, TS};
+
+use crate::error::{ApiError, Error, Result};
+use crate::status::StatusPage;
+use crate::Database;
+
+/// One caller's view of the database: everything an operation needs.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub db: Database,
+}
+
+impl Session {
+    pub fn new(db: Database) -> Self {
+        Session { db }
+    }
+}
+
+/// Input of operations that take none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct NoInput {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+}
+
+/// The description of one operation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct OperationSpec {
+    pub name: &'static str,
+    pub method: HttpMethod,
+    pub path: &'static str,
+    pub doc: &'static str,
+}
+
+macro_rules! operations {
+    ($( $(#[doc = $doc:literal])* $name:ident : $method:ident $path:literal, $input:ty => $output:ty = $handler:path; )*) => {
+        /// Every operation, in declaration order.
+        pub const OPERATIONS: &[OperationSpec] = &[
+            $( OperationSpec { name: stringify!($name), method: HttpMethod::$method, path: $path,
+                               doc: concat!($($doc, "\n"),*) }, )*
+        ];
+
+        /// Run operation `op` with a JSON input (`null` counts as `{}`).
+        pub async fn dispatch(session: &Session, op: &str, input: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+            let input = if input.is_null() { serde_json::json!({}) } else { input };
+            match op {
+                $( stringify!($name) => {
+                    let input: $input = serde_json::from_value(input).map_err(|e| {
+                        ApiError::from(Error::invalid(format!("bad input for {}: {e}", stringify!($name))))
+                    })?;
+                    let output: $output = $handler(session, input).await.map_err(ApiError::from)?;
+                    serde_json::to_value(output).map_err(|e| ApiError::from(Error::internal(e.to_string())))
+                } )*
+                other => Err(ApiError::from(Error::not_found(format!("no operation named \"{other}\"")))),
+            }
+        }
+
+        fn visit_operation_types(v: &mut TypeCollector) {
+            $( v.visit::<$input>(); v.visit::<$output>(); )*
+        }
+
+        fn operation_signatures(cfg: &ts_rs::Config) -> Vec<(&'static str, String, String)> {
+            vec![ $( (stringify!($name), <$input as TS>::name(cfg), <$output as TS>::name(cfg)), )* ]
+        }
+    };
+}
+
+operations! {
+    /// The status page: connection, schema version, row counts, pending approvals, kill switch.
+    status: Get "/api/status", NoInput => StatusPage = status_page;
+}
+
+async fn status_page(session: &Session, _: NoInput) -> Result<StatusPage> {
+    crate::status::load(&session.db).await
+}
+
+pub fn find(name: &str) -> Option<&'static OperationSpec> {
+    OPERATIONS.iter().find(|o| o.name == name)
+}
+
+// ---------------------------------------------------------------------------------
+// TypeScript generation.
+
+/// Types the UI needs besides operation inputs and outputs.
+fn visit_extra_types(v: &mut TypeCollector) {
+    v.visit::<ApiError>();
+}
+
+struct TypeCollector {
+    cfg: ts_rs::Config,
+    seen: HashSet<TypeId>,
+    decls: BTreeMap<String, String>,
+}
+
+impl ts_rs::TypeVisitor for TypeCollector {
+    fn visit<T: TS + 'static + ?Sized>(&mut self) {
+        if T::output_path().is_none() || !self.seen.insert(TypeId::of::<T>()) {
+            return;
+        }
+        let decl = T::decl(&self.cfg);
+        let docs = T::docs().map(|d| format!("{}\n", d.trim_end())).unwrap_or_default();
+        self.decls.insert(T::ident(&self.cfg), format!("{docs}export {decl}"));
+        T::visit_dependencies(self);
+    }
+}
+
+/// The whole `bindings.gen.ts`: every type the operations use, the operation table, and
+/// a typed client over a transport (Tauri `invoke` or HTTP `fetch`, chosen in `ui/`).
+pub fn typescript_bindings() -> String {
+    let mut c = TypeCollector {
+        cfg: ts_rs::Config::new().with_large_int("number"),
+        seen: HashSet::new(),
+        decls: BTreeMap::new(),
+    };
+    visit_operation_types(&mut c);
+    visit_extra_types(&mut c);
+    let signatures = operation_signatures(&c.cfg);
+
+    let mut out = String::new();
+    out.push_str("// Generated from the Rust operation registry (src-tauri/core/src/api.rs) by\n");
+    out.push_str("// `cargo test -p eio-core api::`. Do not edit: change the Rust types and rerun.\n\n");
+    for decl in c.decls.values() {
+        out.push_str(decl.trim_end());
+        out.push_str("\n\n");
+    }
+    out.push_str("export type HttpMethod = \"GET\" | \"POST\";\n\n");
+    out.push_str("/** Every operation: name → HTTP method and path. */\nexport const operations = {\n");
+    for op in OPERATIONS {
+        let method = match op.method {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        };
+        out.push_str(&format!("  {}: {{ method: \"{method}\", path: \"{}\" }},\n", op.name, op.path));
+    }
+    out.push_str("} as const;\n\nexport type OperationName = keyof typeof operations;\n\n");
+    out.push_str(
+        "/** How a call reaches the backend: Tauri IPC in the desktop, HTTP in a browser. */\n\
+         export interface Transport {\n  call<T>(op: OperationName, method: HttpMethod, path: string, input: unknown): Promise<T>;\n}\n\n",
+    );
+    out.push_str("/** A typed client: one method per operation. */\nexport function makeApi(transport: Transport) {\n  return {\n");
+    for ((name, input, output), op) in signatures.iter().zip(OPERATIONS) {
+        let doc = op.doc.trim();
+        if !doc.is_empty() {
+            out.push_str(&format!("    /** {} */\n", doc.replace('\n', " ").replace("*/", "* /")));
+        }
+        let arg = if input == "NoInput" { format!("input: {input} = {{}}") } else { format!("input: {input}") };
+        out.push_str(&format!(
+            "    {name}: ({arg}): Promise<{output}> =>\n      transport.call<{output}>(\"{name}\", operations.{name}.method, operations.{name}.path, input),\n"
+        ));
+    }
+    out.push_str("  };\n}\n\nexport type Api = ReturnType<typeof makeApi>;\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the UI expects the generated bindings.
+    fn bindings_path() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/api/bindings.gen.ts")
+    }
+
+    /// Keeps `ui/src/api/bindings.gen.ts` equal to the Rust types. When they differ the
+    /// file is rewritten and the test fails, so a stale commit can't pass CI while a local
+    /// run fixes it.
+    #[test]
+    fn typescript_bindings_are_current() {
+        let want = typescript_bindings();
+        let path = bindings_path();
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        if have != want {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &want).unwrap();
+            panic!("{} was stale and has been regenerated; commit it", path.display());
+        }
+    }
+
+    #[test]
+    fn bindings_declare_every_operation_and_its_types() {
+        let ts = typescript_bindings();
+        for op in OPERATIONS {
+            assert!(ts.contains(&format!("  {}: {{ method:", op.name)), "operation {} missing", op.name);
+        }
+        assert!(ts.contains("export type StatusPage = {"), "{ts}");
+        assert!(ts.contains("export type ApiError = {"), "{ts}");
+        assert!(ts.contains("export type ErrorCode = "), "{ts}");
+        // i64 row counts travel as JSON numbers, not bigint.
+        assert!(!ts.contains("bigint"), "{ts}");
+    }
+
+    #[test]
+    fn operation_names_and_paths_are_unique() {
+        let mut names = HashSet::new();
+        let mut paths = HashSet::new();
+        for op in OPERATIONS {
+            assert!(names.insert(op.name), "duplicate operation {}", op.name);
+            assert!(paths.insert((op.path, op.method as u8)), "duplicate path {}", op.path);
+            assert!(op.path.starts_with("/api/"), "{}", op.path);
+        }
+    }
+}

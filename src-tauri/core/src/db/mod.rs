@@ -1,0 +1,280 @@
+//! Connections, migrations and the schema version.
+//!
+//! Two kinds of connection exist and are never mixed up:
+//! * the **application** connection ([`Database::open`]): the user's own login (or the
+//!   embedded default's `eio_local`), bound by the grants and row-level security of
+//!   `migrations/0008_security.sql`;
+//! * the **migration** connection ([`migrate`]): a superuser or DBA login that owns the
+//!   schema changes. The application never connects as the schema owner.
+//!
+//! The embedded default is created, started, migrated and given its local login on the
+//! way in, so a newcomer never has to run `eio migrate` by hand.
+pub mod embedded;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, Executor};
+
+use crate::config::{Config, DatabaseChoice, DatabaseUrl, UrlOrigin};
+use crate::error::{Error, ErrorCode, Result};
+use embedded::EmbeddedCluster;
+
+/// Every migration in `migrations/`, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// An application connection pool and what it points at.
+#[derive(Clone)]
+pub struct Database {
+    pool: PgPool,
+    target: Arc<Target>,
+}
+
+/// What a [`Database`] is connected to, for display. Never holds a password.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Embedded { dir: std::path::PathBuf },
+    External { url: DatabaseUrl, origin: UrlOrigin },
+    /// A pool handed in by a caller (tests).
+    Pool,
+}
+
+impl Target {
+    /// A human-readable address: the redacted URL or the embedded cluster's folder.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Embedded { dir } => format!("embedded PostgreSQL in {}", dir.display()),
+            Target::External { url, .. } => url.to_string(),
+            Target::Pool => "a provided connection pool".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Connect as the application. For the embedded default this starts (and on first use
+    /// creates and migrates) the private cluster and connects as its local login.
+    pub async fn open(config: &Config) -> Result<Database> {
+        match &config.database {
+            DatabaseChoice::External { url, origin } => {
+                let pool = pool_options()
+                    .connect_with(url.connect_options().application_name("eio"))
+                    .await
+                    .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
+                Ok(Database { pool, target: Arc::new(Target::External { url: url.clone(), origin: origin.clone() }) })
+            }
+            DatabaseChoice::Embedded => {
+                let cluster = start_embedded(config).await?;
+                bootstrap_embedded(&cluster).await?;
+                let pool = pool_options()
+                    .connect_with(cluster.connect_options(embedded::LOCAL_LOGIN, embedded::DATABASE))
+                    .await
+                    .map_err(|e| Error::from(e).context("connecting to the embedded PostgreSQL"))?;
+                Ok(Database { pool, target: Arc::new(Target::Embedded { dir: cluster.root().to_path_buf() }) })
+            }
+        }
+    }
+
+    /// Wrap an existing pool (tests, and callers that manage their own connections).
+    pub fn from_pool(pool: PgPool) -> Database {
+        Database { pool, target: Arc::new(Target::Pool) }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Fail with a clear message unless the schema matches this build exactly.
+    pub async fn require_current_schema(&self) -> Result<SchemaState> {
+        let state = schema_state(&self.pool).await?;
+        if !state.unknown.is_empty() {
+            return Err(Error::new(
+                ErrorCode::SchemaOutdated,
+                format!(
+                    "the database was migrated by a newer EIO (migration {} is unknown to this build); upgrade EIO",
+                    state.unknown[0]
+                ),
+            ));
+        }
+        if !state.pending.is_empty() {
+            return Err(Error::new(
+                ErrorCode::SchemaOutdated,
+                format!(
+                    "the database schema is behind this build ({} migration(s) pending); run `eio migrate` with an admin login",
+                    state.pending.len()
+                ),
+            ));
+        }
+        Ok(state)
+    }
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(15))
+}
+
+async fn start_embedded(config: &Config) -> Result<EmbeddedCluster> {
+    let cluster = EmbeddedCluster::new(config.embedded_dir())?;
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.ensure_running())
+        .await
+        .map_err(|e| Error::internal(format!("embedded PostgreSQL start task failed: {e}")))??;
+    Ok(cluster)
+}
+
+/// Create the application database, migrate it and make sure the local login exists.
+/// Runs as the cluster's superuser over the private socket; idempotent.
+async fn bootstrap_embedded(cluster: &EmbeddedCluster) -> Result<MigrationReport> {
+    let su = |db: &str| cluster.connect_options(embedded::SUPERUSER, db);
+    let mut admin = sqlx::PgConnection::connect_with(&su("postgres"))
+        .await
+        .map_err(|e| Error::from(e).context("connecting to the embedded PostgreSQL"))?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(embedded::DATABASE)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        admin.execute(format!("CREATE DATABASE {}", embedded::DATABASE).as_str()).await?;
+    }
+    admin.close().await?;
+
+    let pool = PgPoolOptions::new().max_connections(1).connect_with(su(embedded::DATABASE)).await?;
+    let report = migrate_pool(&pool).await?;
+    // The local user: admin (configures the estate) and worker (runs the engine), but
+    // never the schema owner and never a superuser, so the database's rules bind it too.
+    sqlx::raw_sql(&format!(
+        r#"
+        DO $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{login}') THEN
+                CREATE ROLE {login} LOGIN;
+            END IF;
+        END
+        $$;
+        GRANT eio_admin, eio_worker TO {login};
+        INSERT INTO users (email, display_name, role, login_role)
+        VALUES ('local-admin@localhost', 'Local administrator', 'admin', '{login}')
+        ON CONFLICT ON CONSTRAINT users_login_role_key DO NOTHING;
+        "#,
+        login = embedded::LOCAL_LOGIN
+    ))
+    .execute(&pool)
+    .await?;
+    pool.close().await;
+    Ok(report)
+}
+
+/// What `eio migrate` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationReport {
+    pub target: String,
+    pub version_before: Option<i64>,
+    pub version_after: Option<i64>,
+    pub applied: Vec<AppliedMigration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+/// Bring the configured database's schema up to date. External databases are migrated
+/// with the URL's login, which must be allowed to create roles and own the schema.
+pub async fn migrate(config: &Config) -> Result<MigrationReport> {
+    match &config.database {
+        DatabaseChoice::External { url, .. } => {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(url.connect_options().application_name("eio migrate"))
+                .await
+                .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
+            let mut report = migrate_pool(&pool).await?;
+            report.target = url.to_string();
+            pool.close().await;
+            Ok(report)
+        }
+        DatabaseChoice::Embedded => {
+            let cluster = start_embedded(config).await?;
+            let mut report = bootstrap_embedded(&cluster).await?;
+            report.target = Target::Embedded { dir: cluster.root().to_path_buf() }.describe();
+            Ok(report)
+        }
+    }
+}
+
+/// Apply pending migrations through `pool` (which must be a migration login).
+pub async fn migrate_pool(pool: &PgPool) -> Result<MigrationReport> {
+    let before = schema_state(pool).await?;
+    MIGRATOR.run(pool).await?;
+    let after = schema_state(pool).await?;
+    let applied = MIGRATOR
+        .iter()
+        .filter(|m| before.pending.contains(&m.version))
+        .map(|m| AppliedMigration { version: m.version, description: m.description.to_string() })
+        .collect();
+    Ok(MigrationReport {
+        target: String::new(),
+        version_before: before.applied_version,
+        version_after: after.applied_version,
+        applied,
+    })
+}
+
+/// Where the schema stands against this build's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaState {
+    /// Highest successfully applied version (None: never migrated).
+    pub applied_version: Option<i64>,
+    /// Highest version this build knows.
+    pub latest_version: i64,
+    /// Versions this build has and the database lacks.
+    pub pending: Vec<i64>,
+    /// Versions the database has and this build doesn't (a newer EIO migrated it).
+    pub unknown: Vec<i64>,
+}
+
+pub async fn schema_state(pool: &PgPool) -> Result<SchemaState> {
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if has_table {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    Ok(SchemaState {
+        applied_version: applied.last().copied(),
+        latest_version: known.iter().copied().max().unwrap_or(0),
+        pending: known.iter().copied().filter(|v| !applied.contains(v)).collect(),
+        unknown: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+    })
+}
+
+/// Stop the embedded cluster of `config` if it runs. Returns whether it was running.
+pub async fn stop_embedded(config: &Config) -> Result<bool> {
+    let cluster = EmbeddedCluster::new(config.embedded_dir())?;
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .map_err(|e| Error::internal(format!("embedded PostgreSQL stop task failed: {e}")))?
+}
+
+/// The connect options a test or tool would use to reach the embedded cluster as `user`.
+pub fn embedded_connect_options(config: &Config, user: &str) -> Result<PgConnectOptions> {
+    Ok(EmbeddedCluster::new(config.embedded_dir())?.connect_options(user, embedded::DATABASE))
+}

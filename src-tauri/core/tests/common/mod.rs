@@ -1,0 +1,93 @@
+//! Test logins: real PostgreSQL login roles in one of the EIO group roles, connected to
+//! the test's own database. Roles are cluster-wide, so each gets a unique name and is
+//! dropped when its guard goes out of scope, even when the test panics.
+#![allow(dead_code)]
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use uuid::Uuid;
+
+pub struct Login {
+    pub role: String,
+    pub pool: PgPool,
+    pub user_id: Option<Uuid>,
+    admin_opts: PgConnectOptions,
+}
+
+impl Login {
+    /// A login in `group` (eio_viewer, eio_operator, eio_approver, eio_admin, eio_worker).
+    /// With `user`, also a `users` row: (email, role, capabilities).
+    pub async fn new(admin: &PgPool, group: &str, user: Option<(&str, &str, &[&str])>) -> Login {
+        let role = format!("eio_t_{}", &Uuid::new_v4().simple().to_string()[..16]);
+        let password = Uuid::new_v4().to_string();
+        sqlx::raw_sql(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {group}"))
+            .execute(admin)
+            .await
+            .expect("create test login");
+        let user_id = match user {
+            Some((email, app_role, caps)) => Some(
+                sqlx::query_scalar(
+                    "INSERT INTO users (email, role, login_role, capabilities) VALUES ($1, $2::user_role, $3, $4) RETURNING id",
+                )
+                .bind(email)
+                .bind(app_role)
+                .bind(&role)
+                .bind(caps.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .fetch_one(admin)
+                .await
+                .expect("create users row"),
+            ),
+            None => None,
+        };
+        let admin_opts = admin.connect_options().as_ref().clone();
+        let opts = admin_opts.clone().username(&role).password(&password);
+        let pool = PgPoolOptions::new().max_connections(2).connect_with(opts).await.expect("connect as test login");
+        Login { role, pool, user_id, admin_opts }
+    }
+}
+
+impl Drop for Login {
+    fn drop(&mut self) {
+        let role = self.role.clone();
+        let opts = self.admin_opts.clone();
+        // Drop the cluster-wide role from a fresh connection on a plain thread: this runs
+        // during unwinding too, where no async runtime can be relied on.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect_with(&opts).await.ok()?;
+                sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {role}")).execute(&mut c).await.ok()?;
+                Some(())
+            })
+        })
+        .join();
+    }
+}
+
+/// The SQLSTATE of a failed statement, or a panic saying it unexpectedly succeeded.
+pub fn sqlstate<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
+    match r {
+        Ok(v) => panic!("expected the database to refuse, but it returned {v:?}"),
+        Err(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()).unwrap_or_default(),
+        Err(other) => panic!("expected a database error, got {other:?}"),
+    }
+}
+
+/// The message of a failed statement.
+pub fn db_message<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
+    match r {
+        Ok(v) => panic!("expected the database to refuse, but it returned {v:?}"),
+        Err(sqlx::Error::Database(db)) => db.message().to_owned(),
+        Err(other) => panic!("expected a database error, got {other:?}"),
+    }
+}
+
+pub const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
+
+/// Something shaped like an age envelope (real encryption arrives with the identity issue;
+/// here only the database's rules about the column are under test).
+pub fn fake_ciphertext() -> Vec<u8> {
+    let mut v = AGE_HEADER.to_vec();
+    v.extend_from_slice(b"-> X25519 test\nciphertext-bytes");
+    v
+}

@@ -1,0 +1,201 @@
+//! `eio` — the headless EIO: command line, and (later) the REST API and the team-wide
+//! worker instance. A thin adapter over `eio-core`: it parses arguments, calls one
+//! service, and prints the result for a human or, with `--json`, for a script.
+//!
+//! Errors go to stderr as one sentence (and, with `--json`, also to stdout as
+//! `{"error": {"code", "message"}}`); the exit code is 1 for a failed command and 2 for
+//! a command line clap rejects.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eio_core::config::{Config, Overrides, ENV_CONFIG, ENV_DATABASE_URL, ENV_DATA_DIR};
+use eio_core::error::ApiError;
+use eio_core::Error;
+
+mod output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "eio",
+    version,
+    about = "EIO: inventory, IPAM and safe orchestration for vCenter and Dell estates",
+    long_about = "EIO syncs VMware vCenter and Dell iDRAC/OpenManage inventory into a shared PostgreSQL, \
+                  does IPAM on what it observes, and runs approved orchestration jobs.\n\n\
+                  With no database configured, EIO uses its embedded default: a private PostgreSQL \
+                  under the data directory, created and started on demand."
+)]
+struct Cli {
+    /// PostgreSQL URL of the shared database (default: the config file's, else the embedded default)
+    #[arg(long, global = true, env = ENV_DATABASE_URL, hide_env_values = true, value_name = "URL")]
+    database_url: Option<String>,
+
+    /// Where EIO keeps its files, including the embedded database
+    #[arg(long, global = true, env = ENV_DATA_DIR, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Configuration file (default: <config dir>/eio/config.toml)
+    #[arg(long, global = true, env = ENV_CONFIG, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); EIO_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bring the database schema up to date (needs an admin login that may create roles)
+    Migrate {
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the connection, schema version, row counts, pending approvals and kill switch
+    Status {
+        /// Print the status page model as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the embedded default database
+    #[command(subcommand)]
+    Embedded(EmbeddedCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EmbeddedCommand {
+    /// Create (if needed), start and migrate the embedded PostgreSQL
+    Start,
+    /// Stop the embedded PostgreSQL (fast shutdown)
+    Stop,
+    /// Say whether the embedded PostgreSQL exists and runs
+    Status {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Command::Migrate { json } | Command::Status { json } => *json,
+            Command::Embedded(EmbeddedCommand::Status { json }) => *json,
+            Command::Embedded(_) => false,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let json = cli.command.json();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let api = ApiError::from(&e);
+            if json {
+                let _ = writeln!(std::io::stdout(), "{}", serde_json::json!({ "error": api }));
+            }
+            eprintln!("error: {}", api.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EIO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let config = Config::load(Overrides {
+        database_url: cli.database_url.filter(|u| !u.trim().is_empty()),
+        data_dir: cli.data_dir,
+        config_file: cli.config,
+    })?;
+    match cli.command {
+        Command::Migrate { json } => {
+            let report = eio_core::db::migrate(&config).await?;
+            output::migration(&report, json)
+        }
+        Command::Status { json } => {
+            let db = eio_core::Database::open(&config).await?;
+            let page = eio_core::status::load(&db).await?;
+            output::status(&page, json)
+        }
+        Command::Embedded(cmd) => embedded(&config, cmd).await,
+    }
+}
+
+async fn embedded(config: &Config, cmd: EmbeddedCommand) -> Result<(), Error> {
+    use eio_core::db::embedded::EmbeddedCluster;
+    match cmd {
+        EmbeddedCommand::Start => {
+            let report = eio_core::db::migrate(&Config { database: eio_core::config::DatabaseChoice::Embedded, ..config.clone() }).await?;
+            println!("The embedded PostgreSQL runs: {}", report.target);
+            Ok(())
+        }
+        EmbeddedCommand::Stop => {
+            let was_running = eio_core::db::stop_embedded(config).await?;
+            println!(
+                "{}",
+                if was_running { "Stopped the embedded PostgreSQL." } else { "The embedded PostgreSQL was not running." }
+            );
+            Ok(())
+        }
+        EmbeddedCommand::Status { json } => {
+            let cluster = EmbeddedCluster::new(config.embedded_dir())?;
+            let exists = cluster.exists();
+            let running = if exists {
+                let c = cluster.clone();
+                tokio::task::spawn_blocking(move || c.is_running())
+                    .await
+                    .map_err(|e| Error::internal(e.to_string()))??
+            } else {
+                false
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "dir": cluster.root(),
+                        "exists": exists,
+                        "running": running,
+                        "socket_dir": cluster.socket_dir(),
+                        "in_use": matches!(config.database, eio_core::config::DatabaseChoice::Embedded),
+                    })
+                );
+            } else {
+                println!(
+                    "Embedded PostgreSQL in {}: {}",
+                    cluster.root().display(),
+                    match (exists, running) {
+                        (false, _) => "not created yet (it is created on first use)",
+                        (true, false) => "created, not running (it starts on demand)",
+                        (true, true) => "running",
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The `eio` binary, driven as a user drives it: real process, real PostgreSQL (a
+//! per-test database from `DATABASE_URL`, or a fresh embedded cluster in a temp folder).
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// `eio` with a clean environment: no inherited EIO_* settings, a private data dir.
+fn eio(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eio"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("EIO_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("EIO_DATA_DIR", data_dir).env("EIO_CONFIG", data_dir.join("no-config.toml"));
+    cmd
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A URL for the test's own database, from the pool sqlx::test handed us.
+fn url_of(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap())
+}
+
+/// A data directory the embedded PostgreSQL's account can enter (when the tests run as
+/// root, the cluster runs as `postgres`, and tempdirs are 0700).
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("eio-cli-").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn status_json_against_a_database_url(pool: PgPool) {
+    let dir = data_dir();
+    let out = eio(dir.path()).args(["status", "--json"]).env("EIO_DATABASE_URL", url_of(&pool)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = json_of(&out);
+    assert_eq!(page["connection"]["mode"], "external");
+    assert_eq!(page["schema"]["up_to_date"], true);
+    assert_eq!(page["tables"]["virtual_machines"], 0);
+    assert_eq!(page["tables"]["routing_domains"], 1);
+    assert_eq!(page["pending_approvals"], 0);
+    assert_eq!(page["kill_switch"]["engaged"], false);
+    // The URL flag works the same as the variable, and nothing was created in the data dir.
+    let out = eio(dir.path()).args(["status", "--json", "--database-url", &url_of(&pool)]).output().unwrap();
+    assert!(out.status.success());
+    assert!(!dir.path().join("postgres").exists(), "an external database must not start the embedded one");
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrate_then_status_on_a_fresh_database(pool: PgPool) {
+    let dir = data_dir();
+    let url = url_of(&pool);
+    let out = eio(dir.path()).args(["status", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "status must work before any migration");
+    assert_eq!(json_of(&out)["schema"]["applied_version"], Value::Null);
+
+    let out = eio(dir.path()).args(["migrate", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let applied = report["applied"].as_array().unwrap();
+    assert_eq!(applied.len(), eio_core::db::MIGRATOR.iter().count());
+    assert_eq!(applied[0]["version"], 1);
+
+    let out = eio(dir.path()).args(["migrate", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)["applied"].as_array().unwrap().len(), 0, "a second migrate applies nothing");
+
+    let out = eio(dir.path()).args(["status"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(up to date)"), "{text}");
+    assert!(text.contains("virtual_machines"), "{text}");
+}
+
+/// Stops the embedded cluster of a test's data dir however the test ends.
+struct StopOnDrop(PathBuf);
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = eio(&self.0).args(["embedded", "stop"]).output();
+    }
+}
+
+#[test]
+fn status_on_a_fresh_embedded_default_then_reused_then_stopped() {
+    let dir = data_dir();
+    let _guard = StopOnDrop(dir.path().to_path_buf());
+
+    let out = eio(dir.path()).args(["status", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = json_of(&out);
+    assert_eq!(page["connection"]["mode"], "embedded");
+    assert_eq!(page["connection"]["login"], "eio_local");
+    assert_eq!(page["connection"]["superuser"], false, "the app never works as a superuser");
+    assert_eq!(page["connection"]["user"]["role"], "admin");
+    assert_eq!(page["schema"]["up_to_date"], true);
+    assert_eq!(page["tables"]["users"], 1);
+    assert_eq!(page["tables"]["virtual_machines"], 0);
+
+    // Unix socket only, inside the data dir, private to the cluster's account.
+    let conf = std::fs::read_to_string(dir.path().join("postgres/data/postgresql.conf")).unwrap();
+    assert!(conf.contains("listen_addresses = ''"));
+    let run = dir.path().join("postgres/run");
+    assert!(run.join(".s.PGSQL.5432").exists());
+    assert_eq!(std::fs::metadata(&run).unwrap().permissions().mode() & 0o777, 0o700);
+
+    // A second command reuses the running cluster.
+    let out = eio(dir.path()).args(["embedded", "status", "--json"]).output().unwrap();
+    assert_eq!(json_of(&out)["running"], true);
+    let out = eio(dir.path()).args(["status", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)["tables"]["users"], 1, "the same database, not a new one");
+
+    let out = eio(dir.path()).args(["embedded", "stop"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = eio(dir.path()).args(["embedded", "status", "--json"]).output().unwrap();
+    assert_eq!(json_of(&out)["running"], false);
+
+    // Started on demand again, data intact.
+    let out = eio(dir.path()).args(["status", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)["tables"]["users"], 1);
+}
+
+#[test]
+fn missing_postgres_programs_name_the_package_to_install() {
+    let dir = data_dir();
+    let out = eio(dir.path()).args(["status", "--json"]).env("EIO_PG_BINDIR", "/nonexistent/bin").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apt-get install postgresql"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear error, not a trace: {stderr}");
+    assert_eq!(json_of(&out)["error"]["code"], "embedded_postgres");
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error_without_the_password() {
+    let dir = data_dir();
+    let out = eio(dir.path())
+        .args(["status", "--json"])
+        .env("EIO_DATABASE_URL", "postgres://alice:pw-7f3e9-secret@127.0.0.1:1/eio")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+    assert!(!stderr.contains("pw-7f3e9-secret") && !stdout.contains("pw-7f3e9-secret"), "{stderr}{stdout}");
+    assert_eq!(json_of(&out)["error"]["code"], "unavailable");
+
+    let out = eio(dir.path()).args(["status"]).env("EIO_DATABASE_URL", "mysql://root:hunter2@db/eio").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("postgres://"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = data_dir();
+    for args in [
+        vec!["--help"],
+        vec!["migrate", "--help"],
+        vec!["status", "--help"],
+        vec!["embedded", "--help"],
+        vec!["embedded", "start", "--help"],
+        vec!["embedded", "stop", "--help"],
+        vec!["embedded", "status", "--help"],
+    ] {
+        let out = eio(dir.path()).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage: eio"), "{args:?}: {text}");
+    }
+    let out = eio(dir.path()).args(["no-such-command"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

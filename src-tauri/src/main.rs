@@ -1,0 +1,1 @@
+fn main() { eio_desktop::run() }
