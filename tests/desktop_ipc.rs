@@ -64,6 +64,8 @@ fn a_configuration_problem_reaches_the_page_as_a_sentence() {
     let results = calls(|| AppState::new(Err(problem.into())), vec![("status", json!({}))]);
     assert_eq!(
         results[0],
-        Err(json!({"code": "config", "message": "/home/op/.config/eio/config.toml: invalid type: integer, expected a string"}))
+        Err(
+            json!({"code": "config", "message": "/home/op/.config/eio/config.toml: invalid type: integer, expected a string"})
+        )
     );
 }

@@ -1,1 +1,3 @@
-fn main() { eio_desktop::run() }
+fn main() {
+    eio_desktop::run()
+}

@@ -102,8 +102,9 @@ impl Config {
 
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| Error::config(format!("{}: {}", path.display(), e.message().trim()))),
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| Error::config(format!("{}: {}", path.display(), e.message().trim())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
         Err(e) => Err(Error::config(format!("cannot read {}: {e}", path.display()))),
     }
@@ -230,8 +231,12 @@ mod tests {
         let file = dir.path().join("config.toml");
 
         // No flag, no file: embedded.
-        let c = Config::load(Overrides { config_file: Some(file.clone()), data_dir: Some(dir.path().into()), ..Default::default() })
-            .unwrap();
+        let c = Config::load(Overrides {
+            config_file: Some(file.clone()),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert!(matches!(c.database, DatabaseChoice::Embedded));
         assert_eq!(c.embedded_dir(), dir.path().join("postgres"));
 

@@ -161,9 +161,7 @@ fn classify_sqlx(e: &sqlx::Error) -> (ErrorCode, String) {
             (classify_sqlstate(&state), message)
         }
         sqlx::Error::RowNotFound => (ErrorCode::NotFound, "no such row".into()),
-        sqlx::Error::PoolTimedOut => {
-            (ErrorCode::Unavailable, "timed out waiting for a database connection".into())
-        }
+        sqlx::Error::PoolTimedOut => (ErrorCode::Unavailable, "timed out waiting for a database connection".into()),
         sqlx::Error::PoolClosed => (ErrorCode::Unavailable, "the database connection was closed".into()),
         sqlx::Error::Io(io) => (ErrorCode::Unavailable, format!("cannot reach the database: {io}")),
         sqlx::Error::Tls(tls) => (ErrorCode::Unavailable, format!("TLS to the database failed: {tls}")),

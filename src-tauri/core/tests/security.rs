@@ -82,11 +82,8 @@ async fn a_viewer_using_plain_sql_can_only_read(admin: PgPool) {
     // Reading works.
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM virtual_machines").fetch_one(v).await.unwrap();
     assert_eq!(n, 0);
-    let name: String = sqlx::query_scalar("SELECT name FROM service_identities WHERE id = $1")
-        .bind(si)
-        .fetch_one(v)
-        .await
-        .unwrap();
+    let name: String =
+        sqlx::query_scalar("SELECT name FROM service_identities WHERE id = $1").bind(si).fetch_one(v).await.unwrap();
     assert_eq!(name, "vc-prod");
 
     // Everything else is refused by the database itself.
@@ -180,11 +177,13 @@ async fn admins_set_credentials_they_cannot_read_back(admin: PgPool) {
 
 /// A job type needing no capability, submitted by `who` through the public function.
 async fn submit(who: &PgPool, job_type: &str, key: Option<&str>) -> Result<(Uuid, String), sqlx::Error> {
-    let row = sqlx::query("SELECT id, status::text AS status FROM submit_job($1::job_type, 'test job', p_idempotency_key => $2)")
-        .bind(job_type)
-        .bind(key)
-        .fetch_one(who)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, status::text AS status FROM submit_job($1::job_type, 'test job', p_idempotency_key => $2)",
+    )
+    .bind(job_type)
+    .bind(key)
+    .fetch_one(who)
+    .await?;
     Ok((row.get("id"), row.get("status")))
 }
 
@@ -240,15 +239,19 @@ async fn four_eyes_operators_submit_other_approvers_approve(admin: PgPool) {
     assert_eq!(events[0].0, "submitted by op@example.com");
     assert_eq!(events[1].0, "approved by ap1@example.com");
     assert_eq!(events[1].1["comment"], "window agreed");
-    let approvals: i64 = sqlx::query_scalar("SELECT count(*) FROM approvals WHERE job_id = $1 AND decision = 'approved'")
-        .bind(job)
-        .fetch_one(&admin)
-        .await
-        .unwrap();
+    let approvals: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM approvals WHERE job_id = $1 AND decision = 'approved'")
+            .bind(job)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
     assert_eq!(approvals, 1);
 
     // Even the schema owner's check refuses an approver equal to the initiator.
-    let r = sqlx::query("UPDATE jobs SET approved_by_user = initiated_by_user WHERE id = $1").bind(own).execute(&admin).await;
+    let r = sqlx::query("UPDATE jobs SET approved_by_user = initiated_by_user WHERE id = $1")
+        .bind(own)
+        .execute(&admin)
+        .await;
     assert_eq!(sqlstate(r), "23514");
 }
 
@@ -283,8 +286,10 @@ async fn capabilities_refine_roles(admin: PgPool) {
     .execute(&admin)
     .await
     .unwrap();
-    let east: Uuid = sqlx::query_scalar("SELECT id FROM sites WHERE code = 'US-EAST-01'").fetch_one(&admin).await.unwrap();
-    let west: Uuid = sqlx::query_scalar("SELECT id FROM sites WHERE code = 'US-WEST-01'").fetch_one(&admin).await.unwrap();
+    let east: Uuid =
+        sqlx::query_scalar("SELECT id FROM sites WHERE code = 'US-EAST-01'").fetch_one(&admin).await.unwrap();
+    let west: Uuid =
+        sqlx::query_scalar("SELECT id FROM sites WHERE code = 'US-WEST-01'").fetch_one(&admin).await.unwrap();
 
     // Without the capability the job type needs: refused, naming it.
     let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["maintenance_mode"]))).await;
@@ -322,7 +327,11 @@ async fn logins_without_a_user_or_disabled_users_cannot_submit(admin: PgPool) {
     assert!(msg.contains("not mapped"), "{msg}");
 
     let op = Login::new(&admin, "eio_operator", Some(("gone@example.com", "operator", &[]))).await;
-    sqlx::query("UPDATE users SET disabled_at = now() WHERE login_role = $1").bind(&op.role).execute(&admin).await.unwrap();
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE login_role = $1")
+        .bind(&op.role)
+        .execute(&admin)
+        .await
+        .unwrap();
     let msg = db_message(submit(&op.pool, "sync", None).await);
     assert!(msg.contains("disabled"), "{msg}");
 }
@@ -366,7 +375,11 @@ async fn job_events_are_append_only_for_everyone(admin: PgPool) {
         let msg = db_message(sqlx::raw_sql(sql).execute(&admin).await);
         assert!(msg.contains("append-only"), "{sql}: {msg}");
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_events WHERE job_id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_events WHERE job_id = $1")
+        .bind(job)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
     assert_eq!(n, 2);
 }
 
@@ -383,7 +396,11 @@ async fn job_status_follows_the_legal_transitions(admin: PgPool) {
     let set = |status: &'static str| {
         let pool = worker.pool.clone();
         async move {
-            sqlx::query("UPDATE jobs SET status = $2::job_status WHERE id = $1").bind(job).bind(status).execute(&pool).await
+            sqlx::query("UPDATE jobs SET status = $2::job_status WHERE id = $1")
+                .bind(job)
+                .bind(status)
+                .execute(&pool)
+                .await
         }
     };
     assert_eq!(sqlstate(set("succeeded").await), "23514", "pending → succeeded skips running");
@@ -391,14 +408,19 @@ async fn job_status_follows_the_legal_transitions(admin: PgPool) {
     set("succeeded").await.unwrap();
     assert_eq!(sqlstate(set("running").await), "23514", "a finished job stays finished");
     let (started, finished): (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>) =
-        sqlx::query_as("SELECT started_at, finished_at FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+        sqlx::query_as("SELECT started_at, finished_at FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
     assert!(started.is_some() && finished.is_some());
 
     // Policies are validated where they are stored.
     policy = serde_json::json!({"allow_hard_poweroff": true});
     let r = sqlx::query("SELECT resolve_job_policy('default', $1)").bind(&policy).fetch_one(&op.pool).await;
     assert!(db_message(r).contains("allow_vm_shutdown"));
-    let r = sqlx::query("SELECT id FROM submit_job('sync', 'x', p_policy => '{\"vm_limt\": 3}')").fetch_one(&op.pool).await;
+    let r =
+        sqlx::query("SELECT id FROM submit_job('sync', 'x', p_policy => '{\"vm_limt\": 3}')").fetch_one(&op.pool).await;
     let msg = db_message(r);
     assert!(msg.contains("unknown job policy field \"vm_limt\""), "{msg}");
 }
@@ -415,11 +437,13 @@ async fn row_level_security_lets_you_act_only_as_yourself(admin: PgPool) {
     .await
     .unwrap();
     // Acknowledging in someone else's name violates the policy.
-    let r = sqlx::query("UPDATE ipam_findings SET acknowledged_at = now(), acknowledged_by = $2, acknowledge_note = 'x' WHERE id = $1")
-        .bind(finding)
-        .bind(other.user_id)
-        .execute(&op.pool)
-        .await;
+    let r = sqlx::query(
+        "UPDATE ipam_findings SET acknowledged_at = now(), acknowledged_by = $2, acknowledge_note = 'x' WHERE id = $1",
+    )
+    .bind(finding)
+    .bind(other.user_id)
+    .execute(&op.pool)
+    .await;
     assert_eq!(sqlstate(r), DENIED);
     // In your own name it works, but only the acknowledgement columns may change.
     sqlx::query("UPDATE ipam_findings SET acknowledged_at = now(), acknowledged_by = $2, acknowledge_note = 'known, ticket 42' WHERE id = $1")
@@ -428,7 +452,8 @@ async fn row_level_security_lets_you_act_only_as_yourself(admin: PgPool) {
         .execute(&op.pool)
         .await
         .unwrap();
-    let r = sqlx::query("UPDATE ipam_findings SET resolved_at = now() WHERE id = $1").bind(finding).execute(&op.pool).await;
+    let r =
+        sqlx::query("UPDATE ipam_findings SET resolved_at = now() WHERE id = $1").bind(finding).execute(&op.pool).await;
     assert_eq!(sqlstate(r), DENIED);
 
     // Manual mappings and report definitions carry their author, checked the same way.
@@ -469,7 +494,8 @@ async fn any_operator_engages_the_kill_switch_only_admins_release_it(admin: PgPo
         .await
         .unwrap();
     assert!(!engaged);
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id").fetch_all(&admin).await.unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id").fetch_all(&admin).await.unwrap();
     assert_eq!(actions, vec!["kill_switch.engage", "kill_switch.release"]);
 }
 

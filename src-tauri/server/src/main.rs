@@ -150,7 +150,11 @@ async fn embedded(config: &Config, cmd: EmbeddedCommand) -> Result<(), Error> {
     use eio_core::db::embedded::EmbeddedCluster;
     match cmd {
         EmbeddedCommand::Start => {
-            let report = eio_core::db::migrate(&Config { database: eio_core::config::DatabaseChoice::Embedded, ..config.clone() }).await?;
+            let report = eio_core::db::migrate(&Config {
+                database: eio_core::config::DatabaseChoice::Embedded,
+                ..config.clone()
+            })
+            .await?;
             println!("The embedded PostgreSQL runs: {}", report.target);
             Ok(())
         }
@@ -158,7 +162,11 @@ async fn embedded(config: &Config, cmd: EmbeddedCommand) -> Result<(), Error> {
             let was_running = eio_core::db::stop_embedded(config).await?;
             println!(
                 "{}",
-                if was_running { "Stopped the embedded PostgreSQL." } else { "The embedded PostgreSQL was not running." }
+                if was_running {
+                    "Stopped the embedded PostgreSQL."
+                } else {
+                    "The embedded PostgreSQL was not running."
+                }
             );
             Ok(())
         }

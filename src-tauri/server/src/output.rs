@@ -54,7 +54,11 @@ pub fn status(page: &StatusPage, json: bool) -> Result<(), Error> {
     if let Some(k) = &page.kill_switch {
         println!(
             "Kill switch  {}",
-            if k.engaged { format!("ENGAGED{}", k.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()) } else { "off".into() }
+            if k.engaged {
+                format!("ENGAGED{}", k.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())
+            } else {
+                "off".into()
+            }
         );
     }
     if !page.tables.is_empty() {

@@ -75,13 +75,7 @@ impl EmbeddedCluster {
                 socket.display()
             )));
         }
-        Ok(EmbeddedCluster {
-            pgdata: root.join("data"),
-            log_file: root.join("postgres.log"),
-            socket_dir,
-            root,
-            run_as,
-        })
+        Ok(EmbeddedCluster { pgdata: root.join("data"), log_file: root.join("postgres.log"), socket_dir, root, run_as })
     }
 
     pub fn root(&self) -> &Path {
@@ -166,14 +160,12 @@ impl EmbeddedCluster {
 
     fn prepare_root(&self) -> Result<()> {
         if let Some(parent) = self.root.parent() {
-            fs::create_dir_all(parent).map_err(|e| {
-                Error::embedded(format!("cannot create the data directory {}: {e}", parent.display()))
-            })?;
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::embedded(format!("cannot create the data directory {}: {e}", parent.display())))?;
         }
         if !self.root.exists() {
-            fs::create_dir(&self.root).map_err(|e| {
-                Error::embedded(format!("cannot create {}: {e}", self.root.display()))
-            })?;
+            fs::create_dir(&self.root)
+                .map_err(|e| Error::embedded(format!("cannot create {}: {e}", self.root.display())))?;
         }
         fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
         if let Some(run_as) = &self.run_as {
@@ -231,7 +223,16 @@ impl EmbeddedCluster {
             .command(bindir, "initdb")
             .arg("-D")
             .arg(&staging)
-            .args(["-U", SUPERUSER, "--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--no-locale", "--no-instructions"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=reject",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ])
             .output()
             .map_err(|e| Error::embedded(format!("cannot run initdb: {e}")))?;
         if !out.status.success() {

@@ -36,8 +36,13 @@ pub struct Database {
 /// What a [`Database`] is connected to, for display. Never holds a password.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Embedded { dir: std::path::PathBuf },
-    External { url: DatabaseUrl, origin: UrlOrigin },
+    Embedded {
+        dir: std::path::PathBuf,
+    },
+    External {
+        url: DatabaseUrl,
+        origin: UrlOrigin,
+    },
     /// A pool handed in by a caller (tests).
     Pool,
 }
@@ -247,9 +252,8 @@ pub struct SchemaState {
 }
 
 pub async fn schema_state(pool: &PgPool) -> Result<SchemaState> {
-    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let has_table: bool =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL").fetch_one(pool).await?;
     let applied: Vec<i64> = if has_table {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
             .fetch_all(pool)
