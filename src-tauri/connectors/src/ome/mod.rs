@@ -1,0 +1,1 @@
+//! (ome: being written; see the crate docs.)

@@ -1,0 +1,1 @@
+//! (racadm: being written; see the crate docs.)

@@ -1,0 +1,1 @@
+//! (redfish: being written; see the crate docs.)

@@ -1,0 +1,1 @@
+//! (vcenter: being written; see the crate docs.)

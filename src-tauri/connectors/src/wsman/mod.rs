@@ -1,0 +1,1 @@
+//! (wsman: being written; see the crate docs.)

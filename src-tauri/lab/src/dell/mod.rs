@@ -1,0 +1,1 @@
+//! (dell simulator: being written.)

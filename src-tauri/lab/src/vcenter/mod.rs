@@ -1,0 +1,1 @@
+//! (vcenter simulator: being written.)
