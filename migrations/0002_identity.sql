@@ -85,17 +85,35 @@ $$;
 
 CREATE TYPE external_system AS ENUM ('vcenter', 'idrac', 'ome', 'other');
 
+-- The workers' public keys (age X25519 recipients). Credentials are sealed for every
+-- active key, so any worker holding one of the private keys can decrypt and nobody else
+-- can. Trusting a key is an admin's decision: a key registered by the wrong party would
+-- receive every credential set afterwards.
+CREATE TABLE worker_keys (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    public_key  text NOT NULL CONSTRAINT worker_keys_public_key_key UNIQUE
+                CONSTRAINT worker_keys_public_key_format CHECK (public_key ~ '^age1[02-9ac-hj-np-z]{58}$'),
+    label       text NOT NULL,
+    created_by  uuid CONSTRAINT worker_keys_created_by_fkey REFERENCES users (id) ON DELETE SET NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+
 CREATE TABLE service_identities (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     name                  text NOT NULL CONSTRAINT service_identities_name_key UNIQUE
                           CONSTRAINT service_identities_name_format CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'),
     system                external_system NOT NULL DEFAULT 'other',
     username              text NOT NULL,
-    -- age-encrypted (X25519) for the workers' public key(s); see DESIGN.md §3.
+    -- age-encrypted (X25519) for the workers' public keys; see DESIGN.md §3. The sealed
+    -- payload names the identity, so a ciphertext moved to another row is detected.
     encrypted_credentials bytea NOT NULL,
-    -- Fingerprint of the worker key the ciphertext was sealed for, so a wrong key is named.
-    key_fingerprint       text NOT NULL,
+    -- The worker public keys the ciphertext is sealed for, so a wrong key is named.
+    recipients            text[] NOT NULL CONSTRAINT service_identities_recipients_nonempty CHECK (cardinality(recipients) > 0),
     rotation_due          timestamptz,
+    -- How often the credentials should change; rotation_due moves by this much on rotation.
+    rotation_period_days  integer NOT NULL DEFAULT 90
+                          CONSTRAINT service_identities_rotation_period_range CHECK (rotation_period_days BETWEEN 1 AND 3650),
     rotated_at            timestamptz NOT NULL DEFAULT now(),
     last_success          timestamptz,
     last_failure          timestamptz,

@@ -18,7 +18,7 @@ SET LOCAL ROLE eio_owner;
 -- Reading. Viewers (and so everyone above them, and workers) read the whole model,
 -- except the credential ciphertext and the security audit.
 GRANT SELECT ON
-    roles, capabilities, users,
+    roles, capabilities, users, worker_keys,
     regions, countries, sites, site_inferences,
     routing_domains, prefixes, ip_assignments, ip_observations, ipam_findings,
     vcenter_instances, idrac_endpoints, ome_instances,
@@ -30,7 +30,7 @@ GRANT SELECT ON
     sync_runs, inventory_changes
 TO eio_viewer;
 
-GRANT SELECT (id, name, system, username, key_fingerprint, rotation_due, rotated_at,
+GRANT SELECT (id, name, system, username, recipients, rotation_due, rotation_period_days, rotated_at,
               last_success, last_failure, last_error, created_by, created_at, updated_at)
     ON service_identities TO eio_viewer;
 
@@ -50,8 +50,8 @@ GRANT INSERT, UPDATE ON report_executions TO eio_operator;
 GRANT INSERT, UPDATE, DELETE ON regions, countries, sites, routing_domains TO eio_admin;
 GRANT INSERT, UPDATE, DELETE ON vcenter_instances, idrac_endpoints, ome_instances TO eio_admin;
 GRANT INSERT, UPDATE, DELETE ON job_policies TO eio_admin;
-GRANT INSERT (name, system, username, encrypted_credentials, key_fingerprint, rotation_due, created_by),
-      UPDATE (username, encrypted_credentials, key_fingerprint, rotation_due, rotated_at),
+GRANT INSERT (name, system, username, encrypted_credentials, recipients, rotation_due, rotation_period_days, created_by),
+      UPDATE (username, encrypted_credentials, recipients, rotation_due, rotation_period_days, rotated_at),
       DELETE
     ON service_identities TO eio_admin;
 GRANT SELECT ON audit_events TO eio_admin;

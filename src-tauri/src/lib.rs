@@ -1,52 +1,88 @@
 //! # eio-desktop — the Tauri shell
 //!
 //! A window onto the shared EIO database, a tray icon, and nothing else of substance:
-//! every command is a one-line adapter over `eio_core::api`, the same registry the HTTP
-//! API serves and the TypeScript client is generated from. The shell knows nothing of
-//! the domain and never holds more than the user's own database session.
+//! every domain command is a one-line adapter over `eio_core::api` (`eio_call`), the
+//! same registry the HTTP API serves and the TypeScript client is generated from. The
+//! only state of its own is the sign-in: which database, and the user's own session
+//! (`connection_state`, `sign_in`, `sign_out`, over `eio_core::connection`).
 //!
-//! Failure to reach the database never stops the window from opening: every call then
-//! answers with the error (code + sentence) and the page says what to do.
-use eio_core::api::Session;
+//! The shell knows nothing of the domain, never stores a password (the keyring does, if
+//! the user asks), and never refuses to open its window: a database it can't reach is
+//! shown on the sign-in page with the reason.
+use eio_core::api::{NoInput, Session};
 use eio_core::config::{Config, Overrides};
+use eio_core::connection::{self, ConnectionState, SignInInput};
 use eio_core::error::ApiError;
-use eio_core::Database;
 use tauri::Runtime;
 
 mod tray;
 
-/// What the shell keeps between calls: the configuration and, once connected, the session.
+/// The configuration and, once signed in, the session.
 pub struct AppState {
+    inner: tokio::sync::Mutex<Inner>,
+}
+
+struct Inner {
     config: Result<Config, ApiError>,
-    session: tokio::sync::OnceCell<Session>,
+    session: Option<Session>,
+    /// None until the saved settings have been tried once.
+    state: Option<ConnectionState>,
 }
 
 impl AppState {
-    /// Connect lazily with `config` on the first call.
+    /// Resume with `config` (the saved address and keyring) on the first call.
     pub fn new(config: Result<Config, ApiError>) -> Self {
-        AppState { config, session: tokio::sync::OnceCell::new() }
+        AppState { inner: tokio::sync::Mutex::new(Inner { config, session: None, state: None }) }
     }
 
-    /// Use an already open session (tests, and a future login screen).
-    pub fn with_session(session: Session) -> Self {
-        let cell = tokio::sync::OnceCell::new();
-        let _ = cell.set(session.clone());
-        AppState { config: Err(ApiError::from(eio_core::Error::config("session given directly"))), session: cell }
+    /// An already open session (tests).
+    pub fn with_session(config: Config, session: Session) -> Self {
+        let mut state = ConnectionState::disconnected(&config, None);
+        state.connected = true;
+        AppState {
+            inner: tokio::sync::Mutex::new(Inner { config: Ok(config), session: Some(session), state: Some(state) }),
+        }
     }
 
-    async fn session(&self) -> Result<&Session, ApiError> {
-        self.session
-            .get_or_try_init(|| async {
-                let config = self.config.clone()?;
-                let db = Database::open(&config).await.map_err(ApiError::from)?;
-                Ok(Session::new(db))
-            })
-            .await
+    async fn started(&self) -> tokio::sync::MutexGuard<'_, Inner> {
+        let mut inner = self.inner.lock().await;
+        if inner.state.is_none() {
+            match &inner.config {
+                Ok(config) => {
+                    let (db, state) = connection::resume(config).await;
+                    if let Some(db) = &db {
+                        eio_core::identity::record_login(db, "eio-desktop").await;
+                    }
+                    inner.session = db.map(Session::new);
+                    inner.state = Some(state);
+                }
+                Err(e) => {
+                    let fallback = Config::load(Overrides::default()).ok();
+                    inner.state = fallback.map(|c| ConnectionState::disconnected(&c, Some(e.clone())));
+                }
+            }
+        }
+        inner
+    }
+
+    async fn session(&self) -> Result<Session, ApiError> {
+        let inner = self.started().await;
+        if let Some(s) = &inner.session {
+            return Ok(s.clone());
+        }
+        if let Err(e) = &inner.config {
+            return Err(e.clone());
+        }
+        Err(inner
+            .state
+            .as_ref()
+            .and_then(|s| s.error.clone())
+            .unwrap_or_else(|| eio_core::Error::forbidden("not signed in").into()))
     }
 }
 
-/// The one command: run a registered operation by name. Errors reach the page as
-/// `{code, message}`; internal details stay in the log.
+/// Run a registered operation by name. Errors reach the page as `{code, message}`;
+/// internal details stay in the log.
 #[tauri::command(async)]
 async fn eio_call(
     state: tauri::State<'_, AppState>,
@@ -54,12 +90,48 @@ async fn eio_call(
     input: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, ApiError> {
     let session = state.session().await?;
-    eio_core::api::dispatch(session, &op, input.unwrap_or(serde_json::Value::Null)).await
+    eio_core::api::dispatch(&session, &op, input.unwrap_or(serde_json::Value::Null)).await
+}
+
+#[tauri::command(async)]
+async fn connection_state(state: tauri::State<'_, AppState>) -> Result<ConnectionState, ApiError> {
+    let inner = state.started().await;
+    match (&inner.state, &inner.config) {
+        (Some(s), _) => Ok(s.clone()),
+        (None, Err(e)) => Err(e.clone()),
+        (None, Ok(c)) => Ok(ConnectionState::disconnected(c, None)),
+    }
+}
+
+#[tauri::command(async)]
+async fn sign_in(state: tauri::State<'_, AppState>, input: SignInInput) -> Result<ConnectionState, ApiError> {
+    let mut inner = state.started().await;
+    let config = inner.config.clone()?;
+    let (next, db, connected) = connection::sign_in(&config, input).await.map_err(ApiError::from)?;
+    eio_core::identity::record_login(&db, "eio-desktop").await;
+    if let Some(old) = inner.session.replace(Session::new(db)) {
+        old.db.pool().close().await;
+    }
+    inner.config = Ok(next);
+    inner.state = Some(connected.clone());
+    Ok(connected)
+}
+
+#[tauri::command(async)]
+async fn sign_out(state: tauri::State<'_, AppState>, _input: Option<NoInput>) -> Result<ConnectionState, ApiError> {
+    let mut inner = state.started().await;
+    if let Some(old) = inner.session.take() {
+        old.db.pool().close().await;
+    }
+    let config = inner.config.clone()?;
+    let signed_out = ConnectionState::disconnected(&config, None);
+    inner.state = Some(signed_out.clone());
+    Ok(signed_out)
 }
 
 /// Register the shell's state and commands on a builder (the app, or a test's mock).
 pub fn register<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![eio_call])
+    builder.manage(state).invoke_handler(tauri::generate_handler![eio_call, connection_state, sign_in, sign_out])
 }
 
 pub fn run() {

@@ -12,7 +12,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::{TypeVisitor as _, TS};
 
+use eio_secret::{Credentials, Secret};
+
 use crate::error::{ApiError, Error, Result};
+use crate::identity::service_identities::{ExternalSystem, NewServiceIdentity, ServiceIdentity};
+use crate::identity::users::{NewUser, User, UserRole};
+use crate::identity::Me;
 use crate::status::StatusPage;
 use crate::Database;
 
@@ -84,10 +89,116 @@ macro_rules! operations {
 operations! {
     /// The status page: connection, schema version, row counts, pending approvals, kill switch.
     status: Get "/api/status", NoInput => StatusPage = status_page;
+    /// Who this session is and what it may do (a hint for hiding actions; the database decides).
+    me: Get "/api/me", NoInput => Me = me;
+    /// Every user (admins manage them).
+    users: Get "/api/users", NoInput => Vec<User> = users;
+    /// Create a login and its user, or map an existing login (admins).
+    user_add: Post "/api/users", UserAddInput => User = user_add;
+    /// Refuse a user's logins and end their sessions (admins).
+    user_disable: Post "/api/users/disable", EmailInput => User = user_disable;
+    /// Every service identity, without its credentials.
+    service_identities: Get "/api/service-identities", NoInput => Vec<ServiceIdentity> = service_identities;
+    /// Seal and store credentials for a new service identity (admins).
+    service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = service_identity_add;
+    /// Replace a service identity's credentials (admins).
+    service_identity_rotate: Post "/api/service-identities/rotate", ServiceIdentityInput => ServiceIdentity = service_identity_rotate;
 }
 
 async fn status_page(session: &Session, _: NoInput) -> Result<StatusPage> {
     crate::status::load(&session.db).await
+}
+
+async fn me(session: &Session, _: NoInput) -> Result<Me> {
+    crate::identity::me(&session.db).await
+}
+
+async fn users(session: &Session, _: NoInput) -> Result<Vec<User>> {
+    crate::identity::users::list(&session.db).await
+}
+
+/// A new user. The password, if any, is turned into a SCRAM verifier before it leaves.
+#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
+pub struct UserAddInput {
+    pub email: String,
+    pub role: UserRole,
+    pub login: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    #[ts(type = "string | null")]
+    #[schemars(with = "Option<String>")]
+    pub password: Option<Secret>,
+}
+
+async fn user_add(session: &Session, input: UserAddInput) -> Result<User> {
+    crate::identity::users::add(
+        &session.db,
+        &NewUser {
+            email: input.email,
+            role: input.role,
+            login: input.login,
+            capabilities: input.capabilities,
+            display_name: input.display_name,
+            password: input.password,
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
+pub struct EmailInput {
+    pub email: String,
+}
+
+async fn user_disable(session: &Session, input: EmailInput) -> Result<User> {
+    crate::identity::users::disable(&session.db, &input.email).await
+}
+
+async fn service_identities(session: &Session, _: NoInput) -> Result<Vec<ServiceIdentity>> {
+    crate::identity::service_identities::list(&session.db).await
+}
+
+/// Credentials for a service identity: sealed for the workers as soon as they arrive.
+#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
+pub struct ServiceIdentityInput {
+    pub name: String,
+    #[serde(default = "default_system")]
+    pub system: ExternalSystem,
+    pub username: String,
+    #[ts(type = "string")]
+    #[schemars(with = "String")]
+    pub password: Secret,
+    #[serde(default)]
+    pub rotation_period_days: Option<i32>,
+}
+
+fn default_system() -> ExternalSystem {
+    ExternalSystem::Other
+}
+
+async fn service_identity_add(session: &Session, input: ServiceIdentityInput) -> Result<ServiceIdentity> {
+    crate::identity::service_identities::add(
+        &session.db,
+        &NewServiceIdentity {
+            name: input.name,
+            system: input.system,
+            credentials: Credentials { username: input.username, password: input.password },
+            rotation_period_days: input.rotation_period_days.unwrap_or(90),
+        },
+    )
+    .await
+}
+
+async fn service_identity_rotate(session: &Session, input: ServiceIdentityInput) -> Result<ServiceIdentity> {
+    crate::identity::service_identities::rotate(
+        &session.db,
+        &input.name,
+        &Credentials { username: input.username, password: input.password },
+    )
+    .await
 }
 
 pub fn find(name: &str) -> Option<&'static OperationSpec> {
@@ -97,9 +208,24 @@ pub fn find(name: &str) -> Option<&'static OperationSpec> {
 // ---------------------------------------------------------------------------------
 // TypeScript generation.
 
+/// Commands only the desktop shell answers: signing in happens before any session
+/// exists, so they can't be operations. (name, input type, output type, doc)
+pub const DESKTOP_COMMANDS: &[(&str, &str, &str, &str)] = &[
+    ("connection_state", "NoInput", "ConnectionState", "Where the desktop stands: connected, to what, and why not."),
+    (
+        "sign_in",
+        "SignInInput",
+        "ConnectionState",
+        "Connect with these settings; save the address (and the password in the keyring, if asked).",
+    ),
+    ("sign_out", "NoInput", "ConnectionState", "Close the session; the sign-in page shows next."),
+];
+
 /// Types the UI needs besides operation inputs and outputs.
 fn visit_extra_types(v: &mut TypeCollector) {
     v.visit::<ApiError>();
+    v.visit::<crate::connection::ConnectionState>();
+    v.visit::<crate::connection::SignInInput>();
 }
 
 struct TypeCollector {
@@ -164,7 +290,21 @@ pub fn typescript_bindings() -> String {
             "    {name}: ({arg}): Promise<{output}> =>\n      transport.call<{output}>(\"{name}\", operations.{name}.method, operations.{name}.path, input),\n"
         ));
     }
-    out.push_str("  };\n}\n\nexport type Api = ReturnType<typeof makeApi>;\n");
+    out.push_str("  };\n}\n\nexport type Api = ReturnType<typeof makeApi>;\n\n");
+    out.push_str(
+        "/** Invokes a desktop shell command (Tauri `invoke`). */\n\
+         export type DesktopInvoke = <T>(command: string, args: Record<string, unknown>) => Promise<T>;\n\n\
+         /** Commands only the desktop shell answers (signing in happens before any session exists). */\n\
+         export function makeDesktop(invoke: DesktopInvoke) {\n  return {\n",
+    );
+    for (name, input, output, doc) in DESKTOP_COMMANDS {
+        let (arg, args) =
+            if *input == "NoInput" { (String::new(), "{}") } else { (format!("input: {input}"), "{ input }") };
+        out.push_str(&format!(
+            "    /** {doc} */\n    {name}: ({arg}): Promise<{output}> => invoke<{output}>(\"{name}\", {args}),\n"
+        ));
+    }
+    out.push_str("  };\n}\n\nexport type Desktop = ReturnType<typeof makeDesktop>;\n");
     out
 }
 

@@ -110,6 +110,47 @@ fn read_config_file(path: &Path) -> Result<ConfigFile> {
     }
 }
 
+/// Write (or, with `None`, remove) `[database] url` in the config file, keeping the rest.
+/// Refuses a URL carrying a password: passwords belong in the OS keyring only.
+pub fn save_database_url(path: &Path, url: Option<&DatabaseUrl>) -> Result<()> {
+    let mut doc: toml::Table = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| Error::config(format!("{}: {}", path.display(), e.message().trim())))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => return Err(Error::config(format!("cannot read {}: {e}", path.display()))),
+    };
+    let section = doc.entry("database").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let table = section
+        .as_table_mut()
+        .ok_or_else(|| Error::config(format!("{}: [database] is not a table", path.display())))?;
+    match url {
+        Some(u) => {
+            if url_has_password(u.expose()) {
+                return Err(Error::invalid("a database URL with a password is never written to the config file"));
+            }
+            table.insert("url".into(), toml::Value::String(u.expose().to_owned()));
+        }
+        None => {
+            table.remove("url");
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::config(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let text = toml::to_string(&doc).map_err(|e| Error::internal(e.to_string()))?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::config(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))?;
+    Ok(())
+}
+
+fn url_has_password(raw: &str) -> bool {
+    url::Url::parse(raw)
+        .map(|u| u.password().is_some() || u.query_pairs().any(|(k, _)| k == "password"))
+        .unwrap_or(true)
+}
+
 fn project_dirs() -> Option<directories::ProjectDirs> {
     directories::ProjectDirs::from("io", "EIO", "eio")
 }
@@ -265,6 +306,22 @@ mod tests {
             }
             other => panic!("expected external, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn saving_the_address_keeps_passwords_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("eio/config.toml");
+        let url = DatabaseUrl::parse("postgres://alice@db.example.com:5432/eio").unwrap();
+        save_database_url(&file, Some(&url)).unwrap();
+        let c = Config::load(Overrides { config_file: Some(file.clone()), ..Default::default() }).unwrap();
+        assert!(matches!(c.database, DatabaseChoice::External { .. }));
+        let with_pw = DatabaseUrl::parse("postgres://alice:pw@db.example.com/eio").unwrap();
+        assert!(save_database_url(&file, Some(&with_pw)).is_err());
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("pw@"));
+        save_database_url(&file, None).unwrap();
+        let c = Config::load(Overrides { config_file: Some(file), ..Default::default() }).unwrap();
+        assert!(matches!(c.database, DatabaseChoice::Embedded));
     }
 
     #[test]

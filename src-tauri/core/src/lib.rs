@@ -12,8 +12,10 @@
 //! database (see `migrations/0008_security.sql`); checks here exist for clear messages.
 pub mod api;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod error;
+pub mod identity;
 pub mod status;
 
 pub use config::Config;

@@ -2,18 +2,20 @@
 //! PostgreSQL logins in each EIO group role, using plain SQL (no Rust checks involved).
 mod common;
 
-use common::{db_message, fake_ciphertext, sqlstate, Login};
+use common::{db_message, fake_ciphertext, sqlstate, trust_test_key, Login, TEST_RECIPIENT};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 const DENIED: &str = "42501";
 
 async fn service_identity(admin: &PgPool) -> Uuid {
+    trust_test_key(admin).await;
     sqlx::query_scalar(
-        "INSERT INTO service_identities (name, system, username, encrypted_credentials, key_fingerprint)
-         VALUES ('vc-prod', 'vcenter', 'svc-eio@vsphere.local', $1, 'age1test') RETURNING id",
+        "INSERT INTO service_identities (name, system, username, encrypted_credentials, recipients)
+         VALUES ('vc-prod', 'vcenter', 'svc-eio@vsphere.local', $1, ARRAY[$2]) RETURNING id",
     )
     .bind(fake_ciphertext())
+    .bind(TEST_RECIPIENT)
     .fetch_one(admin)
     .await
     .unwrap()
@@ -136,11 +138,13 @@ async fn only_workers_read_credential_ciphertext(admin: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn admins_set_credentials_they_cannot_read_back(admin: PgPool) {
     let a = Login::new(&admin, "eio_admin", Some(("admin@example.com", "admin", &[]))).await;
+    trust_test_key(&admin).await;
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO service_identities (name, username, encrypted_credentials, key_fingerprint)
-         VALUES ('idrac-fleet', 'root', $1, 'age1test') RETURNING id",
+        "INSERT INTO service_identities (name, username, encrypted_credentials, recipients)
+         VALUES ('idrac-fleet', 'root', $1, ARRAY[$2]) RETURNING id",
     )
     .bind(fake_ciphertext())
+    .bind(TEST_RECIPIENT)
     .fetch_one(&a.pool)
     .await
     .unwrap();
@@ -167,9 +171,10 @@ async fn admins_set_credentials_they_cannot_read_back(admin: PgPool) {
     );
     // A plaintext password can't be stored in the ciphertext column by mistake.
     let e = sqlx::query(
-        "INSERT INTO service_identities (name, username, encrypted_credentials, key_fingerprint)
-         VALUES ('oops', 'root', 'calvin', 'age1test')",
+        "INSERT INTO service_identities (name, username, encrypted_credentials, recipients)
+         VALUES ('oops', 'root', 'calvin', ARRAY[$1])",
     )
+    .bind(TEST_RECIPIENT)
     .execute(&a.pool)
     .await;
     assert_eq!(sqlstate(e), "23514");

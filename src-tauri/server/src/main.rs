@@ -14,6 +14,7 @@ use eio_core::config::{Config, Overrides, ENV_CONFIG, ENV_DATABASE_URL, ENV_DATA
 use eio_core::error::ApiError;
 use eio_core::Error;
 
+mod identity_cmds;
 mod output;
 
 #[derive(Debug, Parser)]
@@ -38,6 +39,10 @@ struct Cli {
     /// Configuration file (default: <config dir>/eio/config.toml)
     #[arg(long, global = true, env = ENV_CONFIG, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// This worker's private key file (default: <data dir>/worker-key.age if present, else the OS keyring)
+    #[arg(long, global = true, env = eio_core::identity::keystore::ENV_WORKER_KEY_FILE, value_name = "PATH")]
+    key_file: Option<PathBuf>,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace); EIO_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -64,6 +69,12 @@ enum Command {
     /// Manage the embedded default database
     #[command(subcommand)]
     Embedded(EmbeddedCommand),
+    /// Humans: PostgreSQL logins mapped to EIO users with a role and capabilities
+    #[command(subcommand)]
+    User(identity_cmds::UserCommand),
+    /// Service identities (sealed credentials for vCenter, iDRAC, OME) and worker keys
+    #[command(subcommand)]
+    Identity(identity_cmds::IdentityCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +97,13 @@ impl Command {
             Command::Migrate { json } | Command::Status { json } => *json,
             Command::Embedded(EmbeddedCommand::Status { json }) => *json,
             Command::Embedded(_) => false,
+            Command::User(identity_cmds::UserCommand::List { json }) => *json,
+            Command::Identity(
+                identity_cmds::IdentityCommand::List { json }
+                | identity_cmds::IdentityCommand::Keys { json }
+                | identity_cmds::IdentityCommand::Test { json, .. },
+            ) => *json,
+            Command::User(_) | Command::Identity(_) => false,
         }
     }
 }
@@ -138,12 +156,31 @@ async fn run(cli: Cli) -> Result<(), Error> {
             output::migration(&report, json)
         }
         Command::Status { json } => {
-            let db = eio_core::Database::open(&config).await?;
+            let db = open(&config).await?;
             let page = eio_core::status::load(&db).await?;
             output::status(&page, json)
         }
         Command::Embedded(cmd) => embedded(&config, cmd).await,
+        Command::User(cmd) => identity_cmds::user(&open_current(&config).await?, cmd).await,
+        Command::Identity(cmd) => {
+            let db = open_current(&config).await?;
+            identity_cmds::identity(&config, &db, cli.key_file.as_deref(), cmd).await
+        }
     }
+}
+
+/// Connect as the application and record the login in the audit trail.
+async fn open(config: &Config) -> Result<eio_core::Database, Error> {
+    let db = eio_core::Database::open(config).await?;
+    eio_core::identity::record_login(&db, "eio-cli").await;
+    Ok(db)
+}
+
+/// As [`open`], for commands that need the schema to match this build.
+async fn open_current(config: &Config) -> Result<eio_core::Database, Error> {
+    let db = open(config).await?;
+    db.require_current_schema().await?;
+    Ok(db)
 }
 
 async fn embedded(config: &Config, cmd: EmbeddedCommand) -> Result<(), Error> {

@@ -1,7 +1,95 @@
 //! Printing results for humans (aligned text) or scripts (`--json`, one document).
 use eio_core::db::MigrationReport;
+use eio_core::identity::service_identities::{ServiceIdentity, WorkerKeyInfo};
+use eio_core::identity::users::User;
 use eio_core::status::StatusPage;
 use eio_core::Error;
+
+fn date(d: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    d.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// Print rows as aligned columns under a header.
+fn table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r);
+    }
+}
+
+pub fn users(list: &[User], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["EMAIL", "ROLE", "LOGIN", "CAPABILITIES", "STATE"],
+        list.iter()
+            .map(|u| {
+                vec![
+                    u.email.clone(),
+                    u.role.as_str().into(),
+                    u.login.clone(),
+                    u.capabilities.join(","),
+                    if u.disabled { "disabled".into() } else { "active".into() },
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn worker_keys(list: &[WorkerKeyInfo], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["PUBLIC KEY", "LABEL", "TRUSTED", "STATE"],
+        list.iter()
+            .map(|k| {
+                vec![
+                    k.public_key.clone(),
+                    k.label.clone(),
+                    date(Some(k.created_at)),
+                    if k.revoked { "revoked".into() } else { "trusted".into() },
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn service_identities(list: &[ServiceIdentity], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["NAME", "SYSTEM", "USERNAME", "ROTATION DUE", "LAST SUCCESS", "LAST FAILURE", "USED BY"],
+        list.iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.system.as_str().into(),
+                    s.username.clone(),
+                    format!("{}{}", date(s.rotation_due), if s.rotation_overdue { " OVERDUE" } else { "" }),
+                    date(s.last_success),
+                    date(s.last_failure),
+                    s.used_by.join(", "),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::internal(e.to_string()))?;

@@ -1,47 +1,13 @@
 //! The `eio` binary, driven as a user drives it: real process, real PostgreSQL (a
 //! per-test database from `DATABASE_URL`, or a fresh embedded cluster in a temp folder).
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use common::{data_dir, eio, json_of, url_of};
 use serde_json::Value;
 use sqlx::PgPool;
-
-/// `eio` with a clean environment: no inherited EIO_* settings, a private data dir.
-fn eio(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eio"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("EIO_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("EIO_DATA_DIR", data_dir).env("EIO_CONFIG", data_dir.join("no-config.toml"));
-    cmd
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// A URL for the test's own database, from the pool sqlx::test handed us.
-fn url_of(pool: &PgPool) -> String {
-    let o = pool.connect_options();
-    format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap())
-}
-
-/// A data directory the embedded PostgreSQL's account can enter (when the tests run as
-/// root, the cluster runs as `postgres`, and tempdirs are 0700).
-fn data_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("eio-cli-").tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn status_json_against_a_database_url(pool: PgPool) {
@@ -179,6 +145,24 @@ fn every_command_has_help() {
         vec!["embedded", "start", "--help"],
         vec!["embedded", "stop", "--help"],
         vec!["embedded", "status", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["user", "disable", "--help"],
+        vec!["user", "enable", "--help"],
+        vec!["user", "set-role", "--help"],
+        vec!["user", "set-capabilities", "--help"],
+        vec!["user", "password", "--help"],
+        vec!["identity", "--help"],
+        vec!["identity", "init-worker-key", "--help"],
+        vec!["identity", "trust-worker-key", "--help"],
+        vec!["identity", "revoke-worker-key", "--help"],
+        vec!["identity", "keys", "--help"],
+        vec!["identity", "add", "--help"],
+        vec!["identity", "rotate", "--help"],
+        vec!["identity", "list", "--help"],
+        vec!["identity", "test", "--help"],
+        vec!["identity", "reseal", "--help"],
     ] {
         let out = eio(dir.path()).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -68,10 +68,20 @@ impl Database {
     /// Connect as the application. For the embedded default this starts (and on first use
     /// creates and migrates) the private cluster and connects as its local login.
     pub async fn open(config: &Config) -> Result<Database> {
+        Self::open_with_password(config, None).await
+    }
+
+    /// As [`Database::open`], with the user's password for a shared database (from a
+    /// sign-in form or the keyring). Ignored for the embedded default.
+    pub async fn open_with_password(config: &Config, password: Option<&eio_secret::Secret>) -> Result<Database> {
         match &config.database {
             DatabaseChoice::External { url, origin } => {
+                let mut options = url.connect_options().application_name("eio");
+                if let Some(p) = password {
+                    options = options.password(p.expose());
+                }
                 let pool = pool_options()
-                    .connect_with(url.connect_options().application_name("eio"))
+                    .connect_with(options)
                     .await
                     .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
                 Ok(Database { pool, target: Arc::new(Target::External { url: url.clone(), origin: origin.clone() }) })

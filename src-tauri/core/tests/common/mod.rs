@@ -84,6 +84,18 @@ pub fn db_message<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
 
 pub const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
 
+/// A well-formed age recipient that an admin has trusted (see [`trust_test_key`]).
+pub const TEST_RECIPIENT: &str = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
+
+/// Trust [`TEST_RECIPIENT`] as a worker key (as the migrating superuser).
+pub async fn trust_test_key(admin: &PgPool) {
+    sqlx::query("INSERT INTO worker_keys (public_key, label) VALUES ($1, 'test') ON CONFLICT DO NOTHING")
+        .bind(TEST_RECIPIENT)
+        .execute(admin)
+        .await
+        .expect("trust the test worker key");
+}
+
 /// Something shaped like an age envelope (real encryption arrives with the identity issue;
 /// here only the database's rules about the column are under test).
 pub fn fake_ciphertext() -> Vec<u8> {

@@ -1,0 +1,301 @@
+//! Service identities: the credentials automated work runs with, one per external
+//! system account, sealed for the trusted worker keys.
+//!
+//! Admins add and rotate them (sealing needs only public keys) but can't read them back;
+//! workers open them with their private key just before use ([`open_for_use`]) and
+//! report every use ([`record_use`]), which the database audits. Listings never carry
+//! ciphertext, and nothing here formats a password: it lives only in a
+//! [`Secret`](eio_secret::Secret) inside [`Credentials`].
+use chrono::{DateTime, Utc};
+use eio_secret::Credentials;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use super::sealing::{self, WorkerKey};
+use crate::error::{Error, Result};
+use crate::Database;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalSystem {
+    Vcenter,
+    Idrac,
+    Ome,
+    Other,
+}
+
+impl ExternalSystem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExternalSystem::Vcenter => "vcenter",
+            ExternalSystem::Idrac => "idrac",
+            ExternalSystem::Ome => "ome",
+            ExternalSystem::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for ExternalSystem {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "vcenter" => Ok(ExternalSystem::Vcenter),
+            "idrac" => Ok(ExternalSystem::Idrac),
+            "ome" => Ok(ExternalSystem::Ome),
+            "other" => Ok(ExternalSystem::Other),
+            o => Err(Error::invalid(format!("unknown system \"{o}\" (vcenter, idrac, ome, other)"))),
+        }
+    }
+}
+
+/// A service identity as listings show it: never the ciphertext, never a password.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ServiceIdentity {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub name: String,
+    pub system: ExternalSystem,
+    pub username: String,
+    /// The worker public keys the credentials are sealed for.
+    pub sealed_for: Vec<String>,
+    #[ts(type = "string | null")]
+    pub rotation_due: Option<DateTime<Utc>>,
+    pub rotation_overdue: bool,
+    pub rotation_period_days: i32,
+    #[ts(type = "string")]
+    pub rotated_at: DateTime<Utc>,
+    #[ts(type = "string | null")]
+    pub last_success: Option<DateTime<Utc>>,
+    #[ts(type = "string | null")]
+    pub last_failure: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Sources that authenticate with it ("vcenter vc-prod", "idrac r740-01", …).
+    pub used_by: Vec<String>,
+}
+
+const COLUMNS: &str = r#"
+    s.id, s.name, s.system::text AS system, s.username, s.recipients, s.rotation_due,
+    coalesce(s.rotation_due < now(), false) AS overdue, s.rotation_period_days, s.rotated_at,
+    s.last_success, s.last_failure, s.last_error,
+    ARRAY(SELECT 'vcenter ' || v.name FROM vcenter_instances v WHERE v.service_identity_id = s.id
+          UNION ALL SELECT 'idrac ' || i.name FROM idrac_endpoints i WHERE i.service_identity_id = s.id
+          UNION ALL SELECT 'ome ' || o.name FROM ome_instances o WHERE o.service_identity_id = s.id
+          ORDER BY 1) AS used_by
+"#;
+
+fn from_row(r: &sqlx::postgres::PgRow) -> Result<ServiceIdentity> {
+    Ok(ServiceIdentity {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        system: r.try_get::<String, _>("system")?.parse()?,
+        username: r.try_get("username")?,
+        sealed_for: r.try_get("recipients")?,
+        rotation_due: r.try_get("rotation_due")?,
+        rotation_overdue: r.try_get("overdue")?,
+        rotation_period_days: r.try_get("rotation_period_days")?,
+        rotated_at: r.try_get("rotated_at")?,
+        last_success: r.try_get("last_success")?,
+        last_failure: r.try_get("last_failure")?,
+        last_error: r.try_get("last_error")?,
+        used_by: r.try_get("used_by")?,
+    })
+}
+
+pub async fn list(db: &Database) -> Result<Vec<ServiceIdentity>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM service_identities s ORDER BY s.name"))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get(db: &Database, name: &str) -> Result<ServiceIdentity> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM service_identities s WHERE s.name = $1"))
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no service identity named \"{name}\"")))?;
+    from_row(&row)
+}
+
+/// The public keys of every trusted (not revoked) worker key.
+pub async fn trusted_worker_keys(db: &Database) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT public_key FROM worker_keys WHERE revoked_at IS NULL ORDER BY created_at")
+        .fetch_all(db.pool())
+        .await?)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct WorkerKeyInfo {
+    pub public_key: String,
+    pub label: String,
+    #[ts(type = "string")]
+    pub created_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+pub async fn worker_keys(db: &Database) -> Result<Vec<WorkerKeyInfo>> {
+    let rows = sqlx::query(
+        "SELECT public_key, label, created_at, revoked_at IS NOT NULL AS revoked FROM worker_keys ORDER BY created_at",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(WorkerKeyInfo {
+                public_key: r.try_get("public_key")?,
+                label: r.try_get("label")?,
+                created_at: r.try_get("created_at")?,
+                revoked: r.try_get("revoked")?,
+            })
+        })
+        .collect()
+}
+
+/// Trust a worker's public key (admins). Credentials sealed from now on include it.
+pub async fn trust_worker_key(db: &Database, public_key: &str, label: &str) -> Result<()> {
+    sqlx::query("SELECT trust_worker_key($1, $2)").bind(public_key).bind(label).execute(db.pool()).await?;
+    Ok(())
+}
+
+pub async fn revoke_worker_key(db: &Database, public_key: &str) -> Result<()> {
+    sqlx::query("SELECT revoke_worker_key($1)").bind(public_key).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// What `eio identity add` asks for.
+#[derive(Debug, Clone)]
+pub struct NewServiceIdentity {
+    pub name: String,
+    pub system: ExternalSystem,
+    pub credentials: Credentials,
+    pub rotation_period_days: i32,
+}
+
+/// Seal and store a new service identity (admins).
+pub async fn add(db: &Database, new: &NewServiceIdentity) -> Result<ServiceIdentity> {
+    let recipients = trusted_worker_keys(db).await?;
+    let sealed = sealing::seal(&new.name, &new.credentials, &recipients)?;
+    sqlx::query(
+        "INSERT INTO service_identities
+             (name, system, username, encrypted_credentials, recipients, rotation_period_days, rotation_due, created_by)
+         VALUES ($1, $2::external_system, $3, $4, $5, $6, now() + make_interval(days => $6), current_app_user_id())",
+    )
+    .bind(&new.name)
+    .bind(new.system.as_str())
+    .bind(&new.credentials.username)
+    .bind(&sealed)
+    .bind(&recipients)
+    .bind(new.rotation_period_days)
+    .execute(db.pool())
+    .await
+    .map_err(|e| {
+        let err = Error::from(e);
+        if err.sqlstate().as_deref() == Some("23505") {
+            Error::conflict(format!("a service identity named \"{}\" already exists: rotate it instead", new.name))
+        } else {
+            err
+        }
+    })?;
+    refresh_rotation_findings(db).await?;
+    get(db, &new.name).await
+}
+
+/// Replace an identity's credentials (admins); the rotation clock restarts.
+pub async fn rotate(db: &Database, name: &str, credentials: &Credentials) -> Result<ServiceIdentity> {
+    let recipients = trusted_worker_keys(db).await?;
+    let sealed = sealing::seal(name, credentials, &recipients)?;
+    let n = sqlx::query(
+        "UPDATE service_identities
+         SET username = $2, encrypted_credentials = $3, recipients = $4, rotated_at = now(),
+             rotation_due = now() + make_interval(days => rotation_period_days)
+         WHERE name = $1",
+    )
+    .bind(name)
+    .bind(&credentials.username)
+    .bind(&sealed)
+    .bind(&recipients)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::not_found(format!("no service identity named \"{name}\"")));
+    }
+    refresh_rotation_findings(db).await?;
+    get(db, name).await
+}
+
+/// Decrypt an identity's credentials for use (workers). A failure to open is itself a
+/// failed use and is recorded as one.
+pub async fn open_for_use(db: &Database, name: &str, key: &WorkerKey) -> Result<(Uuid, Credentials)> {
+    let row = sqlx::query("SELECT id, encrypted_credentials, recipients FROM service_identities WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no service identity named \"{name}\"")))?;
+    let id: Uuid = row.try_get("id")?;
+    let ciphertext: Vec<u8> = row.try_get("encrypted_credentials")?;
+    let recipients: Vec<String> = row.try_get("recipients")?;
+    match sealing::open(name, &ciphertext, &recipients, key) {
+        Ok(c) => Ok((id, c)),
+        Err(e) => {
+            let err = Error::from(e);
+            record_use(db, id, Err(&err.message)).await?;
+            Err(err)
+        }
+    }
+}
+
+/// Record the outcome of using an identity (the database audits every call).
+pub async fn record_use(db: &Database, id: Uuid, outcome: std::result::Result<(), &str>) -> Result<()> {
+    match outcome {
+        Ok(()) => sqlx::query("UPDATE service_identities SET last_success = now() WHERE id = $1").bind(id),
+        Err(message) => {
+            sqlx::query("UPDATE service_identities SET last_failure = now(), last_error = left($2, 500) WHERE id = $1")
+                .bind(id)
+                .bind(message)
+        }
+    }
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Re-encrypt every identity this worker can open for the currently trusted keys
+/// (after trusting a new worker key or revoking one). Needs both the worker key and the
+/// admin role. Returns the names resealed and those it could not open.
+pub async fn reseal_all(db: &Database, key: &WorkerKey) -> Result<(Vec<String>, Vec<(String, String)>)> {
+    let recipients = trusted_worker_keys(db).await?;
+    let rows = sqlx::query("SELECT name, encrypted_credentials, recipients FROM service_identities ORDER BY name")
+        .fetch_all(db.pool())
+        .await?;
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let ct: Vec<u8> = r.try_get("encrypted_credentials")?;
+        let sealed_for: Vec<String> = r.try_get("recipients")?;
+        match sealing::open(&name, &ct, &sealed_for, key) {
+            Ok(creds) => {
+                let sealed = sealing::seal(&name, &creds, &recipients)?;
+                sqlx::query(
+                    "UPDATE service_identities SET encrypted_credentials = $2, recipients = $3 WHERE name = $1",
+                )
+                .bind(&name)
+                .bind(&sealed)
+                .bind(&recipients)
+                .execute(db.pool())
+                .await?;
+                done.push(name);
+            }
+            Err(e) => failed.push((name, e.to_string())),
+        }
+    }
+    Ok((done, failed))
+}
+
+/// Open/resolve the `credential_rotation_due` findings; returns how many are open.
+pub async fn refresh_rotation_findings(db: &Database) -> Result<i32> {
+    Ok(sqlx::query_scalar("SELECT refresh_credential_findings()").fetch_one(db.pool()).await?)
+}
