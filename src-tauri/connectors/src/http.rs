@@ -165,11 +165,7 @@ impl HttpClient {
         let presented = Arc::new(Mutex::new(None));
         let tls = client_tls_config(config.tls, presented.clone())
             .map_err(|e| HttpError::Other { host: String::new(), reason: e })?;
-        let redirect = if config.max_redirects == 0 {
-            reqwest::redirect::Policy::none()
-        } else {
-            reqwest::redirect::Policy::limited(config.max_redirects)
-        };
+        let redirect = same_origin_redirects(config.max_redirects);
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(config.connect_timeout)
@@ -269,6 +265,32 @@ impl HttpClient {
             (other, _, _) => TlsFailure::Other { host, reason: other.to_string() },
         }
     }
+}
+
+/// Follow at most `max` redirects, and only within the same origin (scheme, host, port):
+/// connectors send session tokens in custom headers (X-Auth-Token), which reqwest would
+/// carry to another host. A redirect elsewhere is an error naming both ends.
+fn same_origin_redirects(max: usize) -> reqwest::redirect::Policy {
+    if max == 0 {
+        return reqwest::redirect::Policy::none();
+    }
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let first = attempt.previous().first().cloned();
+        if attempt.previous().len() > max {
+            return attempt.error(format!("more than {max} redirects"));
+        }
+        match first {
+            Some(origin)
+                if origin.scheme() != attempt.url().scheme()
+                    || origin.host_str() != attempt.url().host_str()
+                    || origin.port_or_known_default() != attempt.url().port_or_known_default() =>
+            {
+                let (from, to) = (host_of(&origin), host_of(attempt.url()));
+                attempt.error(format!("refusing to follow a redirect from {from} to another origin ({to})"))
+            }
+            _ => attempt.follow(),
+        }
+    })
 }
 
 /// `host:port` of a URL, for messages.

@@ -5,6 +5,7 @@
 //! Each returns plain domain records; none of them touches the database, and none of
 //! them logs or returns a credential. Every HTTP request goes through [`http`].
 pub mod http;
+pub mod idrac;
 pub mod ome;
 pub mod racadm;
 pub mod redfish;

@@ -114,6 +114,46 @@ async fn a_silent_endpoint_times_out_instead_of_hanging() {
     assert!(matches!(get(&c, &s.url).await, Err(HttpError::Timeout { .. })));
 }
 
+/// A plain-HTTP server answering every request with `response` (raw HTTP/1.1).
+async fn http_server(response: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else { return };
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = tcp.read(&mut buf).await;
+                let _ = tcp.write_all(response.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn redirects_stay_on_the_same_origin() {
+    let target = http_server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".into()).await;
+    // Another port is another origin: a session token must not follow it there.
+    let elsewhere = http_server(format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}/x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    ))
+    .await;
+    let c = client(TlsPolicy::Verify);
+    let err = c.send(c.inner().get(format!("{elsewhere}/redfish/v1")).header("x-auth-token", "tok")).await.unwrap_err();
+    assert!(err.to_string().contains("another origin"), "{err}");
+
+    let same = http_server(
+        "HTTP/1.1 308 Permanent Redirect\r\nlocation: /final\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
+    )
+    .await;
+    // Same origin: followed (here the server redirects forever, so the limit stops it).
+    let err = c.send(c.inner().get(format!("{same}/start"))).await.unwrap_err();
+    assert!(err.to_string().contains("redirects"), "{err}");
+}
+
 #[tokio::test]
 async fn a_refused_connection_names_the_endpoint() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

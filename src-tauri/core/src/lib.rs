@@ -16,6 +16,8 @@ pub mod connection;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod inventory;
+pub mod sources;
 pub mod status;
 
 pub use config::Config;

@@ -1,11 +1,12 @@
 //! # eio-engine — the work that runs without a human watching
 //!
-//! Will own the sync scheduler (one watcher per source, elected by a lease), the job
-//! worker pool (TTL leases with heartbeats, `SKIP LOCKED`, per-site and per-cluster limits
-//! checked in SQL, the kill switch checked before every external call) and the report
+//! Owns source sync ([`sync`]: one transaction per source, every change in the ledger),
+//! and — as the jobs and reports issues land — the job worker pool and the report
 //! scheduler. It runs inside the desktop ("local workers") or in `eio serve`/`eio worker`,
 //! and coordinates with other instances only through PostgreSQL.
 //!
 //! It must never keep state another instance needs in memory, never issue an external
-//! action without first recording it, and never run a destructive step the job's policy
-//! and approval don't cover. Empty until the jobs issue lands.
+//! action without first recording it, never run a destructive step the job's policy and
+//! approval don't cover, and never hold a decrypted credential longer than the call that
+//! uses it.
+pub mod sync;

@@ -12,3 +12,4 @@
 pub mod dell;
 pub mod tls;
 pub mod vcenter;
+pub mod vcsim;

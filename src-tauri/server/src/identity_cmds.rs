@@ -83,7 +83,7 @@ pub struct RequiredPassword {
 }
 
 impl OptionalPassword {
-    fn read(&self) -> Result<Option<Secret>, Error> {
+    pub fn read(&self) -> Result<Option<Secret>, Error> {
         read_password(self.password_stdin, self.password_env.as_deref())
     }
 }

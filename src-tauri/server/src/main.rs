@@ -16,6 +16,7 @@ use eio_core::Error;
 
 mod identity_cmds;
 mod output;
+mod source_cmds;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,6 +76,23 @@ enum Command {
     /// Service identities (sealed credentials for vCenter, iDRAC, OME) and worker keys
     #[command(subcommand)]
     Identity(identity_cmds::IdentityCommand),
+    /// The vCenters, iDRACs and OpenManage Enterprise instances EIO syncs from
+    #[command(subcommand)]
+    Source(source_cmds::SourceCommand),
+    /// Full sync of every enabled source (or one), as this machine's worker
+    Sync(source_cmds::SyncArgs),
+    /// Physical servers and their firmware
+    #[command(subcommand)]
+    Server(source_cmds::ServerCommand),
+    /// Which ESXi host runs on which physical server
+    #[command(subcommand)]
+    Mapping(source_cmds::MappingCommand),
+    /// Virtual machines
+    #[command(subcommand)]
+    Vm(source_cmds::VmCommand),
+    /// ESXi hosts
+    #[command(subcommand)]
+    Host(source_cmds::HostCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +121,15 @@ impl Command {
                 | identity_cmds::IdentityCommand::Keys { json }
                 | identity_cmds::IdentityCommand::Test { json, .. },
             ) => *json,
-            Command::User(_) | Command::Identity(_) => false,
+            Command::Source(source_cmds::SourceCommand::List { json })
+            | Command::Server(
+                source_cmds::ServerCommand::List { json } | source_cmds::ServerCommand::Firmware { json, .. },
+            )
+            | Command::Mapping(source_cmds::MappingCommand::List { json })
+            | Command::Vm(source_cmds::VmCommand::List { json, .. })
+            | Command::Host(source_cmds::HostCommand::List { json }) => *json,
+            Command::Sync(args) => args.json,
+            Command::User(_) | Command::Identity(_) | Command::Source(_) | Command::Mapping(_) => false,
         }
     }
 }
@@ -166,6 +192,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let db = open_current(&config).await?;
             identity_cmds::identity(&config, &db, cli.key_file.as_deref(), cmd).await
         }
+        Command::Source(cmd) => source_cmds::source(&open_current(&config).await?, cmd).await,
+        Command::Sync(args) => {
+            let db = open_current(&config).await?;
+            source_cmds::sync(&config, &db, cli.key_file.as_deref(), args).await
+        }
+        Command::Server(cmd) => source_cmds::server(&open_current(&config).await?, cmd).await,
+        Command::Mapping(cmd) => source_cmds::mapping(&open_current(&config).await?, cmd).await,
+        Command::Vm(cmd) => source_cmds::vm(&open_current(&config).await?, cmd).await,
+        Command::Host(cmd) => source_cmds::host(&open_current(&config).await?, cmd).await,
     }
 }
 

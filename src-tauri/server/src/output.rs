@@ -2,8 +2,11 @@
 use eio_core::db::MigrationReport;
 use eio_core::identity::service_identities::{ServiceIdentity, WorkerKeyInfo};
 use eio_core::identity::users::User;
+use eio_core::inventory::{FirmwareRow, HostRow, MappingRow, ServerRow, VmRow};
+use eio_core::sources::Source;
 use eio_core::status::StatusPage;
 use eio_core::Error;
+use eio_engine::sync::ledger::RunReport;
 
 fn date(d: Option<chrono::DateTime<chrono::Utc>>) -> String {
     d.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
@@ -162,5 +165,196 @@ pub fn status(page: &StatusPage, json: bool) -> Result<(), Error> {
             println!("warning: {w}");
         }
     }
+    Ok(())
+}
+
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".into())
+}
+
+pub fn sources(list: &[Source], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["KIND", "NAME", "URL", "TLS", "IDENTITY", "LAST SYNC", "STATUS", "ERROR"],
+        list.iter()
+            .map(|s| {
+                vec![
+                    s.kind.as_str().into(),
+                    s.name.clone(),
+                    s.url.clone(),
+                    s.tls.clone(),
+                    s.service_identity.clone(),
+                    date(s.last_sync_at),
+                    opt(&s.last_sync_status),
+                    s.last_error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn sync_reports(list: &[RunReport], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    for r in list {
+        let counts: Vec<String> = r
+            .counts
+            .iter()
+            .map(|(table, c)| {
+                format!(
+                    "{table} {} (+{} ~{} -{}{})",
+                    c.seen,
+                    c.created,
+                    c.updated,
+                    c.removed,
+                    if c.restored > 0 { format!(" restored {}", c.restored) } else { String::new() }
+                )
+            })
+            .collect();
+        println!(
+            "{} {}: {:?} in {} ms, {} API calls{}{}",
+            r.source.as_str(),
+            r.source_name,
+            r.outcome,
+            r.duration_ms,
+            r.api_calls,
+            if counts.is_empty() { String::new() } else { format!("; {}", counts.join(", ")) },
+            r.error.as_deref().map(|e| format!("\n  error: {e}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub fn servers(list: &[ServerRow], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["SERVICE TAG", "MODEL", "GEN", "POWER", "HEALTH", "IDRAC", "IDRAC FW", "DRIVER", "ESXI HOST", "NONCOMPLIANT"],
+        list.iter()
+            .map(|s| {
+                vec![
+                    opt(&s.service_tag),
+                    opt(&s.model),
+                    opt(&s.generation),
+                    s.power_state.clone(),
+                    s.health.clone(),
+                    opt(&s.idrac),
+                    opt(&s.idrac_firmware),
+                    opt(&s.driver),
+                    s.esxi_host
+                        .clone()
+                        .map(|h| format!("{h} ({})", s.mapping_method.clone().unwrap_or_default()))
+                        .unwrap_or_else(|| "-".into()),
+                    s.noncompliant_components.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn firmware(list: &[FirmwareRow], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["FQDD", "NAME", "VERSION", "BASELINE", "COMPLIANCE", "CRITICALITY"],
+        list.iter()
+            .map(|f| {
+                vec![
+                    f.fqdd.clone(),
+                    f.name.clone(),
+                    f.version.clone(),
+                    opt(&f.baseline_version),
+                    opt(&f.compliance),
+                    opt(&f.criticality),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn mappings(list: &[MappingRow], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["SERVICE TAG", "IDRAC", "ESXI HOST", "METHOD", "CONFIDENCE", "STATUS", "VERIFIED"],
+        list.iter()
+            .map(|m| {
+                vec![
+                    opt(&m.service_tag),
+                    opt(&m.idrac),
+                    m.esxi_host.clone(),
+                    m.method.clone(),
+                    format!("{:.2}", m.confidence),
+                    m.status.clone(),
+                    if m.verified { "yes".into() } else { "no".into() },
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn vms(list: &[VmRow], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["NAME", "POWER", "VCPU", "MEMORY MB", "TOOLS", "GUEST IPS", "HOST", "CLUSTER", "SNAPSHOT"],
+        list.iter()
+            .map(|v| {
+                let ips: Vec<String> = v
+                    .guest_ips
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|g| g["ip"].as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                vec![
+                    v.name.clone(),
+                    opt(&v.power_state),
+                    v.vcpu.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    v.memory_mb.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    opt(&v.tools_status),
+                    ips.join(","),
+                    opt(&v.host),
+                    opt(&v.cluster),
+                    if v.has_snapshot { "yes".into() } else { "no".into() },
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn hosts(list: &[HostRow], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["NAME", "CLUSTER", "STATE", "MAINTENANCE", "MODEL", "SERVICE TAG", "ESXI", "VMS", "MGMT IPS", "SERVER"],
+        list.iter()
+            .map(|h| {
+                vec![
+                    h.name.clone(),
+                    opt(&h.cluster),
+                    opt(&h.connection_state),
+                    if h.in_maintenance_mode { "yes".into() } else { "no".into() },
+                    opt(&h.model),
+                    opt(&h.service_tag),
+                    opt(&h.esxi_version),
+                    h.vms.to_string(),
+                    h.management_ips.join(","),
+                    opt(&h.server),
+                ]
+            })
+            .collect(),
+    );
     Ok(())
 }

@@ -373,7 +373,7 @@ pub fn find_bindir(wanted_major: Option<u32>) -> Result<PathBuf> {
                 }
             }
         }
-        versioned.sort_by(|a, b| b.0.cmp(&a.0));
+        versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versioned.into_iter().map(|(_, p)| p));
     }
     if let Ok(entries) = fs::read_dir("/usr") {

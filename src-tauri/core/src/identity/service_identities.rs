@@ -177,30 +177,48 @@ pub struct NewServiceIdentity {
 /// Seal and store a new service identity (admins).
 pub async fn add(db: &Database, new: &NewServiceIdentity) -> Result<ServiceIdentity> {
     let recipients = trusted_worker_keys(db).await?;
-    let sealed = sealing::seal(&new.name, &new.credentials, &recipients)?;
-    sqlx::query(
+    let mut conn = db.pool().acquire().await?;
+    insert_sealed(&mut conn, &new.name, new.system, &new.credentials, &recipients, new.rotation_period_days).await?;
+    drop(conn);
+    refresh_rotation_findings(db).await?;
+    get(db, &new.name).await
+}
+
+/// Seal `credentials` for `recipients` and insert the identity on `conn` (which may be a
+/// transaction shared with other inserts, e.g. the source that uses it).
+pub async fn insert_sealed(
+    conn: &mut sqlx::PgConnection,
+    name: &str,
+    system: ExternalSystem,
+    credentials: &Credentials,
+    recipients: &[String],
+    rotation_period_days: i32,
+) -> Result<Uuid> {
+    let sealed = sealing::seal(name, credentials, recipients)?;
+    sqlx::query_scalar(
         "INSERT INTO service_identities
              (name, system, username, encrypted_credentials, recipients, rotation_period_days, rotation_due, created_by)
-         VALUES ($1, $2::external_system, $3, $4, $5, $6, now() + make_interval(days => $6), current_app_user_id())",
+         VALUES ($1, $2::external_system, $3, $4, $5, $6, now() + make_interval(days => $6), current_app_user_id())
+         RETURNING id",
     )
-    .bind(&new.name)
-    .bind(new.system.as_str())
-    .bind(&new.credentials.username)
+    .bind(name)
+    .bind(system.as_str())
+    .bind(&credentials.username)
     .bind(&sealed)
-    .bind(&recipients)
-    .bind(new.rotation_period_days)
-    .execute(db.pool())
+    .bind(recipients)
+    .bind(rotation_period_days)
+    .fetch_one(&mut *conn)
     .await
     .map_err(|e| {
         let err = Error::from(e);
         if err.sqlstate().as_deref() == Some("23505") {
-            Error::conflict(format!("a service identity named \"{}\" already exists: rotate it instead", new.name))
+            Error::conflict(format!(
+                "a service identity named \"{name}\" already exists: reuse it (--identity {name}) or rotate it"
+            ))
         } else {
             err
         }
-    })?;
-    refresh_rotation_findings(db).await?;
-    get(db, &new.name).await
+    })
 }
 
 /// Replace an identity's credentials (admins); the rotation clock restarts.
@@ -225,6 +243,17 @@ pub async fn rotate(db: &Database, name: &str, credentials: &Credentials) -> Res
     }
     refresh_rotation_findings(db).await?;
     get(db, name).await
+}
+
+/// Decrypt the credentials of the identity with `id` (workers); see [`open_for_use`].
+pub async fn open_by_id(db: &Database, id: Uuid, key: &WorkerKey) -> Result<(String, Credentials)> {
+    let name: String = sqlx::query_scalar("SELECT name FROM service_identities WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no service identity with id {id}")))?;
+    let (_, credentials) = open_for_use(db, &name, key).await?;
+    Ok((name, credentials))
 }
 
 /// Decrypt an identity's credentials for use (workers). A failure to open is itself a

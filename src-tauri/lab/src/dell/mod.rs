@@ -1,1 +1,594 @@
-//! (dell simulator: being written.)
+//! # The Dell lab: many simulated iDRACs and an OpenManage Enterprise in one process
+//!
+//! Owns what no third-party peer offers: Redfish sessions, FirmwareInventory, the Dell job
+//! queue with SimpleUpdate and multipart push ([`redfish`]), WS-Management for iDRAC7/8 with
+//! Enumerate/Pull paging ([`wsman`]), OME with devices, baselines and compliance ([`ome`]),
+//! hundreds of BMCs on their own loopback ports, and per-endpoint faults ([`Fault`]: 401, 503,
+//! slow answers, malformed JSON, connection resets, TLS failures, TLS-1.0-only endpoints).
+//! Every response is built from the third-party samples ([`samples`]), so the lab speaks what
+//! real iDRACs speak. Served over real HTTPS ([`crate::tls`]) with pinnable certificates.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), eio_lab::dell::LabError> {
+//! use eio_connectors::idrac::Generation;
+//! use eio_lab::dell::{DellLab, Fault};
+//! let lab = DellLab::builder()
+//!     .bmcs(60)
+//!     .generation_mix(&[(Generation::Idrac7, 1), (Generation::Idrac8, 2), (Generation::Idrac9, 3)])
+//!     .outdated_every(4)
+//!     .with_ome()
+//!     .fault(5, Fault::Unauthorized)
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Must never: listen on anything but 127.0.0.1, or be used by production code paths.
+pub mod model;
+pub mod ome;
+mod redfish;
+pub mod samples;
+mod wsman;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use eio_connectors::http::{HttpConfig, Thumbprint, TlsPolicy};
+use eio_connectors::idrac::{Generation, IdracEndpoint};
+use eio_connectors::Credentials;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::tls::{serve_https, HttpsServer};
+pub use model::{FirmwareItem, ServerSpec, SimJob};
+pub use samples::{Samples, SamplesError};
+
+/// What goes wrong at one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Every login and request is refused with 401.
+    Unauthorized,
+    /// 503 with `Retry-After`, as an iDRAC that is restarting.
+    Unavailable,
+    /// Every answer is delayed this long.
+    Slow(Duration),
+    /// JSON/XML bodies are cut in half.
+    MalformedJson,
+    /// The TCP connection is reset as soon as it is accepted (set at build time only).
+    ConnectionReset,
+    /// The TLS handshake fails with a `handshake_failure` alert (set at build time only).
+    TlsFailure,
+    /// The endpoint answers TLS 1.2 with a `protocol_version` alert, as an iDRAC that speaks
+    /// only TLS 1.0/1.1 does (set at build time only).
+    LegacyTls,
+}
+
+impl Fault {
+    /// Faults below HTTP: the endpoint is served by a raw TCP listener instead.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Fault::ConnectionReset | Fault::TlsFailure | Fault::LegacyTls)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(transparent)]
+    Samples(#[from] SamplesError),
+    #[error("the Dell lab cannot listen on loopback: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A fault that tests can change while the lab runs.
+#[derive(Debug, Default)]
+pub(crate) struct FaultCell(Mutex<Option<Fault>>);
+
+impl FaultCell {
+    pub(crate) fn get(&self) -> Option<Fault> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn set(&self, f: Option<Fault>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = f;
+    }
+}
+
+/// Delay or refuse before handling (Slow, Unavailable).
+pub(crate) async fn apply_fault_before(fault: &Option<Fault>) -> Option<Response> {
+    match fault {
+        Some(Fault::Slow(d)) => {
+            tokio::time::sleep(*d).await;
+            None
+        }
+        Some(Fault::Unavailable) => {
+            let mut r = redfish::redfish_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Base.1.8.ServiceTemporarilyUnavailable",
+                "The service is temporarily unavailable. Retry in 30 seconds.",
+            );
+            if let Ok(v) = "30".parse() {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            Some(r)
+        }
+        _ => None,
+    }
+}
+
+/// Damage the answer (MalformedJson: the body cut in half).
+pub(crate) async fn apply_fault_after(fault: &Option<Fault>, resp: Response) -> Response {
+    if fault.as_ref() != Some(&Fault::MalformedJson) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+    let cut = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(cut))
+}
+
+/// One simulated iDRAC's state.
+pub(crate) struct BmcState {
+    spec: RwLock<ServerSpec>,
+    pub(crate) samples: Arc<Samples>,
+    username: String,
+    password: String,
+    pub(crate) page_size: usize,
+    /// Service time of every request (real iDRACs take 100 ms–2 s per request).
+    latency: Duration,
+    sessions: Mutex<HashMap<String, String>>,
+    jobs: Mutex<Vec<SimJob>>,
+    enumerations: Mutex<HashMap<String, wsman::Enumeration>>,
+    fault: FaultCell,
+    requests: AtomicU64,
+    next_id: AtomicU64,
+}
+
+impl BmcState {
+    pub(crate) fn spec(&self) -> ServerSpec {
+        self.spec.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn credentials_match(&self, user: &str, password: &str) -> bool {
+        self.fault.get() != Some(Fault::Unauthorized) && user == self.username && password == self.password
+    }
+
+    pub(crate) fn basic_authorized(&self, headers: &HeaderMap) -> bool {
+        redfish::basic_credentials(headers).is_some_and(|(u, p)| self.credentials_match(&u, &p))
+    }
+
+    /// A valid session token or valid Basic credentials.
+    pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
+        if self.fault.get() == Some(Fault::Unauthorized) {
+            return false;
+        }
+        if let Some(token) = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
+            return self.sessions.lock().unwrap_or_else(|p| p.into_inner()).contains_key(token);
+        }
+        self.basic_authorized(headers)
+    }
+
+    pub(crate) fn new_session(&self) -> (String, String) {
+        let id = format!("{}", 1000 + self.next_id.fetch_add(1, Ordering::Relaxed));
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), id.clone());
+        (id, token)
+    }
+
+    pub(crate) fn end_session(&self, id: &str) -> bool {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let before = sessions.len();
+        sessions.retain(|_, sid| sid != id);
+        sessions.len() != before
+    }
+
+    pub(crate) fn jobs(&self) -> Vec<SimJob> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Queue a firmware update; `Err` when a job is still running (RAC0679).
+    pub(crate) fn enqueue_job(&self, image: &str) -> Result<SimJob, ()> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        if jobs.iter().any(|j| !j.is_finished()) {
+            return Err(());
+        }
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = SimJob::firmware_update(format!("JID_{:012}", 700_000_000_000u64 + n), image);
+        jobs.push(job.clone());
+        Ok(job)
+    }
+
+    /// Look at a job (which moves it one state on).
+    pub(crate) fn advance_job(&self, id: &str) -> Option<SimJob> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let job = jobs.iter_mut().find(|j| j.id == id)?;
+        let seen = job.clone();
+        job.advance();
+        Some(seen)
+    }
+
+    pub(crate) fn enumerations(&self) -> MutexGuard<'_, HashMap<String, wsman::Enumeration>> {
+        self.enumerations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn bmc_handler(State(bmc): State<Arc<BmcState>>, req: Request) -> Response {
+    bmc.requests.fetch_add(1, Ordering::Relaxed);
+    let fault = bmc.fault.get();
+    if !bmc.latency.is_zero() {
+        tokio::time::sleep(bmc.latency).await;
+    }
+    if let Some(early) = apply_fault_before(&fault).await {
+        return early;
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 256 << 20).await.unwrap_or_default();
+    let path = parts.uri.path();
+    let resp = if path == "/wsman" && parts.method == Method::POST {
+        wsman::handle(&bmc, &parts.headers, &body)
+    } else if path.starts_with("/redfish") {
+        redfish::handle(&bmc, &parts.method, path, parts.uri.query().unwrap_or_default(), &parts.headers, &body)
+    } else {
+        (StatusCode::NOT_FOUND, "Not Found").into_response()
+    };
+    apply_fault_after(&fault, resp).await
+}
+
+/// A listener that fails below HTTP.
+pub struct RawServer {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+async fn serve_raw(fault: Fault) -> std::io::Result<RawServer> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        loop {
+            let (mut tcp, _) = tokio::select! {
+                r = listener.accept() => match r { Ok(c) => c, Err(_) => continue },
+                _ = stopped.changed() => return,
+            };
+            let fault = fault.clone();
+            tokio::spawn(async move {
+                // TLS alert records: level fatal (2), handshake_failure (40) / protocol_version (70).
+                let alert: &[u8] = match fault {
+                    Fault::TlsFailure => &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+                    Fault::LegacyTls => &[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46],
+                    _ => {
+                        // Reset: close with SO_LINGER 0, which sends RST instead of FIN.
+                        #[allow(deprecated)]
+                        let _ = tcp.set_linger(Some(Duration::ZERO));
+                        drop(tcp);
+                        return;
+                    }
+                };
+                let mut hello = [0u8; 4096];
+                let _ = tcp.read(&mut hello).await;
+                let _ = tcp.write_all(alert).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    Ok(RawServer { addr, stop, task: Some(task) })
+}
+
+enum Served {
+    Https(HttpsServer),
+    Raw(RawServer),
+}
+
+/// One simulated iDRAC on its own loopback port.
+pub struct LabBmc {
+    pub index: usize,
+    /// `https://127.0.0.1:PORT`
+    pub url: url::Url,
+    /// The certificate to pin (`None` for endpoints that fail below HTTP).
+    pub thumbprint: Option<Thumbprint>,
+    state: Arc<BmcState>,
+    served: Served,
+}
+
+impl LabBmc {
+    /// The facts it reports.
+    pub fn spec(&self) -> ServerSpec {
+        self.state.spec()
+    }
+
+    /// Change an HTTP-level fault while the lab runs (transport faults are fixed at build).
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.state.fault.set(fault);
+    }
+
+    /// Change the server's facts while the lab runs (e.g. after a firmware update).
+    pub fn update_spec(&self, change: impl FnOnce(&mut ServerSpec)) {
+        change(&mut self.state.spec.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// HTTP requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// Redfish sessions open now.
+    pub fn open_sessions(&self) -> usize {
+        self.state.sessions.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The job queue.
+    pub fn jobs(&self) -> Vec<SimJob> {
+        self.state.jobs()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match &self.served {
+            Served::Https(s) => s.addr,
+            Served::Raw(r) => r.addr,
+        }
+    }
+
+    /// How a client should trust it: the pinned thumbprint (or insecure when it has none).
+    pub fn tls_policy(&self) -> TlsPolicy {
+        self.thumbprint.map(TlsPolicy::Pinned).unwrap_or(TlsPolicy::Insecure)
+    }
+}
+
+/// The simulated OME.
+pub struct LabOme {
+    pub url: url::Url,
+    pub thumbprint: Thumbprint,
+    state: Arc<ome::OmeState>,
+    _server: HttpsServer,
+}
+
+impl LabOme {
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.state.fault.set(fault);
+    }
+
+    /// API sessions open now.
+    pub fn open_sessions(&self) -> usize {
+        self.state.tokens.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn http_config(&self) -> HttpConfig {
+        HttpConfig { tls: TlsPolicy::Pinned(self.thumbprint), ..Default::default() }
+    }
+}
+
+/// Many iDRACs and (optionally) an OME, in one process.
+pub struct DellLab {
+    pub bmcs: Vec<LabBmc>,
+    pub ome: Option<LabOme>,
+    username: String,
+    password: String,
+}
+
+impl DellLab {
+    pub fn builder() -> DellLabBuilder {
+        DellLabBuilder::default()
+    }
+
+    pub fn bmc(&self, index: usize) -> &LabBmc {
+        &self.bmcs[index]
+    }
+
+    /// The credentials every lab endpoint accepts.
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(self.username.clone(), self.password.clone())
+    }
+
+    /// An HTTP configuration that pins BMC `index`'s certificate.
+    pub fn http_config(&self, index: usize) -> HttpConfig {
+        HttpConfig { tls: self.bmcs[index].tls_policy(), ..Default::default() }
+    }
+
+    /// BMC `index` as an operator would register it.
+    pub fn endpoint(&self, index: usize) -> IdracEndpoint {
+        IdracEndpoint::new(self.bmcs[index].url.clone(), self.credentials(), self.http_config(index))
+    }
+}
+
+type Customization = Box<dyn FnOnce(&mut ServerSpec) + Send>;
+
+/// Builds a [`DellLab`].
+pub struct DellLabBuilder {
+    bmcs: usize,
+    mix: Vec<(Generation, usize)>,
+    faults: Vec<(usize, Fault)>,
+    ome: bool,
+    outdated_every: Option<usize>,
+    username: String,
+    password: String,
+    samples_dir: Option<PathBuf>,
+    page_size: usize,
+    ome_page_size: usize,
+    latency: Duration,
+    customizations: Vec<(usize, Customization)>,
+}
+
+impl Default for DellLabBuilder {
+    fn default() -> Self {
+        DellLabBuilder {
+            bmcs: 1,
+            mix: vec![(Generation::Idrac9, 1)],
+            faults: Vec::new(),
+            ome: false,
+            outdated_every: None,
+            username: "root".into(),
+            password: "calvin".into(),
+            samples_dir: None,
+            page_size: 50,
+            ome_page_size: 50,
+            latency: Duration::ZERO,
+            customizations: Vec::new(),
+        }
+    }
+}
+
+impl DellLabBuilder {
+    /// How many iDRACs (one loopback port each).
+    pub fn bmcs(mut self, n: usize) -> Self {
+        self.bmcs = n;
+        self
+    }
+
+    /// Generations in proportion, assigned round-robin: `[(Idrac7, 1), (Idrac9, 3)]`.
+    pub fn generation_mix(mut self, mix: &[(Generation, usize)]) -> Self {
+        self.mix = mix.to_vec();
+        self
+    }
+
+    /// Every generation the same.
+    pub fn generation(self, g: Generation) -> Self {
+        self.generation_mix(&[(g, 1)])
+    }
+
+    /// A fault at BMC `index`.
+    pub fn fault(mut self, index: usize, fault: Fault) -> Self {
+        self.faults.push((index, fault));
+        self
+    }
+
+    /// Serve an OME that manages every BMC.
+    pub fn with_ome(mut self) -> Self {
+        self.ome = true;
+        self
+    }
+
+    /// Every `k`-th server runs older BIOS/iDRAC firmware than the OME baseline.
+    pub fn outdated_every(mut self, k: usize) -> Self {
+        self.outdated_every = Some(k.max(1));
+        self
+    }
+
+    pub fn credentials(mut self, username: &str, password: &str) -> Self {
+        self.username = username.into();
+        self.password = password.into();
+        self
+    }
+
+    /// Load samples from here instead of `target/peers/samples`.
+    pub fn samples_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.samples_dir = Some(dir.into());
+        self
+    }
+
+    /// Members per Redfish collection page (iDRACs page at 50).
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// Items per OME page.
+    pub fn ome_page_size(mut self, n: usize) -> Self {
+        self.ome_page_size = n.max(1);
+        self
+    }
+
+    /// How long every BMC takes to answer a request (a real iDRAC's service time; 0 = at once).
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Change the generated facts of BMC `index`.
+    pub fn customize(mut self, index: usize, change: impl FnOnce(&mut ServerSpec) + Send + 'static) -> Self {
+        self.customizations.push((index, Box::new(change)));
+        self
+    }
+
+    pub async fn build(self) -> Result<DellLab, LabError> {
+        let samples = Arc::new(match &self.samples_dir {
+            Some(d) => Samples::load(d)?,
+            None => Samples::load_default()?,
+        });
+        let cycle: Vec<Generation> = self.mix.iter().flat_map(|(g, n)| std::iter::repeat_n(*g, *n)).collect();
+        if cycle.is_empty() {
+            return Err(LabError::Config("the generation mix is empty".into()));
+        }
+        let mut specs: Vec<ServerSpec> = (0..self.bmcs)
+            .map(|i| {
+                let outdated = self.outdated_every.is_some_and(|k| i % k == k - 1);
+                ServerSpec::generate(i, cycle[i % cycle.len()], outdated)
+            })
+            .collect();
+        for (i, change) in self.customizations {
+            if let Some(spec) = specs.get_mut(i) {
+                change(spec);
+            }
+        }
+        let mut bmcs = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let fault = self.faults.iter().rev().find(|(i, _)| *i == spec.index).map(|(_, f)| f.clone());
+            let state = Arc::new(BmcState {
+                spec: RwLock::new(spec.clone()),
+                samples: samples.clone(),
+                username: self.username.clone(),
+                password: self.password.clone(),
+                page_size: self.page_size,
+                latency: self.latency,
+                sessions: Mutex::new(HashMap::new()),
+                jobs: Mutex::new(Vec::new()),
+                enumerations: Mutex::new(HashMap::new()),
+                fault: FaultCell::default(),
+                requests: AtomicU64::new(0),
+                next_id: AtomicU64::new(0),
+            });
+            let (served, thumbprint) = match fault {
+                Some(f) if f.is_transport() => (Served::Raw(serve_raw(f).await?), None),
+                other => {
+                    state.fault.set(other);
+                    let router = axum::Router::new().fallback(bmc_handler).with_state(state.clone());
+                    let server = serve_https(router).await?;
+                    let t = server.thumbprint;
+                    (Served::Https(server), Some(t))
+                }
+            };
+            let port = match &served {
+                Served::Https(s) => s.addr.port(),
+                Served::Raw(r) => r.addr.port(),
+            };
+            let url =
+                url::Url::parse(&format!("https://127.0.0.1:{port}")).map_err(|e| LabError::Config(e.to_string()))?;
+            bmcs.push(LabBmc { index: spec.index, url, thumbprint, state, served });
+        }
+        let ome = if self.ome {
+            let state = Arc::new(ome::OmeState {
+                servers: specs.clone(),
+                username: self.username.clone(),
+                password: self.password.clone(),
+                page_size: self.ome_page_size,
+                tokens: Mutex::new(Default::default()),
+                fault: FaultCell::default(),
+            });
+            let router = axum::Router::new().fallback(ome::handle).with_state(state.clone());
+            let server = serve_https(router).await?;
+            let url = url::Url::parse(&server.base_url).map_err(|e| LabError::Config(e.to_string()))?;
+            Some(LabOme { url, thumbprint: server.thumbprint, state, _server: server })
+        } else {
+            None
+        };
+        Ok(DellLab { bmcs, ome, username: self.username, password: self.password })
+    }
+}

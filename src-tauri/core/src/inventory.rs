@@ -1,0 +1,391 @@
+//! Reading the inventory cache: physical servers, their firmware and how they map to ESXi
+//! hosts (and, with the vCenter sync, hosts and VMs). Set-based queries returning page-ready
+//! rows with the seed's field names; objects a source no longer reports are left out
+//! unless asked for.
+//!
+//! This module only reads, with the caller's own rights. Manual mapping overrides are the
+//! one write here, done as the operator (row-level security checks they act as themselves).
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::Database;
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ServerRow {
+    #[ts(type = "string")]
+    pub uuid: Uuid,
+    pub service_tag: Option<String>,
+    #[ts(type = "string | null")]
+    pub system_uuid: Option<Uuid>,
+    pub model: Option<String>,
+    pub generation: Option<String>,
+    pub power_state: String,
+    pub health: String,
+    pub hostname: Option<String>,
+    pub idrac: Option<String>,
+    pub idrac_firmware: Option<String>,
+    pub idrac_ip: Option<String>,
+    pub driver: Option<String>,
+    pub bios_version: Option<String>,
+    pub firmware_components: i64,
+    /// The ESXi host it runs, when mapped.
+    pub esxi_host: Option<String>,
+    pub mapping_method: Option<String>,
+    pub mapping_confidence: Option<f32>,
+    /// How many baseline components it violates (OME compliance).
+    pub noncompliant_components: i64,
+    #[ts(type = "string")]
+    pub last_sync: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
+    let rows = sqlx::query(
+        r#"
+        SELECT p.id, p.service_tag, p.system_uuid, p.model, e.generation::text AS generation,
+               p.power_state::text AS power_state, p.health::text AS health, p.hostname, e.name AS idrac,
+               p.idrac_firmware, host(p.idrac_ip) AS idrac_ip,
+               coalesce(e.driver_override, e.driver_preference)::text AS driver, p.bios_version,
+               (SELECT count(*) FROM firmware_inventory f WHERE f.server_id = p.id AND f.removed_at IS NULL) AS fw,
+               h.name AS esxi_host, m.method::text AS mapping_method, m.confidence,
+               (SELECT count(*) FROM firmware_compliance c
+                WHERE c.physical_server_id = p.id AND c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade')) AS noncompliant,
+               p.last_sync
+        FROM physical_servers p
+        LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
+        LEFT JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
+        LEFT JOIN esxi_hosts h ON h.id = m.esxi_host_id
+        WHERE p.removed_at IS NULL
+        ORDER BY coalesce(p.hostname, e.name, p.service_tag)
+        "#,
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ServerRow {
+                uuid: r.try_get("id")?,
+                service_tag: r.try_get("service_tag")?,
+                system_uuid: r.try_get("system_uuid")?,
+                model: r.try_get("model")?,
+                generation: r.try_get("generation")?,
+                power_state: r.try_get("power_state")?,
+                health: r.try_get("health")?,
+                hostname: r.try_get("hostname")?,
+                idrac: r.try_get("idrac")?,
+                idrac_firmware: r.try_get("idrac_firmware")?,
+                idrac_ip: r.try_get("idrac_ip")?,
+                driver: r.try_get("driver")?,
+                bios_version: r.try_get("bios_version")?,
+                firmware_components: r.try_get("fw")?,
+                esxi_host: r.try_get("esxi_host")?,
+                mapping_method: r.try_get("mapping_method")?,
+                mapping_confidence: r.try_get("confidence")?,
+                noncompliant_components: r.try_get("noncompliant")?,
+                last_sync: r.try_get("last_sync")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct FirmwareRow {
+    pub fqdd: String,
+    pub component_id: Option<String>,
+    pub name: String,
+    pub version: String,
+    pub category: Option<String>,
+    pub updateable: bool,
+    pub reported_by: String,
+    /// What the OME baseline wants, and the verdict.
+    pub baseline_version: Option<String>,
+    pub compliance: Option<String>,
+    pub criticality: Option<String>,
+}
+
+/// Resolve a server by service tag, hostname, iDRAC source name or ESXi host name.
+pub async fn find_server(db: &Database, name: &str) -> Result<Uuid> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        r#"
+        SELECT DISTINCT p.id FROM physical_servers p
+        LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
+        LEFT JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
+        LEFT JOIN esxi_hosts h ON h.id = m.esxi_host_id
+        WHERE p.removed_at IS NULL
+          AND (upper(p.service_tag) = upper($1) OR lower(p.hostname) = lower($1) OR e.name = $1
+               OR lower(h.name) = lower($1) OR lower(split_part(h.name, '.', 1)) = lower($1))
+        "#,
+    )
+    .bind(name)
+    .fetch_all(db.pool())
+    .await?;
+    match ids.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            Err(Error::not_found(format!("no server matches \"{name}\" (service tag, hostname, iDRAC or ESXi host)")))
+        }
+        _ => Err(Error::conflict(format!("\"{name}\" matches {} servers; use the service tag", ids.len()))),
+    }
+}
+
+pub async fn firmware(db: &Database, server: Uuid) -> Result<Vec<FirmwareRow>> {
+    let rows = sqlx::query(
+        r#"
+        SELECT f.fqdd, f.component_id, f.name, f.version, f.category, f.updateable, f.reported_by,
+               c.baseline_version, c.status::text AS compliance, c.criticality
+        FROM firmware_inventory f
+        LEFT JOIN LATERAL (
+            SELECT c.* FROM firmware_compliance c
+            WHERE c.physical_server_id = f.server_id AND c.fqdd = f.fqdd AND c.removed_at IS NULL
+            ORDER BY c.last_sync DESC LIMIT 1
+        ) c ON true
+        WHERE f.server_id = $1 AND f.removed_at IS NULL
+        ORDER BY f.category NULLS LAST, f.fqdd
+        "#,
+    )
+    .bind(server)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FirmwareRow {
+                fqdd: r.try_get("fqdd")?,
+                component_id: r.try_get("component_id")?,
+                name: r.try_get("name")?,
+                version: r.try_get("version")?,
+                category: r.try_get("category")?,
+                updateable: r.try_get("updateable")?,
+                reported_by: r.try_get("reported_by")?,
+                baseline_version: r.try_get("baseline_version")?,
+                compliance: r.try_get("compliance")?,
+                criticality: r.try_get("criticality")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct MappingRow {
+    pub service_tag: Option<String>,
+    pub idrac: Option<String>,
+    pub esxi_host: String,
+    pub method: String,
+    pub confidence: f32,
+    /// active | ambiguous | rejected
+    pub status: String,
+    pub verified: bool,
+    pub evidence: serde_json::Value,
+}
+
+pub async fn mappings(db: &Database) -> Result<Vec<MappingRow>> {
+    let rows = sqlx::query(
+        r#"
+        SELECT p.service_tag, e.name AS idrac, h.name AS esxi_host, m.method::text AS method, m.confidence,
+               m.status::text AS status, m.verified_at IS NOT NULL AS verified, m.evidence
+        FROM server_mappings m
+        JOIN physical_servers p ON p.id = m.physical_server_id
+        JOIN esxi_hosts h ON h.id = m.esxi_host_id
+        LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
+        ORDER BY m.status, p.service_tag, h.name
+        "#,
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MappingRow {
+                service_tag: r.try_get("service_tag")?,
+                idrac: r.try_get("idrac")?,
+                esxi_host: r.try_get("esxi_host")?,
+                method: r.try_get("method")?,
+                confidence: r.try_get("confidence")?,
+                status: r.try_get("status")?,
+                verified: r.try_get("verified")?,
+                evidence: r.try_get("evidence")?,
+            })
+        })
+        .collect()
+}
+
+/// An operator's manual mapping: it always wins and survives every resync. Any other
+/// mapping of the server or the host gives way (see `set_manual_mapping` in the schema).
+pub async fn set_manual_mapping(db: &Database, server: &str, host: &str) -> Result<MappingRow> {
+    let server_id = find_server(db, server).await?;
+    let host_id: Uuid = sqlx::query_scalar(
+        "SELECT id FROM esxi_hosts WHERE removed_at IS NULL AND (lower(name) = lower($1) OR lower(split_part(name, '.', 1)) = lower($1))",
+    )
+    .bind(host)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::not_found(format!("no ESXi host named \"{host}\"")))?;
+    sqlx::query("SELECT set_manual_mapping($1, $2)").bind(server_id).bind(host_id).execute(db.pool()).await?;
+    mappings(db)
+        .await?
+        .into_iter()
+        .find(|m| {
+            m.method == "manual"
+                && (m.esxi_host.eq_ignore_ascii_case(host)
+                    || m.esxi_host.split('.').next().is_some_and(|s| s.eq_ignore_ascii_case(host)))
+        })
+        .ok_or_else(|| Error::internal("manual mapping vanished after it was set"))
+}
+
+/// A VM with every seed field (and where it runs).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct VmRow {
+    /// BIOS uuid (config.uuid).
+    #[ts(type = "string | null")]
+    pub uuid: Option<Uuid>,
+    pub moid: String,
+    pub name: String,
+    pub folder_path: Option<String>,
+    pub vcpu: Option<i32>,
+    pub memory_mb: Option<i32>,
+    pub power_state: Option<String>,
+    pub tools_status: Option<String>,
+    pub guest_os: Option<String>,
+    pub guest_hostname: Option<String>,
+    /// [{mac, network, connected, label}]
+    pub nics: serde_json::Value,
+    /// [{ip, confidence, mac}]
+    pub guest_ips: serde_json::Value,
+    pub tags: Vec<String>,
+    pub custom_attributes: serde_json::Value,
+    pub notes: Option<String>,
+    pub has_snapshot: bool,
+    #[ts(type = "string")]
+    pub last_sync: chrono::DateTime<chrono::Utc>,
+    pub vcenter: String,
+    pub datacenter: Option<String>,
+    pub cluster: Option<String>,
+    pub host: Option<String>,
+}
+
+/// VMs, optionally narrowed to those whose name, guest hostname or an IP matches `search`
+/// (best matches first). At most `limit` rows.
+pub async fn vms(db: &Database, search: Option<&str>, limit: i64) -> Result<Vec<VmRow>> {
+    let rows = sqlx::query(
+        r#"
+        SELECT v.uuid, v.moid, v.name, v.folder_path, v.vcpu, v.memory_mb, v.power_state::text AS power_state,
+               v.tools_status::text AS tools_status, v.guest_os, v.guest_hostname, v.nics, v.guest_ips, v.tags,
+               v.custom_attributes, v.notes, v.has_snapshot, v.last_sync, vc.name AS vcenter, d.name AS datacenter,
+               c.name AS cluster, h.name AS host
+        FROM virtual_machines v
+        JOIN vcenter_instances vc ON vc.id = v.vcenter_id
+        LEFT JOIN datacenters d ON d.id = v.datacenter_id
+        LEFT JOIN clusters c ON c.id = v.cluster_id
+        LEFT JOIN esxi_hosts h ON h.id = v.host_id
+        WHERE v.removed_at IS NULL
+          AND ($1::text IS NULL
+               OR v.name ILIKE '%' || $1 || '%' OR v.name % $1 OR v.guest_hostname ILIKE '%' || $1 || '%'
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(v.guest_ips) g WHERE g ->> 'ip' = $1))
+        ORDER BY CASE WHEN $1::text IS NULL THEN 0 ELSE -similarity(v.name, $1) END, v.name
+        LIMIT $2
+        "#,
+    )
+    .bind(search.filter(|s| !s.trim().is_empty()))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(VmRow {
+                uuid: r.try_get("uuid")?,
+                moid: r.try_get("moid")?,
+                name: r.try_get("name")?,
+                folder_path: r.try_get("folder_path")?,
+                vcpu: r.try_get("vcpu")?,
+                memory_mb: r.try_get("memory_mb")?,
+                power_state: r.try_get("power_state")?,
+                tools_status: r.try_get("tools_status")?,
+                guest_os: r.try_get("guest_os")?,
+                guest_hostname: r.try_get("guest_hostname")?,
+                nics: r.try_get("nics")?,
+                guest_ips: r.try_get("guest_ips")?,
+                tags: r.try_get("tags")?,
+                custom_attributes: r.try_get("custom_attributes")?,
+                notes: r.try_get("notes")?,
+                has_snapshot: r.try_get("has_snapshot")?,
+                last_sync: r.try_get("last_sync")?,
+                vcenter: r.try_get("vcenter")?,
+                datacenter: r.try_get("datacenter")?,
+                cluster: r.try_get("cluster")?,
+                host: r.try_get("host")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct HostRow {
+    #[ts(type = "string | null")]
+    pub hardware_uuid: Option<Uuid>,
+    pub moid: String,
+    pub name: String,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+    pub service_tag: Option<String>,
+    pub esxi_version: Option<String>,
+    pub connection_state: Option<String>,
+    pub power_state: Option<String>,
+    pub in_maintenance_mode: bool,
+    pub management_ips: Vec<String>,
+    pub vms: i64,
+    pub vcenter: String,
+    pub datacenter: Option<String>,
+    pub cluster: Option<String>,
+    /// The physical server it runs on (service tag), when mapped.
+    pub server: Option<String>,
+    #[ts(type = "string")]
+    pub last_sync: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn hosts(db: &Database) -> Result<Vec<HostRow>> {
+    let rows = sqlx::query(
+        r#"
+        SELECT h.hardware_uuid, h.moid, h.name, h.vendor, h.model, h.serial_number, h.service_tag, h.esxi_version,
+               h.connection_state::text AS connection_state, h.power_state::text AS power_state, h.in_maintenance_mode,
+               ARRAY(SELECT host(a) FROM unnest(h.management_ips) a) AS management_ips,
+               (SELECT count(*) FROM virtual_machines v WHERE v.host_id = h.id AND v.removed_at IS NULL) AS vms,
+               vc.name AS vcenter, d.name AS datacenter, c.name AS cluster, p.service_tag AS server, h.last_sync
+        FROM esxi_hosts h
+        JOIN vcenter_instances vc ON vc.id = h.vcenter_id
+        LEFT JOIN datacenters d ON d.id = h.datacenter_id
+        LEFT JOIN clusters c ON c.id = h.cluster_id
+        LEFT JOIN server_mappings m ON m.esxi_host_id = h.id AND m.status = 'active'
+        LEFT JOIN physical_servers p ON p.id = m.physical_server_id
+        WHERE h.removed_at IS NULL
+        ORDER BY vc.name, c.name NULLS LAST, h.name
+        "#,
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HostRow {
+                hardware_uuid: r.try_get("hardware_uuid")?,
+                moid: r.try_get("moid")?,
+                name: r.try_get("name")?,
+                vendor: r.try_get("vendor")?,
+                model: r.try_get("model")?,
+                serial_number: r.try_get("serial_number")?,
+                service_tag: r.try_get("service_tag")?,
+                esxi_version: r.try_get("esxi_version")?,
+                connection_state: r.try_get("connection_state")?,
+                power_state: r.try_get("power_state")?,
+                in_maintenance_mode: r.try_get("in_maintenance_mode")?,
+                management_ips: r.try_get("management_ips")?,
+                vms: r.try_get("vms")?,
+                vcenter: r.try_get("vcenter")?,
+                datacenter: r.try_get("datacenter")?,
+                cluster: r.try_get("cluster")?,
+                server: r.try_get("server")?,
+                last_sync: r.try_get("last_sync")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,258 @@
+//! Applying a full snapshot of one kind of object to its table, set-based, in one
+//! statement, with every change written to the ledger.
+//!
+//! A source reports everything it has; this module makes the table say the same for that
+//! source's scope (a vCenter, an iDRAC's server, a server's firmware):
+//! * rows arrive as typed column arrays and are unpacked with `UNNEST` (constant SQL text,
+//!   no bind-parameter limit, one round trip for any number of rows);
+//! * one statement upserts them (`ON CONFLICT … DO UPDATE`), marks rows the source no
+//!   longer reports as removed (`removed_at`, never a silent DELETE), and writes an
+//!   `inventory_changes` row for each object created, restored, updated (with a field-level
+//!   `{field: [old, new]}` diff) or removed — and nothing for objects that didn't change;
+//! * the caller owns the transaction, so a source's whole snapshot lands atomically or not
+//!   at all: a failing source leaves the last good inventory as it was.
+//!
+//! It must never touch rows outside the scope, and never record a change that isn't one
+//! (bookkeeping columns such as `last_sync` are excluded from diffs).
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
+
+/// One typed column of staged rows.
+#[derive(Debug, Clone)]
+pub enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i32>>),
+    BigInt(Vec<Option<i64>>),
+    Real(Vec<Option<f32>>),
+    Bool(Vec<Option<bool>>),
+    Uuid(Vec<Option<Uuid>>),
+    /// Nested values (arrays, objects); unpacked in SQL where the target type differs.
+    Json(Vec<serde_json::Value>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Text(v) => v.len(),
+            Column::Int(v) => v.len(),
+            Column::BigInt(v) => v.len(),
+            Column::Real(v) => v.len(),
+            Column::Bool(v) => v.len(),
+            Column::Uuid(v) => v.len(),
+            Column::Json(v) => v.len(),
+        }
+    }
+
+    fn pg_array_type(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "text[]",
+            Column::Int(_) => "int4[]",
+            Column::BigInt(_) => "int8[]",
+            Column::Real(_) => "float4[]",
+            Column::Bool(_) => "bool[]",
+            Column::Uuid(_) => "uuid[]",
+            Column::Json(_) => "jsonb[]",
+        }
+    }
+
+    fn bind<'q>(self, q: Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> {
+        match self {
+            Column::Text(v) => q.bind(v),
+            Column::Int(v) => q.bind(v),
+            Column::BigInt(v) => q.bind(v),
+            Column::Real(v) => q.bind(v),
+            Column::Bool(v) => q.bind(v),
+            Column::Uuid(v) => q.bind(v),
+            Column::Json(v) => q.bind(v),
+        }
+    }
+}
+
+/// Rows staged column by column, in the order [`TableSpec::staged`] names them.
+#[derive(Debug, Default)]
+pub struct Staged {
+    columns: Vec<(&'static str, Column)>,
+}
+
+impl Staged {
+    pub fn new() -> Self {
+        Staged::default()
+    }
+
+    pub fn column(mut self, name: &'static str, column: Column) -> Self {
+        self.columns.push((name, column));
+        self
+    }
+
+    pub fn rows(&self) -> usize {
+        self.columns.first().map(|(_, c)| c.len()).unwrap_or(0)
+    }
+}
+
+/// How one table is kept in step with a source.
+pub struct TableSpec {
+    pub table: &'static str,
+    /// The ledger's `entity_kind` for this table's rows.
+    pub entity: &'static str,
+    /// The column that scopes a snapshot (`vcenter_id`, `server_id`, …), bound as `$1`.
+    pub scope: &'static str,
+    /// The natural key within the scope (`moid`, `fqdd`): staged under the same name.
+    pub key: &'static str,
+    /// Target columns and the expression filling each, over the staged row `s` and the
+    /// scope `$1` (e.g. `("host_id", "(SELECT h.id FROM esxi_hosts h WHERE h.vcenter_id = $1 AND h.moid = s.host_moid)")`).
+    /// The key and scope columns are filled automatically.
+    pub columns: &'static [(&'static str, &'static str)],
+    /// Columns left out of the diff (bookkeeping).
+    pub not_diffed: &'static [&'static str],
+}
+
+/// What happened to one table in one sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EntityCounts {
+    pub seen: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub restored: u64,
+}
+
+impl EntityCounts {
+    pub fn changed(&self) -> u64 {
+        self.created + self.updated + self.removed + self.restored
+    }
+}
+
+/// How much of the scope a batch of rows describes.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Everything the source has: rows not staged are marked removed.
+    Full,
+    /// Changes only (a WaitForUpdatesEx batch): staged rows are upserted, and exactly the
+    /// keys listed are marked removed.
+    Delta { removed: Vec<String> },
+}
+
+/// Make `spec.table` match `rows` within `scope`, recording every change under `run`.
+pub async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    spec: &TableSpec,
+    scope: Uuid,
+    run: Uuid,
+    rows: Staged,
+    mode: Mode,
+) -> Result<EntityCounts, sqlx::Error> {
+    apply_skipping(tx, spec, scope, run, rows, mode, &[]).await
+}
+
+/// As [`apply`], leaving the target columns named in `skip` as they are (values the
+/// source didn't deliver this time, e.g. tags from an API that failed).
+pub async fn apply_skipping(
+    tx: &mut Transaction<'_, Postgres>,
+    spec: &TableSpec,
+    scope: Uuid,
+    run: Uuid,
+    rows: Staged,
+    mode: Mode,
+    skip: &[&str],
+) -> Result<EntityCounts, sqlx::Error> {
+    let columns: Vec<(&str, &str)> = spec.columns.iter().copied().filter(|(c, _)| !skip.contains(c)).collect();
+    let seen = rows.rows() as u64;
+    let staged_names: Vec<&str> = rows.columns.iter().map(|(n, _)| *n).collect();
+    debug_assert!(staged_names.contains(&spec.key), "the key column must be staged");
+    let unnest_args: Vec<String> =
+        rows.columns.iter().enumerate().map(|(i, (_, c))| format!("${}::{}", i + 4, c.pg_array_type())).collect();
+    let target_cols: Vec<&str> =
+        std::iter::once(spec.scope).chain(std::iter::once(spec.key)).chain(columns.iter().map(|(c, _)| *c)).collect();
+    let select_exprs: Vec<String> = std::iter::once("$1".to_owned())
+        .chain(std::iter::once(format!("s.{}", spec.key)))
+        .chain(columns.iter().map(|(_, e)| (*e).to_owned()))
+        .collect();
+    let updates: Vec<String> = columns.iter().map(|(c, _)| format!("{c} = EXCLUDED.{c}")).collect();
+    let ignored: Vec<String> = ["id", "first_seen", "last_sync", "removed_at"]
+        .iter()
+        .chain(spec.not_diffed)
+        .map(|c| format!("'{c}'"))
+        .collect();
+    let (table, scope_col, key) = (spec.table, spec.scope, spec.key);
+    let sql = format!(
+        r#"
+        WITH s AS (
+            SELECT * FROM UNNEST({unnest}) AS s({staged})
+        ),
+        old AS (
+            SELECT t.id, t.removed_at, to_jsonb(t) - ARRAY[{ignored}] AS j
+            FROM {table} t WHERE t.{scope_col} = $1
+        ),
+        up AS (
+            INSERT INTO {table} AS t ({target})
+            SELECT {select} FROM s
+            ON CONFLICT ({scope_col}, {key}) DO UPDATE
+                SET {updates}, removed_at = NULL, last_sync = now()
+            RETURNING t.id, to_jsonb(t) - ARRAY[{ignored}] AS j
+        ),
+        gone AS (
+            UPDATE {table} t SET removed_at = now()
+            WHERE t.{scope_col} = $1 AND t.removed_at IS NULL
+              AND CASE WHEN $3::text[] IS NULL
+                       THEN NOT EXISTS (SELECT 1 FROM s WHERE s.{key} = t.{key})
+                       ELSE t.{key} = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM s WHERE s.{key} = t.{key}) END
+            RETURNING t.id, to_jsonb(t) - ARRAY[{ignored}] AS j
+        ),
+        changes AS (
+            SELECT up.id,
+                   CASE WHEN old.id IS NULL THEN 'created'
+                        WHEN old.removed_at IS NOT NULL THEN 'restored'
+                        ELSE 'updated' END AS change,
+                   CASE WHEN old.id IS NULL THEN up.j
+                        ELSE (SELECT jsonb_object_agg(k, jsonb_build_array(old.j -> k, up.j -> k))
+                              FROM jsonb_object_keys(up.j) k
+                              WHERE old.j -> k IS DISTINCT FROM up.j -> k) END AS diff
+            FROM up LEFT JOIN old ON old.id = up.id
+            UNION ALL
+            SELECT gone.id, 'removed', gone.j FROM gone
+        ),
+        recorded AS (
+            INSERT INTO inventory_changes (sync_run_id, entity_type, entity_id, change, diff)
+            SELECT $2, '{entity}'::entity_kind, c.id, c.change::change_kind, coalesce(c.diff, '{{}}')
+            FROM changes c
+            WHERE c.change <> 'updated' OR c.diff IS NOT NULL
+            RETURNING change::text
+        )
+        SELECT change, count(*) AS n FROM recorded GROUP BY change
+        "#,
+        unnest = unnest_args.join(", "),
+        staged = staged_names.join(", "),
+        ignored = ignored.join(", "),
+        target = target_cols.join(", "),
+        select = select_exprs.join(", "),
+        updates = updates.join(", "),
+        entity = spec.entity,
+    );
+    let removed: Option<Vec<String>> = match mode {
+        Mode::Full => None,
+        Mode::Delta { removed } => Some(removed),
+    };
+    let mut q = sqlx::query(&sql).bind(scope).bind(run).bind(removed);
+    for (_, column) in rows.columns {
+        q = column.bind(q);
+    }
+    let counts: BTreeMap<String, i64> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.get::<String, _>("change"), r.get::<i64, _>("n")))
+        .collect();
+    let n = |k: &str| counts.get(k).copied().unwrap_or(0) as u64;
+    Ok(EntityCounts {
+        seen,
+        created: n("created"),
+        updated: n("updated"),
+        removed: n("removed"),
+        restored: n("restored"),
+    })
+}

@@ -1,0 +1,584 @@
+//! vCenter sync: the full inventory in one transaction per source, and a live watcher
+//! applying WaitForUpdatesEx changes as they happen.
+//!
+//! A full sync logs in with the source's service identity, takes the bulk inventory
+//! (PropertyCollector, paged), reads tags through the tagging REST API, and applies
+//! datacenters → clusters → hosts → VMs with [`snapshot::apply`]: upserts, removals as
+//! `removed_at`, every change in the ledger. Guest IPs and host management IPs become IP
+//! observations (`vcenter_vm`, `esxi_mgmt`) with the connector's confidence; addresses a
+//! carrier stopped reporting get `gone_at`. Tags that can't be read make the run `partial`
+//! (the inventory still lands, keeping the tags it had).
+//!
+//! The watcher applies each batch of changes the same way (delta mode) and announces what
+//! it changed on the `eio_inventory` channel; a lost version falls back to a full resync.
+//! One watcher per source across all instances: the `watch:vcenter:<id>` lease decides.
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use eio_connectors::vcenter::{
+    self, HostRecord, Inventory, InventoryRecord, Session, UpdateKind, VcenterConfig, VcenterError, VmRecord,
+};
+use eio_core::sources::SourceKind;
+use eio_core::{Error, Result};
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::ledger::{Outcome, Run, RunReport};
+use super::snapshot::{self, Column, EntityCounts, Mode, Staged, TableSpec};
+use super::{sources, SourceRow, Syncer};
+
+const DATACENTERS: TableSpec = TableSpec {
+    table: "datacenters",
+    entity: "datacenter",
+    scope: "vcenter_id",
+    key: "moid",
+    columns: &[("name", "s.name")],
+    not_diffed: &[],
+};
+
+const CLUSTERS: TableSpec = TableSpec {
+    table: "clusters",
+    entity: "cluster",
+    scope: "vcenter_id",
+    key: "moid",
+    columns: &[
+        ("name", "s.name"),
+        ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
+        ("drs_enabled", "s.drs_enabled"),
+        ("drs_behavior", "s.drs_behavior"),
+        ("ha_enabled", "s.ha_enabled"),
+    ],
+    not_diffed: &[],
+};
+
+/// A uuid column staged as text: tolerate what isn't one rather than fail the sync.
+const HW_UUID: &str =
+    "CASE WHEN s.hardware_uuid ~* '^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$' THEN s.hardware_uuid::uuid END";
+
+const HOSTS: TableSpec = TableSpec {
+    table: "esxi_hosts",
+    entity: "esxi_host",
+    scope: "vcenter_id",
+    key: "moid",
+    columns: &[
+        ("name", "s.name"),
+        ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
+        ("cluster_id", "(SELECT c.id FROM clusters c WHERE c.vcenter_id = $1 AND c.moid = s.cluster_moid)"),
+        ("hardware_uuid", HW_UUID),
+        ("vendor", "s.vendor"),
+        ("model", "s.model"),
+        ("serial_number", "s.serial_number"),
+        ("service_tag", "s.service_tag"),
+        ("esxi_version", "s.esxi_version"),
+        ("esxi_build", "s.esxi_build"),
+        ("connection_state", "s.connection_state::host_connection_state"),
+        ("power_state", "s.power_state::host_power_state"),
+        ("in_maintenance_mode", "s.in_maintenance_mode"),
+        ("management_ips", "ARRAY(SELECT host(x::inet)::inet FROM jsonb_array_elements_text(s.management_ips) x)"),
+        ("cpu_model", "s.cpu_model"),
+        ("cpu_cores", "s.cpu_cores"),
+        ("cpu_threads", "s.cpu_threads"),
+        ("memory_mb", "s.memory_mb"),
+        ("tags", "ARRAY(SELECT jsonb_array_elements_text(s.tags))"),
+        ("custom_attributes", "s.custom_attributes"),
+    ],
+    not_diffed: &[],
+};
+
+const VMS: TableSpec = TableSpec {
+    table: "virtual_machines",
+    entity: "virtual_machine",
+    scope: "vcenter_id",
+    key: "moid",
+    columns: &[
+        ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
+        ("cluster_id", "(SELECT c.id FROM clusters c WHERE c.vcenter_id = $1 AND c.moid = s.cluster_moid)"),
+        ("host_id", "(SELECT h.id FROM esxi_hosts h WHERE h.vcenter_id = $1 AND h.moid = s.host_moid)"),
+        ("uuid", "CASE WHEN s.uuid ~* '^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$' THEN s.uuid::uuid END"),
+        ("instance_uuid", "CASE WHEN s.instance_uuid ~* '^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$' THEN s.instance_uuid::uuid END"),
+        ("name", "s.name"),
+        ("folder_path", "s.folder_path"),
+        ("vcpu", "nullif(s.vcpu, 0)"),
+        ("memory_mb", "s.memory_mb"),
+        ("power_state", "s.power_state::vm_power_state"),
+        ("tools_status", "s.tools_status::vm_tools_status"),
+        ("guest_os", "s.guest_os"),
+        ("guest_hostname", "s.guest_hostname"),
+        ("nics", "s.nics"),
+        ("guest_ips", "s.guest_ips"),
+        ("tags", "ARRAY(SELECT jsonb_array_elements_text(s.tags))"),
+        ("custom_attributes", "s.custom_attributes"),
+        ("notes", "s.notes"),
+        ("has_snapshot", "s.has_snapshot"),
+        ("snapshot_count", "s.snapshot_count"),
+        ("is_template", "s.is_template"),
+    ],
+    not_diffed: &[],
+};
+
+fn enum_str<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref().and_then(|v| serde_json::to_value(v).ok()).and_then(|j| j.as_str().map(str::to_owned))
+}
+
+fn text<T>(items: &[T], f: impl Fn(&T) -> Option<String>) -> Column {
+    Column::Text(items.iter().map(f).collect())
+}
+
+fn json<T>(items: &[T], f: impl Fn(&T) -> serde_json::Value) -> Column {
+    Column::Json(items.iter().map(f).collect())
+}
+
+fn stage_hosts(hosts: &[&HostRecord]) -> Staged {
+    Staged::new()
+        .column("moid", text(hosts, |h| Some(h.moid.clone())))
+        .column("name", text(hosts, |h| Some(h.name.clone())))
+        .column("datacenter_moid", text(hosts, |h| h.datacenter_moid.clone()))
+        .column("cluster_moid", text(hosts, |h| h.cluster_moid.clone()))
+        .column("hardware_uuid", text(hosts, |h| h.hardware_uuid.clone()))
+        .column("vendor", text(hosts, |h| h.vendor.clone()))
+        .column("model", text(hosts, |h| h.model.clone()))
+        .column("serial_number", text(hosts, |h| h.serial_number.clone()))
+        .column("service_tag", text(hosts, |h| h.service_tag.clone()))
+        .column("esxi_version", text(hosts, |h| h.esxi_version.clone()))
+        .column("esxi_build", text(hosts, |h| h.esxi_build.clone()))
+        .column("connection_state", text(hosts, |h| enum_str(&h.connection_state)))
+        .column("power_state", text(hosts, |h| enum_str(&h.power_state)))
+        .column("in_maintenance_mode", Column::Bool(hosts.iter().map(|h| Some(h.in_maintenance_mode)).collect()))
+        .column("management_ips", json(hosts, |h| serde_json::json!(h.management_ips)))
+        .column("cpu_model", text(hosts, |h| h.cpu_model.clone()))
+        .column("cpu_cores", Column::Int(hosts.iter().map(|h| h.cpu_cores.map(|n| n as i32)).collect()))
+        .column("cpu_threads", Column::Int(hosts.iter().map(|h| h.cpu_threads.map(|n| n as i32)).collect()))
+        .column("memory_mb", Column::BigInt(hosts.iter().map(|h| h.memory_mb.map(|n| n as i64)).collect()))
+        .column("tags", json(hosts, |h| serde_json::json!(h.tags)))
+        .column("custom_attributes", json(hosts, |h| serde_json::json!(h.custom_attributes)))
+}
+
+fn stage_vms(vms: &[&VmRecord]) -> Staged {
+    Staged::new()
+        .column("moid", text(vms, |v| Some(v.moid.clone())))
+        .column("datacenter_moid", text(vms, |v| v.datacenter_moid.clone()))
+        .column("cluster_moid", text(vms, |v| v.cluster_moid.clone()))
+        .column("host_moid", text(vms, |v| v.host_moid.clone()))
+        .column("uuid", text(vms, |v| v.uuid.clone()))
+        .column("instance_uuid", text(vms, |v| v.instance_uuid.clone()))
+        .column("name", text(vms, |v| Some(v.name.clone())))
+        .column("folder_path", text(vms, |v| v.folder_path.clone()))
+        .column("vcpu", Column::Int(vms.iter().map(|v| v.vcpu.map(|n| n as i32)).collect()))
+        .column("memory_mb", Column::Int(vms.iter().map(|v| v.memory_mb.map(|n| n as i32)).collect()))
+        .column("power_state", text(vms, |v| enum_str(&v.power_state)))
+        .column("tools_status", text(vms, |v| enum_str(&v.tools_status)))
+        .column("guest_os", text(vms, |v| v.guest_os.clone()))
+        .column("guest_hostname", text(vms, |v| v.guest_hostname.clone()))
+        .column("nics", json(vms, |v| serde_json::json!(v.nics)))
+        .column(
+            "guest_ips",
+            json(vms, |v| {
+                serde_json::Value::Array(
+                    v.guest_ips
+                        .iter()
+                        .map(|g| serde_json::json!({"ip": g.ip, "confidence": g.confidence, "mac": g.mac}))
+                        .collect(),
+                )
+            }),
+        )
+        .column("tags", json(vms, |v| serde_json::json!(v.tags)))
+        .column("custom_attributes", json(vms, |v| serde_json::json!(v.custom_attributes)))
+        .column("notes", text(vms, |v| v.notes.clone()))
+        .column("has_snapshot", Column::Bool(vms.iter().map(|v| Some(v.has_snapshot)).collect()))
+        .column("snapshot_count", Column::Int(vms.iter().map(|v| Some(v.snapshot_count as i32)).collect()))
+        .column("is_template", Column::Bool(vms.iter().map(|v| Some(v.is_template)).collect()))
+}
+
+/// Keep the last record for each moid (a source must not name an object twice).
+fn dedup<'a, T>(items: impl IntoIterator<Item = &'a T>, moid: impl Fn(&T) -> &str) -> Vec<&'a T> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<&T> = Vec::new();
+    for item in items {
+        match seen.get(moid(item)) {
+            Some(&i) => out[i] = item,
+            None => {
+                seen.insert(moid(item).to_owned(), out.len());
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
+/// Sync every enabled vCenter (or the one named), one after another.
+pub async fn sync_vcenters(syncer: &Syncer, name: Option<&str>) -> Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for source in sources(&syncer.db, SourceKind::Vcenter, name).await? {
+        reports.push(full_sync(syncer, &source).await?);
+    }
+    Ok(reports)
+}
+
+/// The connector settings for a source: vcsim and large vCenters send a whole page of
+/// 10,000 VMs (~100 MB), so the body cap is raised above the default.
+async fn connect(syncer: &Syncer, source: &SourceRow) -> Result<std::result::Result<Session, VcenterError>> {
+    let creds = syncer.credentials(source).await?;
+    let url = url::Url::parse(&source.url).map_err(|e| Error::invalid(format!("bad URL {}: {e}", source.url)))?;
+    let mut cfg = VcenterConfig::new(url, creds);
+    cfg.page_size = syncer.vcenter_page_size;
+    cfg.http = eio_connectors::http::HttpConfig {
+        max_body_bytes: 512 * 1024 * 1024,
+        cookies: true,
+        ..syncer.http_config(source)?
+    };
+    let session = Session::login(&cfg).await;
+    match &session {
+        Ok(_) => syncer.record_use(source, Ok(())).await,
+        Err(e) if e.fault().is_some_and(|f| matches!(f.kind, vcenter::FaultKind::InvalidLogin)) => {
+            syncer.record_use(source, Err(&e.to_string())).await
+        }
+        Err(_) => {}
+    }
+    Ok(session)
+}
+
+/// A full sync of one vCenter. Source failures are recorded on the run (and returned in
+/// its report); only database failures are `Err`.
+pub async fn full_sync(syncer: &Syncer, source: &SourceRow) -> Result<RunReport> {
+    let mut run = Run::start(&syncer.db, SourceKind::Vcenter, source.id, &source.name, "full", &syncer.worker).await?;
+    let session = match connect(syncer, source).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return run.finish(&syncer.db, Outcome::Failed, 2, Some(e.to_string())).await,
+        Err(e) => return run.finish(&syncer.db, Outcome::Failed, 0, Some(e.message)).await,
+    };
+    let mut inventory = match session.inventory().await {
+        Ok(i) => i,
+        Err(e) => {
+            let calls = session.soap_calls();
+            let _ = session.logout().await;
+            return run.finish(&syncer.db, Outcome::Failed, calls, Some(e.to_string())).await;
+        }
+    };
+    let tag_problem = match session.tags().await {
+        Ok(tags) => {
+            for vm in &mut inventory.vms {
+                vm.tags = tags.get(&vm.moid).cloned().unwrap_or_default();
+            }
+            for host in &mut inventory.hosts {
+                host.tags = tags.get(&host.moid).cloned().unwrap_or_default();
+            }
+            None
+        }
+        Err(e) => Some(format!("tags could not be read (kept as they were): {e}")),
+    };
+    let about = session.about().clone();
+    let calls = session.soap_calls();
+    let _ = session.logout().await;
+
+    let mut tx = syncer.db.pool().begin().await?;
+    sqlx::query("UPDATE vcenter_instances SET instance_uuid = $2, api_version = $3, product = $4 WHERE id = $1")
+        .bind(source.id)
+        .bind(&about.instance_uuid)
+        .bind(&about.api_version)
+        .bind(&about.full_name)
+        .execute(&mut *tx)
+        .await?;
+    if let Err(e) = store(&mut tx, source, &inventory, &mut run, tag_problem.is_some()).await {
+        drop(tx);
+        return run.finish(&syncer.db, Outcome::Failed, calls, Some(Error::from(e).message)).await;
+    }
+    tx.commit().await?;
+    let mut warnings = inventory.warnings.clone();
+    warnings.extend(tag_problem.clone());
+    let outcome = if tag_problem.is_some() { Outcome::Partial } else { Outcome::Succeeded };
+    run.finish(&syncer.db, outcome, calls, (!warnings.is_empty() && tag_problem.is_some()).then(|| warnings.join("; ")))
+        .await
+}
+
+async fn store(
+    tx: &mut Transaction<'_, Postgres>,
+    source: &SourceRow,
+    inv: &Inventory,
+    run: &mut Run,
+    keep_tags: bool,
+) -> std::result::Result<(), sqlx::Error> {
+    let dcs = dedup(&inv.datacenters, |d| &d.moid);
+    let staged = Staged::new()
+        .column("moid", text(&dcs, |d| Some(d.moid.clone())))
+        .column("name", text(&dcs, |d| Some(d.name.clone())));
+    run.record("datacenters", snapshot::apply(tx, &DATACENTERS, source.id, run.id, staged, Mode::Full).await?);
+
+    let clusters = dedup(&inv.clusters, |c| &c.moid);
+    let staged = Staged::new()
+        .column("moid", text(&clusters, |c| Some(c.moid.clone())))
+        .column("name", text(&clusters, |c| Some(c.name.clone())))
+        .column("datacenter_moid", text(&clusters, |c| c.datacenter_moid.clone()))
+        .column("drs_enabled", Column::Bool(clusters.iter().map(|c| c.drs_enabled).collect()))
+        .column("drs_behavior", text(&clusters, |c| c.drs_behavior.clone()))
+        .column("ha_enabled", Column::Bool(clusters.iter().map(|c| c.ha_enabled).collect()));
+    run.record("clusters", snapshot::apply(tx, &CLUSTERS, source.id, run.id, staged, Mode::Full).await?);
+
+    // When tags couldn't be read, the stored ones stay as they are.
+    let skip: &[&str] = if keep_tags { &["tags"] } else { &[] };
+    let hosts = dedup(&inv.hosts, |h| &h.moid);
+    run.record(
+        "esxi_hosts",
+        snapshot::apply_skipping(tx, &HOSTS, source.id, run.id, stage_hosts(&hosts), Mode::Full, skip).await?,
+    );
+    let vms = dedup(&inv.vms, |v| &v.moid);
+    run.record(
+        "virtual_machines",
+        snapshot::apply_skipping(tx, &VMS, source.id, run.id, stage_vms(&vms), Mode::Full, skip).await?,
+    );
+
+    let counts = observe(tx, source, &hosts, &vms, true).await?;
+    run.record("ip_observations", counts);
+    Ok(())
+}
+
+/// Guest IPs and management IPs as observations. In a full sync, addresses the vCenter's
+/// carriers no longer report are marked gone; in a delta, only those of the carriers in
+/// the batch.
+async fn observe(
+    tx: &mut Transaction<'_, Postgres>,
+    source: &SourceRow,
+    hosts: &[&HostRecord],
+    vms: &[&VmRecord],
+    full: bool,
+) -> std::result::Result<EntityCounts, sqlx::Error> {
+    let (mut kind, mut moid, mut ip, mut mac, mut confidence, mut hostname) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for h in hosts {
+        for addr in &h.management_ips {
+            kind.push("host".to_owned());
+            moid.push(h.moid.clone());
+            ip.push(addr.clone());
+            mac.push(None::<String>);
+            confidence.push(0.95f32);
+            hostname.push(Some(h.name.clone()));
+        }
+    }
+    for v in vms {
+        for g in &v.guest_ips {
+            kind.push("vm".to_owned());
+            moid.push(v.moid.clone());
+            ip.push(g.ip.clone());
+            mac.push(g.mac.clone());
+            confidence.push(g.confidence);
+            hostname.push(v.guest_hostname.clone());
+        }
+    }
+    let carriers_vm: Vec<String> = vms.iter().map(|v| v.moid.clone()).collect();
+    let carriers_host: Vec<String> = hosts.iter().map(|h| h.moid.clone()).collect();
+    let row = sqlx::query(
+        r#"
+        WITH s AS (
+            SELECT DISTINCT ON (kind, moid, host(ip::inet)) kind, moid, host(ip::inet)::inet AS address,
+                   CASE WHEN mac ~* '^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$' THEN mac::macaddr END AS mac, confidence, hostname
+            FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::float4[], $7::text[])
+                 AS s(kind, moid, ip, mac, confidence, hostname)
+            ORDER BY kind, moid, host(ip::inet), confidence DESC
+        ),
+        resolved AS (
+            SELECT CASE s.kind WHEN 'vm' THEN 'vcenter_vm' ELSE 'esxi_mgmt' END::observation_source AS src,
+                   CASE s.kind WHEN 'vm' THEN 'virtual_machine' ELSE 'esxi_host' END::entity_kind AS entity_type,
+                   coalesce(v.id, h.id) AS entity_id, s.address, s.mac, s.confidence, s.hostname
+            FROM s
+            LEFT JOIN virtual_machines v ON s.kind = 'vm' AND v.vcenter_id = $1 AND v.moid = s.moid
+            LEFT JOIN esxi_hosts h ON s.kind = 'host' AND h.vcenter_id = $1 AND h.moid = s.moid
+        ),
+        up AS (
+            INSERT INTO ip_observations AS o (routing_domain_id, address, source, mac_address, confidence, entity_type, entity_id, hostname)
+            SELECT $8, address, src, mac, confidence, entity_type, entity_id, hostname FROM resolved WHERE entity_id IS NOT NULL
+            ON CONFLICT ON CONSTRAINT ip_observations_identity_key DO UPDATE
+                SET last_seen = now(), gone_at = NULL, mac_address = EXCLUDED.mac_address,
+                    confidence = EXCLUDED.confidence, hostname = EXCLUDED.hostname
+            RETURNING o.id, (xmax = 0) AS inserted
+        ),
+        carriers AS (
+            SELECT id FROM virtual_machines WHERE vcenter_id = $1 AND ($9 OR moid = ANY($10::text[]))
+            UNION ALL
+            SELECT id FROM esxi_hosts WHERE vcenter_id = $1 AND ($9 OR moid = ANY($11::text[]))
+        ),
+        gone AS (
+            UPDATE ip_observations o SET gone_at = now()
+            WHERE o.gone_at IS NULL AND o.source IN ('vcenter_vm', 'esxi_mgmt')
+              AND o.entity_id IN (SELECT id FROM carriers)
+              AND NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id)
+            RETURNING o.id
+        )
+        SELECT (SELECT count(*) FROM up) AS seen, (SELECT count(*) FROM up WHERE inserted) AS created,
+               (SELECT count(*) FROM gone) AS removed
+        "#,
+    )
+    .bind(source.id)
+    .bind(&kind)
+    .bind(&moid)
+    .bind(&ip)
+    .bind(&mac)
+    .bind(&confidence)
+    .bind(&hostname)
+    .bind(source.routing_domain_id)
+    .bind(full)
+    .bind(&carriers_vm)
+    .bind(&carriers_host)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(EntityCounts {
+        seen: row.get::<i64, _>("seen") as u64,
+        created: row.get::<i64, _>("created") as u64,
+        removed: row.get::<i64, _>("removed") as u64,
+        ..Default::default()
+    })
+}
+
+/// Watch one vCenter until `stop` fires: apply every change batch as it arrives; fall back
+/// to a full resync when the change stream loses its place. Returns the reports of the
+/// batches that changed something.
+pub async fn watch(
+    syncer: &Syncer,
+    source: &SourceRow,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    'session: loop {
+        if *stop.borrow() {
+            return Ok(reports);
+        }
+        let session = match connect(syncer, source).await? {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(source = %source.name, error = %e, "watcher cannot log in; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => continue 'session,
+                    _ = stop.changed() => return Ok(reports),
+                }
+            }
+        };
+        let mut watcher = match session.watch().await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(source = %source.name, error = %e, "cannot start the change stream");
+                let _ = session.logout().await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => continue 'session,
+                    _ = stop.changed() => return Ok(reports),
+                }
+            }
+        };
+        loop {
+            let batch = tokio::select! {
+                b = watcher.next(30) => b,
+                _ = stop.changed() => {
+                    let _ = session.logout().await;
+                    return Ok(reports);
+                }
+            };
+            match batch {
+                Ok(None) => continue,
+                Ok(Some(batch)) => {
+                    if let Some(report) = apply_batch(syncer, source, batch).await? {
+                        reports.push(report);
+                    }
+                }
+                Err(e) if e.needs_full_resync() => {
+                    tracing::info!(source = %source.name, error = %e, "change stream lost its place; full resync");
+                    let _ = session.logout().await;
+                    reports.push(full_sync(syncer, source).await?);
+                    continue 'session;
+                }
+                Err(e) => {
+                    tracing::warn!(source = %source.name, error = %e, "change stream failed; reconnecting");
+                    let _ = session.logout().await;
+                    continue 'session;
+                }
+            }
+        }
+    }
+}
+
+/// Apply one WaitForUpdatesEx batch as a `delta` run; announce the changed objects.
+async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::UpdateBatch) -> Result<Option<RunReport>> {
+    let mut dcs = Vec::new();
+    let mut clusters = Vec::new();
+    let mut hosts = Vec::new();
+    let mut vms = Vec::new();
+    let mut left: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for change in &batch.changes {
+        match (&change.kind, &change.record) {
+            (UpdateKind::Leave, _) => {
+                let table = match change.object_type.as_str() {
+                    "VirtualMachine" => "virtual_machines",
+                    "HostSystem" => "esxi_hosts",
+                    "ClusterComputeResource" | "ComputeResource" => "clusters",
+                    "Datacenter" => "datacenters",
+                    _ => continue,
+                };
+                left.entry(table).or_default().push(change.moid.clone());
+            }
+            (_, Some(InventoryRecord::Datacenter(d))) => dcs.push(d.clone()),
+            (_, Some(InventoryRecord::Cluster(c))) => clusters.push(c.clone()),
+            (_, Some(InventoryRecord::Host(h))) => hosts.push(h.clone()),
+            (_, Some(InventoryRecord::Vm(v))) => vms.push(v.clone()),
+            (_, None) => {}
+        }
+    }
+    if dcs.is_empty() && clusters.is_empty() && hosts.is_empty() && vms.is_empty() && left.is_empty() {
+        return Ok(None);
+    }
+    let mut run = Run::start(&syncer.db, SourceKind::Vcenter, source.id, &source.name, "delta", &syncer.worker).await?;
+    let mut tx = syncer.db.pool().begin().await?;
+    let removed = |t: &str| Mode::Delta { removed: left.get(t).cloned().unwrap_or_default() };
+    let result: std::result::Result<(), sqlx::Error> = async {
+        let staged = Staged::new()
+            .column("moid", text(&dcs, |d| Some(d.moid.clone())))
+            .column("name", text(&dcs, |d| Some(d.name.clone())));
+        run.record("datacenters", snapshot::apply(&mut tx, &DATACENTERS, source.id, run.id, staged, removed("datacenters")).await?);
+        let staged = Staged::new()
+            .column("moid", text(&clusters, |c| Some(c.moid.clone())))
+            .column("name", text(&clusters, |c| Some(c.name.clone())))
+            .column("datacenter_moid", text(&clusters, |c| c.datacenter_moid.clone()))
+            .column("drs_enabled", Column::Bool(clusters.iter().map(|c| c.drs_enabled).collect()))
+            .column("drs_behavior", text(&clusters, |c| c.drs_behavior.clone()))
+            .column("ha_enabled", Column::Bool(clusters.iter().map(|c| c.ha_enabled).collect()));
+        run.record("clusters", snapshot::apply(&mut tx, &CLUSTERS, source.id, run.id, staged, removed("clusters")).await?);
+        // Tags come from the REST API, not the change stream: keep the ones stored.
+        let host_refs = dedup(&hosts, |h| &h.moid);
+        run.record(
+            "esxi_hosts",
+            snapshot::apply_skipping(&mut tx, &HOSTS, source.id, run.id, stage_hosts(&host_refs), removed("esxi_hosts"), &["tags"])
+                .await?,
+        );
+        let vm_refs = dedup(&vms, |v| &v.moid);
+        run.record(
+            "virtual_machines",
+            snapshot::apply_skipping(&mut tx, &VMS, source.id, run.id, stage_vms(&vm_refs), removed("virtual_machines"), &["tags"])
+                .await?,
+        );
+        run.record("ip_observations", observe(&mut tx, source, &host_refs, &vm_refs, false).await?);
+        let moids: Vec<String> = batch.changes.iter().map(|c| c.moid.clone()).collect();
+        sqlx::query("SELECT pg_notify('eio_inventory', json_build_object('source', $1::text, 'run', $2::text, 'moids', $3::text[])::text)")
+            .bind(source.id.to_string())
+            .bind(run.id.to_string())
+            .bind(&moids[..moids.len().min(200)])
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Some(run.finish(&syncer.db, Outcome::Succeeded, 1, None).await?))
+        }
+        Err(e) => {
+            drop(tx);
+            Ok(Some(run.finish(&syncer.db, Outcome::Failed, 1, Some(Error::from(e).message)).await?))
+        }
+    }
+}
+
+/// Rows whose id this worker may need (tests).
+pub async fn vm_id(db: &eio_core::Database, source: Uuid, moid: &str) -> Result<Option<Uuid>> {
+    Ok(sqlx::query("SELECT id FROM virtual_machines WHERE vcenter_id = $1 AND moid = $2")
+        .bind(source)
+        .bind(moid)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|r| r.get("id")))
+}
