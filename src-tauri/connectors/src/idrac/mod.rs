@@ -3,12 +3,14 @@
 //! Owns: discovery of an endpoint (generation, firmware, capabilities probed, TLS facts) and
 //! the choice of driver per endpoint — Redfish, WSMan or racadm — with a reason an operator
 //! can read; the inventory pass through the chosen driver; and the records all drivers fill
-//! ([`records`]). The drivers themselves live in [`crate::redfish`] (with its Dell extension),
-//! [`crate::wsman`] and [`crate::racadm`].
+//! ([`records`]); and the job actions a firmware update takes ([`jobs`]: start an update, look
+//! at a `JID_…`, the job queue, reset, verify). The drivers themselves live in
+//! [`crate::redfish`] (with its Dell extension), [`crate::wsman`] and [`crate::racadm`].
 //!
 //! Must never: guess a capability it did not see, fall through to another driver when the
 //! BMC refused the credentials (that is the operator's problem to fix, not a protocol
 //! mismatch), or put a credential in an error, a log line or Debug output.
+pub mod jobs;
 pub mod records;
 mod tls_probe;
 
@@ -21,9 +23,10 @@ use crate::racadm::{Racadm, RacadmError};
 use crate::redfish::{self, AuthPreference, InventoryOptions, RedfishClient, RedfishError};
 use crate::wsman::{self, WsmanClient, WsmanError};
 use crate::Credentials;
+pub use jobs::{DellActions, FirmwareImage, FirmwareUpdate, ImageSource, StartedUpdate, Verification};
 pub use records::{
-    Capabilities, DriverKind, FirmwareComponent, Generation, Health, LogEntry, ManagerInfo, PowerState,
-    ServerInventory, TlsConstraints,
+    ApplyTime, Capabilities, DriverKind, FirmwareComponent, Generation, Health, JobState, JobStatus, LogEntry,
+    ManagerInfo, PowerState, ResetKind, ServerInventory, TlsConstraints, UpdateMethod,
 };
 
 /// One iDRAC as the operator registered it.
@@ -45,7 +48,7 @@ impl IdracEndpoint {
         IdracEndpoint { url, credentials, http, driver_override: None, racadm: None }
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         host_of(&self.url)
     }
 
@@ -60,7 +63,7 @@ impl IdracEndpoint {
 
     /// The endpoint's HTTP client. Redirects are followed by the Redfish client itself
     /// (same host only), never by reqwest, which would forward `X-Auth-Token` to any host.
-    fn http_client(&self) -> Result<HttpClient, HttpError> {
+    pub(crate) fn http_client(&self) -> Result<HttpClient, HttpError> {
         HttpClient::new(HttpConfig { max_redirects: 0, ..self.http.clone() })
     }
 
@@ -99,6 +102,10 @@ pub enum ErrorKind {
     LegacyTls,
     Malformed,
     NotSupported,
+    /// A job is already running on the iDRAC (RAC0679): wait, or clear the queue by policy.
+    JobRunning,
+    /// The job (or component) named is not there.
+    NotFound,
     Other,
 }
 
@@ -114,6 +121,10 @@ pub enum IdracError {
     Http(#[from] HttpError),
     #[error("no driver can reach {host}: {reasons}")]
     NoDriver { host: String, kind: ErrorKind, reasons: String },
+    /// An action refused before anything was sent (the component is not on the server, the
+    /// driver cannot do it).
+    #[error("{host}: {reason}")]
+    Action { host: String, kind: ErrorKind, reason: String },
 }
 
 fn http_kind(e: &HttpError) -> ErrorKind {
@@ -139,6 +150,8 @@ impl IdracError {
                 RedfishError::Malformed { .. } | RedfishError::Protocol { .. } => ErrorKind::Malformed,
                 RedfishError::NotRedfish { .. } | RedfishError::NotFound { .. } => ErrorKind::NotSupported,
                 RedfishError::Status { .. } => ErrorKind::Other,
+                RedfishError::JobAlreadyRunning { .. } => ErrorKind::JobRunning,
+                RedfishError::JobNotFound { .. } => ErrorKind::NotFound,
             },
             IdracError::Wsman(e) => match e {
                 WsmanError::Http(h) => http_kind(h),
@@ -156,7 +169,7 @@ impl IdracError {
                 RacadmError::Unparseable { .. } => ErrorKind::Malformed,
                 RacadmError::Spawn { .. } | RacadmError::Failed { .. } => ErrorKind::Other,
             },
-            IdracError::NoDriver { kind, .. } => *kind,
+            IdracError::NoDriver { kind, .. } | IdracError::Action { kind, .. } => *kind,
         }
     }
 }

@@ -373,3 +373,151 @@ mod tests {
         assert!(v.get("notes").is_none());
     }
 }
+
+/// A Dell job's state (`DellJob.JobState` over Redfish, `DCIM_LifecycleJob.JobStatus` over
+/// WSMan — the same names, WSMan with spaces), as sushy-oem-idrac lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JobState {
+    New,
+    Scheduling,
+    Scheduled,
+    Downloading,
+    Downloaded,
+    ReadyForExecution,
+    Waiting,
+    Running,
+    Paused,
+    /// Staged; applies when the server reboots.
+    RebootPending,
+    RebootCompleted,
+    RebootFailed,
+    PendingActivation,
+    Completed,
+    CompletedWithErrors,
+    Failed,
+    /// Deleted from the queue before it ran.
+    Cancelled,
+    /// A state this client does not know (kept verbatim in [`JobStatus::raw_state`]).
+    Unknown,
+}
+
+impl JobState {
+    /// Dell's spelling, with or without spaces, any case ("Completed with Errors").
+    pub fn from_dell(s: &str) -> JobState {
+        let key: String =
+            s.chars().filter(|c| !c.is_whitespace() && *c != '_').collect::<String>().to_ascii_lowercase();
+        match key.as_str() {
+            "new" => JobState::New,
+            "scheduling" => JobState::Scheduling,
+            "scheduled" => JobState::Scheduled,
+            "downloading" => JobState::Downloading,
+            "downloaded" => JobState::Downloaded,
+            "readyforexecution" => JobState::ReadyForExecution,
+            "waiting" => JobState::Waiting,
+            "running" | "inprogress" => JobState::Running,
+            "paused" => JobState::Paused,
+            "rebootpending" => JobState::RebootPending,
+            "rebootcompleted" => JobState::RebootCompleted,
+            "rebootfailed" => JobState::RebootFailed,
+            "pendingactivation" => JobState::PendingActivation,
+            "completed" => JobState::Completed,
+            "completedwitherrors" => JobState::CompletedWithErrors,
+            "failed" => JobState::Failed,
+            "cancelled" | "canceled" => JobState::Cancelled,
+            _ => JobState::Unknown,
+        }
+    }
+
+    /// The job will not change any more.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Completed
+                | JobState::CompletedWithErrors
+                | JobState::Failed
+                | JobState::RebootFailed
+                | JobState::Cancelled
+        )
+    }
+
+    /// Finished, and applied without error.
+    pub fn is_success(self) -> bool {
+        self == JobState::Completed
+    }
+
+    /// Waits for the server to reboot before it applies.
+    pub fn awaits_reboot(self) -> bool {
+        matches!(self, JobState::RebootPending | JobState::Scheduled)
+    }
+}
+
+/// One Dell job as the iDRAC reports it now (`JID_…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStatus {
+    /// `JID_123456789012`
+    pub id: String,
+    pub name: Option<String>,
+    /// `FirmwareUpdate`, `RebootForce`, …
+    pub job_type: Option<String>,
+    pub state: JobState,
+    /// The state as the iDRAC spelled it.
+    pub raw_state: String,
+    pub percent: Option<u32>,
+    /// Dell's message id without the registry prefix (`PR19`, `RED007`, `SUP0516`).
+    pub message_id: Option<String>,
+    pub message: Option<String>,
+}
+
+/// How to reset (reboot) the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResetKind {
+    /// The OS shuts down cleanly, then the server restarts.
+    GracefulRestart,
+    /// Restart without waiting for the OS.
+    ForceRestart,
+    /// Power off and on again.
+    PowerCycle,
+    On,
+    ForceOff,
+    GracefulShutdown,
+}
+
+impl ResetKind {
+    /// Redfish `ResetType`.
+    pub fn as_redfish(self) -> &'static str {
+        match self {
+            ResetKind::GracefulRestart => "GracefulRestart",
+            ResetKind::ForceRestart => "ForceRestart",
+            ResetKind::PowerCycle => "PowerCycle",
+            ResetKind::On => "On",
+            ResetKind::ForceOff => "ForceOff",
+            ResetKind::GracefulShutdown => "GracefulShutdown",
+        }
+    }
+}
+
+/// When the iDRAC applies an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ApplyTime {
+    /// At the next server reboot, which the caller orders ([`ResetKind`]) once the host is
+    /// in maintenance mode. The default: on iDRAC9, `Immediate` makes the iDRAC reboot the
+    /// server by itself for components that need a reboot (BIOS, NIC, RAID…).
+    #[default]
+    OnReset,
+    /// As soon as possible (components that need no server reboot: iDRAC, drivers pack).
+    Immediate,
+}
+
+/// How an update was handed to the iDRAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateMethod {
+    /// Redfish `MultipartHttpPushUri`: image and parameters in one POST (iDRAC9).
+    MultipartPush,
+    /// Redfish `HttpPushUri` upload, then `UpdateService.SimpleUpdate` of the staged image.
+    HttpPushSimpleUpdate,
+    /// Redfish `UpdateService.SimpleUpdate` pulling an image from a URI.
+    SimpleUpdate,
+    /// WSMan `DCIM_SoftwareInstallationService.InstallFromURI` (iDRAC7/8).
+    WsmanInstallFromUri,
+}

@@ -26,6 +26,15 @@ pub enum RedfishError {
     /// The endpoint answers HTTPS but is not a Redfish service (e.g. an iDRAC7 without Redfish).
     #[error("{host} does not offer Redfish: {reason}")]
     NotRedfish { host: String, reason: String },
+    /// Dell RAC0679: the iDRAC refuses a new job while another job operation runs.
+    #[error(
+        "{host} refused to start a job: another job is already running (RAC0679: {message}); \
+         wait for it to end, or clear the job queue if the job's policy allows"
+    )]
+    JobAlreadyRunning { host: String, message: String },
+    /// The job id is not (or no longer) in the BMC's job queue.
+    #[error("{host} has no job {job} (it was never created there, or the job queue was cleared)")]
+    JobNotFound { host: String, job: String },
     /// The BMC broke the protocol (e.g. a session created without a token).
     #[error("{host} broke the Redfish protocol: {reason}")]
     Protocol { host: String, reason: String },

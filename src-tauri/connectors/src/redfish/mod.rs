@@ -306,23 +306,81 @@ impl RedfishClient {
         let url = self.url(path)?;
         let mut req = self.http.inner().request(method, url).header("Accept", "application/json");
         if authenticated {
-            req = match &self.auth {
-                Auth::Session { token, .. } => {
-                    let mut value = HeaderValue::from_str(token.expose()).map_err(|_| RedfishError::Protocol {
-                        host: self.host.clone(),
-                        reason: "the session token is not a valid header value".into(),
-                    })?;
-                    value.set_sensitive(true);
-                    req.header("X-Auth-Token", value)
-                }
-                Auth::Basic => req.basic_auth(&self.credentials.username, Some(self.credentials.password.expose())),
-            };
+            req = self.authorize(req)?;
         }
         if let Some(body) = json_body {
             req = req.header("Content-Type", "application/json").body(body.expose().to_owned());
         }
         self.api_calls.fetch_add(1, Ordering::Relaxed);
         Ok(self.http.send(req).await?)
+    }
+
+    /// Add this client's credentials (session token or Basic) to a request, marked sensitive.
+    fn authorize(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, RedfishError> {
+        Ok(match &self.auth {
+            Auth::Session { token, .. } => {
+                let mut value = HeaderValue::from_str(token.expose()).map_err(|_| RedfishError::Protocol {
+                    host: self.host.clone(),
+                    reason: "the session token is not a valid header value".into(),
+                })?;
+                value.set_sensitive(true);
+                req.header("X-Auth-Token", value)
+            }
+            Auth::Basic => req.basic_auth(&self.credentials.username, Some(self.credentials.password.expose())),
+        })
+    }
+
+    /// POST a JSON body (an action's parameters; never a credential) to `path`. Any 2xx
+    /// answer is returned with its Location and body; anything else is the error its status
+    /// means (with the Redfish MessageId, e.g. Dell's `IDRAC.2.8.RAC0679`).
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<ActionResponse, RedfishError> {
+        let body = Secret::new(body.to_string());
+        let resp = self.raw(Method::POST, path, true, Some(&body)).await?;
+        self.action_response(path, resp).await
+    }
+
+    /// POST a multipart form (a firmware image upload) to `path`, with `If-Match` when given.
+    /// A redirect is not followed (an upload cannot be replayed): it is a protocol error.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+        if_match: Option<&str>,
+    ) -> Result<ActionResponse, RedfishError> {
+        let url = self.url(path)?;
+        let mut req = self.authorize(self.http.inner().post(url).header("Accept", "application/json"))?;
+        if let Some(tag) = if_match {
+            req = req.header("If-Match", tag);
+        }
+        self.api_calls.fetch_add(1, Ordering::Relaxed);
+        let resp = self.http.send(req.multipart(form)).await?;
+        if resp.status().is_redirection() {
+            return Err(RedfishError::Protocol {
+                host: self.host.clone(),
+                reason: format!("{path} redirects an upload (HTTP {}); not following it", resp.status().as_u16()),
+            });
+        }
+        self.action_response(path, resp).await
+    }
+
+    /// The `ETag` header of a resource (HttpPushUri uploads need it as `If-Match`).
+    pub async fn etag(&self, path: &str) -> Result<Option<String>, RedfishError> {
+        let resp = self.raw(Method::GET, path, true, None).await?;
+        let tag = resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        self.check(path, resp).await?;
+        Ok(tag)
+    }
+
+    async fn action_response(&self, path: &str, resp: reqwest::Response) -> Result<ActionResponse, RedfishError> {
+        let status = resp.status().as_u16();
+        let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = self.check(path, resp).await?;
+        let body = if body.trim_ascii().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).map_err(|e| self.malformed(path, e))?
+        };
+        Ok(ActionResponse { status, location, body })
     }
 
     /// The body of a successful response, or the error its status means.
@@ -426,6 +484,15 @@ impl RedfishClient {
         }
         Ok(out)
     }
+}
+
+/// What a BMC answered to an action (a POST): a 2xx status, its `Location` (a task or job
+/// monitor, a created resource) and its body (`Null` when empty).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionResponse {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: Value,
 }
 
 /// The `@odata.id` of a member or link.

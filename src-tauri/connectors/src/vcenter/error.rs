@@ -163,6 +163,13 @@ pub enum VcenterError {
     /// A task did not finish in the time we were willing to wait (it may still be running).
     #[error("task {task} on {host} did not finish within {seconds} s; it may still be running in vCenter")]
     TaskTimeout { host: String, task: String, seconds: u64 },
+    /// vCenter does not know this task (any more): it was purged some time after it ended,
+    /// or vCenter restarted. Whether its action happened must be read from the target.
+    #[error(
+        "vCenter {host} no longer knows task {task} (purged after it ended, or vCenter restarted); \
+         check the state of what it acted on instead of starting it again"
+    )]
+    TaskNotFound { host: String, task: String },
     /// The tagging REST API failed.
     #[error("the tagging API of {host} failed: {reason}")]
     Tagging { host: String, reason: String },

@@ -2,8 +2,9 @@
 //!
 //! Owns every conversation EIO has with a vCenter: SOAP (Login/Logout,
 //! RetrieveServiceContent, ContainerView, RetrievePropertiesEx with `maxObjects` paging and
-//! ContinueRetrievePropertiesEx, WaitForUpdatesEx, task polling, a few VM operations) and
-//! the tagging REST API. It returns plain records ([`records`]); it never touches the
+//! ContinueRetrievePropertiesEx, WaitForUpdatesEx, task polling, the host and VM actions
+//! orchestration jobs take with the facts their maintenance-mode gate needs (`actions.rs`))
+//! and the tagging REST API. It returns plain records ([`records`]); it never touches the
 //! database, never logs a request or response body, and never holds a response in memory:
 //! pages are parsed while they arrive ([`xml`]), one object at a time, so an 18 MB page
 //! costs one object's worth of memory. A DTD or entity declaration in a response is an
@@ -28,6 +29,7 @@
 //!
 //! runs random, mutated, truncated, deeply nested and huge-attribute documents through the
 //! reader for the given number of seconds and prints how many it tried.
+mod actions;
 pub mod error;
 mod inventory;
 pub mod model;
@@ -43,6 +45,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use actions::{BlockReason, BlockerSource, BlockingVm, HostState, HostVm};
 pub use error::{FaultKind, SoapFault, VcenterError};
 pub use inventory::inventory_from_page;
 pub use records::*;

@@ -7,9 +7,10 @@
 //! never retry an operation by itself.
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::error::{SoapFault, VcenterError};
+use super::error::{FaultKind, SoapFault, VcenterError};
 use super::soap::{esc, MoRef};
 use super::{child_text, Session};
 
@@ -20,6 +21,13 @@ pub enum TaskState {
     Running,
     Success,
     Error,
+}
+
+impl TaskState {
+    /// Success or Error: the task will not change any more.
+    pub fn is_finished(self) -> bool {
+        matches!(self, TaskState::Success | TaskState::Error)
+    }
 }
 
 /// A task as vCenter describes it (`Task.info`).
@@ -35,10 +43,27 @@ pub struct TaskInfo {
     pub result_moid: Option<String>,
     /// What the task acts on.
     pub entity_moid: Option<String>,
+    /// The entity's name as vCenter shows it.
+    pub entity_name: Option<String>,
+    /// What the task does, in vCenter's words: `info.description.message` when vCenter
+    /// fills it, else the method (`info.name`, e.g. `EnterMaintenanceMode_Task`).
+    pub description: Option<String>,
+    /// vCenter's id for the kind of task, e.g. `HostSystem.enterMaintenanceMode`.
+    pub description_id: Option<String>,
+    /// Someone asked vCenter to cancel it.
+    pub cancelled: bool,
+    /// vCenter would accept a CancelTask now.
+    pub cancelable: bool,
+    pub queue_time: Option<DateTime<Utc>>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub complete_time: Option<DateTime<Utc>>,
 }
 
 impl Session {
-    /// Read a task's current state.
+    /// Read a task's current state. Safe to repeat, from any session: this is how a resumed
+    /// worker re-attaches to a task whose moid it saved. A task vCenter no longer knows
+    /// (purged some time after it ended, or vCenter restarted) is
+    /// [`VcenterError::TaskNotFound`]: look at the target's state instead.
     pub async fn task_info(&self, task_moid: &str) -> Result<TaskInfo, VcenterError> {
         let task = MoRef::new("Task", task_moid);
         let inner = format!(
@@ -46,7 +71,16 @@ impl Session {
             self.services.property_collector.xml("_this"),
             task.xml("obj")
         );
-        let node = self.soap.call_required("RetrievePropertiesEx", &inner).await?;
+        let node = match self.soap.call_returnval("RetrievePropertiesEx", &inner).await {
+            Ok(Some(node)) => node,
+            // vCenter answers an unknown object with ManagedObjectNotFound; some builds
+            // (and vcsim) with an empty result instead.
+            Ok(None) => return Err(self.task_not_found(task_moid)),
+            Err(e) if e.fault().is_some_and(|f| f.kind == FaultKind::ManagedObjectNotFound) => {
+                return Err(self.task_not_found(task_moid))
+            }
+            Err(e) => return Err(e),
+        };
         let info = node
             .children_named("objects")
             .flat_map(|o| o.children_named("propSet"))
@@ -67,7 +101,22 @@ impl Session {
             error: info.child("error").map(SoapFault::from_localized),
             result_moid: info.child("result").and_then(MoRef::from_node).map(|r| r.value),
             entity_moid: child_text(info, "entity"),
+            entity_name: child_text(info, "entityName"),
+            description: info
+                .child("description")
+                .and_then(|d| child_text(d, "message"))
+                .or_else(|| child_text(info, "name")),
+            description_id: child_text(info, "descriptionId"),
+            cancelled: child_text(info, "cancelled").as_deref() == Some("true"),
+            cancelable: child_text(info, "cancelable").as_deref() == Some("true"),
+            queue_time: time_of(info, "queueTime"),
+            start_time: time_of(info, "startTime"),
+            complete_time: time_of(info, "completeTime"),
         })
+    }
+
+    fn task_not_found(&self, task_moid: &str) -> VcenterError {
+        VcenterError::TaskNotFound { host: self.soap.host().to_owned(), task: task_moid.to_owned() }
     }
 
     /// Poll a task until it succeeds (its info), fails ([`VcenterError::TaskFailed`]) or
@@ -102,7 +151,8 @@ impl Session {
         }
     }
 
-    async fn start_task(&self, method: &'static str, inner: &str) -> Result<String, VcenterError> {
+    /// Call a `…_Task` method and return the task's moid (nothing else is waited for).
+    pub(crate) async fn start_task(&self, method: &'static str, inner: &str) -> Result<String, VcenterError> {
         let node = self.soap.call_required(method, inner).await?;
         MoRef::from_node(&node).map(|t| t.value).ok_or_else(|| self.soap.unexpected(method, "the task reference"))
     }
@@ -132,4 +182,10 @@ impl Session {
         inner.push_str("</spec>");
         self.start_task("ReconfigVM_Task", &inner).await
     }
+}
+
+/// An `xsd:dateTime` child, if present and readable.
+fn time_of(n: &super::xml::Node, name: &str) -> Option<DateTime<Utc>> {
+    let text = child_text(n, name)?;
+    DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&Utc))
 }

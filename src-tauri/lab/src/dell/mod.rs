@@ -1,7 +1,11 @@
 //! # The Dell lab: many simulated iDRACs and an OpenManage Enterprise in one process
 //!
 //! Owns what no third-party peer offers: Redfish sessions, FirmwareInventory, the Dell job
-//! queue with SimpleUpdate and multipart push ([`redfish`]), WS-Management for iDRAC7/8 with
+//! queue with SimpleUpdate, multipart push and HttpPushUri uploads ([`redfish`]) — update jobs
+//! that walk Dell's states, wait in RebootPending for `ComputerSystem.Reset`, then run and
+//! change the FirmwareInventory (lab images: see [`model::IMAGE_MAGIC`]), RAC0679,
+//! `DeleteJobQueue`, injected job failures, slowness and unavailability, and a ledger of every
+//! job action per BMC ([`LabBmc::actions`]) — WS-Management for iDRAC7/8 with
 //! Enumerate/Pull paging ([`wsman`]), OME with devices, baselines and compliance ([`ome`]),
 //! hundreds of BMCs on their own loopback ports, and per-endpoint faults ([`Fault`]: 401, 503,
 //! slow answers, malformed JSON, connection resets, TLS failures, TLS-1.0-only endpoints).
@@ -35,7 +39,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -49,7 +53,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::tls::{serve_https, HttpsServer};
-pub use model::{FirmwareItem, ServerSpec, SimJob};
+pub use model::{lab_image, FirmwareItem, ImageManifest, JobOutcome, ServerSpec, SimJob, IMAGE_MAGIC};
 pub use samples::{Samples, SamplesError};
 
 /// What goes wrong at one endpoint.
@@ -136,6 +140,50 @@ pub(crate) async fn apply_fault_after(fault: &Option<Fault>, resp: Response) -> 
     Response::from_parts(parts, axum::body::Body::from(cut))
 }
 
+/// One state-changing request a lab iDRAC received (accepted or refused), or something it
+/// did by itself (`AutoReboot`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DellAction {
+    pub seq: u64,
+    /// `MultipartUpdate`, `SimpleUpdate`, `HttpPushUpload`, `ComputerSystem.Reset`,
+    /// `DeleteJobQueue`, `AutoReboot`.
+    pub action: String,
+    /// The image's file name or URI, the ResetType, the JobID deleted.
+    pub detail: String,
+    /// The job it created.
+    pub job: Option<String>,
+    /// The MessageId it was refused with.
+    pub refused: Option<String>,
+    pub at: SystemTime,
+}
+
+/// Test knobs for the job simulation.
+#[derive(Debug, Default)]
+struct JobKnobs {
+    /// The next started jobs end like this (then Completed again).
+    outcomes: Vec<JobOutcome>,
+    /// Refuse this many next update requests with RAC0679, queue or not.
+    refuse_next: u32,
+    /// Looks each state of an install job lasts (0/1: one).
+    looks_per_state: u32,
+    /// The next this many requests are answered 503 (an iDRAC busy or restarting).
+    unreachable: u32,
+    /// After each accepted reset, this many requests are answered 503.
+    unreachable_after_reset: u32,
+}
+
+/// An image uploaded to HttpPushUri, waiting for SimpleUpdate.
+#[derive(Debug, Clone)]
+struct Staged {
+    /// `Available-<ComponentID>-<Version>__<FQDD>`
+    id: String,
+    file_name: String,
+    manifest: Option<ImageManifest>,
+}
+
+/// Why a job action was refused: (HTTP status, MessageId, message).
+pub(crate) type Refused = (axum::http::StatusCode, &'static str, String);
+
 /// One simulated iDRAC's state.
 pub(crate) struct BmcState {
     spec: RwLock<ServerSpec>,
@@ -151,6 +199,15 @@ pub(crate) struct BmcState {
     fault: FaultCell,
     requests: AtomicU64,
     next_id: AtomicU64,
+    ledger: Mutex<Vec<DellAction>>,
+    knobs: Mutex<JobKnobs>,
+    staged: Mutex<Vec<Staged>>,
+    /// The FirmwareInventory's ETag (changes with every upload).
+    pub(crate) etag: AtomicU64,
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl BmcState {
@@ -195,25 +252,234 @@ impl BmcState {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Queue a firmware update; `Err` when a job is still running (RAC0679).
-    pub(crate) fn enqueue_job(&self, image: &str) -> Result<SimJob, ()> {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        if jobs.iter().any(|j| !j.is_finished()) {
-            return Err(());
+    fn record(&self, action: &str, detail: &str, job: Option<&str>, refused: Option<&str>) {
+        let mut ledger = guard(&self.ledger);
+        let seq = ledger.len() as u64 + 1;
+        ledger.push(DellAction {
+            seq,
+            action: action.into(),
+            detail: detail.into(),
+            job: job.map(str::to_owned),
+            refused: refused.map(str::to_owned),
+            at: SystemTime::now(),
+        });
+    }
+
+    /// Start an update job (`action` names how it was asked for): a lab image with a
+    /// manifest installs what it says; any other image walks the states by its name.
+    /// RAC0679 while another job has not finished.
+    pub(crate) fn start_update(
+        &self,
+        action: &str,
+        image: &str,
+        manifest: Option<ImageManifest>,
+        on_reset: bool,
+    ) -> Result<SimJob, Refused> {
+        let refuse = {
+            let mut knobs = guard(&self.knobs);
+            let forced = knobs.refuse_next > 0;
+            knobs.refuse_next = knobs.refuse_next.saturating_sub(1);
+            forced
+        };
+        let mut jobs = guard(&self.jobs);
+        if refuse || jobs.iter().any(|j| !j.is_finished()) {
+            drop(jobs);
+            self.record(action, image, None, Some("RAC0679"));
+            return Err((
+                axum::http::StatusCode::BAD_REQUEST,
+                "RAC0679",
+                "A job operation is already running. Retry the operation after the existing job is completed.".into(),
+            ));
         }
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let job = SimJob::firmware_update(format!("JID_{:012}", 700_000_000_000u64 + n), image);
+        let id = format!("JID_{:012}", 700_000_000_000u64 + n);
+        let job = match manifest {
+            Some(m) => {
+                let (outcome, looks) = {
+                    let mut knobs = guard(&self.knobs);
+                    let outcome =
+                        if knobs.outcomes.is_empty() { JobOutcome::Completed } else { knobs.outcomes.remove(0) };
+                    (outcome, knobs.looks_per_state)
+                };
+                let applicable = self.spec().firmware(&m.fqdd).is_some_and(|f| f.updateable);
+                let mut job = SimJob::install(id, m, outcome, on_reset, looks);
+                if !applicable {
+                    job.fail("The update package is not applicable to any component of this server.");
+                }
+                job
+            }
+            None => SimJob::firmware_update(id, image),
+        };
         jobs.push(job.clone());
+        drop(jobs);
+        self.record(action, image, Some(&job.id), None);
         Ok(job)
     }
 
-    /// Look at a job (which moves it one state on).
+    /// Look at a job (which moves it one state on; a completed lab image changes the
+    /// firmware inventory).
     pub(crate) fn advance_job(&self, id: &str) -> Option<SimJob> {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let job = jobs.iter_mut().find(|j| j.id == id)?;
-        let seen = job.clone();
-        job.advance();
+        let (seen, effect) = {
+            let mut jobs = guard(&self.jobs);
+            let job = jobs.iter_mut().find(|j| j.id == id)?;
+            let seen = job.clone();
+            (seen, job.advance())
+        };
+        match effect {
+            model::JobEffect::None => {}
+            model::JobEffect::Install(m) => self.install(&m),
+            model::JobEffect::AutoReboot => {
+                self.record("AutoReboot", "the iDRAC rebooted the server to apply an Immediate update", Some(id), None);
+                self.rebooted();
+            }
+        }
         Some(seen)
+    }
+
+    /// A completed update: the component runs the new version; the old one is the rollback.
+    fn install(&self, m: &ImageManifest) {
+        let mut spec = self.spec.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(item) = spec.firmware.iter_mut().find(|f| f.fqdd == m.fqdd) {
+            let old = std::mem::replace(&mut item.version, m.version.clone());
+            item.previous_version = Some(old);
+        }
+        if m.fqdd.starts_with("BIOS.") {
+            spec.bios_version = m.version.clone();
+        }
+        if m.fqdd.starts_with("iDRAC.") {
+            spec.idrac_firmware = m.version.clone();
+            if spec.server_generation >= 14 {
+                spec.lifecycle_controller_version = m.version.clone();
+            }
+        }
+        self.etag.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The server went through POST: jobs waiting for a reboot may run.
+    fn rebooted(&self) {
+        for j in guard(&self.jobs).iter_mut() {
+            if !j.is_finished() {
+                j.rebooted = true;
+            }
+        }
+        let mut knobs = guard(&self.knobs);
+        knobs.unreachable += knobs.unreachable_after_reset;
+    }
+
+    /// `ComputerSystem.Reset`.
+    pub(crate) fn reset(&self, reset_type: &str) -> Result<(), Refused> {
+        const ALLOWED: &[&str] = &[
+            "On",
+            "ForceOff",
+            "ForceRestart",
+            "GracefulRestart",
+            "GracefulShutdown",
+            "PushPowerButton",
+            "Nmi",
+            "PowerCycle",
+        ];
+        let refuse = |status, id, msg: &str| -> Result<(), Refused> {
+            self.record("ComputerSystem.Reset", reset_type, None, Some(id));
+            Err((status, id, msg.to_owned()))
+        };
+        if !ALLOWED.contains(&reset_type) {
+            return refuse(
+                axum::http::StatusCode::BAD_REQUEST,
+                "Base.1.8.ActionParameterValueNotInList",
+                &format!("The value {reset_type} for the parameter ResetType is not in the list of acceptable values."),
+            );
+        }
+        let on = self.spec().power_state == "On";
+        let (power, booted) = match (reset_type, on) {
+            ("On", true) => {
+                return refuse(axum::http::StatusCode::CONFLICT, "RAC0509", "The server is already powered on.")
+            }
+            ("On", false) | ("PushPowerButton", false) => ("On", true),
+            ("ForceOff" | "GracefulShutdown" | "PushPowerButton", true) => ("Off", false),
+            ("ForceOff" | "GracefulShutdown", false) => ("Off", false),
+            ("ForceRestart" | "GracefulRestart" | "PowerCycle", true) => ("On", true),
+            ("Nmi", _) => (if on { "On" } else { "Off" }, false),
+            _ => {
+                return refuse(
+                    axum::http::StatusCode::CONFLICT,
+                    "RAC0508",
+                    "The server is powered off: it cannot be restarted.",
+                )
+            }
+        };
+        self.spec.write().unwrap_or_else(|p| p.into_inner()).power_state = power.into();
+        self.record("ComputerSystem.Reset", reset_type, None, None);
+        if booted {
+            self.rebooted();
+        }
+        Ok(())
+    }
+
+    /// `DellJobService.DeleteJobQueue` of one job or `JID_CLEARALL`.
+    pub(crate) fn delete_jobs(&self, which: &str) -> Result<(), Refused> {
+        let mut jobs = guard(&self.jobs);
+        if which == "JID_CLEARALL" {
+            jobs.clear();
+            guard(&self.staged).clear();
+        } else if let Some(i) = jobs.iter().position(|j| j.id == which) {
+            jobs.remove(i);
+        } else {
+            drop(jobs);
+            self.record("DeleteJobQueue", which, None, Some("SUP011"));
+            return Err((axum::http::StatusCode::BAD_REQUEST, "SUP011", format!("Job ID {which} not found.")));
+        }
+        drop(jobs);
+        self.record("DeleteJobQueue", which, None, None);
+        Ok(())
+    }
+
+    /// An image uploaded to HttpPushUri: staged as `Available-…`, its id returned.
+    pub(crate) fn stage(&self, file_name: &str, bytes: &[u8]) -> String {
+        let manifest = ImageManifest::parse(bytes);
+        let spec = self.spec();
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = match &manifest {
+            Some(m) => {
+                let component = spec.firmware(&m.fqdd).map(|f| f.component_id.clone()).unwrap_or_else(|| "0".into());
+                format!("Available-{component}-{}__{}", m.version, m.fqdd)
+            }
+            None => format!("Available-0-{n}"),
+        };
+        let mut staged = guard(&self.staged);
+        staged.retain(|s| s.id != id);
+        staged.push(Staged { id: id.clone(), file_name: file_name.into(), manifest });
+        drop(staged);
+        self.etag.fetch_add(1, Ordering::Relaxed);
+        self.record("HttpPushUpload", file_name, None, None);
+        id
+    }
+
+    /// The staged image an ImageURI names (`…/FirmwareInventory/Available-…`), removed
+    /// from the staging area.
+    pub(crate) fn take_staged(&self, uri: &str) -> Option<(String, Option<ImageManifest>)> {
+        let id = uri.trim_end_matches('/').rsplit('/').next()?;
+        let mut staged = guard(&self.staged);
+        let i = staged.iter().position(|s| s.id == id)?;
+        let s = staged.remove(i);
+        Some((s.file_name, s.manifest))
+    }
+
+    /// Staged images: (id, version) for the FirmwareInventory.
+    pub(crate) fn staged(&self) -> Vec<(String, String)> {
+        guard(&self.staged)
+            .iter()
+            .map(|s| (s.id.clone(), s.manifest.as_ref().map(|m| m.version.clone()).unwrap_or_else(|| "0".into())))
+            .collect()
+    }
+
+    /// An injected unavailability answers this request (and counts it).
+    fn take_unreachable(&self) -> bool {
+        let mut knobs = guard(&self.knobs);
+        if knobs.unreachable > 0 {
+            knobs.unreachable -= 1;
+            return true;
+        }
+        false
     }
 
     pub(crate) fn enumerations(&self) -> MutexGuard<'_, HashMap<String, wsman::Enumeration>> {
@@ -229,6 +495,11 @@ async fn bmc_handler(State(bmc): State<Arc<BmcState>>, req: Request) -> Response
     }
     if let Some(early) = apply_fault_before(&fault).await {
         return early;
+    }
+    if bmc.take_unreachable() {
+        if let Some(r) = apply_fault_before(&Some(Fault::Unavailable)).await {
+            return r;
+        }
     }
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 256 << 20).await.unwrap_or_default();
@@ -338,6 +609,47 @@ impl LabBmc {
     /// The job queue.
     pub fn jobs(&self) -> Vec<SimJob> {
         self.state.jobs()
+    }
+
+    /// Every job action this iDRAC received (and every reboot it did by itself), in order.
+    pub fn actions(&self) -> Vec<DellAction> {
+        guard(&self.state.ledger).clone()
+    }
+
+    /// Accepted requests of `action` (`MultipartUpdate`, `ComputerSystem.Reset`, …).
+    pub fn action_count(&self, action: &str) -> usize {
+        guard(&self.state.ledger).iter().filter(|a| a.action == action && a.refused.is_none()).count()
+    }
+
+    /// The version of a component the server reports now.
+    pub fn firmware_version(&self, fqdd: &str) -> Option<String> {
+        self.state.spec().firmware(fqdd).map(|f| f.version.clone())
+    }
+
+    /// The next started update jobs end like this, in order (then Completed again).
+    pub fn set_next_job_outcomes(&self, outcomes: &[JobOutcome]) {
+        guard(&self.state.knobs).outcomes = outcomes.to_vec();
+    }
+
+    /// Refuse the next `n` update requests with RAC0679 even when the queue is idle.
+    pub fn refuse_next_updates(&self, n: u32) {
+        guard(&self.state.knobs).refuse_next = n;
+    }
+
+    /// A slow iDRAC: each state of an update job lasts `looks` looks.
+    pub fn set_job_looks_per_state(&self, looks: u32) {
+        guard(&self.state.knobs).looks_per_state = looks;
+    }
+
+    /// The next `n` requests are answered 503 (busy, restarting).
+    pub fn unreachable_for(&self, n: u32) {
+        guard(&self.state.knobs).unreachable = n;
+    }
+
+    /// After every accepted reset, `n` requests are answered 503: the iDRAC is unreachable
+    /// in the middle of the job.
+    pub fn set_unreachable_after_reset(&self, n: u32) {
+        guard(&self.state.knobs).unreachable_after_reset = n;
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -554,6 +866,10 @@ impl DellLabBuilder {
                 fault: FaultCell::default(),
                 requests: AtomicU64::new(0),
                 next_id: AtomicU64::new(0),
+                ledger: Mutex::new(Vec::new()),
+                knobs: Mutex::new(JobKnobs::default()),
+                staged: Mutex::new(Vec::new()),
+                etag: AtomicU64::new(1),
             });
             let (served, thumbprint) = match fault {
                 Some(f) if f.is_transport() => (Served::Raw(serve_raw(f).await?), None),

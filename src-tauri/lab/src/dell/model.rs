@@ -201,6 +201,66 @@ pub const JOB_STATES: &[&str] = &[
     "Failed",
 ];
 
+/// The first line of a lab firmware image: `EIO-LAB-DUP fqdd=<FQDD> version=<VERSION>`.
+/// Real Dell Update Packages carry the component and version inside; the lab reads them
+/// from this line. Anything after it (any bytes) is ignored; an image without it is
+/// accepted and walks Dell's states by its file name only (see [`SimJob::firmware_update`]).
+pub const IMAGE_MAGIC: &str = "EIO-LAB-DUP";
+
+/// What a lab firmware image installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageManifest {
+    pub fqdd: String,
+    pub version: String,
+}
+
+impl ImageManifest {
+    /// Read the manifest line of an image, if it has one.
+    pub fn parse(bytes: &[u8]) -> Option<ImageManifest> {
+        let line = bytes.split(|b| *b == b'\n').next()?;
+        let line = std::str::from_utf8(line).ok()?.trim();
+        let rest = line.strip_prefix(IMAGE_MAGIC)?;
+        let field = |name: &str| {
+            rest.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .map(str::to_owned)
+        };
+        Some(ImageManifest { fqdd: field("fqdd")?, version: field("version")? })
+    }
+}
+
+/// A lab firmware image that installs `version` on component `fqdd` (padded with `size`
+/// filler bytes, like a real package's payload).
+pub fn lab_image(fqdd: &str, version: &str, size: usize) -> Vec<u8> {
+    let mut out = format!("{IMAGE_MAGIC} fqdd={fqdd} version={version}\n").into_bytes();
+    out.extend(std::iter::repeat_n(0x5a, size));
+    out
+}
+
+/// Components whose update needs the server to reboot (everything but the iDRAC itself and
+/// the OS-side packages).
+pub fn needs_host_reboot(fqdd: &str) -> bool {
+    !(fqdd.starts_with("iDRAC.") || fqdd.starts_with("DriverPack") || fqdd.starts_with("OSCollector"))
+}
+
+/// How a job is going to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    Completed,
+    CompletedWithErrors,
+    Failed,
+}
+
+impl JobOutcome {
+    fn state(self) -> &'static str {
+        match self {
+            JobOutcome::Completed => "Completed",
+            JobOutcome::CompletedWithErrors => "CompletedWithErrors",
+            JobOutcome::Failed => "Failed",
+        }
+    }
+}
+
 /// A job in a simulated iDRAC's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimJob {
@@ -216,6 +276,26 @@ pub struct SimJob {
     outcome: String,
     /// Goes through RebootPending (an image that needs a host reboot).
     needs_reboot: bool,
+    /// What the image installs (a lab image with a manifest): the job then waits in
+    /// RebootPending until the server is reset, and a Completed job changes the inventory.
+    pub target: Option<ImageManifest>,
+    /// Reset happened while the job waited (or the iDRAC rebooted by itself).
+    pub rebooted: bool,
+    /// `Immediate`: the iDRAC reboots the server by itself when the job is ready.
+    pub immediate: bool,
+    /// Looks each state lasts (a slow iDRAC).
+    pub looks_per_state: u32,
+    looks: u32,
+}
+
+/// What one look at a job did besides moving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEffect {
+    None,
+    /// Install `version` on `fqdd` (the job just completed).
+    Install(ImageManifest),
+    /// The iDRAC rebooted the server by itself (Immediate apply time).
+    AutoReboot,
 }
 
 impl SimJob {
@@ -240,6 +320,32 @@ impl SimJob {
             message_id: "JCP001".into(),
             outcome: outcome.into(),
             needs_reboot: lower.contains("reboot"),
+            target: None,
+            rebooted: false,
+            immediate: false,
+            looks_per_state: 1,
+            looks: 0,
+        }
+    }
+
+    /// A firmware update job installing what `manifest` says; `on_reset`: applied at the
+    /// next reset even for components that need no host reboot.
+    pub fn install(
+        id: String,
+        manifest: ImageManifest,
+        outcome: JobOutcome,
+        on_reset: bool,
+        looks_per_state: u32,
+    ) -> SimJob {
+        let needs_reboot = on_reset || needs_host_reboot(&manifest.fqdd);
+        SimJob {
+            name: format!("Firmware Update: {}", manifest.fqdd),
+            outcome: outcome.state().into(),
+            needs_reboot,
+            immediate: !on_reset,
+            looks_per_state: looks_per_state.max(1),
+            target: Some(manifest),
+            ..SimJob::firmware_update(id, "")
         }
     }
 
@@ -247,8 +353,19 @@ impl SimJob {
         matches!(self.state.as_str(), "Completed" | "CompletedWithErrors" | "Failed")
     }
 
+    /// Mark the job to fail now (e.g. an image for a component the server does not have).
+    pub fn fail(&mut self, message: &str) {
+        self.state = "Failed".into();
+        self.percent = 100;
+        self.message = message.into();
+        self.message_id = "RED007".into();
+    }
+
     /// One step forward (each time someone looks at the job: deterministic, no clocks).
-    pub fn advance(&mut self) {
+    pub fn advance(&mut self) -> JobEffect {
+        if self.target.is_some() {
+            return self.advance_install();
+        }
         let next = match self.state.as_str() {
             "New" => "Scheduled",
             "Scheduled" => "Downloading",
@@ -259,6 +376,53 @@ impl SimJob {
             done => done,
         }
         .to_owned();
+        self.enter(next);
+        JobEffect::None
+    }
+
+    /// A lab image's job: New → Downloading → Downloaded → [Scheduled → RebootPending, until
+    /// the server resets] → Running → outcome.
+    fn advance_install(&mut self) -> JobEffect {
+        if self.is_finished() {
+            return JobEffect::None;
+        }
+        self.looks += 1;
+        if self.looks < self.looks_per_state {
+            return JobEffect::None;
+        }
+        let mut effect = JobEffect::None;
+        let next = match self.state.as_str() {
+            "New" => "Downloading",
+            "Downloading" => "Downloaded",
+            "Downloaded" if self.needs_reboot => "Scheduled",
+            "Downloaded" => "Running",
+            "Scheduled" => "RebootPending",
+            "RebootPending" if self.rebooted => "Running",
+            "RebootPending" if self.immediate => {
+                self.rebooted = true;
+                effect = JobEffect::AutoReboot;
+                "RebootPending"
+            }
+            "RebootPending" => "RebootPending",
+            "Running" => {
+                if self.outcome == "Completed" {
+                    if let Some(m) = &self.target {
+                        effect = JobEffect::Install(m.clone());
+                    }
+                }
+                self.outcome.as_str()
+            }
+            done => done,
+        }
+        .to_owned();
+        if next != self.state {
+            self.looks = 0;
+        }
+        self.enter(next);
+        effect
+    }
+
+    fn enter(&mut self, next: String) {
         self.percent = match next.as_str() {
             "New" | "Scheduled" => 0,
             "Downloading" => 20,
@@ -272,6 +436,8 @@ impl SimJob {
             "Failed" => ("Unable to complete the firmware update operation.".into(), "RED007".into()),
             "RebootPending" => ("Task successfully scheduled. Reboot the server to apply.".into(), "JCP001".into()),
             "Running" => ("Job in progress.".into(), "PR20".into()),
+            "Downloading" if self.target.is_some() => ("Downloading the update package.".into(), "RED003".into()),
+            "Downloaded" if self.target.is_some() => ("The update package was downloaded.".into(), "RED002".into()),
             _ => (self.message.clone(), self.message_id.clone()),
         };
         self.state = next;

@@ -1,8 +1,10 @@
 //! A Dell iDRAC's Redfish service (iDRAC8 and iDRAC9), built from sushy-oem-idrac's iDRAC9
 //! captures and sushy's DMTF samples: sessions, System, Manager and its NIC, UpdateService
 //! with SimpleUpdate and multipart push (202 + `Location: …/TaskService/Tasks/JID_…`),
-//! FirmwareInventory with `$expand` and `Members@odata.nextLink` paging, the Dell job queue
-//! (RAC0679 when a job is already running), Lifecycle and SEL logs.
+//! FirmwareInventory with `$expand` and `Members@odata.nextLink` paging (and an `ETag`), an
+//! HttpPushUri upload (`If-Match` required, 201 + the staged `Available-…` image), the Dell
+//! job queue (RAC0679 when a job is already running), `DellJobService.DeleteJobQueue`,
+//! `ComputerSystem.Reset` (which lets a RebootPending update run), Lifecycle and SEL logs.
 //!
 //! iDRAC8 differs the way real ones do: no `$expand`, no multipart push, collection links
 //! with a trailing slash that redirect (308) to the canonical path.
@@ -11,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::model::{ServerSpec, SimJob};
-use super::BmcState;
+use super::model::{ImageManifest, ServerSpec, SimJob};
+use super::{BmcState, Refused};
 use eio_connectors::idrac::Generation;
 
 const ROOT: &str = "/redfish/v1";
@@ -23,6 +25,9 @@ const FIRMWARE: &str = "/redfish/v1/UpdateService/FirmwareInventory";
 const SIMPLE_UPDATE: &str = "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate";
 const MULTIPART: &str = "/redfish/v1/UpdateService/MultipartUpload";
 const TASKS: &str = "/redfish/v1/TaskService/Tasks";
+const RESET: &str = "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset";
+const JOB_SERVICE: &str = "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellJobService";
+const JOB_SERVICE_NEW: &str = "/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/DellJobService";
 
 pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json;odata.metadata=minimal;charset=utf-8")], value.to_string())
@@ -140,7 +145,8 @@ pub(crate) fn handle(
         }
         (&Method::GET, "/redfish/v1/UpdateService") => json_response(StatusCode::OK, &update_service(bmc, &spec)),
         (&Method::GET, FIRMWARE) => {
-            let ids = spec.firmware_ids();
+            let mut ids = spec.firmware_ids();
+            ids.extend(bmc.staged().into_iter().map(|(id, _)| id));
             let members: Vec<Value> = ids
                 .iter()
                 .map(|id| {
@@ -153,7 +159,39 @@ pub(crate) fn handle(
                 .collect();
             let mut v = s.firmware_collection.clone();
             page(bmc, &mut v, FIRMWARE, members, skip, if expand { "$expand=*($levels=1)&" } else { "" });
-            json_response(StatusCode::OK, &v)
+            let mut r = json_response(StatusCode::OK, &v);
+            if let Ok(tag) = format!("W/\"{}\"", bmc.etag.load(std::sync::atomic::Ordering::Relaxed)).parse() {
+                r.headers_mut().insert(header::ETAG, tag);
+            }
+            r
+        }
+        (&Method::POST, FIRMWARE) => {
+            let current = format!("W/\"{}\"", bmc.etag.load(std::sync::atomic::Ordering::Relaxed));
+            if headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) != Some(current.as_str()) {
+                return redfish_error(
+                    StatusCode::PRECONDITION_FAILED,
+                    "Base.1.8.PreconditionFailed",
+                    "The ETag supplied did not match the ETag required to change this resource.",
+                );
+            }
+            let parts = multipart(headers, body);
+            let Some(file) = parts.iter().find(|p| p.file_name.is_some()) else {
+                return redfish_error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.PropertyMissing",
+                    "No image file was uploaded.",
+                );
+            };
+            let id = bmc.stage(file.file_name.as_deref().unwrap_or("firmware.exe"), &file.content);
+            let location = format!("{FIRMWARE}/{id}");
+            let mut r = json_response(
+                StatusCode::CREATED,
+                &json!({"@odata.id": location, "Id": id, "Name": "Available firmware", "Status": {"State": "Enabled"}}),
+            );
+            if let Ok(l) = location.parse() {
+                r.headers_mut().insert(header::LOCATION, l);
+            }
+            r
         }
         (&Method::GET, p) if p.starts_with(FIRMWARE) => {
             match software_inventory(bmc, &spec, &p[FIRMWARE.len() + 1..]) {
@@ -162,23 +200,69 @@ pub(crate) fn handle(
             }
         }
         (&Method::POST, SIMPLE_UPDATE) => {
-            let image = serde_json::from_slice::<Value>(body)
-                .ok()
-                .and_then(|v| v.get("ImageURI").and_then(Value::as_str).map(str::to_owned));
-            match image {
-                Some(image) => start_update(bmc, &image),
-                None => redfish_error(
+            let params = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+            let on_reset = params.get("@Redfish.OperationApplyTime").and_then(Value::as_str) == Some("OnReset");
+            let Some(image) = params.get("ImageURI").and_then(Value::as_str).map(str::to_owned) else {
+                return redfish_error(
                     StatusCode::BAD_REQUEST,
                     "Base.1.8.PropertyMissing",
                     "The property ImageURI is a required property and must be included in the request.",
-                ),
+                );
+            };
+            match bmc.take_staged(&image) {
+                Some((name, manifest)) => start_update(bmc, "SimpleUpdate", &name, manifest, on_reset),
+                None => start_update(bmc, "SimpleUpdate", &image, None, on_reset),
             }
         }
         (&Method::POST, MULTIPART) if spec.generation == Generation::Idrac9 => {
-            let text = String::from_utf8_lossy(body);
-            let image =
-                text.split("filename=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("firmware.exe").to_owned();
-            start_update(bmc, &image)
+            let parts = multipart(headers, body);
+            let params = parts
+                .iter()
+                .find(|p| p.name == "UpdateParameters")
+                .and_then(|p| serde_json::from_slice::<Value>(&p.content).ok())
+                .unwrap_or(Value::Null);
+            let on_reset = params.get("@Redfish.OperationApplyTime").and_then(Value::as_str) == Some("OnReset");
+            let file = parts.iter().find(|p| p.file_name.is_some());
+            let name = file.and_then(|f| f.file_name.clone()).unwrap_or_else(|| "firmware.exe".into());
+            let manifest = file.and_then(|f| ImageManifest::parse(&f.content));
+            start_update(bmc, "MultipartUpdate", &name, manifest, on_reset)
+        }
+        (&Method::POST, RESET) => {
+            let reset_type = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("ResetType").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            match bmc.reset(&reset_type) {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(refused) => refusal(refused),
+            }
+        }
+        (&Method::GET, JOB_SERVICE | JOB_SERVICE_NEW) => {
+            let mut v = s.job_service.clone();
+            set(&mut v, "/@odata.id", json!(path));
+            set(
+                &mut v,
+                "/Actions/#DellJobService.DeleteJobQueue/target",
+                json!(format!("{path}/Actions/DellJobService.DeleteJobQueue")),
+            );
+            json_response(StatusCode::OK, &v)
+        }
+        (&Method::POST, p)
+            if p == format!("{JOB_SERVICE}/Actions/DellJobService.DeleteJobQueue")
+                || p == format!("{JOB_SERVICE_NEW}/Actions/DellJobService.DeleteJobQueue") =>
+        {
+            let which = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("JobID").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            match bmc.delete_jobs(&which) {
+                Ok(()) => json_response(
+                    StatusCode::OK,
+                    &json!({"@Message.ExtendedInfo": [{"Message": "The request completed successfully.",
+                        "MessageId": "Base.1.12.Success", "Resolution": "None", "Severity": "OK"}]}),
+                ),
+                Err(refused) => refusal(refused),
+            }
         }
         (&Method::GET, p) if p.starts_with(TASKS) => {
             let jid = &p[TASKS.len()..].trim_start_matches('/');
@@ -380,6 +464,17 @@ fn update_service(bmc: &BmcState, spec: &ServerSpec) -> Value {
 
 fn software_inventory(bmc: &BmcState, spec: &ServerSpec, id: &str) -> Option<Value> {
     let (state, rest) = id.split_once('-')?;
+    if state == "Available" {
+        let (_, version) = bmc.staged().into_iter().find(|(s, _)| s == id)?;
+        let mut v = bmc.samples.software_inventory.clone();
+        set(&mut v, "/@odata.id", json!(format!("{FIRMWARE}/{id}")));
+        set(&mut v, "/Id", json!(id));
+        set(&mut v, "/Name", json!("Available firmware package"));
+        set(&mut v, "/Version", json!(version));
+        set(&mut v, "/Updateable", json!(true));
+        set(&mut v, "/Status/State", json!("Enabled"));
+        return Some(v);
+    }
     let (head, fqdd) = rest.split_once("__")?;
     let item = spec.firmware(fqdd)?;
     let version = match state {
@@ -406,12 +501,81 @@ fn software_inventory(bmc: &BmcState, spec: &ServerSpec, id: &str) -> Option<Val
     Some(v)
 }
 
-fn start_update(bmc: &BmcState, image: &str) -> Response {
-    match bmc.enqueue_job(image) {
+fn start_update(
+    bmc: &BmcState,
+    action: &str,
+    image: &str,
+    manifest: Option<ImageManifest>,
+    on_reset: bool,
+) -> Response {
+    match bmc.start_update(action, image, manifest, on_reset) {
         Ok(job) => (StatusCode::ACCEPTED, [(header::LOCATION, format!("{TASKS}/{}", job.id))]).into_response(),
         // A job already running: the iDRAC answers RAC0679 (sushy-oem-idrac's capture).
-        Err(()) => json_response(StatusCode::BAD_REQUEST, &bmc.samples.error_running_job),
+        Err(_) => json_response(StatusCode::BAD_REQUEST, &bmc.samples.error_running_job),
     }
+}
+
+/// A refused job action as an iDRAC error body.
+fn refusal((status, id, message): Refused) -> Response {
+    let id = if id.starts_with("Base.") { id.to_owned() } else { format!("IDRAC.2.8.{id}") };
+    redfish_error(status, &id, &message)
+}
+
+/// One part of a `multipart/form-data` body.
+struct Part {
+    name: String,
+    file_name: Option<String>,
+    content: Vec<u8>,
+}
+
+/// The parts of a `multipart/form-data` body (enough of RFC 7578 for image uploads).
+fn multipart(headers: &HeaderMap, body: &[u8]) -> Vec<Part> {
+    let Some(boundary) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').find_map(|p| p.trim().strip_prefix("boundary=")))
+        .map(|b| format!("--{}", b.trim_matches('"')))
+    else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    for chunk in split(body, boundary.as_bytes()).into_iter().skip(1) {
+        let chunk = chunk.strip_prefix(b"\r\n").unwrap_or(chunk);
+        if chunk.starts_with(b"--") {
+            break;
+        }
+        let Some(at) = chunk.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&chunk[..at]);
+        let content = &chunk[at + 4..];
+        let content = content.strip_suffix(b"\r\n").unwrap_or(content);
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .unwrap_or_default()
+            .to_owned();
+        let attr = |key: &str| {
+            disposition
+                .split(';')
+                .find_map(|kv| kv.trim().strip_prefix(key).map(|v| v.trim().trim_matches('"').to_owned()))
+        };
+        parts.push(Part {
+            name: attr("name=").unwrap_or_default(),
+            file_name: attr("filename="),
+            content: content.to_vec(),
+        });
+    }
+    parts
+}
+
+fn split<'a>(body: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.windows(sep.len()).position(|w| w == sep) {
+        out.push(&rest[..at]);
+        rest = &rest[at + sep.len()..];
+    }
+    out.push(rest);
+    out
 }
 
 fn task(bmc: &BmcState, job: &SimJob) -> Value {

@@ -46,6 +46,7 @@ pub struct Samples {
     pub task: Value,
     pub job_collection: Value,
     pub error_running_job: Value,
+    pub job_service: Value,
     // sushy (generic DMTF shapes)
     pub system_collection: Value,
     pub session_service: Value,
@@ -88,6 +89,7 @@ impl Samples {
             task: json("sushy-oem-idrac/task.json")?,
             job_collection: json("sushy-oem-idrac/job_collection_expanded.json")?,
             error_running_job: json("sushy-oem-idrac/error_running_job.json")?,
+            job_service: json("sushy-oem-idrac/job_service.json")?,
             system_collection: json("sushy/system_collection.json")?,
             session_service: json("sushy/session_service.json")?,
             session: json("sushy/session.json")?,

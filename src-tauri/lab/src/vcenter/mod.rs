@@ -2,12 +2,23 @@
 //!
 //! Owns a small vCenter over real HTTPS ([`crate::tls`]): RetrieveServiceContent, Login,
 //! Logout, CreateContainerView, DestroyView, RetrievePropertiesEx with real `maxObjects`
-//! paging and ContinueRetrievePropertiesEx (vcsim ignores `maxObjects`), a minimal
-//! change stream (CreatePropertyCollector, CreateFilter, WaitForUpdatesEx baseline and
-//! version checks), and injected faults ([`LabFault`]): a slow answer, a truncated page, a
-//! SOAP fault on a Continue call, an entity bomb, an oversized answer, a forgotten change
-//! version. A bad password is simply a wrong password ([`LabVcenter::username`] /
-//! [`LabVcenter::password`]); a wrong certificate is a client pinning another thumbprint.
+//! paging, ContinueRetrievePropertiesEx (vcsim ignores `maxObjects`) and TraversalSpecs, a
+//! change stream (CreatePropertyCollector, CreateFilter, WaitForUpdatesEx with versions that
+//! report every property the lab's actions change), and injected faults ([`LabFault`]): a
+//! slow answer, a truncated page, a SOAP fault on a Continue call, an entity bomb, an
+//! oversized answer, a forgotten change version. A bad password is simply a wrong password
+//! ([`LabVcenter::username`] / [`LabVcenter::password`]); a wrong certificate is a client
+//! pinning another thumbprint.
+//!
+//! The actions orchestration needs behave as vCenter's do ([`world`]): EnterMaintenanceMode_Task
+//! with DRS evacuation that a blocked VM ([`LabVcenter::block_vm`]) holds up — the task stays
+//! running and the cluster's `drsFault` says why — ExitMaintenanceMode_Task, RebootHost_Task
+//! (the host goes `notResponding`, then reconnects), ShutdownGuest, power and suspend tasks,
+//! RelocateVM_Task/MigrateVM_Task, CancelTask, tasks with rising progress and timeouts, and
+//! injected failures per method and object ([`LabFailure`]). Every state-changing call is in
+//! the ledger ([`LabVcenter::actions`]) so a test can prove nothing was done twice. Time moves
+//! by ticks ([`Pace`]): by default one per read, so polling clients see progress without any
+//! test sleeping.
 //!
 //! It speaks vCenter's own spelling (`xsi:type`, `<obj type="…">`, faults in
 //! `<detail><XFault xsi:type="X">`), and `lab/tests/vcenter_lab.rs` compares its pages with
@@ -15,10 +26,11 @@
 //! and never pretends to more than it implements: any other method is a `NotSupported`
 //! fault.
 pub mod model;
+pub mod world;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -29,6 +41,8 @@ use eio_connectors::vcenter::xml::{parse_document, Node};
 
 use crate::tls::{serve_https, HttpsServer};
 pub use model::{LabModel, LabObject};
+use world::World;
+pub use world::{Downtime, LabAction, LabBlock, LabFailure, LabHostView, LabTaskState, LabTaskView, Pace};
 
 /// A fault the lab injects into its answers until cleared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +77,8 @@ struct Pending {
     page: usize,
 }
 
-#[derive(Default)]
 struct Live {
+    world: World,
     sessions: HashSet<String>,
     /// view moid → (container moid, types)
     views: HashMap<String, (String, Vec<String>)>,
@@ -77,10 +91,17 @@ struct Live {
 }
 
 struct Shared {
-    objects: Vec<LabObject>,
     username: String,
     password: String,
     live: Mutex<Live>,
+    /// Woken whenever the world may have changed (WaitForUpdatesEx waits on it).
+    changed: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// A running lab vCenter. Stops when dropped.
@@ -91,16 +112,35 @@ pub struct LabVcenter {
     pub thumbprint: Thumbprint,
     pub model: LabModel,
     shared: Arc<Shared>,
+    ticker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for LabVcenter {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+    }
 }
 
 impl LabVcenter {
     /// Serve `model` on a free loopback port with a fresh certificate.
     pub async fn start(model: LabModel) -> std::io::Result<LabVcenter> {
+        let (objects, topology) = model::build_with_topology(&model);
         let shared = Arc::new(Shared {
-            objects: model::build(&model),
             username: "administrator@vsphere.local".into(),
             password: "Lab-vCenter-1!".into(),
-            live: Mutex::new(Live::default()),
+            live: Mutex::new(Live {
+                world: World::new(objects, topology),
+                sessions: HashSet::new(),
+                views: HashMap::new(),
+                pages: HashMap::new(),
+                collectors: HashMap::new(),
+                fault: None,
+                calls: Vec::new(),
+                next_id: 0,
+            }),
+            changed: tokio::sync::Notify::new(),
         });
         // The tagging REST API as a vCenter with no tags answers it (sessions, empty lists).
         let rest = axum::Router::new()
@@ -119,6 +159,7 @@ impl LabVcenter {
             server,
             model,
             shared,
+            ticker: Mutex::new(None),
         })
     }
 
@@ -130,9 +171,11 @@ impl LabVcenter {
         &self.shared.password
     }
 
-    /// Every object the lab serves (to compare a client's inventory with).
-    pub fn objects(&self) -> &[LabObject] {
-        &self.shared.objects
+    /// Every inventory object the lab serves (folders, datacenters, compute resources,
+    /// hosts, VMs, networks, custom fields; not datastores or tasks), as they are now: to
+    /// compare a client's inventory with.
+    pub fn objects(&self) -> Vec<LabObject> {
+        self.live().world.inventory_objects()
     }
 
     /// Inject `fault` into later answers (None: behave).
@@ -146,7 +189,147 @@ impl LabVcenter {
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Live> {
-        self.shared.live.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.lock()
+    }
+
+    /// Change the world, then wake change-stream waiters.
+    fn change<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        let out = f(&mut self.live().world);
+        self.shared.changed.notify_waiters();
+        out
+    }
+
+    // ----- time ----------------------------------------------------------------------
+
+    /// How the lab's clock advances (default: one tick per RetrievePropertiesEx or
+    /// WaitForUpdatesEx). `Pace::Every` ticks on a background task until the pace changes
+    /// or the lab is dropped.
+    pub fn set_pace(&self, pace: Pace) {
+        let mut ticker = self.ticker.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = ticker.take() {
+            t.abort();
+        }
+        self.live().world.pace = pace;
+        if let Pace::Every(every) = pace {
+            let weak: Weak<Shared> = Arc::downgrade(&self.shared);
+            *ticker = Some(tokio::spawn(async move {
+                let mut interval = tokio::time::interval(every.max(Duration::from_millis(1)));
+                interval.tick().await;
+                loop {
+                    interval.tick().await;
+                    let Some(shared) = weak.upgrade() else { return };
+                    shared.lock().world.tick();
+                    shared.changed.notify_waiters();
+                }
+            }));
+        }
+    }
+
+    /// Move time `ticks` steps now.
+    pub fn advance(&self, ticks: u32) {
+        self.change(|w| {
+            for _ in 0..ticks {
+                w.tick();
+            }
+        });
+    }
+
+    /// Ticks so far.
+    pub fn ticks(&self) -> u64 {
+        self.live().world.ticks
+    }
+
+    // ----- knobs ---------------------------------------------------------------------
+
+    /// Steps (ticks) a task of `method` takes (`PowerOffVM_Task`, `RebootHost_Task`, …;
+    /// default 1; 0: done before the call is answered, as vcsim does). Evacuations take one
+    /// step per VM moved plus one.
+    pub fn set_task_steps(&self, method: &str, steps: u32) {
+        self.change(|w| w.set_task_steps(method, steps));
+    }
+
+    /// How long a rebooted host stays `notResponding` (default 3 ticks).
+    pub fn set_reboot_downtime(&self, downtime: Downtime) {
+        self.change(|w| w.set_reboot_downtime(downtime));
+    }
+
+    /// How long a guest takes to power off after ShutdownGuest (default 2 ticks).
+    pub fn set_guest_shutdown_delay(&self, delay: Downtime) {
+        self.change(|w| w.set_guest_shutdown(delay));
+    }
+
+    /// A guest that accepts ShutdownGuest and never powers off (false: behaves again).
+    pub fn hang_guest(&self, vm: &str, hung: bool) -> bool {
+        self.change(|w| w.set_hung_guest(vm, hung))
+    }
+
+    /// VMware Tools running or not in a VM (ShutdownGuest needs them).
+    pub fn set_tools_running(&self, vm: &str, running: bool) -> bool {
+        self.change(|w| w.set_tools_running(vm, running))
+    }
+
+    /// Make DRS unable (or unwilling) to move `vm`, for `reason` (the message vCenter
+    /// reports; empty: vCenter's stock text). The VM's configuration changes to match
+    /// (local datastore, passthrough device, VM/Host rule, DRS override…), so a client's
+    /// pre-checks see it too. False when the VM does not exist.
+    pub fn block_vm(&self, vm: &str, block: LabBlock, reason: &str) -> bool {
+        self.change(|w| w.block_vm(vm, Some((block, reason.to_owned()))))
+    }
+
+    /// Undo [`LabVcenter::block_vm`].
+    pub fn unblock_vm(&self, vm: &str) -> bool {
+        self.change(|w| w.block_vm(vm, None))
+    }
+
+    /// A cluster's DRS: enabled or not, and its default automation level (`fullyAutomated`,
+    /// `partiallyAutomated`, `manual`).
+    pub fn set_cluster_drs(&self, cluster: &str, enabled: bool, behavior: &str) -> bool {
+        self.change(|w| w.set_cluster_drs(cluster, enabled, behavior))
+    }
+
+    /// Fail matching state-changing calls (see [`LabFailure`]).
+    pub fn fail(&self, failure: LabFailure) {
+        self.change(|w| w.add_failure(failure));
+    }
+
+    pub fn clear_failures(&self) {
+        self.change(|w| w.clear_failures());
+    }
+
+    /// Purge a task, as vCenter does some time after it ended: it becomes unknown
+    /// (ManagedObjectNotFound).
+    pub fn forget_task(&self, task: &str) -> bool {
+        self.change(|w| w.forget_task(task))
+    }
+
+    // ----- what happened -------------------------------------------------------------
+
+    /// Every state-changing call so far (accepted or refused), in order.
+    pub fn actions(&self) -> Vec<LabAction> {
+        self.live().world.actions()
+    }
+
+    /// Accepted calls of `method` on `target`.
+    pub fn action_count(&self, method: &str, target: &str) -> usize {
+        self.actions().iter().filter(|a| a.method == method && a.target == target && a.refused.is_none()).count()
+    }
+
+    pub fn task(&self, task: &str) -> Option<LabTaskView> {
+        self.live().world.task_view(task)
+    }
+
+    pub fn host(&self, host: &str) -> Option<LabHostView> {
+        self.live().world.host_view(host)
+    }
+
+    /// The host a VM is registered on.
+    pub fn vm_host(&self, vm: &str) -> Option<String> {
+        self.live().world.vm_host(vm)
+    }
+
+    /// `poweredOn`, `poweredOff` or `suspended`.
+    pub fn vm_power(&self, vm: &str) -> Option<&'static str> {
+        self.live().world.vm_power(vm)
     }
 }
 
@@ -193,12 +376,26 @@ fn moref_of(n: Option<&Node>) -> Option<(String, String)> {
 }
 
 /// Is an object of type `kind` an instance of `of` (subtypes included)?
-fn is_a(kind: &str, of: &str) -> bool {
+pub(crate) fn is_a(kind: &str, of: &str) -> bool {
     kind == of
-        || of == "ManagedEntity"
+        || (of == "ManagedEntity" && kind != "Task")
         || (of == "ComputeResource" && kind == "ClusterComputeResource")
         || (of == "Network" && matches!(kind, "DistributedVirtualPortgroup" | "OpaqueNetwork"))
 }
+
+/// Methods that change the world: answered by [`World::act`] and written to the ledger.
+const ACTIONS: &[&str] = &[
+    "EnterMaintenanceMode_Task",
+    "ExitMaintenanceMode_Task",
+    "RebootHost_Task",
+    "ShutdownGuest",
+    "PowerOffVM_Task",
+    "PowerOnVM_Task",
+    "SuspendVM_Task",
+    "RelocateVM_Task",
+    "MigrateVM_Task",
+    "CancelTask",
+];
 
 async fn sdk(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(doc) = parse_document(&body) else {
@@ -209,19 +406,21 @@ async fn sdk(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     };
     let method = call.name.clone();
     let session = session_of(&headers);
-    let injected = {
-        let mut live = shared.live.lock().unwrap_or_else(|p| p.into_inner());
+    let (injected, authenticated) = {
+        let mut live = shared.lock();
         live.calls.push(method.clone());
-        live.fault.clone()
-    };
-    let authenticated = {
-        let live = shared.live.lock().unwrap_or_else(|p| p.into_inner());
-        session.as_ref().is_some_and(|s| live.sessions.contains(s))
+        let authenticated = session.as_ref().is_some_and(|s| live.sessions.contains(s));
+        (live.fault.clone(), authenticated)
     };
     if let (true, Some(LabFault::SlowRetrieve(d))) = (method == "RetrievePropertiesEx", &injected) {
         tokio::time::sleep(*d).await;
     }
-    answer(&shared, &call, session, authenticated, injected)
+    if method == "WaitForUpdatesEx" && authenticated {
+        return wait_for_updates(&shared, &call, injected).await;
+    }
+    let response = answer(&shared, &call, session, authenticated, injected);
+    shared.changed.notify_waiters();
+    response
 }
 
 /// Everything after the request is read and any injected delay is over.
@@ -245,7 +444,15 @@ fn answer(
         }
         _ => {}
     }
-    let mut live = shared.live.lock().unwrap_or_else(|p| p.into_inner());
+    let mut live = shared.lock();
+    live.world.check_deadlines();
+    if ACTIONS.contains(&method.as_str()) {
+        return match live.world.act(&method, call) {
+            Ok(Some(task)) => response(&method, &format!("<returnval type=\"Task\">{task}</returnval>")),
+            Ok(None) => response(&method, ""),
+            Err((type_name, message)) => fault(&type_name, &message, ""),
+        };
+    }
     match method.as_str() {
         "Logout" => {
             if let Some(s) = session {
@@ -268,18 +475,26 @@ fn answer(
             response(&method, "")
         }
         "RetrievePropertiesEx" => {
+            if let Pace::PerRead(n) = live.world.pace {
+                for _ in 0..n {
+                    live.world.tick();
+                }
+            }
             let Some(spec) = call.child("specSet") else {
                 return fault("InvalidArgument", "", "<invalidProperty>specSet</invalidProperty>");
             };
-            let (indices, specs) = select(&shared.objects, &live, spec);
+            let (indices, specs) = match select(&live, spec) {
+                Ok(s) => s,
+                Err(missing) => return not_found(&missing),
+            };
             let max = call.at(&["options", "maxObjects"]).and_then(|m| m.text.trim().parse::<usize>().ok());
             let page = max.unwrap_or(usize::MAX).max(1);
             match injected {
                 Some(LabFault::EntityBomb) => return xml_response(StatusCode::OK, ENTITY_BOMB),
-                Some(LabFault::Oversized(bytes)) => return oversized(&shared.objects, &specs, bytes),
+                Some(LabFault::Oversized(bytes)) => return oversized(&live.world.objects, &specs, bytes),
                 _ => {}
             }
-            let answer = page_answer(&shared.objects, &mut live, indices, specs, page);
+            let answer = page_answer(&mut live, indices, specs, page);
             if injected == Some(LabFault::TruncatedPage) {
                 let full = format!("{ENVELOPE_OPEN}<RetrievePropertiesExResponse xmlns=\"urn:vim25\">{answer}</RetrievePropertiesExResponse>{ENVELOPE_CLOSE}");
                 let mut cut = full.len() / 2;
@@ -306,7 +521,7 @@ fn answer(
                     "<invalidProperty>token</invalidProperty>",
                 );
             };
-            let answer = page_answer(&shared.objects, &mut live, pending.rest, pending.specs, pending.page);
+            let answer = page_answer(&mut live, pending.rest, pending.specs, pending.page);
             response(&method, &answer)
         }
         "CreatePropertyCollector" => {
@@ -326,9 +541,20 @@ fn answer(
             }
             response(&method, "")
         }
-        "WaitForUpdatesEx" => wait_for_updates(&shared.objects, &live, call, injected),
         other => fault("NotSupported", &format!("the lab vCenter does not implement {other}"), ""),
     }
+}
+
+fn not_found(what: &str) -> Response {
+    fault(
+        "ManagedObjectNotFound",
+        "The object has already been deleted or has not been completely created",
+        &format!(
+            "<obj type=\"{}\">{}</obj>",
+            what.split(':').next().unwrap_or_default(),
+            what.split(':').nth(1).unwrap_or_default()
+        ),
+    )
 }
 
 fn login(shared: &Shared, call: &Node) -> Response {
@@ -338,7 +564,7 @@ fn login(shared: &Shared, call: &Node) -> Response {
         return fault("InvalidLogin", "Cannot complete login due to an incorrect user name or password.", "");
     }
     let key = uuid::Uuid::new_v4().to_string();
-    shared.live.lock().unwrap_or_else(|p| p.into_inner()).sessions.insert(key.clone());
+    shared.lock().sessions.insert(key.clone());
     let mut r = response(
         "Login",
         &format!(
@@ -355,8 +581,86 @@ fn login(shared: &Shared, call: &Node) -> Response {
     r
 }
 
-/// The objects a PropertyFilterSpec selects (indices into `objects`) and its prop specs.
-fn select(objects: &[LabObject], live: &Live, spec: &Node) -> (Vec<usize>, PropSpecs) {
+/// The managed object references in a property value (itself, or an array's elements).
+fn refs_in(val: &str) -> Vec<(String, String)> {
+    let Ok(node) = parse_document(val.as_bytes()) else { return Vec::new() };
+    let one = |n: &Node| n.mo_type.clone().map(|t| (t, n.text.trim().to_owned()));
+    match one(&node) {
+        Some(r) => vec![r],
+        None => node.children.iter().filter_map(one).collect(),
+    }
+}
+
+/// A TraversalSpec (or a SelectionSpec naming one) of an objectSet.
+struct Traversal<'a> {
+    name: Option<&'a str>,
+    kind: Option<&'a str>,
+    path: Option<&'a str>,
+    skip: bool,
+    next: Vec<&'a Node>,
+}
+
+impl<'a> Traversal<'a> {
+    fn of(n: &'a Node) -> Traversal<'a> {
+        Traversal {
+            name: n.text_of("name").map(str::trim),
+            kind: n.text_of("type").map(str::trim),
+            path: n.text_of("path").map(str::trim),
+            skip: n.text_of("skip").map(str::trim) == Some("true"),
+            next: n.children_named("selectSet").collect(),
+        }
+    }
+}
+
+/// Every TraversalSpec with a name in an objectSet's tree, by name.
+fn named_specs<'a>(nodes: &[&'a Node], out: &mut HashMap<&'a str, &'a Node>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    for n in nodes {
+        let t = Traversal::of(n);
+        if let (Some(name), Some(_)) = (t.name, t.path) {
+            out.entry(name).or_insert(n);
+        }
+        named_specs(&t.next, out, depth + 1);
+    }
+}
+
+/// Follow `specs` from object `from`, adding what they reach (unless skipped).
+fn traverse(
+    world: &World,
+    from: usize,
+    specs: &[&Node],
+    named: &HashMap<&str, &Node>,
+    chosen: &mut Vec<usize>,
+    seen: &mut HashSet<(usize, String)>,
+) {
+    for n in specs {
+        let mut t = Traversal::of(n);
+        if t.path.is_none() {
+            // A SelectionSpec: the named TraversalSpec.
+            let Some(spec) = t.name.and_then(|name| named.get(name)) else { continue };
+            t = Traversal::of(spec);
+        }
+        let (Some(kind), Some(path)) = (t.kind, t.path) else { continue };
+        let o = &world.objects[from];
+        if !is_a(o.kind, kind) || !seen.insert((from, format!("{kind}.{path}"))) {
+            continue;
+        }
+        for (ty, id) in o.prop(path).map(refs_in).unwrap_or_default() {
+            let Some(i) = world.find(&ty, &id) else { continue };
+            if !t.skip {
+                chosen.push(i);
+            }
+            traverse(world, i, &t.next, named, chosen, seen);
+        }
+    }
+}
+
+/// The objects a PropertyFilterSpec selects (indices into the world's objects) and its
+/// prop specs; `Err("Type:moid")` for an object that does not exist.
+fn select(live: &Live, spec: &Node) -> Result<(Vec<usize>, PropSpecs), String> {
+    let world = &live.world;
     let specs: PropSpecs = spec
         .children_named("propSet")
         .map(|p| {
@@ -370,18 +674,29 @@ fn select(objects: &[LabObject], live: &Live, spec: &Node) -> (Vec<usize>, PropS
         let skip = os.text_of("skip").map(str::trim) == Some("true");
         if kind == "ContainerView" {
             let Some((container, types)) = live.views.get(&id) else { continue };
-            for (i, o) in objects.iter().enumerate() {
-                if o.moid != *container && o.kind != "CustomFieldsManager" && types.iter().any(|t| is_a(o.kind, t)) {
+            for (i, o) in world.objects.iter().enumerate() {
+                if o.moid != *container
+                    && !matches!(o.kind, "CustomFieldsManager" | "Task")
+                    && world.find(o.kind, &o.moid) == Some(i)
+                    && types.iter().any(|t| is_a(o.kind, t))
+                {
                     chosen.push(i);
                 }
             }
-        } else if !skip {
-            chosen.extend(objects.iter().position(|o| o.moid == id && o.kind == kind));
+            continue;
         }
+        let Some(i) = world.find(&kind, &id) else { return Err(format!("{kind}:{id}")) };
+        if !skip {
+            chosen.push(i);
+        }
+        let next: Vec<&Node> = os.children_named("selectSet").collect();
+        let mut named = HashMap::new();
+        named_specs(&next, &mut named, 0);
+        traverse(world, i, &next, &named, &mut chosen, &mut HashSet::new());
     }
     let mut seen = HashSet::new();
-    chosen.retain(|i| seen.insert(*i) && specs.iter().any(|(t, _)| is_a(objects[*i].kind, t)));
-    (chosen, specs)
+    chosen.retain(|i| seen.insert(*i) && specs.iter().any(|(t, _)| is_a(world.objects[*i].kind, t)));
+    Ok((chosen, specs))
 }
 
 /// The requested properties `o` has, in request order: (path, `<val…>` XML).
@@ -408,13 +723,7 @@ fn render_object(o: &LabObject, specs: &PropSpecs, out: &mut String) {
 }
 
 /// One page (`returnval` content) and, if more remain, a token for the rest.
-fn page_answer(
-    objects: &[LabObject],
-    live: &mut Live,
-    mut indices: Vec<usize>,
-    specs: PropSpecs,
-    page: usize,
-) -> String {
+fn page_answer(live: &mut Live, mut indices: Vec<usize>, specs: PropSpecs, page: usize) -> String {
     let rest = if indices.len() > page { indices.split_off(page) } else { Vec::new() };
     let mut out = String::from("<returnval>");
     if !rest.is_empty() {
@@ -424,7 +733,7 @@ fn page_answer(
         live.pages.insert(token, Pending { rest, specs: specs.clone(), page });
     }
     for i in indices {
-        render_object(&objects[i], &specs, &mut out);
+        render_object(&live.world.objects[i], &specs, &mut out);
     }
     out.push_str("</returnval>");
     out
@@ -447,36 +756,118 @@ fn oversized(objects: &[LabObject], specs: &PropSpecs, bytes: usize) -> Response
     xml_response(StatusCode::OK, Body::from_stream(futures::stream::iter(chunks)))
 }
 
-fn wait_for_updates(objects: &[LabObject], live: &Live, call: &Node, injected: Option<LabFault>) -> Response {
-    let Some((_, pc)) = moref_of(call.child("_this")) else { return fault("InvalidArgument", "", "") };
+/// The longest a WaitForUpdatesEx without `maxWaitSeconds` waits in the lab.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// WaitForUpdatesEx: the baseline (every selected object as `enter`) for an empty
+/// version, else every requested property changed since that version as `modify`; waits up
+/// to `maxWaitSeconds` for a change when there is none.
+async fn wait_for_updates(shared: &Shared, call: &Node, injected: Option<LabFault>) -> Response {
+    let wait = call
+        .at(&["options", "maxWaitSeconds"])
+        .and_then(|w| w.text.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(MAX_WAIT)
+        .min(MAX_WAIT);
+    let until = Instant::now() + wait;
+    let mut first = true;
+    loop {
+        let notified = shared.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let answer = {
+            let mut live = shared.lock();
+            live.world.check_deadlines();
+            if first {
+                if let Pace::PerRead(n) = live.world.pace {
+                    for _ in 0..n {
+                        live.world.tick();
+                    }
+                }
+                first = false;
+            }
+            updates(&live, call, injected.as_ref())
+        };
+        match answer {
+            Some(r) => {
+                shared.changed.notify_waiters();
+                return r;
+            }
+            None if Instant::now() >= until => return response("WaitForUpdatesEx", ""),
+            None => {
+                let _ = tokio::time::timeout_at(until.into(), notified).await;
+            }
+        }
+    }
+}
+
+/// The answer to a WaitForUpdatesEx now, or None when nothing changed yet.
+fn updates(live: &Live, call: &Node, injected: Option<&LabFault>) -> Option<Response> {
+    let Some((_, pc)) = moref_of(call.child("_this")) else { return Some(fault("InvalidArgument", "", "")) };
     let Some(Some(spec)) = live.collectors.get(&pc) else {
-        return fault(
+        return Some(fault(
             "ManagedObjectNotFound",
             "The object has already been deleted or has not been completely created",
             "",
-        );
+        ));
     };
+    let world = &live.world;
     let version = call.text_of("version").unwrap_or_default().trim();
-    if !version.is_empty() {
-        if injected == Some(LabFault::ForgetVersions) || version != "1" {
-            return fault("InvalidCollectorVersion", "The collector version is not valid.", "");
+    let (indices, specs) = match select(live, spec) {
+        Ok(s) => s,
+        Err(missing) => return Some(not_found(&missing)),
+    };
+    let current = world.version();
+    let mut out = format!(
+        "<returnval><version>{current}</version><filterSet><filter type=\"PropertyFilter\">{pc}-filter</filter>"
+    );
+    if version.is_empty() {
+        for i in indices {
+            let o = &world.objects[i];
+            out.push_str(&format!("<objectSet><kind>enter</kind><obj type=\"{}\">{}</obj>", o.kind, o.moid));
+            for (p, val) in requested(o, &specs) {
+                out.push_str(&format!("<changeSet><name>{p}</name><op>assign</op>{val}</changeSet>"));
+            }
+            out.push_str("</objectSet>");
         }
-        // Nothing ever changes in the lab: "no updates" at once instead of waiting.
-        return response("WaitForUpdatesEx", "");
-    }
-    let (indices, specs) = select(objects, live, spec);
-    let mut out =
-        format!("<returnval><version>1</version><filterSet><filter type=\"PropertyFilter\">{pc}-filter</filter>");
-    for i in indices {
-        let o = &objects[i];
-        out.push_str(&format!("<objectSet><kind>enter</kind><obj type=\"{}\">{}</obj>", o.kind, o.moid));
-        for (p, val) in requested(o, &specs) {
-            out.push_str(&format!("<changeSet><name>{p}</name><op>assign</op>{val}</changeSet>"));
+    } else {
+        let known = version.parse::<u64>().ok().filter(|v| *v <= current);
+        let Some(since) = known.filter(|_| injected != Some(&LabFault::ForgetVersions)) else {
+            return Some(fault("InvalidCollectorVersion", "The collector version is not valid.", ""));
+        };
+        let selected: HashSet<usize> = indices.into_iter().collect();
+        let mut by_object: Vec<(usize, Vec<&'static str>)> = Vec::new();
+        for (i, path) in world.changes_since(since) {
+            if !selected.contains(&i) {
+                continue;
+            }
+            let o = &world.objects[i];
+            let wanted = specs.iter().any(|(t, paths)| is_a(o.kind, t) && paths.iter().any(|p| p == path));
+            if !wanted {
+                continue;
+            }
+            match by_object.iter_mut().find(|(j, _)| *j == i) {
+                Some((_, paths)) => paths.push(path),
+                None => by_object.push((i, vec![path])),
+            }
         }
-        out.push_str("</objectSet>");
+        if by_object.is_empty() {
+            return None;
+        }
+        for (i, paths) in by_object {
+            let o = &world.objects[i];
+            out.push_str(&format!("<objectSet><kind>modify</kind><obj type=\"{}\">{}</obj>", o.kind, o.moid));
+            for p in paths {
+                match o.prop(p) {
+                    Some(val) => out.push_str(&format!("<changeSet><name>{p}</name><op>assign</op>{val}</changeSet>")),
+                    None => out.push_str(&format!("<changeSet><name>{p}</name><op>remove</op></changeSet>")),
+                }
+            }
+            out.push_str("</objectSet>");
+        }
     }
     out.push_str("</filterSet><truncated>false</truncated></returnval>");
-    response("WaitForUpdatesEx", &out)
+    Some(response("WaitForUpdatesEx", &out))
 }
 
 const SERVICE_CONTENT: &str = "<returnval><rootFolder type=\"Folder\">group-d1</rootFolder>\

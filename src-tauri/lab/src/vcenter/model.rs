@@ -59,20 +59,46 @@ impl LabObject {
         self.props.push((path, val));
         self
     }
+    /// Replace (or add) a property's value; true when it changed.
+    pub(crate) fn put(&mut self, path: &'static str, val: String) -> bool {
+        match self.props.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, old)) if *old == val => false,
+            Some((_, old)) => {
+                *old = val;
+                true
+            }
+            None => {
+                self.props.push((path, val));
+                true
+            }
+        }
+    }
     pub fn prop(&self, path: &str) -> Option<&str> {
         self.props.iter().find(|(p, _)| *p == path).map(|(_, v)| v.as_str())
     }
 }
 
-fn s(v: &str) -> String {
+pub(crate) fn s(v: &str) -> String {
     format!("<val xsi:type=\"xsd:string\">{}</val>", quick_xml::escape::escape(v))
 }
-fn typed(t: &str, v: &str) -> String {
+pub(crate) fn typed(t: &str, v: &str) -> String {
     format!("<val xsi:type=\"{t}\">{}</val>", quick_xml::escape::escape(v))
 }
-fn moref(kind: &str, id: &str) -> String {
+pub(crate) fn moref(kind: &str, id: &str) -> String {
     format!("<val xsi:type=\"ManagedObjectReference\" type=\"{kind}\">{id}</val>")
 }
+/// `ArrayOfManagedObjectReference` of `kind`.
+pub(crate) fn morefs<'a>(kind: &str, ids: impl IntoIterator<Item = &'a String>) -> String {
+    let mut out = String::from("<val xsi:type=\"ArrayOfManagedObjectReference\">");
+    for id in ids {
+        let _ = write!(out, "<ManagedObjectReference type=\"{kind}\">{id}</ManagedObjectReference>");
+    }
+    out.push_str("</val>");
+    out
+}
+
+/// The boot time every lab host reports until it is rebooted.
+pub(crate) const FIRST_BOOT: &str = "2024-01-01T06:00:00Z";
 
 /// The lab's deterministic BIOS uuid for VM number `n`.
 pub fn vm_uuid(n: usize) -> String {
@@ -94,8 +120,47 @@ pub fn service_tag(n: usize) -> String {
     format!("LAB{n:04}")
 }
 
+/// How the objects of a lab inventory hang together: what the lab's actions change.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Topology {
+    /// (moid, name, hosts, shared datastore) of each cluster.
+    pub clusters: Vec<(String, String, Vec<String>, String)>,
+    pub hosts: Vec<HostInit>,
+    pub vms: Vec<VmInit>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct HostInit {
+    pub moid: String,
+    pub name: String,
+    /// The cluster or standalone compute resource.
+    pub parent: String,
+    pub clustered: bool,
+    pub in_maintenance_mode: bool,
+    pub local_datastore: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct VmInit {
+    pub moid: String,
+    pub name: String,
+    pub host: String,
+    pub powered_on: bool,
+    pub datastore: String,
+    /// `config.hardware.device` as built.
+    pub devices: String,
+}
+
 /// Build every object of `model`. The root folder is `group-d1`.
 pub fn build(model: &LabModel) -> Vec<LabObject> {
+    build_with_topology(model).0
+}
+
+/// [`build`], and how the objects hang together. Datastores come last (after the custom
+/// field definitions): one shared by each cluster's hosts, one local to each host.
+pub(crate) fn build_with_topology(model: &LabModel) -> (Vec<LabObject>, Topology) {
+    let mut topo = Topology::default();
+    let mut datastores: Vec<LabObject> = Vec::new();
     let mut out = Vec::new();
     let mut root = LabObject::new("Folder", "group-d1".into());
     root.set("name", s("Datacenters"));
@@ -122,40 +187,95 @@ pub fn build(model: &LabModel) -> Vec<LabObject> {
             f.set("name", s(name)).set("parent", moref(ptype, parent));
             out.push(f);
         }
-        let mut parents: Vec<(String, &'static str)> = Vec::new();
+        let mut parents: Vec<(String, &'static str, Option<String>)> = Vec::new();
+        let mut compute: Vec<(usize, Vec<String>)> = Vec::new();
         for c in 0..model.clusters_per_datacenter {
             let id = format!("domain-c{}", 100 + cluster_n);
+            let name = format!("{dc_name}-C{c}");
+            let shared = format!("datastore-{}", 100 + cluster_n);
             cluster_n += 1;
             let mut o = LabObject::new("ClusterComputeResource", id.clone());
-            o.set("name", s(&format!("{dc_name}-C{c}")))
+            o.set("name", s(&name))
                 .set("parent", moref("Folder", &host_folder))
                 .set("configuration.drsConfig.enabled", typed("xsd:boolean", "true"))
                 .set("configuration.drsConfig.defaultVmBehavior", typed("DrsBehavior", "fullyAutomated"))
                 .set("configuration.dasConfig.enabled", typed("xsd:boolean", "true"));
+            compute.push((out.len(), Vec::new()));
             out.push(o);
+            let mut ds = LabObject::new("Datastore", shared.clone());
+            ds.set("name", s(&format!("{name}-shared")))
+                .set("summary.multipleHostAccess", typed("xsd:boolean", "true"));
+            datastores.push(ds);
+            topo.clusters.push((id.clone(), name, Vec::new(), shared.clone()));
             for _ in 0..model.hosts_per_cluster {
-                parents.push((id.clone(), "ClusterComputeResource"));
+                parents.push((id.clone(), "ClusterComputeResource", Some(shared.clone())));
             }
         }
         for h in 0..model.standalone_hosts_per_datacenter {
             let id = format!("domain-s{}", 100 + d * 100 + h);
             let mut o = LabObject::new("ComputeResource", id.clone());
             o.set("name", s(&format!("{dc_name}-standalone-{h}"))).set("parent", moref("Folder", &host_folder));
+            compute.push((out.len(), Vec::new()));
             out.push(o);
-            parents.push((id, "ComputeResource"));
+            parents.push((id, "ComputeResource", None));
         }
-        for (parent, ptype) in parents {
+        for (parent, ptype, shared) in parents {
             let host = format!("host-{}", 1000 + host_n);
+            let local = format!("datastore-{}", 1000 + host_n);
             let mut o = LabObject::new("HostSystem", host.clone());
             host_props(&mut o, host_n, &parent, ptype);
+            let host_name = format!("esx-{host_n:03}.lab.local");
+            let in_mm = host_n % 7 == 3;
+            let mut ds = LabObject::new("Datastore", local.clone());
+            ds.set("name", s(&format!("{host_name}-local")))
+                .set("summary.multipleHostAccess", typed("xsd:boolean", "false"));
+            datastores.push(ds);
+            let host_index = out.len();
             out.push(o);
+            if let Some(c) = topo.clusters.iter_mut().find(|c| c.0 == parent) {
+                c.2.push(host.clone());
+            }
+            if let Some((_, hosts)) = compute.iter_mut().find(|(i, _)| out[*i].moid == parent) {
+                hosts.push(host.clone());
+            }
+            let vm_datastore = shared.clone().unwrap_or_else(|| local.clone());
+            let mut vms = Vec::new();
             for _ in 0..model.vms_per_host {
-                let mut v = LabObject::new("VirtualMachine", format!("vm-{}", 5000 + vm_n));
+                let id = format!("vm-{}", 5000 + vm_n);
+                let mut v = LabObject::new("VirtualMachine", id.clone());
                 vm_props(&mut v, vm_n, &prod, &host);
+                v.set("datastore", morefs("Datastore", [&vm_datastore]))
+                    .set("runtime.faultToleranceState", typed("VirtualMachineFaultToleranceState", "notConfigured"));
+                topo.vms.push(VmInit {
+                    moid: id.clone(),
+                    name: format!("lab-vm-{vm_n:05}"),
+                    host: host.clone(),
+                    powered_on: vm_n % 10 != 9,
+                    datastore: vm_datastore.clone(),
+                    devices: v.prop("config.hardware.device").unwrap_or_default().to_owned(),
+                });
                 out.push(v);
+                vms.push(id);
                 vm_n += 1;
             }
+            let mut host_datastores = vec![local.clone()];
+            host_datastores.extend(shared.clone());
+            out[host_index]
+                .set("vm", morefs("VirtualMachine", &vms))
+                .set("datastore", morefs("Datastore", &host_datastores))
+                .set("runtime.bootTime", typed("xsd:dateTime", FIRST_BOOT));
+            topo.hosts.push(HostInit {
+                moid: host,
+                name: host_name,
+                parent: parent.clone(),
+                clustered: shared.is_some(),
+                in_maintenance_mode: in_mm,
+                local_datastore: local,
+            });
             host_n += 1;
+        }
+        for (i, hosts) in compute {
+            out[i].set("host", morefs("HostSystem", &hosts));
         }
     }
     let mut cfm = LabObject::new("CustomFieldsManager", "CustomFieldsManager".into());
@@ -167,6 +287,33 @@ pub fn build(model: &LabModel) -> Vec<LabObject> {
             .into(),
     );
     out.push(cfm);
+    for ds in &mut datastores {
+        let mounted: Vec<&String> = topo
+            .hosts
+            .iter()
+            .filter(|h| {
+                h.local_datastore == ds.moid || topo.clusters.iter().any(|c| c.3 == ds.moid && c.2.contains(&h.moid))
+            })
+            .map(|h| &h.moid)
+            .collect();
+        ds.set("host", host_mounts(&mounted));
+    }
+    out.extend(datastores);
+    (out, topo)
+}
+
+/// A datastore's `host` property: one `DatastoreHostMount` per host that mounts it.
+fn host_mounts(hosts: &[&String]) -> String {
+    let mut out = String::from("<val xsi:type=\"ArrayOfDatastoreHostMount\">");
+    for h in hosts {
+        let _ = write!(
+            out,
+            "<DatastoreHostMount xsi:type=\"DatastoreHostMount\"><key type=\"HostSystem\">{h}</key>\
+             <mountInfo><accessMode>readWrite</accessMode><mounted>true</mounted><accessible>true</accessible></mountInfo>\
+             </DatastoreHostMount>"
+        );
+    }
+    out.push_str("</val>");
     out
 }
 
