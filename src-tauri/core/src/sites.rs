@@ -1,0 +1,607 @@
+//! Domain 2, Sites & Geography: Region → Country → Site, the rules that place things at
+//! sites, and site inference for every host, VM, server and observed address.
+//!
+//! Inference runs in the database (`refresh_site_inferences()` in
+//! `migrations/0010_sites_ipam_findings.sql`): vcenter (datacenter/cluster name rules and
+//! the vCenter's own site), cidr (the most specific prefix with a site), vlan (a VLAN rule
+//! for the prefix's VLAN or a VM's port group), dns (host name rules). Each opinion has a
+//! confidence and evidence; the most confident wins, a manual placement always wins and
+//! no re-run touches it; entities whose methods disagree are listed as conflicts.
+//!
+//! This module never writes a non-manual inference itself (the SQL pass does), never
+//! places anything on someone else's behalf, and never talks to vCenter or DNS.
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::ipam::{constraint_of, db_enum};
+use crate::Database;
+
+db_enum! {
+    /// Whether a site is in service.
+    pub enum SiteStatus: "site_status", "site status" {
+        Active = "active",
+        Maintenance = "maintenance",
+        Offline = "offline",
+    }
+}
+
+db_enum! {
+    /// How a site was inferred.
+    pub enum InferenceMethod: "inference_method", "inference method" {
+        Vcenter = "vcenter",
+        Cidr = "cidr",
+        Vlan = "vlan",
+        Dns = "dns",
+        Manual = "manual",
+    }
+}
+
+db_enum! {
+    /// The kinds of thing the ledger, inferences and observations point at.
+    pub enum EntityKind: "entity_kind", "entity kind" {
+        VcenterInstance = "vcenter_instance",
+        Datacenter = "datacenter",
+        Cluster = "cluster",
+        EsxiHost = "esxi_host",
+        VirtualMachine = "virtual_machine",
+        IdracEndpoint = "idrac_endpoint",
+        PhysicalServer = "physical_server",
+        FirmwareComponent = "firmware_component",
+        OmeInstance = "ome_instance",
+        IpObservation = "ip_observation",
+        ServerMapping = "server_mapping",
+    }
+}
+
+impl EntityKind {
+    /// The kinds site inference places, with the short names a command line accepts
+    /// (`vm`, `host`, `server`, `ip`) besides the full ones.
+    pub fn parse_placeable(s: &str) -> Result<EntityKind> {
+        match s.trim() {
+            "vm" | "virtual_machine" => Ok(EntityKind::VirtualMachine),
+            "host" | "esxi_host" => Ok(EntityKind::EsxiHost),
+            "server" | "physical_server" => Ok(EntityKind::PhysicalServer),
+            "ip" | "ip_observation" => Ok(EntityKind::IpObservation),
+            other => Err(Error::invalid(format!(
+                "site inference places vm, host, server and ip (observed addresses), not \"{other}\""
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Region {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub countries: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Country {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    /// ISO 3166 alpha-2 code.
+    pub iso_code: String,
+    pub name: String,
+    pub region: String,
+    pub sites: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Site {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    /// e.g. US-EAST-01
+    pub code: String,
+    pub name: Option<String>,
+    /// IANA time zone.
+    pub timezone: String,
+    pub status: SiteStatus,
+    pub country: String,
+    pub country_name: String,
+    pub region: String,
+    /// Prefixes assigned to the site.
+    pub prefixes: i64,
+    /// Inference rules naming the site.
+    pub rules: i64,
+}
+
+/// What `eio site add` asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct NewSite {
+    pub code: String,
+    /// Country ISO code; the country must exist.
+    pub country: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// IANA time zone (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub status: Option<SiteStatus>,
+}
+
+/// Changes to a site; None leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SiteChanges {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub status: Option<SiteStatus>,
+}
+
+/// A rule inference applies.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SiteRule {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub method: InferenceMethod,
+    pub site: String,
+    /// vcenter and dns: a case-insensitive regular expression.
+    pub pattern: Option<String>,
+    /// vlan: the VLAN id.
+    pub vlan_id: Option<i32>,
+    pub confidence: f32,
+    pub description: Option<String>,
+}
+
+/// What a new rule says.
+#[derive(Debug, Clone)]
+pub enum RuleMatch {
+    /// Datacenter or cluster names matching this pattern are at the site.
+    Vcenter(String),
+    /// Host names matching this pattern are at the site.
+    Dns(String),
+    /// Prefixes and port groups of this VLAN are at the site.
+    Vlan(i32),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSiteRule {
+    pub site: String,
+    pub rule: RuleMatch,
+    /// Default: vcenter 0.9, vlan 0.6, dns 0.5.
+    pub confidence: Option<f32>,
+    pub description: Option<String>,
+}
+
+/// One method's opinion about where an entity is.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Inference {
+    pub method: InferenceMethod,
+    pub site: String,
+    pub confidence: f32,
+    /// Which rule, which prefix, which name.
+    #[ts(type = "Record<string, unknown>")]
+    pub evidence: serde_json::Value,
+    #[ts(type = "string")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where an entity is, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Placement {
+    pub entity_type: EntityKind,
+    #[ts(type = "string")]
+    pub entity_id: Uuid,
+    /// What it is called, when known.
+    pub name: Option<String>,
+    /// The winning opinion: manual first, then the most confident.
+    pub winner: Option<Inference>,
+    /// Every opinion, winner first.
+    pub inferences: Vec<Inference>,
+    /// True when the opinions name more than one site.
+    pub conflict: bool,
+}
+
+/// An entity whose inference methods disagree.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SiteConflict {
+    pub entity_type: EntityKind,
+    #[ts(type = "string")]
+    pub entity_id: Uuid,
+    pub name: Option<String>,
+    pub winner_site: String,
+    pub winner_method: InferenceMethod,
+    /// [{site, method, confidence, evidence}], winner first.
+    #[ts(type = "Array<Record<string, unknown>>")]
+    pub opinions: serde_json::Value,
+}
+
+/// What one inference pass did, per method.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct InferenceCount {
+    pub method: InferenceMethod,
+    /// Inferences of this method now.
+    pub total: i64,
+    /// New or changed in this pass.
+    pub written: i64,
+    /// No longer holding, removed in this pass.
+    pub removed: i64,
+}
+
+fn map_geo_error(e: sqlx::Error, what: &str) -> Error {
+    match constraint_of(&e) {
+        Some("regions_code_key") => Error::conflict(format!("region {what} already exists")),
+        Some("regions_code_format") => Error::invalid(format!(
+            "\"{what}\" is not a valid region code: uppercase letters, digits and dashes (EMEA, US-EAST)"
+        )),
+        Some("countries_iso_code_key") => Error::conflict(format!("country {what} already exists")),
+        Some("countries_iso_code_format") => {
+            Error::invalid(format!("\"{what}\" is not a country code: use its two ISO 3166 letters (DE, US)"))
+        }
+        Some("sites_code_key") => Error::conflict(format!("site {what} already exists")),
+        Some("sites_code_format") => Error::invalid(format!(
+            "\"{what}\" is not a valid site code: 2 to 32 uppercase letters, digits and dashes, e.g. US-EAST-01"
+        )),
+        Some("site_rules_rule_key") => Error::conflict("that rule already exists"),
+        Some("site_rules_confidence_range") => {
+            Error::invalid("a rule's confidence is above 0 and below 1 (only a manual placement is certain)")
+        }
+        Some("site_rules_vlan_id_range") => Error::invalid("a VLAN id is between 1 and 4094"),
+        Some("site_rules_shape") => Error::invalid("a rule has a pattern (vcenter, dns) or a VLAN id (vlan)"),
+        _ => Error::from(e),
+    }
+}
+
+pub async fn regions(db: &Database) -> Result<Vec<Region>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.code, r.name, (SELECT count(*) FROM countries c WHERE c.region_id = r.id) AS countries
+         FROM regions r ORDER BY r.code",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Region {
+                id: r.try_get("id")?,
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                countries: r.try_get("countries")?,
+            })
+        })
+        .collect()
+}
+
+/// Add a region (admins).
+pub async fn add_region(db: &Database, code: &str, name: &str) -> Result<Region> {
+    let code = code.trim().to_uppercase();
+    sqlx::query("INSERT INTO regions (code, name) VALUES ($1, $2)")
+        .bind(&code)
+        .bind(non_empty(name, "a region needs a name")?)
+        .execute(db.pool())
+        .await
+        .map_err(|e| map_geo_error(e, &code))?;
+    regions(db).await?.into_iter().find(|r| r.code == code).ok_or_else(|| Error::internal("region vanished"))
+}
+
+pub async fn countries(db: &Database) -> Result<Vec<Country>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.iso_code::text AS iso_code, c.name, r.code AS region,
+                (SELECT count(*) FROM sites s WHERE s.country_id = c.id) AS sites
+         FROM countries c JOIN regions r ON r.id = c.region_id ORDER BY c.iso_code",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Country {
+                id: r.try_get("id")?,
+                iso_code: r.try_get("iso_code")?,
+                name: r.try_get("name")?,
+                region: r.try_get("region")?,
+                sites: r.try_get("sites")?,
+            })
+        })
+        .collect()
+}
+
+/// Add a country to a region (admins).
+pub async fn add_country(db: &Database, iso_code: &str, region: &str, name: &str) -> Result<Country> {
+    let iso = iso_code.trim().to_uppercase();
+    let region = region.trim().to_uppercase();
+    let region_id: Uuid = sqlx::query_scalar("SELECT id FROM regions WHERE code = $1")
+        .bind(&region)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no region with code {region}")))?;
+    sqlx::query("INSERT INTO countries (region_id, iso_code, name) VALUES ($1, $2, $3)")
+        .bind(region_id)
+        .bind(&iso)
+        .bind(non_empty(name, "a country needs a name")?)
+        .execute(db.pool())
+        .await
+        .map_err(|e| map_geo_error(e, &iso))?;
+    countries(db).await?.into_iter().find(|c| c.iso_code == iso).ok_or_else(|| Error::internal("country vanished"))
+}
+
+const SITE_SELECT: &str = r#"
+    SELECT s.id, s.code, s.name, s.timezone, s.status, c.iso_code::text AS country, c.name AS country_name,
+           r.code AS region,
+           (SELECT count(*) FROM prefixes p WHERE p.site_id = s.id) AS prefixes,
+           (SELECT count(*) FROM site_rules x WHERE x.site_id = s.id) AS rules
+    FROM sites s JOIN countries c ON c.id = s.country_id JOIN regions r ON r.id = c.region_id
+"#;
+
+fn site_from_row(r: &PgRow) -> Result<Site> {
+    Ok(Site {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        timezone: r.try_get("timezone")?,
+        status: r.try_get("status")?,
+        country: r.try_get("country")?,
+        country_name: r.try_get("country_name")?,
+        region: r.try_get("region")?,
+        prefixes: r.try_get("prefixes")?,
+        rules: r.try_get("rules")?,
+    })
+}
+
+/// Every site, by region, country and code.
+pub async fn list(db: &Database) -> Result<Vec<Site>> {
+    let rows = sqlx::query(&format!("{SITE_SELECT} ORDER BY r.code, c.iso_code, s.code")).fetch_all(db.pool()).await?;
+    rows.iter().map(site_from_row).collect()
+}
+
+pub async fn get(db: &Database, code: &str) -> Result<Site> {
+    let code = code.trim().to_uppercase();
+    let row = sqlx::query(&format!("{SITE_SELECT} WHERE s.code = $1"))
+        .bind(&code)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no site with code {code}")))?;
+    site_from_row(&row)
+}
+
+/// Add a site (admins).
+pub async fn add(db: &Database, new: &NewSite) -> Result<Site> {
+    let code = new.code.trim().to_uppercase();
+    let country = new.country.trim().to_uppercase();
+    let country_id: Uuid = sqlx::query_scalar("SELECT id FROM countries WHERE iso_code = $1")
+        .bind(&country)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no country {country}: add it first")))?;
+    sqlx::query(
+        "INSERT INTO sites (country_id, code, name, timezone, status)
+         VALUES ($1, $2, $3, coalesce($4, 'UTC'), coalesce($5, 'active'::site_status))",
+    )
+    .bind(country_id)
+    .bind(&code)
+    .bind(new.name.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+    .bind(new.timezone.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(new.status)
+    .execute(db.pool())
+    .await
+    .map_err(|e| map_geo_error(e, &code))?;
+    get(db, &code).await
+}
+
+/// Change a site's name, time zone or status (admins).
+pub async fn update(db: &Database, code: &str, changes: &SiteChanges) -> Result<Site> {
+    let site = get(db, code).await?;
+    sqlx::query(
+        "UPDATE sites SET name = coalesce($2, name), timezone = coalesce($3, timezone), status = coalesce($4, status)
+         WHERE id = $1",
+    )
+    .bind(site.id)
+    .bind(changes.name.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+    .bind(changes.timezone.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(changes.status)
+    .execute(db.pool())
+    .await
+    .map_err(|e| map_geo_error(e, &site.code))?;
+    get(db, &site.code).await
+}
+
+/// Remove a site (admins). Its prefixes and sources stay, without a site; its rules and
+/// the inferences naming it go.
+pub async fn remove(db: &Database, code: &str) -> Result<()> {
+    let site = get(db, code).await?;
+    sqlx::query("DELETE FROM sites WHERE id = $1").bind(site.id).execute(db.pool()).await?;
+    Ok(())
+}
+
+const RULE_SELECT: &str = r#"
+    SELECT x.id, x.method, s.code AS site, x.pattern, x.vlan_id, x.confidence, x.description
+    FROM site_rules x JOIN sites s ON s.id = x.site_id
+"#;
+
+fn rule_from_row(r: &PgRow) -> Result<SiteRule> {
+    Ok(SiteRule {
+        id: r.try_get("id")?,
+        method: r.try_get("method")?,
+        site: r.try_get("site")?,
+        pattern: r.try_get("pattern")?,
+        vlan_id: r.try_get("vlan_id")?,
+        confidence: r.try_get("confidence")?,
+        description: r.try_get("description")?,
+    })
+}
+
+pub async fn rules(db: &Database) -> Result<Vec<SiteRule>> {
+    let rows = sqlx::query(&format!("{RULE_SELECT} ORDER BY x.method, s.code, x.pattern, x.vlan_id"))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(rule_from_row).collect()
+}
+
+/// Add an inference rule (admins).
+pub async fn add_rule(db: &Database, new: &NewSiteRule) -> Result<SiteRule> {
+    let site = get(db, &new.site).await?;
+    let (method, pattern, vlan, default_confidence) = match &new.rule {
+        RuleMatch::Vcenter(p) => {
+            (InferenceMethod::Vcenter, Some(non_empty(p, "a vcenter rule needs a pattern")?), None, 0.9)
+        }
+        RuleMatch::Dns(p) => (InferenceMethod::Dns, Some(non_empty(p, "a dns rule needs a pattern")?), None, 0.5),
+        RuleMatch::Vlan(v) => (InferenceMethod::Vlan, None, Some(*v), 0.6),
+    };
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO site_rules (method, site_id, pattern, vlan_id, confidence, description, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, current_app_user_id()) RETURNING id",
+    )
+    .bind(method)
+    .bind(site.id)
+    .bind(pattern)
+    .bind(vlan)
+    .bind(new.confidence.unwrap_or(default_confidence))
+    .bind(new.description.as_deref().map(str::trim).filter(|d| !d.is_empty()))
+    .fetch_one(db.pool())
+    .await
+    .map_err(|e| map_geo_error(e, &site.code))?;
+    let row = sqlx::query(&format!("{RULE_SELECT} WHERE x.id = $1")).bind(id).fetch_one(db.pool()).await?;
+    rule_from_row(&row)
+}
+
+pub async fn remove_rule(db: &Database, id: Uuid) -> Result<()> {
+    let n = sqlx::query("DELETE FROM site_rules WHERE id = $1").bind(id).execute(db.pool()).await?.rows_affected();
+    if n == 0 {
+        return Err(Error::not_found(format!("no site rule with id {id}")));
+    }
+    Ok(())
+}
+
+/// Run inference now (operators on demand, workers after every sync).
+pub async fn infer(db: &Database) -> Result<Vec<InferenceCount>> {
+    let rows = sqlx::query("SELECT method, total, written, removed FROM refresh_site_inferences()")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(InferenceCount {
+                method: r.try_get("method")?,
+                total: r.try_get("total")?,
+                written: r.try_get("written")?,
+                removed: r.try_get("removed")?,
+            })
+        })
+        .collect()
+}
+
+/// Where `entity` is, with every opinion, winner first.
+pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Placement> {
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT entity_label($1, $2)").bind(kind).bind(id).fetch_one(db.pool()).await?;
+    let rows = sqlx::query(
+        "SELECT i.method, s.code AS site, i.confidence, i.evidence, i.updated_at
+         FROM site_inferences i JOIN sites s ON s.id = i.site_id
+         WHERE i.entity_type = $1 AND i.entity_id = $2
+         ORDER BY (i.method = 'manual') DESC, i.confidence DESC, i.method, s.code",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let inferences = rows
+        .iter()
+        .map(|r| {
+            Ok(Inference {
+                method: r.try_get("method")?,
+                site: r.try_get("site")?,
+                confidence: r.try_get("confidence")?,
+                evidence: r.try_get("evidence")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if name.is_none() && inferences.is_empty() {
+        return Err(Error::not_found(format!("no {kind} with id {id}")));
+    }
+    let conflict = inferences.iter().any(|i| inferences.first().is_some_and(|w| w.site != i.site));
+    Ok(Placement { entity_type: kind, entity_id: id, name, winner: inferences.first().cloned(), inferences, conflict })
+}
+
+/// Entities whose inference methods name different sites, with every opinion.
+pub async fn conflicts(db: &Database) -> Result<Vec<SiteConflict>> {
+    let rows = sqlx::query(
+        "SELECT entity_type, entity_id, entity_label(entity_type, entity_id) AS name, winner_site_code, winner_method,
+                opinions
+         FROM site_inference_conflicts ORDER BY entity_type, name, entity_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SiteConflict {
+                entity_type: r.try_get("entity_type")?,
+                entity_id: r.try_get("entity_id")?,
+                name: r.try_get("name")?,
+                winner_site: r.try_get("winner_site_code")?,
+                winner_method: r.try_get("winner_method")?,
+                opinions: r.try_get("opinions")?,
+            })
+        })
+        .collect()
+}
+
+/// Place `entity` at `site` by hand (operators, as themselves). A manual placement wins
+/// over every inferred one and survives every re-run; a new one replaces the old.
+pub async fn pin(db: &Database, kind: EntityKind, id: Uuid, site: &str, note: Option<&str>) -> Result<Placement> {
+    let site = get(db, site).await?;
+    let (exists, user, login): (bool, Option<Uuid>, String) =
+        sqlx::query_as("SELECT entity_label($1, $2) IS NOT NULL, current_app_user_id(), session_user::text")
+            .bind(kind)
+            .bind(id)
+            .fetch_one(db.pool())
+            .await?;
+    if !exists {
+        return Err(Error::not_found(format!("no {kind} with id {id}")));
+    }
+    if user.is_none() {
+        return Err(Error::forbidden(format!(
+            "placing something by hand needs an EIO user; login \"{login}\" is not mapped to one"
+        )));
+    }
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM site_inferences WHERE entity_type = $1 AND entity_id = $2 AND method = 'manual'")
+        .bind(kind)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence, evidence, created_by)
+         VALUES ($1, $2, $3, 'manual', 1, jsonb_strip_nulls(jsonb_build_object(
+                     'rule', 'manual', 'set_by', (SELECT email FROM users WHERE id = current_app_user_id()),
+                     'note', $4::text)),
+                 current_app_user_id())",
+    )
+    .bind(kind)
+    .bind(id)
+    .bind(site.id)
+    .bind(note.map(str::trim).filter(|n| !n.is_empty()))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    placement(db, kind, id).await
+}
+
+/// Remove the manual placement of `entity`; inference decides again.
+pub async fn unpin(db: &Database, kind: EntityKind, id: Uuid) -> Result<Placement> {
+    let n = sqlx::query("DELETE FROM site_inferences WHERE entity_type = $1 AND entity_id = $2 AND method = 'manual'")
+        .bind(kind)
+        .bind(id)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::not_found(format!("{kind} {id} has no manual placement")));
+    }
+    placement(db, kind, id).await
+}
+
+fn non_empty<'a>(s: &'a str, why: &str) -> Result<&'a str> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err(Error::invalid(why))
+    } else {
+        Ok(t)
+    }
+}

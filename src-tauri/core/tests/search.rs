@@ -1,0 +1,168 @@
+//! Fuzzy search across VMs, hosts, servers, addresses, MACs and service tags, ranked,
+//! in one call, against a real PostgreSQL.
+mod common;
+mod ipam_support;
+
+use common::Login;
+use eio_core::error::ErrorCode;
+use eio_core::search::{self, HitKind, QueryKind, SearchResults};
+use ipam_support::{db, observe, Seen, VmSpec};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+struct Estate {
+    web01: Uuid,
+    web02: Uuid,
+    host: Uuid,
+    server: Uuid,
+}
+
+async fn estate(admin: &PgPool) -> Estate {
+    let vc = ipam_support::vcenter(admin, "vc-a").await;
+    let dc = ipam_support::datacenter(admin, vc, "DC1").await;
+    let cl = ipam_support::cluster(admin, vc, dc, "prod").await;
+    let host = ipam_support::host(admin, vc, Some(cl), "esx-prod-01.example.com", Some("HST4711")).await;
+    let web01 = ipam_support::vm(
+        admin,
+        vc,
+        VmSpec {
+            name: "prod-web-01",
+            cluster: Some(cl),
+            guest_hostname: Some("web01.shop.example.com"),
+            nics: &[("00:50:56:aa:bb:01", "VLAN10")],
+        },
+    )
+    .await;
+    let web02 = ipam_support::vm(
+        admin,
+        vc,
+        VmSpec {
+            name: "prod-web-02",
+            cluster: Some(cl),
+            guest_hostname: Some("web02.shop.example.com"),
+            nics: &[("00:50:56:aa:bb:02", "VLAN10")],
+        },
+    )
+    .await;
+    for name in ["billing-db", "ldap-01", "backup-proxy", "print-server"] {
+        ipam_support::vm(admin, vc, VmSpec { name, cluster: Some(cl), guest_hostname: None, nics: &[] }).await;
+    }
+    let server = ipam_support::server(admin, "r750-rack4-u12", "7XK2LM3", Some("10.9.0.12")).await;
+    sqlx::query("UPDATE physical_servers SET idrac_mac = '14:18:77:00:00:12' WHERE id = $1")
+        .bind(server)
+        .execute(admin)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE esxi_hosts SET management_ips = ARRAY['10.9.1.1'::inet] WHERE id = $1")
+        .bind(host)
+        .execute(admin)
+        .await
+        .unwrap();
+    observe(admin, Seen::vm("10.1.2.3", "00:50:56:aa:bb:01", web01)).await;
+    observe(admin, Seen::vm("10.1.2.4", "00:50:56:aa:bb:02", web02)).await;
+    sqlx::query("INSERT INTO prefixes (routing_domain_id, cidr) VALUES (default_routing_domain_id(), '10.1.2.0/24')")
+        .execute(admin)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO ip_assignments (routing_domain_id, address, hostname) VALUES (default_routing_domain_id(), '10.1.2.50', 'mail-relay')",
+    )
+    .execute(admin)
+    .await
+    .unwrap();
+    Estate { web01, web02, host, server }
+}
+
+async fn find(pool: &PgPool, q: &str) -> SearchResults {
+    search::search(&db(pool), q, None).await.unwrap_or_else(|e| panic!("search {q}: {e}"))
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn fuzzy_names_rank_best_first_across_every_kind(admin: PgPool) {
+    let e = estate(&admin).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+
+    // A typo still finds the VM; the closest name ranks first; unrelated names don't show.
+    let r = find(&viewer.pool, "prod-web-01").await;
+    assert_eq!(r.interpreted_as, QueryKind::Text);
+    assert_eq!((r.hits[0].kind, r.hits[0].id, r.hits[0].score), (HitKind::VirtualMachine, Some(e.web01), 1.0));
+    assert_eq!(r.hits[1].id, Some(e.web02));
+    assert!(r.hits[1].score < 1.0);
+    assert!(!r.hits.iter().any(|h| h.label == "billing-db"), "{:?}", r.hits);
+
+    let r = find(&viewer.pool, "prod-wbe-01").await;
+    assert_eq!(r.hits[0].id, Some(e.web01), "{:?}", r.hits);
+
+    // A guest host name finds its VM once, however many of its fields match.
+    let r = find(&viewer.pool, "web02.shop").await;
+    assert_eq!(r.hits[0].id, Some(e.web02), "{:?}", r.hits);
+    assert_eq!(r.hits.iter().filter(|h| h.id == Some(e.web02)).count(), 1);
+
+    // Hosts, servers (by host name and by service tag, case-insensitive), planned host names.
+    let r = find(&viewer.pool, "esx-prod").await;
+    assert_eq!((r.hits[0].kind, r.hits[0].id), (HitKind::EsxiHost, Some(e.host)));
+    let r = find(&viewer.pool, "rack4").await;
+    assert_eq!((r.hits[0].kind, r.hits[0].id), (HitKind::PhysicalServer, Some(e.server)), "{:?}", r.hits);
+    let r = find(&viewer.pool, "7xk2lm3").await;
+    assert_eq!(
+        (r.hits[0].kind, r.hits[0].field.as_str(), r.hits[0].score),
+        (HitKind::PhysicalServer, "service_tag", 1.0)
+    );
+    let r = find(&viewer.pool, "HST4711").await;
+    assert_eq!((r.hits[0].kind, r.hits[0].id), (HitKind::EsxiHost, Some(e.host)));
+    let r = find(&viewer.pool, "mail-rela").await;
+    assert_eq!((r.hits[0].kind, r.hits[0].label.as_str()), (HitKind::Address, "10.1.2.50"));
+
+    // Nothing like it: no hits, not an error.
+    assert!(find(&viewer.pool, "zzqqxx").await.hits.is_empty());
+    // The limit holds.
+    let r = search::search(&db(&viewer.pool), "prod", Some(2)).await.unwrap();
+    assert!(r.hits.len() <= 2);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn addresses_blocks_and_macs_are_exact(admin: PgPool) {
+    let e = estate(&admin).await;
+    // An address: who carries it.
+    let r = find(&admin, "10.1.2.3").await;
+    assert_eq!(r.interpreted_as, QueryKind::Address);
+    assert_eq!(r.hits.len(), 1);
+    assert_eq!(
+        (r.hits[0].kind, r.hits[0].id, r.hits[0].label.as_str()),
+        (HitKind::VirtualMachine, Some(e.web01), "prod-web-01")
+    );
+    assert!(r.hits[0].detail.as_deref().unwrap().contains("00:50:56:aa:bb:01"));
+    // A planned address, an iDRAC address, an ESXi management address.
+    assert_eq!(find(&admin, "10.1.2.50").await.hits[0].kind, HitKind::Address);
+    assert_eq!(find(&admin, "10.9.0.12").await.hits[0].id, Some(e.server));
+    assert_eq!(find(&admin, "10.9.1.1").await.hits[0].id, Some(e.host));
+    // A block, or a partial address: its prefix first, then what is in use or planned.
+    for q in ["10.1.2.0/24", "10.1.2", "10.1.2."] {
+        let r = find(&admin, q).await;
+        assert_eq!(r.interpreted_as, QueryKind::Block, "{q}");
+        assert_eq!((r.hits[0].kind, r.hits[0].label.as_str()), (HitKind::Prefix, "10.1.2.0/24"), "{q}");
+        let labels: Vec<&str> = r.hits.iter().map(|h| h.label.as_str()).collect();
+        assert!(
+            labels.contains(&"10.1.2.3") && labels.contains(&"10.1.2.4") && labels.contains(&"10.1.2.50"),
+            "{labels:?}"
+        );
+    }
+    // MACs in any spelling, and by their first octets.
+    for q in ["00:50:56:aa:bb:02", "00-50-56-AA-BB-02", "0050.56aa.bb02"] {
+        let r = find(&admin, q).await;
+        assert_eq!(r.interpreted_as, QueryKind::Mac, "{q}");
+        assert!(r.hits.iter().all(|h| h.id == Some(e.web02)), "{q}: {:?}", r.hits);
+        assert!(
+            r.hits.iter().any(|h| h.field == "nic_mac") && r.hits.iter().any(|h| h.field == "mac"),
+            "{q}: {:?}",
+            r.hits
+        );
+    }
+    let r = find(&admin, "00:50:56:aa").await;
+    let ids: Vec<_> = r.hits.iter().filter_map(|h| h.id).collect();
+    assert!(ids.contains(&e.web01) && ids.contains(&e.web02), "{:?}", r.hits);
+    assert_eq!(find(&admin, "14:18:77:00:00:12").await.hits[0].id, Some(e.server));
+
+    let err = search::search(&db(&admin), "   ", None).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+}

@@ -1,0 +1,882 @@
+//! Sites, site inference and IPAM against a real PostgreSQL: through the service layer as
+//! real logins in each group role, and in plain SQL where the database is the rule.
+mod common;
+mod ipam_support;
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use common::{sqlstate, Login};
+use eio_core::error::ErrorCode;
+use eio_core::ipam::prefixes::{self, NewPrefix, PrefixChanges, PrefixFilter, PrefixStatus};
+use eio_core::ipam::space::{self, IpRequest, PrefixRequest};
+use eio_core::ipam::Cidr;
+use eio_core::sites::{self, EntityKind, InferenceMethod, NewSite, NewSiteRule, RuleMatch, SiteChanges, SiteStatus};
+use ipam_support::{db, observe, Seen, VmSpec};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const DENIED: &str = "42501";
+
+fn cidr(s: &str) -> Cidr {
+    s.parse().unwrap()
+}
+
+fn new_prefix(domain: &str, c: &str) -> NewPrefix {
+    NewPrefix {
+        domain: Some(domain.into()),
+        cidr: cidr(c),
+        site: None,
+        vlan_id: None,
+        status: PrefixStatus::Active,
+        description: None,
+        utilization_threshold: None,
+    }
+}
+
+async fn add(pool: &PgPool, domain: &str, c: &str) -> Uuid {
+    prefixes::add(&db(pool), &new_prefix(domain, c)).await.unwrap_or_else(|e| panic!("add {c}: {e}")).id
+}
+
+async fn plan(pool: &PgPool, domain: &str, address: &str) {
+    sqlx::query(
+        "INSERT INTO ip_assignments (routing_domain_id, address) VALUES ((SELECT id FROM routing_domains WHERE name = $1), $2::inet)",
+    )
+    .bind(domain)
+    .bind(address)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn free(pool: &PgPool, domain: &str, c: &str) -> Vec<String> {
+    space::available(&db(pool), Some(domain), &cidr(c), None, None)
+        .await
+        .unwrap()
+        .blocks
+        .into_iter()
+        .map(|b| b.cidr)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------
+// Sites.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn regions_countries_and_sites_are_managed_by_admins(admin: PgPool) {
+    let a = Login::new(&admin, "eio_admin", Some(("admin@example.com", "admin", &[]))).await;
+    let d = db(&a.pool);
+    sites::add_region(&d, "emea", "Europe, Middle East, Africa").await.unwrap();
+    sites::add_country(&d, "de", "EMEA", "Germany").await.unwrap();
+    let site = sites::add(
+        &d,
+        &NewSite {
+            code: "fra-01".into(),
+            country: "DE".into(),
+            name: Some("Frankfurt 1".into()),
+            timezone: Some("Europe/Berlin".into()),
+            status: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((site.code.as_str(), site.region.as_str(), site.country.as_str()), ("FRA-01", "EMEA", "DE"));
+    assert_eq!(site.status, SiteStatus::Active);
+
+    let changed = sites::update(
+        &d,
+        "FRA-01",
+        &SiteChanges { status: Some(SiteStatus::Maintenance), name: None, timezone: Some("UTC".into()) },
+    )
+    .await
+    .unwrap();
+    assert_eq!((changed.status, changed.timezone.as_str()), (SiteStatus::Maintenance, "UTC"));
+    assert_eq!(sites::list(&d).await.unwrap().len(), 1);
+    assert_eq!(sites::countries(&d).await.unwrap()[0].sites, 1);
+    assert_eq!(sites::regions(&d).await.unwrap()[0].countries, 1);
+
+    // Bad input is refused with a clear sentence and changes nothing.
+    let bad = |code: &str, tz: Option<&str>, country: &str| NewSite {
+        code: code.into(),
+        country: country.into(),
+        name: None,
+        timezone: tz.map(Into::into),
+        status: None,
+    };
+    let e = sites::add(&d, &bad("FRA 02", None, "DE")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    assert!(e.message.contains("not a valid site code"), "{e}");
+    let e = sites::add(&d, &bad("FRA-02", Some("Mars/Olympus"), "DE")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    assert!(e.message.contains("unknown timezone"), "{e}");
+    let e = sites::add(&d, &bad("FRA-01", None, "DE")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict, "{e}");
+    let e = sites::add(&d, &bad("PAR-01", None, "FR")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound, "{e}");
+    let e = sites::add_country(&d, "DEU", "EMEA", "Germany").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    assert_eq!(sites::list(&d).await.unwrap().len(), 1);
+
+    sites::remove(&d, "fra-01").await.unwrap();
+    assert!(sites::list(&d).await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn only_admins_manage_sites_and_rules_in_plain_sql(admin: PgPool) {
+    ipam_support::sites(&admin, &["FRA-01"]).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    for login in [&viewer, &op] {
+        for sql in [
+            "INSERT INTO regions (code, name) VALUES ('APAC', 'Asia')",
+            "UPDATE sites SET status = 'offline'",
+            "DELETE FROM sites",
+            "INSERT INTO site_rules (method, site_id, pattern, confidence) SELECT 'dns', id, '^fra', 0.5 FROM sites",
+            "INSERT INTO routing_domains (name) VALUES ('vrf-x')",
+        ] {
+            assert_eq!(sqlstate(sqlx::raw_sql(sql).execute(&login.pool).await), DENIED, "{}: {sql}", login.role);
+        }
+    }
+    // Through the service: the same refusal, as a clear error.
+    let e = sites::add_region(&db(&op.pool), "APAC", "Asia").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Forbidden, "{e}");
+}
+
+// ---------------------------------------------------------------------------------
+// Site inference.
+
+struct Estate {
+    vm_web: Uuid,
+    vm_db: Uuid,
+    host: Uuid,
+    server: Uuid,
+}
+
+/// FRA-01 and MUC-01; a vCenter whose datacenter is named for Frankfurt; a VM in it with
+/// an address in a Munich prefix (VLAN 120 → MUC-01 by rule) and a port group on VLAN 120;
+/// a second VM named like Munich; a host; a server with its iDRAC address.
+async fn estate(admin: &PgPool) -> Estate {
+    ipam_support::sites(admin, &["FRA-01", "MUC-01"]).await;
+    let d = db(admin);
+    let vc = ipam_support::vcenter(admin, "vc-fra").await;
+    let dc = ipam_support::datacenter(admin, vc, "Frankfurt-DC").await;
+    let cl = ipam_support::cluster(admin, vc, dc, "prod-cluster").await;
+    let host = ipam_support::host(admin, vc, Some(cl), "esx-fra-01.example.com", Some("HST0001")).await;
+    let vm_web = ipam_support::vm(
+        admin,
+        vc,
+        VmSpec {
+            name: "web01",
+            cluster: Some(cl),
+            guest_hostname: Some("web01.example.com"),
+            nics: &[("00:50:56:00:00:01", "VLAN120-prod")],
+        },
+    )
+    .await;
+    let vm_db =
+        ipam_support::vm(admin, vc, VmSpec { name: "muc-db01", cluster: None, guest_hostname: None, nics: &[] }).await;
+    let server = ipam_support::server(admin, "r750-muc-07", "SRV0007", Some("10.20.0.7")).await;
+    for (method, rule) in [
+        ("FRA-01", RuleMatch::Vcenter("^frankfurt".into())),
+        ("MUC-01", RuleMatch::Vlan(120)),
+        ("MUC-01", RuleMatch::Dns("^muc-".into())),
+        ("MUC-01", RuleMatch::Dns("-muc-".into())),
+    ] {
+        sites::add_rule(&d, &NewSiteRule { site: method.into(), rule, confidence: None, description: None })
+            .await
+            .unwrap();
+    }
+    let mut muc = new_prefix("default", "10.20.0.0/16");
+    muc.site = Some("MUC-01".into());
+    muc.vlan_id = Some(120);
+    prefixes::add(&d, &muc).await.unwrap();
+    observe(admin, Seen::vm("10.20.1.5", "00:50:56:00:00:01", vm_web)).await;
+    Estate { vm_web, vm_db, host, server }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn each_method_infers_with_confidence_and_evidence(admin: PgPool) {
+    let e = estate(&admin).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let counts = sites::infer(&db(&worker.pool)).await.unwrap();
+    let by = |m: InferenceMethod| counts.iter().find(|c| c.method == m).unwrap().total;
+    assert!(by(InferenceMethod::Vcenter) >= 2 && by(InferenceMethod::Cidr) >= 2 && by(InferenceMethod::Dns) >= 2);
+
+    let d = db(&admin);
+    let web = sites::placement(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    let method = |m: InferenceMethod| web.inferences.iter().find(|i| i.method == m).cloned();
+    // vcenter: the datacenter name rule, with the rule and the name as evidence.
+    let vc = method(InferenceMethod::Vcenter).expect("vcenter inference");
+    assert_eq!((vc.site.as_str(), vc.confidence), ("FRA-01", 0.9));
+    assert_eq!(vc.evidence["matched"], "datacenter");
+    assert_eq!(vc.evidence["name"], "Frankfurt-DC");
+    assert_eq!(vc.evidence["pattern"], "^frankfurt");
+    // cidr: the prefix with a site holding its address.
+    let c = method(InferenceMethod::Cidr).expect("cidr inference");
+    assert_eq!((c.site.as_str(), c.confidence), ("MUC-01", 0.8));
+    assert_eq!(c.evidence["prefix"], "10.20.0.0/16");
+    assert_eq!(c.evidence["address"], "10.20.1.5");
+    // vlan: by the prefix's VLAN (0.6) — the port group says the same.
+    let v = method(InferenceMethod::Vlan).expect("vlan inference");
+    assert_eq!((v.site.as_str(), v.confidence, v.evidence["vlan"].as_i64()), ("MUC-01", 0.6, Some(120)));
+    // The most confident wins; the disagreement is a conflict.
+    assert_eq!(web.winner.as_ref().unwrap().method, InferenceMethod::Vcenter);
+    assert!(web.conflict);
+
+    // dns: a name rule.
+    let dbvm = sites::placement(&d, EntityKind::VirtualMachine, e.vm_db).await.unwrap();
+    let dns = dbvm.inferences.iter().find(|i| i.method == InferenceMethod::Dns).expect("dns inference");
+    assert_eq!((dns.site.as_str(), dns.confidence), ("MUC-01", 0.5));
+    assert_eq!((dns.evidence["field"].as_str(), dns.evidence["name"].as_str()), (Some("name"), Some("muc-db01")));
+    // A server: cidr by its iDRAC address and dns by its host name.
+    let srv = sites::placement(&d, EntityKind::PhysicalServer, e.server).await.unwrap();
+    let methods: BTreeSet<_> = srv.inferences.iter().map(|i| (i.method, i.site.clone())).collect();
+    assert!(methods.contains(&(InferenceMethod::Cidr, "MUC-01".into())), "{methods:?}");
+    assert!(methods.contains(&(InferenceMethod::Dns, "MUC-01".into())), "{methods:?}");
+    assert!(!srv.conflict);
+    // A host by the datacenter rule.
+    let host = sites::placement(&d, EntityKind::EsxiHost, e.host).await.unwrap();
+    assert_eq!(host.winner.unwrap().site, "FRA-01");
+    // An observed address is placed too.
+    let ip: Uuid = sqlx::query_scalar("SELECT id FROM ip_observations LIMIT 1").fetch_one(&admin).await.unwrap();
+    let ip = sites::placement(&d, EntityKind::IpObservation, ip).await.unwrap();
+    assert_eq!(ip.winner.unwrap().site, "MUC-01");
+
+    // Conflicts are listed with every opinion, winner first.
+    let conflicts = sites::conflicts(&d).await.unwrap();
+    let web_conflict = conflicts.iter().find(|c| c.entity_id == e.vm_web).expect("web01 listed as a conflict");
+    assert_eq!((web_conflict.winner_site.as_str(), web_conflict.name.as_deref()), ("FRA-01", Some("web01")));
+    let opinions = web_conflict.opinions.as_array().unwrap();
+    assert_eq!(opinions[0]["site"], "FRA-01");
+    assert!(opinions.iter().any(|o| o["method"] == "cidr" && o["site"] == "MUC-01"));
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn manual_placement_wins_and_survives_every_rerun(admin: PgPool) {
+    let e = estate(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let d = db(&op.pool);
+    sites::infer(&d).await.unwrap();
+    let pinned = sites::pin(&d, EntityKind::VirtualMachine, e.vm_web, "muc-01", Some("moved last week")).await.unwrap();
+    let w = pinned.winner.unwrap();
+    assert_eq!((w.method, w.site.as_str(), w.confidence), (InferenceMethod::Manual, "MUC-01", 1.0));
+    assert_eq!(w.evidence["set_by"], "op@example.com");
+    assert_eq!(w.evidence["note"], "moved last week");
+
+    // A resync changes the facts; inference runs again; the manual placement stays put.
+    sqlx::query("UPDATE datacenters SET name = 'Frankfurt-DC-renamed'").execute(&admin).await.unwrap();
+    let counts = sites::infer(&d).await.unwrap();
+    assert_eq!(counts.iter().find(|c| c.method == InferenceMethod::Manual).unwrap().total, 1);
+    let again = sites::placement(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert_eq!(again.winner.as_ref().unwrap().method, InferenceMethod::Manual);
+    assert_eq!(again.winner.unwrap().site, "MUC-01");
+    // The vcenter rule still matches the renamed datacenter; its evidence follows the new name.
+    let vc = again.inferences.iter().find(|i| i.method == InferenceMethod::Vcenter).unwrap();
+    assert_eq!(vc.evidence["name"], "Frankfurt-DC-renamed");
+
+    // An inference whose reason disappears is removed; the manual one is not.
+    sqlx::query("UPDATE datacenters SET name = 'Somewhere'").execute(&admin).await.unwrap();
+    sites::infer(&d).await.unwrap();
+    let after = sites::placement(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert!(!after.inferences.iter().any(|i| i.method == InferenceMethod::Vcenter));
+    assert_eq!(after.winner.unwrap().method, InferenceMethod::Manual);
+
+    // Pinning again replaces the old manual placement; unpinning hands it back to inference.
+    let moved = sites::pin(&d, EntityKind::VirtualMachine, e.vm_web, "FRA-01", None).await.unwrap();
+    assert_eq!(moved.inferences.iter().filter(|i| i.method == InferenceMethod::Manual).count(), 1);
+    assert_eq!(moved.winner.unwrap().site, "FRA-01");
+    let back = sites::unpin(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert_eq!(back.winner.unwrap().method, InferenceMethod::Cidr);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn manual_placements_are_your_own(admin: PgPool) {
+    let e = estate(&admin).await;
+    let op1 = Login::new(&admin, "eio_operator", Some(("op1@example.com", "operator", &[]))).await;
+    let op2 = Login::new(&admin, "eio_operator", Some(("op2@example.com", "operator", &[]))).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let unmapped = Login::new(&admin, "eio_operator", None).await;
+    let site: Uuid = sqlx::query_scalar("SELECT id FROM sites WHERE code = 'MUC-01'").fetch_one(&admin).await.unwrap();
+
+    // In plain SQL, placing in someone else's name is refused by row-level security.
+    let as_other = sqlx::query(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence, created_by)
+         VALUES ('virtual_machine', $1, $2, 'manual', 1, $3)",
+    )
+    .bind(e.vm_web)
+    .bind(site)
+    .bind(op2.user_id.unwrap())
+    .execute(&op1.pool)
+    .await;
+    assert_eq!(sqlstate(as_other), DENIED);
+    // Operators can't write inferred opinions, viewers can't write any.
+    let inferred = sqlx::query(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence) VALUES ('virtual_machine', $1, $2, 'cidr', 0.8)",
+    )
+    .bind(e.vm_web)
+    .bind(site)
+    .execute(&op1.pool)
+    .await;
+    assert_eq!(sqlstate(inferred), DENIED);
+    for sql in ["SELECT * FROM refresh_site_inferences()", "DELETE FROM site_inferences"] {
+        assert_eq!(sqlstate(sqlx::raw_sql(sql).execute(&viewer.pool).await), DENIED, "{sql}");
+    }
+    let e2 = sites::pin(&db(&viewer.pool), EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await.unwrap_err();
+    assert_eq!(e2.code, ErrorCode::Forbidden, "{e2}");
+    let e3 = sites::pin(&db(&unmapped.pool), EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await.unwrap_err();
+    assert_eq!(e3.code, ErrorCode::Forbidden, "{e3}");
+    assert!(e3.message.contains("not mapped"), "{e3}");
+    // Through the service, as yourself: fine.
+    sites::pin(&db(&op1.pool), EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await.unwrap();
+    let e4 = sites::pin(&db(&op1.pool), EntityKind::VirtualMachine, Uuid::new_v4(), "MUC-01", None).await.unwrap_err();
+    assert_eq!(e4.code, ErrorCode::NotFound, "{e4}");
+}
+
+// ---------------------------------------------------------------------------------
+// IPAM: routing domains.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn overlapping_prefixes_in_two_routing_domains_do_not_mix(admin: PgPool) {
+    let a = Login::new(&admin, "eio_admin", Some(("admin@example.com", "admin", &[]))).await;
+    prefixes::add_domain(&db(&a.pool), "vrf-red", Some("Red tenant")).await.unwrap();
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let d = db(&op.pool);
+    for domain in ["default", "vrf-red"] {
+        add(&op.pool, domain, "10.0.0.0/16").await;
+        add(&op.pool, domain, "10.0.1.0/24").await;
+    }
+    add(&op.pool, "default", "10.0.0.0/24").await;
+    let red_only = add(&op.pool, "vrf-red", "10.0.1.128/25").await;
+
+    // Containment and parents stay within a domain.
+    let red = prefixes::list(&d, &PrefixFilter { domain: Some("vrf-red".into()), within: None }).await.unwrap();
+    assert_eq!(
+        red.iter().map(|p| p.cidr.as_str()).collect::<Vec<_>>(),
+        ["10.0.0.0/16", "10.0.1.0/24", "10.0.1.128/25"]
+    );
+    assert_eq!(red[2].parent.as_deref(), Some("10.0.1.0/24"));
+    assert_eq!(red[2].depth, 2);
+    let default = prefixes::list(&d, &PrefixFilter { domain: Some("default".into()), within: None }).await.unwrap();
+    assert!(default.iter().all(|p| p.id != red_only && p.routing_domain == "default"));
+    assert_eq!(default.iter().find(|p| p.cidr == "10.0.1.0/24").unwrap().utilization.child_prefixes, 0);
+
+    // Observations and plans count in their own domain only.
+    let vm = Uuid::new_v4();
+    observe(&admin, Seen::vm("10.0.1.10", "00:50:56:00:00:0a", vm).in_domain("vrf-red")).await;
+    plan(&admin, "vrf-red", "10.0.1.11").await;
+    let red24 = prefixes::get(&d, Some("vrf-red"), &cidr("10.0.1.0/24")).await.unwrap();
+    let def24 = prefixes::get(&d, Some("default"), &cidr("10.0.1.0/24")).await.unwrap();
+    assert_eq!((red24.utilization.observed, red24.utilization.planned.as_str()), (1, "1"));
+    assert_eq!((def24.utilization.observed, def24.utilization.planned.as_str()), (0, "0"));
+
+    // Free space and allocation, too.
+    assert_eq!(free(&admin, "default", "10.0.1.0/24").await, ["10.0.1.0/24"]);
+    assert_eq!(
+        free(&admin, "vrf-red", "10.0.1.0/24").await,
+        ["10.0.1.0/29", "10.0.1.8/31", "10.0.1.12/30", "10.0.1.16/28", "10.0.1.32/27", "10.0.1.64/26"]
+    );
+    let a1 = space::allocate_ip(&d, Some("default"), &cidr("10.0.1.0/24"), &IpRequest::default()).await.unwrap();
+    let a2 = space::allocate_ip(&d, Some("vrf-red"), &cidr("10.0.1.0/24"), &IpRequest::default()).await.unwrap();
+    assert_eq!((a1.address.as_str(), a1.routing_domain.as_str()), ("10.0.1.1", "default"));
+    assert_eq!((a2.address.as_str(), a2.routing_domain.as_str()), ("10.0.1.1", "vrf-red"));
+
+    // The lookup of one address answers for one domain.
+    let red_lookup = space::lookup(&d, Some("vrf-red"), "10.0.1.10").await.unwrap();
+    assert_eq!(red_lookup.prefixes.iter().map(|p| p.cidr.as_str()).collect::<Vec<_>>(), ["10.0.1.0/24", "10.0.0.0/16"]);
+    assert_eq!(red_lookup.observations.len(), 1);
+    let default_lookup = space::lookup(&d, None, "10.0.1.10").await.unwrap();
+    assert!(default_lookup.observations.is_empty());
+    assert_eq!(default_lookup.prefixes.len(), 2);
+
+    // The same prefix twice in one domain is a conflict; unknown domains are named.
+    let e = prefixes::add(&d, &new_prefix("vrf-red", "10.0.1.0/24")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict, "{e}");
+    let e = prefixes::add(&d, &new_prefix("vrf-blue", "10.0.1.0/24")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound, "{e}");
+    // Only admins add routing domains.
+    let e = prefixes::add_domain(&d, "vrf-blue", None).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Forbidden, "{e}");
+    let e = prefixes::add_domain(&db(&a.pool), "bad name!", None).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+}
+
+// ---------------------------------------------------------------------------------
+// Special lengths and IPv6.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn point_to_point_host_and_ipv6_prefixes_count_and_allocate_correctly(admin: PgPool) {
+    let d = db(&admin);
+    for c in ["192.0.2.0/30", "192.0.2.4/31", "192.0.2.9/32", "2001:db8::/64", "2001:db8:1::/127", "2001:db8:2::1/128"]
+    {
+        add(&admin, "default", c).await;
+    }
+    let usable = |c: &'static str| {
+        let d = d.clone();
+        async move { prefixes::get(&d, None, &cidr(c)).await.unwrap().utilization.usable }
+    };
+    // IPv4: network and broadcast reserved, except /31 (RFC 3021) and /32.
+    assert_eq!(usable("192.0.2.0/30").await, "2");
+    assert_eq!(usable("192.0.2.4/31").await, "2");
+    assert_eq!(usable("192.0.2.9/32").await, "1");
+    // IPv6: the Subnet-Router anycast address reserved, except /127 (RFC 6164) and /128.
+    assert_eq!(usable("2001:db8::/64").await, "18446744073709551615");
+    assert_eq!(usable("2001:db8:1::/127").await, "2");
+    assert_eq!(usable("2001:db8:2::1/128").await, "1");
+
+    let next = |c: &'static str| {
+        let d = d.clone();
+        async move { space::allocate_ip(&d, None, &cidr(c), &IpRequest::default()).await.map(|a| a.address) }
+    };
+    assert_eq!(next("192.0.2.0/30").await.unwrap(), "192.0.2.1");
+    assert_eq!(next("192.0.2.0/30").await.unwrap(), "192.0.2.2");
+    let full = next("192.0.2.0/30").await.unwrap_err();
+    assert_eq!(full.code, ErrorCode::Conflict, "{full}");
+    assert!(full.message.contains("no free address"), "{full}");
+    assert_eq!(next("192.0.2.4/31").await.unwrap(), "192.0.2.4");
+    assert_eq!(next("192.0.2.4/31").await.unwrap(), "192.0.2.5");
+    assert_eq!(next("192.0.2.9/32").await.unwrap(), "192.0.2.9");
+    assert!(next("192.0.2.9/32").await.is_err());
+    assert_eq!(next("2001:db8::/64").await.unwrap(), "2001:db8::1");
+    assert_eq!(next("2001:db8::/64").await.unwrap(), "2001:db8::2");
+    assert_eq!(next("2001:db8:1::/127").await.unwrap(), "2001:db8:1::");
+    assert_eq!(next("2001:db8:1::/127").await.unwrap(), "2001:db8:1::1");
+    assert_eq!(next("2001:db8:2::1/128").await.unwrap(), "2001:db8:2::1");
+
+    // Free space is address space: a /30 with its two hosts planned still shows its ends.
+    assert_eq!(free(&admin, "default", "192.0.2.0/30").await, ["192.0.2.0/32", "192.0.2.3/32"]);
+    assert!(free(&admin, "default", "192.0.2.4/31").await.is_empty());
+    // The /64 minus ::1 and ::2: ::0 alone, ::3 alone, then doubling blocks up to ::8000:0:0:0/65.
+    let v6 = free(&admin, "default", "2001:db8::/64").await;
+    assert_eq!(v6.len(), 64, "{v6:?}");
+    assert_eq!(
+        v6[..5],
+        ["2001:db8::/128", "2001:db8::3/128", "2001:db8::4/126", "2001:db8::8/125", "2001:db8::10/124"]
+    );
+    assert_eq!(v6[63], "2001:db8:0:0:8000::/65");
+
+    // /N allocation in IPv6, and refusals of lengths that don't fit.
+    let p = space::allocate_prefix(&d, None, &cidr("2001:db8::/64"), 120, &PrefixRequest::default()).await.unwrap();
+    assert_eq!(p.cidr, "2001:db8::100/120");
+    assert_eq!(p.parent.as_deref(), Some("2001:db8::/64"));
+    for n in [64, 129, 30] {
+        let n = u8::try_from(n).unwrap();
+        let e =
+            space::allocate_prefix(&d, None, &cidr("2001:db8::/64"), n, &PrefixRequest::default()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "/{n}: {e}");
+    }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn bad_input_is_refused_clearly_and_changes_nothing(admin: PgPool) {
+    let d = db(&admin);
+    assert!("10.0.0.5/24".parse::<Cidr>().unwrap_err().message.contains("network is 10.0.0.0/24"));
+    let mut p = new_prefix("default", "10.0.0.0/24");
+    p.vlan_id = Some(5000);
+    assert_eq!(prefixes::add(&d, &p).await.unwrap_err().code, ErrorCode::InvalidInput);
+    p.vlan_id = None;
+    p.site = Some("NOWHERE-1".into());
+    assert_eq!(prefixes::add(&d, &p).await.unwrap_err().code, ErrorCode::NotFound);
+    p.site = None;
+    p.utilization_threshold = Some(1.5);
+    assert_eq!(prefixes::add(&d, &p).await.unwrap_err().code, ErrorCode::InvalidInput);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM prefixes").fetch_one(&admin).await.unwrap();
+    assert_eq!(n, 0);
+
+    add(&admin, "default", "10.0.0.0/24").await;
+    let e = space::available(&d, None, &cidr("10.0.0.0/24"), Some(20), None).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    let e = space::available(&d, None, &cidr("10.9.0.0/24"), None, None).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound, "{e}");
+    let e = space::allocate_ip(
+        &d,
+        None,
+        &cidr("10.0.0.0/24"),
+        &IpRequest { mac_address: Some("not-a-mac".into()), ..IpRequest::default() },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    // A planned block must be a block.
+    let e = sqlx::query(
+        "INSERT INTO ip_assignments (routing_domain_id, address) VALUES (default_routing_domain_id(), '10.0.0.5/24')",
+    )
+    .execute(&admin)
+    .await;
+    assert_eq!(sqlstate(e), "23514");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ip_assignments").fetch_one(&admin).await.unwrap();
+    assert_eq!(n, 0);
+
+    // Nothing more comes out of a deprecated prefix.
+    prefixes::update(
+        &d,
+        None,
+        &cidr("10.0.0.0/24"),
+        &PrefixChanges { status: Some(PrefixStatus::Deprecated), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let e = space::allocate_ip(&d, None, &cidr("10.0.0.0/24"), &IpRequest::default()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict, "{e}");
+    assert!(e.message.contains("deprecated"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------
+// Free space against brute force.
+
+/// Deterministic pseudo-random numbers (no extra dependency; the seed is in the failure).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Blocks as values, so that IPv6 spelling can't make two equal lists differ.
+fn blocks(list: &[String]) -> Vec<Cidr> {
+    list.iter().map(|c| cidr(c)).collect()
+}
+
+/// The smallest set of CIDR blocks covering exactly the addresses in `free` (sorted), by
+/// the textbook greedy split of each run — computed independently of the SQL.
+fn cover(free: &[u128], bits: u32, to_ip: impl Fn(u128) -> IpAddr) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < free.len() {
+        let mut j = i;
+        while j + 1 < free.len() && free[j + 1] == free[j] + 1 {
+            j += 1;
+        }
+        let (mut a, b) = (free[i], free[j]);
+        while a <= b {
+            let mut size: u128 = 1;
+            while a % (size * 2) == 0 && a + size * 2 - 1 <= b && size * 2 <= (1u128 << bits.min(127)) {
+                size *= 2;
+            }
+            out.push(format!("{}/{}", to_ip(a), bits - size.trailing_zeros()));
+            a += size;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn available_ranges_match_a_brute_force_enumeration(admin: PgPool) {
+    ipam_support::routing_domain(&admin, "other").await;
+    for seed in 1..=12u64 {
+        sqlx::raw_sql("DELETE FROM ip_observations; DELETE FROM ip_assignments; DELETE FROM prefixes;")
+            .execute(&admin)
+            .await
+            .unwrap();
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+        // An IPv4 /22 (1024 addresses) or an IPv6 /118 (1024 addresses).
+        let v6 = seed % 3 == 0;
+        let (base, bits, parent_len): (u128, u32, u32) = if v6 {
+            (u128::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0)), 128, 118)
+        } else {
+            (u128::from(u32::from(Ipv4Addr::new(10, 4, 0, 0))), 32, 22)
+        };
+        let to_ip = move |x: u128| -> IpAddr {
+            if v6 {
+                IpAddr::V6(Ipv6Addr::from(x))
+            } else {
+                IpAddr::V4(Ipv4Addr::from(u32::try_from(x).unwrap()))
+            }
+        };
+        let parent = format!("{}/{parent_len}", to_ip(base));
+        add(&admin, "default", &parent).await;
+        // The same prefix in another domain, with an observation: it must not leak in.
+        let other: Uuid = sqlx::query_scalar("INSERT INTO prefixes (routing_domain_id, cidr) SELECT id, $1::cidr FROM routing_domains WHERE name = 'other' RETURNING id")
+            .bind(&parent)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        assert!(!other.is_nil());
+        observe(&admin, Seen::vm(&to_ip(base + 7).to_string(), "00:50:56:99:99:99", Uuid::new_v4()).in_domain("other"))
+            .await;
+
+        let mut used = vec![false; 1024];
+        let mut mark = |start: u128, len: u32| {
+            for a in start..start + (1u128 << (bits - len)) {
+                used[usize::try_from(a - base).unwrap()] = true;
+            }
+        };
+        // Scattered children, nested ones included.
+        let mut children = HashSet::new();
+        for _ in 0..(4 + rng.below(10)) {
+            let len = parent_len + 1 + u32::try_from(rng.below(u64::from(bits - parent_len))).unwrap();
+            let start = base + (u128::from(rng.below(1024)) >> (bits - len) << (bits - len));
+            if children.insert((start, len)) {
+                add(&admin, "default", &format!("{}/{len}", to_ip(start))).await;
+                mark(start, len);
+            }
+        }
+        // Planned addresses and blocks.
+        for _ in 0..rng.below(6) {
+            let len = if rng.below(3) == 0 { bits - 2 } else { bits };
+            let start = base + (u128::from(rng.below(1024)) >> (bits - len) << (bits - len));
+            let text = if len == bits { to_ip(start).to_string() } else { format!("{}/{len}", to_ip(start)) };
+            let inserted = sqlx::query(
+                "INSERT INTO ip_assignments (routing_domain_id, address) VALUES (default_routing_domain_id(), $1::inet) ON CONFLICT DO NOTHING",
+            )
+            .bind(&text)
+            .execute(&admin)
+            .await
+            .unwrap()
+            .rows_affected();
+            if inserted == 1 {
+                mark(start, len);
+            }
+        }
+        // Observed addresses: live ones take space, gone ones don't.
+        for k in 0..rng.below(12) {
+            let a = base + u128::from(rng.below(1024));
+            let id = observe(&admin, Seen::vm(&to_ip(a).to_string(), "00:50:56:00:00:01", Uuid::new_v4())).await;
+            if k % 4 == 3 {
+                ipam_support::gone(&admin, id).await;
+            } else {
+                mark(a, bits);
+            }
+        }
+
+        let free_addrs: Vec<u128> =
+            (0..1024u128).filter(|i| !used[usize::try_from(*i).unwrap()]).map(|i| base + i).collect();
+        let want = cover(&free_addrs, bits, to_ip);
+        let got = free(&admin, "default", &parent).await;
+        assert_eq!(blocks(&got), blocks(&want), "seed {seed}, parent {parent}");
+        // The SQL function answers the same by prefix id.
+        let by_id: Vec<String> = sqlx::query_scalar(
+            "SELECT range::text FROM available_ranges((SELECT id FROM prefixes WHERE routing_domain_id = default_routing_domain_id() AND cidr = $1::cidr))",
+        )
+        .bind(&parent)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        assert_eq!(blocks(&by_id), blocks(&want), "seed {seed}");
+    }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn available_ranges_of_large_ipv6_prefixes_match_interval_arithmetic(admin: PgPool) {
+    // Prefixes too large to enumerate (and too large for 64-bit offsets): compare with
+    // interval arithmetic in u128.
+    let base = u128::from("2001:db8:aa00::".parse::<Ipv6Addr>().unwrap());
+    let parent = "2001:db8:aa00::/40";
+    add(&admin, "default", parent).await;
+    let mut rng = Rng(42);
+    let mut used: Vec<(u128, u128)> = Vec::new();
+    for _ in 0..25 {
+        let len = 41 + u32::try_from(rng.below(87)).unwrap();
+        let off = (u128::from(rng.next()) << 64 | u128::from(rng.next())) & ((1u128 << 88) - 1);
+        let start = base + (off >> (128 - len) << (128 - len));
+        let c = format!("{}/{len}", Ipv6Addr::from(start));
+        if sqlx::query("INSERT INTO prefixes (routing_domain_id, cidr) VALUES (default_routing_domain_id(), $1::cidr) ON CONFLICT DO NOTHING")
+            .bind(&c)
+            .execute(&admin)
+            .await
+            .unwrap()
+            .rows_affected()
+            == 1
+        {
+            used.push((start, start + ((1u128 << (128 - len)) - 1)));
+        }
+    }
+    for _ in 0..10 {
+        let a = base + ((u128::from(rng.next()) << 64 | u128::from(rng.next())) & ((1u128 << 88) - 1));
+        observe(&admin, Seen::vm(&Ipv6Addr::from(a).to_string(), "00:50:56:00:00:01", Uuid::new_v4())).await;
+        used.push((a, a));
+    }
+    used.sort();
+    let end = base + ((1u128 << 88) - 1);
+    let mut want = Vec::new();
+    let mut cur = base;
+    let mut push_run = |a: u128, b: u128| {
+        let mut a = a;
+        loop {
+            let mut size_bits = 0u32;
+            while size_bits < 88
+                && a.trailing_zeros() > size_bits
+                && a.checked_add((1u128 << (size_bits + 1)) - 1).is_some_and(|e| e <= b)
+            {
+                size_bits += 1;
+            }
+            want.push(format!("{}/{}", Ipv6Addr::from(a), 128 - size_bits));
+            let next = a + (1u128 << size_bits);
+            if next > b {
+                break;
+            }
+            a = next;
+        }
+    };
+    for (s, e) in &used {
+        if *s > cur {
+            push_run(cur, s - 1);
+        }
+        cur = cur.max(e + 1);
+    }
+    if cur <= end {
+        push_run(cur, end);
+    }
+    assert_eq!(blocks(&free(&admin, "default", parent).await), blocks(&want));
+}
+
+// ---------------------------------------------------------------------------------
+// Allocation.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_hundred_concurrent_allocations_get_a_hundred_distinct_addresses(admin: PgPool) {
+    add(&admin, "default", "10.50.0.0/24").await;
+    add(&admin, "default", "10.50.0.64/27").await; // a child: its space is not handed out
+    observe(&admin, Seen::vm("10.50.0.3", "00:50:56:00:00:03", Uuid::new_v4())).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let opts = op.pool.connect_options().as_ref().clone();
+    // 100 tasks, each on its own connection. The shared test server allows 100
+    // connections in all, so at most 25 are open at a time.
+    let gate = Arc::new(tokio::sync::Semaphore::new(25));
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let (opts, gate) = (opts.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
+            let a = space::allocate_ip(
+                &eio_core::Database::from_pool(pool.clone()),
+                None,
+                &"10.50.0.0/24".parse().unwrap(),
+                &IpRequest { hostname: Some(format!("host-{i}")), ..IpRequest::default() },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("allocation {i}: {e}"));
+            pool.close().await;
+            a
+        }));
+    }
+    let mut addresses = HashSet::new();
+    for t in tasks {
+        let a = t.await.unwrap();
+        assert_eq!(a.created_by.as_deref(), Some("op@example.com"));
+        let ip: Ipv4Addr = a.address.parse().unwrap();
+        let last = ip.octets()[3];
+        assert!(last != 0 && last != 255 && last != 3 && !(64..96).contains(&last), "handed out {ip}");
+        assert!(addresses.insert(ip), "{ip} handed out twice");
+    }
+    assert_eq!(addresses.len(), 100);
+    let planned: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT address) FROM ip_assignments").fetch_one(&admin).await.unwrap();
+    assert_eq!(planned, 100);
+    // Lowest first: .1 .2 .4 ... skipping the observed .3 and the child .64-.95.
+    let mut sorted: Vec<u8> = addresses.iter().map(|a| a.octets()[3]).collect();
+    sorted.sort_unstable();
+    let want: Vec<u8> = (1u8..=254).filter(|x| *x != 3 && !(64..96).contains(x)).take(100).collect();
+    assert_eq!(sorted, want);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn allocating_is_for_operators_and_up(admin: PgPool) {
+    let p = add(&admin, "default", "10.60.0.0/24").await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    for login in [&viewer, &worker] {
+        for sql in [
+            format!("SELECT * FROM allocate_ip('{p}')"),
+            format!("SELECT * FROM allocate_prefix('{p}', 28)"),
+            "INSERT INTO ip_assignments (routing_domain_id, address) VALUES (default_routing_domain_id(), '10.60.0.9')"
+                .into(),
+            "INSERT INTO prefixes (routing_domain_id, cidr) VALUES (default_routing_domain_id(), '10.61.0.0/24')"
+                .into(),
+            "UPDATE prefixes SET status = 'deprecated'".into(),
+        ] {
+            assert_eq!(sqlstate(sqlx::raw_sql(&sql).execute(&login.pool).await), DENIED, "{}: {sql}", login.role);
+        }
+        let e =
+            space::allocate_ip(&db(&login.pool), None, &cidr("10.60.0.0/24"), &IpRequest::default()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden, "{e}");
+    }
+    // Reading free space is for everyone.
+    let free: Vec<String> = sqlx::query_scalar(&format!("SELECT range::text FROM available_ranges('{p}')"))
+        .fetch_all(&viewer.pool)
+        .await
+        .unwrap();
+    assert_eq!(free, ["10.60.0.0/24"]);
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let a = space::allocate_ip(&db(&op.pool), None, &cidr("10.60.0.0/24"), &IpRequest::default()).await.unwrap();
+    assert_eq!(a.address, "10.60.0.1");
+    let child = space::allocate_prefix(&db(&op.pool), None, &cidr("10.60.0.0/24"), 26, &PrefixRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(child.cidr, "10.60.0.64/26");
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_prefix_page_shows_the_tree_both_utilizations_and_free_space(admin: PgPool) {
+    ipam_support::sites(&admin, &["FRA-01"]).await;
+    let d = db(&admin);
+    let mut top = new_prefix("default", "10.70.0.0/16");
+    top.site = Some("fra-01".into());
+    prefixes::add(&d, &top).await.unwrap();
+    add(&admin, "default", "10.70.1.0/24").await;
+    add(&admin, "default", "10.70.1.0/26").await;
+    add(&admin, "default", "10.70.2.0/23").await;
+    for a in ["10.70.1.100", "10.70.1.101"] {
+        plan(&admin, "default", a).await;
+    }
+    for (i, a) in ["10.70.1.100", "10.70.1.102", "10.70.1.103"].iter().enumerate() {
+        observe(&admin, Seen::vm(a, &format!("00:50:56:00:01:0{i}"), Uuid::new_v4())).await;
+    }
+    let page = prefixes::page(&d, None, &cidr("10.70.1.0/24")).await.unwrap();
+    assert_eq!(page.prefix.parent.as_deref(), Some("10.70.0.0/16"));
+    assert_eq!(page.ancestors.iter().map(|a| a.cidr.as_str()).collect::<Vec<_>>(), ["10.70.0.0/16"]);
+    assert_eq!(page.ancestors[0].site.as_deref(), Some("FRA-01"));
+    assert_eq!(page.children.iter().map(|c| c.cidr.as_str()).collect::<Vec<_>>(), ["10.70.1.0/26"]);
+    let u = &page.prefix.utilization;
+    // Both sides, side by side: 2 planned, 3 seen, of 254 usable; a quarter in children.
+    assert_eq!((u.usable.as_str(), u.planned.as_str(), u.observed), ("254", "2", 3));
+    assert!((u.planned_ratio - 2.0 / 254.0).abs() < 1e-9 && (u.observed_ratio - 3.0 / 254.0).abs() < 1e-9);
+    assert!((u.child_ratio - 0.25).abs() < 1e-9 && (u.utilization - 0.25).abs() < 1e-9);
+    assert_eq!(u.child_prefixes, 1);
+    assert_eq!(page.assignments_total, 2);
+    assert_eq!(page.observed_total, 3);
+    assert_eq!(
+        page.free.iter().map(|f| f.cidr.as_str()).collect::<Vec<_>>(),
+        ["10.70.1.64/27", "10.70.1.96/30", "10.70.1.104/29", "10.70.1.112/28", "10.70.1.128/25"]
+    );
+    assert_eq!(page.free_total, 5);
+
+    // The tree in order, parents first, with depth.
+    let tree = prefixes::list(&d, &PrefixFilter { domain: None, within: Some(cidr("10.70.0.0/16")) }).await.unwrap();
+    assert_eq!(
+        tree.iter().map(|p| (p.cidr.as_str(), p.depth)).collect::<Vec<_>>(),
+        [("10.70.0.0/16", 0), ("10.70.1.0/24", 1), ("10.70.1.0/26", 2), ("10.70.2.0/23", 1)]
+    );
+    let top = &tree[0].utilization;
+    assert_eq!((top.child_prefixes, top.child_addresses.as_str()), (2, "768"));
+
+    // Removing the /24 hands its child and its assignments to the /16.
+    prefixes::remove(&d, None, &cidr("10.70.1.0/24")).await.unwrap();
+    let child = prefixes::get(&d, None, &cidr("10.70.1.0/26")).await.unwrap();
+    assert_eq!(child.parent.as_deref(), Some("10.70.0.0/16"));
+    let planned_in: Vec<String> = sqlx::query_scalar(
+        "SELECT p.cidr::text FROM ip_assignments a JOIN prefixes p ON p.id = a.prefix_id ORDER BY a.address",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(planned_in, ["10.70.0.0/16", "10.70.0.0/16"]);
+
+    // Available with a length: only blocks a /N fits in, and how many.
+    let av = space::available(&d, None, &cidr("10.70.0.0/16"), Some(20), None).await.unwrap();
+    assert!(av.blocks.iter().all(|b| b.cidr.ends_with("/20")
+        || b.cidr.ends_with("/19")
+        || b.cidr.ends_with("/18")
+        || b.cidr.ends_with("/17")));
+    assert_eq!(av.blocks[0].cidr, "10.70.16.0/20");
+    assert_eq!(av.blocks[0].fits.as_deref(), Some("1"));
+    assert_eq!(av.blocks.last().unwrap().fits.as_deref(), Some("8"));
+}
