@@ -9,4 +9,5 @@
 //! action without first recording it, never run a destructive step the job's policy and
 //! approval don't cover, and never hold a decrypted credential longer than the call that
 //! uses it.
+pub mod jobs;
 pub mod sync;

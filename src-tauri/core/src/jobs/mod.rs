@@ -1,0 +1,458 @@
+//! Domain 5, Jobs: what a job is (its [`JobSpec`]), its [`plan`], submitting it, deciding
+//! on it (approve, deny, cancel, answer a pause), reading its timeline, and the kill switch.
+//!
+//! Every rule that makes a job safe is enforced by the database functions these call
+//! (`submit_job`, `approve_job`, `decide_job`, `cancel_job`, `set_kill_switch`: roles,
+//! capabilities, four eyes, legal transitions); the plan refusals here stop a job that
+//! could never run before it is submitted. Running jobs is the engine's business.
+pub mod plan;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::sources::SourceKind;
+use crate::Database;
+pub use plan::Plan;
+
+/// What a job does, with its target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobSpec {
+    MaintenanceMode(MaintenanceTarget),
+    FirmwareUpdate(FirmwareTarget),
+    Power(PowerTarget),
+    Sync(SyncTarget),
+    Report(ReportTarget),
+}
+
+impl JobSpec {
+    pub fn job_type(&self) -> &'static str {
+        match self {
+            JobSpec::MaintenanceMode(_) => "maintenance_mode",
+            JobSpec::FirmwareUpdate(_) => "firmware_update",
+            JobSpec::Power(_) => "power",
+            JobSpec::Sync(_) => "sync",
+            JobSpec::Report(_) => "report",
+        }
+    }
+
+    /// The spec stored in `jobs.target`.
+    pub fn to_target(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    pub fn from_target(v: &serde_json::Value) -> Result<JobSpec> {
+        serde_json::from_value(v.clone())
+            .map_err(|e| Error::invalid(format!("the job's target is not understood: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct MaintenanceTarget {
+    /// Host names, short names or moids.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Every host of this cluster.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Take the hosts out of maintenance mode instead.
+    #[serde(default)]
+    pub exit: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct FirmwareTarget {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// The component: an FQDD prefix (`BIOS.Setup`, `NIC.Integrated`) or a name fragment.
+    pub component: String,
+    /// The version the update installs.
+    pub version: String,
+    /// The Dell Update Package on the worker's disk.
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerAction {
+    /// Guest OS shutdown (VMware Tools).
+    Shutdown,
+    /// Hard power-off of a VM.
+    PowerOff,
+    Suspend,
+    /// Graceful restart of a physical server.
+    Reset,
+    /// Hard power cycle of a physical server.
+    PowerCycle,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PowerTarget {
+    pub action: PowerAction,
+    #[serde(default)]
+    pub vms: Vec<String>,
+    #[serde(default)]
+    pub servers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SyncTarget {
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub kind: Option<SourceKind>,
+    /// Completes at once without syncing: for measuring the worker pool.
+    #[serde(default)]
+    pub benchmark_noop: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportTarget {
+    pub definition: String,
+}
+
+/// JobPolicy, exactly as the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Policy {
+    pub allow_vm_shutdown: bool,
+    pub allow_hard_poweroff: bool,
+    pub vm_limit: i32,
+    pub shutdown_timeout_seconds: i32,
+    pub require_approval: bool,
+    #[serde(default)]
+    pub tag_filters: Vec<String>,
+    #[serde(default)]
+    pub folder_filters: Vec<String>,
+    #[serde(default)]
+    pub policy_name: Option<String>,
+}
+
+/// The named policy with `overrides` applied, validated by the database.
+pub async fn resolve_policy(
+    db: &Database,
+    name: Option<&str>,
+    overrides: Option<&serde_json::Value>,
+) -> Result<Policy> {
+    let v: serde_json::Value = sqlx::query_scalar("SELECT resolve_job_policy($1, $2)")
+        .bind(name.unwrap_or("default"))
+        .bind(overrides)
+        .fetch_one(db.pool())
+        .await?;
+    serde_json::from_value(v).map_err(|e| Error::internal(format!("policy shape: {e}")))
+}
+
+/// What `eio job submit` asks for.
+#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
+pub struct SubmitRequest {
+    pub spec: JobSpec,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    /// Field-by-field overrides of the named policy.
+    #[serde(default)]
+    pub policy: Option<serde_json::Value>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    #[ts(type = "string | null")]
+    pub run_at: Option<DateTime<Utc>>,
+    /// Compute and return the plan; submit nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Submitted {
+    pub plan: Plan,
+    pub policy: Policy,
+    /// None for a dry run.
+    pub job: Option<JobSummary>,
+}
+
+/// Plan the job; refuse it if the plan says it can't run; else submit it (unless dry run).
+pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
+    let policy = resolve_policy(db, req.policy_name.as_deref(), req.policy.as_ref()).await?;
+    let plan = plan::compute(db, &req.spec, &policy).await?;
+    if req.dry_run {
+        return Ok(Submitted { plan, policy, job: None });
+    }
+    if !plan.refusals.is_empty() {
+        return Err(Error::invalid(format!("refused before touching anything: {}", plan.refusals.join("; "))));
+    }
+    let title = req.title.clone().unwrap_or_else(|| plan.summary.clone());
+    let mut plan_json = serde_json::to_value(&plan).map_err(|e| Error::internal(e.to_string()))?;
+    plan_json["material"] = plan.material();
+    let id: Uuid = sqlx::query_scalar(
+        "SELECT id FROM submit_job($1::job_type, $2, p_target => $3, p_policy_name => $4, p_policy => $5,
+                                   p_idempotency_key => $6, p_run_at => $7, p_site_id => $8, p_cluster_id => $9,
+                                   p_plan => $10)",
+    )
+    .bind(req.spec.job_type())
+    .bind(&title)
+    .bind(req.spec.to_target())
+    .bind(req.policy_name.as_deref().unwrap_or("default"))
+    .bind(&req.policy)
+    .bind(&req.idempotency_key)
+    .bind(req.run_at)
+    .bind(plan.site_id)
+    .bind(plan.cluster_id)
+    .bind(&plan_json)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Submitted { plan, policy, job: Some(get(db, id).await?) })
+}
+
+/// The hash the worker compares before acting.
+pub async fn material_hash(db: &Database, plan: &Plan) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT md5($1::jsonb::text)").bind(plan.material()).fetch_one(db.pool()).await?)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobSummary {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub status: String,
+    pub title: String,
+    pub initiated_by: Option<String>,
+    pub approved_by: Option<String>,
+    pub progress: Option<f32>,
+    pub progress_message: Option<String>,
+    pub error: Option<String>,
+    pub external_task_ids: Vec<String>,
+    pub attempts: i32,
+    pub cancel_requested: bool,
+    #[ts(type = "string")]
+    pub created_at: DateTime<Utc>,
+    #[ts(type = "string | null")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[ts(type = "string | null")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const SUMMARY_SQL: &str = r#"
+    SELECT j.id, j.type::text AS type, j.status::text AS status, j.title, ui.email AS initiated_by,
+           ua.email AS approved_by, j.progress, j.progress_message, j.error, j.external_task_ids, j.attempts,
+           j.cancel_requested_at IS NOT NULL AS cancel_requested, j.created_at, j.started_at, j.finished_at
+    FROM jobs j LEFT JOIN users ui ON ui.id = j.initiated_by_user LEFT JOIN users ua ON ua.id = j.approved_by_user
+"#;
+
+fn summary_from(r: &sqlx::postgres::PgRow) -> Result<JobSummary> {
+    Ok(JobSummary {
+        id: r.try_get("id")?,
+        job_type: r.try_get("type")?,
+        status: r.try_get("status")?,
+        title: r.try_get("title")?,
+        initiated_by: r.try_get("initiated_by")?,
+        approved_by: r.try_get("approved_by")?,
+        progress: r.try_get("progress")?,
+        progress_message: r.try_get("progress_message")?,
+        error: r.try_get("error")?,
+        external_task_ids: r.try_get("external_task_ids")?,
+        attempts: r.try_get("attempts")?,
+        cancel_requested: r.try_get("cancel_requested")?,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+pub async fn get(db: &Database, id: Uuid) -> Result<JobSummary> {
+    let row = sqlx::query(&format!("{SUMMARY_SQL} WHERE j.id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no job {id}")))?;
+    summary_from(&row)
+}
+
+/// Jobs, newest first; `status` narrows (e.g. awaiting_approval for the approval queue).
+pub async fn list(db: &Database, status: Option<&str>, limit: i64) -> Result<Vec<JobSummary>> {
+    let rows = sqlx::query(&format!(
+        "{SUMMARY_SQL} WHERE ($1::text IS NULL OR j.status::text = $1) ORDER BY j.created_at DESC LIMIT $2"
+    ))
+    .bind(status)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(summary_from).collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobStep {
+    pub seq: i32,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub external_task_id: Option<String>,
+    pub attempts: i32,
+    pub error: Option<String>,
+    #[ts(type = "string | null")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[ts(type = "string | null")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobEvent {
+    pub id: i64,
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    pub level: String,
+    pub message: String,
+    pub data: serde_json::Value,
+    pub actor: String,
+}
+
+/// Everything about one job: the job page model.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobDetail {
+    pub job: JobSummary,
+    pub spec: JobSpec,
+    pub policy: serde_json::Value,
+    pub plan: Option<Plan>,
+    /// Why it paused and what may be chosen (blocking VMs with reasons, …).
+    pub pause_reason: Option<serde_json::Value>,
+    pub decision: Option<serde_json::Value>,
+    pub steps: Vec<JobStep>,
+    pub events: Vec<JobEvent>,
+}
+
+pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
+    let job = get(db, id).await?;
+    let row = sqlx::query("SELECT target, policy, plan, pause_reason, decision FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await?;
+    let steps = sqlx::query(
+        "SELECT seq, name, kind, status::text AS status, external_task_id, attempts, error, started_at, finished_at
+         FROM job_steps WHERE job_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(JobStep {
+            seq: r.try_get("seq")?,
+            name: r.try_get("name")?,
+            kind: r.try_get("kind")?,
+            status: r.try_get("status")?,
+            external_task_id: r.try_get("external_task_id")?,
+            attempts: r.try_get("attempts")?,
+            error: r.try_get("error")?,
+            started_at: r.try_get("started_at")?,
+            finished_at: r.try_get("finished_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let events = sqlx::query(
+        "SELECT e.id, e.at, e.level::text AS level, e.message, e.data, coalesce(u.email, e.actor_login::text) AS actor
+         FROM job_events e LEFT JOIN users u ON u.id = e.actor_user WHERE e.job_id = $1 ORDER BY e.id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(JobEvent {
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            level: r.try_get("level")?,
+            message: r.try_get("message")?,
+            data: r.try_get("data")?,
+            actor: r.try_get("actor")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let plan: Option<serde_json::Value> = row.try_get("plan")?;
+    Ok(JobDetail {
+        job,
+        spec: JobSpec::from_target(&row.try_get("target")?)?,
+        policy: row.try_get("policy")?,
+        plan: plan.and_then(|p| serde_json::from_value(p).ok()),
+        pause_reason: row.try_get("pause_reason")?,
+        decision: row.try_get("decision")?,
+        steps,
+        events,
+    })
+}
+
+pub async fn approve(db: &Database, id: Uuid, comment: Option<&str>) -> Result<JobSummary> {
+    sqlx::query("SELECT approve_job($1, $2)").bind(id).bind(comment).execute(db.pool()).await?;
+    get(db, id).await
+}
+
+pub async fn deny(db: &Database, id: Uuid, comment: Option<&str>) -> Result<JobSummary> {
+    sqlx::query("SELECT deny_job($1, $2)").bind(id).bind(comment).execute(db.pool()).await?;
+    get(db, id).await
+}
+
+pub async fn cancel(db: &Database, id: Uuid, reason: &str) -> Result<JobSummary> {
+    sqlx::query("SELECT cancel_job($1, $2)").bind(id).bind(reason).execute(db.pool()).await?;
+    get(db, id).await
+}
+
+/// An operator's answer to a paused job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    Cancel,
+    Retry,
+    Shutdown,
+    Suspend,
+}
+
+pub async fn decide(
+    db: &Database,
+    id: Uuid,
+    choice: Choice,
+    vms: &[String],
+    comment: Option<&str>,
+) -> Result<JobSummary> {
+    let choice = serde_json::to_value(choice).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    sqlx::query("SELECT decide_job($1, $2, $3, $4)")
+        .bind(id)
+        .bind(choice)
+        .bind(vms)
+        .bind(comment)
+        .execute(db.pool())
+        .await?;
+    get(db, id).await
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct KillSwitch {
+    pub engaged: bool,
+    pub reason: Option<String>,
+    pub changed_by: Option<String>,
+    #[ts(type = "string | null")]
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+pub async fn kill_switch(db: &Database) -> Result<KillSwitch> {
+    let r = sqlx::query("SELECT engaged, reason, changed_by_login::text AS changed_by, changed_at FROM kill_switch")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(KillSwitch {
+        engaged: r.try_get("engaged")?,
+        reason: r.try_get("reason")?,
+        changed_by: r.try_get("changed_by")?,
+        changed_at: r.try_get("changed_at")?,
+    })
+}
+
+/// Engage (any operator) or release (admins) the global kill switch.
+pub async fn set_kill_switch(db: &Database, engaged: bool, reason: &str) -> Result<KillSwitch> {
+    sqlx::query("SELECT set_kill_switch($1, $2)").bind(engaged).bind(reason).execute(db.pool()).await?;
+    kill_switch(db).await
+}

@@ -1,0 +1,48 @@
+//! What each job type does, as resumable steps. Every handler re-reads its job's steps on
+//! start, so a job resumed by another worker continues where the last one stopped; every
+//! external call goes through [`JobContext::run_action`](super::context::JobContext::run_action)
+//! or is preceded by [`JobContext::guard`](super::context::JobContext::guard).
+mod sync;
+
+use eio_core::jobs::{self, JobSpec, Policy};
+
+use super::context::{JobContext, JobError};
+use crate::sync::Syncer;
+
+/// Run the job's handler; the worker records how it ended.
+pub async fn run(ctx: &JobContext, syncer: &Syncer) -> Result<serde_json::Value, JobError> {
+    let spec = JobSpec::from_target(&ctx.job.target).map_err(|e| JobError::Failed(e.message))?;
+    match &spec {
+        JobSpec::Sync(t) => sync::run(ctx, syncer, t).await,
+        other => Err(JobError::Failed(format!(
+            "{} jobs are not run by this worker version; upgrade the worker",
+            other.job_type()
+        ))),
+    }
+}
+
+/// The job's policy as stored at submission.
+pub fn policy(ctx: &JobContext) -> Result<Policy, JobError> {
+    serde_json::from_value(ctx.job.policy.clone())
+        .map_err(|e| JobError::Failed(format!("the job's policy is unreadable: {e}")))
+}
+
+/// Before the first external action: recompute the plan from today's inventory and, if its
+/// material part differs from what was approved, send the job back for approval.
+pub async fn check_drift(ctx: &JobContext, spec: &JobSpec) -> Result<jobs::Plan, JobError> {
+    let policy = policy(ctx)?;
+    let plan = jobs::plan::compute(&ctx.db, spec, &policy).await.map_err(|e| JobError::Failed(e.message))?;
+    if !plan.refusals.is_empty() {
+        return Err(JobError::Failed(format!("the job can no longer run: {}", plan.refusals.join("; "))));
+    }
+    let hash = jobs::material_hash(&ctx.db, &plan).await?;
+    if ctx.job.plan_hash.as_deref().is_some_and(|approved| approved != hash) {
+        let mut plan_json = serde_json::to_value(&plan).map_err(|e| JobError::Failed(e.to_string()))?;
+        plan_json["material"] = plan.material();
+        return Err(JobError::Reapprove {
+            plan: plan_json,
+            message: "the inventory changed since the plan was approved: it needs a new approval".into(),
+        });
+    }
+    Ok(plan)
+}

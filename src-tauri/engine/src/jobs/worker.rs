@@ -1,0 +1,483 @@
+//! The worker pool of one process: leases runnable jobs from PostgreSQL, runs each under
+//! its lease, heartbeats, and reacts to the kill switch and cancellations.
+//!
+//! Any number of these run, on any machines, against one database; they coordinate only
+//! through it: `lease_jobs` (SKIP LOCKED, per-site and per-cluster limits, nothing while
+//! the kill switch is on), `renew_leases` (heartbeats; a job missing from the answer was
+//! lost and its handler stops at the next guard), NOTIFY on `eio_jobs` to wake up at once
+//! (polling is only the fallback), and NOTIFY on `eio_kill_switch`, seen by every worker
+//! within the round trip of a notification.
+//!
+//! A worker never holds in memory what another needs: a killed worker's jobs lapse after
+//! one lease TTL and another worker resumes them from their steps.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eio_core::{Database, Result};
+use sqlx::postgres::PgListener;
+use sqlx::Row;
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+use super::context::{Flags, Interrupt, JobContext, JobError, LeasedJob};
+use super::handlers;
+use crate::sync::Syncer;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique per process: `host:pid` plus a label.
+    pub id: String,
+    /// `desktop`, `serve` or `worker`.
+    pub mode: &'static str,
+    /// Jobs run at once by this process.
+    pub slots: usize,
+    pub lease_ttl: Duration,
+    pub heartbeat_every: Duration,
+    /// How long to sleep when no notification arrives (the fallback to LISTEN/NOTIFY).
+    pub idle_poll: Duration,
+    /// How often handlers poll external tasks.
+    pub task_poll: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(id: impl Into<String>, mode: &'static str) -> Self {
+        WorkerConfig {
+            id: id.into(),
+            mode,
+            slots: 8,
+            lease_ttl: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(10),
+            idle_poll: Duration::from_secs(5),
+            task_poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Observations for tests and benchmarks (the ledger is the database).
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub completed: std::sync::atomic::AtomicU64,
+    /// When this worker first saw the kill switch engaged (after it started).
+    pub kill_switch_seen_at: std::sync::Mutex<Option<Instant>>,
+}
+
+pub struct Worker {
+    pub syncer: Syncer,
+    pub config: WorkerConfig,
+    pub stats: Arc<WorkerStats>,
+}
+
+struct Running {
+    flags: Arc<Flags>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A succeeded job waiting to be recorded: completions are written in batches
+/// (`complete_jobs`), which is what lets one worker finish thousands of short jobs a second.
+type Completion = (Uuid, serde_json::Value);
+
+impl Worker {
+    pub fn new(syncer: Syncer, config: WorkerConfig) -> Self {
+        Worker { syncer, config, stats: Arc::new(WorkerStats::default()) }
+    }
+
+    fn db(&self) -> &Database {
+        &self.syncer.db
+    }
+
+    /// Run until `stop` turns true. Running jobs are handed back (their leases released)
+    /// at the next guard, so another worker resumes them at once.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
+        self.register().await?;
+        let wake = Arc::new(Notify::new());
+        let kill = Arc::new(AtomicBool::new(
+            sqlx::query_scalar::<_, bool>("SELECT engaged FROM kill_switch").fetch_one(self.db().pool()).await?,
+        ));
+        let listener = self.listen(wake.clone(), kill.clone()).await?;
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Completion>();
+        let completer = tokio::spawn(complete(
+            self.db().clone(),
+            self.config.id.clone(),
+            done_rx,
+            self.stats.clone(),
+            wake.clone(),
+        ));
+        let mut running: HashMap<Uuid, Running> = HashMap::new();
+        let mut last_beat = Instant::now();
+        loop {
+            running.retain(|_, r| !r.task.is_finished());
+            if *stop.borrow() {
+                break;
+            }
+            if last_beat.elapsed() >= self.config.heartbeat_every {
+                self.heartbeat(&running).await;
+                last_beat = Instant::now();
+            }
+            let free = self.config.slots.saturating_sub(running.len());
+            let mut leased = 0;
+            if free > 0 && !kill.load(Ordering::SeqCst) {
+                match self.lease(free).await {
+                    Ok(jobs) => {
+                        leased = jobs.len();
+                        for job in jobs {
+                            let flags = Arc::new(Flags { kill_switch: kill.clone(), ..Default::default() });
+                            let id = job.id;
+                            let task = tokio::spawn(self.execute(job, flags.clone(), wake.clone(), done_tx.clone()));
+                            running.insert(id, Running { flags, task });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "leasing jobs failed; retrying"),
+                }
+            }
+            if leased == free && free > 0 {
+                continue; // there may be more ready right now
+            }
+            let next_beat = self.config.heartbeat_every.saturating_sub(last_beat.elapsed());
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(self.config.idle_poll.min(next_beat)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        for r in running.values() {
+            r.flags.shutdown.store(true, Ordering::SeqCst);
+        }
+        for (_, r) in running.drain() {
+            let _ = r.task.await;
+        }
+        drop(done_tx);
+        let _ = completer.await;
+        listener.abort();
+        let _ = sqlx::query("UPDATE worker_instances SET stopped_at = now() WHERE id = $1")
+            .bind(&self.config.id)
+            .execute(self.db().pool())
+            .await;
+        Ok(())
+    }
+
+    async fn register(&self) -> Result<()> {
+        let host =
+            std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO worker_instances (id, hostname, pid, version, mode) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now(), stopped_at = NULL",
+        )
+        .bind(&self.config.id)
+        .bind(host)
+        .bind(std::process::id() as i32)
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(self.config.mode)
+        .execute(self.db().pool())
+        .await?;
+        // Close sync runs a crashed process left open.
+        crate::sync::ledger::close_abandoned(self.db(), 60).await?;
+        Ok(())
+    }
+
+    /// LISTEN for job changes (wake up) and the kill switch (flag every job at once).
+    async fn listen(&self, wake: Arc<Notify>, kill: Arc<AtomicBool>) -> Result<tokio::task::JoinHandle<()>> {
+        let mut listener = PgListener::connect_with(self.db().pool()).await?;
+        listener.listen_all(["eio_jobs", "eio_kill_switch"]).await?;
+        let stats = self.stats.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(n) if n.channel() == "eio_kill_switch" => {
+                        let engaged = serde_json::from_str::<serde_json::Value>(n.payload())
+                            .ok()
+                            .and_then(|v| v["engaged"].as_bool())
+                            .unwrap_or(true);
+                        kill.store(engaged, Ordering::SeqCst);
+                        if engaged {
+                            let mut seen = stats.kill_switch_seen_at.lock().unwrap_or_else(|p| p.into_inner());
+                            seen.get_or_insert_with(Instant::now);
+                        }
+                        wake.notify_one();
+                    }
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => {
+                        // sqlx reconnects on the next recv; jobs are still found by polling.
+                        tracing::warn!(error = %e, "job notifications interrupted");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }))
+    }
+
+    async fn lease(&self, n: usize) -> Result<Vec<LeasedJob>> {
+        let rows = sqlx::query(
+            "SELECT id, type::text AS type, target, policy, plan, plan_hash, decision, attempts
+             FROM lease_jobs($1, $2, make_interval(secs => $3))",
+        )
+        .bind(&self.config.id)
+        .bind(n as i32)
+        .bind(self.config.lease_ttl.as_secs_f64())
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeasedJob {
+                    id: r.try_get("id")?,
+                    job_type: r.try_get("type")?,
+                    target: r.try_get("target")?,
+                    policy: r.try_get("policy")?,
+                    plan: r.try_get("plan")?,
+                    plan_hash: r.try_get("plan_hash")?,
+                    decision: r.try_get("decision")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Renew leases of running jobs; flag the lost and the cancelled.
+    async fn heartbeat(&self, running: &HashMap<Uuid, Running>) {
+        let _ = sqlx::query("UPDATE worker_instances SET heartbeat_at = now() WHERE id = $1")
+            .bind(&self.config.id)
+            .execute(self.db().pool())
+            .await;
+        if running.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = running.keys().copied().collect();
+        match sqlx::query_scalar::<_, Uuid>("SELECT renew_leases($1, $2, make_interval(secs => $3))")
+            .bind(&self.config.id)
+            .bind(&ids)
+            .bind(self.config.lease_ttl.as_secs_f64())
+            .fetch_all(self.db().pool())
+            .await
+        {
+            Ok(kept) => {
+                for (id, r) in running {
+                    if !kept.contains(id) {
+                        r.flags.lease_lost.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew leases"),
+        }
+        if let Ok(cancelled) =
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM jobs WHERE id = ANY($1) AND cancel_requested_at IS NOT NULL")
+                .bind(&ids)
+                .fetch_all(self.db().pool())
+                .await
+        {
+            for id in cancelled {
+                if let Some(r) = running.get(&id) {
+                    r.flags.cancel_requested.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    /// Run one leased job to an end state (or hand it back), recording how it ended.
+    fn execute(
+        &self,
+        job: LeasedJob,
+        flags: Arc<Flags>,
+        wake: Arc<Notify>,
+        done: tokio::sync::mpsc::UnboundedSender<Completion>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let ctx = JobContext {
+            db: self.db().clone(),
+            worker: self.config.id.clone(),
+            job,
+            flags,
+            poll_every: self.config.task_poll,
+        };
+        let syncer = self.syncer.clone();
+        let stats = self.stats.clone();
+        async move {
+            match handlers::run(&ctx, &syncer).await {
+                Ok(result) => {
+                    // Recorded by the completer, in a batch with others.
+                    let _ = done.send((ctx.job.id, result));
+                }
+                outcome => {
+                    if let Err(e) = finish(&ctx, outcome).await {
+                        tracing::warn!(job = %ctx.job.id, error = %e, "could not record how the job ended; its lease will lapse");
+                    }
+                    stats.completed.fetch_add(1, Ordering::Relaxed);
+                    wake.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// Record succeeded jobs in batches until the channel closes (all senders dropped).
+async fn complete(
+    db: Database,
+    worker: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Completion>,
+    stats: Arc<WorkerStats>,
+    wake: Arc<Notify>,
+) {
+    let mut batch: Vec<Completion> = Vec::with_capacity(512);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let (ids, results): (Vec<Uuid>, Vec<serde_json::Value>) = batch.drain(..).unzip();
+        let mut attempt = 0;
+        loop {
+            match sqlx::query_scalar::<_, Uuid>("SELECT complete_jobs($1, $2, $3)")
+                .bind(&worker)
+                .bind(&ids)
+                .bind(&results)
+                .fetch_all(db.pool())
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, "recording completed jobs failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => {
+                    // Their leases lapse and another worker re-runs them: resumable by design.
+                    tracing::warn!(error = %e, jobs = ids.len(), "could not record completed jobs; they will be resumed");
+                    break;
+                }
+            }
+        }
+        stats.completed.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        wake.notify_one();
+    }
+}
+
+/// Write the end of a handler run, only while this worker holds the lease.
+async fn finish(ctx: &JobContext, outcome: std::result::Result<serde_json::Value, JobError>) -> Result<()> {
+    let pool = ctx.db.pool();
+    let (id, me) = (ctx.job.id, &ctx.worker);
+    let release = "lease_owner = NULL, lease_expires_at = NULL";
+    match outcome {
+        Ok(result) => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(&format!(
+                "UPDATE jobs SET status = 'succeeded', result = $3, progress = 1, {release} WHERE id = $1 AND lease_owner = $2"
+            ))
+            .bind(id)
+            .bind(me)
+            .bind(&result)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                sqlx::query(
+                    "INSERT INTO job_events (job_id, level, message, data) VALUES ($1, 'info', 'succeeded', $2)",
+                )
+                .bind(id)
+                .bind(&result)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Err(JobError::Interrupted(Interrupt::LeaseLost)) => {}
+        Err(JobError::Interrupted(Interrupt::Shutdown)) => {
+            // Hand the job back at once: the next worker resumes it from its steps.
+            sqlx::query("UPDATE jobs SET lease_expires_at = now() WHERE id = $1 AND lease_owner = $2")
+                .bind(id)
+                .bind(me)
+                .execute(pool)
+                .await?;
+        }
+        Err(JobError::Interrupted(Interrupt::Cancelled)) => {
+            end_with(ctx, "cancelled", "cancelled at a safe point", serde_json::json!({}), None).await?;
+        }
+        Err(JobError::Interrupted(Interrupt::KillSwitch(reason))) => {
+            end_with(
+                ctx,
+                "paused",
+                &format!("paused: the kill switch is engaged ({reason})"),
+                serde_json::json!({"kind": "kill_switch", "reason": reason}),
+                Some(serde_json::json!({"kind": "kill_switch", "reason": reason,
+                                        "choices": ["retry", "cancel"]})),
+            )
+            .await?;
+        }
+        Err(JobError::Pause(reason)) => {
+            let message =
+                reason["message"].as_str().map(str::to_owned).unwrap_or_else(|| "paused: needs a decision".into());
+            end_with(ctx, "paused", &message, reason.clone(), Some(reason)).await?;
+        }
+        Err(JobError::Reapprove { plan, message }) => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(&format!(
+                "UPDATE jobs SET status = 'awaiting_approval', plan = $3,
+                        plan_hash = md5(coalesce($3 -> 'material', $3)::text), approved_by_user = NULL, {release}
+                 WHERE id = $1 AND lease_owner = $2"
+            ))
+            .bind(id)
+            .bind(me)
+            .bind(&plan)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                sqlx::query("INSERT INTO job_events (job_id, level, message, data) VALUES ($1, 'warning', $2, $3)")
+                    .bind(id)
+                    .bind(&message)
+                    .bind(serde_json::json!({"new_plan": plan}))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_notify('eio_approvals', json_build_object('job_id', $1::text)::text)")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Err(JobError::Failed(message)) => {
+            end_with(ctx, "failed", &message, serde_json::json!({}), None).await?;
+        }
+        Err(JobError::Database(e)) => {
+            // Leave it leased: when the lease lapses, a worker resumes it from its steps.
+            tracing::warn!(job = %id, error = %e, "database error while running a job; it resumes after its lease");
+        }
+    }
+    Ok(())
+}
+
+async fn end_with(
+    ctx: &JobContext,
+    status: &str,
+    message: &str,
+    data: serde_json::Value,
+    pause_reason: Option<serde_json::Value>,
+) -> Result<()> {
+    let mut tx = ctx.db.pool().begin().await?;
+    let n = sqlx::query(
+        "UPDATE jobs SET status = $3::job_status, error = CASE WHEN $3 IN ('failed', 'cancelled') THEN $4 ELSE error END,
+                pause_reason = $5, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(ctx.job.id)
+    .bind(&ctx.worker)
+    .bind(status)
+    .bind(message)
+    .bind(&pause_reason)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 1 {
+        let level = if status == "failed" { "error" } else { "warning" };
+        sqlx::query("INSERT INTO job_events (job_id, level, message, data) VALUES ($1, $2::event_level, $3, $4)")
+            .bind(ctx.job.id)
+            .bind(level)
+            .bind(message)
+            .bind(data)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

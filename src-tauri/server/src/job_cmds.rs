@@ -1,0 +1,351 @@
+//! `eio job …`, `eio kill-switch …` and `eio worker`: submitting jobs (with a dry-run
+//! plan), the approval queue, answering a paused job, the emergency stop, and running this
+//! machine's share of the worker pool.
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use eio_core::config::Config;
+use eio_core::jobs::{
+    self, Choice, FirmwareTarget, JobSpec, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget, SubmitRequest,
+    SyncTarget,
+};
+use eio_core::sources::SourceKind;
+use eio_core::{Database, Error};
+use eio_engine::jobs::{Worker, WorkerConfig};
+use uuid::Uuid;
+
+use crate::output;
+use crate::source_cmds;
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Plan and submit a job (with --dry-run: only show the plan)
+    Submit(Box<SubmitArgs>),
+    /// Jobs, newest first
+    List {
+        /// Only jobs in this state (awaiting_approval for the approval queue)
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job: plan, steps, events, why it paused
+    Show {
+        id: Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve someone else's job (approvers; never your own)
+    Approve {
+        id: Uuid,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Deny someone else's job
+    Deny {
+        id: Uuid,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Cancel a job (a running one stops at its next safe point)
+    Cancel {
+        id: Uuid,
+        #[arg(long, default_value = "cancelled from the command line")]
+        reason: String,
+    },
+    /// Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it
+    Decide(DecideArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "choice")]
+pub struct ChoiceArgs {
+    #[arg(long)]
+    cancel: bool,
+    #[arg(long)]
+    retry: bool,
+    /// Shut these blocking VMs down (only where the job's policy allows, within vm_limit)
+    #[arg(long, num_args = 1.., value_name = "VM")]
+    shutdown: Vec<String>,
+    /// Suspend these blocking VMs
+    #[arg(long, num_args = 1.., value_name = "VM")]
+    suspend: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    id: Uuid,
+    #[command(flatten)]
+    choice: ChoiceArgs,
+    #[arg(long)]
+    comment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    #[command(subcommand)]
+    kind: SubmitKind,
+    /// A title for the job (default: the plan's summary)
+    #[arg(long, global = true)]
+    title: Option<String>,
+    /// The named job policy to start from
+    #[arg(long, global = true, value_name = "NAME")]
+    policy: Option<String>,
+    /// JSON with policy fields overriding the named policy ({"allow_vm_shutdown": true, "vm_limit": 2})
+    #[arg(long, global = true, value_name = "FILE")]
+    policy_file: Option<PathBuf>,
+    /// The same key always yields the same single job
+    #[arg(long, global = true)]
+    idempotency_key: Option<String>,
+    /// Run no earlier than this time (RFC 3339)
+    #[arg(long, global = true)]
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Show the plan; submit nothing
+    #[arg(long, global = true)]
+    dry_run: bool,
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SubmitKind {
+    /// Enter (or, with --exit, leave) maintenance mode, one host at a time, with DRS evacuation
+    MaintenanceMode {
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        #[arg(long)]
+        cluster: Option<String>,
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Rolling firmware update: one host at a time, stop on the first failure
+    FirmwareUpdate {
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        #[arg(long)]
+        cluster: Option<String>,
+        /// FQDD prefix (BIOS.Setup, NIC.Integrated) or name fragment
+        #[arg(long)]
+        component: String,
+        /// The version the image installs
+        #[arg(long)]
+        version: String,
+        /// The Dell Update Package, on the worker's disk
+        #[arg(long)]
+        image: String,
+    },
+    /// Shut down, power off or suspend VMs; restart or power-cycle servers
+    Power {
+        #[arg(long, value_parser = parse_power_action)]
+        action: PowerAction,
+        #[arg(long = "vm")]
+        vms: Vec<String>,
+        #[arg(long = "server")]
+        servers: Vec<String>,
+    },
+    /// A full sync of one source or of a kind of sources
+    Sync {
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        kind: Option<SourceKind>,
+    },
+    /// Run a report definition
+    Report {
+        #[arg(long)]
+        definition: String,
+    },
+}
+
+fn parse_power_action(s: &str) -> Result<PowerAction, String> {
+    match s {
+        "shutdown" => Ok(PowerAction::Shutdown),
+        "power-off" | "power_off" => Ok(PowerAction::PowerOff),
+        "suspend" => Ok(PowerAction::Suspend),
+        "reset" => Ok(PowerAction::Reset),
+        "power-cycle" | "power_cycle" => Ok(PowerAction::PowerCycle),
+        o => Err(format!("unknown action {o}: shutdown, power-off, suspend, reset, power-cycle")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KillSwitchCommand {
+    /// Stop every job's external calls at once (any operator)
+    On {
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let jobs run again (admins); paused jobs wait for a retry decision
+    Off {
+        #[arg(long)]
+        reason: String,
+    },
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs this process runs at once
+    #[arg(long, default_value_t = 8)]
+    pub slots: usize,
+    /// Seconds a lease lasts without a heartbeat
+    #[arg(long, default_value_t = 30)]
+    pub lease_ttl: u64,
+}
+
+pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
+    match cmd {
+        JobCommand::Submit(args) => submit(db, *args).await,
+        JobCommand::List { status, limit, json } => {
+            output::jobs(&jobs::list(db, status.as_deref(), limit).await?, json)
+        }
+        JobCommand::Show { id, json } => output::job_detail(&jobs::detail(db, id).await?, json),
+        JobCommand::Approve { id, comment } => {
+            let j = jobs::approve(db, id, comment.as_deref()).await?;
+            println!("Approved job {} ({}); it is now {}.", j.id, j.title, j.status);
+            Ok(())
+        }
+        JobCommand::Deny { id, comment } => {
+            let j = jobs::deny(db, id, comment.as_deref()).await?;
+            println!("Denied job {}: it is {}.", j.id, j.status);
+            Ok(())
+        }
+        JobCommand::Cancel { id, reason } => {
+            let j = jobs::cancel(db, id, &reason).await?;
+            if j.status == "running" {
+                println!("Cancel requested: job {} stops at its next safe point.", j.id);
+            } else {
+                println!("Job {} is {}.", j.id, j.status);
+            }
+            Ok(())
+        }
+        JobCommand::Decide(d) => {
+            let (choice, vms) = match d.choice {
+                ChoiceArgs { cancel: true, .. } => (Choice::Cancel, vec![]),
+                ChoiceArgs { retry: true, .. } => (Choice::Retry, vec![]),
+                ChoiceArgs { shutdown, .. } if !shutdown.is_empty() => (Choice::Shutdown, shutdown),
+                ChoiceArgs { suspend, .. } => (Choice::Suspend, suspend),
+            };
+            let j = jobs::decide(db, d.id, choice, &vms, d.comment.as_deref()).await?;
+            println!("Decision recorded: job {} is {}.", j.id, j.status);
+            Ok(())
+        }
+    }
+}
+
+async fn submit(db: &Database, args: SubmitArgs) -> Result<(), Error> {
+    let spec = match args.kind {
+        SubmitKind::MaintenanceMode { hosts, cluster, exit } => {
+            JobSpec::MaintenanceMode(MaintenanceTarget { hosts, cluster, exit })
+        }
+        SubmitKind::FirmwareUpdate { hosts, cluster, component, version, image } => {
+            JobSpec::FirmwareUpdate(FirmwareTarget { hosts, cluster, component, version, image })
+        }
+        SubmitKind::Power { action, vms, servers } => JobSpec::Power(PowerTarget { action, vms, servers }),
+        SubmitKind::Sync { source, kind } => JobSpec::Sync(SyncTarget { source, kind, benchmark_noop: false }),
+        SubmitKind::Report { definition } => JobSpec::Report(ReportTarget { definition }),
+    };
+    let policy = match &args.policy_file {
+        Some(path) => Some(
+            serde_json::from_str::<serde_json::Value>(
+                &std::fs::read_to_string(path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
+            )
+            .map_err(|e| Error::invalid(format!("{}: not JSON: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let submitted = jobs::submit(
+        db,
+        &SubmitRequest {
+            spec,
+            title: args.title,
+            policy_name: args.policy,
+            policy,
+            idempotency_key: args.idempotency_key,
+            run_at: args.run_at,
+            dry_run: args.dry_run,
+        },
+    )
+    .await?;
+    output::submitted(&submitted, args.json)
+}
+
+pub async fn kill_switch(db: &Database, cmd: KillSwitchCommand) -> Result<(), Error> {
+    match cmd {
+        KillSwitchCommand::On { reason } => {
+            jobs::set_kill_switch(db, true, &reason).await?;
+            println!("Kill switch ENGAGED: no job makes an external call until an admin releases it.");
+            Ok(())
+        }
+        KillSwitchCommand::Off { reason } => {
+            jobs::set_kill_switch(db, false, &reason).await?;
+            println!("Kill switch released. Jobs it paused wait for a `eio job decide ID --retry`.");
+            Ok(())
+        }
+        KillSwitchCommand::Status { json } => {
+            let k = jobs::kill_switch(db).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&k).map_err(|e| Error::internal(e.to_string()))?);
+            } else if k.engaged {
+                println!("ENGAGED by {} ({})", k.changed_by.unwrap_or_default(), k.reason.unwrap_or_default());
+            } else {
+                println!("off");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Run this machine's worker pool until Ctrl-C (or SIGTERM).
+pub async fn worker(
+    config: &Config,
+    db: &Database,
+    key_file: Option<&std::path::Path>,
+    args: WorkerArgs,
+) -> Result<(), Error> {
+    let worker = build_worker(config, db, key_file, &args, "worker").await?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    eprintln!("worker {} running {} job slot(s); Ctrl-C to stop", worker.config.id, worker.config.slots);
+    worker.run(stop).await
+}
+
+/// This machine's worker pool (`mode`: worker, serve), with the worker key it decrypts
+/// service identities with; fails when no key is available. `eio serve` runs the same.
+pub async fn build_worker(
+    config: &Config,
+    db: &Database,
+    key_file: Option<&std::path::Path>,
+    args: &WorkerArgs,
+    mode: &'static str,
+) -> Result<Worker, Error> {
+    let syncer = source_cmds::syncer(config, db, key_file).await?;
+    let mut cfg = WorkerConfig::new(source_cmds::worker_name(), mode);
+    cfg.slots = args.slots.max(1);
+    cfg.lease_ttl = std::time::Duration::from_secs(args.lease_ttl.max(3));
+    cfg.heartbeat_every = cfg.lease_ttl / 3;
+    Ok(Worker::new(syncer, cfg))
+}
+
+/// Resolves at Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
