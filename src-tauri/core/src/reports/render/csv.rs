@@ -1,0 +1,98 @@
+//! CSV: RFC 4180 (the `csv` crate), a header row of the column names, then the rows.
+//!
+//! A single-sheet report is one file at the destination. A multi-sheet report (rvtools,
+//! inventory_summary, job_history) is one file per sheet beside it, named
+//! `<stem>_<sheet>.csv` (`inventory_vInfo.csv`), as RVTools' own CSV export does; all of them
+//! are committed together. Cells as [`Cell::write_text`] prints them.
+use std::path::{Path, PathBuf};
+
+use super::{Cell, Sink};
+use crate::error::{Error, Result};
+use crate::reports::atomic::{io_error, AtomicFile};
+use crate::reports::catalog::Sheet;
+
+pub struct CsvSink {
+    /// Where each sheet goes, in sheet order.
+    paths: Vec<PathBuf>,
+    limit: Option<u64>,
+    current: Option<::csv::Writer<AtomicFile>>,
+    done: Vec<AtomicFile>,
+    text: String,
+}
+
+/// The files a csv rendering of these sheets writes for `destination`.
+pub fn sheet_paths(destination: &Path, sheets: &[&'static Sheet]) -> Vec<PathBuf> {
+    if sheets.len() <= 1 {
+        return vec![destination.to_path_buf()];
+    }
+    let stem = destination.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let folder = crate::reports::atomic::folder_of(destination);
+    sheets.iter().map(|s| folder.join(format!("{stem}_{}.csv", s.name.replace(' ', "_")))).collect()
+}
+
+impl CsvSink {
+    pub fn new(destination: &Path, sheets: &[&'static Sheet], limit: Option<u64>) -> Result<CsvSink> {
+        Ok(CsvSink {
+            paths: sheet_paths(destination, sheets),
+            limit,
+            current: None,
+            done: Vec::new(),
+            text: String::new(),
+        })
+    }
+
+    fn writer(&mut self) -> Result<&mut ::csv::Writer<AtomicFile>> {
+        self.current.as_mut().ok_or_else(|| Error::internal("csv row outside a sheet"))
+    }
+}
+
+fn csv_error(e: ::csv::Error, path: &Path) -> Error {
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => io_error(io, "cannot write", path),
+        other => Error::internal(format!("writing {}: {other:?}", path.display())),
+    }
+}
+
+impl Sink for CsvSink {
+    fn begin_sheet(&mut self, sheet: &'static Sheet) -> Result<()> {
+        let index = self.done.len();
+        let path = self.paths.get(index).cloned().ok_or_else(|| Error::internal("more csv sheets than planned"))?;
+        let file = AtomicFile::create(&path, self.limit)?;
+        let mut w = ::csv::WriterBuilder::new().buffer_capacity(64 * 1024).from_writer(file);
+        w.write_record(sheet.columns.iter().map(|c| c.name)).map_err(|e| csv_error(e, &path))?;
+        self.current = Some(w);
+        Ok(())
+    }
+
+    fn row(&mut self, cells: &mut [Cell]) -> Result<()> {
+        let mut text = std::mem::take(&mut self.text);
+        let w = self.writer()?;
+        let mut result = Ok(());
+        for cell in cells.iter() {
+            text.clear();
+            cell.write_text(&mut text);
+            if let Err(e) = w.write_field(text.as_bytes()) {
+                result = Err(e);
+                break;
+            }
+        }
+        let result = result.and_then(|_| w.write_record(None::<&[u8]>));
+        self.text = text;
+        result.map_err(|e| {
+            let path = self.paths.get(self.done.len()).cloned().unwrap_or_default();
+            csv_error(e, &path)
+        })
+    }
+
+    fn end_sheet(&mut self, _rows: u64) -> Result<()> {
+        let w = self.current.take().ok_or_else(|| Error::internal("csv sheet ended twice"))?;
+        let path = self.paths.get(self.done.len()).cloned().unwrap_or_default();
+        let file = w.into_inner().map_err(|e| io_error(e.into_error(), "cannot write", &path))?;
+        self.done.push(file);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<AtomicFile>> {
+        Ok(self.done)
+    }
+}

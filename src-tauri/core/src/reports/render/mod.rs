@@ -1,0 +1,95 @@
+//! Turning streamed rows into files: one [`Sink`] per format, fed sheet by sheet and row by
+//! row, so no format ever holds more than a row (and the HTML chart's few bars) in memory.
+//!
+//! Owns the cell model ([`Cell`]), the formats' files and their layout (documented per
+//! renderer: [`xlsx`], [`csv`], [`json`], [`html`]). Every renderer writes through
+//! [`AtomicFile`]s that are committed only by the caller after the whole report succeeded;
+//! a renderer must never write the destination directly, and never drop or reorder rows.
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod xlsx;
+
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::atomic::AtomicFile;
+use super::catalog::{Report, Sheet};
+use super::{Filters, ReportFormat};
+use crate::error::Result;
+
+/// One value, typed as its column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+impl Cell {
+    /// The text csv and html show: integers and floats as Rust prints them (shortest
+    /// round-trip form), booleans as `True`/`False` (as RVTools writes them), times in UTC
+    /// as RFC 3339 to the second, NULL as nothing.
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        match self {
+            Cell::Null => {}
+            Cell::Text(s) => out.push_str(s),
+            Cell::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Cell::Float(f) if f.is_finite() => {
+                let _ = write!(out, "{f}");
+            }
+            Cell::Float(_) => {}
+            Cell::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+            Cell::Time(t) => out.push_str(&time_text(t)),
+        }
+    }
+}
+
+/// How every format prints a time: UTC, RFC 3339, whole seconds.
+pub fn time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// What a renderer shows about the report besides its rows.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub report: &'static Report,
+    pub generated_at: DateTime<Utc>,
+    pub filters: Filters,
+    /// Bars for the HTML chart: (label, value).
+    pub chart: Vec<(String, f64)>,
+}
+
+/// A format's writer. Called as: (`begin_sheet`, `row`*, `end_sheet`)* then `finish`.
+pub trait Sink: Send {
+    fn begin_sheet(&mut self, sheet: &'static Sheet) -> Result<()>;
+    /// The cells of one row, in column order. A sink may take the strings out.
+    fn row(&mut self, cells: &mut [Cell]) -> Result<()>;
+    fn end_sheet(&mut self, rows: u64) -> Result<()>;
+    /// Write what remains; the files are committed by the caller once everything succeeded.
+    fn finish(self: Box<Self>) -> Result<Vec<AtomicFile>>;
+}
+
+/// The sink for `format` writing `destination` (csv of a multi-sheet report: one file per
+/// sheet beside it, see [`csv`]). `limit` caps each file's size, failing like a full disk.
+pub fn open(
+    format: ReportFormat,
+    destination: &Path,
+    meta: Meta,
+    sheets: &[&'static Sheet],
+    limit: Option<u64>,
+) -> Result<Box<dyn Sink>> {
+    Ok(match format {
+        ReportFormat::Xlsx => Box::new(xlsx::XlsxSink::new(destination, limit)?),
+        ReportFormat::Csv => Box::new(csv::CsvSink::new(destination, sheets, limit)?),
+        ReportFormat::Json => Box::new(json::JsonSink::new(destination, meta, limit)?),
+        ReportFormat::Html => Box::new(html::HtmlSink::new(destination, meta, limit)?),
+    })
+}
