@@ -6,6 +6,10 @@
 //! only state of its own is the sign-in: which database, and the user's own session
 //! (`connection_state`, `sign_in`, `sign_out`, over `eio_core::connection`).
 //!
+//! While a session is open, [`live`] relays the database's notifications to the window
+//! (`eio://live` events), keeps the tray's approval badge current and raises desktop
+//! notifications for the user's approvals and jobs.
+//!
 //! The shell knows nothing of the domain, never stores a password (the keyring does, if
 //! the user asks), and never refuses to open its window: a database it can't reach is
 //! shown on the sign-in page with the reason.
@@ -13,13 +17,16 @@ use eio_core::api::{NoInput, Session};
 use eio_core::config::{Config, Overrides};
 use eio_core::connection::{self, ConnectionState, SignInInput};
 use eio_core::error::ApiError;
-use tauri::Runtime;
+use tauri::{Manager, Runtime};
 
+pub mod live;
 mod tray;
 
 /// The configuration and, once signed in, the session.
 pub struct AppState {
     inner: tokio::sync::Mutex<Inner>,
+    /// The open session (None: signed out), for the live-update relay to follow.
+    sessions: tokio::sync::watch::Sender<Option<Session>>,
 }
 
 struct Inner {
@@ -32,7 +39,10 @@ struct Inner {
 impl AppState {
     /// Resume with `config` (the saved address and keyring) on the first call.
     pub fn new(config: Result<Config, ApiError>) -> Self {
-        AppState { inner: tokio::sync::Mutex::new(Inner { config, session: None, state: None }) }
+        AppState {
+            inner: tokio::sync::Mutex::new(Inner { config, session: None, state: None }),
+            sessions: tokio::sync::watch::channel(None).0,
+        }
     }
 
     /// An already open session (tests).
@@ -40,6 +50,7 @@ impl AppState {
         let mut state = ConnectionState::disconnected(&config, None);
         state.connected = true;
         AppState {
+            sessions: tokio::sync::watch::channel(Some(session.clone())).0,
             inner: tokio::sync::Mutex::new(Inner { config: Ok(config), session: Some(session), state: Some(state) }),
         }
     }
@@ -55,6 +66,7 @@ impl AppState {
                     }
                     inner.session = db.map(Session::new);
                     inner.state = Some(state);
+                    self.sessions.send_replace(inner.session.clone());
                 }
                 Err(e) => {
                     let fallback = Config::load(Overrides::default()).ok();
@@ -63,6 +75,11 @@ impl AppState {
             }
         }
         inner
+    }
+
+    /// Follow the open session (the live-update relay does).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<Session>> {
+        self.sessions.subscribe()
     }
 
     async fn session(&self) -> Result<Session, ApiError> {
@@ -112,6 +129,7 @@ async fn sign_in(state: tauri::State<'_, AppState>, input: SignInInput) -> Resul
     if let Some(old) = inner.session.replace(Session::new(db)) {
         old.db.pool().close().await;
     }
+    state.sessions.send_replace(inner.session.clone());
     inner.config = Ok(next);
     inner.state = Some(connected.clone());
     Ok(connected)
@@ -123,6 +141,7 @@ async fn sign_out(state: tauri::State<'_, AppState>, _input: Option<NoInput>) ->
     if let Some(old) = inner.session.take() {
         old.db.pool().close().await;
     }
+    state.sessions.send_replace(None);
     let config = inner.config.clone()?;
     let signed_out = ConnectionState::disconnected(&config, None);
     inner.state = Some(signed_out.clone());
@@ -149,6 +168,7 @@ pub fn run() {
             if let Err(e) = tray::install(app.handle()) {
                 tracing::warn!(error = %e, "no tray icon");
             }
+            live::spawn(app.handle().clone(), app.state::<AppState>().subscribe());
             Ok(())
         })
         .run(tauri::generate_context!());

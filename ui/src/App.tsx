@@ -1,43 +1,74 @@
-import { useEffect, useState } from "react";
-import { desktop, toApiError } from "./api/client";
-import type { ConnectionState } from "./api/bindings.gen";
+// The app: first where the backend stands (desktop: which database; browser: the session
+// with `eio serve`), then the shell with its pages.
+import { Center, Loader, Stack, Text } from "@mantine/core";
+import { useCallback, useEffect, useState } from "react";
+import type { ConnectionState, WebSession } from "./api/bindings.gen";
+import { desktop, toApiError, webSession } from "./api/client";
+import { setUnauthorizedHandler } from "./api/transport";
+import { Shell } from "./Shell";
 import { SignInView } from "./pages/SignInView";
-import { StatusView } from "./pages/StatusView";
+import { WebSignInView } from "./pages/WebSignInView";
+
+type Where =
+  | { kind: "loading" }
+  | { kind: "desktop"; state: ConnectionState }
+  | { kind: "browser"; session: WebSession | null; error?: string };
 
 export function App() {
-  // In a browser, `eio serve` owns the connection; only the desktop signs in.
-  const [connection, setConnection] = useState<ConnectionState | null | "loading">(desktop ? "loading" : null);
-  useEffect(() => {
-    if (!desktop) return;
-    desktop
-      .connection_state()
-      .then(setConnection)
-      .catch((e: unknown) => setConnection({ ...blankState(), error: toApiError(e) }));
-  }, []);
+  const [where, setWhere] = useState<Where>({ kind: "loading" });
 
-  const signedIn = connection === null || (connection !== "loading" && connection.connected);
+  const refresh = useCallback(() => {
+    if (desktop) {
+      desktop
+        .connection_state()
+        .then((state) => setWhere({ kind: "desktop", state }))
+        .catch((e: unknown) => setWhere({ kind: "desktop", state: { ...blankState(), error: toApiError(e) } }));
+    } else {
+      webSession
+        .get()
+        .then((session) => setWhere({ kind: "browser", session }))
+        .catch((e: unknown) => setWhere({ kind: "browser", session: null, error: toApiError(e).message }));
+    }
+  }, []);
+  useEffect(refresh, [refresh]);
+  useEffect(() => {
+    if (desktop) return;
+    setUnauthorizedHandler(refresh);
+    return () => setUnauthorizedHandler(null);
+  }, [refresh]);
+
+  if (where.kind === "loading") {
+    return (
+      <Center h="100vh" data-testid="app-loading">
+        <Stack align="center" gap="xs">
+          <Loader />
+          <Text c="dimmed">Connecting…</Text>
+        </Stack>
+      </Center>
+    );
+  }
+  if (where.kind === "desktop") {
+    if (!where.state.connected) {
+      return <SignInView state={where.state} onSignedIn={(state) => setWhere({ kind: "desktop", state })} />;
+    }
+    return (
+      <Shell
+        account={where.state.settings.mode === "embedded" ? "This computer" : `${where.state.settings.username}@${where.state.settings.host}`}
+        signOutLabel="Switch database"
+        onSignOut={() => desktop!.sign_out().then((state) => setWhere({ kind: "desktop", state }))}
+      />
+    );
+  }
+  const s = where.session;
+  if (!s || s.mode === "none") {
+    return <WebSignInView session={s} unreachable={where.error} onSignedIn={(session) => setWhere({ kind: "browser", session })} />;
+  }
   return (
-    <div className="shell">
-      <header className="topbar">
-        <span className="brand">EIO</span>
-        <span className="subtitle">Enterprise Infrastructure Orchestrator</span>
-        <span className="spacer" />
-        {desktop && connection !== "loading" && connection?.connected && (
-          <button onClick={() => desktop!.sign_out().then(setConnection)} data-testid="sign-out">
-            Switch database
-          </button>
-        )}
-      </header>
-      <main className="content">
-        {connection === "loading" ? (
-          <p className="muted">Connecting…</p>
-        ) : signedIn ? (
-          <StatusView />
-        ) : (
-          <SignInView state={connection!} onSignedIn={setConnection} />
-        )}
-      </main>
-    </div>
+    <Shell
+      account={s.mode === "local" ? "Local login (this machine)" : `${s.login ?? ""} · ${s.database}`}
+      signOutLabel={s.sign_in_available ? "Sign out" : undefined}
+      onSignOut={() => webSession.signOut().then((session) => setWhere({ kind: "browser", session }))}
+    />
   );
 }
 

@@ -83,6 +83,12 @@ macro_rules! operations {
         fn operation_signatures(cfg: &ts_rs::Config) -> Vec<(&'static str, String, String)> {
             vec![ $( (stringify!($name), <$input as TS>::name(cfg), <$output as TS>::name(cfg)), )* ]
         }
+
+        /// JSON Schemas of every operation's (input, output), in declaration order; shared
+        /// definitions collect in `generator` (the HTTP API's OpenAPI document uses them).
+        pub fn operation_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(schemars::Schema, schemars::Schema)> {
+            vec![ $( (generator.subschema_for::<$input>(), generator.subschema_for::<$output>()), )* ]
+        }
     };
 }
 
@@ -103,6 +109,44 @@ operations! {
     service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = service_identity_add;
     /// Replace a service identity's credentials (admins).
     service_identity_rotate: Post "/api/service-identities/rotate", ServiceIdentityInput => ServiceIdentity = service_identity_rotate;
+    /// The frame around every page: who is signed in, approvals waiting, the kill switch.
+    shell_page: Get "/api/pages/shell", NoInput => crate::pages::shell::ShellModel = crate::pages::ops::shell_page;
+    /// The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch.
+    dashboard_page: Get "/api/pages/dashboard", NoInput => crate::pages::dashboard::DashboardPage = crate::pages::ops::dashboard_page;
+    /// A window of VMs or hosts, searched and filtered, with the filters' facets.
+    inventory_page: Get "/api/pages/inventory", crate::pages::inventory::InventoryQuery => crate::pages::inventory::InventoryPage = crate::pages::ops::inventory_page;
+    /// One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping.
+    vm_detail: Get "/api/vms/detail", crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
+    /// One ESXi host: hardware, mapping candidates with evidence, its VMs.
+    host_detail: Get "/api/hosts/detail", crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
+    /// The Dell servers page model: servers, generations, compliance, mappings to settle.
+    servers_page: Get "/api/pages/servers", NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
+    /// One server: firmware per component against the baseline, mapping candidates with evidence.
+    server_detail: Get "/api/servers/detail", crate::pages::servers::ServerInput => crate::pages::servers::ServerDetail = crate::pages::ops::server_detail;
+    /// Map a server to an ESXi host by hand (operators); it wins over every automatic mapping.
+    mapping_set: Post "/api/mappings/manual", crate::pages::servers::ManualMappingInput => crate::pages::servers::ServerDetail = crate::pages::ops::mapping_set;
+    /// The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices.
+    jobs_page: Get "/api/pages/jobs", crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
+    /// One job: spec, policy, plan, why it paused, steps and events.
+    job_detail: Get "/api/jobs/detail", crate::pages::jobs::JobIdInput => crate::jobs::JobDetail = crate::pages::ops::job_detail;
+    /// Plan a job and submit it (with dry_run: only plan it).
+    job_submit: Post "/api/jobs", crate::jobs::SubmitRequest => crate::jobs::Submitted = crate::pages::ops::job_submit;
+    /// Approve someone else's job (approvers; never your own).
+    job_approve: Post "/api/jobs/approve", crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_approve;
+    /// Deny someone else's job.
+    job_deny: Post "/api/jobs/deny", crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_deny;
+    /// Cancel a job (a running one stops at its next safe point).
+    job_cancel: Post "/api/jobs/cancel", crate::pages::jobs::JobCancelInput => crate::jobs::JobSummary = crate::pages::ops::job_cancel;
+    /// Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it.
+    job_decide: Post "/api/jobs/decide", crate::pages::jobs::JobDecideInput => crate::jobs::JobSummary = crate::pages::ops::job_decide;
+    /// Engage (operators) or release (admins) the global kill switch.
+    kill_switch_set: Post "/api/kill-switch", crate::pages::jobs::KillSwitchInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch_set;
+    /// The settings page model: connection, sources, service identities, users, sites, workers.
+    settings_page: Get "/api/pages/settings", NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
+    /// Change a user's role (admins).
+    user_set_role: Post "/api/users/role", crate::pages::ops::UserRoleInput => User = crate::pages::ops::user_set_role;
+    /// Let a disabled user sign in again (admins).
+    user_enable: Post "/api/users/enable", EmailInput => User = crate::pages::ops::user_enable;
 }
 
 async fn status_page(session: &Session, _: NoInput) -> Result<StatusPage> {
@@ -226,6 +270,9 @@ fn visit_extra_types(v: &mut TypeCollector) {
     v.visit::<ApiError>();
     v.visit::<crate::connection::ConnectionState>();
     v.visit::<crate::connection::SignInInput>();
+    v.visit::<crate::pages::session::WebSession>();
+    v.visit::<crate::pages::session::WebSignIn>();
+    v.visit::<crate::pages::live::LiveEvent>();
 }
 
 struct TypeCollector {

@@ -17,6 +17,12 @@ pub mod db;
 pub mod error;
 pub mod identity;
 pub mod inventory;
+pub mod ipam;
+pub mod jobs;
+pub mod pages;
+pub mod reports;
+pub mod search;
+pub mod sites;
 pub mod sources;
 pub mod status;
 

@@ -15,7 +15,9 @@ use eio_core::error::ApiError;
 use eio_core::Error;
 
 mod identity_cmds;
+mod job_cmds;
 mod output;
+mod serve;
 mod source_cmds;
 
 #[derive(Debug, Parser)]
@@ -93,6 +95,16 @@ enum Command {
     /// ESXi hosts
     #[command(subcommand)]
     Host(source_cmds::HostCommand),
+    /// Jobs: submit (with a dry-run plan), approve, decide, cancel, follow
+    #[command(subcommand)]
+    Job(job_cmds::JobCommand),
+    /// The global emergency stop for every job's external calls
+    #[command(subcommand)]
+    KillSwitch(job_cmds::KillSwitchCommand),
+    /// Run this machine's share of the worker pool until stopped
+    Worker(job_cmds::WorkerArgs),
+    /// Serve the REST API (/api, /api/openapi.json) and the UI, and run the worker pool
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,9 +139,18 @@ impl Command {
             )
             | Command::Mapping(source_cmds::MappingCommand::List { json })
             | Command::Vm(source_cmds::VmCommand::List { json, .. })
-            | Command::Host(source_cmds::HostCommand::List { json }) => *json,
+            | Command::Host(source_cmds::HostCommand::List { json })
+            | Command::Job(job_cmds::JobCommand::List { json, .. } | job_cmds::JobCommand::Show { json, .. })
+            | Command::KillSwitch(job_cmds::KillSwitchCommand::Status { json }) => *json,
             Command::Sync(args) => args.json,
-            Command::User(_) | Command::Identity(_) | Command::Source(_) | Command::Mapping(_) => false,
+            Command::User(_)
+            | Command::Identity(_)
+            | Command::Source(_)
+            | Command::Mapping(_)
+            | Command::Job(_)
+            | Command::KillSwitch(_)
+            | Command::Worker(_)
+            | Command::Serve(_) => false,
         }
     }
 }
@@ -201,6 +222,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Mapping(cmd) => source_cmds::mapping(&open_current(&config).await?, cmd).await,
         Command::Vm(cmd) => source_cmds::vm(&open_current(&config).await?, cmd).await,
         Command::Host(cmd) => source_cmds::host(&open_current(&config).await?, cmd).await,
+        Command::Job(cmd) => job_cmds::job(&open_current(&config).await?, cmd).await,
+        Command::KillSwitch(cmd) => job_cmds::kill_switch(&open_current(&config).await?, cmd).await,
+        Command::Worker(args) => {
+            let db = open_current(&config).await?;
+            job_cmds::worker(&config, &db, cli.key_file.as_deref(), args).await
+        }
+        Command::Serve(args) => serve::run(&config, cli.key_file.as_deref(), args).await,
     }
 }
 

@@ -3,6 +3,7 @@ use eio_core::db::MigrationReport;
 use eio_core::identity::service_identities::{ServiceIdentity, WorkerKeyInfo};
 use eio_core::identity::users::User;
 use eio_core::inventory::{FirmwareRow, HostRow, MappingRow, ServerRow, VmRow};
+use eio_core::jobs::{JobDetail, JobSummary, Submitted};
 use eio_core::sources::Source;
 use eio_core::status::StatusPage;
 use eio_core::Error;
@@ -356,5 +357,104 @@ pub fn hosts(list: &[HostRow], json: bool) -> Result<(), Error> {
             })
             .collect(),
     );
+    Ok(())
+}
+
+pub fn jobs(list: &[JobSummary], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["ID", "TYPE", "STATUS", "TITLE", "BY", "APPROVED BY", "PROGRESS", "CREATED"],
+        list.iter()
+            .map(|j| {
+                vec![
+                    j.id.to_string(),
+                    j.job_type.clone(),
+                    format!("{}{}", j.status, if j.cancel_requested { " (cancelling)" } else { "" }),
+                    j.title.clone(),
+                    opt(&j.initiated_by),
+                    opt(&j.approved_by),
+                    j.progress.map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_else(|| "-".into()),
+                    date(Some(j.created_at)),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(s);
+    }
+    let p = &s.plan;
+    println!("Plan: {}", p.summary);
+    for h in &p.hosts {
+        println!(
+            "  {}. {}{}: {} VM(s) to move, {} staying",
+            h.order,
+            h.name,
+            h.server.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(),
+            h.vms_to_move.len(),
+            h.vms_staying.len()
+        );
+    }
+    for f in &p.firmware {
+        println!("  {} {}: {} → {}", f.host, f.fqdd, f.from, f.to);
+    }
+    for v in &p.vms {
+        println!("  {} ({}): {}", v.name, v.power_state.clone().unwrap_or_default(), v.action);
+    }
+    for s in &p.servers {
+        println!("  {} ({}): {}", opt(&s.service_tag), opt(&s.idrac), s.action);
+    }
+    for f in &p.forbidden {
+        println!("  policy: {f}");
+    }
+    for n in &p.notes {
+        println!("  note: {n}");
+    }
+    for r in &p.refusals {
+        println!("  REFUSED: {r}");
+    }
+    match &s.job {
+        Some(j) => println!("Submitted job {} — {}.", j.id, j.status),
+        None => println!("Dry run: nothing submitted."),
+    }
+    Ok(())
+}
+
+pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(d);
+    }
+    let j = &d.job;
+    println!("{} {} — {}", j.job_type, j.id, j.status);
+    println!("{}", j.title);
+    println!("initiated by {}, approved by {}", opt(&j.initiated_by), opt(&j.approved_by));
+    if let Some(e) = &j.error {
+        println!("error: {e}");
+    }
+    if let Some(p) = &d.pause_reason {
+        println!("paused: {p}");
+    }
+    if !d.steps.is_empty() {
+        println!("\nsteps:");
+        for s in &d.steps {
+            println!(
+                "  {:>3} {:<10} {}{}{}",
+                s.seq,
+                s.status,
+                s.name,
+                s.external_task_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default(),
+                s.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+            );
+        }
+    }
+    println!("\nevents:");
+    for e in &d.events {
+        println!("  {} {:<7} {} ({})", e.at.format("%H:%M:%S"), e.level, e.message, e.actor);
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeApi } from "./bindings.gen";
-import { httpTransport, toApiError, toQuery } from "./transport";
+import { httpTransport, sseSubscribe, toApiError, toQuery } from "./transport";
 
 describe("http transport", () => {
   it("GETs the operation's path and returns the page model", async () => {
@@ -40,5 +40,38 @@ describe("helpers", () => {
   });
   it("keeps ApiErrors as they are", () => {
     expect(toApiError({ code: "conflict", message: "m" })).toEqual({ code: "conflict", message: "m" });
+  });
+});
+
+describe("live updates over SSE", () => {
+  class FakeSource {
+    static last: FakeSource | null = null;
+    listeners = new Map<string, ((e: MessageEvent<string>) => void)[]>();
+    closed = false;
+    constructor(public url: string) {
+      FakeSource.last = this;
+    }
+    addEventListener(kind: string, l: (e: MessageEvent<string>) => void) {
+      this.listeners.set(kind, [...(this.listeners.get(kind) ?? []), l]);
+    }
+    fire(kind: string, data: string) {
+      for (const l of this.listeners.get(kind) ?? []) l({ data } as MessageEvent<string>);
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+
+  it("delivers events by kind, and a reconnect as a resync", () => {
+    const seen: string[] = [];
+    const stop = sseSubscribe("/api/events", FakeSource as unknown as typeof EventSource)((e) => seen.push(e.kind));
+    const src = FakeSource.last!;
+    src.fire("ready", "{}");
+    src.fire("job", JSON.stringify({ kind: "job", job_id: "x" }));
+    src.fire("kill_switch", "not json");
+    src.fire("ready", "{}");
+    expect(seen).toEqual(["job", "resync"]);
+    stop();
+    expect(src.closed).toBe(true);
   });
 });

@@ -1,9 +1,24 @@
-// Sign in: this computer's embedded database, or a shared PostgreSQL with the user's own
-// login. The password goes to the backend once; it is kept only in the OS keyring, and
-// only when "Remember" is ticked.
+// The desktop's sign-in: this computer's embedded database, or a shared PostgreSQL with
+// the user's own login. The password goes to the backend once; it is kept only in the OS
+// keyring, and only when "Remember" is ticked.
+import {
+  Alert,
+  Button,
+  Center,
+  Checkbox,
+  Group,
+  Paper,
+  PasswordInput,
+  Radio,
+  SimpleGrid,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from "@mantine/core";
 import { useState, type FormEvent } from "react";
-import { desktop, toApiError, type ApiError } from "../api/client";
-import type { ConnectionMode, ConnectionState } from "../api/bindings.gen";
+import type { ApiError, ConnectionMode, ConnectionState } from "../api/bindings.gen";
+import { desktop, toApiError } from "../api/client";
 
 export function SignInView(props: { state: ConnectionState; onSignedIn: (s: ConnectionState) => void }) {
   const s = props.state.settings;
@@ -41,63 +56,51 @@ export function SignInView(props: { state: ConnectionState; onSignedIn: (s: Conn
   }
 
   return (
-    <form className="card signin" onSubmit={submit} data-testid="sign-in">
-      <h1>Sign in</h1>
-      {error && (
-        <p className="error-text" role="alert" data-testid="sign-in-error">
-          {error.message}
-        </p>
-      )}
-      <fieldset className="choices">
-        <label>
-          <input type="radio" name="mode" checked={mode === "embedded"} onChange={() => setMode("embedded")} />
-          This computer <span className="muted">— a private database, for trying EIO out or working alone</span>
-        </label>
-        <label>
-          <input type="radio" name="mode" checked={mode === "shared"} onChange={() => setMode("shared")} />
-          Shared database <span className="muted">— your team's PostgreSQL, with your own login</span>
-        </label>
-      </fieldset>
-      {mode === "shared" && (
-        <div className="fields">
-          <label>
-            Host
-            <input value={host} onChange={(e) => setHost(e.target.value)} placeholder="db.example.com" required autoFocus />
-          </label>
-          <label>
-            Port
-            <input value={port} onChange={(e) => setPort(e.target.value)} inputMode="numeric" required />
-          </label>
-          <label>
-            Database
-            <input value={database} onChange={(e) => setDatabase(e.target.value)} required />
-          </label>
-          <label>
-            Login
-            <input value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" required />
-          </label>
-          <label>
-            Password
-            <input
-              type="password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              autoComplete="current-password"
-              placeholder={props.state.password_remembered ? "(remembered)" : "leave empty for LDAP/Kerberos set up by your DBA"}
-            />
-          </label>
-          <label className="inline">
-            <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
-            Remember the password in this computer's keyring
-          </label>
-        </div>
-      )}
-      <div className="row-between">
-        <span />
-        <button type="submit" disabled={busy} className="primary">
-          {busy ? "Connecting…" : "Connect"}
-        </button>
-      </div>
-    </form>
+    <Center mih="100vh" p="md">
+      <Paper component="form" onSubmit={submit} withBorder shadow="sm" p="xl" w={520} data-testid="sign-in">
+        <Stack>
+          <div>
+            <Title order={2}>Sign in to EIO</Title>
+            <Text size="sm" c="dimmed">
+              Choose the database EIO works on.
+            </Text>
+          </div>
+          {error && (
+            <Alert color="red" role="alert" data-testid="sign-in-error">
+              {error.message}
+            </Alert>
+          )}
+          <Radio.Group value={mode} onChange={(v) => setMode(v as ConnectionMode)}>
+            <Stack gap="xs">
+              <Radio value="embedded" label="This computer" description="A private database, for trying EIO out or working alone" />
+              <Radio value="shared" label="Shared database" description="Your team's PostgreSQL, with your own login" />
+            </Stack>
+          </Radio.Group>
+          {mode === "shared" && (
+            <Stack gap="xs">
+              <SimpleGrid cols={2}>
+                <TextInput label="Host" value={host} onChange={(e) => setHost(e.currentTarget.value)} placeholder="db.example.com" required autoFocus />
+                <TextInput label="Port" value={port} onChange={(e) => setPort(e.currentTarget.value)} inputMode="numeric" required />
+              </SimpleGrid>
+              <TextInput label="Database" value={database} onChange={(e) => setDatabase(e.currentTarget.value)} required />
+              <TextInput label="Login" value={username} onChange={(e) => setUsername(e.currentTarget.value)} autoComplete="username" required />
+              <PasswordInput
+                label="Password"
+                value={password}
+                onChange={(e) => setPassword(e.currentTarget.value)}
+                autoComplete="current-password"
+                placeholder={props.state.password_remembered ? "(remembered)" : "empty for LDAP/Kerberos set up by your DBA"}
+              />
+              <Checkbox label="Remember the password in this computer's keyring" checked={remember} onChange={(e) => setRemember(e.currentTarget.checked)} />
+            </Stack>
+          )}
+          <Group justify="flex-end">
+            <Button type="submit" loading={busy} data-testid="connect">
+              Connect
+            </Button>
+          </Group>
+        </Stack>
+      </Paper>
+    </Center>
   );
 }

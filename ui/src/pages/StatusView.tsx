@@ -1,111 +1,75 @@
-// The status page: the `status` page model, from one backend call.
-import { useCallback, useEffect, useState } from "react";
-import { api, toApiError, type ApiError } from "../api/client";
-import type { StatusPage } from "../api/bindings.gen";
-
-type State = { kind: "loading" } | { kind: "ready"; page: StatusPage } | { kind: "failed"; error: ApiError };
+// The status page: the `status` model (connection, schema, row counts) from one call.
+import { Alert, Button, Card, Group, SimpleGrid, Skeleton, Stack, Table, Text } from "@mantine/core";
+import { api } from "../api/client";
+import { ErrorAlert, PageHeader } from "../components/common";
+import { usePageModel } from "../lib/usePageModel";
 
 export function StatusView() {
-  const [state, setState] = useState<State>({ kind: "loading" });
-  const load = useCallback(() => {
-    setState({ kind: "loading" });
-    api
-      .status()
-      .then((page) => setState({ kind: "ready", page }))
-      .catch((e: unknown) => setState({ kind: "failed", error: toApiError(e) }));
-  }, []);
-  useEffect(load, [load]);
-
-  if (state.kind === "loading") {
-    return <p className="muted" data-testid="status-loading">Connecting to the database…</p>;
-  }
-  if (state.kind === "failed") {
-    return (
-      <section className="card error" role="alert" data-testid="status-error">
-        <h2>Can't show the status</h2>
-        <p>{state.error.message}</p>
-        <button onClick={load}>Try again</button>
-      </section>
-    );
-  }
-  const { page } = state;
-  const c = page.connection;
-  const rows = Object.entries(page.tables);
+  const page = usePageModel(() => api.status(), []);
+  if (page.error && !page.data) return <ErrorAlert error={page.error} title="Can't show the status" onRetry={page.reload} />;
+  if (!page.data) return <Skeleton height={300} data-testid="status-loading" />;
+  const p = page.data;
+  const c = p.connection;
+  const rows = Object.entries(p.tables);
   const total = rows.reduce((n, [, v]) => n + v, 0);
   return (
-    <div className="stack" data-testid="status-page">
-      <div className="row-between">
-        <h1>Status</h1>
-        <button onClick={load}>Refresh</button>
-      </div>
-      {page.warnings.length > 0 && (
-        <section className="card warning" aria-label="Warnings">
-          <ul>
-            {page.warnings.map((w) => (
-              <li key={w}>{w}</li>
-            ))}
-          </ul>
-        </section>
-      )}
-      <div className="tiles">
+    <Stack data-testid="status-page">
+      <PageHeader title="Status" actions={<Button variant="default" onClick={page.reload}>Refresh</Button>} />
+      {p.warnings.map((w) => (
+        <Alert key={w} color="yellow">
+          {w}
+        </Alert>
+      ))}
+      <SimpleGrid cols={{ base: 2, md: 5 }}>
         <Tile label="Database" value={c.mode === "embedded" ? "Embedded" : "Shared"} detail={c.target} />
-        <Tile
-          label="Signed in as"
-          value={c.user?.email ?? c.login}
-          detail={c.user ? `${c.user.role} · login ${c.login}` : c.roles.join(", ") || "no EIO role"}
-        />
+        <Tile label="Signed in as" value={c.user?.email ?? c.login} detail={c.user ? `${c.user.role} · login ${c.login}` : c.roles.join(", ") || "no EIO role"} />
         <Tile
           label="Schema"
-          value={page.schema.applied_version === null ? "none" : `v${page.schema.applied_version}`}
-          detail={page.schema.up_to_date ? "up to date" : `${page.schema.pending.length} migration(s) pending`}
+          value={p.schema.applied_version === null ? "none" : `v${p.schema.applied_version}`}
+          detail={p.schema.up_to_date ? "up to date" : `${p.schema.pending.length} migration(s) pending`}
           testId="schema-version"
         />
-        <Tile
-          label="Pending approvals"
-          value={page.pending_approvals === null ? "–" : String(page.pending_approvals)}
-          testId="pending-approvals"
-        />
-        <Tile
-          label="Kill switch"
-          value={page.kill_switch?.engaged ? "ENGAGED" : "off"}
-          detail={page.kill_switch?.reason ?? undefined}
-          tone={page.kill_switch?.engaged ? "danger" : undefined}
-        />
-      </div>
-      <section className="card">
-        <h2>
-          Rows per table <span className="muted">({total.toLocaleString()} in all)</span>
-        </h2>
-        <table className="counts" data-testid="table-counts">
-          <thead>
-            <tr>
-              <th>Table</th>
-              <th className="num">Rows</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Tile label="Pending approvals" value={p.pending_approvals === null ? "–" : String(p.pending_approvals)} testId="pending-approvals" />
+        <Tile label="Kill switch" value={p.kill_switch?.engaged ? "ENGAGED" : "off"} detail={p.kill_switch?.reason ?? undefined} />
+      </SimpleGrid>
+      <Card withBorder>
+        <Text fw={600} mb="xs">
+          Rows per table ({total.toLocaleString()} in all)
+        </Text>
+        <Table data-testid="table-counts" striped>
+          <Table.Tbody>
             {rows.map(([name, n]) => (
-              <tr key={name}>
-                <td>{name}</td>
-                <td className="num">{n.toLocaleString()}</td>
-              </tr>
+              <Table.Tr key={name}>
+                <Table.Td>{name}</Table.Td>
+                <Table.Td ta="right">{n.toLocaleString()}</Table.Td>
+              </Table.Tr>
             ))}
-          </tbody>
-        </table>
-        <p className="muted small">
+          </Table.Tbody>
+        </Table>
+        <Text size="xs" c="dimmed" mt="xs">
           PostgreSQL {c.server_version} · database {c.database}
-        </p>
-      </section>
-    </div>
+        </Text>
+      </Card>
+    </Stack>
   );
 }
 
-function Tile(props: { label: string; value: string; detail?: string; tone?: "danger"; testId?: string }) {
+function Tile(props: { label: string; value: string; detail?: string; testId?: string }) {
   return (
-    <div className={`tile ${props.tone ?? ""}`} data-testid={props.testId}>
-      <div className="tile-label">{props.label}</div>
-      <div className="tile-value">{props.value}</div>
-      {props.detail && <div className="tile-detail">{props.detail}</div>}
-    </div>
+    <Card withBorder padding="sm" data-testid={props.testId}>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={600}>
+        {props.label}
+      </Text>
+      <Text fw={700} size="lg" truncate>
+        {props.value}
+      </Text>
+      {props.detail && (
+        <Group>
+          <Text size="xs" c="dimmed" lineClamp={2}>
+            {props.detail}
+          </Text>
+        </Group>
+      )}
+    </Card>
   );
 }

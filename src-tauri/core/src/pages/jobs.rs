@@ -1,0 +1,203 @@
+//! The jobs page: the job list, the approval queue with each job's plan, the kill switch,
+//! and what the create wizard offers (clusters, hosts, policies, sources). One job's
+//! timeline is `jobs::detail`.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use super::dashboard::JOB_STATUSES;
+use super::{filter, window, Count};
+use crate::error::Result;
+use crate::jobs::{self, Choice, JobSummary, KillSwitch, Plan};
+use crate::Database;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobsQuery {
+    /// Only jobs in this state.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// At most this many jobs (default 100, at most 500).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobsPage {
+    pub jobs: Vec<JobSummary>,
+    /// Jobs per status, every status included.
+    pub counts: Vec<Count>,
+    /// Jobs awaiting approval, each with the plan the approver approves.
+    pub approvals: Vec<ApprovalItem>,
+    pub kill_switch: KillSwitch,
+    pub targets: JobTargets,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ApprovalItem {
+    pub job: JobSummary,
+    pub plan: Option<Plan>,
+    /// The policy it would run under.
+    pub policy: serde_json::Value,
+}
+
+/// What the create wizard offers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobTargets {
+    pub clusters: Vec<String>,
+    pub hosts: Vec<HostTarget>,
+    pub policies: Vec<PolicyChoice>,
+    /// Source names (for sync jobs).
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct HostTarget {
+    pub name: String,
+    pub cluster: Option<String>,
+    pub in_maintenance_mode: bool,
+    /// The physical server it runs on (service tag), when mapped.
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PolicyChoice {
+    pub name: String,
+    pub description: Option<String>,
+    pub require_approval: bool,
+    pub allow_vm_shutdown: bool,
+    pub allow_hard_poweroff: bool,
+    pub vm_limit: i32,
+}
+
+pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
+    let pool = db.pool();
+    let (_, limit) = window(None, q.limit, 100, 500);
+    let jobs = jobs::list(db, filter(&q.status), limit).await?;
+    let mut have = std::collections::HashMap::new();
+    for r in sqlx::query("SELECT status::text AS status, count(*) AS n FROM jobs GROUP BY 1").fetch_all(pool).await? {
+        have.insert(r.try_get::<String, _>("status")?, r.try_get::<i64, _>("n")?);
+    }
+    let counts =
+        JOB_STATUSES.iter().map(|s| Count { value: (*s).into(), count: have.get(*s).copied().unwrap_or(0) }).collect();
+
+    let waiting = jobs::list(db, Some("awaiting_approval"), 100).await?;
+    let ids: Vec<Uuid> = waiting.iter().map(|j| j.id).collect();
+    let mut plans = std::collections::HashMap::new();
+    for r in sqlx::query("SELECT id, plan, policy FROM jobs WHERE id = ANY($1)").bind(&ids).fetch_all(pool).await? {
+        let plan: Option<serde_json::Value> = r.try_get("plan")?;
+        let policy: serde_json::Value = r.try_get("policy")?;
+        plans.insert(r.try_get::<Uuid, _>("id")?, (plan.and_then(|p| serde_json::from_value::<Plan>(p).ok()), policy));
+    }
+    let approvals = waiting
+        .into_iter()
+        .map(|job| {
+            let (plan, policy) = plans.remove(&job.id).unwrap_or((None, serde_json::Value::Null));
+            ApprovalItem { job, plan, policy }
+        })
+        .collect();
+
+    let hosts = sqlx::query(
+        r#"
+        SELECT h.name, c.name AS cluster, h.in_maintenance_mode, p.service_tag AS server
+        FROM esxi_hosts h
+        LEFT JOIN clusters c ON c.id = h.cluster_id
+        LEFT JOIN server_mappings m ON m.esxi_host_id = h.id AND m.status = 'active'
+        LEFT JOIN physical_servers p ON p.id = m.physical_server_id
+        WHERE h.removed_at IS NULL
+        ORDER BY c.name NULLS LAST, h.name
+        LIMIT 5000
+        "#,
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(HostTarget {
+            name: r.try_get("name")?,
+            cluster: r.try_get("cluster")?,
+            in_maintenance_mode: r.try_get("in_maintenance_mode")?,
+            server: r.try_get("server")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let clusters: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT name FROM clusters WHERE removed_at IS NULL ORDER BY name")
+            .fetch_all(pool)
+            .await?;
+    let policies = sqlx::query(
+        "SELECT name, description, require_approval, allow_vm_shutdown, allow_hard_poweroff, vm_limit
+         FROM job_policies ORDER BY name = 'default' DESC, name",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(PolicyChoice {
+            name: r.try_get("name")?,
+            description: r.try_get("description")?,
+            require_approval: r.try_get("require_approval")?,
+            allow_vm_shutdown: r.try_get("allow_vm_shutdown")?,
+            allow_hard_poweroff: r.try_get("allow_hard_poweroff")?,
+            vm_limit: r.try_get("vm_limit")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let sources: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM (SELECT name FROM vcenter_instances UNION SELECT name FROM idrac_endpoints
+                           UNION SELECT name FROM ome_instances) s ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+
+    Ok(JobsPage {
+        jobs,
+        counts,
+        approvals,
+        kill_switch: jobs::kill_switch(db).await?,
+        targets: JobTargets { clusters, hosts, policies, sources },
+    })
+}
+
+/// One job, by id.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobIdInput {
+    #[ts(type = "string")]
+    pub id: Uuid,
+}
+
+/// Approve or deny a job, with an optional comment for the record.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobCommentInput {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobCancelInput {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The answer to a paused job: cancel, retry, or shut down / suspend blocking VMs (moids).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct JobDecideInput {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub choice: Choice,
+    #[serde(default)]
+    pub vms: Vec<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct KillSwitchInput {
+    pub engaged: bool,
+    pub reason: String,
+}

@@ -1,0 +1,279 @@
+//! The HTTP adapter: one route per registered operation (GET from the query string, POST
+//! from a JSON body, see [`super::query`]), the session endpoints, live events, the
+//! OpenAPI document, and the UI. Each handler is a few lines over `eio_core::api`.
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, MethodRouter};
+use axum::{Json, Router};
+use eio_core::api::{self, HttpMethod, OperationSpec, Session, OPERATIONS};
+use eio_core::config::{Config, DatabaseUrl};
+use eio_core::error::{ApiError, ErrorCode};
+use eio_core::pages::live::{LiveEvent, LiveKind};
+use eio_core::pages::session::{WebSession, WebSessionMode, WebSignIn};
+use eio_core::Error;
+use tokio::sync::{broadcast, watch};
+
+use super::openapi::ApiDoc;
+use super::sessions::{self, SessionStore};
+use super::{query, ui};
+
+pub struct AppState {
+    pub config: Config,
+    /// Where sign-ins connect (None on the embedded default: no sign-in there).
+    pub sign_in_base: Option<DatabaseUrl>,
+    /// Requests without a session act as this (the embedded default on loopback only).
+    pub local: Option<(Session, String)>,
+    pub sessions: SessionStore,
+    pub doc: ApiDoc,
+    pub live: broadcast::Sender<LiveEvent>,
+    /// Turns true when the server is stopping (ends the event streams).
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Who a request acts as: its session, else the local login where allowed.
+    fn who(&self, headers: &HeaderMap) -> Option<(Session, String, WebSessionMode)> {
+        if let Some(s) = self.sessions.get(headers) {
+            return Some((s.session.clone(), s.login.clone(), WebSessionMode::Session));
+        }
+        self.local.as_ref().map(|(s, login)| (s.clone(), login.clone(), WebSessionMode::Local))
+    }
+
+    fn web_session(&self, headers: &HeaderMap) -> WebSession {
+        let (login, mode) = match self.who(headers) {
+            Some((_, login, mode)) => (Some(login), mode),
+            None => (None, WebSessionMode::None),
+        };
+        WebSession {
+            mode,
+            login,
+            database: match &self.sign_in_base {
+                Some(url) => sessions::describe(url),
+                None => "the embedded database on this machine".into(),
+            },
+            sign_in_available: self.sign_in_base.is_some(),
+        }
+    }
+}
+
+/// An error as HTTP: a status for its code and `{"error": {"code", "message"}}`.
+pub struct HttpError {
+    status: StatusCode,
+    error: ApiError,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        HttpError { status, error: ApiError { code, message: message.into() } }
+    }
+
+    /// A request the server couldn't read (400).
+    fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message)
+    }
+
+    fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden,
+            "Sign in first: this server needs your own database login.",
+        )
+    }
+}
+
+/// The HTTP status of each error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::Unavailable | ErrorCode::SchemaOutdated | ErrorCode::EmbeddedPostgres => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ErrorCode::Config | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<ApiError> for HttpError {
+    fn from(error: ApiError) -> Self {
+        HttpError { status: status_of(error.code), error }
+    }
+}
+
+impl From<Error> for HttpError {
+    fn from(e: Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.status, Json(serde_json::json!({ "error": self.error }))).into_response()
+    }
+}
+
+pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<Arc<AppState>>> = BTreeMap::new();
+    for op in OPERATIONS {
+        let route = by_path.remove(op.path).unwrap_or_default();
+        let route = match op.method {
+            HttpMethod::Get => {
+                route.get(move |State(st): State<Arc<AppState>>, headers: HeaderMap, uri: Uri| async move {
+                    call(&st, op, &headers, query_input(&st, op, &uri)).await
+                })
+            }
+            HttpMethod::Post => {
+                route.post(move |State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes| async move {
+                    call(&st, op, &headers, json_body(&headers, &body)).await
+                })
+            }
+        };
+        by_path.insert(op.path, route);
+    }
+    let mut r = Router::new()
+        .route("/api/openapi.json", get(|State(st): State<Arc<AppState>>| async move { Json(st.doc.document.clone()) }))
+        .route("/api/session", get(session_get).post(session_post).delete(session_delete))
+        .route("/api/events", get(events));
+    for (path, route) in by_path {
+        r = r.route(path, route);
+    }
+    r.route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .method_not_allowed_fallback(|| async {
+            HttpError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidInput, "this path takes another method")
+        })
+        .fallback_service(ui::service(ui_dir))
+        .layer(axum::middleware::map_response(ui::security_headers))
+        .with_state(state)
+}
+
+async fn api_not_found(uri: Uri) -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no API at {}", uri.path()))
+}
+
+fn query_input(st: &AppState, op: &OperationSpec, uri: &Uri) -> Result<serde_json::Value, HttpError> {
+    let shape = st.doc.query_shapes.get(op.name).cloned().unwrap_or_default();
+    query::parse(uri.query(), &shape).map_err(HttpError::malformed)
+}
+
+/// A POST body: JSON (an empty body counts as `{}`).
+fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, HttpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    let is_json =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
+            |m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            },
+        );
+    if !is_json {
+        return Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidInput,
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| HttpError::malformed(format!("the body is not JSON: {e}")))
+}
+
+async fn call(
+    st: &AppState,
+    op: &OperationSpec,
+    headers: &HeaderMap,
+    input: Result<serde_json::Value, HttpError>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let (session, _, _) = st.who(headers).ok_or_else(HttpError::unauthorized)?;
+    let input = input?;
+    Ok(Json(api::dispatch(&session, op.name, input).await?))
+}
+
+async fn session_get(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Json<WebSession> {
+    Json(st.web_session(&headers))
+}
+
+async fn session_post(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, HttpError> {
+    let Some(base) = &st.sign_in_base else {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidInput,
+            "this server runs on the embedded database, which has no passwords to check: there is no sign-in, and \
+             requests act as the local login",
+        ));
+    };
+    let value = json_body(&headers, &body)?;
+    let input: WebSignIn = serde_json::from_value(value).map_err(|e| {
+        HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidInput,
+            format!("a sign-in is {{username, password}}: {e}"),
+        )
+    })?;
+    let (db, login) = sessions::connect(base, &st.config, input).await?;
+    st.sessions.remove(&headers).await;
+    let id = st.sessions.insert(Session::new(db), login.clone())?;
+    tracing::info!(%login, "signed in");
+    let mut response =
+        Json(WebSession { mode: WebSessionMode::Session, login: Some(login), ..st.web_session(&HeaderMap::new()) })
+            .into_response();
+    if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn session_delete(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    st.sessions.remove(&headers).await;
+    let mut response = Json(st.web_session(&HeaderMap::new())).into_response();
+    if let Ok(v) = HeaderValue::from_str(&sessions::clear_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn kind_name(kind: LiveKind) -> &'static str {
+    match kind {
+        LiveKind::Job => "job",
+        LiveKind::JobEvent => "job_event",
+        LiveKind::Approval => "approval",
+        LiveKind::KillSwitch => "kill_switch",
+        LiveKind::Inventory => "inventory",
+        LiveKind::Resync => "resync",
+    }
+}
+
+fn sse_event(e: &LiveEvent) -> Event {
+    Event::default().event(kind_name(e.kind)).data(serde_json::to_string(e).unwrap_or_else(|_| "{}".into()))
+}
+
+/// Live updates: `ready` once subscribed, then one event per change until the server stops.
+async fn events(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, HttpError> {
+    st.who(&headers).ok_or_else(HttpError::unauthorized)?;
+    let rx = st.live.subscribe();
+    let stopping = st.stopping.clone();
+    let ready = futures::stream::once(async { Ok::<_, Infallible>(Event::default().event("ready").data("{}")) });
+    let changes = futures::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+        if *stopping.borrow() {
+            return None;
+        }
+        let event = tokio::select! {
+            r = rx.recv() => match r {
+                Ok(e) => sse_event(&e),
+                Err(broadcast::error::RecvError::Lagged(_)) => sse_event(&LiveEvent::resync()),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
+            _ = stopping.changed() => return None,
+        };
+        Some((Ok::<_, Infallible>(event), (rx, stopping)))
+    });
+    Ok(Sse::new(futures::StreamExt::chain(ready, changes)).keep_alive(KeepAlive::default()).into_response())
+}

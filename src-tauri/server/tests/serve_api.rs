@@ -1,0 +1,320 @@
+//! `eio serve` as a browser meets it: sign in with a real PostgreSQL login, the
+//! database's refusals as 403 with its own sentence, GET operations from the query string,
+//! POST operations from JSON, errors shaped `{"error": {"code", "message"}}`, internal
+//! errors that say nothing, live updates over SSE, the UI with its SPA fallback, and a
+//! planted password that appears nowhere — not in a response, not in the trace log.
+mod serve_support;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use serve_support::{browser, contains, data_dir, url_of, Server, TestLogin};
+use sqlx::PgPool;
+
+async fn body(r: reqwest::Response) -> (u16, Value, String) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+}
+
+fn assert_error(status: u16, v: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{v}");
+    assert_eq!(v["error"]["code"], want_code, "{v}");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert_eq!(v.as_object().unwrap().len(), 1, "only `error` in an error body: {v}");
+}
+
+/// What the database itself says when `login` runs `sql`.
+async fn database_says(pool: &PgPool, login: &TestLogin, sql: &str) -> String {
+    let opts = pool.connect_options().as_ref().clone().username(&login.login).password(&login.password);
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect_with(&opts).await.unwrap();
+    match sqlx::raw_sql(sql).execute(&mut c).await {
+        Err(sqlx::Error::Database(e)) => e.message().to_owned(),
+        other => panic!("expected the database to refuse {sql}: {other:?}"),
+    }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn sign_in_rbac_queries_and_error_shapes(pool: PgPool) {
+    let dir = data_dir();
+    let url = url_of(&pool);
+    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url)], &["--no-worker"]);
+    let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
+    let operator = TestLogin::new(&pool, "eio_operator", "operator", &["maintenance_mode"]).await;
+    let planted = format!("PLANTED-serve-pw-{}", uuid::Uuid::new_v4().simple());
+    let mut seen = Vec::<String>::new();
+
+    // No session: every operation is 401, shaped like every other error.
+    let anon = browser();
+    let (s, v, t) = body(anon.get(server.url("/api/status")).send().await.unwrap()).await;
+    assert_error(s, &v, 401, "forbidden");
+    seen.push(t);
+    let (s, v, _) = body(anon.get(server.url("/api/session")).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["mode"], "none");
+    assert_eq!(v["sign_in_available"], true);
+
+    // A login that doesn't exist, with the planted password: refused, and the password
+    // is neither echoed nor logged.
+    let (s, v, t) = body(
+        anon.post(server.url("/api/session"))
+            .json(&json!({"username": "eio_no_such_login_5d1", "password": planted}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &v, 403, "forbidden");
+    assert!(v["error"]["message"].as_str().unwrap().contains("eio_no_such_login_5d1"), "{v}");
+    seen.push(t);
+
+    // The viewer signs in: an HttpOnly, SameSite=Strict session cookie.
+    let b = browser();
+    let r = b
+        .post(server.url("/api/session"))
+        .json(&json!({"username": viewer.login, "password": viewer.password}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("eio_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let (s, v, _) = body(r).await;
+    assert_eq!((s, v["mode"].as_str(), v["login"].as_str()), (200, Some("session"), Some(viewer.login.as_str())));
+    assert!(!cookie.contains(&viewer.password));
+
+    let (s, me, _) = body(b.get(server.url("/api/me")).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(me["login"], viewer.login.as_str());
+    assert_eq!(me["may"]["read"], true);
+    assert_eq!(me["may"]["submit_jobs"], false);
+
+    // A GET operation with its input in the query string.
+    let (s, page, _) =
+        body(b.get(server.url("/api/pages/inventory?q=web&kind=vms&limit=5&offset=0")).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!((page["kind"].as_str(), page["total"].as_i64()), (Some("vms"), Some(0)));
+    assert!(page["facets"]["power"].is_array());
+    let (s, v, _) = body(b.get(server.url("/api/pages/inventory?limit=ten")).send().await.unwrap()).await;
+    assert_error(s, &v, 400, "invalid_input");
+    assert!(v["error"]["message"].as_str().unwrap().contains("\"limit\""), "{v}");
+    let (s, v, _) = body(b.get(server.url("/api/pages/inventory?colour=blue")).send().await.unwrap()).await;
+    assert_error(s, &v, 400, "invalid_input");
+    let missing = uuid::Uuid::new_v4();
+    let (s, v, _) = body(b.get(server.url(&format!("/api/jobs/detail?id={missing}"))).send().await.unwrap()).await;
+    assert_error(s, &v, 404, "not_found");
+    let (s, v, _) = body(b.get(server.url("/api/jobs/detail")).send().await.unwrap()).await;
+    assert_error(s, &v, 400, "invalid_input");
+
+    // RBAC reaches HTTP as 403 with the database's own sentence.
+    let sentence = database_says(&pool, &viewer, "SELECT set_kill_switch(true, 'drill')").await;
+    let (s, v, _) = body(
+        b.post(server.url("/api/kill-switch")).json(&json!({"engaged": true, "reason": "drill"})).send().await.unwrap(),
+    )
+    .await;
+    assert_error(s, &v, 403, "forbidden");
+    assert_eq!(v["error"]["message"], sentence.as_str());
+
+    // POST bodies: JSON only, readable, of the right shape.
+    let (s, v, _) = body(b.post(server.url("/api/jobs/approve")).body("id=1").send().await.unwrap()).await;
+    assert_error(s, &v, 415, "invalid_input");
+    let (s, v, _) = body(
+        b.post(server.url("/api/jobs/approve"))
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_input");
+    let (s, v, _) =
+        body(b.post(server.url("/api/jobs/approve")).json(&json!({"comment": "ok"})).send().await.unwrap()).await;
+    assert_error(s, &v, 422, "invalid_input");
+    let (s, v, _) = body(b.get(server.url("/api/no/such/thing")).send().await.unwrap()).await;
+    assert_error(s, &v, 404, "not_found");
+    let (s, v, _) = body(b.delete(server.url("/api/status")).send().await.unwrap()).await;
+    assert_error(s, &v, 405, "invalid_input");
+
+    // The operator may engage the kill switch (a POST operation), and the dashboard shows it.
+    let op = browser();
+    let (s, v, _) = body(operator.sign_in(&server, &op).await).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v, _) = body(
+        op.post(server.url("/api/kill-switch"))
+            .json(&json!({"engaged": true, "reason": "drill"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["engaged"].as_bool()), (200, Some(true)), "{v}");
+    let (s, dash, _) = body(b.get(server.url("/api/pages/dashboard")).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{dash}");
+    assert_eq!(dash["kill_switch"]["engaged"], true);
+    assert!(dash["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("kill switch")));
+
+    // Anything unexpected is "Something went wrong", never the internals.
+    sqlx::raw_sql(
+        "CREATE FUNCTION test_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'internal detail 0xdeadbeef in relation pg_secret' USING ERRCODE = 'XX000'; END $$;
+         CREATE TRIGGER test_boom BEFORE UPDATE ON kill_switch FOR EACH ROW EXECUTE FUNCTION test_boom();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (s, v, t) = body(
+        op.post(server.url("/api/kill-switch"))
+            .json(&json!({"engaged": true, "reason": "again"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &v, 500, "internal");
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("Something went wrong"), "{v}");
+    assert!(!t.contains("0xdeadbeef"), "{t}");
+
+    // Signing out ends the session.
+    let (s, v, _) = body(b.delete(server.url("/api/session")).send().await.unwrap()).await;
+    assert_eq!((s, v["mode"].as_str()), (200, Some("none")));
+    let (s, v, _) = body(b.get(server.url("/api/status")).send().await.unwrap()).await;
+    assert_error(s, &v, 401, "forbidden");
+
+    // The planted password is nowhere: not in an answer, not in the trace log.
+    let (status, output) = server.stop();
+    assert!(status.success(), "eio serve stops cleanly on SIGTERM: {status:?}\n{}", String::from_utf8_lossy(&output));
+    assert!(contains(&output, "internal detail 0xdeadbeef"), "internal details go to the log");
+    assert!(!contains(&output, &planted), "the planted password reached the server's log");
+    assert!(seen.iter().all(|t| !t.contains(&planted)), "the planted password was echoed");
+    assert!(!contains(&output, &viewer.password) && !contains(&output, &operator.password));
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn live_updates_relay_notify_as_server_sent_events(pool: PgPool) {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
+    let b = browser();
+    assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
+
+    let unauth = browser().get(server.url("/api/events")).send().await.unwrap();
+    assert_eq!(unauth.status(), 401);
+
+    let r = b.get(server.url("/api/events")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    // Read until `needle` arrives (the stream is the clock: no sleeps).
+    async fn until<B: AsRef<[u8]>, E: std::fmt::Debug>(
+        stream: &mut (impl futures::Stream<Item = Result<B, E>> + Unpin),
+        text: &mut String,
+        needle: &str,
+    ) {
+        let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while !text.contains(needle) {
+                match stream.next().await {
+                    Some(Ok(chunk)) => text.push_str(&String::from_utf8_lossy(chunk.as_ref())),
+                    Some(Err(e)) => panic!("stream failed before {needle}: {e:?}"),
+                    None => panic!("stream ended before {needle}"),
+                }
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "no {needle} in {text}");
+    }
+    until(&mut stream, &mut text, "event: ready").await;
+
+    let job = uuid::Uuid::new_v4();
+    sqlx::query("SELECT pg_notify('eio_kill_switch', $1)")
+        .bind(json!({"engaged": true, "reason": "secret reason 77", "changed_by": "alice"}).to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_notify('eio_jobs', $1)")
+        .bind(json!({"id": job, "type": "sync", "status": "paused", "initiated_by_user": null}).to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    until(&mut stream, &mut text, &job.to_string()).await;
+    assert!(text.contains("event: kill_switch"), "{text}");
+    assert!(text.contains("\"engaged\":true"), "{text}");
+    assert!(text.contains("event: job\n"), "{text}");
+    assert!(text.contains("\"status\":\"paused\""), "{text}");
+    assert!(!text.contains("secret reason 77") && !text.contains("alice"), "only ids and kinds: {text}");
+
+    // A stopping server ends its event streams (graceful shutdown doesn't hang on them).
+    let (status, _) = server.stop();
+    assert!(status.success(), "{status:?}");
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_ui_and_the_openapi_document_are_served(pool: PgPool) {
+    let dir = data_dir();
+    let ui = dir.path().join("ui");
+    std::fs::create_dir_all(ui.join("assets")).unwrap();
+    std::fs::write(ui.join("index.html"), "<!doctype html><div id=root>eio-test-ui</div>").unwrap();
+    std::fs::write(ui.join("assets/app.js"), "console.log('eio')").unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[("EIO_DATABASE_URL", &url_of(&pool))],
+        &["--no-worker", "--ui-dir", ui.to_str().unwrap()],
+    );
+    let c = browser();
+    let index = c.get(server.url("/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(index.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    assert!(index.text().await.unwrap().contains("eio-test-ui"));
+    let js = c.get(server.url("/assets/app.js")).send().await.unwrap();
+    assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    // Client-side routes fall back to the app; /api paths never do.
+    assert!(c.get(server.url("/jobs/1234")).send().await.unwrap().text().await.unwrap().contains("eio-test-ui"));
+    assert_eq!(c.get(server.url("/api/nope")).send().await.unwrap().status(), 404);
+
+    let (s, doc, _) = body(c.get(server.url("/api/openapi.json")).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for op in eio_core::api::OPERATIONS {
+        let method = if op.method == eio_core::api::HttpMethod::Get { "get" } else { "post" };
+        assert_eq!(doc["paths"][op.path][method]["operationId"], op.name);
+    }
+    assert!(doc["paths"]["/api/session"]["post"]["requestBody"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[test]
+fn the_embedded_default_is_served_on_loopback_only() {
+    let dir = data_dir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eio"))
+        .env_remove("EIO_DATABASE_URL")
+        .env("EIO_DATA_DIR", dir.path())
+        .env("EIO_CONFIG", dir.path().join("none.toml"))
+        .args(["serve", "--bind", "0.0.0.0:0", "--no-worker"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback only"), "{err}");
+}
+
+#[tokio::test]
+async fn on_the_embedded_default_and_loopback_requests_act_as_the_local_login() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[], &["--no-worker"]);
+    let c = browser();
+    let (s, v, _) = body(c.get(server.url("/api/session")).send().await.unwrap()).await;
+    assert_eq!((s, v["mode"].as_str(), v["sign_in_available"].as_bool()), (200, Some("local"), Some(false)));
+    let (s, me, _) = body(c.get(server.url("/api/me")).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["login"], "eio_local");
+    let (s, v, _) =
+        body(c.post(server.url("/api/session")).json(&json!({"username": "x", "password": "y"})).send().await.unwrap())
+            .await;
+    assert_error(s, &v, 400, "invalid_input");
+    let (status, output) = server.stop();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&output));
+    let _ = std::process::Command::new(env!("CARGO_BIN_EXE_eio"))
+        .env("EIO_DATA_DIR", dir.path())
+        .env("EIO_CONFIG", dir.path().join("none.toml"))
+        .args(["embedded", "stop"])
+        .output();
+}

@@ -1,0 +1,211 @@
+//! Live updates in the desktop: while a session is open, a LISTEN task relays the
+//! database's notifications to the window as `eio://live` Tauri events (the same
+//! [`LiveEvent`]s a browser gets over SSE, via `eio_core::pages::live::relay`), keeps the
+//! tray's pending-approval badge current, and raises a desktop notification when a job
+//! awaits this user's approval or one of their jobs pauses or fails. Clicking the
+//! notification opens that job (`eio://open`).
+//!
+//! Without a notification daemon notify-rust fails at once: that is logged and ignored;
+//! the tray and the events carry on.
+use eio_core::api::Session;
+use eio_core::pages::live::{LiveEvent, LiveKind};
+use eio_core::pages::shell::ShellModel;
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+/// The Tauri event carrying each [`LiveEvent`] to the window.
+pub const LIVE_EVENT: &str = "eio://live";
+/// The Tauri event asking the window to show a path (`/jobs/<id>`).
+pub const OPEN_EVENT: &str = "eio://open";
+
+/// Why the user should look at a job now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    AwaitsYourApproval(Uuid),
+    YourJobPaused(Uuid),
+    YourJobFailed(Uuid),
+}
+
+impl Notice {
+    pub fn job_id(self) -> Uuid {
+        match self {
+            Notice::AwaitsYourApproval(id) | Notice::YourJobPaused(id) | Notice::YourJobFailed(id) => id,
+        }
+    }
+}
+
+/// Who is signed in, as far as notifications go.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    pub user_id: Option<Uuid>,
+    pub may_approve: bool,
+}
+
+impl From<&ShellModel> for Viewer {
+    fn from(m: &ShellModel) -> Self {
+        Viewer { user_id: m.user_id, may_approve: m.me.may.approve_jobs }
+    }
+}
+
+/// Does `e` deserve a desktop notification for `viewer`?
+pub fn notice(e: &LiveEvent, viewer: &Viewer) -> Option<Notice> {
+    let job = e.job_id?;
+    let mine = viewer.user_id.is_some() && e.initiated_by_user == viewer.user_id;
+    match e.kind {
+        LiveKind::Approval if viewer.may_approve && !mine => Some(Notice::AwaitsYourApproval(job)),
+        LiveKind::Job if mine && e.status.as_deref() == Some("paused") => Some(Notice::YourJobPaused(job)),
+        LiveKind::Job if mine && e.status.as_deref() == Some("failed") => Some(Notice::YourJobFailed(job)),
+        _ => None,
+    }
+}
+
+/// Does `e` change the number of jobs awaiting approval?
+fn moves_badge(e: &LiveEvent) -> bool {
+    matches!(e.kind, LiveKind::Approval | LiveKind::Resync) || (e.kind == LiveKind::Job && e.status.is_some())
+}
+
+/// Follow the session: relay while one is open, stop when it closes, restart on a new one.
+pub fn spawn<R: Runtime>(app: AppHandle<R>, mut sessions: watch::Receiver<Option<Session>>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let current = sessions.borrow_and_update().clone();
+            match current {
+                Some(session) => {
+                    tokio::select! {
+                        _ = relay(&app, &session) => {
+                            if sessions.changed().await.is_err() {
+                                return;
+                            }
+                        }
+                        changed = sessions.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    crate::tray::set_badge(&app, 0);
+                    if sessions.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn shell_model(session: &Session) -> Option<ShellModel> {
+    match eio_core::pages::shell::load(&session.db).await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::debug!(error = %e, "no shell model for the tray");
+            None
+        }
+    }
+}
+
+/// Relay one session's notifications until listening fails for good.
+pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
+    let mut viewer = Viewer::default();
+    if let Some(m) = shell_model(session).await {
+        crate::tray::set_badge(app, m.approvals_for_me);
+        viewer = Viewer::from(&m);
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<LiveEvent>();
+    let pool = session.db.pool().clone();
+    let listen = async move {
+        if let Err(e) = eio_core::pages::live::relay(&pool, move |e| tx.send(e).is_ok()).await {
+            tracing::warn!(error = %e, "no live updates from the database");
+        }
+    };
+    let handle = async {
+        while let Some(e) = rx.recv().await {
+            if let Err(err) = app.emit(LIVE_EVENT, &e) {
+                tracing::debug!(error = %err, "live event not delivered to the window");
+            }
+            if moves_badge(&e) {
+                if let Some(m) = shell_model(session).await {
+                    crate::tray::set_badge(app, m.approvals_for_me);
+                    viewer = Viewer::from(&m);
+                }
+            }
+            if let Some(n) = notice(&e, &viewer) {
+                let title = eio_core::jobs::get(&session.db, n.job_id()).await.map(|j| j.title).unwrap_or_default();
+                notify(app, n, &title);
+            }
+        }
+    };
+    tokio::join!(listen, handle);
+}
+
+/// Show a desktop notification; clicking it opens the job. Never fails the caller.
+fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
+    let (summary, body) = match n {
+        Notice::AwaitsYourApproval(_) => ("A job awaits your approval", title.to_owned()),
+        Notice::YourJobPaused(_) => ("Your job paused and needs a decision", title.to_owned()),
+        Notice::YourJobFailed(_) => ("Your job failed", title.to_owned()),
+    };
+    let path = format!("/jobs/{}", n.job_id());
+    let app = app.clone();
+    // notify-rust talks D-Bus synchronously and waits for the click: its own thread.
+    std::thread::spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname("EIO")
+            .summary(summary)
+            .body(&body)
+            .action("default", "Open")
+            .show();
+        match shown {
+            Ok(handle) => handle.wait_for_action(|action| {
+                if action == "default" {
+                    crate::tray::show_main(&app);
+                    let _ = app.emit(OPEN_EVENT, &path);
+                }
+            }),
+            Err(e) => tracing::info!(error = %e, "no desktop notification (no notification daemon?)"),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: LiveKind, status: Option<&str>, by: Option<Uuid>) -> LiveEvent {
+        let mut e = LiveEvent::resync();
+        e.kind = kind;
+        e.job_id = Some(Uuid::from_u128(7));
+        e.status = status.map(str::to_owned);
+        e.initiated_by_user = by;
+        e
+    }
+
+    #[test]
+    fn notifications_go_to_approvers_and_to_the_job_owner() {
+        let me = Uuid::from_u128(1);
+        let other = Uuid::from_u128(2);
+        let approver = Viewer { user_id: Some(me), may_approve: true };
+        let operator = Viewer { user_id: Some(me), may_approve: false };
+        let job = Uuid::from_u128(7);
+        assert_eq!(
+            notice(&event(LiveKind::Approval, None, Some(other)), &approver),
+            Some(Notice::AwaitsYourApproval(job))
+        );
+        assert_eq!(notice(&event(LiveKind::Approval, None, Some(me)), &approver), None, "not for my own job");
+        assert_eq!(notice(&event(LiveKind::Approval, None, Some(other)), &operator), None);
+        assert_eq!(
+            notice(&event(LiveKind::Job, Some("paused"), Some(me)), &operator),
+            Some(Notice::YourJobPaused(job))
+        );
+        assert_eq!(
+            notice(&event(LiveKind::Job, Some("failed"), Some(me)), &operator),
+            Some(Notice::YourJobFailed(job))
+        );
+        assert_eq!(notice(&event(LiveKind::Job, Some("paused"), Some(other)), &operator), None);
+        assert_eq!(notice(&event(LiveKind::Job, Some("running"), Some(me)), &operator), None);
+        let nobody = Viewer { user_id: None, may_approve: false };
+        assert_eq!(notice(&event(LiveKind::Job, Some("failed"), None), &nobody), None);
+    }
+}

@@ -1,0 +1,145 @@
+// The operator's UI end to end, in a real browser against `eio serve`, a real PostgreSQL
+// and the lab simulators: sign in, sync, search a VM, open a server's firmware, create a
+// maintenance job, see it await approval, approve it as a second user. Every wait is on an
+// element or a state the page shows — never a fixed sleep. Screenshots of the main pages
+// land in ui/screenshots/.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { launchBrowser, screenshot, signIn, signOut, startStack, stopStack } from "../harness.mjs";
+
+describe("EIO in a browser", () => {
+  let stack;
+  let browser;
+  let page;
+
+  before(async () => {
+    stack = await startStack({ hosts: 4, vmsPerHost: 5 });
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    page.setDefaultTimeout(60_000);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (stack) await stopStack(stack);
+  });
+
+  test("a wrong login is refused with the database's sentence", async () => {
+    await page.goto(stack.base);
+    await page.getByTestId("web-sign-in").waitFor();
+    await page.getByTestId("login").fill("nobody_at_all");
+    await page.getByTestId("password").fill("wrong");
+    await page.getByTestId("sign-in-submit").click();
+    const error = page.getByTestId("sign-in-error");
+    await error.waitFor();
+    assert.match(await error.innerText(), /nobody_at_all/);
+    await screenshot(page, "sign-in");
+  });
+
+  test("an operator signs in, syncs every source, and the dashboard fills", async () => {
+    await signIn(page, stack.base, stack.alice);
+    assert.equal(await page.getByTestId("signed-in-as").innerText(), stack.alice.email);
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("sources-table").waitFor();
+    await page.getByTestId("sync-all").click();
+    // The sync job's page: it runs on the server's worker and succeeds.
+    await page.getByTestId("job-detail").waitFor();
+    await page.locator('[data-testid="job-detail"][data-status="succeeded"]').waitFor({ timeout: 180_000 });
+    await page.getByTestId("nav-dashboard").click();
+    await page.getByTestId("stat-vms-value").filter({ hasText: String(stack.lab.vcenter.vms) }).waitFor();
+    await page.getByTestId("stat-servers-value").filter({ hasText: String(stack.lab.idracs.length) }).waitFor();
+    await screenshot(page, "dashboard");
+  });
+
+  test("search finds a VM as you type, and its drawer shows NICs and IPs", async () => {
+    await page.getByTestId("nav-inventory").click();
+    await page.getByTestId("vm-table").waitFor();
+    await page.getByTestId("inventory-search").fill("lab-vm-00007");
+    await page.getByTestId("inventory-total").filter({ hasText: /^1 VMs$/ }).waitFor();
+    const row = page.getByTestId("row").first();
+    assert.match(await row.innerText(), /lab-vm-00007/);
+    await screenshot(page, "inventory");
+    await row.click();
+    await page.getByTestId("vm-detail").waitFor();
+    await page.getByTestId("vm-nics").waitFor();
+    assert.match(await page.getByTestId("vm-detail").innerText(), /lab-vm-00007/);
+    await screenshot(page, "inventory-vm");
+    await page.keyboard.press("Escape");
+    await page.getByTestId("vm-detail").waitFor({ state: "detached" });
+  });
+
+  test("a Dell server's firmware, component by component", async () => {
+    await page.getByTestId("nav-servers").click();
+    await page.getByTestId("server-table").waitFor();
+    await screenshot(page, "servers");
+    await page.getByTestId("servers-search").fill(stack.lab.idracs[0].service_tag);
+    await page.getByTestId("row").first().click();
+    await page.getByTestId("server-detail").waitFor();
+    const rows = page.getByTestId("firmware-row");
+    await rows.first().waitFor();
+    assert.ok((await rows.count()) > 1, "several firmware components");
+    await screenshot(page, "server-firmware");
+    await page.keyboard.press("Escape");
+  });
+
+  let jobId;
+  test("a maintenance job: wizard, dry-run plan, submitted, awaiting approval", async () => {
+    await page.getByTestId("nav-jobs").click();
+    await page.getByTestId("new-job").click();
+    await page.getByTestId("job-wizard").waitFor();
+    await page.getByTestId("kind-maintenance_mode").click();
+    await page.getByTestId("wizard-next").click();
+    await page.getByTestId("wizard-hosts").click();
+    await page.getByRole("option", { name: /esx-001/ }).click();
+    await page.keyboard.press("Escape");
+    await page.getByTestId("wizard-next").click();
+    await page.getByTestId("wizard-next").click();
+    await page.getByTestId("plan-summary").waitFor();
+    assert.match(await page.getByTestId("plan-summary").innerText(), /maintenance mode/);
+    await screenshot(page, "job-plan");
+    await page.getByTestId("wizard-submit").click();
+    await page.getByTestId("awaiting-approval").waitFor();
+    jobId = page.url().split("/jobs/")[1];
+    assert.ok(jobId, "the job's page opened");
+    await screenshot(page, "job-awaiting-approval");
+    // Four eyes: its initiator sees no Approve button.
+    await page.getByTestId("nav-jobs").click();
+    await page.getByTestId("tab-approvals").click();
+    const card = page.locator(`[data-testid="approval-card"][data-job-id="${jobId}"]`);
+    await card.waitFor();
+    assert.equal(await card.getByTestId("approve").count(), 0);
+  });
+
+  test("a second user approves it from the queue, with the plan shown", async () => {
+    await signOut(page);
+    await signIn(page, stack.base, stack.bob);
+    await page.getByTestId("approvals-badge").waitFor();
+    await page.getByTestId("nav-jobs").click();
+    await page.getByTestId("tab-approvals").click();
+    const card = page.locator(`[data-testid="approval-card"][data-job-id="${jobId}"]`);
+    await card.getByTestId("plan-summary").waitFor();
+    await screenshot(page, "approval-queue");
+    await card.getByRole("textbox").fill("Checked with the cluster owner");
+    await card.getByTestId("approve").click();
+    await card.waitFor({ state: "detached" });
+    await page.goto(`${stack.base}/#/jobs/${jobId}`);
+    const detail = page.getByTestId("job-detail");
+    await detail.waitFor();
+    assert.notEqual(await detail.getAttribute("data-status"), "awaiting_approval");
+    await page.getByTestId("job-event").filter({ hasText: /approved/i }).first().waitFor();
+    await screenshot(page, "job-detail");
+  });
+
+  test("the dark theme and the settings page", async () => {
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("settings").waitFor();
+    await page.getByTestId("tab-users").click();
+    await page.getByTestId("users-table").waitFor();
+    await screenshot(page, "settings");
+    await page.getByTestId("theme-toggle").click();
+    await page.getByTestId("nav-dashboard").click();
+    await page.getByTestId("dashboard").waitFor();
+    assert.equal(await page.locator("html").getAttribute("data-mantine-color-scheme"), "dark");
+    await screenshot(page, "dashboard-dark");
+  });
+});

@@ -1,0 +1,353 @@
+// The create-job wizard: what → target → policy → the dry-run plan → submit. Nothing is
+// submitted before the user has seen the plan (`job_submit` with dry_run, then without).
+import {
+  Alert,
+  Button,
+  Checkbox,
+  Group,
+  MultiSelect,
+  NumberInput,
+  Radio,
+  Select,
+  SimpleGrid,
+  Skeleton,
+  Stack,
+  Stepper,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+} from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import { useEffect, useState } from "react";
+import type { ApiError, JobSpec, JobTargets, PowerAction, SubmitRequest, Submitted } from "../api/bindings.gen";
+import { api, toApiError } from "../api/client";
+import { ErrorAlert } from "../components/common";
+import { useMay } from "../lib/me";
+import { PlanView } from "./PlanView";
+
+type Kind = "maintenance_mode" | "firmware_update" | "power" | "sync";
+const KINDS: { value: Kind; label: string; description: string }[] = [
+  { value: "maintenance_mode", label: "Maintenance mode", description: "Evacuate hosts one at a time (DRS) and enter or leave maintenance mode." },
+  { value: "firmware_update", label: "Firmware update", description: "Rolling update: maintenance mode, update, reboot, verify, exit — one host at a time." },
+  { value: "power", label: "Power", description: "Shut down, power off or suspend VMs; restart or power-cycle servers." },
+  { value: "sync", label: "Sync", description: "A full sync of one source, or of all of them." },
+];
+
+export type WizardState = {
+  kind: Kind;
+  hosts: string[];
+  cluster: string | null;
+  exit: boolean;
+  component: string;
+  version: string;
+  image: string;
+  action: PowerAction;
+  vms: string[];
+  servers: string[];
+  source: string | null;
+  policyName: string;
+  allowShutdown: boolean | null;
+  allowHardPoweroff: boolean | null;
+  vmLimit: number | null;
+  requireApproval: boolean | null;
+  title: string;
+};
+
+export const INITIAL: WizardState = {
+  kind: "maintenance_mode",
+  hosts: [],
+  cluster: null,
+  exit: false,
+  component: "",
+  version: "",
+  image: "",
+  action: "shutdown",
+  vms: [],
+  servers: [],
+  source: null,
+  policyName: "default",
+  allowShutdown: null,
+  allowHardPoweroff: null,
+  vmLimit: null,
+  requireApproval: null,
+  title: "",
+};
+
+/** The request the wizard's state describes. */
+export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
+  let spec: JobSpec;
+  switch (s.kind) {
+    case "maintenance_mode":
+      spec = { type: "maintenance_mode", hosts: s.hosts, cluster: s.cluster, exit: s.exit };
+      break;
+    case "firmware_update":
+      spec = { type: "firmware_update", hosts: s.hosts, cluster: s.cluster, component: s.component.trim(), version: s.version.trim(), image: s.image.trim() };
+      break;
+    case "power":
+      spec = { type: "power", action: s.action, vms: s.vms, servers: s.servers };
+      break;
+    case "sync":
+      spec = { type: "sync", source: s.source, kind: null, benchmark_noop: false };
+      break;
+  }
+  const overrides: Record<string, unknown> = {};
+  if (s.allowShutdown !== null) overrides.allow_vm_shutdown = s.allowShutdown;
+  if (s.allowHardPoweroff !== null) overrides.allow_hard_poweroff = s.allowHardPoweroff;
+  if (s.vmLimit !== null) overrides.vm_limit = s.vmLimit;
+  if (s.requireApproval !== null) overrides.require_approval = s.requireApproval;
+  return {
+    spec,
+    title: s.title.trim() || null,
+    policy_name: s.policyName,
+    policy: Object.keys(overrides).length ? overrides : null,
+    idempotency_key: null,
+    run_at: null,
+    dry_run: dryRun,
+  };
+}
+
+/** Why the target step can't go on yet (None: it can). */
+export function targetProblem(s: WizardState): string | null {
+  switch (s.kind) {
+    case "maintenance_mode":
+      return s.hosts.length || s.cluster ? null : "Choose hosts or a cluster.";
+    case "firmware_update":
+      if (!s.hosts.length && !s.cluster) return "Choose hosts or a cluster.";
+      return s.component.trim() && s.version.trim() && s.image.trim() ? null : "Say which component, which version, and the update package.";
+    case "power":
+      if (["shutdown", "power_off", "suspend"].includes(s.action)) return s.vms.length ? null : "Name the VMs.";
+      return s.servers.length ? null : "Name the servers.";
+    case "sync":
+      return null;
+  }
+}
+
+export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: string) => void }) {
+  const may = useMay();
+  const [step, setStep] = useState(0);
+  const [s, setS] = useState<WizardState>(INITIAL);
+  const [plan, setPlan] = useState<Submitted | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set = <K extends keyof WizardState>(k: K, v: WizardState[K]) => setS((x) => ({ ...x, [k]: v }));
+  const kinds = KINDS.filter((k) => may.job_types.includes(k.value));
+
+  useEffect(() => {
+    if (step !== 3) return;
+    setPlan(null);
+    setError(null);
+    api
+      .job_submit(toRequest(s, true))
+      .then(setPlan)
+      .catch((e: unknown) => setError(toApiError(e)));
+  }, [step, s]);
+
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const done = await api.job_submit(toRequest(s, false));
+      if (done.job) props.onSubmitted(done.job.id);
+    } catch (e) {
+      setError(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const problem = targetProblem(s);
+  const policy = props.targets.policies.find((p) => p.name === s.policyName);
+  return (
+    <Stack data-testid="job-wizard">
+      <Stepper active={step} onStepClick={(i) => i < step && setStep(i)} size="sm">
+        <Stepper.Step label="What">
+          <Radio.Group value={s.kind} onChange={(v) => set("kind", v as Kind)} data-testid="wizard-kind">
+            <SimpleGrid cols={2} mt="sm">
+              {kinds.map((k) => (
+                <Radio.Card key={k.value} value={k.value} p="md" radius="md" data-testid={`kind-${k.value}`}>
+                  <Group wrap="nowrap" align="flex-start">
+                    <Radio.Indicator />
+                    <div>
+                      <Text fw={600}>{k.label}</Text>
+                      <Text size="sm" c="dimmed">
+                        {k.description}
+                      </Text>
+                    </div>
+                  </Group>
+                </Radio.Card>
+              ))}
+            </SimpleGrid>
+          </Radio.Group>
+        </Stepper.Step>
+        <Stepper.Step label="Target">
+          <Stack mt="sm">
+            <TargetStep s={s} set={set} targets={props.targets} />
+          </Stack>
+        </Stepper.Step>
+        <Stepper.Step label="Policy">
+          <Stack mt="sm">
+            <Select
+              label="Policy"
+              data={props.targets.policies.map((p) => ({ value: p.name, label: p.description ? `${p.name} — ${p.description}` : p.name }))}
+              value={s.policyName}
+              onChange={(v) => set("policyName", v ?? "default")}
+              allowDeselect={false}
+            />
+            <Text size="sm" c="dimmed">
+              Destructive choices are opt-in: the job pauses and asks instead of shutting a VM down, unless you allow it here.
+            </Text>
+            <Switch
+              label="Allow shutting VMs down"
+              checked={s.allowShutdown ?? policy?.allow_vm_shutdown ?? false}
+              onChange={(e) => set("allowShutdown", e.currentTarget.checked)}
+            />
+            <Switch
+              label="Allow hard power-off"
+              checked={s.allowHardPoweroff ?? policy?.allow_hard_poweroff ?? false}
+              onChange={(e) => set("allowHardPoweroff", e.currentTarget.checked)}
+            />
+            <NumberInput
+              label="At most this many VMs per host may be shut down (vm_limit)"
+              value={s.vmLimit ?? policy?.vm_limit ?? 10}
+              min={0}
+              onChange={(v) => set("vmLimit", typeof v === "number" ? v : null)}
+              w={360}
+            />
+            <Switch
+              label="Require a second person's approval"
+              checked={s.requireApproval ?? policy?.require_approval ?? true}
+              onChange={(e) => set("requireApproval", e.currentTarget.checked)}
+            />
+            <TextInput label="Title (optional)" placeholder="Defaults to the plan's summary" value={s.title} onChange={(e) => set("title", e.currentTarget.value)} />
+          </Stack>
+        </Stepper.Step>
+        <Stepper.Step label="Plan">
+          <Stack mt="sm" data-testid="wizard-plan">
+            {error && <ErrorAlert error={error} title="No plan" />}
+            {!error && !plan && <Skeleton height={160} />}
+            {plan && <PlanView plan={plan.plan} />}
+            {plan && (
+              <Text size="sm" c="dimmed">
+                {plan.policy.require_approval
+                  ? "After you submit, the job waits for an approver; then a worker runs it."
+                  : "After you submit, a worker runs it as soon as one is free."}
+              </Text>
+            )}
+          </Stack>
+        </Stepper.Step>
+      </Stepper>
+      {step === 1 && problem && (
+        <Alert color="gray" variant="light">
+          {problem}
+        </Alert>
+      )}
+      <Group justify="space-between">
+        <Button variant="default" onClick={() => setStep((x) => Math.max(0, x - 1))} disabled={step === 0}>
+          Back
+        </Button>
+        {step < 3 ? (
+          <Button onClick={() => setStep((x) => x + 1)} disabled={(step === 0 && kinds.length === 0) || (step === 1 && !!problem)} data-testid="wizard-next">
+            {step === 2 ? "Show the plan" : "Next"}
+          </Button>
+        ) : (
+          <Button onClick={submit} loading={busy} disabled={!plan || plan.plan.refusals.length > 0} data-testid="wizard-submit">
+            Submit job
+          </Button>
+        )}
+      </Group>
+    </Stack>
+  );
+}
+
+function TargetStep(props: { s: WizardState; set: <K extends keyof WizardState>(k: K, v: WizardState[K]) => void; targets: JobTargets }) {
+  const { s, set, targets } = props;
+  const hostOptions = targets.hosts.map((h) => ({
+    value: h.name,
+    label: `${h.name}${h.cluster ? ` (${h.cluster})` : ""}${h.in_maintenance_mode ? " · in maintenance" : ""}`,
+  }));
+  const hostPicker = (
+    <>
+      <MultiSelect label="Hosts" placeholder="Pick hosts" data={hostOptions} value={s.hosts} onChange={(v) => set("hosts", v)} searchable clearable data-testid="wizard-hosts" />
+      <Select label="…or every host of a cluster" placeholder="Cluster" data={targets.clusters} value={s.cluster} onChange={(v) => set("cluster", v)} clearable searchable />
+    </>
+  );
+  switch (s.kind) {
+    case "maintenance_mode":
+      return (
+        <>
+          {hostPicker}
+          <Checkbox label="Take the hosts out of maintenance mode instead" checked={s.exit} onChange={(e) => set("exit", e.currentTarget.checked)} />
+        </>
+      );
+    case "firmware_update":
+      return (
+        <>
+          {hostPicker}
+          <TextInput label="Component" description="An FQDD prefix (BIOS.Setup, NIC.Integrated) or part of its name" value={s.component} onChange={(e) => set("component", e.currentTarget.value)} />
+          <TextInput label="Version it installs" value={s.version} onChange={(e) => set("version", e.currentTarget.value)} />
+          <TextInput label="Dell Update Package on the worker's disk" placeholder="/srv/firmware/BIOS_XXXX.EXE" value={s.image} onChange={(e) => set("image", e.currentTarget.value)} />
+        </>
+      );
+    case "power":
+      return <PowerTarget s={s} set={set} />;
+    case "sync":
+      return (
+        <Select
+          label="Source"
+          placeholder="Every enabled source"
+          data={targets.sources}
+          value={s.source}
+          onChange={(v) => set("source", v)}
+          clearable
+          searchable
+          data-testid="wizard-source"
+        />
+      );
+  }
+}
+
+function PowerTarget(props: { s: WizardState; set: <K extends keyof WizardState>(k: K, v: WizardState[K]) => void }) {
+  const { s, set } = props;
+  const [query, setQuery] = useState("");
+  const [debounced] = useDebouncedValue(query, 200);
+  const [found, setFound] = useState<string[]>([]);
+  useEffect(() => {
+    if (!debounced.trim()) return;
+    api
+      .inventory_page({ kind: "vms", q: debounced, site: null, cluster: null, power: null, tools: null, tag: null, offset: 0, limit: 20 })
+      .then((p) => setFound(p.vms.map((v) => v.name)))
+      .catch(() => setFound([]));
+  }, [debounced]);
+  const vmAction = ["shutdown", "power_off", "suspend"].includes(s.action);
+  return (
+    <>
+      <Select
+        label="Action"
+        data={[
+          { value: "shutdown", label: "Shut down VMs (guest OS)" },
+          { value: "power_off", label: "Power off VMs (hard)" },
+          { value: "suspend", label: "Suspend VMs" },
+          { value: "reset", label: "Restart servers (graceful)" },
+          { value: "power_cycle", label: "Power-cycle servers (hard)" },
+        ]}
+        value={s.action}
+        onChange={(v) => set("action", (v ?? "shutdown") as PowerAction)}
+        allowDeselect={false}
+      />
+      {vmAction ? (
+        <TagsInput
+          label="VMs"
+          placeholder="Type to search VMs by name"
+          data={found}
+          value={s.vms}
+          onChange={(v) => set("vms", v)}
+          onSearchChange={setQuery}
+          searchValue={query}
+        />
+      ) : (
+        <TagsInput label="Servers" placeholder="Service tags or iDRAC names" value={s.servers} onChange={(v) => set("servers", v)} />
+      )}
+    </>
+  );
+}

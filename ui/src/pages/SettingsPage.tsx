@@ -1,0 +1,568 @@
+// Settings (`settings_page`): the database connection, sources (sync now), service
+// identities (admins add and rotate; nobody reads them back), users and roles (admins),
+// sites, workers, and the theme.
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Card,
+  Group,
+  Modal,
+  NumberInput,
+  PasswordInput,
+  SegmentedControl,
+  Select,
+  Skeleton,
+  Stack,
+  Table,
+  TagsInput,
+  Tabs,
+  Text,
+  TextInput,
+  useMantineColorScheme,
+  type MantineColorScheme,
+} from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate } from "react-router";
+import type { ExternalSystem, ServiceIdentity, SettingsPage as Model, Source, User, UserRole } from "../api/bindings.gen";
+import { api, toApiError } from "../api/client";
+import { EmptyState, ErrorAlert, Facts, PageHeader, StatusBadge } from "../components/common";
+import { ago } from "../lib/format";
+import { useMay } from "../lib/me";
+import { usePageModel } from "../lib/usePageModel";
+
+export function SettingsPage() {
+  const page = usePageModel(() => api.settings_page(), [], ["inventory", "job"]);
+  if (page.error && !page.data) return <ErrorAlert error={page.error} onRetry={page.reload} />;
+  if (!page.data) return <Skeleton height={400} />;
+  return <Settings m={page.data} reload={page.reload} />;
+}
+
+function Settings(props: { m: Model; reload: () => void }) {
+  const { m } = props;
+  return (
+    <Stack data-testid="settings">
+      <PageHeader title="Settings" description="Where EIO connects, what it syncs from, who may do what." />
+      <Tabs defaultValue="sources" keepMounted={false}>
+        <Tabs.List>
+          <Tabs.Tab value="sources" data-testid="tab-sources">Sources</Tabs.Tab>
+          <Tabs.Tab value="identities" data-testid="tab-identities">Service identities</Tabs.Tab>
+          <Tabs.Tab value="users" data-testid="tab-users">Users and roles</Tabs.Tab>
+          <Tabs.Tab value="connection" data-testid="tab-connection">Database</Tabs.Tab>
+          <Tabs.Tab value="sites">Sites</Tabs.Tab>
+          <Tabs.Tab value="workers">Workers</Tabs.Tab>
+          <Tabs.Tab value="appearance" data-testid="tab-appearance">Appearance</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="sources" pt="md">
+          <Sources sources={m.sources} />
+        </Tabs.Panel>
+        <Tabs.Panel value="identities" pt="md">
+          <Identities list={m.service_identities} reload={props.reload} />
+        </Tabs.Panel>
+        <Tabs.Panel value="users" pt="md">
+          <Users list={m.users} reload={props.reload} />
+        </Tabs.Panel>
+        <Tabs.Panel value="connection" pt="md">
+          <Stack>
+            {m.warnings.map((w) => (
+              <Alert key={w} color="yellow">
+                {w}
+              </Alert>
+            ))}
+            <Card withBorder data-testid="connection-card">
+              <Facts
+                rows={[
+                  ["Database", m.connection.mode === "embedded" ? "Embedded (this computer)" : "Shared"],
+                  ["Address", m.connection.target],
+                  ["Database name", m.connection.database],
+                  ["PostgreSQL", m.connection.server_version],
+                  ["Signed in as", m.connection.login],
+                  ["EIO roles", m.connection.roles.join(", ") || "none"],
+                  ["Schema", `v${m.schema.applied_version ?? "–"} of v${m.schema.latest_version}${m.schema.up_to_date ? " (up to date)" : ""}`],
+                ]}
+              />
+            </Card>
+            <Text size="sm">
+              To connect somewhere else, use the account menu (top right). Row counts per table are on the{" "}
+              <Anchor component={Link} to="/status">
+                status page
+              </Anchor>
+              .
+            </Text>
+          </Stack>
+        </Tabs.Panel>
+        <Tabs.Panel value="sites" pt="md">
+          {m.sites.length === 0 ? (
+            <EmptyState title="No sites yet">Admins define regions, countries and sites (`eio` or SQL); sources can then be placed at a site.</EmptyState>
+          ) : (
+            <Table>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Code</Table.Th>
+                  <Table.Th>Name</Table.Th>
+                  <Table.Th>Country / region</Table.Th>
+                  <Table.Th>Time zone</Table.Th>
+                  <Table.Th>Status</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {m.sites.map((s) => (
+                  <Table.Tr key={s.code}>
+                    <Table.Td>{s.code}</Table.Td>
+                    <Table.Td>{s.name ?? "–"}</Table.Td>
+                    <Table.Td>{`${s.country} / ${s.region}`}</Table.Td>
+                    <Table.Td>{s.timezone}</Table.Td>
+                    <Table.Td>
+                      <StatusBadge value={s.status} />
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          )}
+        </Tabs.Panel>
+        <Tabs.Panel value="workers" pt="md">
+          <Stack>
+            {m.workers.length === 0 ? (
+              <EmptyState title="No worker is running">
+                Jobs wait until `eio serve` (the team-wide instance) or `eio worker` runs on a machine with a worker key.
+              </EmptyState>
+            ) : (
+              <Table>
+                <Table.Tbody>
+                  {m.workers.map((w) => (
+                    <Table.Tr key={w.id}>
+                      <Table.Td>{w.id}</Table.Td>
+                      <Table.Td>{w.mode}</Table.Td>
+                      <Table.Td>
+                        <StatusBadge value={w.alive ? "ok" : "warning"} label={w.alive ? "alive" : "silent"} />
+                      </Table.Td>
+                      <Table.Td>heartbeat {ago(w.heartbeat_at)}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+            <Text fw={600}>Worker keys credentials are sealed for</Text>
+            {m.worker_keys.length === 0 ? (
+              <Text size="sm" c="dimmed">
+                None yet: run `eio identity init-worker-key` on the worker's machine, then trust its key.
+              </Text>
+            ) : (
+              m.worker_keys.map((k) => (
+                <Group key={k.public_key} gap="xs">
+                  <Text size="sm" className="mono">
+                    {k.public_key.slice(0, 24)}…
+                  </Text>
+                  <Text size="sm">{k.label}</Text>
+                  {k.revoked && <Badge color="red">revoked</Badge>}
+                </Group>
+              ))
+            )}
+          </Stack>
+        </Tabs.Panel>
+        <Tabs.Panel value="appearance" pt="md">
+          <Appearance />
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
+}
+
+function Appearance() {
+  const { colorScheme, setColorScheme } = useMantineColorScheme();
+  return (
+    <Stack gap="xs">
+      <Text fw={600}>Theme</Text>
+      <SegmentedControl
+        value={colorScheme}
+        onChange={(v) => setColorScheme(v as MantineColorScheme)}
+        data={[
+          { value: "light", label: "Light" },
+          { value: "dark", label: "Dark" },
+          { value: "auto", label: "Follow the system" },
+        ]}
+        w={360}
+        data-testid="theme-choice"
+      />
+      <Text size="sm" c="dimmed">
+        Keyboard: Alt+1…7 switch pages, / searches the inventory, ↑↓ and Enter move through tables.
+      </Text>
+    </Stack>
+  );
+}
+
+function Sources(props: { sources: Source[] }) {
+  const may = useMay();
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState<string | null>(null);
+  const canSync = may.submit_jobs && may.job_types.includes("sync");
+  const sync = async (source: string | null) => {
+    setBusy(source ?? "*");
+    try {
+      const done = await api.job_submit({
+        spec: { type: "sync", source, kind: null, benchmark_noop: false },
+        title: null,
+        policy_name: null,
+        policy: { require_approval: false },
+        idempotency_key: null,
+        run_at: null,
+        dry_run: false,
+      });
+      notifications.show({ color: "blue", message: `Sync submitted: ${done.plan.summary}.` });
+      if (done.job) navigate(`/jobs/${done.job.id}`);
+    } catch (e) {
+      notifications.show({ color: "red", title: "Sync not submitted", message: toApiError(e).message });
+    } finally {
+      setBusy(null);
+    }
+  };
+  if (props.sources.length === 0) {
+    return (
+      <EmptyState title="No sources yet" testId="sources-empty">
+        Add a vCenter, iDRAC or OpenManage Enterprise with `eio source add` (admins); it appears here with its sync status.
+      </EmptyState>
+    );
+  }
+  return (
+    <Stack>
+      {canSync && (
+        <Group>
+          <Button onClick={() => sync(null)} loading={busy === "*"} data-testid="sync-all">
+            Sync all sources now
+          </Button>
+        </Group>
+      )}
+      <Table highlightOnHover data-testid="sources-table">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Name</Table.Th>
+            <Table.Th>Kind</Table.Th>
+            <Table.Th>Address</Table.Th>
+            <Table.Th>Identity</Table.Th>
+            <Table.Th>TLS</Table.Th>
+            <Table.Th>Last sync</Table.Th>
+            <Table.Th />
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {props.sources.map((s) => (
+            <Table.Tr key={s.id} data-testid="source-row">
+              <Table.Td>
+                <Text size="sm" fw={500}>
+                  {s.name}
+                </Text>
+                {s.generation && (
+                  <Text size="xs" c="dimmed">
+                    {s.generation} · {s.driver ?? "driver auto"}
+                  </Text>
+                )}
+              </Table.Td>
+              <Table.Td>{s.kind}</Table.Td>
+              <Table.Td className="mono">{s.url}</Table.Td>
+              <Table.Td>{s.service_identity}</Table.Td>
+              <Table.Td>
+                <Badge variant="outline" color={s.tls === "insecure" ? "red" : "gray"}>
+                  {s.tls}
+                </Badge>
+              </Table.Td>
+              <Table.Td>
+                <Group gap={4}>
+                  <StatusBadge value={s.last_sync_status ?? "never"} />
+                  <Text size="xs" c="dimmed">
+                    {ago(s.last_sync_at)}
+                  </Text>
+                </Group>
+                {s.last_error && (
+                  <Text size="xs" c="red" lineClamp={2}>
+                    {s.last_error}
+                  </Text>
+                )}
+              </Table.Td>
+              <Table.Td>
+                {canSync && (
+                  <Button size="xs" variant="light" onClick={() => sync(s.name)} loading={busy === s.name} data-testid="sync-source">
+                    Sync now
+                  </Button>
+                )}
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Stack>
+  );
+}
+
+function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) {
+  const rotating = !!props.initial;
+  const [name, setName] = useState(props.initial?.name ?? "");
+  const [system, setSystem] = useState<ExternalSystem>(props.initial?.system ?? "vcenter");
+  const [username, setUsername] = useState(props.initial?.username ?? "");
+  const [password, setPassword] = useState("");
+  const [days, setDays] = useState<number>(props.initial?.rotation_period_days ?? 90);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const input = { name, system, username, password, rotation_period_days: days };
+      if (rotating) await api.service_identity_rotate(input);
+      else await api.service_identity_add(input);
+      setPassword("");
+      notifications.show({ color: "green", message: rotating ? `New credentials sealed for ${name}.` : `Service identity ${name} added.` });
+      props.onDone();
+    } catch (err) {
+      notifications.show({ color: "red", title: "Not saved", message: toApiError(err).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={submit}>
+      <Stack>
+        <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required disabled={rotating} />
+        <Select
+          label="System"
+          data={["vcenter", "idrac", "ome", "other"]}
+          value={system}
+          onChange={(v) => setSystem((v ?? "other") as ExternalSystem)}
+          disabled={rotating}
+          allowDeselect={false}
+        />
+        <TextInput label="Username" value={username} onChange={(e) => setUsername(e.currentTarget.value)} required />
+        <PasswordInput
+          label="Password"
+          description="Sealed for the workers' keys at once; nobody (admins included) can read it back."
+          value={password}
+          onChange={(e) => setPassword(e.currentTarget.value)}
+          required
+          autoComplete="new-password"
+        />
+        {!rotating && <NumberInput label="Rotate every (days)" value={days} min={1} onChange={(v) => setDays(typeof v === "number" ? v : 90)} />}
+        <Group justify="flex-end">
+          <Button type="submit" loading={busy}>
+            {rotating ? "Rotate" : "Add"}
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+function Identities(props: { list: ServiceIdentity[]; reload: () => void }) {
+  const may = useMay();
+  const [form, setForm] = useState<ServiceIdentity | "new" | null>(null);
+  return (
+    <Stack>
+      {may.manage_service_identities && (
+        <Group>
+          <Button onClick={() => setForm("new")} data-testid="identity-add">
+            Add a service identity
+          </Button>
+        </Group>
+      )}
+      {props.list.length === 0 ? (
+        <EmptyState title="No service identities">Sources authenticate with a service identity; an admin adds one here or with `eio identity add`.</EmptyState>
+      ) : (
+        <Table>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>System</Table.Th>
+              <Table.Th>Username</Table.Th>
+              <Table.Th>Rotation</Table.Th>
+              <Table.Th>Last use</Table.Th>
+              <Table.Th>Used by</Table.Th>
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {props.list.map((i) => (
+              <Table.Tr key={i.id}>
+                <Table.Td>{i.name}</Table.Td>
+                <Table.Td>{i.system}</Table.Td>
+                <Table.Td>{i.username}</Table.Td>
+                <Table.Td>{i.rotation_overdue ? <StatusBadge value="failed" label="overdue" /> : `due ${ago(i.rotation_due)}`}</Table.Td>
+                <Table.Td>
+                  {i.last_failure && (!i.last_success || i.last_failure > i.last_success) ? (
+                    <Text size="xs" c="red">
+                      failed {ago(i.last_failure)}: {i.last_error}
+                    </Text>
+                  ) : (
+                    <Text size="xs">{i.last_success ? `ok ${ago(i.last_success)}` : "never used"}</Text>
+                  )}
+                </Table.Td>
+                <Table.Td>
+                  <Text size="xs">{i.used_by.join(", ") || "–"}</Text>
+                </Table.Td>
+                <Table.Td>
+                  {may.manage_service_identities && (
+                    <Button size="xs" variant="light" onClick={() => setForm(i)}>
+                      Rotate
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      <Modal opened={form !== null} onClose={() => setForm(null)} title={form === "new" ? "New service identity" : "Rotate credentials"}>
+        {form !== null && (
+          <IdentityForm
+            initial={form === "new" ? undefined : form}
+            onDone={() => {
+              setForm(null);
+              props.reload();
+            }}
+          />
+        )}
+      </Modal>
+    </Stack>
+  );
+}
+
+const ROLES: UserRole[] = ["viewer", "operator", "approver", "admin"];
+
+function Users(props: { list: User[]; reload: () => void }) {
+  const may = useMay();
+  const [adding, setAdding] = useState(false);
+  const act = async (what: Promise<User>, done: string) => {
+    try {
+      await what;
+      notifications.show({ color: "green", message: done });
+      props.reload();
+    } catch (e) {
+      notifications.show({ color: "red", title: "Not changed", message: toApiError(e).message });
+    }
+  };
+  return (
+    <Stack>
+      {may.manage_users && (
+        <Group>
+          <Button onClick={() => setAdding(true)} data-testid="user-add">
+            Add a user
+          </Button>
+        </Group>
+      )}
+      <Table data-testid="users-table">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Email</Table.Th>
+            <Table.Th>Login</Table.Th>
+            <Table.Th>Role</Table.Th>
+            <Table.Th>Capabilities</Table.Th>
+            <Table.Th />
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {props.list.map((u) => (
+            <Table.Tr key={u.id} data-testid="user-row">
+              <Table.Td>
+                {u.email} {u.disabled && <Badge color="gray">disabled</Badge>}
+              </Table.Td>
+              <Table.Td className="mono">{u.login}</Table.Td>
+              <Table.Td>
+                {may.manage_users ? (
+                  <Select
+                    size="xs"
+                    w={130}
+                    data={ROLES}
+                    value={u.role}
+                    allowDeselect={false}
+                    aria-label={`Role of ${u.email}`}
+                    onChange={(v) => v && v !== u.role && act(api.user_set_role({ email: u.email, role: v as UserRole }), `${u.email} is now ${v}.`)}
+                  />
+                ) : (
+                  u.role
+                )}
+              </Table.Td>
+              <Table.Td>
+                <Group gap={4}>
+                  {u.capabilities.map((c) => (
+                    <Badge key={c} size="xs" variant="outline">
+                      {c}
+                    </Badge>
+                  ))}
+                </Group>
+              </Table.Td>
+              <Table.Td>
+                {may.manage_users &&
+                  (u.disabled ? (
+                    <Button size="xs" variant="light" onClick={() => act(api.user_enable({ email: u.email }), `${u.email} may sign in again.`)}>
+                      Enable
+                    </Button>
+                  ) : (
+                    <Button size="xs" variant="light" color="red" onClick={() => act(api.user_disable({ email: u.email }), `${u.email} is disabled.`)}>
+                      Disable
+                    </Button>
+                  ))}
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+      <Modal opened={adding} onClose={() => setAdding(false)} title="New user">
+        <UserForm
+          onDone={() => {
+            setAdding(false);
+            props.reload();
+          }}
+        />
+      </Modal>
+    </Stack>
+  );
+}
+
+function UserForm(props: { onDone: () => void }) {
+  const [email, setEmail] = useState("");
+  const [login, setLogin] = useState("");
+  const [role, setRole] = useState<UserRole>("viewer");
+  const [capabilities, setCapabilities] = useState<string[]>([]);
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await api.user_add({ email, login, role, capabilities, display_name: null, password: password || null });
+      notifications.show({ color: "green", message: `${email} can sign in as ${login}.` });
+      props.onDone();
+    } catch (err) {
+      notifications.show({ color: "red", title: "User not added", message: toApiError(err).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={submit}>
+      <Stack>
+        <TextInput label="Email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} required type="email" />
+        <TextInput label="PostgreSQL login" description="Created if it doesn't exist" value={login} onChange={(e) => setLogin(e.currentTarget.value)} required />
+        <Select label="Role" data={ROLES} value={role} onChange={(v) => setRole((v ?? "viewer") as UserRole)} allowDeselect={false} />
+        <TagsInput
+          label="Capabilities"
+          data={["maintenance_mode", "firmware_update", "power"]}
+          value={capabilities}
+          onChange={setCapabilities}
+          description="Job types they may submit or approve; site:<CODE> limits them to a site"
+        />
+        <PasswordInput
+          label="Initial password"
+          description="Leave empty when the DBA set up LDAP or Kerberos; the database only ever receives its SCRAM verifier"
+          value={password}
+          onChange={(e) => setPassword(e.currentTarget.value)}
+          autoComplete="new-password"
+        />
+        <Group justify="flex-end">
+          <Button type="submit" loading={busy}>
+            Add user
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}

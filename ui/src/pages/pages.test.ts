@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { INITIAL, targetProblem, toRequest } from "./JobWizard";
+import { readPause } from "./JobDetailPage";
+
+describe("the job wizard", () => {
+  it("asks for a target before going on", () => {
+    expect(targetProblem(INITIAL)).toMatch(/hosts or a cluster/);
+    expect(targetProblem({ ...INITIAL, hosts: ["esx-001"] })).toBeNull();
+    expect(targetProblem({ ...INITIAL, kind: "power", action: "reset" })).toMatch(/servers/);
+    expect(targetProblem({ ...INITIAL, kind: "sync" })).toBeNull();
+  });
+
+  it("turns its state into a submit request, with only the policy fields changed", () => {
+    const r = toRequest({ ...INITIAL, hosts: ["esx-001"], allowShutdown: true }, true);
+    expect(r.spec).toEqual({ type: "maintenance_mode", hosts: ["esx-001"], cluster: null, exit: false });
+    expect(r.policy).toEqual({ allow_vm_shutdown: true });
+    expect(r.dry_run).toBe(true);
+    expect(toRequest(INITIAL, false).policy).toBeNull();
+    const fw = toRequest({ ...INITIAL, kind: "firmware_update", cluster: "c1", component: " BIOS ", version: "2.1", image: "/x" }, false);
+    expect(fw.spec).toMatchObject({ type: "firmware_update", component: "BIOS", cluster: "c1" });
+  });
+});
+
+describe("a paused job", () => {
+  it("reads the blocking VMs and why", () => {
+    const p = readPause({
+      message: "host esx-001 can't be evacuated",
+      blocking_vms: [{ vm_moid: "vm-1", name: "db01", reason: "local storage" }, { nope: 1 }],
+    });
+    expect(p.message).toBe("host esx-001 can't be evacuated");
+    expect(p.blocking).toEqual([{ vm_moid: "vm-1", name: "db01", reason: "local storage", host: undefined }]);
+    expect(readPause(null).blocking).toEqual([]);
+  });
+});
