@@ -104,6 +104,10 @@ pub struct SearchResults {
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 200;
 
+/// Each text source offers this many candidates per hit asked for, so that re-ranking
+/// by whole-string similarity can pick among names equally close by word similarity.
+const CANDIDATES_PER_HIT: i64 = 3;
+
 /// Text hits below this word similarity are noise.
 const MIN_SCORE: f64 = 0.3;
 
@@ -182,31 +186,34 @@ fn parse(query: &str) -> Result<Parsed> {
 }
 
 /// Text: the nearest names of every source by trigram word similarity (GiST KNN, each
-/// source stops after $2 rows), exact service tags, merged and ranked.
+/// source stops after $4 candidates), exact service tags, merged and ranked by the mean
+/// of word similarity (the query inside a longer name: "rack4" in "r750-rack4-u12") and
+/// whole-string similarity (a typo of the whole name beats a name sharing two words),
+/// scaled below 1 so that only an exact match scores 1.
 const TEXT_SQL: &str = r#"
 WITH hits AS (
     (SELECT 'virtual_machine' AS kind, v.id, v.name AS label, 'name' AS field, v.name AS matched,
             concat_ws(', ', v.guest_hostname, v.power_state::text) AS detail, $1 <<-> v.name AS dist
-     FROM virtual_machines v WHERE v.removed_at IS NULL ORDER BY $1 <<-> v.name LIMIT $2)
+     FROM virtual_machines v WHERE v.removed_at IS NULL ORDER BY $1 <<-> v.name LIMIT $4)
     UNION ALL
     (SELECT 'virtual_machine', v.id, v.name, 'guest_hostname', v.guest_hostname,
             concat_ws(', ', v.guest_hostname, v.power_state::text), $1 <<-> v.guest_hostname
      FROM virtual_machines v WHERE v.removed_at IS NULL AND v.guest_hostname IS NOT NULL
-     ORDER BY $1 <<-> v.guest_hostname LIMIT $2)
+     ORDER BY $1 <<-> v.guest_hostname LIMIT $4)
     UNION ALL
     (SELECT 'esxi_host', h.id, h.name, 'name', h.name,
             concat_ws(', ', nullif(concat_ws(' ', h.vendor, h.model), ''), h.service_tag), $1 <<-> h.name
-     FROM esxi_hosts h WHERE h.removed_at IS NULL ORDER BY $1 <<-> h.name LIMIT $2)
+     FROM esxi_hosts h WHERE h.removed_at IS NULL ORDER BY $1 <<-> h.name LIMIT $4)
     UNION ALL
     (SELECT 'physical_server', s.id, coalesce(s.hostname, s.service_tag, s.id::text), 'hostname', s.hostname,
             concat_ws(', ', s.model, s.service_tag, host(s.idrac_ip)), $1 <<-> s.hostname
      FROM physical_servers s WHERE s.removed_at IS NULL AND s.hostname IS NOT NULL
-     ORDER BY $1 <<-> s.hostname LIMIT $2)
+     ORDER BY $1 <<-> s.hostname LIMIT $4)
     UNION ALL
     (SELECT 'physical_server', s.id, coalesce(s.hostname, s.service_tag), 'service_tag', s.service_tag,
             concat_ws(', ', s.model, host(s.idrac_ip)), $1 <<-> s.service_tag
      FROM physical_servers s WHERE s.removed_at IS NULL AND s.service_tag IS NOT NULL
-     ORDER BY $1 <<-> s.service_tag LIMIT $2)
+     ORDER BY $1 <<-> s.service_tag LIMIT $4)
     UNION ALL
     (SELECT 'esxi_host', h.id, h.name, 'service_tag', h.service_tag,
             concat_ws(' ', h.vendor, h.model), 0::real
@@ -215,11 +222,11 @@ WITH hits AS (
     (SELECT 'address', a.id, abbrev(a.address), 'planned_hostname', a.hostname,
             concat_ws(', ', 'planned', d.name), $1 <<-> a.hostname
      FROM ip_assignments a JOIN routing_domains d ON d.id = a.routing_domain_id
-     WHERE a.hostname IS NOT NULL ORDER BY $1 <<-> a.hostname LIMIT $2)
+     WHERE a.hostname IS NOT NULL ORDER BY $1 <<-> a.hostname LIMIT $4)
 ),
 scored AS (
     SELECT h.*, CASE WHEN lower(h.matched) = lower($1) THEN 1.0
-                     ELSE (1 - h.dist) * 0.98 + similarity($1, h.matched) * 0.01 END::float8 AS score
+                     ELSE ((1 - h.dist) + similarity($1, h.matched)) * 0.495 END::float8 AS score
     FROM hits h
     WHERE h.dist <= 1 - $3
 )
@@ -330,9 +337,16 @@ pub async fn search(db: &Database, query: &str, limit: Option<i64>) -> Result<Se
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let parsed = parse(query)?;
     let (kind, rows) = match parsed {
-        Parsed::Text(q) => {
-            (QueryKind::Text, sqlx::query(TEXT_SQL).bind(&q).bind(limit).bind(MIN_SCORE).fetch_all(db.pool()).await?)
-        }
+        Parsed::Text(q) => (
+            QueryKind::Text,
+            sqlx::query(TEXT_SQL)
+                .bind(&q)
+                .bind(limit)
+                .bind(MIN_SCORE)
+                .bind(limit * CANDIDATES_PER_HIT)
+                .fetch_all(db.pool())
+                .await?,
+        ),
         Parsed::Address(a) => (
             QueryKind::Address,
             sqlx::query(ADDRESS_SQL).bind(Cidr::host(a).to_string()).bind(limit).fetch_all(db.pool()).await?,
