@@ -42,6 +42,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations(pool: PgPo
         .args(["--no-color"]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{text}");
     let (status, log) = server.stop();
     assert!(
         out.status.success(),
@@ -49,4 +50,10 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations(pool: PgPo
         String::from_utf8_lossy(&log[log.len().saturating_sub(20_000)..])
     );
     assert!(status.success());
+    // Every operation the registry serves was exercised (new ones included), not a subset.
+    let selected = text.lines().find_map(|l| l.trim().strip_prefix("Selected: ")).expect("a summary");
+    let selected: usize = selected.split('/').next().unwrap().trim().parse().unwrap();
+    let tested: usize =
+        text.lines().find_map(|l| l.trim().strip_prefix("Tested: ")).expect("a summary").trim().parse().unwrap();
+    assert!(tested > 20 && tested == selected, "schemathesis tested {tested} of {selected} operations:\n{text}");
 }

@@ -7,6 +7,22 @@
  */
 export type ApiError = { code: ErrorCode, message: string, };
 
+export type ApprovalItem = { job: JobSummary, plan: Plan | null, 
+/**
+ * The policy it would run under.
+ */
+policy: JsonValue, };
+
+/**
+ * A custom attribute (vCenter custom field) and its value.
+ */
+export type Attribute = { name: string, value: string, };
+
+/**
+ * An operator's answer to a paused job.
+ */
+export type Choice = "cancel" | "retry" | "shutdown" | "suspend";
+
 export type ConnectionMode = "embedded" | "shared";
 
 export type ConnectionSettings = { mode: ConnectionMode, host: string, port: number, database: string, username: string, };
@@ -34,6 +50,41 @@ roles: Array<string>,
  */
 user: UserSummary | null, };
 
+/**
+ * A value and how many objects have it (a facet of a filter, a count per severity).
+ */
+export type Count = { value: string, count: number, };
+
+export type DashboardPage = { totals: InventoryTotals, 
+/**
+ * Inventory per site (`site` None: objects whose source has no site).
+ */
+sites: Array<SiteCounts>, sources: Array<SourceHealth>, 
+/**
+ * Open IPAM findings per severity (error, warning, info), zeros included.
+ */
+findings: Array<Count>, 
+/**
+ * Jobs per status, every status included.
+ */
+job_counts: Array<Count>, 
+/**
+ * Running and paused jobs, newest first.
+ */
+active_jobs: Array<JobSummary>, 
+/**
+ * Jobs awaiting approval, newest first.
+ */
+approvals: Array<JobSummary>, kill_switch: KillSwitch, 
+/**
+ * Worker processes that announced themselves and haven't stopped.
+ */
+workers: Array<WorkerInstance>, 
+/**
+ * Things to act on, in plain words.
+ */
+warnings: Array<string>, };
+
 export type DatabaseMode = "embedded" | "external";
 
 export type EmailInput = { email: string, };
@@ -45,12 +96,288 @@ export type ErrorCode = "forbidden" | "not_found" | "conflict" | "invalid_input"
 
 export type ExternalSystem = "vcenter" | "idrac" | "ome" | "other";
 
+export type FirmwareRow = { fqdd: string, component_id: string | null, name: string, version: string, category: string | null, updateable: boolean, reported_by: string, 
+/**
+ * What the OME baseline wants, and the verdict.
+ */
+baseline_version: string | null, compliance: string | null, criticality: string | null, };
+
+export type FirmwareTarget = { hosts: Array<string>, cluster: string | null, 
+/**
+ * The component: an FQDD prefix (`BIOS.Setup`, `NIC.Integrated`) or a name fragment.
+ */
+component: string, 
+/**
+ * The version the update installs.
+ */
+version: string, 
+/**
+ * The Dell Update Package on the worker's disk.
+ */
+image: string, };
+
+/**
+ * An address the guest reports, with how sure we are it holds it now (0–1).
+ */
+export type GuestIp = { ip: string, confidence: number, mac: string | null, };
+
+export type HostDetail = { id: string, moid: string, name: string, vcenter: string, datacenter: string | null, cluster: string | null, site: string | null, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, hardware_uuid: string | null, esxi_version: string | null, esxi_build: string | null, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, management_ips: Array<string>, cpu_model: string | null, cpu_cores: number | null, memory_mb: number | null, tags: Array<string>, custom_attributes: Array<Attribute>, last_sync: string, 
+/**
+ * Every mapping candidate (active first), with its evidence.
+ */
+mappings: Array<MappingInfo>, 
+/**
+ * The VMs it runs (at most 500), by name.
+ */
+vms: Array<VmBrief>, };
+
+/**
+ * An ESXi host as one table row.
+ */
+export type HostListRow = { id: string, moid: string, name: string, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, esxi_version: string | null, model: string | null, service_tag: string | null, vms: number, 
+/**
+ * The physical server it runs on (service tag), when mapped.
+ */
+server: string | null, mapping_confidence: number | null, cluster: string | null, site: string | null, vcenter: string, };
+
+export type HostTarget = { name: string, cluster: string | null, in_maintenance_mode: boolean, 
+/**
+ * The physical server it runs on (service tag), when mapped.
+ */
+server: string | null, };
+
+/**
+ * Input of the detail drawers: the row's id.
+ */
+export type IdInput = { id: string, };
+
+export type InventoryFacets = { sites: Array<Count>, clusters: Array<Count>, power: Array<Count>, tools: Array<Count>, 
+/**
+ * The 100 most used tags.
+ */
+tags: Array<Count>, };
+
+export type InventoryKind = "vms" | "hosts";
+
+export type InventoryPage = { kind: InventoryKind, 
+/**
+ * Rows matching the search and filters.
+ */
+total: number, offset: number, 
+/**
+ * The window of VMs (empty when kind is hosts).
+ */
+vms: Array<VmListRow>, 
+/**
+ * The window of hosts (empty when kind is vms).
+ */
+hosts: Array<HostListRow>, 
+/**
+ * The values each filter offers, over the whole inventory (first window only).
+ */
+facets: InventoryFacets | null, };
+
+/**
+ * What the inventory table shows. Every field is optional; blank means "any".
+ */
+export type InventoryQuery = { 
+/**
+ * vms (default) or hosts.
+ */
+kind: InventoryKind | null, 
+/**
+ * Fuzzy search: name, guest hostname, an exact IP, or a tag.
+ */
+q: string | null, 
+/**
+ * Site code.
+ */
+site: string | null, 
+/**
+ * Cluster name.
+ */
+cluster: string | null, 
+/**
+ * powered_on | powered_off | suspended (hosts: powered_on | standby | …).
+ */
+power: string | null, 
+/**
+ * VMware Tools: ok | old | not_running | not_installed (VMs only).
+ */
+tools: string | null, tag: string | null, 
+/**
+ * First row of the window (default 0).
+ */
+offset: number | null, 
+/**
+ * Rows in the window (default 200, at most 1000).
+ */
+limit: number | null, };
+
+export type InventoryTotals = { vms: number, vms_powered_on: number, hosts: number, hosts_in_maintenance: number, clusters: number, servers: number, 
+/**
+ * Servers with at least one component behind (or ahead of) their baseline.
+ */
+servers_noncompliant: number, };
+
+export type JobCancelInput = { id: string, reason: string | null, };
+
+/**
+ * Approve or deny a job, with an optional comment for the record.
+ */
+export type JobCommentInput = { id: string, comment: string | null, };
+
+/**
+ * The answer to a paused job: cancel, retry, or shut down / suspend blocking VMs (moids).
+ */
+export type JobDecideInput = { id: string, choice: Choice, vms: Array<string>, comment: string | null, };
+
+/**
+ * Everything about one job: the job page model.
+ */
+export type JobDetail = { job: JobSummary, spec: JobSpec, policy: JsonValue, plan: Plan | null, 
+/**
+ * Why it paused and what may be chosen (blocking VMs with reasons, …).
+ */
+pause_reason: JsonValue | null, decision: JsonValue | null, steps: Array<JobStep>, events: Array<JobEvent>, };
+
+export type JobEvent = { id: number, at: string, level: string, message: string, data: JsonValue, actor: string, };
+
+/**
+ * One job, by id.
+ */
+export type JobIdInput = { id: string, };
+
+/**
+ * What a job does, with its target.
+ */
+export type JobSpec = { "type": "maintenance_mode" } & MaintenanceTarget | { "type": "firmware_update" } & FirmwareTarget | { "type": "power" } & PowerTarget | { "type": "sync" } & SyncTarget | { "type": "report" } & ReportTarget;
+
+export type JobStep = { seq: number, name: string, kind: string, status: string, external_task_id: string | null, attempts: number, error: string | null, started_at: string | null, finished_at: string | null, };
+
+export type JobSummary = { id: string, type: string, status: string, title: string, initiated_by: string | null, approved_by: string | null, progress: number | null, progress_message: string | null, error: string | null, external_task_ids: Array<string>, attempts: number, cancel_requested: boolean, created_at: string, started_at: string | null, finished_at: string | null, };
+
+/**
+ * What the create wizard offers.
+ */
+export type JobTargets = { clusters: Array<string>, hosts: Array<HostTarget>, policies: Array<PolicyChoice>, 
+/**
+ * Source names (for sync jobs).
+ */
+sources: Array<string>, };
+
+export type JobsPage = { jobs: Array<JobSummary>, 
+/**
+ * Jobs per status, every status included.
+ */
+counts: Array<Count>, 
+/**
+ * Jobs awaiting approval, each with the plan the approver approves.
+ */
+approvals: Array<ApprovalItem>, kill_switch: KillSwitch, targets: JobTargets, };
+
+export type JobsQuery = { 
+/**
+ * Only jobs in this state.
+ */
+status: string | null, 
+/**
+ * At most this many jobs (default 100, at most 500).
+ */
+limit: number | null, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+export type KillSwitch = { engaged: boolean, reason: string | null, changed_by: string | null, changed_at: string | null, };
+
+export type KillSwitchInput = { engaged: boolean, reason: string, };
+
 export type KillSwitchStatus = { engaged: boolean, reason: string | null, changed_by: string | null, changed_at: string | null, };
+
+/**
+ * One change, as ids and kinds only.
+ */
+export type LiveEvent = { kind: LiveKind, job_id: string | null, 
+/**
+ * The job's new status (job).
+ */
+status: string | null, 
+/**
+ * The job's type (job).
+ */
+job_type: string | null, 
+/**
+ * Who submitted the job (job, approval): for "your job paused" notifications.
+ */
+initiated_by_user: string | null, 
+/**
+ * The timeline entry's id and level (job_event).
+ */
+event_id: number | null, level: string | null, 
+/**
+ * Kill switch state (kill_switch).
+ */
+engaged: boolean | null, 
+/**
+ * The source synced (inventory).
+ */
+source: string | null, };
+
+export type LiveKind = "job" | "job_event" | "approval" | "kill_switch" | "inventory" | "resync";
+
+export type MaintenanceTarget = { 
+/**
+ * Host names, short names or moids.
+ */
+hosts: Array<string>, 
+/**
+ * Every host of this cluster.
+ */
+cluster: string | null, 
+/**
+ * Take the hosts out of maintenance mode instead.
+ */
+exit: boolean, };
+
+/**
+ * A manual mapping: this server runs this ESXi host.
+ */
+export type ManualMappingInput = { 
+/**
+ * Server id, service tag, hostname or iDRAC name.
+ */
+server: string, 
+/**
+ * ESXi host name (or short name).
+ */
+host: string, };
+
+/**
+ * How an ESXi host maps to a physical server, and why we think so.
+ */
+export type MappingInfo = { server_id: string, service_tag: string | null, idrac: string | null, esxi_host: string, 
+/**
+ * service_tag | uuid | naming | attribute | manual
+ */
+method: string, confidence: number, 
+/**
+ * active | ambiguous | rejected
+ */
+status: string, verified: boolean, 
+/**
+ * Which facts matched.
+ */
+evidence: JsonValue, };
 
 /**
  * The session's identity and what it may do, as the database will judge it.
  */
 export type Me = { login: string, email: string | null, role: string | null, capabilities: Array<string>, disabled: boolean, may: Permissions, };
+
+/**
+ * A configured virtual NIC.
+ */
+export type Nic = { mac: string, network: string | null, connected: boolean, label: string, };
 
 /**
  * Input of operations that take none.
@@ -66,7 +393,109 @@ export type Permissions = { read: boolean, submit_jobs: boolean, approve_jobs: b
  */
 job_types: Array<string>, };
 
+export type Plan = { 
+/**
+ * One line an approver reads first.
+ */
+summary: string, hosts: Array<PlannedHost>, vms: Array<PlannedVm>, servers: Array<PlannedServer>, firmware: Array<PlannedFirmware>, 
+/**
+ * Things the policy won't let the job do (it pauses and asks instead).
+ */
+forbidden: Array<string>, 
+/**
+ * Reasons the job can't run at all; a plan with refusals is never submitted.
+ */
+refusals: Array<string>, 
+/**
+ * Notes for the approver that change nothing.
+ */
+notes: Array<string>, cluster_id: string | null, site_id: string | null, };
+
+export type PlannedFirmware = { host: string, service_tag: string | null, idrac: string | null, fqdd: string, name: string, from: string, to: string, };
+
+export type PlannedHost = { order: number, moid: string, name: string, cluster: string | null, in_maintenance_mode: boolean, 
+/**
+ * Powered-on VMs DRS must move away.
+ */
+vms_to_move: Array<VmRef>, 
+/**
+ * VMs that stay (powered off or suspended).
+ */
+vms_staying: Array<VmRef>, 
+/**
+ * The physical server it runs on (for firmware), by service tag.
+ */
+server: string | null, };
+
+export type PlannedServer = { service_tag: string | null, idrac: string | null, esxi_host: string | null, action: string, };
+
+export type PlannedVm = { moid: string, name: string, host: string | null, power_state: string | null, 
+/**
+ * What the job will do to it.
+ */
+action: string, };
+
+/**
+ * JobPolicy, exactly as the seed.
+ */
+export type Policy = { allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, vm_limit: number, shutdown_timeout_seconds: number, require_approval: boolean, tag_filters: Array<string>, folder_filters: Array<string>, policy_name: string | null, };
+
+export type PolicyChoice = { name: string, description: string | null, require_approval: boolean, allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, vm_limit: number, };
+
+export type PowerAction = "shutdown" | "power_off" | "suspend" | "reset" | "power_cycle";
+
+export type PowerTarget = { action: PowerAction, vms: Array<string>, servers: Array<string>, };
+
+export type ReportTarget = { definition: string, };
+
 export type SchemaStatus = { applied_version: number | null, latest_version: number, pending: Array<number>, up_to_date: boolean, };
+
+export type ServerDetail = { server: ServerRow, 
+/**
+ * Installed firmware per component, with the baseline's version and verdict.
+ */
+firmware: Array<FirmwareRow>, 
+/**
+ * Every mapping candidate (active first), with its evidence.
+ */
+mappings: Array<MappingInfo>, 
+/**
+ * ESXi hosts a manual mapping may choose (names).
+ */
+hosts: Array<string>, };
+
+/**
+ * Which server: its id, service tag, hostname, iDRAC name or ESXi host name.
+ */
+export type ServerInput = { server: string, };
+
+export type ServerRow = { uuid: string, service_tag: string | null, system_uuid: string | null, model: string | null, generation: string | null, power_state: string, health: string, hostname: string | null, idrac: string | null, idrac_firmware: string | null, idrac_ip: string | null, driver: string | null, bios_version: string | null, firmware_components: number, 
+/**
+ * The ESXi host it runs, when mapped.
+ */
+esxi_host: string | null, mapping_method: string | null, mapping_confidence: number | null, 
+/**
+ * How many baseline components it violates (OME compliance).
+ */
+noncompliant_components: number, last_sync: string, };
+
+export type ServersPage = { servers: Array<ServerRow>, 
+/**
+ * Servers per iDRAC generation ("unknown" when not probed yet).
+ */
+generations: Array<Count>, 
+/**
+ * Servers per compliance verdict: compliant, noncompliant, no_baseline.
+ */
+compliance: Array<Count>, 
+/**
+ * Servers with no active mapping to an ESXi host.
+ */
+unmapped: number, 
+/**
+ * Mappings the sync could not settle (two candidates, conflicting facts).
+ */
+ambiguous_mappings: Array<MappingInfo>, };
 
 /**
  * A service identity as listings show it: never the ciphertext, never a password.
@@ -86,6 +515,30 @@ used_by: Array<string>, };
  */
 export type ServiceIdentityInput = { name: string, system: ExternalSystem, username: string, password: string, rotation_period_days: number | null, };
 
+export type SettingsPage = { connection: ConnectionStatus, schema: SchemaStatus, sources: Array<Source>, service_identities: Array<ServiceIdentity>, users: Array<User>, sites: Array<SiteRow>, workers: Array<WorkerInstance>, 
+/**
+ * Worker public keys credentials are sealed for.
+ */
+worker_keys: Array<WorkerKeyRow>, warnings: Array<string>, };
+
+export type ShellModel = { me: Me, 
+/**
+ * The signed-in user's id (None for a login with no user).
+ */
+user_id: string | null, 
+/**
+ * Jobs awaiting approval that this user could approve (not their own).
+ */
+approvals_for_me: number, 
+/**
+ * All jobs awaiting approval.
+ */
+pending_approvals: number, 
+/**
+ * This user's jobs that are paused and wait for a decision.
+ */
+my_paused_jobs: number, kill_switch: KillSwitch, };
+
 /**
  * What a sign-in form sends.
  */
@@ -94,6 +547,38 @@ export type SignInInput = { settings: ConnectionSettings, password: string | nul
  * Keep the password in the OS keyring for next time.
  */
 remember: boolean, };
+
+export type SiteCounts = { site: string | null, name: string | null, vms: number, vms_powered_on: number, hosts: number, clusters: number, servers: number, };
+
+export type SiteRow = { code: string, name: string | null, country: string, region: string, timezone: string, 
+/**
+ * active | maintenance | offline
+ */
+status: string, };
+
+/**
+ * A source as listings show it.
+ */
+export type Source = { id: string, kind: SourceKind, name: string, url: string, service_identity: string, 
+/**
+ * verify | pinned | insecure
+ */
+tls: string, thumbprint_sha256: string | null, site: string | null, enabled: boolean, last_sync_at: string | null, last_sync_status: string | null, last_error: string | null, 
+/**
+ * iDRAC: generation and the driver in use, with why.
+ */
+generation: string | null, driver: string | null, driver_reason: string | null, };
+
+/**
+ * One source's sync health.
+ */
+export type SourceHealth = { kind: SourceKind, name: string, site: string | null, enabled: boolean, last_sync_at: string | null, 
+/**
+ * running | succeeded | partial | failed (None: never synced)
+ */
+last_sync_status: string | null, last_error: string | null, };
+
+export type SourceKind = "vcenter" | "idrac" | "ome";
 
 export type StatusPage = { connection: ConnectionStatus, schema: SchemaStatus, 
 /**
@@ -110,6 +595,31 @@ pending_approvals: number | null, kill_switch: KillSwitchStatus | null,
 warnings: Array<string>, };
 
 /**
+ * What `eio job submit` asks for.
+ */
+export type SubmitRequest = { spec: JobSpec, title: string | null, policy_name: string | null, 
+/**
+ * Field-by-field overrides of the named policy.
+ */
+policy: JsonValue | null, idempotency_key: string | null, run_at: string | null, 
+/**
+ * Compute and return the plan; submit nothing.
+ */
+dry_run: boolean, };
+
+export type Submitted = { plan: Plan, policy: Policy, 
+/**
+ * None for a dry run.
+ */
+job: JobSummary | null, };
+
+export type SyncTarget = { source: string | null, kind: SourceKind | null, 
+/**
+ * Completes at once without syncing: for measuring the worker pool.
+ */
+benchmark_noop: boolean, };
+
+/**
  * A user as listings show it.
  */
 export type User = { id: string, email: string, display_name: string | null, role: UserRole, capabilities: Array<string>, login: string, disabled: boolean, created_at: string, };
@@ -121,7 +631,67 @@ export type UserAddInput = { email: string, role: UserRole, login: string, capab
 
 export type UserRole = "viewer" | "operator" | "approver" | "admin";
 
+/**
+ * A user's new role (admins).
+ */
+export type UserRoleInput = { email: string, role: UserRole, };
+
 export type UserSummary = { email: string, role: string, capabilities: Array<string>, };
+
+export type VmBrief = { id: string, name: string, power_state: string | null, };
+
+export type VmDetail = { id: string, moid: string, name: string, uuid: string | null, vcenter: string, datacenter: string | null, cluster: string | null, host: string | null, site: string | null, folder_path: string | null, vcpu: number | null, memory_mb: number | null, power_state: string | null, tools_status: string | null, guest_os: string | null, guest_hostname: string | null, nics: Array<Nic>, ips: Array<GuestIp>, tags: Array<string>, custom_attributes: Array<Attribute>, notes: string | null, has_snapshot: boolean, snapshot_count: number, first_seen: string, last_sync: string, 
+/**
+ * Its host's physical server, when mapped.
+ */
+host_mapping: MappingInfo | null, };
+
+/**
+ * A VM as one table row.
+ */
+export type VmListRow = { id: string, moid: string, name: string, power_state: string | null, tools_status: string | null, guest_os: string | null, 
+/**
+ * The first address the guest reports.
+ */
+ip: string | null, vcpu: number | null, memory_mb: number | null, tags: Array<string>, cluster: string | null, host: string | null, site: string | null, vcenter: string, };
+
+export type VmRef = { moid: string, name: string, power_state: string | null, };
+
+export type WebSession = { mode: WebSessionMode, 
+/**
+ * The PostgreSQL login requests act as (None when not signed in).
+ */
+login: string | null, 
+/**
+ * Where sign-ins connect: `host:port/database` (never a password).
+ */
+database: string, 
+/**
+ * Whether this server accepts sign-ins (the embedded default has no passwords to check).
+ */
+sign_in_available: boolean, };
+
+/**
+ * How this browser's requests reach the database.
+ */
+export type WebSessionMode = "session" | "local" | "none";
+
+/**
+ * A browser's sign-in: the user's own PostgreSQL login.
+ */
+export type WebSignIn = { username: string, password: string, };
+
+export type WorkerInstance = { id: string, hostname: string, 
+/**
+ * desktop | serve | worker
+ */
+mode: string, heartbeat_at: string, 
+/**
+ * Heartbeat within the last 90 seconds.
+ */
+alive: boolean, };
+
+export type WorkerKeyRow = { public_key: string, label: string, revoked: boolean, };
 
 export type HttpMethod = "GET" | "POST";
 
@@ -135,6 +705,25 @@ export const operations = {
   service_identities: { method: "GET", path: "/api/service-identities" },
   service_identity_add: { method: "POST", path: "/api/service-identities" },
   service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate" },
+  shell_page: { method: "GET", path: "/api/pages/shell" },
+  dashboard_page: { method: "GET", path: "/api/pages/dashboard" },
+  inventory_page: { method: "GET", path: "/api/pages/inventory" },
+  vm_detail: { method: "GET", path: "/api/vms/detail" },
+  host_detail: { method: "GET", path: "/api/hosts/detail" },
+  servers_page: { method: "GET", path: "/api/pages/servers" },
+  server_detail: { method: "GET", path: "/api/servers/detail" },
+  mapping_set: { method: "POST", path: "/api/mappings/manual" },
+  jobs_page: { method: "GET", path: "/api/pages/jobs" },
+  job_detail: { method: "GET", path: "/api/jobs/detail" },
+  job_submit: { method: "POST", path: "/api/jobs" },
+  job_approve: { method: "POST", path: "/api/jobs/approve" },
+  job_deny: { method: "POST", path: "/api/jobs/deny" },
+  job_cancel: { method: "POST", path: "/api/jobs/cancel" },
+  job_decide: { method: "POST", path: "/api/jobs/decide" },
+  kill_switch_set: { method: "POST", path: "/api/kill-switch" },
+  settings_page: { method: "GET", path: "/api/pages/settings" },
+  user_set_role: { method: "POST", path: "/api/users/role" },
+  user_enable: { method: "POST", path: "/api/users/enable" },
 } as const;
 
 export type OperationName = keyof typeof operations;
@@ -171,6 +760,63 @@ export function makeApi(transport: Transport) {
     /** Replace a service identity's credentials (admins). */
     service_identity_rotate: (input: ServiceIdentityInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_rotate", operations.service_identity_rotate.method, operations.service_identity_rotate.path, input),
+    /** The frame around every page: who is signed in, approvals waiting, the kill switch. */
+    shell_page: (input: NoInput = {}): Promise<ShellModel> =>
+      transport.call<ShellModel>("shell_page", operations.shell_page.method, operations.shell_page.path, input),
+    /** The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch. */
+    dashboard_page: (input: NoInput = {}): Promise<DashboardPage> =>
+      transport.call<DashboardPage>("dashboard_page", operations.dashboard_page.method, operations.dashboard_page.path, input),
+    /** A window of VMs or hosts, searched and filtered, with the filters' facets. */
+    inventory_page: (input: InventoryQuery): Promise<InventoryPage> =>
+      transport.call<InventoryPage>("inventory_page", operations.inventory_page.method, operations.inventory_page.path, input),
+    /** One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping. */
+    vm_detail: (input: IdInput): Promise<VmDetail> =>
+      transport.call<VmDetail>("vm_detail", operations.vm_detail.method, operations.vm_detail.path, input),
+    /** One ESXi host: hardware, mapping candidates with evidence, its VMs. */
+    host_detail: (input: IdInput): Promise<HostDetail> =>
+      transport.call<HostDetail>("host_detail", operations.host_detail.method, operations.host_detail.path, input),
+    /** The Dell servers page model: servers, generations, compliance, mappings to settle. */
+    servers_page: (input: NoInput = {}): Promise<ServersPage> =>
+      transport.call<ServersPage>("servers_page", operations.servers_page.method, operations.servers_page.path, input),
+    /** One server: firmware per component against the baseline, mapping candidates with evidence. */
+    server_detail: (input: ServerInput): Promise<ServerDetail> =>
+      transport.call<ServerDetail>("server_detail", operations.server_detail.method, operations.server_detail.path, input),
+    /** Map a server to an ESXi host by hand (operators); it wins over every automatic mapping. */
+    mapping_set: (input: ManualMappingInput): Promise<ServerDetail> =>
+      transport.call<ServerDetail>("mapping_set", operations.mapping_set.method, operations.mapping_set.path, input),
+    /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. */
+    jobs_page: (input: JobsQuery): Promise<JobsPage> =>
+      transport.call<JobsPage>("jobs_page", operations.jobs_page.method, operations.jobs_page.path, input),
+    /** One job: spec, policy, plan, why it paused, steps and events. */
+    job_detail: (input: JobIdInput): Promise<JobDetail> =>
+      transport.call<JobDetail>("job_detail", operations.job_detail.method, operations.job_detail.path, input),
+    /** Plan a job and submit it (with dry_run: only plan it). */
+    job_submit: (input: SubmitRequest): Promise<Submitted> =>
+      transport.call<Submitted>("job_submit", operations.job_submit.method, operations.job_submit.path, input),
+    /** Approve someone else's job (approvers; never your own). */
+    job_approve: (input: JobCommentInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_approve", operations.job_approve.method, operations.job_approve.path, input),
+    /** Deny someone else's job. */
+    job_deny: (input: JobCommentInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_deny", operations.job_deny.method, operations.job_deny.path, input),
+    /** Cancel a job (a running one stops at its next safe point). */
+    job_cancel: (input: JobCancelInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_cancel", operations.job_cancel.method, operations.job_cancel.path, input),
+    /** Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it. */
+    job_decide: (input: JobDecideInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_decide", operations.job_decide.method, operations.job_decide.path, input),
+    /** Engage (operators) or release (admins) the global kill switch. */
+    kill_switch_set: (input: KillSwitchInput): Promise<KillSwitch> =>
+      transport.call<KillSwitch>("kill_switch_set", operations.kill_switch_set.method, operations.kill_switch_set.path, input),
+    /** The settings page model: connection, sources, service identities, users, sites, workers. */
+    settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
+      transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),
+    /** Change a user's role (admins). */
+    user_set_role: (input: UserRoleInput): Promise<User> =>
+      transport.call<User>("user_set_role", operations.user_set_role.method, operations.user_set_role.path, input),
+    /** Let a disabled user sign in again (admins). */
+    user_enable: (input: EmailInput): Promise<User> =>
+      transport.call<User>("user_enable", operations.user_enable.method, operations.user_enable.path, input),
   };
 }
 

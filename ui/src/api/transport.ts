@@ -92,9 +92,10 @@ export type LiveSubscribe = (handler: (e: LiveEvent) => void) => () => void;
 const LIVE_KINDS = ["job", "job_event", "approval", "kill_switch", "inventory", "resync"] as const;
 
 /** Live updates in a browser: the server's event stream (reconnects by itself; a reconnect is a resync). */
-export function sseSubscribe(url = "/api/events", Source: typeof EventSource = EventSource): LiveSubscribe {
+export function sseSubscribe(url = "/api/events", Source?: typeof EventSource): LiveSubscribe {
   return (handler) => {
-    const source = new Source(url, { withCredentials: true });
+    // Looked up when subscribing, so importing this module needs no EventSource (tests, desktop).
+    const source = new (Source ?? EventSource)(url, { withCredentials: true });
     let opened = false;
     const onMessage = (m: MessageEvent<string>) => {
       try {

@@ -20,7 +20,7 @@ import {
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useEffect, useState } from "react";
-import type { ApiError, JobSpec, JobTargets, PowerAction, SubmitRequest, Submitted } from "../api/bindings.gen";
+import type { ApiError, JobSpec, JsonValue, JobTargets, PowerAction, SubmitRequest, Submitted } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { ErrorAlert } from "../components/common";
 import { useMay } from "../lib/me";
@@ -91,7 +91,7 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
       spec = { type: "sync", source: s.source, kind: null, benchmark_noop: false };
       break;
   }
-  const overrides: Record<string, unknown> = {};
+  const overrides: { [key: string]: JsonValue } = {};
   if (s.allowShutdown !== null) overrides.allow_vm_shutdown = s.allowShutdown;
   if (s.allowHardPoweroff !== null) overrides.allow_hard_poweroff = s.allowHardPoweroff;
   if (s.vmLimit !== null) overrides.vm_limit = s.vmLimit;
