@@ -15,6 +15,7 @@ use eio_core::error::ApiError;
 use eio_core::Error;
 
 mod identity_cmds;
+mod ipam_cmds;
 mod job_cmds;
 mod output;
 mod serve;
@@ -103,6 +104,14 @@ enum Command {
     KillSwitch(job_cmds::KillSwitchCommand),
     /// Run this machine's share of the worker pool until stopped
     Worker(job_cmds::WorkerArgs),
+    /// Sites: regions, countries, sites, inference rules, where things are
+    #[command(subcommand)]
+    Site(ipam_cmds::SiteCommand),
+    /// IPAM: routing domains, prefixes, free space, allocation, findings
+    #[command(subcommand)]
+    Ipam(ipam_cmds::IpamCommand),
+    /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs
+    Search(ipam_cmds::SearchArgs),
     /// Serve the REST API (/api, /api/openapi.json) and the UI, and run the worker pool
     Serve(serve::ServeArgs),
 }
@@ -143,6 +152,9 @@ impl Command {
             | Command::Job(job_cmds::JobCommand::List { json, .. } | job_cmds::JobCommand::Show { json, .. })
             | Command::KillSwitch(job_cmds::KillSwitchCommand::Status { json }) => *json,
             Command::Sync(args) => args.json,
+            Command::Site(cmd) => cmd.json(),
+            Command::Ipam(cmd) => cmd.json(),
+            Command::Search(args) => args.json,
             Command::User(_)
             | Command::Identity(_)
             | Command::Source(_)
@@ -228,6 +240,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let db = open_current(&config).await?;
             job_cmds::worker(&config, &db, cli.key_file.as_deref(), args).await
         }
+        Command::Site(cmd) => ipam_cmds::site(&open_current(&config).await?, cmd).await,
+        Command::Ipam(cmd) => ipam_cmds::ipam(&open_current(&config).await?, cmd).await,
+        Command::Search(args) => ipam_cmds::search(&open_current(&config).await?, args).await,
         Command::Serve(args) => serve::run(&config, cli.key_file.as_deref(), args).await,
     }
 }

@@ -9,12 +9,12 @@ use eio_core::status::StatusPage;
 use eio_core::Error;
 use eio_engine::sync::ledger::RunReport;
 
-fn date(d: Option<chrono::DateTime<chrono::Utc>>) -> String {
+pub(crate) fn date(d: Option<chrono::DateTime<chrono::Utc>>) -> String {
     d.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
 }
 
 /// Print rows as aligned columns under a header.
-fn table(header: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -95,7 +95,7 @@ pub fn service_identities(list: &[ServiceIdentity], json: bool) -> Result<(), Er
     Ok(())
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::internal(e.to_string()))?;
     println!("{text}");
     Ok(())

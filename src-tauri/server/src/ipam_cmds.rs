@@ -1,0 +1,940 @@
+//! `eio site …`, `eio ipam …` and `eio search`: geography and site inference, routing
+//! domains, prefixes, free space, allocation, findings, and one search over everything.
+//! Each command calls one service of `eio_core::{sites, ipam, search}` and prints a table
+//! for a human or, with `--json`, the service's own type for a script.
+use clap::{Args, Subcommand};
+use eio_core::ipam::findings::{self, FindingFilter, FindingType};
+use eio_core::ipam::prefixes::{self, NewPrefix, Prefix, PrefixChanges, PrefixFilter, PrefixStatus};
+use eio_core::ipam::space::{self, AssignmentStatus, IpRequest, PrefixRequest};
+use eio_core::ipam::Cidr;
+use eio_core::search;
+use eio_core::sites::{self, EntityKind, NewSite, NewSiteRule, RuleMatch, SiteChanges, SiteStatus};
+use eio_core::{Database, Error};
+use uuid::Uuid;
+
+use crate::output::{date, print_json, table};
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Add a site to a country (admins); codes look like US-EAST-01
+    Add {
+        code: String,
+        /// ISO 3166 code of its country (add the country first: `eio site country add`)
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// IANA time zone (default UTC)
+        #[arg(long)]
+        timezone: Option<String>,
+        /// active, maintenance or offline (default active)
+        #[arg(long)]
+        status: Option<SiteStatus>,
+    },
+    /// Sites by region and country, with their prefixes and rules
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a site's name, time zone or status (admins)
+    Set {
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        status: Option<SiteStatus>,
+    },
+    /// Remove a site (admins); its prefixes and sources stay, without a site
+    Remove { code: String },
+    /// Regions (EMEA, US-EAST, …)
+    #[command(subcommand)]
+    Region(RegionCommand),
+    /// Countries within regions
+    #[command(subcommand)]
+    Country(CountryCommand),
+    /// The rules that place things at sites (vcenter names, host names, VLANs)
+    #[command(subcommand)]
+    Rule(RuleCommand),
+    /// Run site inference now (it also runs after every sync)
+    Infer {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hosts, VMs, servers and addresses whose inference methods name different sites
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a VM, host, server or observed address is, with every opinion and its evidence
+    Where {
+        /// vm, host, server or ip
+        kind: String,
+        id: Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Place a VM, host, server or observed address at a site by hand (wins, survives resyncs)
+    Pin {
+        /// vm, host, server or ip
+        kind: String,
+        id: Uuid,
+        site: String,
+        /// Why
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Remove a manual placement; inference decides again
+    Unpin {
+        /// vm, host, server or ip
+        kind: String,
+        id: Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegionCommand {
+    /// Add a region (admins)
+    Add {
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CountryCommand {
+    /// Add a country to a region (admins)
+    Add {
+        /// ISO 3166 alpha-2 code (DE, US)
+        iso_code: String,
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add an inference rule for a site (admins): exactly one of --vcenter, --dns, --vlan
+    Add {
+        site: String,
+        /// Datacenter or cluster names matching this regular expression (case-insensitive)
+        #[arg(long, group = "rule", value_name = "REGEX")]
+        vcenter: Option<String>,
+        /// Host names matching this regular expression (case-insensitive)
+        #[arg(long, group = "rule", value_name = "REGEX")]
+        dns: Option<String>,
+        /// Prefixes and port groups of this VLAN
+        #[arg(long, group = "rule", value_name = "ID")]
+        vlan: Option<i32>,
+        /// Above 0, below 1 (default: vcenter 0.9, vlan 0.6, dns 0.5)
+        #[arg(long)]
+        confidence: Option<f32>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        id: Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IpamCommand {
+    /// Routing domains (VRFs): the same prefix may exist once in each
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Prefixes: the hierarchy, utilization planned and observed
+    #[command(subcommand)]
+    Prefix(PrefixCommand),
+    /// The free blocks of a prefix, as CIDRs
+    Available {
+        prefix: Cidr,
+        /// Routing domain (default: default)
+        #[arg(long)]
+        domain: Option<String>,
+        /// Only blocks that hold a /N, and how many fit
+        #[arg(long, value_name = "N")]
+        length: Option<u8>,
+        /// At most this many blocks
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plan the next free address (--ip) or create the next free /N child prefix (--length N)
+    Allocate(AllocateArgs),
+    /// Which prefixes hold an address, its assignments, and who is seen using it
+    Lookup {
+        address: String,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Findings: duplicates, MAC conflicts, seen-not-planned, stale plans, full prefixes, …
+    Findings(FindingsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Add a routing domain (admins)
+    Add {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrefixCommand {
+    /// Add a prefix (operators); its parent is whichever prefix of the domain holds it
+    Add {
+        cidr: Cidr,
+        #[arg(long)]
+        domain: Option<String>,
+        /// Site code
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        vlan: Option<i32>,
+        /// active, reserved or deprecated (default active)
+        #[arg(long, default_value = "active")]
+        status: PrefixStatus,
+        #[arg(long)]
+        description: Option<String>,
+        /// Utilization above this fraction raises a finding (default 0.9)
+        #[arg(long)]
+        threshold: Option<f32>,
+    },
+    /// Prefixes with parent and utilization (planned and observed, side by side)
+    List {
+        /// Only this routing domain
+        #[arg(long)]
+        domain: Option<String>,
+        /// Only prefixes inside this block
+        #[arg(long)]
+        within: Option<Cidr>,
+        /// Indent each prefix under its parent
+        #[arg(long)]
+        tree: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One prefix: ancestors, children, planned and observed addresses, free space, findings
+    Show {
+        cidr: Cidr,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a prefix's status, site, VLAN, description or threshold (operators)
+    Set {
+        cidr: Cidr,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        status: Option<PrefixStatus>,
+        /// Site code ("" clears it)
+        #[arg(long)]
+        site: Option<String>,
+        /// VLAN id (0 clears it)
+        #[arg(long)]
+        vlan: Option<i32>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        threshold: Option<f32>,
+    },
+    /// Remove a prefix (operators); its children and assignments move to the next one up
+    Remove {
+        cidr: Cidr,
+        #[arg(long)]
+        domain: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["ip", "length"]))]
+pub struct AllocateArgs {
+    pub prefix: Cidr,
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// The next free single address
+    #[arg(long)]
+    pub ip: bool,
+    /// The next free /N, created as a child prefix
+    #[arg(long, value_name = "N")]
+    pub length: Option<u8>,
+    /// --ip: the host name it is planned for
+    #[arg(long, requires = "ip")]
+    pub hostname: Option<String>,
+    /// --ip: the MAC address it is planned for
+    #[arg(long, requires = "ip")]
+    pub mac: Option<String>,
+    /// --ip: planned (expected in use) or reserved (held back); default planned
+    #[arg(long, requires = "ip")]
+    pub reserve: bool,
+    /// --length: the new prefix's VLAN
+    #[arg(long, requires = "length")]
+    pub vlan: Option<i32>,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct FindingsArgs {
+    #[command(subcommand)]
+    pub action: Option<FindingsAction>,
+    /// Resolved findings too
+    #[arg(long)]
+    pub all: bool,
+    /// Only this type (repeatable): duplicate_usage, seen_not_planned, planned_not_seen, …
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<FindingType>,
+    #[arg(long)]
+    pub limit: Option<i64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsAction {
+    /// Run the findings engine now (it also runs after every sync)
+    Run {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a finding, as yourself, saying why (operators)
+    Acknowledge {
+        id: Uuid,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// A name, host name, service tag, address, block (10.1.2.0/24, 10.1.2) or MAC
+    pub query: String,
+    /// At most this many hits (default 20, at most 200)
+    #[arg(long)]
+    pub limit: Option<i64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SiteCommand {
+    pub fn json(&self) -> bool {
+        match self {
+            SiteCommand::List { json }
+            | SiteCommand::Infer { json }
+            | SiteCommand::Conflicts { json }
+            | SiteCommand::Where { json, .. }
+            | SiteCommand::Region(RegionCommand::List { json })
+            | SiteCommand::Country(CountryCommand::List { json })
+            | SiteCommand::Rule(RuleCommand::List { json }) => *json,
+            _ => false,
+        }
+    }
+}
+
+impl IpamCommand {
+    pub fn json(&self) -> bool {
+        match self {
+            IpamCommand::Domain(DomainCommand::List { json })
+            | IpamCommand::Prefix(PrefixCommand::List { json, .. } | PrefixCommand::Show { json, .. })
+            | IpamCommand::Available { json, .. }
+            | IpamCommand::Lookup { json, .. } => *json,
+            IpamCommand::Allocate(a) => a.json,
+            IpamCommand::Findings(f) => match &f.action {
+                None => f.json,
+                Some(FindingsAction::Run { json } | FindingsAction::Acknowledge { json, .. }) => *json,
+            },
+            _ => false,
+        }
+    }
+}
+
+fn opt(s: Option<&str>) -> String {
+    s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
+}
+
+fn pct(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
+pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
+    match cmd {
+        SiteCommand::Add { code, country, name, timezone, status } => {
+            let s = sites::add(db, &NewSite { code, country, name, timezone, status }).await?;
+            println!("Added site {} in {} ({}), {}, {}.", s.code, s.country_name, s.region, s.timezone, s.status);
+            Ok(())
+        }
+        SiteCommand::List { json } => {
+            let list = sites::list(db).await?;
+            if json {
+                return print_json(&list);
+            }
+            table(
+                &["CODE", "NAME", "COUNTRY", "REGION", "TIMEZONE", "STATUS", "PREFIXES", "RULES"],
+                list.iter()
+                    .map(|s| {
+                        vec![
+                            s.code.clone(),
+                            opt(s.name.as_deref()),
+                            s.country.clone(),
+                            s.region.clone(),
+                            s.timezone.clone(),
+                            s.status.to_string(),
+                            s.prefixes.to_string(),
+                            s.rules.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+        SiteCommand::Set { code, name, timezone, status } => {
+            let s = sites::update(db, &code, &SiteChanges { name, timezone, status }).await?;
+            println!("Site {}: {}, {}, {}.", s.code, opt(s.name.as_deref()), s.timezone, s.status);
+            Ok(())
+        }
+        SiteCommand::Remove { code } => {
+            sites::remove(db, &code).await?;
+            println!("Removed site {}.", code.trim().to_uppercase());
+            Ok(())
+        }
+        SiteCommand::Region(RegionCommand::Add { code, name }) => {
+            let r = sites::add_region(db, &code, &name).await?;
+            println!("Added region {} ({}).", r.code, r.name);
+            Ok(())
+        }
+        SiteCommand::Region(RegionCommand::List { json }) => {
+            let list = sites::regions(db).await?;
+            if json {
+                return print_json(&list);
+            }
+            table(
+                &["CODE", "NAME", "COUNTRIES"],
+                list.iter().map(|r| vec![r.code.clone(), r.name.clone(), r.countries.to_string()]).collect(),
+            );
+            Ok(())
+        }
+        SiteCommand::Country(CountryCommand::Add { iso_code, region, name }) => {
+            let c = sites::add_country(db, &iso_code, &region, &name).await?;
+            println!("Added country {} ({}) to region {}.", c.iso_code, c.name, c.region);
+            Ok(())
+        }
+        SiteCommand::Country(CountryCommand::List { json }) => {
+            let list = sites::countries(db).await?;
+            if json {
+                return print_json(&list);
+            }
+            table(
+                &["ISO", "NAME", "REGION", "SITES"],
+                list.iter()
+                    .map(|c| vec![c.iso_code.clone(), c.name.clone(), c.region.clone(), c.sites.to_string()])
+                    .collect(),
+            );
+            Ok(())
+        }
+        SiteCommand::Rule(cmd) => rule(db, cmd).await,
+        SiteCommand::Infer { json } => {
+            let counts = sites::infer(db).await?;
+            if json {
+                return print_json(&counts);
+            }
+            table(
+                &["METHOD", "INFERENCES", "WRITTEN", "REMOVED"],
+                counts
+                    .iter()
+                    .map(|c| {
+                        vec![c.method.to_string(), c.total.to_string(), c.written.to_string(), c.removed.to_string()]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+        SiteCommand::Conflicts { json } => {
+            let list = sites::conflicts(db).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("No conflicts: every method agrees wherever more than one has an opinion.");
+                return Ok(());
+            }
+            table(
+                &["KIND", "NAME", "ID", "WINNER", "BY", "OPINIONS"],
+                list.iter()
+                    .map(|c| {
+                        let opinions = c
+                            .opinions
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .map(|o| {
+                                        format!(
+                                            "{} {} {}",
+                                            o["site"].as_str().unwrap_or("?"),
+                                            o["method"].as_str().unwrap_or("?"),
+                                            o["confidence"]
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            })
+                            .unwrap_or_default();
+                        vec![
+                            c.entity_type.to_string(),
+                            opt(c.name.as_deref()),
+                            c.entity_id.to_string(),
+                            c.winner_site.clone(),
+                            c.winner_method.to_string(),
+                            opinions,
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+        SiteCommand::Where { kind, id, json } => {
+            let p = sites::placement(db, EntityKind::parse_placeable(&kind)?, id).await?;
+            if json {
+                return print_json(&p);
+            }
+            println!(
+                "{} {} ({}): {}{}",
+                p.entity_type,
+                opt(p.name.as_deref()),
+                p.entity_id,
+                p.winner.as_ref().map_or("no site".to_owned(), |w| format!("{} by {}", w.site, w.method)),
+                if p.conflict { " — methods disagree" } else { "" }
+            );
+            table(
+                &["SITE", "METHOD", "CONFIDENCE", "EVIDENCE"],
+                p.inferences
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.site.clone(),
+                            i.method.to_string(),
+                            format!("{:.2}", i.confidence),
+                            i.evidence.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+        SiteCommand::Pin { kind, id, site, note } => {
+            let p = sites::pin(db, EntityKind::parse_placeable(&kind)?, id, &site, note.as_deref()).await?;
+            println!(
+                "{} {} is at {} by hand.",
+                p.entity_type,
+                opt(p.name.as_deref()),
+                p.winner.map(|w| w.site).unwrap_or_default()
+            );
+            Ok(())
+        }
+        SiteCommand::Unpin { kind, id } => {
+            let p = sites::unpin(db, EntityKind::parse_placeable(&kind)?, id).await?;
+            println!(
+                "Removed the manual placement of {} {}; now {}.",
+                p.entity_type,
+                opt(p.name.as_deref()),
+                p.winner.map_or("no site".to_owned(), |w| format!("{} by {}", w.site, w.method))
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn rule(db: &Database, cmd: RuleCommand) -> Result<(), Error> {
+    match cmd {
+        RuleCommand::Add { site, vcenter, dns, vlan, confidence, description } => {
+            let rule = match (vcenter, dns, vlan) {
+                (Some(p), None, None) => RuleMatch::Vcenter(p),
+                (None, Some(p), None) => RuleMatch::Dns(p),
+                (None, None, Some(v)) => RuleMatch::Vlan(v),
+                _ => return Err(Error::invalid("say what the rule matches: one of --vcenter, --dns or --vlan")),
+            };
+            let r = sites::add_rule(db, &NewSiteRule { site, rule, confidence, description }).await?;
+            println!(
+                "Added {} rule {} for {}: {} (confidence {:.2}).",
+                r.method,
+                r.id,
+                r.site,
+                r.pattern.clone().or(r.vlan_id.map(|v| format!("VLAN {v}"))).unwrap_or_default(),
+                r.confidence
+            );
+            Ok(())
+        }
+        RuleCommand::List { json } => {
+            let list = sites::rules(db).await?;
+            if json {
+                return print_json(&list);
+            }
+            table(
+                &["ID", "METHOD", "SITE", "MATCHES", "CONFIDENCE", "DESCRIPTION"],
+                list.iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.method.to_string(),
+                            r.site.clone(),
+                            r.pattern.clone().or(r.vlan_id.map(|v| format!("vlan {v}"))).unwrap_or_default(),
+                            format!("{:.2}", r.confidence),
+                            opt(r.description.as_deref()),
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+        RuleCommand::Remove { id } => {
+            sites::remove_rule(db, id).await?;
+            println!("Removed rule {id}.");
+            Ok(())
+        }
+    }
+}
+
+pub async fn ipam(db: &Database, cmd: IpamCommand) -> Result<(), Error> {
+    match cmd {
+        IpamCommand::Domain(DomainCommand::Add { name, description }) => {
+            let d = prefixes::add_domain(db, &name, description.as_deref()).await?;
+            println!("Added routing domain {}.", d.name);
+            Ok(())
+        }
+        IpamCommand::Domain(DomainCommand::List { json }) => {
+            let list = prefixes::domains(db).await?;
+            if json {
+                return print_json(&list);
+            }
+            table(
+                &["NAME", "PREFIXES", "DESCRIPTION"],
+                list.iter()
+                    .map(|d| vec![d.name.clone(), d.prefixes.to_string(), opt(d.description.as_deref())])
+                    .collect(),
+            );
+            Ok(())
+        }
+        IpamCommand::Prefix(cmd) => prefix(db, cmd).await,
+        IpamCommand::Available { prefix, domain, length, limit, json } => {
+            let a = space::available(db, domain.as_deref(), &prefix, length, limit).await?;
+            if json {
+                return print_json(&a);
+            }
+            let mut header = vec!["FREE BLOCK", "ADDRESSES"];
+            if a.length.is_some() {
+                header.push("FITS");
+            }
+            table(
+                &header,
+                a.blocks
+                    .iter()
+                    .map(|b| {
+                        let mut row = vec![b.cidr.clone(), b.addresses.clone()];
+                        if a.length.is_some() {
+                            row.push(b.fits.clone().unwrap_or_default());
+                        }
+                        row
+                    })
+                    .collect(),
+            );
+            println!(
+                "{} free block(s){}, {} free address(es) in {} ({}).",
+                a.blocks_total,
+                a.length.map(|n| format!(" holding a /{n}")).unwrap_or_default(),
+                a.free_addresses,
+                a.prefix,
+                a.routing_domain
+            );
+            Ok(())
+        }
+        IpamCommand::Allocate(args) => allocate(db, args).await,
+        IpamCommand::Lookup { address, domain, json } => {
+            let info = space::lookup(db, domain.as_deref(), &address).await?;
+            if json {
+                return print_json(&info);
+            }
+            println!("{} in routing domain {}", info.address, info.routing_domain);
+            let chain: Vec<String> = info.prefixes.iter().map(|p| p.cidr.clone()).collect();
+            println!("  prefixes: {}", if chain.is_empty() { "none".into() } else { chain.join(" < ") });
+            for a in &info.assignments {
+                println!("  {} {} for {}", a.status, a.address, opt(a.hostname.as_deref()));
+            }
+            for o in &info.observations {
+                println!(
+                    "  seen by {} on {} {} (mac {}){}",
+                    o.source,
+                    o.entity_type,
+                    opt(o.hostname.as_deref()),
+                    opt(o.mac_address.as_deref()),
+                    o.gone_at.map(|g| format!(", gone since {}", date(Some(g)))).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        IpamCommand::Findings(args) => findings_cmd(db, args).await,
+    }
+}
+
+async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
+    match cmd {
+        PrefixCommand::Add { cidr, domain, site, vlan, status, description, threshold } => {
+            let p = prefixes::add(
+                db,
+                &NewPrefix { domain, cidr, site, vlan_id: vlan, status, description, utilization_threshold: threshold },
+            )
+            .await?;
+            println!(
+                "Added prefix {} in routing domain {}{}.",
+                p.cidr,
+                p.routing_domain,
+                p.parent.as_ref().map(|pp| format!(", inside {pp}")).unwrap_or_default()
+            );
+            Ok(())
+        }
+        PrefixCommand::List { domain, within, tree, json } => {
+            let list = prefixes::list(db, &PrefixFilter { domain, within }).await?;
+            if json {
+                return print_json(&list);
+            }
+            prefix_table(&list, tree);
+            Ok(())
+        }
+        PrefixCommand::Show { cidr, domain, json } => {
+            let page = prefixes::page(db, domain.as_deref(), &cidr).await?;
+            if json {
+                return print_json(&page);
+            }
+            let p = &page.prefix;
+            let u = &p.utilization;
+            println!("{} in routing domain {} ({})", p.cidr, p.routing_domain, p.status);
+            let path: Vec<&str> = page.ancestors.iter().map(|a| a.cidr.as_str()).collect();
+            println!("  inside:      {}", if path.is_empty() { "-".into() } else { path.join(" > ") });
+            println!("  site, vlan:  {}, {}", opt(p.site.as_deref()), p.vlan_id.map_or("-".into(), |v| v.to_string()));
+            println!("  usable:      {} of {} addresses", u.usable, u.addresses);
+            println!("  planned:     {} ({})", u.planned, pct(u.planned_ratio));
+            println!("  observed:    {} ({})", u.observed, pct(u.observed_ratio));
+            println!("  children:    {} covering {} ({})", u.child_prefixes, u.child_addresses, pct(u.child_ratio));
+            if !page.children.is_empty() {
+                println!();
+                prefix_table(&page.children, false);
+            }
+            println!("\nFree ({} block(s)):", page.free_total);
+            for b in &page.free {
+                println!("  {}", b.cidr);
+            }
+            if !page.findings.is_empty() {
+                println!("\nOpen findings:");
+                for f in &page.findings {
+                    println!("  [{}] {} {}", f.severity, f.kind, f.message);
+                }
+            }
+            Ok(())
+        }
+        PrefixCommand::Set { cidr, domain, status, site, vlan, description, threshold } => {
+            let changes = PrefixChanges {
+                status,
+                site: site.map(|s| Some(s).filter(|s| !s.trim().is_empty())),
+                vlan_id: vlan.map(|v| Some(v).filter(|v| *v != 0)),
+                description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                utilization_threshold: threshold,
+            };
+            let p = prefixes::update(db, domain.as_deref(), &cidr, &changes).await?;
+            println!(
+                "Prefix {} ({}): {}, site {}, vlan {}.",
+                p.cidr,
+                p.routing_domain,
+                p.status,
+                opt(p.site.as_deref()),
+                p.vlan_id.map_or("-".into(), |v| v.to_string())
+            );
+            Ok(())
+        }
+        PrefixCommand::Remove { cidr, domain } => {
+            prefixes::remove(db, domain.as_deref(), &cidr).await?;
+            println!("Removed prefix {cidr}.");
+            Ok(())
+        }
+    }
+}
+
+/// Prefixes as a table; with `tree`, each indented under its parent.
+fn prefix_table(list: &[Prefix], tree: bool) {
+    table(
+        &["DOMAIN", "PREFIX", "STATUS", "SITE", "VLAN", "PLANNED", "OBSERVED", "CHILDREN", "UTILIZATION"],
+        list.iter()
+            .map(|p| {
+                let u = &p.utilization;
+                let indent = if tree { "  ".repeat(usize::try_from(p.depth).unwrap_or(0)) } else { String::new() };
+                vec![
+                    p.routing_domain.clone(),
+                    format!("{indent}{}", p.cidr),
+                    p.status.to_string(),
+                    opt(p.site.as_deref()),
+                    p.vlan_id.map_or("-".into(), |v| v.to_string()),
+                    format!("{} ({})", u.planned, pct(u.planned_ratio)),
+                    format!("{} ({})", u.observed, pct(u.observed_ratio)),
+                    format!("{} ({})", u.child_prefixes, pct(u.child_ratio)),
+                    pct(u.utilization),
+                ]
+            })
+            .collect(),
+    );
+}
+
+async fn allocate(db: &Database, a: AllocateArgs) -> Result<(), Error> {
+    if let Some(length) = a.length {
+        let p = space::allocate_prefix(
+            db,
+            a.domain.as_deref(),
+            &a.prefix,
+            length,
+            &PrefixRequest { status: None, description: a.description, vlan_id: a.vlan },
+        )
+        .await?;
+        if a.json {
+            return print_json(&p);
+        }
+        println!("Created prefix {} inside {} ({}).", p.cidr, a.prefix, p.routing_domain);
+        return Ok(());
+    }
+    let assigned = space::allocate_ip(
+        db,
+        a.domain.as_deref(),
+        &a.prefix,
+        &IpRequest {
+            hostname: a.hostname,
+            description: a.description,
+            mac_address: a.mac,
+            status: Some(if a.reserve { AssignmentStatus::Reserved } else { AssignmentStatus::Planned }),
+        },
+    )
+    .await?;
+    if a.json {
+        return print_json(&assigned);
+    }
+    println!(
+        "{} {} in {} ({}){}.",
+        if a.reserve { "Reserved" } else { "Planned" },
+        assigned.address,
+        a.prefix,
+        assigned.routing_domain,
+        assigned.hostname.as_ref().map(|h| format!(" for {h}")).unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn findings_cmd(db: &Database, args: FindingsArgs) -> Result<(), Error> {
+    match args.action {
+        Some(FindingsAction::Run { json }) => {
+            let run = findings::run(db, None).await?;
+            if json {
+                return print_json(&run);
+            }
+            println!(
+                "Findings run {} in {} ms: {} opened, {} reopened, {} resolved, {} open.",
+                run.id, run.duration_ms, run.opened, run.reopened, run.resolved, run.open_total
+            );
+            Ok(())
+        }
+        Some(FindingsAction::Acknowledge { id, note, json }) => {
+            let f = findings::acknowledge(db, id, &note).await?;
+            if json {
+                return print_json(&f);
+            }
+            println!("Acknowledged {} ({}) as {}.", f.id, f.kind, f.acknowledged_by.as_deref().unwrap_or("you"));
+            Ok(())
+        }
+        None => {
+            let list =
+                findings::list(db, &FindingFilter { include_resolved: args.all, types: args.types, limit: args.limit })
+                    .await?;
+            if args.json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("No {}findings.", if args.all { "" } else { "open " });
+                return Ok(());
+            }
+            table(
+                &["ID", "SEVERITY", "TYPE", "DOMAIN", "SUBJECT", "MESSAGE", "SINCE", "STATE"],
+                list.iter()
+                    .map(|f| {
+                        vec![
+                            f.id.to_string(),
+                            f.severity.to_string(),
+                            f.kind.to_string(),
+                            opt(f.routing_domain.as_deref()),
+                            f.address.clone().or(f.prefix.clone()).unwrap_or_else(|| f.subject_key.clone()),
+                            f.message.clone(),
+                            date(Some(f.first_seen_at)),
+                            match (f.resolved_at, &f.acknowledged_by) {
+                                (Some(r), _) => format!("resolved {}", date(Some(r))),
+                                (None, Some(by)) => format!("acknowledged by {by}"),
+                                (None, None) => "open".into(),
+                            },
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn search(db: &Database, args: SearchArgs) -> Result<(), Error> {
+    let r = search::search(db, &args.query, args.limit).await?;
+    if args.json {
+        return print_json(&r);
+    }
+    if r.hits.is_empty() {
+        println!("Nothing matches \"{}\".", r.query);
+        return Ok(());
+    }
+    table(
+        &["KIND", "NAME", "MATCHED", "DETAIL", "SCORE"],
+        r.hits
+            .iter()
+            .map(|h| {
+                vec![
+                    h.kind.as_str().to_owned(),
+                    h.label.clone(),
+                    format!("{} {}", h.field, h.matched),
+                    opt(h.detail.as_deref()),
+                    format!("{:.2}", h.score),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
