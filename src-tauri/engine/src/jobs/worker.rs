@@ -61,6 +61,8 @@ pub struct WorkerStats {
     pub completed: std::sync::atomic::AtomicU64,
     /// When this worker first saw the kill switch engaged (after it started).
     pub kill_switch_seen_at: std::sync::Mutex<Option<Instant>>,
+    /// Woken whenever this worker's view of the kill switch changes.
+    pub kill_switch_changed: Notify,
 }
 
 pub struct Worker {
@@ -90,12 +92,16 @@ impl Worker {
     /// Run until `stop` turns true. Running jobs are handed back (their leases released)
     /// at the next guard, so another worker resumes them at once.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
-        self.register().await?;
+        // LISTEN first, then read the switch, then announce ourselves: a kill switch engaged
+        // at any moment after this worker shows up in `worker_instances` is never missed.
         let wake = Arc::new(Notify::new());
-        let kill = Arc::new(AtomicBool::new(
-            sqlx::query_scalar::<_, bool>("SELECT engaged FROM kill_switch").fetch_one(self.db().pool()).await?,
-        ));
+        let kill = Arc::new(AtomicBool::new(true));
         let listener = self.listen(wake.clone(), kill.clone()).await?;
+        kill.store(
+            sqlx::query_scalar::<_, bool>("SELECT engaged FROM kill_switch").fetch_one(self.db().pool()).await?,
+            Ordering::SeqCst,
+        );
+        self.register().await?;
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Completion>();
         let completer = tokio::spawn(complete(
             self.db().clone(),
@@ -112,7 +118,7 @@ impl Worker {
                 break;
             }
             if last_beat.elapsed() >= self.config.heartbeat_every {
-                self.heartbeat(&running).await;
+                self.heartbeat(&running, &kill).await;
                 last_beat = Instant::now();
             }
             let free = self.config.slots.saturating_sub(running.len());
@@ -194,6 +200,7 @@ impl Worker {
                             let mut seen = stats.kill_switch_seen_at.lock().unwrap_or_else(|p| p.into_inner());
                             seen.get_or_insert_with(Instant::now);
                         }
+                        stats.kill_switch_changed.notify_waiters();
                         wake.notify_one();
                     }
                     Ok(_) => wake.notify_one(),
@@ -234,11 +241,23 @@ impl Worker {
     }
 
     /// Renew leases of running jobs; flag the lost and the cancelled.
-    async fn heartbeat(&self, running: &HashMap<Uuid, Running>) {
-        let _ = sqlx::query("UPDATE worker_instances SET heartbeat_at = now() WHERE id = $1")
-            .bind(&self.config.id)
-            .execute(self.db().pool())
-            .await;
+    /// Also re-reads the kill switch: NOTIFY is the fast path, this is the one that cannot be
+    /// missed (a notification sent while the listener was reconnecting).
+    async fn heartbeat(&self, running: &HashMap<Uuid, Running>, kill: &AtomicBool) {
+        if let Ok(engaged) = sqlx::query_scalar::<_, bool>(
+            "UPDATE worker_instances SET heartbeat_at = now() WHERE id = $1 RETURNING (SELECT engaged FROM kill_switch)",
+        )
+        .bind(&self.config.id)
+        .fetch_one(self.db().pool())
+        .await
+        {
+            if engaged && !kill.swap(true, Ordering::SeqCst) {
+                self.stats.kill_switch_seen_at.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
+                self.stats.kill_switch_changed.notify_waiters();
+            } else if !engaged {
+                kill.store(false, Ordering::SeqCst);
+            }
+        }
         if running.is_empty() {
             return;
         }
