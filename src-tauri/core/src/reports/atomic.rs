@@ -17,6 +17,8 @@ pub struct AtomicFile {
     destination: PathBuf,
     temporary: PathBuf,
     writer: Option<BufWriter<Limited>>,
+    /// Set once the temporary file has been renamed into place; until then, dropping removes it.
+    committed: bool,
 }
 
 impl AtomicFile {
@@ -39,6 +41,7 @@ impl AtomicFile {
             destination: destination.to_path_buf(),
             temporary,
             writer: Some(BufWriter::with_capacity(256 * 1024, Limited { file, written: 0, limit })),
+            committed: false,
         })
     }
 
@@ -52,6 +55,8 @@ impl AtomicFile {
     }
 
     /// Flush, `fsync`, rename over the destination and `fsync` the folder. Returns the size.
+    /// If any of that fails (the last buffer doesn't fit on the disk), the temporary file is
+    /// removed as on a drop.
     pub fn commit(mut self) -> Result<u64> {
         let writer = self.writer.take().ok_or_else(|| Error::internal("report file committed twice"))?;
         let limited = writer.into_inner().map_err(|e| io_error(e.into_error(), "cannot write", &self.destination))?;
@@ -60,6 +65,7 @@ impl AtomicFile {
         drop(limited);
         std::fs::rename(&self.temporary, &self.destination)
             .map_err(|e| io_error(e, "cannot move the finished report to", &self.destination))?;
+        self.committed = true;
         // The rename itself must survive a crash: sync the folder's entry too.
         if let Ok(dir) = File::open(self.folder()) {
             let _ = dir.sync_all();
@@ -93,7 +99,8 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
+        if !self.committed {
+            drop(self.writer.take());
             let _ = std::fs::remove_file(&self.temporary);
         }
     }
@@ -176,5 +183,19 @@ mod tests {
         drop(f);
         assert!(!path.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_commit_that_runs_out_of_space_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.html");
+        std::fs::write(&path, "good").unwrap();
+        let mut f = AtomicFile::create(&path, Some(10)).unwrap();
+        // Still in the buffer: only the final flush inside commit finds the disk full.
+        f.write_all(&[b'x'; 100]).unwrap();
+        let e = f.commit().unwrap_err();
+        assert!(e.message.contains("disk is full"), "{}", e.message);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "good");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
     }
 }
