@@ -10,6 +10,7 @@
 //! Every simulator serves real HTTPS on loopback ([`tls`]) so connectors are tested on the
 //! same path as production, TLS pinning included. Never used by production code paths.
 pub mod dell;
+pub mod estate;
 pub mod tls;
 pub mod vcenter;
 pub mod vcsim;

@@ -41,6 +41,7 @@ impl Drop for HttpsServer {
 }
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, and its thumbprint.
+#[derive(Clone)]
 pub struct LabCert {
     pub config: Arc<rustls::ServerConfig>,
     pub thumbprint: Thumbprint,
@@ -48,12 +49,23 @@ pub struct LabCert {
 
 impl LabCert {
     pub fn generate() -> std::io::Result<LabCert> {
+        Ok(LabCert::generate_keepable()?.0)
+    }
+
+    /// A fresh certificate, with its DER and its private key's DER to keep (so a lab
+    /// started again later presents the same certificate, and pinned thumbprints hold).
+    pub fn generate_keepable() -> std::io::Result<(LabCert, Vec<u8>, Vec<u8>)> {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
             .map_err(std::io::Error::other)?;
-        let der = cert.cert.der().clone();
+        let (cert_der, key_der) = (cert.cert.der().to_vec(), cert.signing_key.serialize_der());
+        Ok((LabCert::from_der(&cert_der, &key_der)?, cert_der, key_der))
+    }
+
+    /// The certificate kept by [`LabCert::generate_keepable`].
+    pub fn from_der(cert_der: &[u8], key_der: &[u8]) -> std::io::Result<LabCert> {
+        let der = rustls::pki_types::CertificateDer::from(cert_der.to_vec());
         let thumbprint = Thumbprint::of_der(&der);
-        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
-            .map_err(std::io::Error::other)?;
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key_der.to_vec()).map_err(std::io::Error::other)?;
         let mut config =
             rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
@@ -70,6 +82,19 @@ impl LabCert {
 pub async fn serve_https(router: axum::Router) -> std::io::Result<HttpsServer> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     serve_https_on(listener, router, LabCert::generate()?).await
+}
+
+/// Serve `router` over HTTPS on loopback `port` (0: any free port) with `cert` (None: a
+/// fresh one): for a lab that must come back on the same address and certificate.
+pub async fn serve_https_at(router: axum::Router, port: u16, cert: Option<&LabCert>) -> std::io::Result<HttpsServer> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}"))
+    })?;
+    let cert = match cert {
+        Some(c) => c.clone(),
+        None => LabCert::generate()?,
+    };
+    serve_https_on(listener, router, cert).await
 }
 
 /// Serve `router` over HTTPS on `listener` with `cert`.

@@ -52,7 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::tls::{serve_https, HttpsServer};
+use crate::tls::HttpsServer;
 pub use model::{lab_image, FirmwareItem, ImageManifest, JobOutcome, ServerSpec, SimJob, IMAGE_MAGIC};
 pub use samples::{Samples, SamplesError};
 
@@ -737,6 +737,10 @@ pub struct DellLabBuilder {
     ome_page_size: usize,
     latency: Duration,
     customizations: Vec<(usize, Customization)>,
+    /// Loopback ports per BMC (by index) and for the OME; absent: any free port.
+    ports: Vec<u16>,
+    ome_port: u16,
+    cert: Option<crate::tls::LabCert>,
 }
 
 impl Default for DellLabBuilder {
@@ -754,6 +758,9 @@ impl Default for DellLabBuilder {
             ome_page_size: 50,
             latency: Duration::ZERO,
             customizations: Vec::new(),
+            ports: Vec::new(),
+            ome_port: 0,
+            cert: None,
         }
     }
 }
@@ -830,6 +837,20 @@ impl DellLabBuilder {
         self
     }
 
+    /// Listen on these loopback ports (BMC `i` on `bmc_ports[i]`, 0 or missing: any free
+    /// port; the OME on `ome_port`), so a lab started again comes back at the same URLs.
+    pub fn ports(mut self, bmc_ports: Vec<u16>, ome_port: u16) -> Self {
+        self.ports = bmc_ports;
+        self.ome_port = ome_port;
+        self
+    }
+
+    /// Present this certificate on every endpoint (default: a fresh one each).
+    pub fn certificate(mut self, cert: crate::tls::LabCert) -> Self {
+        self.cert = Some(cert);
+        self
+    }
+
     pub async fn build(self) -> Result<DellLab, LabError> {
         let samples = Arc::new(match &self.samples_dir {
             Some(d) => Samples::load(d)?,
@@ -876,7 +897,8 @@ impl DellLabBuilder {
                 other => {
                     state.fault.set(other);
                     let router = axum::Router::new().fallback(bmc_handler).with_state(state.clone());
-                    let server = serve_https(router).await?;
+                    let port = self.ports.get(spec.index).copied().unwrap_or(0);
+                    let server = crate::tls::serve_https_at(router, port, self.cert.as_ref()).await?;
                     let t = server.thumbprint;
                     (Served::Https(server), Some(t))
                 }
@@ -899,7 +921,7 @@ impl DellLabBuilder {
                 fault: FaultCell::default(),
             });
             let router = axum::Router::new().fallback(ome::handle).with_state(state.clone());
-            let server = serve_https(router).await?;
+            let server = crate::tls::serve_https_at(router, self.ome_port, self.cert.as_ref()).await?;
             let url = url::Url::parse(&server.base_url).map_err(|e| LabError::Config(e.to_string()))?;
             Some(LabOme { url, thumbprint: server.thumbprint, state, _server: server })
         } else {

@@ -39,7 +39,7 @@ use axum::response::Response;
 use eio_connectors::http::Thumbprint;
 use eio_connectors::vcenter::xml::{parse_document, Node};
 
-use crate::tls::{serve_https, HttpsServer};
+use crate::tls::HttpsServer;
 pub use model::{LabModel, LabObject};
 use world::World;
 pub use world::{Downtime, LabAction, LabBlock, LabFailure, LabHostView, LabTaskState, LabTaskView, Pace};
@@ -127,6 +127,18 @@ impl LabVcenter {
     /// Serve `model` on a free loopback port with a fresh certificate.
     pub async fn start(model: LabModel) -> std::io::Result<LabVcenter> {
         let (objects, topology) = model::build_with_topology(&model);
+        LabVcenter::start_built(model, objects, topology, 0, None).await
+    }
+
+    /// Serve an inventory built (and reshaped, e.g. by [`crate::estate`]) from `model` on
+    /// loopback `port` (0: any free) with `cert` (None: a fresh one).
+    pub(crate) async fn start_built(
+        model: LabModel,
+        objects: Vec<LabObject>,
+        topology: model::Topology,
+        port: u16,
+        cert: Option<&crate::tls::LabCert>,
+    ) -> std::io::Result<LabVcenter> {
         let shared = Arc::new(Shared {
             username: "administrator@vsphere.local".into(),
             password: "Lab-vCenter-1!".into(),
@@ -152,7 +164,7 @@ impl LabVcenter {
             .route("/rest/com/vmware/cis/tagging/category", axum::routing::get(empty_list))
             .route("/rest/com/vmware/cis/tagging/tag", axum::routing::get(empty_list));
         let router = axum::Router::new().route("/sdk", axum::routing::post(sdk)).with_state(shared.clone()).merge(rest);
-        let server = serve_https(router).await?;
+        let server = crate::tls::serve_https_at(router, port, cert).await?;
         Ok(LabVcenter {
             sdk_url: format!("{}/sdk", server.base_url),
             thumbprint: server.thumbprint,
