@@ -37,6 +37,9 @@ pub struct HostState {
     pub boot_time: Option<DateTime<Utc>>,
     /// Every VM registered on the host, by moid.
     pub vms: Vec<HostVm>,
+    /// The host's `recentTask`: tasks on it that run or ended lately (how a resumed worker
+    /// finds a task it started but never got to record).
+    pub recent_tasks: Vec<String>,
 }
 
 impl HostState {
@@ -327,6 +330,7 @@ const HOST_STATE_PATHS: &[&str] = &[
     "runtime.powerState",
     "runtime.inMaintenanceMode",
     "runtime.bootTime",
+    "recentTask",
 ];
 
 const VM_FACT_PATHS: &[&str] = &[
@@ -413,6 +417,7 @@ fn read_host(moid: &str, p: &Props) -> HostState {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)),
         vms: Vec::new(),
+        recent_tasks: p.morefs("recentTask").into_iter().map(|m| m.value).collect(),
     }
 }
 

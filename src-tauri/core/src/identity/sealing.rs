@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::error::Error;
 
 /// A worker's private key (age X25519 identity). Never printed.
+#[derive(Clone)]
 pub struct WorkerKey(age::x25519::Identity);
 
 impl WorkerKey {

@@ -211,12 +211,15 @@ pub async fn sync_vcenters(syncer: &Syncer, name: Option<&str>) -> Result<Vec<Ru
     for source in sources(&syncer.db, SourceKind::Vcenter, name).await? {
         reports.push(full_sync(syncer, &source).await?);
     }
+    if !reports.is_empty() {
+        super::refresh_derived(&syncer.db).await;
+    }
     Ok(reports)
 }
 
 /// The connector settings for a source: vcsim and large vCenters send a whole page of
 /// 10,000 VMs (~100 MB), so the body cap is raised above the default.
-async fn connect(syncer: &Syncer, source: &SourceRow) -> Result<std::result::Result<Session, VcenterError>> {
+pub(crate) async fn connect(syncer: &Syncer, source: &SourceRow) -> Result<std::result::Result<Session, VcenterError>> {
     let creds = syncer.credentials(source).await?;
     let url = url::Url::parse(&source.url).map_err(|e| Error::invalid(format!("bad URL {}: {e}", source.url)))?;
     let mut cfg = VcenterConfig::new(url, creds);
@@ -480,6 +483,7 @@ pub async fn watch(
                     tracing::info!(source = %source.name, error = %e, "change stream lost its place; full resync");
                     let _ = session.logout().await;
                     reports.push(full_sync(syncer, source).await?);
+                    super::refresh_derived(&syncer.db).await;
                     continue 'session;
                 }
                 Err(e) => {

@@ -1310,6 +1310,12 @@ impl World {
         }
         v.push_str(&format!("<eventChainId>{}</eventChainId></val>", t.chain));
         self.put(moid, "info", v);
+        // The entity's `recentTask`: its last ten tasks, as vCenter keeps them for a while.
+        let mut recent: Vec<(u64, String)> =
+            self.tasks.iter().filter(|(_, x)| x.entity == t.entity).map(|(n, x)| (*n, x.moid.clone())).collect();
+        recent.sort();
+        let recent: Vec<String> = recent.into_iter().rev().take(10).rev().map(|(_, m)| m).collect();
+        self.put(&t.entity, "recentTask", model::morefs("Task", &recent));
     }
 }
 

@@ -2,7 +2,13 @@
 //! start, so a job resumed by another worker continues where the last one stopped; every
 //! external call goes through [`JobContext::run_action`](super::context::JobContext::run_action)
 //! or is preceded by [`JobContext::guard`](super::context::JobContext::guard).
+mod actions;
+mod firmware;
+mod maintenance;
+mod power;
+pub(crate) mod report;
 mod sync;
+mod targets;
 
 use eio_core::jobs::{self, JobSpec, Policy};
 
@@ -14,10 +20,10 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer) -> Result<serde_json::Value,
     let spec = JobSpec::from_target(&ctx.job.target).map_err(|e| JobError::Failed(e.message))?;
     match &spec {
         JobSpec::Sync(t) => sync::run(ctx, syncer, t).await,
-        other => Err(JobError::Failed(format!(
-            "{} jobs are not run by this worker version; upgrade the worker",
-            other.job_type()
-        ))),
+        JobSpec::Report(t) => report::run(ctx, t).await,
+        JobSpec::MaintenanceMode(t) => maintenance::run(ctx, syncer, t).await,
+        JobSpec::FirmwareUpdate(t) => firmware::run(ctx, syncer, t).await,
+        JobSpec::Power(t) => power::run(ctx, syncer, t).await,
     }
 }
 

@@ -1,0 +1,415 @@
+//! The external actions of orchestration jobs, each made resumable for
+//! [`JobContext::run_action`](crate::jobs::context::JobContext::run_action): how to issue it,
+//! how to follow it, and — for a worker that died between issuing and recording — how to
+//! ask the target whether it already happened.
+//!
+//! Reconciliation is only as good as what the target tells: vCenter tasks are found again
+//! through the entity's `recentTask`, Dell jobs through the job queue, and effects through
+//! state (in maintenance mode, powered off, version installed). Guest shutdown and server
+//! reset start no task anyone can list; for those the window between the call and the
+//! recorded marker (one database write) is the only place a crash can repeat them.
+use std::time::Duration;
+
+use eio_connectors::idrac::jobs::DellActions;
+use eio_connectors::idrac::records::{JobState, ResetKind};
+use eio_connectors::idrac::FirmwareUpdate;
+use eio_connectors::vcenter::{BlockingVm, Session, TaskState, VmPowerState};
+use serde_json::{json, Value};
+
+use super::targets::{polled_task, HOST_TASK_TIMEOUT};
+use crate::jobs::context::{Action, Issued, Polled, Reconciled};
+
+/// vCenter's id for the kind of task, as `TaskInfo.descriptionId` gives it.
+const ENTER_MM: &str = "HostSystem.enterMaintenanceMode";
+const EXIT_MM: &str = "HostSystem.exitMaintenanceMode";
+
+/// A task of kind `description_id` on the host that has not finished, if any.
+async fn task_in_flight(session: &Session, host: &str, description_id: &str) -> Result<Option<String>, String> {
+    let state = session.host_state(host).await.map_err(|e| e.to_string())?;
+    for task in &state.recent_tasks {
+        let Ok(info) = session.task_info(task).await else { continue };
+        if info.description_id.as_deref() == Some(description_id) && !info.state.is_finished() {
+            return Ok(Some(info.moid));
+        }
+    }
+    Ok(None)
+}
+
+/// Put a host into maintenance mode. While the task runs, the evacuation is watched: when
+/// DRS reports VMs it cannot move, the task is cancelled (vCenter would otherwise leave it
+/// running until its timeout) and the step reports them, so the job pauses and asks.
+pub struct EnterMaintenance<'a> {
+    pub session: &'a Session,
+    pub host: &'a str,
+    pub cluster: Option<&'a str>,
+}
+
+impl Action for EnterMaintenance<'_> {
+    type Output = Value;
+    fn kind(&self) -> &'static str {
+        "enter_maintenance_mode"
+    }
+    fn target(&self) -> Value {
+        json!({ "host": self.host })
+    }
+    fn timeout(&self) -> Duration {
+        HOST_TASK_TIMEOUT
+    }
+    async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
+        let state = self.session.host_state(self.host).await.map_err(|e| e.to_string())?;
+        if state.in_maintenance_mode {
+            return Ok(Reconciled::Done(json!({ "in_maintenance_mode": true })));
+        }
+        Ok(match task_in_flight(self.session, self.host, ENTER_MM).await? {
+            Some(task) => Reconciled::InFlight(task),
+            None => Reconciled::NotStarted,
+        })
+    }
+    async fn issue(&self) -> Result<Issued<Value>, String> {
+        let task = self.session.enter_maintenance_mode(self.host, None, false).await.map_err(|e| e.to_string())?;
+        Ok(Issued::Task(task))
+    }
+    async fn poll(&self, task: &str) -> Result<Polled<Value>, String> {
+        let info = self.session.task_info(task).await.map_err(|e| e.to_string())?;
+        if info.state.is_finished() {
+            return Ok(polled_task(&info, |i| json!({ "task": i.moid, "in_maintenance_mode": true })));
+        }
+        if let Some(cluster) = self.cluster {
+            let blockers = self.session.evacuation_blockers(cluster, self.host).await.map_err(|e| e.to_string())?;
+            if !blockers.is_empty() {
+                // Stop vCenter's attempt: the operator decides what happens to these VMs.
+                if info.cancelable {
+                    self.session.cancel_task(task).await.map_err(|e| e.to_string())?;
+                }
+                return Ok(Polled::Blocked(json!({ "blocking_vms": blockers })));
+            }
+        }
+        Ok(polled_task(&info, |_| Value::Null))
+    }
+}
+
+/// Take a host out of maintenance mode.
+pub struct ExitMaintenance<'a> {
+    pub session: &'a Session,
+    pub host: &'a str,
+}
+
+impl Action for ExitMaintenance<'_> {
+    type Output = Value;
+    fn kind(&self) -> &'static str {
+        "exit_maintenance_mode"
+    }
+    fn target(&self) -> Value {
+        json!({ "host": self.host })
+    }
+    fn timeout(&self) -> Duration {
+        HOST_TASK_TIMEOUT
+    }
+    async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
+        let state = self.session.host_state(self.host).await.map_err(|e| e.to_string())?;
+        if !state.in_maintenance_mode {
+            return Ok(Reconciled::Done(json!({ "in_maintenance_mode": false })));
+        }
+        Ok(match task_in_flight(self.session, self.host, EXIT_MM).await? {
+            Some(task) => Reconciled::InFlight(task),
+            None => Reconciled::NotStarted,
+        })
+    }
+    async fn issue(&self) -> Result<Issued<Value>, String> {
+        Ok(Issued::Task(self.session.exit_maintenance_mode(self.host).await.map_err(|e| e.to_string())?))
+    }
+    async fn poll(&self, task: &str) -> Result<Polled<Value>, String> {
+        let info = self.session.task_info(task).await.map_err(|e| e.to_string())?;
+        Ok(polled_task(&info, |i| json!({ "task": i.moid, "in_maintenance_mode": false })))
+    }
+}
+
+/// What to do to a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmOp {
+    /// Guest OS shutdown through VMware Tools, then wait for powered off.
+    Shutdown,
+    /// Hard power-off.
+    PowerOff,
+    Suspend,
+}
+
+impl VmOp {
+    pub fn from_choice(choice: &str) -> Option<VmOp> {
+        match choice {
+            "shutdown" => Some(VmOp::Shutdown),
+            "power_off" => Some(VmOp::PowerOff),
+            "suspend" => Some(VmOp::Suspend),
+            _ => None,
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            VmOp::Shutdown => "shut down",
+            VmOp::PowerOff => "power off",
+            VmOp::Suspend => "suspend",
+        }
+    }
+}
+
+/// Shut down, power off or suspend one VM (on `host`, where its state is read).
+pub struct VmPower<'a> {
+    pub session: &'a Session,
+    pub host: &'a str,
+    pub vm: &'a str,
+    pub op: VmOp,
+    pub timeout: Duration,
+}
+
+impl VmPower<'_> {
+    async fn power_state(&self) -> Result<Option<VmPowerState>, String> {
+        let state = self.session.host_state(self.host).await.map_err(|e| e.to_string())?;
+        // A VM no longer on the host has left it (moved or unregistered): nothing to do here.
+        Ok(state.vms.iter().find(|v| v.moid == self.vm).map(|v| v.power_state.unwrap_or(VmPowerState::PoweredOn)))
+    }
+
+    fn reached(&self, power: Option<VmPowerState>) -> bool {
+        match (self.op, power) {
+            (_, None) => true,
+            (VmOp::Suspend, Some(p)) => p == VmPowerState::Suspended,
+            (_, Some(p)) => p == VmPowerState::PoweredOff,
+        }
+    }
+}
+
+impl Action for VmPower<'_> {
+    type Output = Value;
+    fn kind(&self) -> &'static str {
+        match self.op {
+            VmOp::Shutdown => "shutdown_vm",
+            VmOp::PowerOff => "power_off_vm",
+            VmOp::Suspend => "suspend_vm",
+        }
+    }
+    fn target(&self) -> Value {
+        json!({ "vm": self.vm, "host": self.host })
+    }
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
+        let power = self.power_state().await?;
+        Ok(if self.reached(power) {
+            Reconciled::Done(json!({ "vm": self.vm, "power_state": power }))
+        } else {
+            Reconciled::NotStarted
+        })
+    }
+    async fn issue(&self) -> Result<Issued<Value>, String> {
+        let power = self.power_state().await?;
+        if self.reached(power) {
+            return Ok(Issued::Done(json!({ "vm": self.vm, "power_state": power, "note": "already there" })));
+        }
+        match self.op {
+            VmOp::Shutdown => {
+                self.session.shutdown_guest(self.vm).await.map_err(|e| e.to_string())?;
+                Ok(Issued::Task(format!("guest-shutdown:{}", self.vm)))
+            }
+            VmOp::PowerOff => Ok(Issued::Task(self.session.power_off_vm(self.vm).await.map_err(|e| e.to_string())?)),
+            VmOp::Suspend => Ok(Issued::Task(self.session.suspend_vm(self.vm).await.map_err(|e| e.to_string())?)),
+        }
+    }
+    async fn poll(&self, task: &str) -> Result<Polled<Value>, String> {
+        if !task.starts_with("guest-shutdown:") {
+            let info = self.session.task_info(task).await.map_err(|e| e.to_string())?;
+            if info.state != TaskState::Success {
+                return Ok(polled_task(&info, |_| Value::Null));
+            }
+        }
+        let power = self.power_state().await?;
+        Ok(if self.reached(power) {
+            Polled::Done(json!({ "vm": self.vm, "power_state": power }))
+        } else {
+            Polled::Running { percent: None, message: Some(format!("waiting for {} to {}", self.vm, self.op.verb())) }
+        })
+    }
+}
+
+/// Start a Dell firmware update job (staged for the next reset) and follow its `JID_…` until
+/// it is staged (`RebootPending`) or done.
+pub struct UpdateFirmware<'a> {
+    pub dell: &'a DellActions,
+    pub idrac: &'a str,
+    pub update: &'a FirmwareUpdate,
+}
+
+impl Action for UpdateFirmware<'_> {
+    type Output = Value;
+    fn kind(&self) -> &'static str {
+        "firmware_update"
+    }
+    fn target(&self) -> Value {
+        json!({ "idrac": self.idrac, "component": self.update.component_fqdd, "version": self.update.expected_version })
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(2 * 3600)
+    }
+    async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
+        if self.dell.verify(self.update).await.map_err(|e| e.to_string())?.is_ok() {
+            return Ok(Reconciled::Done(json!({ "state": "installed" })));
+        }
+        // The pre-check saw an empty queue before this step: a firmware job in it now is ours.
+        let pending = self.dell.pending_jobs().await.map_err(|e| e.to_string())?;
+        Ok(match pending.into_iter().find(|j| is_firmware_job(j.job_type.as_deref(), j.name.as_deref())) {
+            Some(job) => Reconciled::InFlight(job.id),
+            None => Reconciled::NotStarted,
+        })
+    }
+    async fn issue(&self) -> Result<Issued<Value>, String> {
+        let started = self.dell.start_firmware_update(self.update).await.map_err(|e| e.to_string())?;
+        Ok(Issued::Task(started.job_id))
+    }
+    async fn poll(&self, job: &str) -> Result<Polled<Value>, String> {
+        let status = self.dell.job(job).await.map_err(|e| e.to_string())?;
+        Ok(match status.state {
+            JobState::RebootPending | JobState::Completed => {
+                Polled::Done(json!({ "job_id": status.id, "state": status.state, "message": status.message }))
+            }
+            s if s.is_finished() => Polled::Failed(format!(
+                "Dell job {} ended {}: {}",
+                status.id,
+                status.raw_state,
+                status.message.unwrap_or_default()
+            )),
+            _ => Polled::Running { percent: status.percent.map(|p| p.min(100) as u8), message: status.message },
+        })
+    }
+}
+
+fn is_firmware_job(job_type: Option<&str>, name: Option<&str>) -> bool {
+    job_type.is_some_and(|t| t.eq_ignore_ascii_case("FirmwareUpdate"))
+        || name.is_some_and(|n| n.to_ascii_lowercase().contains("firmware"))
+}
+
+/// Reset the server so its staged jobs apply, and follow those jobs to their end.
+pub struct ResetServer<'a> {
+    pub dell: &'a DellActions,
+    pub idrac: &'a str,
+    pub kind: ResetKind,
+    /// The Dell jobs that wait for this reset (none: a plain reset, done once accepted).
+    pub jobs: Vec<String>,
+}
+
+impl ResetServer<'_> {
+    /// Jobs still waiting for a reboot, and how the others ended.
+    async fn look(&self) -> Result<(usize, Vec<Value>, Vec<String>), String> {
+        let (mut waiting, mut states, mut failed) = (0, Vec::new(), Vec::new());
+        for id in &self.jobs {
+            let s = self.dell.job(id).await.map_err(|e| e.to_string())?;
+            if s.state.awaits_reboot() {
+                waiting += 1;
+            } else if s.state.is_finished() && !s.state.is_success() {
+                failed.push(format!("Dell job {id} ended {}: {}", s.raw_state, s.message.clone().unwrap_or_default()));
+            }
+            states.push(json!({ "job_id": id, "state": s.state, "finished": s.state.is_finished() }));
+        }
+        Ok((waiting, states, failed))
+    }
+}
+
+impl Action for ResetServer<'_> {
+    type Output = Value;
+    fn kind(&self) -> &'static str {
+        "server_reset"
+    }
+    fn target(&self) -> Value {
+        json!({ "idrac": self.idrac, "reset": format!("{:?}", self.kind), "jobs": self.jobs })
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(2 * 3600)
+    }
+    async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
+        if self.jobs.is_empty() {
+            return Ok(Reconciled::NotStarted);
+        }
+        let (waiting, _, _) = self.look().await?;
+        // Jobs that left RebootPending were released by a reset: follow them.
+        Ok(if waiting == 0 { Reconciled::InFlight(format!("reset:{}", self.idrac)) } else { Reconciled::NotStarted })
+    }
+    async fn issue(&self) -> Result<Issued<Value>, String> {
+        self.dell.reset(self.kind).await.map_err(|e| e.to_string())?;
+        if self.jobs.is_empty() {
+            return Ok(Issued::Done(json!({ "reset": format!("{:?}", self.kind) })));
+        }
+        Ok(Issued::Task(format!("reset:{}", self.idrac)))
+    }
+    async fn poll(&self, _: &str) -> Result<Polled<Value>, String> {
+        let (waiting, states, failed) = self.look().await?;
+        if let Some(f) = failed.into_iter().next() {
+            return Ok(Polled::Failed(f));
+        }
+        let done = states.iter().all(|s| s["finished"] == json!(true));
+        Ok(if waiting == 0 && done {
+            Polled::Done(json!({ "jobs": states }))
+        } else {
+            Polled::Running { percent: None, message: Some("the server restarts and applies the update".into()) }
+        })
+    }
+}
+
+/// Wait (no action) until vCenter sees the host connected and powered on again.
+pub struct AwaitHost<'a> {
+    pub session: &'a Session,
+    pub host: &'a str,
+}
+
+impl Action for AwaitHost<'_> {
+    type Output = Value;
+    fn kind(&self) -> &'static str {
+        "await_host"
+    }
+    fn target(&self) -> Value {
+        json!({ "host": self.host })
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+    async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
+        Ok(Reconciled::InFlight(format!("await:{}", self.host)))
+    }
+    async fn issue(&self) -> Result<Issued<Value>, String> {
+        Ok(Issued::Task(format!("await:{}", self.host)))
+    }
+    async fn poll(&self, _: &str) -> Result<Polled<Value>, String> {
+        let state = self.session.host_state(self.host).await.map_err(|e| e.to_string())?;
+        Ok(if state.is_up() {
+            Polled::Done(json!({ "boot_time": state.boot_time, "connection_state": state.connection_state }))
+        } else {
+            Polled::Running { percent: None, message: Some(format!("waiting for {} to reconnect", state.name)) }
+        })
+    }
+}
+
+/// The blockers as a pause reason: what `decide_job` checks a decision against.
+pub fn blocked_pause(host: &str, host_name: &str, blockers: &[BlockingVm], policy: &eio_core::jobs::Policy) -> Value {
+    let mut vms: Vec<&str> = blockers.iter().map(|b| b.vm_name.as_str()).collect();
+    vms.dedup();
+    let mut choices = vec!["cancel", "retry", "suspend"];
+    if policy.allow_vm_shutdown {
+        choices.push("shutdown");
+    }
+    json!({
+        "kind": "blocked_evacuation",
+        "host": host_name,
+        "host_moid": host,
+        "message": format!(
+            "{host_name} cannot enter maintenance mode: {} VM(s) can't be moved ({}). Choose: cancel, retry{}, or suspend \
+             selected VMs",
+            vms.len(), vms.join(", "),
+            if policy.allow_vm_shutdown { ", shut down selected VMs" } else { "" }
+        ),
+        "blocking_vms": blockers,
+        "choices": choices,
+        "policy": {
+            "allow_vm_shutdown": policy.allow_vm_shutdown,
+            "vm_limit": policy.vm_limit,
+            "shutdown_timeout_seconds": policy.shutdown_timeout_seconds,
+        },
+    })
+}

@@ -1,0 +1,162 @@
+//! `firmware_update` jobs, OMIVV-style: one host at a time, stop at the first failure.
+//!
+//! Per host: pre-checks (the iDRAC answers, its Dell job queue is empty — a busy queue pauses
+//! and asks, it is never cleared by us), maintenance mode through the gate, one Dell job per
+//! component (staged for the next reset, its `JID_…` recorded before waiting), a server
+//! reset that applies them, the host back in vCenter, the installed versions verified, and
+//! maintenance mode left. Every external step goes through the step protocol, so a worker
+//! killed anywhere leaves a job another worker finishes without repeating an action.
+use eio_connectors::idrac::records::{ApplyTime, ResetKind};
+use eio_connectors::idrac::{FirmwareImage, FirmwareUpdate, ImageSource};
+use eio_core::jobs::{FirmwareTarget, JobSpec};
+use serde_json::{json, Value};
+
+use super::actions::{AwaitHost, ResetServer, UpdateFirmware};
+use super::maintenance::{self, Sessions, EXIT_OFFSET, HOST_STRIDE};
+use super::targets;
+use crate::jobs::context::{JobContext, JobError};
+use crate::sync::Syncer;
+
+const PRECHECK: i32 = 5_000;
+const UPDATE: i32 = 6_000;
+const RESET: i32 = 7_000;
+const AWAIT: i32 = 7_001;
+const VERIFY: i32 = 8_000;
+
+fn image(t: &FirmwareTarget) -> Result<ImageSource, JobError> {
+    if t.image.starts_with("http://") || t.image.starts_with("https://") {
+        return Ok(ImageSource::Uri(t.image.clone()));
+    }
+    let bytes = std::fs::read(&t.image)
+        .map_err(|e| JobError::Failed(format!("the firmware image {} can't be read on this worker: {e}", t.image)))?;
+    let file_name = std::path::Path::new(&t.image)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "firmware.exe".into());
+    Ok(ImageSource::Push(FirmwareImage { file_name, bytes: bytes.into() }))
+}
+
+pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Result<Value, JobError> {
+    let spec = JobSpec::FirmwareUpdate(t.clone());
+    let plan = maintenance::plan(ctx, &spec).await?;
+    let policy = super::policy(ctx)?;
+    let source = image(t)?;
+    let mut sessions = Sessions::default();
+    let result = async {
+        let mut done = Vec::new();
+        let n = plan.hosts.len().max(1);
+        for (i, planned) in plan.hosts.iter().enumerate() {
+            let base = (i as i32 + 1) * HOST_STRIDE;
+            let finished = maintenance::steps_between(ctx, base + EXIT_OFFSET, base + EXIT_OFFSET + 1).await?;
+            if finished.first().is_some_and(|s| s.status == "succeeded") {
+                done.push(json!({ "host": planned.name, "result": "updated" }));
+                continue;
+            }
+            let share = |k: f32| (i as f32 + k) / n as f32;
+            let host = targets::host(ctx, &planned.moid).await?;
+            let idrac = host
+                .idrac
+                .clone()
+                .ok_or_else(|| JobError::Failed(format!("{} is not mapped to an iDRAC: map it first", host.name)))?;
+            let components: Vec<_> = plan.firmware.iter().filter(|f| f.host == planned.name).collect();
+
+            ctx.progress(share(0.0), format!("{}: pre-checks", host.name)).await?;
+            let dell = targets::dell(ctx, syncer, &idrac).await?;
+            let outcome = async {
+                let pre = ctx.step(base + PRECHECK, &format!("pre-checks: {}", host.name), "precheck", json!({})).await?;
+                if pre.status != "succeeded" {
+                    ctx.guard().await?;
+                    let pending = dell.pending_jobs().await.map_err(|e| JobError::Failed(e.to_string()))?;
+                    if !pending.is_empty() {
+                        return Err(JobError::Pause(json!({
+                            "kind": "dell_queue_busy",
+                            "host": host.name,
+                            "message": format!(
+                                "the iDRAC of {} has {} unfinished job(s) ({}): let them finish or clear the queue, \
+                                 then choose Retry",
+                                host.name,
+                                pending.len(),
+                                pending.iter().map(|j| format!("{} {}", j.id, j.raw_state)).collect::<Vec<_>>().join(", ")
+                            ),
+                            "jobs": pending.iter().map(|j| json!({"id": j.id, "state": j.raw_state, "name": j.name})).collect::<Vec<_>>(),
+                            "choices": ["cancel", "retry"],
+                        })));
+                    }
+                    ctx.set_step(&pre, "succeeded", Some(json!({ "driver": format!("{:?}", dell.driver_kind()) })), None)
+                        .await?;
+                }
+
+                ctx.progress(share(0.1), format!("{}: entering maintenance mode", host.name)).await?;
+                let session = sessions.get(ctx, syncer, &host).await?;
+                maintenance::enter(ctx, session, &host, &policy, base).await?;
+
+                let mut staged = Vec::new();
+                let mut updates = Vec::new();
+                for (k, c) in components.iter().enumerate() {
+                    ctx.progress(share(0.3), format!("{}: updating {} {} → {}", host.name, c.fqdd, c.from, c.to))
+                        .await?;
+                    let update = FirmwareUpdate {
+                        component_fqdd: c.fqdd.clone(),
+                        expected_version: c.to.clone(),
+                        image: source.clone(),
+                        apply: ApplyTime::OnReset,
+                    };
+                    let action = UpdateFirmware { dell: &dell, idrac: &idrac.name, update: &update };
+                    let out = ctx
+                        .run_action(base + UPDATE + k as i32, &format!("update {} on {}", c.fqdd, host.name), &action)
+                        .await?;
+                    if out["state"] == json!("RebootPending") {
+                        staged.push(out["job_id"].as_str().unwrap_or_default().to_owned());
+                    }
+                    updates.push(update);
+                }
+
+                if !staged.is_empty() {
+                    ctx.progress(share(0.5), format!("{}: restarting to apply", host.name)).await?;
+                    let reset = ResetServer { dell: &dell, idrac: &idrac.name, kind: ResetKind::GracefulRestart, jobs: staged };
+                    ctx.run_action(base + RESET, &format!("restart {} to apply the update", host.name), &reset).await?;
+                    ctx.progress(share(0.7), format!("{}: waiting for the host to reconnect", host.name)).await?;
+                    let session = sessions.get(ctx, syncer, &host).await?;
+                    let wait = AwaitHost { session, host: &host.moid };
+                    ctx.run_action(base + AWAIT, &format!("{} back in vCenter", host.name), &wait).await?;
+                }
+
+                let verify = ctx.step(base + VERIFY, &format!("verify versions: {}", host.name), "verify", json!({})).await?;
+                if verify.status != "succeeded" {
+                    ctx.guard().await?;
+                    let mut checked = Vec::new();
+                    for u in &updates {
+                        let v = dell.verify(u).await.map_err(|e| JobError::Failed(e.to_string()))?;
+                        if !v.is_ok() {
+                            let message = format!(
+                                "{}: {} reports {} after the update, expected {}",
+                                host.name,
+                                v.component_fqdd,
+                                v.installed_version.as_deref().unwrap_or("nothing"),
+                                v.expected_version
+                            );
+                            ctx.set_step(&verify, "failed", None, Some(&message)).await?;
+                            return Err(JobError::Failed(format!("{message}; stopping (the host stays in maintenance mode)")));
+                        }
+                        checked.push(json!({ "component": v.component_fqdd, "installed": v.installed_version }));
+                    }
+                    ctx.set_step(&verify, "succeeded", Some(json!(checked)), None).await?;
+                }
+
+                ctx.progress(share(0.9), format!("{}: leaving maintenance mode", host.name)).await?;
+                let session = sessions.get(ctx, syncer, &host).await?;
+                maintenance::exit(ctx, session, &host, base + EXIT_OFFSET).await?;
+                Ok(())
+            }
+            .await;
+            let _ = dell.close().await;
+            outcome?;
+            done.push(json!({ "host": host.name, "result": "updated" }));
+        }
+        ctx.progress(1.0, "done").await?;
+        Ok(json!({ "hosts": done }))
+    }
+    .await;
+    sessions.close().await;
+    result
+}

@@ -1,0 +1,253 @@
+//! `maintenance_mode` jobs, and the maintenance-mode gate firmware updates go through.
+//!
+//! The gate, per host: read the blockers first (what DRS reports and what the configuration
+//! of each running VM says will stop it) and pause with them — listing the VMs and reasons —
+//! before asking vCenter for anything. Only an empty list issues EnterMaintenanceMode; if
+//! DRS discovers a blocker while evacuating, the task is cancelled and the job pauses the
+//! same way. The operator's answer (`decide_job`: cancel, retry, shut down or suspend chosen
+//! VMs — shutdown only where the policy allows, within vm_limit, each VM given
+//! shutdown_timeout_seconds) is applied exactly once, on the host it was given for, and the
+//! gate runs again.
+//!
+//! Step numbers: host *i* (from 1) owns seqs `i*10000 ..`: enter attempts at `+0..+99`, the
+//! VM actions of its *d*-th decision at `+100 + d*100 + j`, the firmware steps at `+5000..`,
+//! exit at `+9000`. Deterministic numbers are what let a resumed worker find its steps.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use eio_connectors::vcenter::{HostState, Session};
+use eio_core::jobs::{JobSpec, MaintenanceTarget, Plan, Policy};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::actions::{blocked_pause, EnterMaintenance, ExitMaintenance, VmOp, VmPower};
+use super::targets::{self, HostTarget};
+use crate::jobs::context::{JobContext, JobError, Step};
+use crate::sync::Syncer;
+
+pub const HOST_STRIDE: i32 = 10_000;
+pub const EXIT_OFFSET: i32 = 9_000;
+
+/// The plan this run follows: the approved one once anything was done, else today's
+/// (checked against the approved one for drift).
+pub async fn plan(ctx: &JobContext, spec: &JobSpec) -> Result<Plan, JobError> {
+    let started: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_steps WHERE job_id = $1)")
+        .bind(ctx.job.id)
+        .fetch_one(ctx.db.pool())
+        .await?;
+    match (&ctx.job.plan, started) {
+        (Some(p), true) => serde_json::from_value(p.clone())
+            .map_err(|e| JobError::Failed(format!("the approved plan is unreadable: {e}"))),
+        _ => super::check_drift(ctx, spec).await,
+    }
+}
+
+/// vCenter sessions by source name, opened when first needed.
+#[derive(Default)]
+pub struct Sessions(HashMap<String, Session>);
+
+impl Sessions {
+    pub async fn get(&mut self, ctx: &JobContext, syncer: &Syncer, host: &HostTarget) -> Result<&Session, JobError> {
+        if !self.0.contains_key(&host.vcenter.name) {
+            let s = targets::vcenter_session(ctx, syncer, &host.vcenter).await?;
+            self.0.insert(host.vcenter.name.clone(), s);
+        }
+        Ok(&self.0[&host.vcenter.name])
+    }
+
+    pub async fn close(self) {
+        for (_, s) in self.0 {
+            let _ = s.logout().await;
+        }
+    }
+}
+
+pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &MaintenanceTarget) -> Result<Value, JobError> {
+    let spec = JobSpec::MaintenanceMode(t.clone());
+    let plan = plan(ctx, &spec).await?;
+    let policy = super::policy(ctx)?;
+    let mut sessions = Sessions::default();
+    let result = async {
+        let mut done = Vec::new();
+        let n = plan.hosts.len().max(1);
+        for (i, planned) in plan.hosts.iter().enumerate() {
+            let base = (i as i32 + 1) * HOST_STRIDE;
+            let verb = if t.exit { "leaving" } else { "entering" };
+            ctx.progress(i as f32 / n as f32, format!("{}: {verb} maintenance mode", planned.name)).await?;
+            let host = targets::host(ctx, &planned.moid).await?;
+            let session = sessions.get(ctx, syncer, &host).await?;
+            let out = if t.exit {
+                exit(ctx, session, &host, base + EXIT_OFFSET).await?
+            } else {
+                enter(ctx, session, &host, &policy, base).await?
+            };
+            done.push(json!({ "host": host.name, "result": out }));
+        }
+        ctx.progress(1.0, "done").await?;
+        Ok(json!({ "hosts": done }))
+    }
+    .await;
+    sessions.close().await;
+    result
+}
+
+/// The steps of this job with seq in `lo..hi`, in order.
+pub async fn steps_between(ctx: &JobContext, lo: i32, hi: i32) -> Result<Vec<Step>, JobError> {
+    let rows = sqlx::query(
+        "SELECT id, seq, status::text AS status, external_task_id, result FROM job_steps
+         WHERE job_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+    )
+    .bind(ctx.job.id)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(ctx.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Step {
+                id: r.try_get("id")?,
+                seq: r.try_get("seq")?,
+                status: r.try_get("status")?,
+                external_task_id: r.try_get("external_task_id")?,
+                result: r.try_get("result")?,
+            })
+        })
+        .collect()
+}
+
+/// Put `host` into maintenance mode through the gate.
+pub async fn enter(
+    ctx: &JobContext,
+    session: &Session,
+    host: &HostTarget,
+    policy: &Policy,
+    base: i32,
+) -> Result<Value, JobError> {
+    let action = EnterMaintenance { session, host: &host.moid, cluster: host.cluster_moid.as_deref() };
+    let name = format!("enter maintenance mode: {}", host.name);
+    let attempts = steps_between(ctx, base, base + 100).await?;
+    let mut next = base;
+    if let Some(last) = attempts.last() {
+        match last.status.as_str() {
+            "succeeded" => return Ok(last.result.clone().unwrap_or_default()),
+            "failed" | "cancelled" | "skipped" => next = last.seq + 1,
+            _ => {
+                // In flight (or cancelled by this gate when the evacuation blocked).
+                let cancelled = match &last.external_task_id {
+                    Some(task) => {
+                        ctx.guard().await?;
+                        session.task_info(task).await.is_ok_and(|i| i.cancelled && i.state.is_finished())
+                    }
+                    None => false,
+                };
+                if !cancelled {
+                    return gate(ctx, host, policy, ctx.run_action(last.seq, &name, &action).await);
+                }
+                ctx.set_step(last, "cancelled", None, Some("the evacuation was blocked; cancelled to ask")).await?;
+                next = last.seq + 1;
+            }
+        }
+    }
+    if next >= base + 100 {
+        return Err(JobError::Failed(format!("{}: 100 attempts to enter maintenance mode; giving up", host.name)));
+    }
+    let state = targets::host_state(ctx, session, &host.moid).await?;
+    if state.in_maintenance_mode {
+        ctx.event("info", format!("{} is already in maintenance mode", host.name), json!({ "host": host.moid }))
+            .await?;
+        return Ok(json!({ "in_maintenance_mode": true, "already": true }));
+    }
+    apply_decision(ctx, session, host, policy, base, &state).await?;
+    let blockers = match &host.cluster_moid {
+        Some(cluster) => {
+            ctx.guard().await?;
+            session
+                .evacuation_blockers(cluster, &host.moid)
+                .await
+                .map_err(|e| JobError::Failed(format!("reading why {} could not be evacuated: {e}", host.name)))?
+        }
+        None => Vec::new(),
+    };
+    if !blockers.is_empty() {
+        return Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &blockers, policy)));
+    }
+    gate(ctx, host, policy, ctx.run_action(next, &name, &action).await)
+}
+
+/// A block found while the task ran becomes the same pause as one found before it.
+fn gate(ctx: &JobContext, host: &HostTarget, policy: &Policy, r: Result<Value, JobError>) -> Result<Value, JobError> {
+    let _ = ctx;
+    match r {
+        Err(JobError::Pause(p)) if p["kind"] == "blocked" => {
+            let blockers: Vec<eio_connectors::vcenter::BlockingVm> =
+                serde_json::from_value(p["details"]["blocking_vms"].clone()).unwrap_or_default();
+            Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &blockers, policy)))
+        }
+        other => other,
+    }
+}
+
+/// Apply the operator's answer to the last pause, once.
+async fn apply_decision(
+    ctx: &JobContext,
+    session: &Session,
+    host: &HostTarget,
+    policy: &Policy,
+    base: i32,
+    state: &HostState,
+) -> Result<(), JobError> {
+    let Some(d) = &ctx.job.decision else { return Ok(()) };
+    let at = d["at"].as_str().map(str::to_owned).unwrap_or_else(|| d["at"].to_string());
+    let row = sqlx::query(
+        "SELECT count(*) FILTER (WHERE data ->> 'decision_at' = $2) AS applied,
+                count(*) FILTER (WHERE data ->> 'host' = $3) AS on_host
+         FROM job_events WHERE job_id = $1 AND data ->> 'kind' = 'decision_applied'",
+    )
+    .bind(ctx.job.id)
+    .bind(&at)
+    .bind(&host.moid)
+    .fetch_one(ctx.db.pool())
+    .await?;
+    if row.try_get::<i64, _>("applied")? > 0 {
+        return Ok(());
+    }
+    let index = row.try_get::<i64, _>("on_host")? as i32;
+    let choice = d["choice"].as_str().unwrap_or_default();
+    let vms: Vec<String> = serde_json::from_value(d["vms"].clone()).unwrap_or_default();
+    if let Some(op) = VmOp::from_choice(choice) {
+        // Re-checked here, not only when the decision was taken.
+        if op == VmOp::Shutdown && !policy.allow_vm_shutdown {
+            return Err(JobError::Failed("the policy does not allow shutting VMs down (allow_vm_shutdown)".into()));
+        }
+        if vms.len() > policy.vm_limit.max(0) as usize || vms.len() > 99 {
+            return Err(JobError::Failed(format!(
+                "{} VMs chosen, more than the policy's vm_limit of {}",
+                vms.len(),
+                policy.vm_limit
+            )));
+        }
+        let timeout = Duration::from_secs(policy.shutdown_timeout_seconds.max(1) as u64);
+        for (j, vm) in vms.iter().enumerate() {
+            if !state.vms.iter().any(|v| &v.moid == vm) {
+                ctx.event("warning", format!("{vm} is no longer on {}: left alone", host.name), json!({ "vm": vm }))
+                    .await?;
+                continue;
+            }
+            let seq = base + 100 + index * 100 + j as i32;
+            let action = VmPower { session, host: &host.moid, vm, op, timeout };
+            ctx.run_action(seq, &format!("{choice} {vm} (blocking {})", host.name), &action).await?;
+        }
+    }
+    ctx.event(
+        "info",
+        format!("applied the decision to {choice} on {}", host.name),
+        json!({ "kind": "decision_applied", "decision_at": at, "host": host.moid, "choice": choice, "vms": vms }),
+    )
+    .await
+}
+
+/// Take `host` out of maintenance mode (step `seq`).
+pub async fn exit(ctx: &JobContext, session: &Session, host: &HostTarget, seq: i32) -> Result<Value, JobError> {
+    let action = ExitMaintenance { session, host: &host.moid };
+    ctx.run_action(seq, &format!("exit maintenance mode: {}", host.name), &action).await
+}

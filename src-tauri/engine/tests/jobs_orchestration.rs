@@ -1,0 +1,334 @@
+//! Orchestration jobs end to end against the lab simulators over real HTTPS: the inventory
+//! synced by the real connectors, jobs run by real workers, and every external action
+//! counted by the simulators' ledgers.
+//!
+//! * The maintenance-mode gate: a VM that can't move pauses the job before anything is
+//!   asked of vCenter, with the VM and its reason listed; the default policy refuses a
+//!   shutdown; the operator's "suspend" is applied once and the host then enters.
+//! * A rolling firmware update over three hosts, one at a time, each component staged,
+//!   applied by one reset, verified; every action issued exactly once.
+//! * Crash safety: the same rolling update while workers are killed at random points, over
+//!   and over: it still ends succeeded and no action is issued twice.
+use std::sync::Arc;
+use std::time::Duration;
+
+use eio_connectors::idrac::Generation;
+use eio_core::identity::sealing::WorkerKey;
+use eio_core::identity::service_identities as ids;
+use eio_core::sources::{self, IdentityChoice, NewSource, SourceKind, TlsChoice};
+use eio_core::Database;
+use eio_engine::jobs::{Worker, WorkerConfig};
+use eio_engine::sync::{dell, vcenter, RetryPolicy, Syncer};
+use eio_lab::dell::{lab_image, DellLab};
+use eio_lab::vcenter::model::service_tag;
+use eio_lab::vcenter::{LabBlock, LabModel, LabVcenter};
+use eio_secret::Credentials;
+use serde_json::json;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+const BIOS: &str = "BIOS.Setup.1-1";
+const NEW_BIOS: &str = "2.99.1";
+
+struct Estate {
+    vc: LabVcenter,
+    dell: DellLab,
+    key: WorkerKey,
+    hosts: Vec<String>,
+}
+
+/// A lab vCenter (one cluster of `hosts` hosts) and one lab iDRAC per host (service tags
+/// matching), added as sources, synced and mapped through the production code paths.
+async fn estate(admin: &PgPool, hosts: usize) -> Estate {
+    let vc = LabVcenter::start(LabModel {
+        datacenters: 1,
+        clusters_per_datacenter: 1,
+        hosts_per_cluster: hosts,
+        standalone_hosts_per_datacenter: 0,
+        vms_per_host: 3,
+    })
+    .await
+    .unwrap();
+    let mut builder = DellLab::builder().bmcs(hosts).generation(Generation::Idrac9);
+    for i in 0..hosts {
+        builder = builder.customize(i, move |s| s.service_tag = service_tag(i));
+    }
+    let dell_lab = builder.build().await.unwrap();
+    let key = WorkerKey::generate();
+    let db = Database::from_pool(admin.clone());
+    ids::trust_worker_key(&db, &key.public_key(), "test").await.unwrap();
+    sources::add(
+        &db,
+        &NewSource {
+            kind: SourceKind::Vcenter,
+            name: "vc".into(),
+            url: vc.sdk_url.to_string(),
+            identity: IdentityChoice::New {
+                name: None,
+                credentials: Credentials::new(vc.username(), vc.password()),
+                rotation_period_days: 90,
+            },
+            tls: TlsChoice { thumbprint: Some(vc.thumbprint.to_string()), insecure: false },
+            site: None,
+            driver: None,
+        },
+    )
+    .await
+    .unwrap();
+    let creds = dell_lab.credentials();
+    for (i, bmc) in dell_lab.bmcs.iter().enumerate() {
+        sources::add(
+            &db,
+            &NewSource {
+                kind: SourceKind::Idrac,
+                name: format!("bmc-{i:02}"),
+                url: bmc.url.to_string(),
+                identity: if i == 0 {
+                    IdentityChoice::New {
+                        name: Some("idrac-fleet".into()),
+                        credentials: Credentials::new(creds.username.clone(), creds.password.clone()),
+                        rotation_period_days: 90,
+                    }
+                } else {
+                    IdentityChoice::Existing("idrac-fleet".into())
+                },
+                tls: TlsChoice {
+                    thumbprint: bmc.thumbprint.map(|t| t.to_string()),
+                    insecure: bmc.thumbprint.is_none(),
+                },
+                site: None,
+                driver: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let syncer = syncer(admin, key.clone(), "sync");
+    for r in vcenter::sync_vcenters(&syncer, None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    for r in dell::sync_idracs(&syncer, None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    dell::refresh_mappings(&syncer).await.unwrap();
+    let mapped: i64 = sqlx::query_scalar("SELECT count(*) FROM server_mappings WHERE status = 'active'")
+        .fetch_one(admin)
+        .await
+        .unwrap();
+    assert_eq!(mapped as usize, hosts, "every host mapped to its server");
+    // The test's superuser acts as an EIO admin for decisions.
+    sqlx::query("INSERT INTO users (email, role, login_role) VALUES ('admin@lab.test', 'admin', current_user)")
+        .execute(admin)
+        .await
+        .unwrap();
+    let hosts: Vec<String> = sqlx::query_scalar("SELECT moid FROM esxi_hosts WHERE removed_at IS NULL ORDER BY name")
+        .fetch_all(admin)
+        .await
+        .unwrap();
+    Estate { vc, dell: dell_lab, key, hosts }
+}
+
+fn syncer(pool: &PgPool, key: WorkerKey, id: &str) -> Syncer {
+    let mut s = Syncer::new(Database::from_pool(pool.clone()), key, id);
+    s.retry = RetryPolicy { attempts: 2, first_backoff: Duration::ZERO };
+    s.request_timeout = Duration::from_secs(10);
+    s
+}
+
+fn worker(pool: &PgPool, key: WorkerKey, id: &str, ttl: Duration) -> Worker {
+    let mut cfg = WorkerConfig::new(id, "worker");
+    cfg.lease_ttl = ttl;
+    cfg.heartbeat_every = ttl / 4;
+    cfg.idle_poll = Duration::from_millis(300);
+    cfg.task_poll = Duration::from_millis(10);
+    Worker::new(syncer(pool, key, id), cfg)
+}
+
+async fn insert_job(pool: &PgPool, job_type: &str, target: serde_json::Value, policy: serde_json::Value) -> Uuid {
+    let mut p = json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false, "vm_limit": 5,
+                       "shutdown_timeout_seconds": 300, "require_approval": false});
+    p.as_object_mut().unwrap().extend(policy.as_object().unwrap().clone());
+    sqlx::query_scalar(
+        "INSERT INTO jobs (type, status, title, target, policy) VALUES ($1::job_type, 'pending', 'test', $2, $3) RETURNING id",
+    )
+    .bind(job_type)
+    .bind(target)
+    .bind(p)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Wait on job notifications (never a sleep) until the job's status is one of `statuses`.
+async fn wait_status(pool: &PgPool, job: Uuid, statuses: &[&str]) -> String {
+    let mut listener = PgListener::connect_with(pool).await.unwrap();
+    listener.listen_all(["eio_jobs", "eio_job_events"]).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let s: String =
+            sqlx::query_scalar("SELECT status::text FROM jobs WHERE id = $1").bind(job).fetch_one(pool).await.unwrap();
+        if statuses.contains(&s.as_str()) {
+            return s;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "job {job} still {s}");
+        let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), listener.recv()).await;
+    }
+}
+
+struct Pool {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn start_workers(pool: &PgPool, key: &WorkerKey, n: usize, ttl: Duration) -> Pool {
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let tasks = (0..n)
+        .map(|i| {
+            let w = Arc::new(worker(pool, key.clone(), &format!("w-{i}-{}", Uuid::new_v4().simple()), ttl));
+            let rx = rx.clone();
+            tokio::spawn(async move { w.run(rx).await.unwrap() })
+        })
+        .collect();
+    Pool { stop, tasks }
+}
+
+impl Pool {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+    }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_blocked_evacuation_pauses_with_the_vms_and_the_operators_choice_is_applied_once(admin: PgPool) {
+    let e = estate(&admin, 3).await;
+    let host = e.hosts[0].clone();
+    let on_host = e.vc.host(&host).unwrap().vms;
+    let stuck = on_host[0].clone();
+    assert!(e.vc.block_vm(&stuck, LabBlock::LocalStorage, "its disk is on the host's local datastore"));
+    let job =
+        insert_job(&admin, "maintenance_mode", json!({"type": "maintenance_mode", "hosts": [host]}), json!({})).await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
+    let reason: serde_json::Value =
+        sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(reason["kind"], "blocked_evacuation", "{reason}");
+    let blocking = reason["blocking_vms"].as_array().unwrap();
+    assert!(blocking.iter().any(|b| b["vm_moid"] == json!(stuck) && b["reason_code"] == "local_storage"), "{reason}");
+    assert!(blocking.iter().all(|b| b["vm_moid"] == json!(stuck)), "only the stuck VM blocks: {reason}");
+    assert!(!reason["choices"].as_array().unwrap().contains(&json!("shutdown")), "the default policy forbids it");
+    // Nothing was asked of vCenter: no maintenance task, no VM touched.
+    assert_eq!(e.vc.action_count("EnterMaintenanceMode_Task", &host), 0);
+    assert_eq!(e.vc.action_count("ShutdownGuest", &stuck), 0);
+
+    // The default policy never shuts a VM down, even when asked.
+    let refused = sqlx::query("SELECT decide_job($1, 'shutdown', ARRAY[$2])")
+        .bind(job)
+        .bind(&stuck)
+        .execute(&admin)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("allow_vm_shutdown"), "{refused}");
+    // A VM that does not block can't be chosen.
+    let other = sqlx::query("SELECT decide_job($1, 'suspend', ARRAY[$2])")
+        .bind(job)
+        .bind(&on_host[1])
+        .execute(&admin)
+        .await
+        .unwrap_err();
+    assert!(other.to_string().contains("blocking"), "{other}");
+
+    sqlx::query("SELECT decide_job($1, 'suspend', ARRAY[$2], 'suspend it, we fix the storage later')")
+        .bind(job)
+        .bind(&stuck)
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "succeeded");
+    let view = e.vc.host(&host).unwrap();
+    assert!(view.in_maintenance_mode);
+    assert_eq!(e.vc.vm_power(&stuck), Some("suspended"));
+    assert_eq!(e.vc.action_count("SuspendVM_Task", &stuck), 1);
+    assert_eq!(e.vc.action_count("EnterMaintenanceMode_Task", &host), 1);
+    assert_eq!(e.vc.actions().iter().filter(|a| a.method == "ShutdownGuest").count(), 0);
+    // The other VMs were moved, not stopped.
+    for vm in &on_host[1..] {
+        assert_ne!(e.vc.vm_host(vm).as_deref(), Some(host.as_str()), "{vm} was evacuated");
+    }
+    let events: Vec<String> = sqlx::query_scalar("SELECT message FROM job_events WHERE job_id = $1 ORDER BY id")
+        .bind(job)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|m| m.contains("chose suspend")), "{events:?}");
+    workers.stop().await;
+}
+
+async fn firmware_job(admin: &PgPool, e: &Estate, dir: &std::path::Path) -> Uuid {
+    let image = dir.join(format!("BIOS_{NEW_BIOS}.EXE"));
+    std::fs::write(&image, lab_image(BIOS, NEW_BIOS, 4096)).unwrap();
+    insert_job(
+        admin,
+        "firmware_update",
+        json!({"type": "firmware_update", "hosts": e.hosts, "component": BIOS, "version": NEW_BIOS,
+               "image": image.to_string_lossy()}),
+        json!({}),
+    )
+    .await
+}
+
+/// Every host updated, each action issued exactly once, the hosts back out of maintenance.
+async fn assert_rolled_out(admin: &PgPool, e: &Estate, job: Uuid) {
+    for (i, host) in e.hosts.iter().enumerate() {
+        let bmc = e.dell.bmc(i);
+        assert_eq!(bmc.firmware_version(BIOS).as_deref(), Some(NEW_BIOS), "host {host}");
+        let updates = bmc.action_count("MultipartUpdate") + bmc.action_count("HttpPushUpload");
+        assert_eq!(updates, 1, "host {host}: {:?}", bmc.actions());
+        assert_eq!(bmc.action_count("ComputerSystem.Reset"), 1, "host {host}: {:?}", bmc.actions());
+        assert_eq!(bmc.action_count("DeleteJobQueue"), 0);
+        assert_eq!(e.vc.action_count("EnterMaintenanceMode_Task", host), 1, "host {host}");
+        assert_eq!(e.vc.action_count("ExitMaintenanceMode_Task", host), 1, "host {host}");
+        assert!(!e.vc.host(host).unwrap().in_maintenance_mode);
+    }
+    // One host at a time: each host's maintenance window closes before the next one opens.
+    let windows: Vec<(i32, i32)> = sqlx::query(
+        "SELECT min(seq) AS first, max(seq) AS last FROM job_steps WHERE job_id = $1 GROUP BY seq / 10000 ORDER BY 1",
+    )
+    .bind(job)
+    .fetch_all(admin)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("first"), r.get("last")))
+    .collect();
+    assert_eq!(windows.len(), e.hosts.len());
+    let order: Vec<String> =
+        e.vc.actions()
+            .iter()
+            .filter(|a| a.method.ends_with("MaintenanceMode_Task"))
+            .map(|a| format!("{}:{}", a.method, a.target))
+            .collect();
+    for pair in order.chunks(2) {
+        assert!(pair[0].starts_with("Enter") && pair[1].starts_with("Exit"), "{order:?}");
+        assert_eq!(pair[0].split(':').nth(1), pair[1].split(':').nth(1), "{order:?}");
+    }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_rolling_firmware_update_goes_host_by_host_and_issues_every_action_once(admin: PgPool) {
+    let e = estate(&admin, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = firmware_job(&admin, &e, dir.path()).await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+    let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
+    let err: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(end, "succeeded", "{err:?}");
+    workers.stop().await;
+    assert_rolled_out(&admin, &e, job).await;
+}
