@@ -147,6 +147,26 @@ operations! {
     user_set_role: Post "/api/users/role", crate::pages::ops::UserRoleInput => User = crate::pages::ops::user_set_role;
     /// Let a disabled user sign in again (admins).
     user_enable: Post "/api/users/enable", EmailInput => User = crate::pages::ops::user_enable;
+    /// The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings.
+    ipam_page: Get "/api/pages/ipam", crate::ipam::ops::IpamPageQuery => crate::ipam::ops::IpamPage = crate::ipam::ops::ipam_page;
+    /// One prefix: ancestors, children, planned and observed addresses, free space, findings.
+    ipam_prefix: Get "/api/ipam/prefix", crate::ipam::ops::PrefixInput => crate::ipam::prefixes::PrefixPage = crate::ipam::ops::ipam_prefix;
+    /// The free blocks of a prefix as CIDRs (only those holding a /length, when given).
+    ipam_available: Get "/api/ipam/available", crate::ipam::ops::AvailableInput => crate::ipam::space::AvailableRanges = crate::ipam::ops::ipam_available;
+    /// Plan the next free address of a prefix, or create its next free /length (operators; race-free).
+    ipam_allocate: Post "/api/ipam/allocate", crate::ipam::ops::AllocateInput => crate::ipam::ops::Allocation = crate::ipam::ops::ipam_allocate;
+    /// Add a prefix to a routing domain (operators).
+    ipam_prefix_add: Post "/api/ipam/prefixes", crate::ipam::ops::PrefixAddInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_add;
+    /// Acknowledge a finding as yourself, with a note saying why (operators).
+    finding_acknowledge: Post "/api/ipam/findings/acknowledge", crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
+    /// Run the findings engine now (operators; it also runs after every sync).
+    findings_run: Post "/api/ipam/findings/run", NoInput => crate::ipam::findings::FindingRun = crate::ipam::ops::findings_run;
+    /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked.
+    search: Get "/api/search", crate::ipam::ops::SearchInput => crate::search::SearchResults = crate::ipam::ops::search;
+    /// Every site, by region and country.
+    sites: Get "/api/sites", NoInput => Vec<crate::sites::Site> = crate::ipam::ops::sites;
+    /// Add a site to a country (admins).
+    site_add: Post "/api/sites", crate::sites::NewSite => crate::sites::Site = crate::ipam::ops::site_add;
 }
 
 async fn status_page(session: &Session, _: NoInput) -> Result<StatusPage> {

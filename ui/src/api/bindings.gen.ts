@@ -2,6 +2,37 @@
 // `cargo test -p eio-core api::`. Do not edit: change the Rust types and rerun.
 
 /**
+ * Acknowledge a finding, saying why.
+ */
+export type AcknowledgeInput = { id: string, note: string, };
+
+/**
+ * Plan the next free address of a prefix, or (with `length`) create its next free /length.
+ */
+export type AllocateInput = { domain: string | null, 
+/**
+ * The prefix to allocate from.
+ */
+prefix: string, 
+/**
+ * A child prefix of this length instead of one address.
+ */
+length: number | null, hostname: string | null, mac_address: string | null, description: string | null, 
+/**
+ * Hold the address back instead of planning it for use.
+ */
+reserve: boolean, 
+/**
+ * The new child prefix's VLAN.
+ */
+vlan_id: number | null, };
+
+/**
+ * What an allocation made: an address or a child prefix.
+ */
+export type Allocation = { assignment: Assignment | null, prefix: Prefix | null, };
+
+/**
  * What crosses a process boundary (Tauri IPC, HTTP, `--json`): a code and a sentence.
  * Internal details never do; they are logged where the error is turned into this.
  */
@@ -14,9 +45,65 @@ export type ApprovalItem = { job: JobSummary, plan: Plan | null,
 policy: JsonValue, };
 
 /**
+ * A planned (or reserved) address or block.
+ */
+export type Assignment = { id: string, routing_domain: string, 
+/**
+ * An address (10.0.0.5) or a block (10.0.0.0/28).
+ */
+address: string, 
+/**
+ * The prefix it was planned in.
+ */
+prefix: string | null, status: AssignmentStatus, hostname: string | null, mac_address: string | null, description: string | null, 
+/**
+ * Email of who planned it.
+ */
+created_by: string | null, created_at: string, };
+
+/**
+ * A planned assignment expects the address in use; a reserved one holds it back.
+ */
+export type AssignmentStatus = "planned" | "reserved";
+
+/**
  * A custom attribute (vCenter custom field) and its value.
  */
 export type Attribute = { name: string, value: string, };
+
+/**
+ * The free space of a prefix.
+ */
+export type AvailableInput = { domain: string | null, 
+/**
+ * The prefix, e.g. 10.0.0.0/24.
+ */
+prefix: string, 
+/**
+ * Only blocks that hold a /length, and how many fit.
+ */
+length: number | null, 
+/**
+ * At most this many blocks.
+ */
+limit: number | null, };
+
+/**
+ * The free space of a prefix.
+ */
+export type AvailableRanges = { routing_domain: string, prefix: string, 
+/**
+ * Only blocks that hold a /length (and how many), when asked.
+ */
+length: number | null, blocks: Array<FreeBlock>, 
+/**
+ * Every free block (the list may stop earlier when a limit was asked).
+ */
+blocks_total: number, 
+/**
+ * Addresses in all listed-or-not free blocks.
+ */
+free_addresses: string, };
 
 /**
  * An operator's answer to a paused job.
@@ -87,7 +174,18 @@ warnings: Array<string>, };
 
 export type DatabaseMode = "embedded" | "external";
 
+/**
+ * One routing domain and its prefixes in tree order (parents first; `depth` says how
+ * far to indent, `parent_id` which row holds it).
+ */
+export type DomainTree = { domain: RoutingDomain, prefixes: Array<Prefix>, };
+
 export type EmailInput = { email: string, };
+
+/**
+ * The kinds of thing the ledger, inferences and observations point at.
+ */
+export type EntityKind = "vcenter_instance" | "datacenter" | "cluster" | "esxi_host" | "virtual_machine" | "idrac_endpoint" | "physical_server" | "firmware_component" | "ome_instance" | "ip_observation" | "server_mapping";
 
 /**
  * What kind of failure this is, for a UI or script to act on.
@@ -95,6 +193,58 @@ export type EmailInput = { email: string, };
 export type ErrorCode = "forbidden" | "not_found" | "conflict" | "invalid_input" | "unavailable" | "schema_outdated" | "embedded_postgres" | "config" | "internal";
 
 export type ExternalSystem = "vcenter" | "idrac" | "ome" | "other";
+
+/**
+ * One finding, open or resolved.
+ */
+export type Finding = { id: string, type: FindingType, severity: Severity, 
+/**
+ * Stable identity of the condition: a finding that returns reopens this row.
+ */
+subject_key: string, routing_domain: string | null, 
+/**
+ * The prefix a prefix finding is about.
+ */
+prefix: string | null, address: string | null, message: string, 
+/**
+ * Who carries the address, which MACs, which prefix, the numbers behind a threshold.
+ */
+details: Record<string, unknown>, first_seen_at: string, last_seen_at: string, resolved_at: string | null, reopened_count: number, acknowledged_at: string | null, 
+/**
+ * Email of who acknowledged it.
+ */
+acknowledged_by: string | null, acknowledge_note: string | null, };
+
+/**
+ * One run of the engine.
+ */
+export type FindingRun = { id: number, started_at: string, finished_at: string, duration_ms: number, 
+/**
+ * The login that ran it.
+ */
+run_by: string, 
+/**
+ * Findings raised for the first time.
+ */
+opened: number, 
+/**
+ * Resolved findings whose condition returned.
+ */
+reopened: number, 
+/**
+ * Findings whose condition cleared.
+ */
+resolved: number, open_total: number, open_by_type: { [key in string]: number }, };
+
+/**
+ * When the findings engine last ran and what it did.
+ */
+export type FindingRunSummary = { finished_at: string, duration_ms: number, run_by: string, opened: number, resolved: number, };
+
+/**
+ * What is wrong.
+ */
+export type FindingType = "duplicate_usage" | "seen_not_planned" | "planned_not_seen" | "outside_any_prefix" | "mac_conflict" | "prefix_over_threshold" | "credential_rotation_due";
 
 export type FirmwareRow = { fqdd: string, component_id: string | null, name: string, version: string, category: string | null, updateable: boolean, reported_by: string, 
 /**
@@ -117,9 +267,27 @@ version: string,
 image: string, };
 
 /**
+ * A free block of a prefix.
+ */
+export type FreeBlock = { cidr: string, 
+/**
+ * How many addresses it holds (a decimal string: IPv6 blocks are large).
+ */
+addresses: string, 
+/**
+ * How many blocks of the requested length fit in it, when a length was asked for.
+ */
+fits: string | null, };
+
+/**
  * An address the guest reports, with how sure we are it holds it now (0–1).
  */
 export type GuestIp = { ip: string, confidence: number, mac: string | null, };
+
+/**
+ * What a hit is.
+ */
+export type HitKind = "virtual_machine" | "esxi_host" | "physical_server" | "idrac_endpoint" | "address" | "prefix";
 
 export type HostDetail = { id: string, moid: string, name: string, vcenter: string, datacenter: string | null, cluster: string | null, site: string | null, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, hardware_uuid: string | null, esxi_version: string | null, esxi_build: string | null, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, management_ips: Array<string>, cpu_model: string | null, cpu_cores: number | null, memory_mb: number | null, tags: Array<string>, custom_attributes: Array<Attribute>, last_sync: string, 
 /**
@@ -219,6 +387,49 @@ export type InventoryTotals = { vms: number, vms_powered_on: number, hosts: numb
  * Servers with at least one component behind (or ahead of) their baseline.
  */
 servers_noncompliant: number, };
+
+/**
+ * The IPAM page: the prefix tree per routing domain with utilization planned and
+ * observed, and the open findings.
+ */
+export type IpamPage = { 
+/**
+ * Every routing domain the query selects, the default first, each with its prefixes.
+ */
+trees: Array<DomainTree>, 
+/**
+ * Prefixes the query selects; the trees stop at [`PAGE_PREFIXES`].
+ */
+prefixes_total: number, 
+/**
+ * Open findings, most severe first (at most [`PAGE_FINDINGS`]).
+ */
+findings: Array<Finding>, 
+/**
+ * Open findings per type, all of them.
+ */
+findings_by_type: { [key in string]: number }, 
+/**
+ * Site codes, for placing a prefix.
+ */
+sites: Array<string>, 
+/**
+ * The last findings run, if any.
+ */
+last_findings_run: FindingRunSummary | null, };
+
+/**
+ * Which part of the address plan the IPAM page shows.
+ */
+export type IpamPageQuery = { 
+/**
+ * Only this routing domain (default: every domain).
+ */
+domain: string | null, 
+/**
+ * Only prefixes inside this block, e.g. 10.0.0.0/8.
+ */
+within: string | null, };
 
 export type JobCancelInput = { id: string, reason: string | null, };
 
@@ -375,6 +586,19 @@ evidence: JsonValue, };
 export type Me = { login: string, email: string | null, role: string | null, capabilities: Array<string>, disabled: boolean, may: Permissions, };
 
 /**
+ * What `eio site add` asks for.
+ */
+export type NewSite = { code: string, 
+/**
+ * Country ISO code; the country must exist.
+ */
+country: string, name: string | null, 
+/**
+ * IANA time zone (default UTC).
+ */
+timezone: string | null, status: SiteStatus | null, };
+
+/**
  * A configured virtual NIC.
  */
 export type Nic = { mac: string, network: string | null, connected: boolean, label: string, };
@@ -383,6 +607,25 @@ export type Nic = { mac: string, network: string | null, connected: boolean, lab
  * Input of operations that take none.
  */
 export type NoInput = Record<symbol, never>;
+
+/**
+ * One connector's report of an address in use.
+ */
+export type Observation = { address: string, source: ObservationSource, mac_address: string | null, entity_type: EntityKind, entity_id: string, 
+/**
+ * What the carrier is called (VM, host or server name), when known.
+ */
+entity_name: string | null, hostname: string | null, confidence: number, last_seen: string, };
+
+/**
+ * Which connector saw an address.
+ */
+export type ObservationSource = "vcenter_vm" | "esxi_mgmt" | "idrac_mgmt";
+
+/**
+ * An address seen in use, with every report of it.
+ */
+export type ObservedAddress = { address: string, observations: Array<Observation>, };
 
 /**
  * One flag per action the UI offers. A hint only: the database decides.
@@ -446,9 +689,144 @@ export type PowerAction = "shutdown" | "power_off" | "suspend" | "reset" | "powe
 
 export type PowerTarget = { action: PowerAction, vms: Array<string>, servers: Array<string>, };
 
+/**
+ * A prefix where it sits in the hierarchy, with its utilization.
+ */
+export type Prefix = { id: string, routing_domain: string, cidr: string, 
+/**
+ * 4 or 6.
+ */
+family: number, parent_id: string | null, parent: string | null, 
+/**
+ * How many prefixes of its routing domain contain it.
+ */
+depth: number, site: string | null, vlan_id: number | null, status: PrefixStatus, description: string | null, utilization_threshold: number, utilization: Utilization, };
+
+/**
+ * A new prefix.
+ */
+export type PrefixAddInput = { domain: string | null, cidr: string, 
+/**
+ * Site code.
+ */
+site: string | null, vlan_id: number | null, status: PrefixStatus | null, description: string | null, 
+/**
+ * Utilization above this fraction raises a finding (default 0.9).
+ */
+utilization_threshold: number | null, };
+
+/**
+ * One prefix of a routing domain.
+ */
+export type PrefixInput = { 
+/**
+ * Routing domain (default: default).
+ */
+domain: string | null, 
+/**
+ * The prefix, e.g. 10.0.0.0/24.
+ */
+cidr: string, };
+
+/**
+ * The prefix page: one call for everything the UI shows about one prefix. Long lists
+ * stop at [`PAGE_LIMIT`] entries; the totals say how many there are.
+ */
+export type PrefixPage = { prefix: Prefix, 
+/**
+ * Outermost first.
+ */
+ancestors: Array<PrefixRef>, 
+/**
+ * Direct children in address order.
+ */
+children: Array<Prefix>, children_total: number, 
+/**
+ * Planned assignments inside the prefix (children's included).
+ */
+assignments: Array<Assignment>, assignments_total: number, 
+/**
+ * Addresses seen in use inside the prefix now.
+ */
+observed: Array<ObservedAddress>, observed_total: number, 
+/**
+ * Free blocks in address order.
+ */
+free: Array<FreeBlock>, free_total: number, 
+/**
+ * Open findings about the prefix or an address inside it.
+ */
+findings: Array<Finding>, };
+
+/**
+ * A prefix named in passing (ancestors).
+ */
+export type PrefixRef = { id: string, cidr: string, status: PrefixStatus, site: string | null, vlan_id: number | null, };
+
+/**
+ * What a prefix is for: in use, held back, or on its way out (nothing more is
+ * allocated from a deprecated prefix).
+ */
+export type PrefixStatus = "active" | "reserved" | "deprecated";
+
+/**
+ * How the query was understood.
+ */
+export type QueryKind = "text" | "address" | "block" | "mac";
+
 export type ReportTarget = { definition: string, };
 
+/**
+ * A routing domain (a VRF): prefixes in different domains never mix.
+ */
+export type RoutingDomain = { id: string, name: string, description: string | null, 
+/**
+ * How many prefixes it holds.
+ */
+prefixes: number, created_at: string, };
+
 export type SchemaStatus = { applied_version: number | null, latest_version: number, pending: Array<number>, up_to_date: boolean, };
+
+export type SearchHit = { kind: HitKind, 
+/**
+ * The VM, host, server, assignment or prefix id (none for an observed address).
+ */
+id: string | null, 
+/**
+ * What to show: a name, an address, a block.
+ */
+label: string, 
+/**
+ * Which field matched (name, guest_hostname, service_tag, address, mac, ...).
+ */
+field: string, 
+/**
+ * The value that matched.
+ */
+matched: string, 
+/**
+ * A line of context (power state, model, who carries an address, ...).
+ */
+detail: string | null, 
+/**
+ * 1 for an exact match; otherwise trigram similarity, best first.
+ */
+score: number, };
+
+/**
+ * One search box for everything.
+ */
+export type SearchInput = { 
+/**
+ * A name, host name, service tag, address, block (10.1.2.0/24, 10.1.2) or MAC.
+ */
+query: string, 
+/**
+ * At most this many hits (default 20, at most 200).
+ */
+limit: number | null, };
+
+export type SearchResults = { query: string, interpreted_as: QueryKind, hits: Array<SearchHit>, };
 
 export type ServerDetail = { server: ServerRow, 
 /**
@@ -521,6 +899,11 @@ export type SettingsPage = { connection: ConnectionStatus, schema: SchemaStatus,
  */
 worker_keys: Array<WorkerKeyRow>, warnings: Array<string>, };
 
+/**
+ * How much it matters.
+ */
+export type Severity = "info" | "warning" | "error";
+
 export type ShellModel = { me: Me, 
 /**
  * The signed-in user's id (None for a login with no user).
@@ -548,6 +931,24 @@ export type SignInInput = { settings: ConnectionSettings, password: string | nul
  */
 remember: boolean, };
 
+export type Site = { id: string, 
+/**
+ * e.g. US-EAST-01
+ */
+code: string, name: string | null, 
+/**
+ * IANA time zone.
+ */
+timezone: string, status: SiteStatus, country: string, country_name: string, region: string, 
+/**
+ * Prefixes assigned to the site.
+ */
+prefixes: number, 
+/**
+ * Inference rules naming the site.
+ */
+rules: number, };
+
 export type SiteCounts = { site: string | null, name: string | null, vms: number, vms_powered_on: number, hosts: number, clusters: number, servers: number, };
 
 export type SiteRow = { code: string, name: string | null, country: string, region: string, timezone: string, 
@@ -555,6 +956,11 @@ export type SiteRow = { code: string, name: string | null, country: string, regi
  * active | maintenance | offline
  */
 status: string, };
+
+/**
+ * Whether a site is in service.
+ */
+export type SiteStatus = "active" | "maintenance" | "offline";
 
 /**
  * A source as listings show it.
@@ -637,6 +1043,42 @@ export type UserRole = "viewer" | "operator" | "approver" | "admin";
 export type UserRoleInput = { email: string, role: UserRole, };
 
 export type UserSummary = { email: string, role: string, capabilities: Array<string>, };
+
+/**
+ * How full a prefix is, from both sides. Address counts are decimal strings (an IPv6
+ * prefix can hold 2^128); ratios are fractions of the usable addresses (of all
+ * addresses for child coverage).
+ */
+export type Utilization = { 
+/**
+ * Every address of the prefix.
+ */
+addresses: string, 
+/**
+ * Addresses a host can use: IPv4 without network and broadcast (except /31, /32),
+ * IPv6 without the Subnet-Router anycast address (except /127, /128).
+ */
+usable: string, 
+/**
+ * Addresses in planned assignments (a planned block counts its size).
+ */
+planned: string, 
+/**
+ * Distinct addresses the connectors see in use now.
+ */
+observed: number, 
+/**
+ * Direct child prefixes.
+ */
+child_prefixes: number, 
+/**
+ * Addresses those children take.
+ */
+child_addresses: string, planned_ratio: number, observed_ratio: number, child_ratio: number, 
+/**
+ * The largest of the three ratios: whichever says the prefix is fuller.
+ */
+utilization: number, };
 
 export type VmBrief = { id: string, name: string, power_state: string | null, };
 
@@ -724,6 +1166,16 @@ export const operations = {
   settings_page: { method: "GET", path: "/api/pages/settings" },
   user_set_role: { method: "POST", path: "/api/users/role" },
   user_enable: { method: "POST", path: "/api/users/enable" },
+  ipam_page: { method: "GET", path: "/api/pages/ipam" },
+  ipam_prefix: { method: "GET", path: "/api/ipam/prefix" },
+  ipam_available: { method: "GET", path: "/api/ipam/available" },
+  ipam_allocate: { method: "POST", path: "/api/ipam/allocate" },
+  ipam_prefix_add: { method: "POST", path: "/api/ipam/prefixes" },
+  finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge" },
+  findings_run: { method: "POST", path: "/api/ipam/findings/run" },
+  search: { method: "GET", path: "/api/search" },
+  sites: { method: "GET", path: "/api/sites" },
+  site_add: { method: "POST", path: "/api/sites" },
 } as const;
 
 export type OperationName = keyof typeof operations;
@@ -817,6 +1269,36 @@ export function makeApi(transport: Transport) {
     /** Let a disabled user sign in again (admins). */
     user_enable: (input: EmailInput): Promise<User> =>
       transport.call<User>("user_enable", operations.user_enable.method, operations.user_enable.path, input),
+    /** The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings. */
+    ipam_page: (input: IpamPageQuery): Promise<IpamPage> =>
+      transport.call<IpamPage>("ipam_page", operations.ipam_page.method, operations.ipam_page.path, input),
+    /** One prefix: ancestors, children, planned and observed addresses, free space, findings. */
+    ipam_prefix: (input: PrefixInput): Promise<PrefixPage> =>
+      transport.call<PrefixPage>("ipam_prefix", operations.ipam_prefix.method, operations.ipam_prefix.path, input),
+    /** The free blocks of a prefix as CIDRs (only those holding a /length, when given). */
+    ipam_available: (input: AvailableInput): Promise<AvailableRanges> =>
+      transport.call<AvailableRanges>("ipam_available", operations.ipam_available.method, operations.ipam_available.path, input),
+    /** Plan the next free address of a prefix, or create its next free /length (operators; race-free). */
+    ipam_allocate: (input: AllocateInput): Promise<Allocation> =>
+      transport.call<Allocation>("ipam_allocate", operations.ipam_allocate.method, operations.ipam_allocate.path, input),
+    /** Add a prefix to a routing domain (operators). */
+    ipam_prefix_add: (input: PrefixAddInput): Promise<Prefix> =>
+      transport.call<Prefix>("ipam_prefix_add", operations.ipam_prefix_add.method, operations.ipam_prefix_add.path, input),
+    /** Acknowledge a finding as yourself, with a note saying why (operators). */
+    finding_acknowledge: (input: AcknowledgeInput): Promise<Finding> =>
+      transport.call<Finding>("finding_acknowledge", operations.finding_acknowledge.method, operations.finding_acknowledge.path, input),
+    /** Run the findings engine now (operators; it also runs after every sync). */
+    findings_run: (input: NoInput = {}): Promise<FindingRun> =>
+      transport.call<FindingRun>("findings_run", operations.findings_run.method, operations.findings_run.path, input),
+    /** Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked. */
+    search: (input: SearchInput): Promise<SearchResults> =>
+      transport.call<SearchResults>("search", operations.search.method, operations.search.path, input),
+    /** Every site, by region and country. */
+    sites: (input: NoInput = {}): Promise<Array<Site>> =>
+      transport.call<Array<Site>>("sites", operations.sites.method, operations.sites.path, input),
+    /** Add a site to a country (admins). */
+    site_add: (input: NewSite): Promise<Site> =>
+      transport.call<Site>("site_add", operations.site_add.method, operations.site_add.path, input),
   };
 }
 

@@ -12,6 +12,7 @@
 //! database enforces, and never mix two routing domains in one answer.
 pub mod cidr;
 pub mod findings;
+pub mod ops;
 pub mod prefixes;
 pub mod space;
 

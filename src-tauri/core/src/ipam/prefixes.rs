@@ -249,7 +249,7 @@ fn prefix_from_row(r: &PgRow) -> Result<Prefix> {
 }
 
 /// The prefixes with these ids, in tree order (domain, then address: parents first).
-async fn load(db: &Database, ids: &[Uuid]) -> Result<Vec<Prefix>> {
+pub(crate) async fn load(db: &Database, ids: &[Uuid]) -> Result<Vec<Prefix>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -1,0 +1,314 @@
+//! The operations the UI's IPAM page calls (registered in `api.rs`): the IPAM page model
+//! (the prefix tree of each routing domain with utilization planned and observed side by
+//! side, and the open findings), one prefix's page, free space, allocation, adding a
+//! prefix, acknowledging and running findings, sites, and the one search box.
+//!
+//! Inputs arrive as JSON (GET ones from a query string: flat scalars only), so blocks and
+//! lengths are checked here into the service layer's types with clear messages; the
+//! services do the work. Nothing here writes SQL that decides a rule.
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use super::findings::{self, Finding, FindingFilter, FindingRun};
+use super::prefixes::{self, NewPrefix, Prefix, PrefixPage, PrefixStatus, RoutingDomain};
+use super::space::{self, Assignment, AssignmentStatus, AvailableRanges, IpRequest, PrefixRequest};
+use super::{domain_id, Cidr};
+use crate::api::{NoInput, Session};
+use crate::error::{Error, Result};
+use crate::search::{self, SearchResults};
+use crate::sites::{self, NewSite, Site};
+
+/// Prefixes one IPAM page shows at most; the totals say how many there are.
+pub const PAGE_PREFIXES: i64 = 2000;
+/// Open findings one IPAM page shows at most.
+pub const PAGE_FINDINGS: i64 = 500;
+
+/// Which part of the address plan the IPAM page shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct IpamPageQuery {
+    /// Only this routing domain (default: every domain).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Only prefixes inside this block, e.g. 10.0.0.0/8.
+    #[serde(default)]
+    pub within: Option<String>,
+}
+
+/// One routing domain and its prefixes in tree order (parents first; `depth` says how
+/// far to indent, `parent_id` which row holds it).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct DomainTree {
+    pub domain: RoutingDomain,
+    pub prefixes: Vec<Prefix>,
+}
+
+/// The IPAM page: the prefix tree per routing domain with utilization planned and
+/// observed, and the open findings.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct IpamPage {
+    /// Every routing domain the query selects, the default first, each with its prefixes.
+    pub trees: Vec<DomainTree>,
+    /// Prefixes the query selects; the trees stop at [`PAGE_PREFIXES`].
+    pub prefixes_total: i64,
+    /// Open findings, most severe first (at most [`PAGE_FINDINGS`]).
+    pub findings: Vec<Finding>,
+    /// Open findings per type, all of them.
+    pub findings_by_type: BTreeMap<String, i64>,
+    /// Site codes, for placing a prefix.
+    pub sites: Vec<String>,
+    /// The last findings run, if any.
+    pub last_findings_run: Option<FindingRunSummary>,
+}
+
+/// When the findings engine last ran and what it did.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct FindingRunSummary {
+    #[ts(type = "string")]
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub duration_ms: i64,
+    pub run_by: String,
+    pub opened: i32,
+    pub resolved: i32,
+}
+
+fn parse_cidr(what: &str, s: &str) -> Result<Cidr> {
+    s.parse::<Cidr>().map_err(|e| Error::invalid(format!("{what}: {}", e.message)))
+}
+
+fn parse_length(n: Option<i32>) -> Result<Option<u8>> {
+    n.map(|n| {
+        u8::try_from(n).ok().filter(|n| *n <= 128).ok_or_else(|| Error::invalid(format!("/{n} is not a prefix length")))
+    })
+    .transpose()
+}
+
+fn domain_name(d: &Option<String>) -> Option<&str> {
+    d.as_deref().map(str::trim).filter(|d| !d.is_empty())
+}
+
+pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
+    let db = &s.db;
+    let domain = match domain_name(&q.domain) {
+        Some(name) => Some(domain_id(db, Some(name)).await?),
+        None => None,
+    };
+    let within = q.within.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| parse_cidr("within", w));
+    let within = within.transpose()?.map(|c| c.to_string());
+    let rows = sqlx::query(
+        "SELECT id, count(*) OVER () AS total FROM prefixes
+         WHERE ($1::uuid IS NULL OR routing_domain_id = $1) AND ($2::cidr IS NULL OR cidr <<= $2::cidr)
+         ORDER BY routing_domain_id, cidr LIMIT $3",
+    )
+    .bind(domain)
+    .bind(&within)
+    .bind(PAGE_PREFIXES)
+    .fetch_all(db.pool())
+    .await?;
+    let prefixes_total = rows.first().map(|r| r.try_get::<i64, _>("total")).transpose()?.unwrap_or(0);
+    let ids = rows.iter().map(|r| r.try_get("id")).collect::<std::result::Result<Vec<Uuid>, _>>()?;
+    let mut by_domain: BTreeMap<String, Vec<Prefix>> = BTreeMap::new();
+    for p in prefixes::load(db, &ids).await? {
+        by_domain.entry(p.routing_domain.clone()).or_default().push(p);
+    }
+    let trees = prefixes::domains(db)
+        .await?
+        .into_iter()
+        .filter(|d| domain.is_none_or(|id| id == d.id))
+        .map(|d| DomainTree { prefixes: by_domain.remove(&d.name).unwrap_or_default(), domain: d })
+        .collect();
+    let findings =
+        findings::list(db, &FindingFilter { include_resolved: false, types: Vec::new(), limit: Some(PAGE_FINDINGS) })
+            .await?;
+    let findings_by_type = sqlx::query_as::<_, (String, i64)>(
+        "SELECT type::text, count(*) FROM ipam_findings WHERE resolved_at IS NULL GROUP BY 1",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .collect();
+    let sites = sqlx::query_scalar("SELECT code FROM sites ORDER BY code").fetch_all(db.pool()).await?;
+    let last_findings_run = sqlx::query(
+        "SELECT finished_at, duration_ms, run_by::text AS run_by, opened, resolved FROM finding_runs
+         ORDER BY finished_at DESC LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?
+    .map(|r| {
+        Ok::<_, Error>(FindingRunSummary {
+            finished_at: r.try_get("finished_at")?,
+            duration_ms: r.try_get("duration_ms")?,
+            run_by: r.try_get("run_by")?,
+            opened: r.try_get("opened")?,
+            resolved: r.try_get("resolved")?,
+        })
+    })
+    .transpose()?;
+    Ok(IpamPage { trees, prefixes_total, findings, findings_by_type, sites, last_findings_run })
+}
+
+/// One prefix of a routing domain.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PrefixInput {
+    /// Routing domain (default: default).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The prefix, e.g. 10.0.0.0/24.
+    pub cidr: String,
+}
+
+pub async fn ipam_prefix(s: &Session, i: PrefixInput) -> Result<PrefixPage> {
+    prefixes::page(&s.db, domain_name(&i.domain), &parse_cidr("cidr", &i.cidr)?).await
+}
+
+/// The free space of a prefix.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct AvailableInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The prefix, e.g. 10.0.0.0/24.
+    pub prefix: String,
+    /// Only blocks that hold a /length, and how many fit.
+    #[serde(default)]
+    pub length: Option<i32>,
+    /// At most this many blocks.
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn ipam_available(s: &Session, i: AvailableInput) -> Result<AvailableRanges> {
+    let limit = i.limit.map(|l| l.clamp(1, 100_000));
+    space::available(&s.db, domain_name(&i.domain), &parse_cidr("prefix", &i.prefix)?, parse_length(i.length)?, limit)
+        .await
+}
+
+/// Plan the next free address of a prefix, or (with `length`) create its next free /length.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct AllocateInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The prefix to allocate from.
+    pub prefix: String,
+    /// A child prefix of this length instead of one address.
+    #[serde(default)]
+    pub length: Option<i32>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Hold the address back instead of planning it for use.
+    #[serde(default)]
+    pub reserve: bool,
+    /// The new child prefix's VLAN.
+    #[serde(default)]
+    pub vlan_id: Option<i32>,
+}
+
+/// What an allocation made: an address or a child prefix.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Allocation {
+    pub assignment: Option<Assignment>,
+    pub prefix: Option<Prefix>,
+}
+
+pub async fn ipam_allocate(s: &Session, i: AllocateInput) -> Result<Allocation> {
+    let prefix = parse_cidr("prefix", &i.prefix)?;
+    let domain = domain_name(&i.domain);
+    match parse_length(i.length)? {
+        Some(n) => {
+            let req = PrefixRequest { status: None, description: i.description, vlan_id: i.vlan_id };
+            let p = space::allocate_prefix(&s.db, domain, &prefix, n, &req).await?;
+            Ok(Allocation { assignment: None, prefix: Some(p) })
+        }
+        None => {
+            let req = IpRequest {
+                hostname: i.hostname,
+                description: i.description,
+                mac_address: i.mac_address,
+                status: Some(if i.reserve { AssignmentStatus::Reserved } else { AssignmentStatus::Planned }),
+            };
+            let a = space::allocate_ip(&s.db, domain, &prefix, &req).await?;
+            Ok(Allocation { assignment: Some(a), prefix: None })
+        }
+    }
+}
+
+/// A new prefix.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PrefixAddInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub cidr: String,
+    /// Site code.
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub vlan_id: Option<i32>,
+    #[serde(default)]
+    pub status: Option<PrefixStatus>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Utilization above this fraction raises a finding (default 0.9).
+    #[serde(default)]
+    pub utilization_threshold: Option<f32>,
+}
+
+pub async fn ipam_prefix_add(s: &Session, i: PrefixAddInput) -> Result<Prefix> {
+    prefixes::add(
+        &s.db,
+        &NewPrefix {
+            domain: domain_name(&i.domain).map(str::to_owned),
+            cidr: parse_cidr("cidr", &i.cidr)?,
+            site: i.site.filter(|s| !s.trim().is_empty()),
+            vlan_id: i.vlan_id,
+            status: i.status.unwrap_or(PrefixStatus::Active),
+            description: i.description,
+            utilization_threshold: i.utilization_threshold,
+        },
+    )
+    .await
+}
+
+/// Acknowledge a finding, saying why.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct AcknowledgeInput {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub note: String,
+}
+
+pub async fn finding_acknowledge(s: &Session, i: AcknowledgeInput) -> Result<Finding> {
+    findings::acknowledge(&s.db, i.id, &i.note).await
+}
+
+pub async fn findings_run(s: &Session, _: NoInput) -> Result<FindingRun> {
+    findings::run(&s.db, None).await
+}
+
+/// One search box for everything.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SearchInput {
+    /// A name, host name, service tag, address, block (10.1.2.0/24, 10.1.2) or MAC.
+    pub query: String,
+    /// At most this many hits (default 20, at most 200).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn search(s: &Session, i: SearchInput) -> Result<SearchResults> {
+    search::search(&s.db, &i.query, i.limit).await
+}
+
+pub async fn sites(s: &Session, _: NoInput) -> Result<Vec<Site>> {
+    sites::list(&s.db).await
+}
+
+pub async fn site_add(s: &Session, i: NewSite) -> Result<Site> {
+    sites::add(&s.db, &i).await
+}
