@@ -94,6 +94,9 @@ pub async fn sync_idracs(syncer: &Syncer, name: Option<&str>) -> Result<Vec<RunR
     }
     reports.sort_by(|a, b| a.source_name.cmp(&b.source_name));
     refresh_mappings(syncer).await?;
+    if !reports.is_empty() {
+        super::refresh_derived(&syncer.db).await;
+    }
     Ok(reports)
 }
 
@@ -344,6 +347,9 @@ pub async fn sync_omes(syncer: &Syncer, name: Option<&str>) -> Result<Vec<RunRep
     let mut reports = Vec::new();
     for source in sources(&syncer.db, SourceKind::Ome, name).await? {
         reports.push(sync_ome(syncer, &source).await?);
+    }
+    if !reports.is_empty() {
+        super::refresh_derived(&syncer.db).await;
     }
     Ok(reports)
 }

@@ -113,6 +113,26 @@ impl Syncer {
     }
 }
 
+/// What every sync ends with: site inference over the fresh inventory, then the IPAM
+/// findings engine (duplicates, stale plans, full prefixes, credentials due, ...).
+/// Failures are logged and never fail the sync: the inventory has landed either way, and
+/// both can be rerun on demand (`eio site infer`, `eio ipam findings run`).
+pub async fn refresh_derived(db: &Database) {
+    if let Err(e) = eio_core::sites::infer(db).await {
+        tracing::warn!(error = %e, "site inference after the sync failed");
+    }
+    match eio_core::ipam::findings::run(db, None).await {
+        Ok(run) => tracing::info!(
+            opened = run.opened,
+            resolved = run.resolved,
+            open = run.open_total,
+            ms = run.duration_ms,
+            "findings after the sync"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the findings run after the sync failed"),
+    }
+}
+
 /// What a worker needs to know about one source.
 #[derive(Debug, Clone)]
 pub struct SourceRow {
