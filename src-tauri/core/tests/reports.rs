@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{fake_ciphertext, sqlstate, trust_test_key, Login, TEST_RECIPIENT};
+use eio_core::jobs::{JobSpec, ReportTarget};
 use eio_core::reports::{
     self, schedule, ExecutionStatus, NewDefinition, ReportFormat, ReportType, RunOptions, RunRequest,
 };
@@ -988,7 +989,7 @@ async fn a_due_schedule_racing_on_two_instances_makes_one_job(admin: PgPool) {
     let created: Vec<Uuid> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     assert_eq!(created.len(), 1, "exactly one of the two instances created the job");
     let jobs = sqlx::query(
-        "SELECT id, type::text AS t, status::text AS s, params, idempotency_key FROM jobs WHERE type = 'report'",
+        "SELECT id, type::text AS t, status::text AS s, target, params, idempotency_key FROM jobs WHERE type = 'report'",
     )
     .fetch_all(&admin)
     .await
@@ -1000,6 +1001,11 @@ async fn a_due_schedule_racing_on_two_instances_makes_one_job(admin: PgPool) {
     assert_eq!(job.get::<String, _>("idempotency_key"), schedule::job_key(d.id, due));
     let params: serde_json::Value = job.get("params");
     assert_eq!(params["definition_id"], d.id.to_string());
+    // The target is the job spec the engine dispatches on, as `eio job submit` writes it.
+    assert_eq!(
+        JobSpec::from_target(&job.get("target")).unwrap(),
+        JobSpec::Report(ReportTarget { definition: "hourly-findings".into() })
+    );
 
     // The schedule moved on to its next time after now.
     let next: chrono::DateTime<chrono::Utc> =

@@ -18,6 +18,7 @@ mod identity_cmds;
 mod ipam_cmds;
 mod job_cmds;
 mod output;
+mod report_cmds;
 mod serve;
 mod source_cmds;
 
@@ -112,6 +113,9 @@ enum Command {
     Ipam(ipam_cmds::IpamCommand),
     /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs
     Search(ipam_cmds::SearchArgs),
+    /// Reports: run one into a file now, define (scheduled) reports, list them, their history
+    #[command(subcommand)]
+    Report(report_cmds::ReportCommand),
     /// Serve the REST API (/api, /api/openapi.json) and the UI, and run the worker pool
     Serve(serve::ServeArgs),
 }
@@ -155,6 +159,7 @@ impl Command {
             Command::Site(cmd) => cmd.json(),
             Command::Ipam(cmd) => cmd.json(),
             Command::Search(args) => args.json,
+            Command::Report(cmd) => cmd.json(),
             Command::User(_)
             | Command::Identity(_)
             | Command::Source(_)
@@ -243,6 +248,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Site(cmd) => ipam_cmds::site(&open_current(&config).await?, cmd).await,
         Command::Ipam(cmd) => ipam_cmds::ipam(&open_current(&config).await?, cmd).await,
         Command::Search(args) => ipam_cmds::search(&open_current(&config).await?, args).await,
+        Command::Report(cmd) => report_cmds::report(&config, &open_current(&config).await?, cmd).await,
         Command::Serve(args) => serve::run(&config, cli.key_file.as_deref(), args).await,
     }
 }

@@ -86,8 +86,15 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
     match cmd {
         ReportCommand::Run { report_type, format, out, filters, json } => {
             let filters = reports::parse_filter_args(&filters)?;
-            let out = if out.is_dir() {
-                out.join(format!("{}_{}.{}", report_type, chrono::Utc::now().format("%Y%m%d-%H%M%S"), format.extension()))
+            // An existing folder, or a path ending in a separator (a folder to create).
+            let names_folder = out.is_dir() || out.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
+            let out = if names_folder {
+                out.join(format!(
+                    "{}_{}.{}",
+                    report_type,
+                    chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+                    format.extension()
+                ))
             } else {
                 out
             };
@@ -120,10 +127,8 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
                 },
             )
             .await?;
-            let folder = def
-                .output_dir
-                .clone()
-                .unwrap_or_else(|| reports::default_reports_dir(config).display().to_string());
+            let folder =
+                def.output_dir.clone().unwrap_or_else(|| reports::default_reports_dir(config).display().to_string());
             println!(
                 "Report \"{}\" ({}, {}) writes to {}; {}.",
                 def.name,
@@ -131,7 +136,8 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
                 formats_text(&def.formats),
                 folder,
                 match (&def.schedule, def.next_run_at, def.enabled) {
-                    (Some(s), Some(next), true) => format!("schedule {s} (UTC), next run {}", next.format("%Y-%m-%d %H:%M")),
+                    (Some(s), Some(next), true) =>
+                        format!("schedule {s} (UTC), next run {}", next.format("%Y-%m-%d %H:%M")),
                     (Some(s), _, false) => format!("schedule {s} (UTC), disabled"),
                     _ => "on demand".into(),
                 }
@@ -139,7 +145,9 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
             Ok(())
         }
         ReportCommand::List { json } => definitions(&reports::definitions(db).await?, json),
-        ReportCommand::History { name, limit, json } => history(&reports::history(db, name.as_deref(), limit).await?, json),
+        ReportCommand::History { name, limit, json } => {
+            history(&reports::history(db, name.as_deref(), limit).await?, json)
+        }
     }
 }
 
@@ -236,7 +244,13 @@ fn history(list: &[ReportExecution], json: bool) -> Result<(), Error> {
                     e.row_count.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
                     e.size_bytes.map(size).unwrap_or_else(|| "-".into()),
                     e.duration_ms.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
-                    e.requested_by.clone().unwrap_or_else(|| if e.job_id.is_some() { "worker".into() } else { "-".into() }),
+                    e.requested_by.clone().unwrap_or_else(|| {
+                        if e.job_id.is_some() {
+                            "worker".into()
+                        } else {
+                            "-".into()
+                        }
+                    }),
                     e.error.clone().or_else(|| e.storage_path.clone()).unwrap_or_default(),
                 ]
             })

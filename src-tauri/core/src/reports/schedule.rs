@@ -16,6 +16,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::jobs::{JobSpec, ReportTarget};
 use crate::Database;
 
 /// A validated cron schedule.
@@ -66,7 +67,9 @@ pub fn job_key(definition: Uuid, due: DateTime<Utc>) -> String {
 
 /// For every enabled definition whose `next_run_at` is due: advance `next_run_at` to the
 /// next cron time after now (missed runs collapse into one) and create exactly one
-/// `report` job for the due time. Returns the ids of the jobs this call created (empty when
+/// `report` job for the due time: its target is the [`JobSpec::Report`] naming the
+/// definition (what `eio job submit` writes too), its params `{"definition_id", "due_at"}`
+/// pin the definition and name the files after the due time. Returns the ids of the jobs this call created (empty when
 /// another instance got there first). Runs as a worker login (it inserts into `jobs`).
 pub async fn enqueue_due(db: &Database) -> Result<Vec<Uuid>> {
     let mut tx = db.pool().begin().await?;
@@ -119,7 +122,7 @@ pub async fn enqueue_due(db: &Database) -> Result<Vec<Uuid>> {
         .bind(format!("Report {name} ({report_type}) due {due_text}"))
         .bind(serde_json::json!({ "definition_id": id, "due_at": due_text }))
         .bind(job_key(id, due_at))
-        .bind(serde_json::json!({ "definition": name }))
+        .bind(JobSpec::Report(ReportTarget { definition: name.clone() }).to_target())
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| Error::from(e).context(format!("creating the job for report {name}")))?;

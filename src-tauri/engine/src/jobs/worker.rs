@@ -39,6 +39,8 @@ pub struct WorkerConfig {
     pub idle_poll: Duration,
     /// How often handlers poll external tasks.
     pub task_poll: Duration,
+    /// How often to turn due report schedules into jobs (also once at start).
+    pub report_schedule_every: Duration,
 }
 
 impl WorkerConfig {
@@ -51,6 +53,7 @@ impl WorkerConfig {
             heartbeat_every: Duration::from_secs(10),
             idle_poll: Duration::from_secs(5),
             task_poll: Duration::from_secs(2),
+            report_schedule_every: Duration::from_secs(30),
         }
     }
 }
@@ -112,10 +115,15 @@ impl Worker {
         ));
         let mut running: HashMap<Uuid, Running> = HashMap::new();
         let mut last_beat = Instant::now();
+        let mut last_schedule: Option<Instant> = None;
         loop {
             running.retain(|_, r| !r.task.is_finished());
             if *stop.borrow() {
                 break;
+            }
+            if last_schedule.is_none_or(|t| t.elapsed() >= self.config.report_schedule_every) {
+                handlers::report::enqueue_due(self.db()).await;
+                last_schedule = Some(Instant::now());
             }
             if last_beat.elapsed() >= self.config.heartbeat_every {
                 self.heartbeat(&running, &kill).await;
