@@ -151,7 +151,7 @@ fn mac(q: &str) -> Option<Parsed> {
         let m = octets.join(":");
         return Some(Parsed::Mac { exact: Some(m.clone()), low: m.clone(), high: m });
     }
-    if separated && hex.len() % 2 == 0 && (4..12).contains(&hex.len()) {
+    if separated && hex.len().is_multiple_of(2) && (4..12).contains(&hex.len()) {
         let pad = 6 - octets.len();
         let low = [octets.clone(), vec!["00".to_owned(); pad]].concat().join(":");
         let high = [octets, vec!["ff".to_owned(); pad]].concat().join(":");

@@ -39,6 +39,8 @@ impl Cidr {
         self.addr
     }
 
+    /// The prefix length (a block is never empty, so there is no `is_empty`).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u8 {
         self.len
     }
