@@ -196,6 +196,9 @@ pub struct WorkerArgs {
     /// Seconds a lease lasts without a heartbeat
     #[arg(long, default_value_t = 30)]
     pub lease_ttl: u64,
+    /// Milliseconds between looks at a running external task (vCenter task, Dell job)
+    #[arg(long, default_value_t = 2000)]
+    pub task_poll_ms: u64,
 }
 
 pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
@@ -332,6 +335,8 @@ pub async fn build_worker(
     cfg.slots = args.slots.max(1);
     cfg.lease_ttl = std::time::Duration::from_secs(args.lease_ttl.max(3));
     cfg.heartbeat_every = cfg.lease_ttl / 3;
+    cfg.task_poll = std::time::Duration::from_millis(args.task_poll_ms.max(10));
+    cfg.idle_poll = cfg.idle_poll.min(cfg.lease_ttl);
     Ok(Worker::new(syncer, cfg))
 }
 

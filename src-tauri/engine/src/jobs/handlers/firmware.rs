@@ -48,7 +48,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
         for (i, planned) in plan.hosts.iter().enumerate() {
             let base = (i as i32 + 1) * HOST_STRIDE;
             let finished = maintenance::steps_between(ctx, base + EXIT_OFFSET, base + EXIT_OFFSET + 1).await?;
-            if finished.first().is_some_and(|s| s.status == "succeeded") {
+            if finished.first().is_some_and(|s| s.status == "succeeded" || s.status == "skipped") {
                 done.push(json!({ "host": planned.name, "result": "updated" }));
                 continue;
             }
@@ -88,7 +88,8 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
 
                 ctx.progress(share(0.1), format!("{}: entering maintenance mode", host.name)).await?;
                 let session = sessions.get(ctx, syncer, &host).await?;
-                maintenance::enter(ctx, session, &host, &policy, base).await?;
+                let entered = maintenance::enter(ctx, session, &host, &policy, base).await?;
+                let found_in_maintenance = entered["already"] == json!(true);
 
                 let mut staged = Vec::new();
                 let mut updates = Vec::new();
@@ -143,6 +144,19 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                     ctx.set_step(&verify, "succeeded", Some(json!(checked)), None).await?;
                 }
 
+                if found_in_maintenance {
+                    let step = ctx
+                        .step(base + EXIT_OFFSET, &format!("exit maintenance mode: {}", host.name), "exit_maintenance_mode", json!({}))
+                        .await?;
+                    ctx.set_step(&step, "skipped", Some(json!({ "left_in_maintenance_mode": true })), None).await?;
+                    ctx.event(
+                        "info",
+                        format!("{} was in maintenance mode before this job: left there", host.name),
+                        json!({ "host": host.moid }),
+                    )
+                    .await?;
+                    return Ok(());
+                }
                 ctx.progress(share(0.9), format!("{}: leaving maintenance mode", host.name)).await?;
                 let session = sessions.get(ctx, syncer, &host).await?;
                 maintenance::exit(ctx, session, &host, base + EXIT_OFFSET).await?;

@@ -129,8 +129,8 @@ pub async fn enter(
     let mut next = base;
     if let Some(last) = attempts.last() {
         match last.status.as_str() {
-            "succeeded" => return Ok(last.result.clone().unwrap_or_default()),
-            "failed" | "cancelled" | "skipped" => next = last.seq + 1,
+            "succeeded" | "skipped" => return Ok(last.result.clone().unwrap_or_default()),
+            "failed" | "cancelled" => next = last.seq + 1,
             _ => {
                 // In flight (or cancelled by this gate when the evacuation blocked).
                 let cancelled = match &last.external_task_id {
@@ -153,9 +153,14 @@ pub async fn enter(
     }
     let state = targets::host_state(ctx, session, &host.moid).await?;
     if state.in_maintenance_mode {
+        // Remembered as a skipped step: whoever resumes the job knows the host was found in
+        // maintenance mode (and a firmware job leaves it there, as it found it).
+        let out = json!({ "in_maintenance_mode": true, "already": true });
+        let step = ctx.step(next, &name, "enter_maintenance_mode", json!({ "host": host.moid })).await?;
+        ctx.set_step(&step, "skipped", Some(out.clone()), None).await?;
         ctx.event("info", format!("{} is already in maintenance mode", host.name), json!({ "host": host.moid }))
             .await?;
-        return Ok(json!({ "in_maintenance_mode": true, "already": true }));
+        return Ok(out);
     }
     apply_decision(ctx, session, host, policy, base, &state).await?;
     let blockers = match &host.cluster_moid {
