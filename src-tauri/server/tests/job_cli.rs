@@ -1,0 +1,149 @@
+//! Jobs through the `eio` CLI as an operator and an approver would use it, against a lab
+//! vCenter synced by the real connector: policy refusals before anything is created,
+//! idempotency keys, four eyes, and the kill switch's rights.
+mod common;
+
+use std::process::{Output, Stdio};
+
+use common::{data_dir, eio, json_of, ok, url_as, url_of, DropRoles};
+use eio_lab::vcenter::{LabModel, LabVcenter};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn run(mut cmd: std::process::Command, stdin: Option<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn failed<'a>(out: &'a Output, words: &str) -> &'a Output {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected a refusal, got success: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains(words), "stderr lacks {words:?}: {err}");
+    out
+}
+
+async fn jobs(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_exists(pool: PgPool) {
+    let vc = LabVcenter::start(LabModel {
+        datacenters: 1,
+        clusters_per_datacenter: 1,
+        hosts_per_cluster: 2,
+        standalone_hosts_per_datacenter: 0,
+        vms_per_host: 3,
+    })
+    .await
+    .unwrap();
+    let dir = data_dir();
+    let key = dir.path().join("worker.age");
+    let s = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (op, ap) = (format!("eio_t_op_{s}"), format!("eio_t_ap_{s}"));
+    let _cleanup = DropRoles(pool.clone(), vec![op.clone(), ap.clone()]);
+    let as_ = |url: String| {
+        let mut c = eio(dir.path());
+        c.env("EIO_DATABASE_URL", url).env("EIO_WORKER_KEY_FILE", &key);
+        c
+    };
+    let admin = || as_(url_of(&pool));
+    let operator = || as_(url_as(&pool, Some(&op)));
+    let approver = || as_(url_as(&pool, Some(&ap)));
+
+    let mut c = admin();
+    c.args(["identity", "init-worker-key", "--key-file"]).arg(&key);
+    ok(&run(c, None).await);
+    let mut c = admin();
+    c.args(["source", "add", "vcenter", "--name", "vc", "--url", vc.sdk_url.as_str(), "--username", vc.username()])
+        .args(["--password-stdin", "--thumbprint", &vc.thumbprint.to_string()]);
+    ok(&run(c, Some(format!("{}\n", vc.password()))).await);
+    let mut c = admin();
+    c.arg("sync");
+    ok(&run(c, None).await);
+    for (email, role, login) in [("op@lab.test", "operator", &op), ("ap@lab.test", "approver", &ap)] {
+        let mut c = admin();
+        c.args(["user", "add", email, "--role", role, "--login", login])
+            .args(["--capability", "power", "--capability", "maintenance_mode", "--password-env", "PW"])
+            .env("PW", "pw-1");
+        ok(&run(c, None).await);
+    }
+    let vms: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM virtual_machines WHERE removed_at IS NULL ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let host: String =
+        sqlx::query_scalar("SELECT name FROM esxi_hosts ORDER BY name LIMIT 1").fetch_one(&pool).await.unwrap();
+
+    // The default policy never shuts a VM down: refused, and no job exists.
+    let mut c = operator();
+    c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1]]);
+    failed(&run(c, None).await, "allow_vm_shutdown");
+    // Allowed, but more VMs than vm_limit: refused before touching anything.
+    let policy = dir.path().join("policy.json");
+    std::fs::write(&policy, r#"{"allow_vm_shutdown": true, "vm_limit": 1}"#).unwrap();
+    let mut c = operator();
+    c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1], "--policy-file"])
+        .arg(&policy);
+    failed(&run(c, None).await, "vm_limit");
+    // A dry run shows the plan and submits nothing.
+    let mut c = operator();
+    c.args(["job", "submit", "maintenance-mode", "--host", &host, "--dry-run", "--json"]);
+    let plan = json_of(ok(&run(c, None).await));
+    assert_eq!(plan["plan"]["hosts"][0]["name"], host.as_str(), "{plan}");
+    assert!(plan["job"].is_null(), "{plan}");
+    assert_eq!(jobs(&pool).await, 0);
+
+    // The same idempotency key gives the same single job.
+    let submit = || {
+        let mut c = operator();
+        c.args(["job", "submit", "maintenance-mode", "--host", &host, "--idempotency-key", "mm-1", "--json"]);
+        c
+    };
+    let first = json_of(ok(&run(submit(), None).await)).clone();
+    let second = json_of(ok(&run(submit(), None).await)).clone();
+    let id = first["job"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(second["job"]["id"].as_str(), Some(id.as_str()));
+    assert_eq!(jobs(&pool).await, 1);
+    assert_eq!(first["job"]["status"], "awaiting_approval", "{first}");
+
+    // Four eyes: the initiator can't approve; an operator can't approve at all; the approver can.
+    let mut c = operator();
+    c.args(["job", "approve", &id]);
+    failed(&run(c, None).await, "permission denied");
+    let mut c = approver();
+    c.args(["job", "approve", &id, "--comment", "window agreed"]);
+    ok(&run(c, None).await);
+    let mut c = approver();
+    c.args(["job", "show", &id, "--json"]);
+    let shown = json_of(ok(&run(c, None).await)).clone();
+    let text = shown.to_string();
+    assert!(text.contains("ap@lab.test"), "the approver is recorded: {text}");
+    assert!(text.contains("window agreed"), "the comment is an event: {text}");
+
+    // Any operator stops everything; only an admin lets it go again.
+    let mut c = operator();
+    c.args(["kill-switch", "on", "--reason", "storage incident"]);
+    ok(&run(c, None).await);
+    let mut c = approver();
+    c.args(["kill-switch", "off", "--reason", "fixed"]);
+    failed(&run(c, None).await, "permission denied");
+    let mut c = operator();
+    c.args(["kill-switch", "status", "--json"]);
+    let ks = json_of(ok(&run(c, None).await)).clone();
+    assert_eq!(ks["engaged"], true, "{ks}");
+    let mut c = admin();
+    c.args(["kill-switch", "off", "--reason", "fixed"]);
+    ok(&run(c, None).await);
+}
