@@ -167,6 +167,12 @@ operations! {
     sites: Get "/api/sites", NoInput => Vec<crate::sites::Site> = crate::ipam::ops::sites;
     /// Add a site to a country (admins).
     site_add: Post "/api/sites", crate::sites::NewSite => crate::sites::Site = crate::ipam::ops::site_add;
+    /// The Reports page: report types and their filters, definitions, schedules, history.
+    reports_page: Get "/api/pages/reports", NoInput => crate::reports::ops::ReportsPage = crate::reports::ops::reports_page;
+    /// Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators).
+    report_run: Post "/api/reports/run", crate::reports::ops::ReportRunInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_run;
+    /// Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators).
+    report_define: Post "/api/reports/definitions", crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
 }
 
 async fn status_page(session: &Session, _: NoInput) -> Result<StatusPage> {
@@ -283,6 +289,12 @@ pub const DESKTOP_COMMANDS: &[(&str, &str, &str, &str)] = &[
         "Connect with these settings; save the address (and the password in the keyring, if asked).",
     ),
     ("sign_out", "NoInput", "ConnectionState", "Close the session; the sign-in page shows next."),
+    (
+        "open_report",
+        "OpenReportInput",
+        "OpenedReport",
+        "Open a recorded report file (or its folder) with the desktop's default application.",
+    ),
 ];
 
 /// Types the UI needs besides operation inputs and outputs.
@@ -293,6 +305,8 @@ fn visit_extra_types(v: &mut TypeCollector) {
     v.visit::<crate::pages::session::WebSession>();
     v.visit::<crate::pages::session::WebSignIn>();
     v.visit::<crate::pages::live::LiveEvent>();
+    v.visit::<crate::reports::ops::OpenReportInput>();
+    v.visit::<crate::reports::ops::OpenedReport>();
 }
 
 struct TypeCollector {

@@ -1086,3 +1086,92 @@ async fn running_a_report_job_twice_makes_one_set_of_executions(admin: PgPool) {
         .unwrap();
     assert_eq!(n, 3);
 }
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_reports_page_defines_runs_and_lists_through_the_operation_registry(admin: PgPool) {
+    use eio_core::api::{dispatch, Session};
+    seed(&admin, 10).await;
+    let (_op, db) = operator(&admin).await;
+    let data = tempfile::tempdir().unwrap();
+    // Each nextest test is its own process: the default folder follows the data directory.
+    std::env::set_var("EIO_DATA_DIR", data.path());
+    let session = Session::new(db.clone());
+    let folder = tempfile::tempdir().unwrap();
+
+    let d = dispatch(
+        &session,
+        "report_define",
+        serde_json::json!({
+            "name": "weekly-findings", "type": "ipam_findings", "formats": ["csv", "json"],
+            "schedule": "0 6 * * 1", "filters": {"state": "all"},
+            "output_dir": folder.path().display().to_string(), "enabled": true,
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(d["name"], "weekly-findings");
+    assert!(d["next_run_at"].is_string());
+    let e = dispatch(
+        &session,
+        "report_define",
+        serde_json::json!({"name": "x", "type": "rvtools", "formats": ["xlsx"], "filters": {"colour": "red"}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("no filter \"colour\""), "{}", e.message);
+
+    // Run the definition now: every format into its folder.
+    let done = dispatch(&session, "report_run", serde_json::json!({"definition": "weekly-findings"})).await.unwrap();
+    let done = done.as_array().unwrap();
+    assert_eq!(done.len(), 2);
+    for e in done {
+        assert_eq!(e["status"], "completed");
+        let path = PathBuf::from(e["storage_path"].as_str().unwrap());
+        assert!(path.starts_with(folder.path()) && path.is_file(), "{path:?}");
+    }
+    // One type in one format: into the reports folder of the data directory.
+    let adhoc = dispatch(&session, "report_run", serde_json::json!({"type": "ipam_utilization", "format": "xlsx"}))
+        .await
+        .unwrap();
+    let path = PathBuf::from(adhoc[0]["storage_path"].as_str().unwrap());
+    assert!(path.starts_with(data.path().join("reports")) && path.is_file(), "{path:?}");
+    // Neither, or both: refused with a sentence.
+    let e = dispatch(&session, "report_run", serde_json::json!({})).await.unwrap_err();
+    assert!(e.message.contains("name a definition"), "{}", e.message);
+    let e = dispatch(&session, "report_run", serde_json::json!({"definition": "weekly-findings", "format": "csv"}))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("by its name alone"), "{}", e.message);
+
+    let page = dispatch(&session, "reports_page", serde_json::json!({})).await.unwrap();
+    assert_eq!(page["types"].as_array().unwrap().len(), ReportType::ALL.len());
+    assert_eq!(page["definitions"][0]["name"], "weekly-findings");
+    assert_eq!(page["definitions"][0]["last_status"], "completed");
+    assert_eq!(page["schedules"][0]["definition"], "weekly-findings");
+    assert_eq!(page["schedules"][0]["schedule"], "0 6 * * 1");
+    assert_eq!(page["history"].as_array().unwrap().len(), 3);
+    assert_eq!(page["history"][0]["type"], "ipam_utilization", "newest first");
+    assert_eq!(page["default_folder"], data.path().join("reports").display().to_string());
+
+    // Opening: only a recorded file this login can see, and only while it is there.
+    let id: Uuid = adhoc[0]["id"].as_str().unwrap().parse().unwrap();
+    let open = |folder| eio_core::reports::ops::OpenReportInput { execution_id: id, folder };
+    assert_eq!(eio_core::reports::ops::openable_path(&session, &open(false)).await.unwrap(), path);
+    assert_eq!(
+        eio_core::reports::ops::openable_path(&session, &open(true)).await.unwrap(),
+        data.path().join("reports")
+    );
+    std::fs::remove_file(&path).unwrap();
+    let e = eio_core::reports::ops::openable_path(&session, &open(false)).await.unwrap_err();
+    assert!(e.message.contains("no longer there"), "{}", e.message);
+
+    // Viewers read the page but can't run or define.
+    let viewer = Login::new(&admin, "eio_viewer", Some(("view@example.test", "viewer", &[]))).await;
+    let vs = Session::new(Database::from_pool(viewer.pool.clone()));
+    let page = dispatch(&vs, "reports_page", serde_json::json!({})).await.unwrap();
+    assert_eq!(page["definitions"].as_array().unwrap().len(), 1);
+    let e = dispatch(&vs, "report_run", serde_json::json!({"type": "ipam_utilization", "format": "csv"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, eio_core::error::ErrorCode::Forbidden, "{}", e.message);
+}

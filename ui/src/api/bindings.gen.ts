@@ -192,6 +192,11 @@ export type EntityKind = "vcenter_instance" | "datacenter" | "cluster" | "esxi_h
  */
 export type ErrorCode = "forbidden" | "not_found" | "conflict" | "invalid_input" | "unavailable" | "schema_outdated" | "embedded_postgres" | "config" | "internal";
 
+/**
+ * Where an execution stands (`report_status` in the database).
+ */
+export type ExecutionStatus = "pending" | "generating" | "completed" | "failed";
+
 export type ExternalSystem = "vcenter" | "idrac" | "ome" | "other";
 
 /**
@@ -586,6 +591,15 @@ evidence: JsonValue, };
 export type Me = { login: string, email: string | null, role: string | null, capabilities: Array<string>, disabled: boolean, may: Permissions, };
 
 /**
+ * A new definition, or new settings for the definition of that name.
+ */
+export type NewDefinition = { name: string, type: ReportType, formats: Array<ReportFormat>, schedule: string | null, filters: { [key in string]: string }, 
+/**
+ * An absolute folder; none = the reports folder under the data directory.
+ */
+output_dir: string | null, enabled: boolean, };
+
+/**
  * What `eio site add` asks for.
  */
 export type NewSite = { code: string, 
@@ -626,6 +640,20 @@ export type ObservationSource = "vcenter_vm" | "esxi_mgmt" | "idrac_mgmt";
  * An address seen in use, with every report of it.
  */
 export type ObservedAddress = { address: string, observations: Array<Observation>, };
+
+/**
+ * Open a recorded report file, or the folder holding it (desktop only).
+ */
+export type OpenReportInput = { execution_id: string, 
+/**
+ * Open the folder instead of the file.
+ */
+folder: boolean, };
+
+/**
+ * What was opened.
+ */
+export type OpenedReport = { path: string, };
 
 /**
  * One flag per action the UI offers. A hint only: the database decides.
@@ -774,7 +802,117 @@ export type PrefixStatus = "active" | "reserved" | "deprecated";
  */
 export type QueryKind = "text" | "address" | "block" | "mac";
 
+/**
+ * A report definition as listed.
+ */
+export type ReportDefinition = { id: string, name: string, type: ReportType, 
+/**
+ * Cron expression (UTC); none = on demand only.
+ */
+schedule: string | null, 
+/**
+ * The schedule in words.
+ */
+schedule_description: string | null, formats: Array<ReportFormat>, filters: { [key in string]: string }, 
+/**
+ * None = the reports folder under the data directory of whoever runs it.
+ */
+output_dir: string | null, enabled: boolean, next_run_at: string | null, created_by: string | null, created_at: string, updated_at: string, last_status: ExecutionStatus | null, last_run_at: string | null, };
+
+/**
+ * One execution: one report in one format (possibly several csv files).
+ */
+export type ReportExecution = { id: string, 
+/**
+ * The definition's name, for runs of a definition.
+ */
+definition: string | null, job_id: string | null, type: ReportType, format: ReportFormat, status: ExecutionStatus, filters: { [key in string]: string }, 
+/**
+ * The file written (the first of several for csv of a multi-sheet report).
+ */
+storage_path: string | null, 
+/**
+ * Every file written.
+ */
+files: Array<string>, size_bytes: number | null, row_count: number | null, requested_by: string | null, created_at: string, started_at: string | null, finished_at: string | null, duration_ms: number | null, 
+/**
+ * Why it failed, in words.
+ */
+error: string | null, };
+
+/**
+ * A filter a report type accepts, for the UI's form.
+ */
+export type ReportFilterInfo = { key: string, help: string, 
+/**
+ * `text`, `choice`, `time` (a date or RFC 3339 time) or `bool`.
+ */
+kind: string, 
+/**
+ * The values a `choice` filter accepts.
+ */
+choices: Array<string>, };
+
+/**
+ * The file formats (`report_format` in the database).
+ */
+export type ReportFormat = "html" | "csv" | "json" | "xlsx";
+
+/**
+ * "Run now": a definition (every format, into its folder), or one report type in one
+ * format (into the default reports folder).
+ */
+export type ReportRunInput = { 
+/**
+ * The definition to run; or else `type` and `format`.
+ */
+definition: string | null, type: ReportType | null, format: ReportFormat | null, filters: { [key in string]: string }, };
+
+/**
+ * A scheduled definition's next run, soonest first.
+ */
+export type ReportSchedule = { definition: string, type: ReportType, 
+/**
+ * Cron expression (UTC).
+ */
+schedule: string, 
+/**
+ * The schedule in words.
+ */
+description: string | null, enabled: boolean, next_run_at: string | null, last_status: ExecutionStatus | null, last_run_at: string | null, };
+
 export type ReportTarget = { definition: string, };
+
+/**
+ * The report types (`report_type` in the database).
+ */
+export type ReportType = "inventory_summary" | "rvtools" | "firmware_compliance" | "server_mapping" | "ipam_utilization" | "ipam_findings" | "job_history" | "credential_rotation";
+
+/**
+ * A report type as the UI offers it.
+ */
+export type ReportTypeInfo = { type: ReportType, title: string, description: string, filters: Array<ReportFilterInfo>, 
+/**
+ * Sheet names; a report with several accepts `sheet=` (comma-separated) to pick some.
+ */
+sheets: Array<string>, };
+
+/**
+ * The Reports page.
+ */
+export type ReportsPage = { types: Array<ReportTypeInfo>, formats: Array<ReportFormat>, definitions: Array<ReportDefinition>, 
+/**
+ * The definitions with a schedule, soonest next run first (disabled ones last).
+ */
+schedules: Array<ReportSchedule>, 
+/**
+ * Executions, newest first (at most [`PAGE_HISTORY`]).
+ */
+history: Array<ReportExecution>, 
+/**
+ * Where "run now" writes when the definition names no folder (on the machine that runs it).
+ */
+default_folder: string, };
 
 /**
  * A routing domain (a VRF): prefixes in different domains never mix.
@@ -1176,6 +1314,9 @@ export const operations = {
   search: { method: "GET", path: "/api/search" },
   sites: { method: "GET", path: "/api/sites" },
   site_add: { method: "POST", path: "/api/sites" },
+  reports_page: { method: "GET", path: "/api/pages/reports" },
+  report_run: { method: "POST", path: "/api/reports/run" },
+  report_define: { method: "POST", path: "/api/reports/definitions" },
 } as const;
 
 export type OperationName = keyof typeof operations;
@@ -1299,6 +1440,15 @@ export function makeApi(transport: Transport) {
     /** Add a site to a country (admins). */
     site_add: (input: NewSite): Promise<Site> =>
       transport.call<Site>("site_add", operations.site_add.method, operations.site_add.path, input),
+    /** The Reports page: report types and their filters, definitions, schedules, history. */
+    reports_page: (input: NoInput = {}): Promise<ReportsPage> =>
+      transport.call<ReportsPage>("reports_page", operations.reports_page.method, operations.reports_page.path, input),
+    /** Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators). */
+    report_run: (input: ReportRunInput): Promise<Array<ReportExecution>> =>
+      transport.call<Array<ReportExecution>>("report_run", operations.report_run.method, operations.report_run.path, input),
+    /** Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators). */
+    report_define: (input: NewDefinition): Promise<ReportDefinition> =>
+      transport.call<ReportDefinition>("report_define", operations.report_define.method, operations.report_define.path, input),
   };
 }
 
@@ -1316,6 +1466,8 @@ export function makeDesktop(invoke: DesktopInvoke) {
     sign_in: (input: SignInInput): Promise<ConnectionState> => invoke<ConnectionState>("sign_in", { input }),
     /** Close the session; the sign-in page shows next. */
     sign_out: (): Promise<ConnectionState> => invoke<ConnectionState>("sign_out", {}),
+    /** Open a recorded report file (or its folder) with the desktop's default application. */
+    open_report: (input: OpenReportInput): Promise<OpenedReport> => invoke<OpenedReport>("open_report", { input }),
   };
 }
 

@@ -14,6 +14,7 @@
 //! was (or replace a good one with a broken one), and never put a secret in a report.
 mod atomic;
 pub mod catalog;
+pub mod ops;
 mod pipeline;
 mod render;
 pub mod schedule;

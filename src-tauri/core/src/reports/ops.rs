@@ -1,0 +1,235 @@
+//! The operations the UI's Reports page calls (registered in `api.rs`): the page model
+//! (report types with their filters, definitions, schedules, history), "run now" (a
+//! definition, or one report type in one format) and defining a report; and, for the
+//! desktop shell's "open file / open folder", the path of a recorded report file.
+//!
+//! Files are only ever written where a definition says (an absolute folder chosen by the
+//! operator who defined it) or into the reports folder under the data directory of the
+//! process that runs the operation: a UI never names an arbitrary file to write. Opening
+//! only ever opens a file an execution recorded and this login may see.
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use super::catalog::FilterKind;
+use super::{
+    default_reports_dir_from_env, ExecutionStatus, Filters, NewDefinition, ReportDefinition, ReportExecution,
+    ReportFormat, ReportType, RunOptions, RunRequest,
+};
+use crate::api::{NoInput, Session};
+use crate::error::{Error, Result};
+
+/// Executions one Reports page shows at most (newest first).
+pub const PAGE_HISTORY: i64 = 200;
+
+/// A filter a report type accepts, for the UI's form.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportFilterInfo {
+    pub key: String,
+    pub help: String,
+    /// `text`, `choice`, `time` (a date or RFC 3339 time) or `bool`.
+    pub kind: String,
+    /// The values a `choice` filter accepts.
+    pub choices: Vec<String>,
+}
+
+/// A report type as the UI offers it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportTypeInfo {
+    #[serde(rename = "type")]
+    pub report_type: ReportType,
+    pub title: String,
+    pub description: String,
+    pub filters: Vec<ReportFilterInfo>,
+    /// Sheet names; a report with several accepts `sheet=` (comma-separated) to pick some.
+    pub sheets: Vec<String>,
+}
+
+/// A scheduled definition's next run, soonest first.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportSchedule {
+    pub definition: String,
+    #[serde(rename = "type")]
+    pub report_type: ReportType,
+    /// Cron expression (UTC).
+    pub schedule: String,
+    /// The schedule in words.
+    pub description: Option<String>,
+    pub enabled: bool,
+    #[ts(type = "string | null")]
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub last_status: Option<ExecutionStatus>,
+    #[ts(type = "string | null")]
+    pub last_run_at: Option<DateTime<Utc>>,
+}
+
+/// The Reports page.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportsPage {
+    pub types: Vec<ReportTypeInfo>,
+    pub formats: Vec<ReportFormat>,
+    pub definitions: Vec<ReportDefinition>,
+    /// The definitions with a schedule, soonest next run first (disabled ones last).
+    pub schedules: Vec<ReportSchedule>,
+    /// Executions, newest first (at most [`PAGE_HISTORY`]).
+    pub history: Vec<ReportExecution>,
+    /// Where "run now" writes when the definition names no folder (on the machine that runs it).
+    pub default_folder: String,
+}
+
+/// "Run now": a definition (every format, into its folder), or one report type in one
+/// format (into the default reports folder).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportRunInput {
+    /// The definition to run; or else `type` and `format`.
+    #[serde(default)]
+    pub definition: Option<String>,
+    #[serde(default, rename = "type")]
+    pub report_type: Option<ReportType>,
+    #[serde(default)]
+    pub format: Option<ReportFormat>,
+    #[serde(default)]
+    pub filters: Filters,
+}
+
+/// Open a recorded report file, or the folder holding it (desktop only).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct OpenReportInput {
+    #[ts(type = "string")]
+    pub execution_id: Uuid,
+    /// Open the folder instead of the file.
+    #[serde(default)]
+    pub folder: bool,
+}
+
+/// What was opened.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct OpenedReport {
+    pub path: String,
+}
+
+fn type_info(t: ReportType) -> ReportTypeInfo {
+    let r = t.catalog();
+    ReportTypeInfo {
+        report_type: t,
+        title: r.title.into(),
+        description: r.description.into(),
+        filters: r
+            .filters
+            .iter()
+            .map(|f| {
+                let (kind, choices) = match f.kind {
+                    FilterKind::Text => ("text", Vec::new()),
+                    FilterKind::Choice(c) => ("choice", c.iter().map(|s| s.to_string()).collect()),
+                    FilterKind::Time => ("time", Vec::new()),
+                    FilterKind::Bool => ("bool", vec!["true".into(), "false".into()]),
+                };
+                ReportFilterInfo { key: f.key.into(), help: f.help.into(), kind: kind.into(), choices }
+            })
+            .collect(),
+        sheets: r.sheets.iter().map(|s| s.name.to_owned()).collect(),
+    }
+}
+
+fn schedules(definitions: &[ReportDefinition]) -> Vec<ReportSchedule> {
+    let mut list: Vec<ReportSchedule> = definitions
+        .iter()
+        .filter_map(|d| {
+            Some(ReportSchedule {
+                definition: d.name.clone(),
+                report_type: d.report_type,
+                schedule: d.schedule.clone()?,
+                description: d.schedule_description.clone(),
+                enabled: d.enabled,
+                next_run_at: d.next_run_at,
+                last_status: d.last_status,
+                last_run_at: d.last_run_at,
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        (!a.enabled, a.next_run_at.is_none(), a.next_run_at, &a.definition).cmp(&(
+            !b.enabled,
+            b.next_run_at.is_none(),
+            b.next_run_at,
+            &b.definition,
+        ))
+    });
+    list
+}
+
+pub async fn reports_page(session: &Session, _: NoInput) -> Result<ReportsPage> {
+    let definitions = super::definitions(&session.db).await?;
+    let history = super::history(&session.db, None, PAGE_HISTORY).await?;
+    Ok(ReportsPage {
+        types: ReportType::ALL.into_iter().map(type_info).collect(),
+        formats: ReportFormat::ALL.to_vec(),
+        schedules: schedules(&definitions),
+        definitions,
+        history,
+        default_folder: default_reports_dir_from_env()?.display().to_string(),
+    })
+}
+
+pub async fn report_run(session: &Session, input: ReportRunInput) -> Result<Vec<ReportExecution>> {
+    let dir = default_reports_dir_from_env()?;
+    match (&input.definition, input.report_type, input.format) {
+        (Some(name), None, None) if input.filters.is_empty() => super::run_definition(&session.db, name, &dir).await,
+        (Some(_), _, _) => Err(Error::invalid(
+            "run a definition by its name alone: its type, formats and filters are the definition's",
+        )),
+        (None, Some(report_type), Some(format)) => {
+            let out = dir.join(format!("{report_type}_{}.{}", Utc::now().format("%Y%m%d-%H%M%S"), format.extension()));
+            let request =
+                RunRequest { report_type, format, out, filters: input.filters, options: RunOptions::default() };
+            Ok(vec![super::run(&session.db, &request).await?])
+        }
+        (None, _, _) => Err(Error::invalid("name a definition to run, or a report type and a format")),
+    }
+}
+
+pub async fn report_define(session: &Session, input: NewDefinition) -> Result<ReportDefinition> {
+    super::define(&session.db, &input).await
+}
+
+/// The recorded file of execution `input.execution_id` (or its folder), if this login may
+/// see the execution and the file is still there.
+pub async fn openable_path(session: &Session, input: &OpenReportInput) -> Result<PathBuf> {
+    let e = super::execution(&session.db, input.execution_id).await?;
+    let file = e.storage_path.map(PathBuf::from).ok_or_else(|| {
+        Error::not_found(format!(
+            "this {} report has no file ({})",
+            e.report_type,
+            format!("{:?}", e.status).to_lowercase()
+        ))
+    })?;
+    if !file.is_file() {
+        return Err(Error::not_found(format!("{} is no longer there (moved or deleted)", file.display())));
+    }
+    if input.folder {
+        return Ok(super::atomic::folder_of(&file));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_is_offered_with_its_filters() {
+        for t in ReportType::ALL {
+            let info = type_info(t);
+            assert_eq!(info.filters.len(), t.catalog().filters.len());
+            assert!(!info.sheets.is_empty());
+        }
+        let findings = type_info(ReportType::IpamFindings);
+        let severity = findings.filters.iter().find(|f| f.key == "severity").unwrap();
+        assert_eq!(severity.kind, "choice");
+        assert_eq!(severity.choices, ["info", "warning", "error"]);
+    }
+}
