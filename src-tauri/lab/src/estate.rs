@@ -235,7 +235,7 @@ impl Estate {
                 hosts.push(EstateHost {
                     vcenter: v,
                     local,
-                    moid: h.moid.clone(),
+                    moid: shift_moid(v, &h.moid),
                     name: format!("esx-{}-{:02}.{}.example.net", site.short(), k + 1, site.region.to_ascii_lowercase()),
                     cluster: vc.clusters[cluster_index].clone(),
                     site: site_index,
@@ -245,7 +245,7 @@ impl Estate {
                 });
             }
             for (local, vm) in topo.vms.iter().enumerate() {
-                let host = hosts.iter().find(|h| h.vcenter == v && h.moid == vm.host).cloned();
+                let host = hosts.iter().find(|h| h.vcenter == v && h.moid == shift_moid(v, &vm.host)).cloned();
                 let site_index = host.as_ref().map(|h| h.site).unwrap_or(0);
                 let site = &sites[site_index];
                 let k = per_site_vms[site_index];
@@ -261,9 +261,9 @@ impl Estate {
                 vms.push(EstateVm {
                     vcenter: v,
                     local,
-                    moid: vm.moid.clone(),
+                    moid: shift_moid(v, &vm.moid),
                     name: format!("{}-{}-{:03}", site.short(), ROLES[k % ROLES.len()], k / ROLES.len() + 1),
-                    host: vm.host.clone(),
+                    host: shift_moid(v, &vm.host),
                     site: site_index,
                     ip,
                     guest_ip,
@@ -327,6 +327,9 @@ impl Estate {
     pub(crate) fn vcenter_inventory(&self, v: usize) -> (Vec<LabObject>, Topology) {
         let vc = &self.vcenters[v];
         let (mut objects, mut topo) = model::build_with_topology(&vc.model);
+        if v > 0 {
+            shift_inventory(v, &mut objects, &mut topo);
+        }
         let mut renames: Vec<(String, String)> = Vec::new();
         for (d, site) in vc.datacenter_sites.iter().enumerate() {
             renames.push((format!("LabDC{d}"), self.sites[*site].datacenter.clone()));
@@ -405,6 +408,56 @@ impl Estate {
             let net = net.replace(&old_ip, &format!(">{}<", h.mgmt_ip)).replace(&old_mac, &new_mac);
             o.put("config.virtualNicManagerInfo.netConfig", net);
         }
+    }
+}
+
+/// Moids are only unique within one vCenter, but the lab numbers every vCenter's objects
+/// alike; vCenter `v` > 0 gets its own ranges (`host-1…` → `host-3…` for v = 1) so the demo's
+/// vCenters are told apart by name *and* moid.
+fn shift_moid(v: usize, moid: &str) -> String {
+    if v == 0 {
+        return moid.to_owned();
+    }
+    for (prefix, first) in [("host-", 1), ("vm-", 5), ("domain-c", 1), ("datastore-", 1)] {
+        if let Some(rest) = moid.strip_prefix(prefix) {
+            if let Some(tail) = rest.strip_prefix(char::from(b'0' + first)) {
+                return format!("{prefix}{}{tail}", first as usize + 2 * v);
+            }
+        }
+    }
+    moid.to_owned()
+}
+
+fn shift_xml(v: usize, xml: &str) -> String {
+    let mut out = xml.to_owned();
+    for (prefix, first) in [("host-", 1), ("vm-", 5), ("domain-c", 1), ("datastore-", 1)] {
+        out = out.replace(&format!(">{prefix}{first}"), &format!(">{prefix}{}", first + 2 * v));
+    }
+    out
+}
+
+fn shift_inventory(v: usize, objects: &mut [LabObject], topo: &mut Topology) {
+    for o in objects.iter_mut() {
+        o.moid = shift_moid(v, &o.moid);
+        for (_, val) in o.props.iter_mut() {
+            *val = shift_xml(v, val);
+        }
+    }
+    for c in &mut topo.clusters {
+        c.0 = shift_moid(v, &c.0);
+        c.2 = c.2.iter().map(|h| shift_moid(v, h)).collect();
+        c.3 = shift_moid(v, &c.3);
+    }
+    for h in &mut topo.hosts {
+        h.moid = shift_moid(v, &h.moid);
+        h.parent = shift_moid(v, &h.parent);
+        h.local_datastore = shift_moid(v, &h.local_datastore);
+    }
+    for t in &mut topo.vms {
+        t.moid = shift_moid(v, &t.moid);
+        t.host = shift_moid(v, &t.host);
+        t.datastore = shift_moid(v, &t.datastore);
+        t.devices = shift_xml(v, &t.devices);
     }
 }
 
@@ -546,6 +599,11 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 800, "VM names are unique");
+        let mut moids: Vec<&str> =
+            e.hosts.iter().map(|h| h.moid.as_str()).chain(e.vms.iter().map(|v| v.moid.as_str())).collect();
+        moids.sort();
+        moids.dedup();
+        assert_eq!(moids.len(), 860, "moids differ across the vCenters too");
         // The same estate every time.
         let again = Estate::demo();
         assert_eq!(

@@ -14,6 +14,7 @@ use eio_core::config::{Config, Overrides, ENV_CONFIG, ENV_DATABASE_URL, ENV_DATA
 use eio_core::error::ApiError;
 use eio_core::Error;
 
+mod demo;
 mod identity_cmds;
 mod ipam_cmds;
 mod job_cmds;
@@ -116,6 +117,8 @@ enum Command {
     /// Reports: run one into a file now, define (scheduled) reports, list them, their history
     #[command(subcommand)]
     Report(report_cmds::ReportCommand),
+    /// Start the demo lab (simulated vCenters, iDRACs, OME) and set EIO up on it; runs until Ctrl-C
+    Demo(demo::DemoArgs),
     /// Serve the REST API (/api, /api/openapi.json) and the UI, and run the worker pool
     Serve(serve::ServeArgs),
 }
@@ -156,6 +159,7 @@ impl Command {
             | Command::Job(job_cmds::JobCommand::List { json, .. } | job_cmds::JobCommand::Show { json, .. })
             | Command::KillSwitch(job_cmds::KillSwitchCommand::Status { json }) => *json,
             Command::Sync(args) => args.json,
+            Command::Demo(args) => args.json,
             Command::Site(cmd) => cmd.json(),
             Command::Ipam(cmd) => cmd.json(),
             Command::Search(args) => args.json,
@@ -249,6 +253,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Ipam(cmd) => ipam_cmds::ipam(&open_current(&config).await?, cmd).await,
         Command::Search(args) => ipam_cmds::search(&open_current(&config).await?, args).await,
         Command::Report(cmd) => report_cmds::report(&config, &open_current(&config).await?, cmd).await,
+        Command::Demo(args) => demo::run(&config, cli.key_file.as_deref(), args).await,
         Command::Serve(args) => serve::run(&config, cli.key_file.as_deref(), args).await,
     }
 }
