@@ -332,3 +332,60 @@ async fn a_rolling_firmware_update_goes_host_by_host_and_issues_every_action_onc
     workers.stop().await;
     assert_rolled_out(&admin, &e, job).await;
 }
+
+/// Everything the simulators were asked, in one number per simulator.
+fn external_calls(e: &Estate) -> (usize, Vec<u64>) {
+    (e.vc.calls().len(), (0..e.hosts.len()).map(|i| e.dell.bmc(i).requests()).collect())
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_kill_switch_mid_update_stops_every_external_call_and_retry_finishes_without_repeats(admin: PgPool) {
+    let e = estate(&admin, 3).await;
+    // Slow Dell jobs: each state is seen a few times, so the switch lands mid-update.
+    for i in 0..e.hosts.len() {
+        e.dell.bmc(i).set_job_looks_per_state(5);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let job = firmware_job(&admin, &e, dir.path()).await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+
+    // Once the first Dell job is recorded, engage the switch.
+    let mut listener = PgListener::connect_with(&admin).await.unwrap();
+    listener.listen("eio_job_events").await.unwrap();
+    loop {
+        let recorded: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM job_steps WHERE job_id = $1 AND kind = 'firmware_update' AND external_task_id IS NOT NULL)",
+        )
+        .bind(job)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        if recorded {
+            break;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), listener.recv()).await;
+    }
+    sqlx::query("UPDATE kill_switch SET engaged = true, reason = 'storage incident', changed_at = now()")
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
+    let reason: serde_json::Value =
+        sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(reason["kind"], "kill_switch", "{reason}");
+    let at_pause = external_calls(&e);
+    // Stop the workers: whatever they would still have sent has been sent by then.
+    workers.stop().await;
+    assert_eq!(external_calls(&e), at_pause, "no external call after the job stopped for the kill switch");
+
+    // Released and retried: the job finishes where it stopped, nothing issued twice.
+    sqlx::query("UPDATE kill_switch SET engaged = false, reason = 'resolved', changed_at = now()")
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query("SELECT decide_job($1, 'retry')").bind(job).execute(&admin).await.unwrap();
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "succeeded");
+    workers.stop().await;
+    assert_rolled_out(&admin, &e, job).await;
+}
