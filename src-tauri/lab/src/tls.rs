@@ -87,9 +87,9 @@ pub async fn serve_https(router: axum::Router) -> std::io::Result<HttpsServer> {
 /// Serve `router` over HTTPS on loopback `port` (0: any free port) with `cert` (None: a
 /// fresh one): for a lab that must come back on the same address and certificate.
 pub async fn serve_https_at(router: axum::Router, port: u16, cert: Option<&LabCert>) -> std::io::Result<HttpsServer> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}"))
-    })?;
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let cert = match cert {
         Some(c) => c.clone(),
         None => LabCert::generate()?,
