@@ -389,3 +389,67 @@ async fn the_kill_switch_mid_update_stops_every_external_call_and_retry_finishes
     workers.stop().await;
     assert_rolled_out(&admin, &e, job).await;
 }
+
+/// PostgreSQL restarted (fast shutdown: every connection cut) in the middle of a rolling
+/// update: the workers reconnect and the job finishes, each action still issued once. Runs on
+/// a private cluster (the embedded default's code), never the shared one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_mid_job_is_survived() {
+    use eio_core::db::embedded::{EmbeddedCluster, SUPERUSER};
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::Builder::new().prefix("eio-pg-restart-").tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cluster = EmbeddedCluster::new(root.path().join("pg")).unwrap();
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.ensure_running()).await.unwrap().unwrap();
+    let admin0 = sqlx::PgPool::connect_with(cluster.connect_options(SUPERUSER, "postgres")).await.unwrap();
+    sqlx::raw_sql("CREATE DATABASE eio_restart").execute(&admin0).await.unwrap();
+    admin0.close().await;
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with(cluster.connect_options(SUPERUSER, "eio_restart"))
+        .await
+        .unwrap();
+    eio_core::db::MIGRATOR.run(&admin).await.unwrap();
+
+    let e = estate(&admin, 3).await;
+    for i in 0..e.hosts.len() {
+        e.dell.bmc(i).set_job_looks_per_state(10);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let job = firmware_job(&admin, &e, dir.path()).await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(3));
+    {
+        let mut listener = PgListener::connect_with(&admin).await.unwrap();
+        listener.listen("eio_job_events").await.unwrap();
+        loop {
+            let recorded: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM job_steps WHERE job_id = $1 AND kind = 'firmware_update' AND external_task_id IS NOT NULL)",
+            )
+            .bind(job)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+            if recorded {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), listener.recv()).await;
+        }
+    }
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || {
+        assert!(c.stop().unwrap(), "the cluster was running");
+        c.ensure_running().unwrap();
+    })
+    .await
+    .unwrap();
+    let running: String =
+        sqlx::query_scalar("SELECT status::text FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    println!("after the restart the job is {running}");
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "succeeded");
+    workers.stop().await;
+    assert_rolled_out(&admin, &e, job).await;
+    admin.close().await;
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.stop()).await.unwrap().unwrap();
+}
