@@ -148,9 +148,35 @@ async fn sign_out(state: tauri::State<'_, AppState>, _input: Option<NoInput>) ->
     Ok(signed_out)
 }
 
+/// Open a recorded report file (or its folder) with the desktop's default application
+/// (`xdg-open`). Only a file an execution recorded and this session may see, while it exists.
+#[tauri::command(async)]
+async fn open_report(
+    state: tauri::State<'_, AppState>,
+    input: eio_core::reports::ops::OpenReportInput,
+) -> Result<eio_core::reports::ops::OpenedReport, ApiError> {
+    let session = state.session().await?;
+    let path = eio_core::reports::ops::openable_path(&session, &input).await?;
+    let mut child = std::process::Command::new("xdg-open").arg(&path).spawn().map_err(|e| {
+        ApiError::from(eio_core::Error::invalid(format!(
+            "cannot open {} (is xdg-open installed?): {e}",
+            path.display()
+        )))
+    })?;
+    // Reap it when it exits (it hands the file over and ends).
+    std::thread::spawn(move || child.wait());
+    Ok(eio_core::reports::ops::OpenedReport { path: path.display().to_string() })
+}
+
 /// Register the shell's state and commands on a builder (the app, or a test's mock).
 pub fn register<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![eio_call, connection_state, sign_in, sign_out])
+    builder.manage(state).invoke_handler(tauri::generate_handler![
+        eio_call,
+        connection_state,
+        sign_in,
+        sign_out,
+        open_report
+    ])
 }
 
 pub fn run() {

@@ -2,8 +2,9 @@
 //! database's notifications to the window as `eio://live` Tauri events (the same
 //! [`LiveEvent`]s a browser gets over SSE, via `eio_core::pages::live::relay`), keeps the
 //! tray's pending-approval badge current, and raises a desktop notification when a job
-//! awaits this user's approval or one of their jobs pauses or fails. Clicking the
-//! notification opens that job (`eio://open`).
+//! awaits this user's approval or one of their jobs pauses or fails, and when a scheduled
+//! report is ready (or failed). Clicking the notification opens that job, or the Reports
+//! page (`eio://open`).
 //!
 //! Without a notification daemon notify-rust fails at once: that is logged and ignored;
 //! the tray and the events carry on.
@@ -25,12 +26,27 @@ pub enum Notice {
     AwaitsYourApproval(Uuid),
     YourJobPaused(Uuid),
     YourJobFailed(Uuid),
+    /// A scheduled report (a `report` job nobody submitted by hand) wrote its files.
+    ReportReady(Uuid),
+    ReportFailed(Uuid),
 }
 
 impl Notice {
     pub fn job_id(self) -> Uuid {
         match self {
-            Notice::AwaitsYourApproval(id) | Notice::YourJobPaused(id) | Notice::YourJobFailed(id) => id,
+            Notice::AwaitsYourApproval(id)
+            | Notice::YourJobPaused(id)
+            | Notice::YourJobFailed(id)
+            | Notice::ReportReady(id)
+            | Notice::ReportFailed(id) => id,
+        }
+    }
+
+    /// The page the notification opens.
+    pub fn path(self) -> String {
+        match self {
+            Notice::ReportReady(_) | Notice::ReportFailed(_) => "/reports".into(),
+            n => format!("/jobs/{}", n.job_id()),
         }
     }
 }
@@ -52,10 +68,18 @@ impl From<&ShellModel> for Viewer {
 pub fn notice(e: &LiveEvent, viewer: &Viewer) -> Option<Notice> {
     let job = e.job_id?;
     let mine = viewer.user_id.is_some() && e.initiated_by_user == viewer.user_id;
+    let scheduled_report =
+        viewer.user_id.is_some() && e.initiated_by_user.is_none() && e.job_type.as_deref() == Some("report");
     match e.kind {
         LiveKind::Approval if viewer.may_approve && !mine => Some(Notice::AwaitsYourApproval(job)),
         LiveKind::Job if mine && e.status.as_deref() == Some("paused") => Some(Notice::YourJobPaused(job)),
         LiveKind::Job if mine && e.status.as_deref() == Some("failed") => Some(Notice::YourJobFailed(job)),
+        // Scheduled reports are everybody's (signed in): the worker ran them for nobody.
+        LiveKind::Job if scheduled_report => match e.status.as_deref() {
+            Some("succeeded") => Some(Notice::ReportReady(job)),
+            Some("failed") => Some(Notice::ReportFailed(job)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -146,8 +170,10 @@ fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
         Notice::AwaitsYourApproval(_) => ("A job awaits your approval", title.to_owned()),
         Notice::YourJobPaused(_) => ("Your job paused and needs a decision", title.to_owned()),
         Notice::YourJobFailed(_) => ("Your job failed", title.to_owned()),
+        Notice::ReportReady(_) => ("A scheduled report is ready", title.to_owned()),
+        Notice::ReportFailed(_) => ("A scheduled report failed", title.to_owned()),
     };
-    let path = format!("/jobs/{}", n.job_id());
+    let path = n.path();
     let app = app.clone();
     // notify-rust talks D-Bus synchronously and waits for the click: its own thread.
     std::thread::spawn(move || {
@@ -207,5 +233,28 @@ mod tests {
         assert_eq!(notice(&event(LiveKind::Job, Some("running"), Some(me)), &operator), None);
         let nobody = Viewer { user_id: None, may_approve: false };
         assert_eq!(notice(&event(LiveKind::Job, Some("failed"), None), &nobody), None);
+    }
+
+    #[test]
+    fn scheduled_reports_notify_everyone_signed_in_when_ready_or_failed() {
+        let viewer = Viewer { user_id: Some(Uuid::from_u128(1)), may_approve: false };
+        let job = Uuid::from_u128(7);
+        let report = |status: &str, by: Option<Uuid>| {
+            let mut e = event(LiveKind::Job, Some(status), by);
+            e.job_type = Some("report".into());
+            e
+        };
+        assert_eq!(notice(&report("succeeded", None), &viewer), Some(Notice::ReportReady(job)));
+        assert_eq!(notice(&report("failed", None), &viewer), Some(Notice::ReportFailed(job)));
+        assert_eq!(notice(&report("running", None), &viewer), None);
+        assert_eq!(Notice::ReportReady(job).path(), "/reports");
+        assert_eq!(Notice::YourJobFailed(job).path(), format!("/jobs/{job}"));
+        // A report job someone else submitted by hand is theirs; a sync job is nobody's news.
+        assert_eq!(notice(&report("succeeded", Some(Uuid::from_u128(2))), &viewer), None);
+        let mut sync = event(LiveKind::Job, Some("succeeded"), None);
+        sync.job_type = Some("sync".into());
+        assert_eq!(notice(&sync, &viewer), None);
+        let nobody = Viewer { user_id: None, may_approve: false };
+        assert_eq!(notice(&report("succeeded", None), &nobody), None);
     }
 }
