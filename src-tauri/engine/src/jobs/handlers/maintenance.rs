@@ -141,7 +141,7 @@ pub async fn enter(
                     None => false,
                 };
                 if !cancelled {
-                    return gate(ctx, host, policy, ctx.run_action(last.seq, &name, &action).await);
+                    return gate(host, policy, ctx.run_action(last.seq, &name, &action).await);
                 }
                 ctx.set_step(last, "cancelled", None, Some("the evacuation was blocked; cancelled to ask")).await?;
                 next = last.seq + 1;
@@ -176,12 +176,11 @@ pub async fn enter(
     if !blockers.is_empty() {
         return Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &blockers, policy)));
     }
-    gate(ctx, host, policy, ctx.run_action(next, &name, &action).await)
+    gate(host, policy, ctx.run_action(next, &name, &action).await)
 }
 
 /// A block found while the task ran becomes the same pause as one found before it.
-fn gate(ctx: &JobContext, host: &HostTarget, policy: &Policy, r: Result<Value, JobError>) -> Result<Value, JobError> {
-    let _ = ctx;
+fn gate(host: &HostTarget, policy: &Policy, r: Result<Value, JobError>) -> Result<Value, JobError> {
     match r {
         Err(JobError::Pause(p)) if p["kind"] == "blocked" => {
             let blockers: Vec<eio_connectors::vcenter::BlockingVm> =
