@@ -104,7 +104,12 @@ fn python() -> Option<PathBuf> {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     ["target/peers/venv/bin/python", "target/peers/xlsxwriter-venv/bin/python"].iter().map(|p| root.join(p)).find(|p| {
-        std::process::Command::new(p).args(["-c", "import xlsxwriter"]).status().map(|s| s.success()).unwrap_or(false)
+        std::process::Command::new(p)
+            .args(["-c", "import xlsxwriter"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
     })
 }
 
