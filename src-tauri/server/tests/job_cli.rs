@@ -97,6 +97,12 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1], "--policy-file"])
         .arg(&policy);
     failed(&run(c, None).await, "vm_limit");
+    // VMs outside the policy's folder filter are off limits.
+    std::fs::write(&policy, r#"{"allow_vm_shutdown": true, "vm_limit": 5, "folder_filters": ["/dc/vm/never-here"]}"#)
+        .unwrap();
+    let mut c = operator();
+    c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--policy-file"]).arg(&policy);
+    failed(&run(c, None).await, "filters");
     // A dry run shows the plan and submits nothing.
     let mut c = operator();
     c.args(["job", "submit", "maintenance-mode", "--host", &host, "--dry-run", "--json"]);

@@ -377,6 +377,14 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
                 ),
                 _ => {}
             }
+            let moids: Vec<String> = plan.vms.iter().map(|v| v.moid.clone()).collect();
+            let outside = vms_outside_filters(db, policy, &moids).await?;
+            if !outside.is_empty() {
+                plan.refusals.push(format!(
+                    "the policy's tag/folder filters exclude {}: refused before touching anything",
+                    outside.join(", ")
+                ));
+            }
             if plan.vms.len() > policy.vm_limit.max(0) as usize {
                 plan.refusals.push(format!(
                     "{} VMs exceed the policy's vm_limit of {}: refused before touching anything",
@@ -430,4 +438,27 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
         }
     }
     Ok(plan)
+}
+
+/// The names of the VMs (by moid) the policy's filters keep the job's hands off: with
+/// `tag_filters`, a VM must carry one of the tags; with `folder_filters`, it must sit in one
+/// of the folders (or below). Empty filters allow every VM.
+pub async fn vms_outside_filters(db: &Database, policy: &Policy, moids: &[String]) -> Result<Vec<String>> {
+    if policy.tag_filters.is_empty() && policy.folder_filters.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT v.name FROM virtual_machines v
+         WHERE v.moid = ANY($1) AND v.removed_at IS NULL
+           AND NOT ((cardinality($2::text[]) = 0 OR v.tags && $2::text[])
+                    AND (cardinality($3::text[]) = 0
+                         OR EXISTS (SELECT 1 FROM unnest($3::text[]) f
+                                    WHERE v.folder_path = f OR v.folder_path LIKE f || '/%')))
+         ORDER BY v.name",
+    )
+    .bind(moids)
+    .bind(&policy.tag_filters)
+    .bind(&policy.folder_filters)
+    .fetch_all(db.pool())
+    .await?)
 }

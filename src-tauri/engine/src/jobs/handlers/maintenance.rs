@@ -230,6 +230,13 @@ async fn apply_decision(
                 policy.vm_limit
             )));
         }
+        let outside = eio_core::jobs::plan::vms_outside_filters(&ctx.db, policy, &vms).await?;
+        if !outside.is_empty() {
+            return Err(JobError::Failed(format!(
+                "the policy's tag/folder filters keep the job off {}",
+                outside.join(", ")
+            )));
+        }
         let timeout = Duration::from_secs(policy.shutdown_timeout_seconds.max(1) as u64);
         for (j, vm) in vms.iter().enumerate() {
             if !state.vms.iter().any(|v| &v.moid == vm) {

@@ -31,6 +31,14 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &PowerTarget) -> Result<V
             if plan.vms.len() > policy.vm_limit.max(0) as usize {
                 return Err(JobError::Failed(format!("{} VMs exceed vm_limit {}", plan.vms.len(), policy.vm_limit)));
             }
+            let moids: Vec<String> = plan.vms.iter().map(|v| v.moid.clone()).collect();
+            let outside = eio_core::jobs::plan::vms_outside_filters(&ctx.db, &policy, &moids).await?;
+            if !outside.is_empty() {
+                return Err(JobError::Failed(format!(
+                    "the policy's tag/folder filters keep the job off {}",
+                    outside.join(", ")
+                )));
+            }
             let timeout = Duration::from_secs(policy.shutdown_timeout_seconds.max(1) as u64);
             let n = plan.vms.len().max(1);
             for (j, vm) in plan.vms.iter().enumerate() {
