@@ -318,3 +318,46 @@ async fn acknowledging_works_only_as_yourself_with_a_note(admin: PgPool) {
     assert_eq!(f.reopened_count, 1);
     assert!(f.acknowledged_at.is_none() && f.acknowledged_by.is_none() && f.acknowledge_note.is_none());
 }
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_most_specific_prefix_decides_and_planned_blocks_cover_their_addresses(admin: PgPool) {
+    prefixes::add_domain(&db(&admin), "blue", None).await.unwrap();
+    // A managed /16 with an unmanaged child /24, a planned /28 block, and a managed IPv6 /64.
+    prefix(&admin, "default", "10.6.0.0/16", None).await;
+    prefix(&admin, "default", "10.6.1.0/24", None).await;
+    prefix(&admin, "default", "2001:db8:6::/64", None).await;
+    plan(&admin, "10.6.0.5", None).await;
+    plan(&admin, "10.6.3.0/28", None).await;
+    plan(&admin, "2001:db8:6::5", None).await;
+    let seen = [
+        ("default", "10.6.1.9"),      // in the unmanaged child: the child decides, no finding
+        ("default", "10.6.2.9"),      // in the managed /16 itself: seen, not planned
+        ("default", "10.6.3.4"),      // inside the planned /28: planned
+        ("default", "10.6.0.5"),      // planned exactly
+        ("default", "2001:db8:6::9"), // IPv6, managed: seen, not planned
+        ("default", "2001:db8:7::1"), // no IPv6 prefix holds it
+        ("blue", "10.6.2.9"),         // blue has no prefixes at all
+    ];
+    for (i, (domain, address)) in seen.iter().enumerate() {
+        let mac = format!("00:50:56:00:06:{i:02x}");
+        observe(&admin, Seen::vm(address, &mac, Uuid::new_v4()).in_domain(domain)).await;
+    }
+    findings::run(&db(&admin), Some(Duration::ZERO)).await.unwrap();
+    let list = findings::list(&db(&admin), &FindingFilter::default()).await.unwrap();
+    let subjects = |k: FindingType| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = of(&list, k)
+            .iter()
+            .map(|f| (f.routing_domain.clone().unwrap_or_default(), f.address.clone().unwrap_or_default()))
+            .collect();
+        v.sort();
+        v
+    };
+    let pair = |d: &str, a: &str| (d.to_owned(), a.to_owned());
+    assert_eq!(subjects(FindingType::SeenNotPlanned), [pair("default", "10.6.2.9"), pair("default", "2001:db8:6::9")]);
+    assert_eq!(subjects(FindingType::OutsideAnyPrefix), [pair("blue", "10.6.2.9"), pair("default", "2001:db8:7::1")]);
+    let unplanned = of(&list, FindingType::SeenNotPlanned);
+    let v4 = unplanned.iter().find(|f| f.address.as_deref() == Some("10.6.2.9")).unwrap();
+    assert_eq!(v4.details["prefix"], "10.6.0.0/16");
+    // Planned and unseen: the IPv6 address; a planned /28 block is never "not seen".
+    assert_eq!(subjects(FindingType::PlannedNotSeen), [pair("default", "2001:db8:6::5")]);
+}
