@@ -1,13 +1,14 @@
 //! `eio demo` as a newcomer runs it: the real binary against a fresh database, waited for by
 //! its ready line (never by sleeping), then checked only through the public CLI — the
-//! estate's counts, the findings it must raise, exactly one job awaiting approval — and
-//! started again to prove the remembered lab brings the same sources back.
+//! estate's counts, the findings it must raise, exactly one job awaiting approval — started
+//! again to prove the remembered lab brings the same sources back, and its job approved to
+//! meet the maintenance gate the blocked VM closes.
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{data_dir, eio, json_of, ok, url_of, DropRoles};
+use common::{data_dir, eio, json_of, ok, url_as, url_of, DropRoles};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -151,5 +152,39 @@ async fn the_demo_sets_up_a_working_estate_and_comes_back_the_same(pool: PgPool)
         ids
     };
     assert_eq!(ids(&after), ids(&checks), "the same sources, not new ones");
+
+    // The gate: the demo approver approves; the demo's own worker runs the job, and the
+    // blocked VM stops the evacuation, so the job pauses and names it.
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await.unwrap();
+    listener.listen("eio_jobs").await.unwrap();
+    let approve = tokio::task::spawn_blocking({
+        let mut cmd = eio_();
+        cmd.env("EIO_DATABASE_URL", url_as(&pool, Some("eio_demo_approver"))).args(["job", "approve", &job]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(&approve);
+    let paused = tokio::time::timeout(std::time::Duration::from_secs(300), async {
+        loop {
+            let n = listener.recv().await.unwrap();
+            let v: Value = serde_json::from_str(n.payload()).unwrap();
+            if v["id"] == job.as_str() && matches!(v["status"].as_str(), Some("paused" | "succeeded" | "failed")) {
+                return v["status"].as_str().unwrap().to_owned();
+            }
+        }
+    })
+    .await
+    .expect("the approved job reaches the gate");
+    assert_eq!(paused, "paused");
+    let detail = tokio::task::spawn_blocking({
+        let mut cmd = eio_();
+        cmd.args(["job", "show", &job, "--json"]);
+        move || json_of(ok(&cmd.output().unwrap()))
+    })
+    .await
+    .unwrap();
+    let blocking = detail["pause_reason"]["blocking_vms"].as_array().cloned().unwrap_or_default();
+    assert!(blocking.iter().any(|b| b["vm_name"] == ready["blocked_vm"]), "{}", detail["pause_reason"]);
     stop_demo(child);
 }
