@@ -60,6 +60,9 @@ pub struct DemoOptions {
     pub reset: bool,
     /// This worker's key file (None: the data directory's, or the OS keyring).
     pub key_file: Option<PathBuf>,
+    /// Run a job worker pool in [`Demo::run_until`] (false when the caller runs its own, as
+    /// a desktop with local workers does).
+    pub run_worker: bool,
     /// `worker` for `eio demo`, `desktop` for the app's local workers.
     pub worker_mode: &'static str,
     /// A random VM powers on or off every `churn_every` to 2×`churn_every`.
@@ -68,7 +71,13 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { reset: false, key_file: None, worker_mode: "desktop", churn_every: Duration::from_secs(20) }
+        DemoOptions {
+            reset: false,
+            key_file: None,
+            run_worker: true,
+            worker_mode: "desktop",
+            churn_every: Duration::from_secs(20),
+        }
     }
 }
 
@@ -286,7 +295,7 @@ impl Demo {
         cfg.slots = 4;
         cfg.task_poll = Duration::from_millis(500);
         let worker = Worker::new(self.syncer.clone(), cfg);
-        {
+        if self.options.run_worker {
             let (s, events) = (stop_rx.clone(), events.clone());
             tasks.spawn(async move {
                 if let Err(e) = worker.run(s).await {

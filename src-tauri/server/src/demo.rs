@@ -72,6 +72,7 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: DemoArgs) -> Re
     let options = DemoOptions {
         reset: args.reset,
         key_file: key_file.map(Path::to_path_buf),
+        run_worker: true,
         worker_mode: "worker",
         churn_every: Duration::from_secs(args.churn_every.max(1)),
     };
