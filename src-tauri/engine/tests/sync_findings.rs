@@ -86,7 +86,7 @@ async fn a_sync_runs_site_inference_and_findings_as_the_worker(admin: PgPool) {
     // any prefix (there is none yet).
     let runs: Vec<String> =
         sqlx::query_scalar("SELECT run_by::text FROM finding_runs").fetch_all(&admin).await.unwrap();
-    assert_eq!(runs, [role.clone()]);
+    assert_eq!(runs, std::slice::from_ref(&role));
     let mut observed: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT abbrev(address) FROM ip_observations WHERE gone_at IS NULL")
             .fetch_all(&admin)
