@@ -21,6 +21,7 @@ use tauri::{Manager, Runtime};
 
 pub mod live;
 mod tray;
+mod workers;
 
 /// The configuration and, once signed in, the session.
 pub struct AppState {
@@ -188,13 +189,15 @@ pub fn run() {
     if let Err(e) = &config {
         tracing::error!(error = %e, "configuration problem; the window will show it");
     }
+    let worker_config = config.as_ref().ok().cloned();
     let result = register(tauri::Builder::default(), AppState::new(config))
-        .setup(|app| {
+        .setup(move |app| {
             // A missing tray host or indicator library must not stop the app.
             if let Err(e) = tray::install(app.handle()) {
                 tracing::warn!(error = %e, "no tray icon");
             }
             live::spawn(app.handle().clone(), app.state::<AppState>().subscribe());
+            workers::spawn(worker_config.clone(), app.state::<AppState>().subscribe());
             Ok(())
         })
         .run(tauri::generate_context!());
