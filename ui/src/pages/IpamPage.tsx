@@ -446,6 +446,7 @@ function PrefixDetail(props: { domain: string; cidr: string; onChanged: () => vo
   const [length, setLength] = useState<number | string>("");
   const [hostname, setHostname] = useState("");
   const [fits, setFits] = useState<AvailableRanges | null>(null);
+  const [allocated, setAllocated] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   if (page.error && !page.data) return <ErrorAlert error={page.error} onRetry={page.reload} />;
   const d = page.data;
@@ -467,8 +468,9 @@ function PrefixDetail(props: { domain: string; cidr: string; onChanged: () => vo
         reserve: false,
         vlan_id: null,
       });
-      const what = a.assignment ? a.assignment.address : a.prefix?.cidr;
-      notifications.show({ color: "green", message: `Allocated ${what}.`, id: "allocated" });
+      const what = a.assignment ? a.assignment.address : (a.prefix?.cidr ?? "");
+      setAllocated(what);
+      notifications.show({ color: "green", message: `Allocated ${what}.` });
       setHostname("");
       page.reload();
       props.onChanged();
@@ -511,13 +513,18 @@ function PrefixDetail(props: { domain: string; cidr: string; onChanged: () => vo
         <Group align="flex-end" gap="xs" data-testid="allocate">
           <TextInput label="Host name" placeholder="optional" value={hostname} onChange={(e) => setHostname(e.currentTarget.value)} w={180} disabled={n !== null} />
           <NumberInput label="Or a block of length /" placeholder="single address" value={length} onChange={setLength} min={0} max={128} w={170} />
-          <Button onClick={allocate} loading={busy} data-testid="allocate-button">
+          <Button onClick={allocate} loading={busy} data-testid="ipam-allocate">
             {n === null ? "Allocate next address" : `Allocate next /${n}`}
           </Button>
           <Button variant="default" onClick={findFits} disabled={n === null}>
             Where does a /{n ?? "N"} fit?
           </Button>
         </Group>
+      ) : null}
+      {allocated ? (
+        <Text size="sm" fw={600} data-testid="ipam-allocated">
+          Allocated <span className="mono">{allocated}</span>
+        </Text>
       ) : null}
       {fits ? (
         <Text size="sm" data-testid="fits">
