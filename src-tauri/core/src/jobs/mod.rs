@@ -420,10 +420,27 @@ pub async fn decide(
     comment: Option<&str>,
 ) -> Result<JobSummary> {
     let choice = serde_json::to_value(choice).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    // Operators name VMs as they see them; the pause lists each blocking VM's name and moid.
+    let reason: Option<serde_json::Value> = sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .flatten();
+    let blocking = reason.as_ref().and_then(|r| r["blocking_vms"].as_array().cloned()).unwrap_or_default();
+    let vms: Vec<String> = vms
+        .iter()
+        .map(|v| {
+            blocking
+                .iter()
+                .find(|b| b["vm_name"].as_str() == Some(v.as_str()))
+                .and_then(|b| b["vm_moid"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| v.clone())
+        })
+        .collect();
     sqlx::query("SELECT decide_job($1, $2, $3, $4)")
         .bind(id)
         .bind(choice)
-        .bind(vms)
+        .bind(&vms)
         .bind(comment)
         .execute(db.pool())
         .await?;
