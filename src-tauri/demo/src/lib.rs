@@ -153,7 +153,9 @@ fn lab_state(config: &Config, estate: &Estate) -> Result<(LabState, LabCert), Er
         if let Some(state) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LabState>(&t).ok())
         {
             if let (Some(c), Some(k)) = (unhex(&state.cert_der), unhex(&state.key_der)) {
-                if let Ok(cert) = LabCert::from_der(&c, &k) {
+                let fits =
+                    state.ports.vcenters.len() == estate.vcenters.len() && state.ports.idracs.len() == estate.servers();
+                if let (true, Ok(cert)) = (fits, LabCert::from_der(&c, &k)) {
                     if !state.ports.all_free() {
                         return Err(Error::new(
                             ErrorCode::Conflict,
@@ -499,7 +501,13 @@ async fn ensure_source(db: &Database, new: NewSource, thumbprint: &str) -> Resul
         {
             return Ok(())
         }
-        Ok(_) => sources::remove(db, new.kind, &new.name).await?,
+        Ok(_) => sources::remove(db, new.kind, &new.name).await.map_err(|e| {
+            e.context(format!(
+                "the demo lab moved, and its {} source {} could not be replaced",
+                new.kind.as_str(),
+                new.name
+            ))
+        })?,
         Err(e) if e.code == ErrorCode::NotFound => {}
         Err(e) => return Err(e),
     }
