@@ -467,3 +467,52 @@ async fn a_postgres_restart_mid_job_is_survived() {
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.stop()).await.unwrap().unwrap();
 }
+
+/// Moids repeat across vCenters: a job acts on each host through the vCenter that manages it.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn each_host_is_acted_on_through_its_own_vcenter(admin: PgPool) {
+    let model = LabModel {
+        datacenters: 1,
+        clusters_per_datacenter: 1,
+        hosts_per_cluster: 2,
+        standalone_hosts_per_datacenter: 0,
+        vms_per_host: 2,
+    };
+    let (a, b) = (LabVcenter::start(model).await.unwrap(), LabVcenter::start(model).await.unwrap());
+    let key = WorkerKey::generate();
+    let db = Database::from_pool(admin.clone());
+    ids::trust_worker_key(&db, &key.public_key(), "test").await.unwrap();
+    for (name, vc) in [("vc-a", &a), ("vc-b", &b)] {
+        sources::add(
+            &db,
+            &NewSource {
+                kind: SourceKind::Vcenter,
+                name: name.into(),
+                url: vc.sdk_url.to_string(),
+                identity: IdentityChoice::New {
+                    name: None,
+                    credentials: Credentials::new(vc.username(), vc.password()),
+                    rotation_period_days: 90,
+                },
+                tls: TlsChoice { thumbprint: Some(vc.thumbprint.to_string()), insecure: false },
+                site: None,
+                driver: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    for r in vcenter::sync_vcenters(&syncer(&admin, key.clone(), "sync"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    let moid: String = sqlx::query_scalar("SELECT min(moid) FROM esxi_hosts").fetch_one(&admin).await.unwrap();
+    assert!(a.host(&moid).is_some() && b.host(&moid).is_some(), "the same moid in both vCenters");
+    let job = insert_job(&admin, "maintenance_mode", json!({"type": "maintenance_mode", "hosts": [moid]}), json!({}))
+        .await;
+    let workers = start_workers(&admin, &key, 1, Duration::from_secs(30));
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "succeeded");
+    workers.stop().await;
+    assert_eq!(a.action_count("EnterMaintenanceMode_Task", &moid), 1, "vc-a's host");
+    assert_eq!(b.action_count("EnterMaintenanceMode_Task", &moid), 1, "vc-b's host");
+    assert!(a.host(&moid).unwrap().in_maintenance_mode && b.host(&moid).unwrap().in_maintenance_mode);
+}

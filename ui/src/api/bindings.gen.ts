@@ -684,7 +684,11 @@ notes: Array<string>, cluster_id: string | null, site_id: string | null, };
 
 export type PlannedFirmware = { host: string, service_tag: string | null, idrac: string | null, fqdd: string, name: string, from: string, to: string, };
 
-export type PlannedHost = { order: number, moid: string, name: string, cluster: string | null, in_maintenance_mode: boolean, 
+export type PlannedHost = { order: number, moid: string, name: string, 
+/**
+ * The vCenter that manages it (moids repeat across vCenters).
+ */
+vcenter: string | null, cluster: string | null, in_maintenance_mode: boolean, 
 /**
  * Powered-on VMs DRS must move away.
  */
@@ -700,7 +704,11 @@ server: string | null, };
 
 export type PlannedServer = { service_tag: string | null, idrac: string | null, esxi_host: string | null, action: string, };
 
-export type PlannedVm = { moid: string, name: string, host: string | null, power_state: string | null, 
+export type PlannedVm = { moid: string, name: string, 
+/**
+ * The vCenter that manages it (moids repeat across vCenters).
+ */
+vcenter: string | null, host: string | null, power_state: string | null, 
 /**
  * What the job will do to it.
  */

@@ -44,6 +44,9 @@ pub struct PlannedHost {
     pub order: u32,
     pub moid: String,
     pub name: String,
+    /// The vCenter that manages it (moids repeat across vCenters).
+    #[serde(default)]
+    pub vcenter: Option<String>,
     pub cluster: Option<String>,
     pub in_maintenance_mode: bool,
     /// Powered-on VMs DRS must move away.
@@ -65,6 +68,9 @@ pub struct VmRef {
 pub struct PlannedVm {
     pub moid: String,
     pub name: String,
+    /// The vCenter that manages it (moids repeat across vCenters).
+    #[serde(default)]
+    pub vcenter: Option<String>,
     pub host: Option<String>,
     pub power_state: Option<String>,
     /// What the job will do to it.
@@ -132,8 +138,9 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
     let rows = sqlx::query(
         r#"
         SELECT h.id, h.moid, h.name, c.name AS cluster, h.in_maintenance_mode,
-               p.service_tag AS server
+               p.service_tag AS server, vc.name AS vcenter
         FROM esxi_hosts h
+        JOIN vcenter_instances vc ON vc.id = h.vcenter_id
         LEFT JOIN clusters c ON c.id = h.cluster_id
         LEFT JOIN server_mappings m ON m.esxi_host_id = h.id AND m.status = 'active'
         LEFT JOIN physical_servers p ON p.id = m.physical_server_id
@@ -185,6 +192,7 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
             order: i as u32 + 1,
             moid: r.get("moid"),
             name: r.get("name"),
+            vcenter: r.get("vcenter"),
             cluster: r.get("cluster"),
             in_maintenance_mode: r.get("in_maintenance_mode"),
             vms_to_move: moving,
@@ -338,7 +346,8 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
                 return Err(Error::invalid("name the VMs (--vm)"));
             }
             let rows = sqlx::query(
-                "SELECT v.moid, v.name, v.power_state::text AS power_state, h.name AS host, v.cluster_id, vc.site_id
+                "SELECT v.moid, v.name, v.power_state::text AS power_state, h.name AS host, v.cluster_id, vc.site_id,
+                        vc.name AS vcenter
                  FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
                  LEFT JOIN esxi_hosts h ON h.id = v.host_id
                  WHERE v.removed_at IS NULL AND (v.moid = ANY($1) OR v.name = ANY($1)) ORDER BY v.name",
@@ -361,6 +370,7 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
                 plan.vms.push(PlannedVm {
                     moid: r.get("moid"),
                     name: r.get("name"),
+                    vcenter: r.get("vcenter"),
                     host: r.get("host"),
                     power_state: r.get("power_state"),
                     action: verb.into(),

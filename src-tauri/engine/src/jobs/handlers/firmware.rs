@@ -53,7 +53,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                 continue;
             }
             let share = |k: f32| (i as f32 + k) / n as f32;
-            let host = targets::host(ctx, &planned.moid).await?;
+            let host = targets::host(ctx, &planned.moid, planned.vcenter.as_deref()).await?;
             let idrac = host
                 .idrac
                 .clone()

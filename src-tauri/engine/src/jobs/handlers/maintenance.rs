@@ -74,7 +74,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &MaintenanceTarget) -> Re
             let base = (i as i32 + 1) * HOST_STRIDE;
             let verb = if t.exit { "leaving" } else { "entering" };
             ctx.progress(i as f32 / n as f32, format!("{}: {verb} maintenance mode", planned.name)).await?;
-            let host = targets::host(ctx, &planned.moid).await?;
+            let host = targets::host(ctx, &planned.moid, planned.vcenter.as_deref()).await?;
             let session = sessions.get(ctx, syncer, &host).await?;
             let out = if t.exit {
                 exit(ctx, session, &host, base + EXIT_OFFSET).await?

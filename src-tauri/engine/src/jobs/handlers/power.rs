@@ -52,7 +52,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &PowerTarget) -> Result<V
                     _ => {}
                 }
                 ctx.progress(j as f32 / n as f32, format!("{}: {}", vm.name, vm.action)).await?;
-                let (source, host) = targets::vm(ctx, &vm.moid).await?;
+                let (source, host) = targets::vm(ctx, &vm.moid, vm.vcenter.as_deref()).await?;
                 let host = host.ok_or_else(|| JobError::Failed(format!("{} has no host in the inventory", vm.name)))?;
                 let session = targets::vcenter_session(ctx, syncer, &source).await?;
                 let action = VmPower { session: &session, host: &host, vm: &vm.moid, op, timeout };

@@ -28,8 +28,8 @@ fn failed(what: impl std::fmt::Display) -> JobError {
     JobError::Failed(what.to_string())
 }
 
-/// Look a host up by moid (as the plan names it).
-pub async fn host(ctx: &JobContext, moid: &str) -> Result<HostTarget, JobError> {
+/// Look a host up by moid and vCenter (as the plan names them: moids repeat across vCenters).
+pub async fn host(ctx: &JobContext, moid: &str, vcenter: Option<&str>) -> Result<HostTarget, JobError> {
     let row = sqlx::query(
         "SELECT h.moid, h.name, c.moid AS cluster_moid, vc.name AS vcenter, e.name AS idrac
          FROM esxi_hosts h JOIN vcenter_instances vc ON vc.id = h.vcenter_id
@@ -37,10 +37,11 @@ pub async fn host(ctx: &JobContext, moid: &str) -> Result<HostTarget, JobError> 
          LEFT JOIN server_mappings m ON m.esxi_host_id = h.id AND m.status = 'active'
          LEFT JOIN physical_servers p ON p.id = m.physical_server_id
          LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
-         WHERE h.moid = $1 AND h.removed_at IS NULL
+         WHERE h.moid = $1 AND h.removed_at IS NULL AND ($2::text IS NULL OR vc.name = $2)
          ORDER BY vc.name LIMIT 1",
     )
     .bind(moid)
+    .bind(vcenter)
     .fetch_optional(ctx.db.pool())
     .await?
     .ok_or_else(|| failed(format!("host {moid} is no longer in the inventory")))?;
@@ -59,14 +60,16 @@ pub async fn host(ctx: &JobContext, moid: &str) -> Result<HostTarget, JobError> 
     })
 }
 
-/// The vCenter source managing the VM `moid`, and the VM's host moid.
-pub async fn vm(ctx: &JobContext, moid: &str) -> Result<(SourceRow, Option<String>), JobError> {
+/// The vCenter source managing the VM `moid` (in `vcenter`, when the plan says), and the
+/// VM's host moid.
+pub async fn vm(ctx: &JobContext, moid: &str, vcenter: Option<&str>) -> Result<(SourceRow, Option<String>), JobError> {
     let row = sqlx::query(
         "SELECT vc.name AS vcenter, h.moid AS host FROM virtual_machines v
          JOIN vcenter_instances vc ON vc.id = v.vcenter_id LEFT JOIN esxi_hosts h ON h.id = v.host_id
-         WHERE v.moid = $1 AND v.removed_at IS NULL ORDER BY vc.name LIMIT 1",
+         WHERE v.moid = $1 AND v.removed_at IS NULL AND ($2::text IS NULL OR vc.name = $2) ORDER BY vc.name LIMIT 1",
     )
     .bind(moid)
+    .bind(vcenter)
     .fetch_optional(ctx.db.pool())
     .await?
     .ok_or_else(|| failed(format!("VM {moid} is no longer in the inventory")))?;
