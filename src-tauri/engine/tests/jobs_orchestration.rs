@@ -507,8 +507,8 @@ async fn each_host_is_acted_on_through_its_own_vcenter(admin: PgPool) {
     }
     let moid: String = sqlx::query_scalar("SELECT min(moid) FROM esxi_hosts").fetch_one(&admin).await.unwrap();
     assert!(a.host(&moid).is_some() && b.host(&moid).is_some(), "the same moid in both vCenters");
-    let job = insert_job(&admin, "maintenance_mode", json!({"type": "maintenance_mode", "hosts": [moid]}), json!({}))
-        .await;
+    let job =
+        insert_job(&admin, "maintenance_mode", json!({"type": "maintenance_mode", "hosts": [moid]}), json!({})).await;
     let workers = start_workers(&admin, &key, 1, Duration::from_secs(30));
     assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "succeeded");
     workers.stop().await;
