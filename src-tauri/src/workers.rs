@@ -61,6 +61,7 @@ async fn run(config: Config, session: Session, stop: watch::Receiver<bool>) {
     let id = format!("desktop:{host}:{}", std::process::id());
     let mut cfg = WorkerConfig::new(id.clone(), "desktop");
     cfg.slots = 4;
+    cfg.sync_every = Some(std::time::Duration::from_secs(15 * 60));
     let worker = Worker::new(Syncer::new(session.db.clone(), key, id.clone()), cfg);
     tracing::info!(worker = %id, "local workers running");
     if let Err(e) = worker.run(stop).await {

@@ -199,6 +199,9 @@ pub struct WorkerArgs {
     /// Milliseconds between looks at a running external task (vCenter task, Dell job)
     #[arg(long, default_value_t = 2000)]
     pub task_poll_ms: u64,
+    /// Full sync of every enabled source this often, as jobs run once across all instances (0: never)
+    #[arg(long, default_value_t = 15)]
+    pub sync_every_minutes: u64,
 }
 
 pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
@@ -336,6 +339,8 @@ pub async fn build_worker(
     cfg.lease_ttl = std::time::Duration::from_secs(args.lease_ttl.max(3));
     cfg.heartbeat_every = cfg.lease_ttl / 3;
     cfg.task_poll = std::time::Duration::from_millis(args.task_poll_ms.max(10));
+    cfg.sync_every =
+        (args.sync_every_minutes > 0).then(|| std::time::Duration::from_secs(args.sync_every_minutes * 60));
     cfg.idle_poll = cfg.idle_poll.min(cfg.lease_ttl);
     Ok(Worker::new(syncer, cfg))
 }

@@ -2,6 +2,7 @@
 //! the handlers per job type ([`handlers`]).
 pub mod context;
 pub mod handlers;
+pub mod schedule;
 pub mod worker;
 
 pub use worker::{Worker, WorkerConfig};

@@ -41,6 +41,8 @@ pub struct WorkerConfig {
     pub task_poll: Duration,
     /// How often to turn due report schedules into jobs (also once at start).
     pub report_schedule_every: Duration,
+    /// A full sync of every enabled source this often, as jobs (None: no scheduled syncs).
+    pub sync_every: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -54,6 +56,7 @@ impl WorkerConfig {
             idle_poll: Duration::from_secs(5),
             task_poll: Duration::from_secs(2),
             report_schedule_every: Duration::from_secs(30),
+            sync_every: None,
         }
     }
 }
@@ -123,6 +126,11 @@ impl Worker {
             }
             if last_schedule.is_none_or(|t| t.elapsed() >= self.config.report_schedule_every) {
                 handlers::report::enqueue_due(self.db()).await;
+                if let Some(every) = self.config.sync_every {
+                    if let Err(e) = super::schedule::enqueue_due_syncs(self.db(), every).await {
+                        tracing::warn!(error = %e, "could not schedule source syncs");
+                    }
+                }
                 last_schedule = Some(Instant::now());
             }
             if last_beat.elapsed() >= self.config.heartbeat_every {
