@@ -383,7 +383,7 @@ function FindingsTable(props: { findings: Finding[]; canAcknowledge: boolean; on
     <Table striped data-testid="findings-table">
       <Table.Thead>
         <Table.Tr>
-          <Table.Th>Severity</Table.Th>
+          <Table.Th w={110}>Severity</Table.Th>
           <Table.Th>Type</Table.Th>
           <Table.Th>Subject</Table.Th>
           <Table.Th>What</Table.Th>
