@@ -57,7 +57,11 @@ function startProcess(cmd, args, env, match, timeoutMs = 120_000) {
     if (log.length > 200_000) log = log.slice(-100_000);
   });
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start:\n${log}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Never leave it behind: a live child keeps the test runner waiting forever.
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} did not start within ${timeoutMs} ms:\n${log}`));
+    }, timeoutMs);
     const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
       const m = match(line);
@@ -76,12 +80,18 @@ function startProcess(cmd, args, env, match, timeoutMs = 120_000) {
 function stopProcess(child) {
   if (!child || child.exitCode !== null) return Promise.resolve();
   return new Promise((res) => {
-    child.once("exit", () => res());
+    // SIGTERM, and SIGKILL if it hasn't gone after 30 s (a stuck child would hang the run).
+    const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      res();
+    });
     child.kill("SIGTERM");
   });
 }
 
-export async function startStack({ hosts = 4, vmsPerHost = 5 } = {}) {
+/** `blockHost`: the lab pins the first VM of that host (its evacuation is blocked). */
+export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost } = {}) {
   need(EIO, "cargo build -p eio-server (or set EIO_BIN)");
   need(LAB, "cargo build -p eio-server --example e2e_lab (or set EIO_LAB_BIN)");
   need(join(UI, "index.html"), "cd ui && npm run build (or set EIO_UI_DIST)");
@@ -121,7 +131,12 @@ export async function startStack({ hosts = 4, vmsPerHost = 5 } = {}) {
     const key = join(work, "worker.age");
     eio(["identity", "init-worker-key", "--key-file", key, "--label", `e2e-${tag}`], admin);
 
-    const lab = await startProcess(LAB, ["--hosts", String(hosts), "--vms-per-host", String(vmsPerHost)], eioEnv({}), (line) => {
+    // A planned prefix where the lab's VMs are observed (their guest IPs are 10.100.x.y).
+    psql(dbUrl.toString(), `INSERT INTO prefixes (routing_domain_id, cidr, description) VALUES (default_routing_domain_id(), '10.100.0.0/24', 'lab VMs')`);
+
+    const labArgs = ["--hosts", String(hosts), "--vms-per-host", String(vmsPerHost)];
+    if (blockHost !== undefined) labArgs.push("--block-host", String(blockHost));
+    const lab = await startProcess(LAB, labArgs, eioEnv({}), (line) => {
       try {
         return JSON.parse(line);
       } catch {

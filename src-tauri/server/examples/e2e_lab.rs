@@ -4,12 +4,14 @@
 //! every URL, thumbprint and credential, then serves until stdin closes or SIGTERM.
 //!
 //! ```sh
-//! cargo run -p eio-server --example e2e_lab -- --hosts 4 --vms-per-host 5
+//! cargo run -p eio-server --example e2e_lab -- --hosts 4 --vms-per-host 5 --block-host 1
 //! ```
+//! `--block-host N`: the first VM on host N is pinned there by a mandatory VM/Host rule, so
+//! evacuating that host for maintenance mode is blocked (the decision panel's case).
 //! A lab only: its passwords are fixed and printed.
 use eio_lab::dell::DellLab;
 use eio_lab::vcenter::model::service_tag;
-use eio_lab::vcenter::{LabModel, LabVcenter};
+use eio_lab::vcenter::{LabBlock, LabModel, LabVcenter};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
@@ -31,6 +33,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         vms_per_host,
     };
     let vcenter = LabVcenter::start(model).await?;
+    // One datacenter, no standalone hosts: host N's VMs are numbered from N × vms_per_host.
+    let blocked = match arg("--block-host", usize::MAX) {
+        h if h < model.hosts() && vms_per_host > 0 => {
+            let n = h * vms_per_host;
+            let moid = format!("vm-{}", 5000 + n);
+            let reason = "pinned to its host by the licensing VM/Host rule";
+            if !vcenter.block_vm(&moid, LabBlock::AffinityRule, reason) {
+                return Err(format!("the lab has no VM {moid} to block").into());
+            }
+            json!({"host": format!("esx-{h:03}.lab.local"), "vm": format!("lab-vm-{n:05}"), "moid": moid, "reason": reason})
+        }
+        _ => serde_json::Value::Null,
+    };
     let servers = model.hosts();
     let mut dell = DellLab::builder().bmcs(servers).outdated_every(2).with_ome();
     for i in 0..servers {
@@ -56,6 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "thumbprint": b.thumbprint.map(|t| t.to_string()),
             "service_tag": b.spec().service_tag,
         })).collect::<Vec<_>>(),
+        "blocked": blocked,
         "ome": dell.ome.as_ref().map(|o| json!({"url": o.url.to_string(), "thumbprint": o.thumbprint.to_string()})),
         "dell_username": creds.username,
         "dell_password": creds.password.expose(),
@@ -74,5 +90,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(dell);
     drop(vcenter);
-    Ok(())
+    // Exit now: the runtime would otherwise wait, on shutdown, for the blocking stdin read.
+    std::process::exit(0)
 }

@@ -240,12 +240,17 @@ export function readPause(reason: unknown): { message: string; blocking: Blockin
   const raw = Array.isArray(r.blocking_vms) ? r.blocking_vms : [];
   const blocking = raw
     .filter((b): b is Record<string, unknown> => typeof b === "object" && b !== null && typeof (b as Record<string, unknown>).vm_moid === "string")
-    .map((b) => ({
-      vm_moid: String(b.vm_moid),
-      name: b.name === undefined ? undefined : String(b.name),
-      reason: b.reason === undefined ? undefined : String(b.reason),
-      host: b.host === undefined ? undefined : String(b.host),
-    }));
+    .map((b) => {
+      // The engine's blockers say `vm_name`; the host is the paused job's, named once at the top.
+      const name = b.vm_name ?? b.name;
+      const host = b.host ?? r.host;
+      return {
+        vm_moid: String(b.vm_moid),
+        name: name === undefined ? undefined : String(name),
+        reason: b.reason === undefined ? undefined : String(b.reason),
+        host: host === undefined ? undefined : String(host),
+      };
+    });
   return { message, blocking };
 }
 

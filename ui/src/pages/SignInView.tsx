@@ -79,16 +79,17 @@ export function SignInView(props: { state: ConnectionState; onSignedIn: (s: Conn
           {mode === "shared" && (
             <Stack gap="xs">
               <SimpleGrid cols={2}>
-                <TextInput label="Host" value={host} onChange={(e) => setHost(e.currentTarget.value)} placeholder="db.example.com" required autoFocus />
+                <TextInput label="Host" value={host} onChange={(e) => setHost(e.currentTarget.value)} placeholder="db.example.com" required autoFocus data-testid="desktop-host" />
                 <TextInput label="Port" value={port} onChange={(e) => setPort(e.currentTarget.value)} inputMode="numeric" required />
               </SimpleGrid>
               <TextInput label="Database" value={database} onChange={(e) => setDatabase(e.currentTarget.value)} required />
-              <TextInput label="Login" value={username} onChange={(e) => setUsername(e.currentTarget.value)} autoComplete="username" required />
+              <TextInput label="Login" value={username} onChange={(e) => setUsername(e.currentTarget.value)} autoComplete="username" required data-testid="desktop-login" />
               <PasswordInput
                 label="Password"
                 value={password}
                 onChange={(e) => setPassword(e.currentTarget.value)}
                 autoComplete="current-password"
+                data-testid="desktop-password"
                 placeholder={props.state.password_remembered ? "(remembered)" : "empty for LDAP/Kerberos set up by your DBA"}
               />
               <Checkbox label="Remember the password in this computer's keyring" checked={remember} onChange={(e) => setRemember(e.currentTarget.checked)} />

@@ -23,12 +23,15 @@ describe("the job wizard", () => {
 
 describe("a paused job", () => {
   it("reads the blocking VMs and why", () => {
+    // The engine's shape (engine/src/jobs/handlers/actions.rs `blocked_pause`).
     const p = readPause({
+      kind: "blocked_evacuation",
+      host: "esx-001.lab.local",
       message: "host esx-001 can't be evacuated",
-      blocking_vms: [{ vm_moid: "vm-1", name: "db01", reason: "local storage" }, { nope: 1 }],
+      blocking_vms: [{ vm_moid: "vm-1", vm_name: "db01", reason: "local storage", reason_code: "local_storage" }, { nope: 1 }],
     });
     expect(p.message).toBe("host esx-001 can't be evacuated");
-    expect(p.blocking).toEqual([{ vm_moid: "vm-1", name: "db01", reason: "local storage", host: undefined }]);
+    expect(p.blocking).toEqual([{ vm_moid: "vm-1", name: "db01", reason: "local storage", host: "esx-001.lab.local" }]);
     expect(readPause(null).blocking).toEqual([]);
   });
 });
