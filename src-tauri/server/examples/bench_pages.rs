@@ -168,9 +168,9 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<(), Box<dyn std::e
         ("inventory_page (search \"lab-vm-0424\")".into(), "inventory_page", json!({"q": "lab-vm-0424"})),
         ("inventory_page (hosts)".into(), "inventory_page", json!({"kind": "hosts"})),
         (
-            "inventory_page (powered off, offset 5000)".into(),
+            "inventory_page (powered on, offset 5000)".into(),
             "inventory_page",
-            json!({"power": "poweredOff", "offset": 5000}),
+            json!({"power": "powered_on", "offset": 5000}),
         ),
         ("vm_detail".into(), "vm_detail", json!({"id": vm})),
         ("host_detail".into(), "host_detail", json!({"id": host})),
