@@ -227,6 +227,7 @@ async function signInAndLook() {
   await wd.waitForText('[data-testid="dashboard"]', /Dashboard/);
   assert.equal(await wd.waitForText('[data-testid="stat-vms-value"]', /\S/), "0");
   await wd.waitForText('[data-testid="signed-in-as"]', /ann@example\.test/);
+  reportMemory();
   // For the record, not for the README (WebKitWebDriver's screenshot leaves out the fixed
   // header and navbar): tests/ui/artifacts, ignored by git.
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -234,4 +235,14 @@ async function signInAndLook() {
 
   await wd.click(await wd.waitFor('[data-testid="nav-jobs"]'));
   await wd.waitFor('[data-testid="jobs"]');
+}
+
+/** A number for the record, not an assertion: the window's resident memory (the app and
+ * WebKit's web and network processes), on an empty estate (bench_pages covers 10k VMs). */
+function reportMemory() {
+  const rows = execFileSync("ps", ["-eo", "rss=,comm="], { encoding: "utf8" }).trim().split("\n");
+  const kib = (re) => rows.filter((r) => re.test(r)).reduce((sum, r) => sum + Number(r.trim().split(/\s+/)[0]), 0);
+  const app = kib(/ eio-desktop$/);
+  const webkit = kib(/ WebKit(WebProces|NetworkPr)/);
+  console.log(`desktop RSS: eio-desktop ${(app / 1024).toFixed(0)} MiB + WebKit ${(webkit / 1024).toFixed(0)} MiB`);
 }
