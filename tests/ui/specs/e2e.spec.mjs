@@ -4,12 +4,7 @@
 // blocked evacuation and choose Cancel; allocate an IP; run a report and get the file.
 // Every wait is on an element or a state the page shows — never a fixed sleep. Screenshots
 // of the main pages land in ui/screenshots/ (the README shows them).
-//
-// PENDING — steps that wait for other work, reported as TODO (never passed silently) until
-// it lands, then they run by themselves:
-//   * the pause on a blocked evacuation: the maintenance-mode job handler (issue 7);
-//   * allocate an IP: the IPAM operations and the IPAM page (issue 6);
-//   * run a report and get the file: the report operations and the Reports page (issue 9).
+
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
@@ -140,18 +135,11 @@ describe("EIO in a browser", () => {
     await page.getByTestId("job-event").filter({ hasText: /approved/i }).first().waitFor();
   });
 
-  test("the job pauses on the blocked evacuation, shows the blocking VM, and Cancel ends it", async (t) => {
-    // The server's worker runs it: it ends up paused (evacuation blocked) or, before the
-    // maintenance-mode handler exists, failed with "not run by this worker version".
+  test("the job pauses on the blocked evacuation, shows the blocking VM, and Cancel ends it", async () => {
+    // The server's worker runs it; it must stop at the blocked evacuation and ask.
     const detail = page.getByTestId("job-detail");
     await page.locator('[data-testid="job-detail"]:is([data-status="paused"], [data-status="failed"], [data-status="succeeded"])').waitFor({ timeout: 180_000 });
-    const status = await detail.getAttribute("data-status");
-    if (status === "failed" && /not run by this worker version/.test(await detail.innerText())) {
-      await screenshot(page, "job-detail");
-      t.todo("PENDING: the maintenance-mode job handler (issue 7) — the job failed as not runnable by this worker");
-      return;
-    }
-    assert.equal(status, "paused", await detail.innerText());
+    assert.equal(await detail.getAttribute("data-status"), "paused", await detail.innerText());
     const panel = page.getByTestId("decision-panel");
     await panel.waitFor();
     const blocking = page.getByTestId("blocking-vms");
@@ -163,14 +151,9 @@ describe("EIO in a browser", () => {
     await screenshot(page, "job-detail");
   });
 
-  test("IPAM: allocate the next free address in a prefix", async (t) => {
+  test("IPAM: allocate the next free address in a prefix", async () => {
     await page.getByTestId("nav-ipam").click();
     await page.getByTestId("ipam").waitFor();
-    if (await page.getByTestId("ipam-pending").isVisible()) {
-      await screenshot(page, "ipam");
-      t.todo("PENDING: the IPAM operations and page (issue 6)");
-      return;
-    }
     // The harness planned 10.100.0.0/24 (the lab's VMs are observed in it).
     await page.getByText("10.100.0.0/24").first().click();
     await screenshot(page, "ipam");
@@ -182,14 +165,9 @@ describe("EIO in a browser", () => {
     await page.getByTestId("prefix-detail").waitFor({ state: "detached" });
   });
 
-  test("Reports: run one now and get the file", async (t) => {
+  test("Reports: run one now and get the file", async () => {
     await page.getByTestId("nav-reports").click();
     await page.getByTestId("reports").waitFor();
-    if (await page.getByTestId("reports-pending").isVisible()) {
-      await screenshot(page, "reports");
-      t.todo("PENDING: the report operations and page (issue 9)");
-      return;
-    }
     // The first report type, in its first format, written where the server keeps reports.
     await page.getByTestId("report-run").click();
     const done = page.getByTestId("report-execution").filter({ hasText: /succeeded|completed/i }).first();
