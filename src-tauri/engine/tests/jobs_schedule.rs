@@ -19,6 +19,7 @@ async fn each_source_gets_one_sync_job_per_interval_whoever_ticks(admin: PgPool)
         (SourceKind::Vcenter, "vc-a", "https://vc-a.example.com/sdk"),
         (SourceKind::Vcenter, "vc-b", "https://vc-b.example.com/sdk"),
         (SourceKind::Idrac, "bmc-1", "https://10.0.0.5"),
+        (SourceKind::Idrac, "bmc-2", "https://10.0.0.6"),
     ] {
         sources::add(
             &db,
@@ -44,26 +45,27 @@ async fn each_source_gets_one_sync_job_per_interval_whoever_ticks(admin: PgPool)
     let (a, b, c) =
         tokio::join!(enqueue_due_syncs(&db, every), enqueue_due_syncs(&db, every), enqueue_due_syncs(&db, every));
     let created = a.unwrap().len() + b.unwrap().len() + c.unwrap().len();
-    assert_eq!(created, 3, "one job per source");
+    assert_eq!(created, 3, "one job per vCenter, one for the iDRAC fleet");
     let targets: Vec<serde_json::Value> =
         sqlx::query_scalar("SELECT target FROM jobs WHERE type = 'sync' ORDER BY title")
             .fetch_all(&admin)
             .await
             .unwrap();
-    let mut named: Vec<(String, SourceKind)> = targets
+    let mut named: Vec<(Option<String>, SourceKind)> = targets
         .iter()
         .map(|t| match JobSpec::from_target(t).unwrap() {
-            JobSpec::Sync(s) => (s.source.unwrap(), s.kind.unwrap()),
+            JobSpec::Sync(s) => (s.source, s.kind.unwrap()),
             other => panic!("{other:?}"),
         })
         .collect();
     named.sort_by(|x, y| x.0.cmp(&y.0));
+    // The iDRAC fleet is one job (one bounded fleet sync), each vCenter its own.
     assert_eq!(
         named,
         vec![
-            ("bmc-1".into(), SourceKind::Idrac),
-            ("vc-a".into(), SourceKind::Vcenter),
-            ("vc-b".into(), SourceKind::Vcenter)
+            (None, SourceKind::Idrac),
+            (Some("vc-a".into()), SourceKind::Vcenter),
+            (Some("vc-b".into()), SourceKind::Vcenter)
         ]
     );
     // While they are open, nothing more.

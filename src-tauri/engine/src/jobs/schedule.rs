@@ -5,6 +5,8 @@
 //! (`floor(epoch / every)`) is in it, so every worker that ticks in the same interval asks
 //! for the same job and the unique key lets one insert through. A source synced recently
 //! (by a person, or the live watcher's resync) or with a sync job still open is skipped.
+//! vCenters and OMEs get a job each; the iDRAC fleet gets one job for all its due endpoints
+//! (one bounded-concurrency fleet sync and one findings run, not one per BMC).
 //! Must never: run a sync itself, or create a job for a disabled source.
 use std::time::Duration;
 
@@ -30,28 +32,41 @@ pub async fn enqueue_due_syncs(db: &Database, every: Duration) -> Result<Vec<Uui
                             AND r.started_at > now() - make_interval(secs => $1))
           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'sync'
                             AND j.status IN ('pending', 'scheduled', 'running', 'paused')
-                            AND j.target ->> 'source' = s.name AND j.target ->> 'kind' = s.kind::text)
+                            AND coalesce(j.target ->> 'kind', s.kind::text) = s.kind::text
+                            AND coalesce(j.target ->> 'source', s.name) = s.name)
         ORDER BY s.kind, s.name
         "#,
     )
     .bind(secs as f64)
     .fetch_all(db.pool())
     .await?;
-    let mut created = Vec::new();
+    let mut wanted: Vec<(SourceKind, Option<String>, i64)> = Vec::new();
     for r in due {
         let kind: String = r.try_get("kind")?;
         let name: String = r.try_get("name")?;
         let slot: i64 = r.try_get("slot")?;
         let Ok(k) = kind.parse::<SourceKind>() else { continue };
-        let spec = JobSpec::Sync(SyncTarget { source: Some(name.clone()), kind: Some(k), benchmark_noop: false });
+        if k == SourceKind::Idrac {
+            if !wanted.iter().any(|(wk, _, _)| *wk == SourceKind::Idrac) {
+                wanted.push((k, None, slot));
+            }
+        } else {
+            wanted.push((k, Some(name), slot));
+        }
+    }
+    let mut created = Vec::new();
+    for (k, name, slot) in wanted {
+        let kind = k.as_str();
+        let label = name.clone().unwrap_or_else(|| "fleet".into());
+        let spec = JobSpec::Sync(SyncTarget { source: name.clone(), kind: Some(k), benchmark_noop: false });
         let id: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO jobs (type, status, title, target, policy, idempotency_key)
              VALUES ('sync', 'pending', $1, $2, '{}', $3)
              ON CONFLICT ON CONSTRAINT jobs_idempotency_key_key DO NOTHING RETURNING id",
         )
-        .bind(format!("Scheduled sync of {kind} {name}"))
+        .bind(format!("Scheduled sync of {kind} {label}"))
         .bind(spec.to_target())
-        .bind(format!("sync:{kind}:{name}:{secs}:{slot}"))
+        .bind(format!("sync:{kind}:{label}:{secs}:{slot}"))
         .fetch_optional(db.pool())
         .await?;
         created.extend(id);
