@@ -139,3 +139,21 @@ fn a_configuration_problem_reaches_the_page_as_a_sentence() {
         )
     );
 }
+
+/// "Try the demo lab" never writes a simulated estate into a shared (real) database.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_demo_lab_is_refused_on_a_shared_database(pool: PgPool) {
+    let o = pool.connect_options();
+    let url =
+        format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), Some(&url));
+    let results =
+        tokio::task::spawn_blocking(move || calls(|| AppState::new(Ok(config)), vec![("start_demo", json!({}))]))
+            .await
+            .unwrap();
+    let err = results[0].clone().expect_err("refused");
+    assert!(err["message"].as_str().unwrap().contains("embedded default"), "{err}");
+    let sources: i64 = sqlx::query_scalar("SELECT count(*) FROM vcenter_instances").fetch_one(&pool).await.unwrap();
+    assert_eq!(sources, 0, "nothing was set up");
+}

@@ -169,6 +169,48 @@ async fn open_report(
     Ok(eio_core::reports::ops::OpenedReport { path: path.display().to_string() })
 }
 
+/// The demo lab runs at most once per desktop process.
+static DEMO_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// "Try the demo lab": on the embedded default, start the lab simulators in this process
+/// and set EIO up on them exactly as `eio demo` does (sources over real HTTPS, first sync,
+/// sites and prefixes, findings, a job awaiting approval); the lab keeps living until the
+/// app closes. Refused on a shared database: the demo never writes into a real estate's.
+#[tauri::command(async)]
+async fn start_demo(
+    state: tauri::State<'_, AppState>,
+    _input: Option<eio_core::api::NoInput>,
+) -> Result<ConnectionState, ApiError> {
+    let config = {
+        let inner = state.started().await;
+        inner.config.clone()?
+    };
+    if !matches!(config.database, eio_core::config::DatabaseChoice::Embedded) {
+        return Err(eio_core::Error::invalid(
+            "the demo lab runs on the embedded default database only; this desktop uses a shared database",
+        )
+        .into());
+    }
+    if DEMO_STARTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Err(eio_core::Error::invalid("the demo lab is already running in this window").into());
+    }
+    let options = eio_demo::DemoOptions { worker_mode: "desktop", ..Default::default() };
+    let demo = match eio_demo::Demo::start(&config, options, |step| tracing::info!(step, "demo lab")).await {
+        Ok(d) => d,
+        Err(e) => {
+            DEMO_STARTED.store(false, std::sync::atomic::Ordering::SeqCst);
+            return Err(e.into());
+        }
+    };
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = demo.run_until(std::future::pending::<()>(), |event| tracing::info!(event, "demo lab")).await {
+            tracing::warn!(error = %e.message, "the demo lab stopped");
+        }
+    });
+    let inner = state.started().await;
+    Ok(inner.state.clone().unwrap_or_else(|| ConnectionState::disconnected(&config, None)))
+}
+
 /// Register the shell's state and commands on a builder (the app, or a test's mock).
 pub fn register<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder.manage(state).invoke_handler(tauri::generate_handler![
@@ -176,7 +218,8 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> taur
         connection_state,
         sign_in,
         sign_out,
-        open_report
+        open_report,
+        start_demo
     ])
 }
 

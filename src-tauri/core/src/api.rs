@@ -295,6 +295,12 @@ pub const DESKTOP_COMMANDS: &[(&str, &str, &str, &str)] = &[
         "OpenedReport",
         "Open a recorded report file (or its folder) with the desktop's default application.",
     ),
+    (
+        "start_demo",
+        "NoInput",
+        "ConnectionState",
+        "Try the demo lab: simulators in this process and EIO set up on them (embedded default only).",
+    ),
 ];
 
 /// Types the UI needs besides operation inputs and outputs.

@@ -1476,6 +1476,8 @@ export function makeDesktop(invoke: DesktopInvoke) {
     sign_out: (): Promise<ConnectionState> => invoke<ConnectionState>("sign_out", {}),
     /** Open a recorded report file (or its folder) with the desktop's default application. */
     open_report: (input: OpenReportInput): Promise<OpenedReport> => invoke<OpenedReport>("open_report", { input }),
+    /** Try the demo lab: simulators in this process and EIO set up on them (embedded default only). */
+    start_demo: (): Promise<ConnectionState> => invoke<ConnectionState>("start_demo", {}),
   };
 }
 

@@ -4,6 +4,7 @@ import {
   Alert,
   Anchor,
   Badge,
+  Button,
   Card,
   Group,
   Progress,
@@ -17,8 +18,9 @@ import {
 } from "@mantine/core";
 import { IconAlertTriangle, IconPlugConnected } from "@tabler/icons-react";
 import { Link } from "react-router";
-import type { Count, DashboardPage as Model, JobSummary } from "../api/bindings.gen";
-import { api } from "../api/client";
+import { useState } from "react";
+import type { ApiError, Count, DashboardPage as Model, JobSummary } from "../api/bindings.gen";
+import { api, desktop, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, PageHeader, StatusBadge } from "../components/common";
 import { ago, words } from "../lib/format";
 import { usePageModel } from "../lib/usePageModel";
@@ -27,7 +29,40 @@ export function DashboardPage() {
   const page = usePageModel(() => api.dashboard_page(), [], ["job", "approval", "kill_switch", "inventory"]);
   if (page.error && !page.data) return <ErrorAlert error={page.error} onRetry={page.reload} />;
   if (!page.data) return <Skeleton height={400} data-testid="dashboard-loading" />;
-  return <Dashboard model={page.data} />;
+  return <Dashboard model={page.data} onChanged={page.reload} />;
+}
+
+/** "Try the demo lab" (desktop, embedded default): the same setup as `eio demo`, in-process. */
+function TryDemo(props: { onStarted: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  if (!desktop) return null;
+  const start = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await desktop?.start_demo();
+      props.onStarted();
+    } catch (e) {
+      setError(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Stack gap="xs" mt="sm">
+      <Text size="sm">
+        Or try EIO on a simulated estate: 2 vCenters, 60 hosts, 800 VMs, 60 Dell servers, synced and waiting
+        for you, with a maintenance job to approve.
+      </Text>
+      <Group>
+        <Button onClick={start} loading={busy} data-testid="try-demo">
+          Try the demo lab
+        </Button>
+      </Group>
+      {error && <ErrorAlert error={error} title="The demo lab did not start" />}
+    </Stack>
+  );
 }
 
 function Stat(props: { label: string; value: number; detail?: string; testId: string; to?: string }) {
@@ -57,7 +92,7 @@ function Stat(props: { label: string; value: number; detail?: string; testId: st
 
 const SEVERITY_COLOR: Record<string, string> = { error: "red.6", warning: "yellow.6", info: "blue.5" };
 
-export function Dashboard({ model }: { model: Model }) {
+export function Dashboard({ model, onChanged }: { model: Model; onChanged?: () => void }) {
   const t = model.totals;
   const sites = model.sites.map((s) => ({ site: s.site ?? "(no site)", VMs: s.vms, Hosts: s.hosts, Servers: s.servers }));
   const findings = model.findings.filter((f) => f.count > 0);
@@ -134,7 +169,11 @@ export function Dashboard({ model }: { model: Model }) {
           Sync status
         </Title>
         {model.sources.length === 0 ? (
-          <EmptyState title="No sources yet" icon={<IconPlugConnected size={26} />}>
+          <EmptyState
+            title="No sources yet"
+            icon={<IconPlugConnected size={26} />}
+            action={<TryDemo onStarted={() => onChanged?.()} />}
+          >
             An admin adds vCenters, iDRACs and OpenManage under Settings → Sources (or with `eio source add`).
           </EmptyState>
         ) : (
