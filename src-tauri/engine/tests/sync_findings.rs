@@ -144,6 +144,10 @@ async fn a_sync_runs_site_inference_and_findings_as_the_worker(admin: PgPool) {
         assert_eq!(w.evidence["prefix"], block.as_str(), "{:?}", w.evidence);
     }
     assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM finding_runs").fetch_one(&admin).await.unwrap(), 2);
+    // The dashboard counts them where inference placed them (their iDRAC sources have no site).
+    let dash = eio_core::pages::dashboard::load(&db).await.unwrap();
+    let fra = dash.sites.iter().find(|s| s.site.as_deref() == Some("FRA-01")).expect("FRA-01 on the dashboard");
+    assert_eq!(fra.servers, 2, "{:?}", dash.sites);
 
     worker.close().await;
     let _ = sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {role}")).execute(&admin).await;

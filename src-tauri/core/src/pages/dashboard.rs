@@ -14,7 +14,8 @@ use crate::Database;
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
 pub struct DashboardPage {
     pub totals: InventoryTotals,
-    /// Inventory per site (`site` None: objects whose source has no site).
+    /// Inventory per site: each object where site inference placed it (else its source's
+    /// site; `site` None: neither says).
     pub sites: Vec<SiteCounts>,
     pub sources: Vec<SourceHealth>,
     /// Open IPAM findings per severity (error, warning, info), zeros included.
@@ -89,20 +90,24 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
     let sites = sqlx::query(
         r#"
         WITH vm AS (
-            SELECT vc.site_id, count(*) AS vms, count(*) FILTER (WHERE v.power_state = 'powered_on') AS vms_on
+            SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS vms,
+                   count(*) FILTER (WHERE v.power_state = 'powered_on') AS vms_on
             FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
+            LEFT JOIN site_placements pl ON pl.entity_type = 'virtual_machine' AND pl.entity_id = v.id
             WHERE v.removed_at IS NULL AND NOT v.is_template
-            GROUP BY vc.site_id
+            GROUP BY 1
         ), host AS (
-            SELECT vc.site_id, count(*) AS hosts, count(DISTINCT h.cluster_id) AS clusters
+            SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS hosts, count(DISTINCT h.cluster_id) AS clusters
             FROM esxi_hosts h JOIN vcenter_instances vc ON vc.id = h.vcenter_id
+            LEFT JOIN site_placements pl ON pl.entity_type = 'esxi_host' AND pl.entity_id = h.id
             WHERE h.removed_at IS NULL
-            GROUP BY vc.site_id
+            GROUP BY 1
         ), srv AS (
-            SELECT coalesce(e.site_id, o.site_id) AS site_id, count(*) AS servers
+            SELECT coalesce(pl.site_id, e.site_id, o.site_id) AS site_id, count(*) AS servers
             FROM physical_servers p
             LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
             LEFT JOIN ome_instances o ON o.id = p.ome_instance_id
+            LEFT JOIN site_placements pl ON pl.entity_type = 'physical_server' AND pl.entity_id = p.id
             WHERE p.removed_at IS NULL
             GROUP BY 1
         ), keys AS (
