@@ -144,7 +144,8 @@ export type Count = { value: string, count: number, };
 
 export type DashboardPage = { totals: InventoryTotals, 
 /**
- * Inventory per site (`site` None: objects whose source has no site).
+ * Inventory per site: each object where site inference placed it (else its source's
+ * site; `site` None: neither says).
  */
 sites: Array<SiteCounts>, sources: Array<SourceHealth>, 
 /**
