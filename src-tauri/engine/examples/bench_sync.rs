@@ -88,13 +88,18 @@ async fn run(url: &str, scratch: &str, sim: &Vcsim) -> Result<(), Box<dyn std::e
         let raw = t.elapsed().as_secs_f64();
         let rss_before = peak_rss_mib();
         let t = Instant::now();
-        let report = vcenter::sync_vcenters(&syncer, None).await?.remove(0);
+        let source = eio_engine::sync::sources(&db, eio_core::sources::SourceKind::Vcenter, None).await?.remove(0);
+        let report = vcenter::full_sync(&syncer, &source).await?;
         let full = t.elapsed().as_secs_f64();
+        // What every sync ends with (site inference, the findings engine), timed apart.
+        let t = Instant::now();
+        eio_engine::sync::refresh_derived(&db).await;
+        let derived = t.elapsed().as_secs_f64();
         let vms = report.counts.get("virtual_machines").map(|c| c.seen).unwrap_or(0);
         println!(
             "round {round}: raw RetrievePropertiesEx exchange {raw:.2} s ({:.1} MB) | full sync into PostgreSQL {full:.2} s \
              = {:.2}x raw | {:?}, {vms} VMs, {} SOAP calls (login to logout), ledger changes {} | peak RSS {:.0} MiB \
-             (before the sync {:.0} MiB)",
+             (before the sync {:.0} MiB) | then site inference + findings {derived:.2} s",
             bytes as f64 / 1e6,
             full / raw,
             report.outcome,
