@@ -47,7 +47,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
         let n = plan.hosts.len().max(1);
         for (i, planned) in plan.hosts.iter().enumerate() {
             let base = (i as i32 + 1) * HOST_STRIDE;
-            let finished = maintenance::steps_between(ctx, base + EXIT_OFFSET, base + EXIT_OFFSET + 1).await?;
+            let finished = ctx.steps_between(base + EXIT_OFFSET, base + EXIT_OFFSET + 1).await?;
             if finished.first().is_some_and(|s| s.status == "succeeded" || s.status == "skipped") {
                 done.push(json!({ "host": planned.name, "result": "updated" }));
                 continue;

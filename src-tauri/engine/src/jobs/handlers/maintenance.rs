@@ -22,7 +22,7 @@ use sqlx::Row;
 
 use super::actions::{blocked_pause, EnterMaintenance, ExitMaintenance, VmOp, VmPower};
 use super::targets::{self, HostTarget};
-use crate::jobs::context::{JobContext, JobError, Step};
+use crate::jobs::context::{JobContext, JobError};
 use crate::sync::Syncer;
 
 pub const HOST_STRIDE: i32 = 10_000;
@@ -91,30 +91,6 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &MaintenanceTarget) -> Re
     result
 }
 
-/// The steps of this job with seq in `lo..hi`, in order.
-pub async fn steps_between(ctx: &JobContext, lo: i32, hi: i32) -> Result<Vec<Step>, JobError> {
-    let rows = sqlx::query(
-        "SELECT id, seq, status::text AS status, external_task_id, result FROM job_steps
-         WHERE job_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
-    )
-    .bind(ctx.job.id)
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(ctx.db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Step {
-                id: r.try_get("id")?,
-                seq: r.try_get("seq")?,
-                status: r.try_get("status")?,
-                external_task_id: r.try_get("external_task_id")?,
-                result: r.try_get("result")?,
-            })
-        })
-        .collect()
-}
-
 /// Put `host` into maintenance mode through the gate.
 pub async fn enter(
     ctx: &JobContext,
@@ -125,7 +101,7 @@ pub async fn enter(
 ) -> Result<Value, JobError> {
     let action = EnterMaintenance { session, host: &host.moid, cluster: host.cluster_moid.as_deref() };
     let name = format!("enter maintenance mode: {}", host.name);
-    let attempts = steps_between(ctx, base, base + 100).await?;
+    let attempts = ctx.steps_between(base, base + 100).await?;
     let mut next = base;
     if let Some(last) = attempts.last() {
         match last.status.as_str() {
