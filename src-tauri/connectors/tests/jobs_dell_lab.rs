@@ -286,6 +286,130 @@ async fn idrac7_jobs_are_read_over_wsman_and_actions_are_refused_clearly() {
     assert!(fw.iter().any(|f| f.fqdd == BIOS));
     let err = actions.start_firmware_update(&bios_update(ApplyTime::OnReset)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotSupported, "{err}");
-    assert!(err.to_string().contains("WSMan"), "{err}");
+    assert!(err.to_string().contains("InstallFromURI"), "a pushed package can't go over WSMan: {err}");
     assert!(lab.bmc(0).actions().is_empty());
+}
+
+/// A package share the iDRAC can pull from (HTTPS on loopback): `name` → bytes.
+async fn share(files: Vec<(&'static str, Vec<u8>)>) -> eio_lab::tls::HttpsServer {
+    let mut router = axum::Router::new();
+    for (name, bytes) in files {
+        router = router.route(&format!("/{name}"), axum::routing::get(move || async move { bytes.clone() }));
+    }
+    eio_lab::tls::serve_https(router).await.unwrap()
+}
+
+fn uri_update(uri: String) -> FirmwareUpdate {
+    FirmwareUpdate {
+        component_fqdd: BIOS.into(),
+        expected_version: NEW_BIOS.into(),
+        image: ImageSource::Uri(uri),
+        apply: ApplyTime::OnReset,
+    }
+}
+
+/// Dell's WSMan sequence: InstallFromURI (download → Downloaded), CreateRebootJob +
+/// SetupJobQueue (Scheduled → reboot → Running → Completed), the version read back from
+/// DCIM_SoftwareIdentity; each method issued once, the jobs re-attached from a new connection.
+#[tokio::test]
+async fn idrac7_installs_from_a_uri_and_one_reboot_job_applies_it() {
+    let lab = lab(Generation::Idrac7).await;
+    let repo = share(vec![("BIOS.EXE", lab_image(BIOS, NEW_BIOS, 32 * 1024))]).await;
+    let actions = DellActions::connect(&lab.endpoint(0)).await.unwrap();
+    assert_eq!(actions.driver_kind(), DriverKind::Wsman);
+    let update = uri_update(format!("{}/BIOS.EXE", repo.base_url));
+    let started = actions.start_firmware_update(&update).await.unwrap();
+    assert!(started.job_id.starts_with("JID_"), "{started:?}");
+    assert_eq!(started.method, UpdateMethod::WsmanInstallFromUri);
+
+    let looks = watch(&actions, &started.job_id, 5_000, |j| j.state != JobState::Downloading).await;
+    let seen = states(&looks);
+    assert_eq!(seen.last(), Some(&JobState::Downloaded), "{seen:?}");
+    assert!(seen.iter().all(|s| matches!(s, JobState::Downloading | JobState::Downloaded)), "{seen:?}");
+    let staged = looks.last().unwrap();
+    assert!(actions.is_staged(staged) && actions.awaits_reset(staged), "{staged:?}");
+    assert!(!actions.verify(&update).await.unwrap().is_ok(), "nothing installed before the reboot");
+
+    let rid = actions.apply_staged(std::slice::from_ref(&started.job_id), ResetKind::GracefulRestart).await.unwrap();
+    let rid = rid.expect("a reboot job");
+    assert!(rid.starts_with("RID_"), "{rid}");
+    let looks = watch(&actions, &started.job_id, 20, |j| j.state.is_finished()).await;
+    assert_eq!(states(&looks), [JobState::Scheduled, JobState::Running, JobState::Completed]);
+    let v = actions.verify(&update).await.unwrap();
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!(lab.bmc(0).firmware_version(BIOS).as_deref(), Some(NEW_BIOS));
+    actions.close().await.unwrap();
+
+    // A new connection (a resumed worker) re-attaches to both jobs; the reboot job is done.
+    let again = DellActions::connect(&lab.endpoint(0)).await.unwrap();
+    assert_eq!(again.job(&started.job_id).await.unwrap().state, JobState::Completed);
+    let reboot = again.job(&rid).await.unwrap();
+    assert_eq!((reboot.state, reboot.raw_state.as_str()), (JobState::Completed, "Reboot Completed"));
+    assert!(again.pending_jobs().await.unwrap().is_empty());
+
+    let bmc = lab.bmc(0);
+    for action in ["InstallFromURI", "CreateRebootJob", "SetupJobQueue", "RebootJob"] {
+        assert_eq!(bmc.action_count(action), 1, "{action}: {:?}", bmc.actions());
+    }
+    assert!(bmc.actions().iter().all(|a| a.refused.is_none()), "{:?}", bmc.actions());
+}
+
+/// A reboot job created by a worker that died before SetupJobQueue is reused, never doubled.
+#[tokio::test]
+async fn an_unscheduled_reboot_job_is_reused() {
+    let lab = lab(Generation::Idrac7).await;
+    let repo = share(vec![("BIOS.EXE", lab_image(BIOS, NEW_BIOS, 1024))]).await;
+    let actions = DellActions::connect(&lab.endpoint(0)).await.unwrap();
+    let update = uri_update(format!("{}/BIOS.EXE", repo.base_url));
+    let jid = actions.start_firmware_update(&update).await.unwrap().job_id;
+    watch(&actions, &jid, 5_000, |j| j.state != JobState::Downloading).await;
+    let client = eio_connectors::wsman::WsmanClient::new(
+        &lab.endpoint(0).url,
+        lab.credentials(),
+        eio_connectors::http::HttpClient::new(lab.http_config(0)).unwrap(),
+    );
+    let orphan =
+        eio_connectors::wsman::dcim::create_reboot_job(&client, eio_connectors::wsman::dcim::RebootJobType::PowerCycle)
+            .await
+            .unwrap();
+    let rid = actions.apply_staged(std::slice::from_ref(&jid), ResetKind::GracefulRestart).await.unwrap();
+    assert_eq!(rid.as_deref(), Some(orphan.as_str()));
+    assert_eq!(lab.bmc(0).action_count("CreateRebootJob"), 1);
+    watch(&actions, &jid, 20, |j| j.state.is_finished()).await;
+    assert!(actions.verify(&update).await.unwrap().is_ok());
+}
+
+/// Refusals and failures over WSMan: Dell's messages, nothing installed, the queue cleared
+/// with DeleteJobQueue(JID_CLEARALL).
+#[tokio::test]
+async fn wsman_refusals_and_failed_downloads_are_typed() {
+    let lab = lab(Generation::Idrac7).await;
+    let repo = share(vec![("NIC.EXE", lab_image("NIC.Integrated.1-1-1", "99.0", 1024))]).await;
+    let actions = DellActions::connect(&lab.endpoint(0)).await.unwrap();
+    let mut other = uri_update(format!("{}/BIOS.EXE", repo.base_url));
+    other.component_fqdd = "Disk.Bay.99:Enclosure.Internal.0-1".into();
+    let err = actions.start_firmware_update(&other).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(lab.bmc(0).action_count("InstallFromURI"), 0);
+
+    // A URI that answers 404, and a package for another component: both jobs fail.
+    for uri in [format!("{}/missing.EXE", repo.base_url), format!("{}/NIC.EXE", repo.base_url)] {
+        let jid = actions.start_firmware_update(&uri_update(uri)).await.unwrap().job_id;
+        let looks = watch(&actions, &jid, 5_000, |j| j.state.is_finished()).await;
+        let last = looks.last().unwrap();
+        assert_eq!(last.state, JobState::Failed, "{last:?}");
+        assert!(last.message.is_some(), "{last:?}");
+    }
+    assert_ne!(lab.bmc(0).firmware_version(BIOS).as_deref(), Some(NEW_BIOS));
+    actions.clear_job_queue().await.unwrap();
+    assert!(actions.job_queue().await.unwrap().is_empty());
+    assert_eq!(lab.bmc(0).action_count("DeleteJobQueue"), 1);
+    // A job id the iDRAC does not know is Dell's SUP011, typed.
+    let client = eio_connectors::wsman::WsmanClient::new(
+        &lab.endpoint(0).url,
+        lab.credentials(),
+        eio_connectors::http::HttpClient::new(lab.http_config(0)).unwrap(),
+    );
+    let err = eio_connectors::wsman::dcim::setup_job_queue(&client, &["JID_000000000001".into()]).await.unwrap_err();
+    assert!(matches!(&err, eio_connectors::wsman::WsmanError::Refused { code: Some(c), .. } if c == "SUP011"), "{err}");
 }

@@ -6,7 +6,9 @@
 //!   asked of vCenter, with the VM and its reason listed; the default policy refuses a
 //!   shutdown; the operator's "suspend" is applied once and the host then enters.
 //! * A rolling firmware update over three hosts, one at a time, each component staged,
-//!   applied by one reset, verified; every action issued exactly once.
+//!   applied by one reset, verified; every action issued exactly once. With an iDRAC7 among
+//!   them, that host gets the package over WSMan (InstallFromURI from the worker, one
+//!   CreateRebootJob + SetupJobQueue), its `JID_…` and `RID_…` recorded before waiting.
 //! * Crash safety: the same rolling update while workers are killed at random points, over
 //!   and over: it still ends succeeded and no action is issued twice.
 use std::sync::Arc;
@@ -43,6 +45,11 @@ struct Estate {
 /// A lab vCenter (one cluster of `hosts` hosts) and one lab iDRAC per host (service tags
 /// matching), added as sources, synced and mapped through the production code paths.
 async fn estate(admin: &PgPool, hosts: usize) -> Estate {
+    estate_of(admin, hosts, &[(Generation::Idrac9, 1)]).await
+}
+
+/// [`estate`] with iDRACs of these generations (cycled through in host order).
+async fn estate_of(admin: &PgPool, hosts: usize, generations: &[(Generation, usize)]) -> Estate {
     let vc = LabVcenter::start(LabModel {
         datacenters: 1,
         clusters_per_datacenter: 1,
@@ -52,7 +59,7 @@ async fn estate(admin: &PgPool, hosts: usize) -> Estate {
     })
     .await
     .unwrap();
-    let mut builder = DellLab::builder().bmcs(hosts).generation(Generation::Idrac9).credentials("root", PLANTED);
+    let mut builder = DellLab::builder().bmcs(hosts).generation_mix(generations).credentials("root", PLANTED);
     for i in 0..hosts {
         builder = builder.customize(i, move |s| s.service_tag = service_tag(i));
     }
@@ -289,9 +296,16 @@ async fn assert_rolled_out(admin: &PgPool, e: &Estate, job: Uuid) {
     for (i, host) in e.hosts.iter().enumerate() {
         let bmc = e.dell.bmc(i);
         assert_eq!(bmc.firmware_version(BIOS).as_deref(), Some(NEW_BIOS), "host {host}");
-        let updates = bmc.action_count("MultipartUpdate") + bmc.action_count("HttpPushUpload");
+        let updates = bmc.action_count("MultipartUpdate")
+            + bmc.action_count("HttpPushUpload")
+            + bmc.action_count("InstallFromURI");
         assert_eq!(updates, 1, "host {host}: {:?}", bmc.actions());
-        assert_eq!(bmc.action_count("ComputerSystem.Reset"), 1, "host {host}: {:?}", bmc.actions());
+        // A reset, or over WSMan a reboot job scheduled after the update job.
+        let resets = bmc.action_count("ComputerSystem.Reset") + bmc.action_count("RebootJob");
+        assert_eq!(resets, 1, "host {host}: {:?}", bmc.actions());
+        assert_eq!(bmc.action_count("CreateRebootJob"), bmc.action_count("RebootJob"), "host {host}");
+        assert_eq!(bmc.action_count("SetupJobQueue"), bmc.action_count("RebootJob"), "host {host}");
+        assert!(bmc.actions().iter().all(|a| a.refused.is_none()), "host {host}: {:?}", bmc.actions());
         assert_eq!(bmc.action_count("DeleteJobQueue"), 0);
         assert_eq!(e.vc.action_count("EnterMaintenanceMode_Task", host), 1, "host {host}");
         assert_eq!(e.vc.action_count("ExitMaintenanceMode_Task", host), 1, "host {host}");
@@ -345,6 +359,56 @@ async fn a_rolling_firmware_update_goes_host_by_host_and_issues_every_action_onc
     .await
     .unwrap();
     assert_eq!(leaks, 0);
+}
+
+/// An iDRAC7 (WSMan only) among Redfish iDRACs: the rolling update reaches it too, by
+/// InstallFromURI of the package the worker serves, and one reboot job; its `JID_…` and
+/// `RID_…` are recorded as the steps' external task ids.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_rolling_firmware_update_reaches_an_idrac7_over_wsman(admin: PgPool) {
+    let e = estate_of(&admin, 3, &[(Generation::Idrac9, 2), (Generation::Idrac7, 1)]).await;
+    assert_eq!(e.dell.bmc(2).spec().generation, Generation::Idrac7);
+    let dir = tempfile::tempdir().unwrap();
+    let job = firmware_job(&admin, &e, dir.path()).await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+    let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
+    let row: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(end, "succeeded", "{row:?}");
+    workers.stop().await;
+    assert_rolled_out(&admin, &e, job).await;
+    let wsman = e.dell.bmc(2);
+    for action in ["InstallFromURI", "CreateRebootJob", "SetupJobQueue", "RebootJob"] {
+        assert_eq!(wsman.action_count(action), 1, "{action}: {:?}", wsman.actions());
+    }
+    assert_eq!(wsman.action_count("ComputerSystem.Reset"), 0);
+    // The package came from the worker, for that one download.
+    let served = wsman.actions().into_iter().find(|a| a.action == "InstallFromURI").unwrap().detail;
+    assert!(served.starts_with("http://127.0.0.1:") && served.contains("/eio-packages/"), "{served}");
+    let at = url::Url::parse(&served).unwrap().socket_addrs(|| None).unwrap()[0];
+    assert!(tokio::net::TcpStream::connect(at).await.is_err(), "the package is no longer served after the update step");
+    // The Dell job ids were recorded on their steps (and the job) before being waited on.
+    let recorded: Vec<(String, String)> = sqlx::query(
+        "SELECT kind, external_task_id FROM job_steps WHERE job_id = $1 AND external_task_id IS NOT NULL ORDER BY seq",
+    )
+    .bind(job)
+    .fetch_all(&admin)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("kind"), r.get("external_task_id")))
+    .collect();
+    let wsman_jobs: Vec<String> = wsman.jobs().into_iter().map(|j| j.id).collect();
+    let jid = wsman_jobs.iter().find(|j| j.starts_with("JID_")).unwrap();
+    let rid = wsman_jobs.iter().find(|j| j.starts_with("RID_")).unwrap();
+    assert!(recorded.contains(&("firmware_update".into(), jid.clone())), "{recorded:?}");
+    assert!(recorded.contains(&("server_reset".into(), rid.clone())), "{recorded:?}");
+    let ids: Vec<String> = sqlx::query_scalar("SELECT external_task_ids FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(ids.contains(jid) && ids.contains(rid), "{ids:?}");
 }
 
 /// Everything the simulators were asked, in one number per simulator.

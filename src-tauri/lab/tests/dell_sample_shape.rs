@@ -167,6 +167,11 @@ async fn wsman(http: &HttpClient, url: &str, class: &str, action: &str, body: &s
         "0d1f2e3c-0000-4000-8000-000000000001",
         body,
     );
+    post(http, url, envelope).await
+}
+
+/// POST one envelope with Basic auth; the answer, parsed.
+async fn post(http: &HttpClient, url: &str, envelope: String) -> Element {
     let resp = http.send(http.inner().post(url).basic_auth("root", Some("calvin")).body(envelope)).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     xml::parse(&String::from_utf8_lossy(&http.body(resp).await.unwrap())).unwrap()
@@ -264,4 +269,99 @@ async fn missing_samples_fail_with_the_script_to_run() {
     let empty = std::env::temp_dir().join("eio-no-samples-here");
     let err = DellLab::builder().samples_dir(&empty).build().await.err().expect("must fail");
     assert!(err.to_string().contains("scripts/peers/fetch-dell-samples"), "{err}");
+}
+
+/// A method's answer with the method's name taken out: `Body/X_OUTPUT/Job` → `Body/_OUTPUT/Job`
+/// (a reboot job's reference is `RebootJobID` where a config job's is `Job`).
+fn method_shape(doc: &Element, method: &str) -> BTreeSet<String> {
+    envelope_shape(doc)
+        .into_iter()
+        .map(|n| n.replace(&format!("{method}_OUTPUT"), "_OUTPUT").replace("RebootJobID", "Job"))
+        .collect()
+}
+
+/// Descendant element names of `e`, depth first.
+fn tree(e: &Element, out: &mut Vec<String>) {
+    for c in &e.children {
+        out.push(c.name.clone());
+        tree(c, out);
+    }
+}
+
+async fn invoke(http: &HttpClient, url: &str, class: &str, method: &str, input: &str) -> Element {
+    let uri = format!("{}{class}", eio_connectors::wsman::DCIM_URI);
+    let envelope = eio_connectors::wsman::envelope_with(
+        url,
+        &uri,
+        &format!("{uri}/{method}"),
+        "0d1f2e3c-0000-4000-8000-000000000002",
+        "<wsman:Selector Name=\"Name\">x</wsman:Selector>",
+        &format!("<p:{method}_INPUT xmlns:p=\"{uri}\">{input}</p:{method}_INPUT>"),
+    );
+    post(http, url, envelope).await
+}
+
+/// The firmware-update methods answer in the shapes of dracclient's method captures: a job
+/// reference + 4096 (CreateTargetedConfigJob-ok), Message/MessageID + 2 (…-error), and
+/// Message/MessageID + 0 (DeleteJobQueue-ok).
+#[tokio::test]
+async fn wsman_method_answers_keep_the_captured_shapes() {
+    let lab = DellLab::builder().bmcs(1).generation(Generation::Idrac7).build().await.unwrap();
+    let url = format!("{}wsman", lab.bmc(0).url);
+    let http =
+        HttpClient::new(HttpConfig { tls: TlsPolicy::Pinned(lab.bmc(0).thumbprint.unwrap()), ..Default::default() })
+            .unwrap();
+    let job_ok = xml::parse(&sample("dracclient/bios_service-invoke-create_targeted_config_job-ok.xml")).unwrap();
+    let error = xml::parse(&sample("dracclient/bios_service-invoke-create_targeted_config_job-error.xml")).unwrap();
+    let done = xml::parse(&sample("dracclient/job_service-delete-job-id-ok.xml")).unwrap();
+    let captured_job = method_shape(&job_ok, "CreateTargetedConfigJob");
+    let mut job_tree = Vec::new();
+    tree(job_ok.find("Job").unwrap(), &mut job_tree);
+
+    let target = |id: &str| {
+        format!(
+            "<p:URI>http://127.0.0.1:9/BIOS.EXE</p:URI><p:Target><a:ReferenceParameters xmlns:a=\"{}\">\
+             <w:SelectorSet xmlns:w=\"{}\"><w:Selector Name=\"InstanceID\">{id}</w:Selector></w:SelectorSet>\
+             </a:ReferenceParameters></p:Target>",
+            eio_connectors::wsman::NS_ADDRESSING,
+            eio_connectors::wsman::NS_WSMAN
+        )
+    };
+    let bad =
+        invoke(&http, &url, "DCIM_SoftwareInstallationService", "InstallFromURI", &target("DCIM:INSTALLED#0__X")).await;
+    assert_eq!(method_shape(&bad, "InstallFromURI"), method_shape(&error, "CreateTargetedConfigJob"));
+    assert_eq!(bad.find("Body").unwrap().find("MessageID").unwrap().text.trim(), "SUP024");
+    assert_eq!(bad.find("ReturnValue").unwrap().text.trim(), "2");
+
+    let bios = lab.bmc(0).spec().firmware.into_iter().find(|f| f.fqdd == "BIOS.Setup.1-1").unwrap();
+    let id = format!("DCIM:INSTALLED#{}__{}", bios.component_id, bios.fqdd);
+    let started = invoke(&http, &url, "DCIM_SoftwareInstallationService", "InstallFromURI", &target(&id)).await;
+    assert_eq!(method_shape(&started, "InstallFromURI"), captured_job);
+    assert_eq!(started.find("ReturnValue").unwrap().text.trim(), "4096");
+
+    let reboot = invoke(
+        &http,
+        &url,
+        "DCIM_SoftwareInstallationService",
+        "CreateRebootJob",
+        "<p:RebootJobType>3</p:RebootJobType>",
+    )
+    .await;
+    assert_eq!(method_shape(&reboot, "CreateRebootJob"), captured_job);
+    let mut ours = Vec::new();
+    tree(reboot.find("RebootJobID").unwrap(), &mut ours);
+    assert_eq!(ours, job_tree, "the reboot job's reference is an EndpointReference like the captured one");
+
+    let cleared = invoke(&http, &url, "DCIM_JobService", "DeleteJobQueue", "<p:JobID>JID_CLEARALL</p:JobID>").await;
+    assert_eq!(method_shape(&cleared, "DeleteJobQueue"), method_shape(&done, "DeleteJobQueue"));
+    let unknown = invoke(
+        &http,
+        &url,
+        "DCIM_JobService",
+        "SetupJobQueue",
+        "<p:JobArray>JID_000000000001</p:JobArray><p:StartTimeInterval>TIME_NOW</p:StartTimeInterval>",
+    )
+    .await;
+    assert_eq!(method_shape(&unknown, "SetupJobQueue"), method_shape(&error, "CreateTargetedConfigJob"));
+    assert_eq!(unknown.find("Body").unwrap().find("MessageID").unwrap().text.trim(), "SUP011");
 }

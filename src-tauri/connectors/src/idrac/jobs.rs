@@ -5,9 +5,14 @@
 //! new connection: how a resumed worker re-attaches to a `JID_…` it saved), the job queue,
 //! clearing it, resetting the server so a `RebootPending` update applies, and re-reading the
 //! installed versions to verify. Redfish (with the Dell extension) is the driver where it
-//! exists; iDRAC7 without Redfish is read over WSMan (jobs and firmware), but starting,
-//! clearing and resetting there need WSMan method invocation, which this client does not
-//! do yet: those are refused with [`ErrorKind::NotSupported`].
+//! exists; iDRAC7 without Redfish goes over WSMan the way Dell's Lifecycle Controller guide
+//! does it: `InstallFromURI` (the iDRAC pulls the package from a URI: there is no upload
+//! over WSMan) gives a `JID_…` that downloads and waits in `Downloaded`;
+//! [`DellActions::apply_staged`] then creates one reboot job (`RID_…`) and schedules the
+//! update jobs with it (`SetupJobQueue`, `TIME_NOW`); the jobs are followed through
+//! `DCIM_LifecycleJob.JobStatus` and the versions re-read from `DCIM_SoftwareIdentity`.
+//! A package on the worker's disk is not the connector's business over WSMan: the engine
+//! serves it and passes its URI.
 //!
 //! Must never: retry an action, clear a job queue or reset a server unless asked (those are
 //! policy decisions of the engine), or put a credential or an image's bytes in an error,
@@ -22,7 +27,9 @@ use crate::redfish::dell::{self, DellOem};
 use crate::redfish::inventory::OemExtension;
 use crate::redfish::resources::SoftwareInventory;
 use crate::redfish::{AuthPreference, RedfishClient, RedfishError};
-use crate::wsman::dcim::{LifecycleJob, SoftwareIdentity, LIFECYCLE_JOB, SOFTWARE_IDENTITY};
+use crate::wsman::dcim::{
+    self as wsman_dcim, LifecycleJob, RebootJobType, SoftwareIdentity, LIFECYCLE_JOB, SOFTWARE_IDENTITY,
+};
 use crate::wsman::WsmanClient;
 
 pub use crate::redfish::dell::StartedUpdate;
@@ -139,8 +146,9 @@ impl DellActions {
             host: self.host.clone(),
             kind: ErrorKind::NotSupported,
             reason: format!(
-                "{what} over WSMan (DCIM_SoftwareInstallationService / DCIM_JobService methods) is not implemented; \
-                 this iDRAC has no Redfish — update it with racadm or the iDRAC web interface"
+                "{what} over WSMan (DCIM_ComputerSystem.RequestStateChange) is not implemented; this iDRAC has \
+                 no Redfish — reset it with racadm or the iDRAC web interface (firmware updates reboot it through \
+                 their own reboot job)"
             ),
         }
     }
@@ -150,10 +158,26 @@ impl DellActions {
     /// Record the id before waiting on it. A job already running is
     /// `RedfishError::JobAlreadyRunning` (kind [`ErrorKind::JobRunning`]).
     pub async fn start_firmware_update(&self, update: &FirmwareUpdate) -> Result<StartedUpdate, IdracError> {
-        let Driver::Redfish(client) = &self.driver else {
-            return Err(self.unsupported("starting a firmware update"));
+        let client = match &self.driver {
+            Driver::Redfish(c) => c,
+            Driver::Wsman(c) => return self.install_from_uri(c, update).await,
         };
-        let installed = self.firmware().await?;
+        self.check_component(update, &self.firmware().await?)?;
+        let started = match &update.image {
+            ImageSource::Push(image) => {
+                dell::push_update(client, &image.file_name, image.bytes.clone(), update.apply).await?
+            }
+            ImageSource::Uri(uri) => dell::simple_update(client, uri, update.apply).await?,
+        };
+        Ok(started)
+    }
+
+    /// The installed component `update` names, if the server has it and can update it.
+    fn check_component<'a>(
+        &self,
+        update: &FirmwareUpdate,
+        installed: &'a [FirmwareComponent],
+    ) -> Result<&'a FirmwareComponent, IdracError> {
         let Some(component) = installed.iter().find(|c| c.fqdd == update.component_fqdd) else {
             return Err(IdracError::Action {
                 host: self.host.clone(),
@@ -172,13 +196,83 @@ impl DellActions {
                 reason: format!("{} ({}) cannot be updated through the iDRAC", component.fqdd, component.name),
             });
         }
-        let started = match &update.image {
-            ImageSource::Push(image) => {
-                dell::push_update(client, &image.file_name, image.bytes.clone(), update.apply).await?
-            }
-            ImageSource::Uri(uri) => dell::simple_update(client, uri, update.apply).await?,
+        Ok(component)
+    }
+
+    /// WSMan: `InstallFromURI` for the installed instance of the component. Only a URI: the
+    /// iDRAC pulls the package (WSMan has no upload).
+    async fn install_from_uri(&self, c: &WsmanClient, update: &FirmwareUpdate) -> Result<StartedUpdate, IdracError> {
+        let ImageSource::Uri(uri) = &update.image else {
+            return Err(IdracError::Action {
+                host: self.host.clone(),
+                kind: ErrorKind::NotSupported,
+                reason: "over WS-Management the iDRAC pulls the package itself (InstallFromURI): give the image \
+                         as a URI it can reach (http, https, ftp, nfs, cifs), or let the engine serve the file"
+                    .into(),
+            });
         };
-        Ok(started)
+        // Installed images as components, with the InstanceID InstallFromURI targets.
+        let installed: Vec<(FirmwareComponent, String)> = c
+            .enumerate(SOFTWARE_IDENTITY)
+            .await?
+            .iter()
+            .map(SoftwareIdentity::from_element)
+            .filter_map(|s| s.to_component().map(|component| (component, s.instance_id)))
+            .collect();
+        let components: Vec<FirmwareComponent> = installed.iter().map(|(c, _)| c.clone()).collect();
+        let fqdd = &self.check_component(update, &components)?.fqdd;
+        let target = installed.iter().find(|(c, _)| &c.fqdd == fqdd).map(|(_, id)| id.as_str()).unwrap_or_default();
+        let job_id = wsman_dcim::install_from_uri(c, target, uri).await?;
+        Ok(StartedUpdate { job_id, method: UpdateMethod::WsmanInstallFromUri })
+    }
+
+    /// The update job is staged: it waits only for the reset that applies it (Redfish:
+    /// `RebootPending`; WSMan: `Downloaded`, until [`DellActions::apply_staged`] schedules it).
+    pub fn is_staged(&self, job: &JobStatus) -> bool {
+        match self.driver {
+            Driver::Redfish(_) => job.state == JobState::RebootPending,
+            Driver::Wsman(_) => job.state == JobState::Downloaded,
+        }
+    }
+
+    /// The job still waits for a reset to be asked for (after [`DellActions::apply_staged`]
+    /// it no longer does).
+    pub fn awaits_reset(&self, job: &JobStatus) -> bool {
+        match self.driver {
+            Driver::Redfish(_) => job.state.awaits_reboot(),
+            Driver::Wsman(_) => job.state == JobState::Downloaded,
+        }
+    }
+
+    /// Reset the server so the staged `jobs` apply. Redfish: `ComputerSystem.Reset` (returns
+    /// None). WSMan: one reboot job — an unfinished `RID_…` already in the queue is reused, so
+    /// a worker that died between the two calls never creates a second one — scheduled after
+    /// the update jobs with `SetupJobQueue` (returns the `RID_…`).
+    pub async fn apply_staged(&self, jobs: &[String], kind: ResetKind) -> Result<Option<String>, IdracError> {
+        let c = match &self.driver {
+            Driver::Redfish(c) => return dell::reset_system(c, kind).await.map(|_| None).map_err(Into::into),
+            Driver::Wsman(c) => c,
+        };
+        let reboot_type = match kind {
+            ResetKind::GracefulRestart => RebootJobType::GracefulForced,
+            ResetKind::ForceRestart | ResetKind::PowerCycle => RebootJobType::PowerCycle,
+            other => {
+                return Err(IdracError::Action {
+                    host: self.host.clone(),
+                    kind: ErrorKind::NotSupported,
+                    reason: format!("a {other:?} does not apply update jobs over WS-Management"),
+                })
+            }
+        };
+        let queue = wsman_jobs(c).await?;
+        let rid = match queue.iter().find(|j| j.id.starts_with("RID_") && !j.state.is_finished()) {
+            Some(j) => j.id.clone(),
+            None => wsman_dcim::create_reboot_job(c, reboot_type).await?,
+        };
+        let mut array = jobs.to_vec();
+        array.push(rid.clone());
+        wsman_dcim::setup_job_queue(c, &array).await?;
+        Ok(Some(rid))
     }
 
     /// A job as it is now.
@@ -212,7 +306,7 @@ impl DellActions {
     pub async fn clear_job_queue(&self) -> Result<(), IdracError> {
         match &self.driver {
             Driver::Redfish(c) => Ok(dell::clear_job_queue(c).await?),
-            Driver::Wsman(_) => Err(self.unsupported("clearing the job queue")),
+            Driver::Wsman(c) => Ok(wsman_dcim::delete_job_queue(c, "JID_CLEARALL").await?),
         }
     }
 
@@ -273,11 +367,16 @@ async fn wsman_jobs(c: &WsmanClient) -> Result<Vec<JobStatus>, IdracError> {
         .map(|e| {
             let j = LifecycleJob::from_element(e);
             let raw = j.status.clone().unwrap_or_default();
+            let mut state = JobState::from_dell(&raw);
+            // A reboot job's success is "Reboot Completed": for it, that is the end.
+            if j.id.starts_with("RID_") && state == JobState::RebootCompleted {
+                state = JobState::Completed;
+            }
             JobStatus {
                 id: j.id,
                 name: j.name,
                 job_type: None,
-                state: JobState::from_dell(&raw),
+                state,
                 raw_state: raw,
                 percent: j.percent_complete,
                 message_id: j.message_id,

@@ -160,6 +160,12 @@ impl IdracError {
                 WsmanError::Malformed { .. } | WsmanError::Protocol { .. } => ErrorKind::Malformed,
                 WsmanError::NotWsman { .. } => ErrorKind::NotSupported,
                 WsmanError::Fault { .. } | WsmanError::Status { .. } => ErrorKind::Other,
+                WsmanError::Refused { code, .. } => match code.as_deref() {
+                    // Component is not updateable / Invalid InstanceID (Software Update profile).
+                    Some("SUP007") => ErrorKind::NotSupported,
+                    Some("SUP024") | Some("SUP011") => ErrorKind::NotFound,
+                    _ => ErrorKind::Other,
+                },
             },
             IdracError::Racadm(e) => match e {
                 RacadmError::Unauthorized { .. } => ErrorKind::Unauthorized,

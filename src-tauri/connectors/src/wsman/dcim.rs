@@ -2,8 +2,17 @@
 //!
 //! Property names follow Dell's DCIM profiles (System Info, Software Inventory, iDRAC Card,
 //! Job Control); values that mean "nothing" ("", nil, "N/A") become `None`.
-use super::xml::Element;
-use super::{WsmanClient, WsmanError};
+//!
+//! The Software Update and Job Control profiles' methods a firmware update takes, as Dell's
+//! Lifecycle Controller Web Services guide and python-dracclient call them:
+//! `DCIM_SoftwareInstallationService.InstallFromURI(URI, Target → DCIM_SoftwareIdentity)`
+//! returns a `JID_…` that downloads the package and waits in `Downloaded`;
+//! `DCIM_SoftwareInstallationService.CreateRebootJob(RebootJobType)` returns a `RID_…`;
+//! `DCIM_JobService.SetupJobQueue(JobArray…, StartTimeInterval)` schedules the update jobs
+//! and, last in the array, the reboot that applies them; `DCIM_JobService.DeleteJobQueue(JobID)`
+//! deletes one job or all (`JID_CLEARALL`).
+use super::xml::{escape, Element};
+use super::{Returned, WsmanClient, WsmanError, ANONYMOUS, NS_ADDRESSING, NS_WSMAN};
 use crate::idrac::records::{
     category_of_fqdd, meaningful, normalize_mac, parse_uuid, Capabilities, DriverKind, FirmwareComponent, Generation,
     Health, ManagerInfo, PowerState, ServerInventory,
@@ -13,6 +22,122 @@ pub const SYSTEM_VIEW: &str = "DCIM_SystemView";
 pub const SOFTWARE_IDENTITY: &str = "DCIM_SoftwareIdentity";
 pub const IDRAC_CARD_VIEW: &str = "DCIM_iDRACCardView";
 pub const LIFECYCLE_JOB: &str = "DCIM_LifecycleJob";
+pub const SOFTWARE_INSTALLATION_SERVICE: &str = "DCIM_SoftwareInstallationService";
+pub const JOB_SERVICE: &str = "DCIM_JobService";
+
+/// The keys of the one `DCIM_SoftwareInstallationService` instance.
+const SOFTWARE_INSTALLATION_SELECTORS: &[(&str, &str)] = &[
+    ("CreationClassName", SOFTWARE_INSTALLATION_SERVICE),
+    ("SystemCreationClassName", "DCIM_ComputerSystem"),
+    ("SystemName", "IDRAC:ID"),
+    ("Name", "SoftwareUpdate"),
+];
+
+/// The keys of the one `DCIM_JobService` instance.
+const JOB_SERVICE_SELECTORS: &[(&str, &str)] = &[
+    ("CreationClassName", JOB_SERVICE),
+    ("SystemCreationClassName", "DCIM_ComputerSystem"),
+    ("SystemName", "Idrac"),
+    ("Name", "JobService"),
+];
+
+/// `CreateRebootJob`'s `RebootJobType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebootJobType {
+    /// 1
+    PowerCycle,
+    /// 2: graceful reboot without forced shutdown.
+    Graceful,
+    /// 3: graceful reboot, forced shutdown if the OS does not go down in time.
+    GracefulForced,
+}
+
+impl RebootJobType {
+    fn code(self) -> &'static str {
+        match self {
+            RebootJobType::PowerCycle => "1",
+            RebootJobType::Graceful => "2",
+            RebootJobType::GracefulForced => "3",
+        }
+    }
+}
+
+/// The `InstanceID` selector of the job reference in a method's output (`Job`,
+/// `RebootJobID`: a `wsa:EndpointReference` or its ReferenceParameters).
+pub fn job_id_of(output: &Element) -> Option<String> {
+    fn walk(e: &Element) -> Option<String> {
+        if e.name == "Selector" && e.attribute("Name") == Some("InstanceID") {
+            let t = e.text.trim();
+            return (!t.is_empty()).then(|| t.to_owned());
+        }
+        e.children.iter().find_map(walk)
+    }
+    walk(output)
+}
+
+fn expect_job(
+    client: &WsmanClient,
+    class: &str,
+    method: &str,
+    (output, returned): (Element, Returned),
+) -> Result<String, WsmanError> {
+    let protocol = |reason: &str| WsmanError::Protocol {
+        host: client.host().to_owned(),
+        class: class.to_owned(),
+        reason: format!("{method}: {reason}"),
+    };
+    if returned != Returned::JobCreated {
+        return Err(protocol("ReturnValue 0 where a job (4096) was expected"));
+    }
+    job_id_of(&output).ok_or_else(|| protocol("no job InstanceID in the answer"))
+}
+
+/// `InstallFromURI`: the iDRAC downloads the package at `uri` for the installed component
+/// `software_instance_id` (a `DCIM_SoftwareIdentity` InstanceID, `DCIM:INSTALLED#…`).
+/// Returns the `JID_…`. The URI may carry share credentials: it is never put in an error.
+pub async fn install_from_uri(
+    client: &WsmanClient,
+    software_instance_id: &str,
+    uri: &str,
+) -> Result<String, WsmanError> {
+    let input = format!(
+        "<p:URI>{uri}</p:URI><p:Target xmlns:a=\"{NS_ADDRESSING}\" xmlns:w=\"{NS_WSMAN}\">\
+         <a:Address>{ANONYMOUS}</a:Address><a:ReferenceParameters>\
+         <w:ResourceURI>{resource}</w:ResourceURI><w:SelectorSet>\
+         <w:Selector Name=\"InstanceID\">{id}</w:Selector></w:SelectorSet></a:ReferenceParameters></p:Target>",
+        uri = escape(uri),
+        resource = escape(&format!("{}{SOFTWARE_IDENTITY}", super::DCIM_URI)),
+        id = escape(software_instance_id),
+    );
+    let out =
+        client.invoke(SOFTWARE_INSTALLATION_SERVICE, "InstallFromURI", SOFTWARE_INSTALLATION_SELECTORS, &input).await?;
+    expect_job(client, SOFTWARE_INSTALLATION_SERVICE, "InstallFromURI", out)
+}
+
+/// `CreateRebootJob`: a reboot job (`RID_…`), created but not scheduled.
+pub async fn create_reboot_job(client: &WsmanClient, kind: RebootJobType) -> Result<String, WsmanError> {
+    let input = format!("<p:RebootJobType>{}</p:RebootJobType>", kind.code());
+    let out = client
+        .invoke(SOFTWARE_INSTALLATION_SERVICE, "CreateRebootJob", SOFTWARE_INSTALLATION_SELECTORS, &input)
+        .await?;
+    expect_job(client, SOFTWARE_INSTALLATION_SERVICE, "CreateRebootJob", out)
+}
+
+/// `SetupJobQueue`: run `jobs` in this order now (`TIME_NOW`); a reboot job last reboots
+/// the server so the updates before it apply.
+pub async fn setup_job_queue(client: &WsmanClient, jobs: &[String]) -> Result<(), WsmanError> {
+    let mut input: String = jobs.iter().map(|j| format!("<p:JobArray>{}</p:JobArray>", escape(j))).collect();
+    input.push_str("<p:StartTimeInterval>TIME_NOW</p:StartTimeInterval>");
+    client.invoke(JOB_SERVICE, "SetupJobQueue", JOB_SERVICE_SELECTORS, &input).await?;
+    Ok(())
+}
+
+/// `DeleteJobQueue`: delete one job, or every job with `JID_CLEARALL`.
+pub async fn delete_job_queue(client: &WsmanClient, job_id: &str) -> Result<(), WsmanError> {
+    let input = format!("<p:JobID>{}</p:JobID>", escape(job_id));
+    client.invoke(JOB_SERVICE, "DeleteJobQueue", JOB_SERVICE_SELECTORS, &input).await?;
+    Ok(())
+}
 
 /// `DCIM_SystemView`: the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

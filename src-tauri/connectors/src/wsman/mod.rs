@@ -4,7 +4,9 @@
 //! (`OptimizeEnumeration` + `MaxElements`, as python-dracclient does), SOAP faults turned
 //! into [`WsmanError`]s, and a strict XML reader ([`xml`]) that refuses DTDs and entities.
 //! [`dcim`] maps `DCIM_SystemView`, `DCIM_SoftwareIdentity`, `DCIM_iDRACCardView` and
-//! `DCIM_LifecycleJob` into the same [`crate::idrac::records`] the Redfish driver produces.
+//! `DCIM_LifecycleJob` into the same [`crate::idrac::records`] the Redfish driver produces,
+//! and invokes the DCIM methods a firmware update needs ([`WsmanClient::invoke`]: a
+//! `<Method>_INPUT` body addressed by a SelectorSet, its `ReturnValue` checked).
 //!
 //! Must never: put a credential in a SOAP body, a log line or an error (Basic auth travels
 //! only in the sensitive Authorization header), or talk HTTP except through
@@ -58,6 +60,18 @@ pub enum WsmanError {
     },
     #[error("{host} broke the WS-Management protocol for {class}: {reason}")]
     Protocol { host: String, class: String, reason: String },
+    /// A method answered `ReturnValue` 2 (or another failure) with Dell's message.
+    #[error("{host} refused {class}.{method}: {reason}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Refused { host: String, class: String, method: String, code: Option<String>, reason: String },
+}
+
+/// What a DCIM method's `ReturnValue` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    /// 0: done.
+    Done,
+    /// 4096: a job was created (its reference is in the output).
+    JobCreated,
 }
 
 /// A WS-Management endpoint (`https://bmc/wsman`).
@@ -152,12 +166,71 @@ impl WsmanClient {
         Ok(items)
     }
 
+    /// Invoke `method` of the DCIM service `class` on the instance `selectors` name, with
+    /// `input` (the `<p:Name>value</p:Name>` parameters, already escaped) as its
+    /// `<method>_INPUT`. Returns the `<method>_OUTPUT` element and what its ReturnValue said;
+    /// a failure ReturnValue is [`WsmanError::Refused`] with Dell's Message and MessageID.
+    /// Never retried here: the caller decides whether repeating the method is safe.
+    pub async fn invoke(
+        &self,
+        class: &str,
+        method: &str,
+        selectors: &[(&str, &str)],
+        input: &str,
+    ) -> Result<(Element, Returned), WsmanError> {
+        let resource_uri = format!("{DCIM_URI}{class}");
+        let action = format!("{resource_uri}/{method}");
+        let selector_set: String = selectors
+            .iter()
+            .map(|(k, v)| format!("<wsman:Selector Name=\"{}\">{}</wsman:Selector>", xml::escape(k), xml::escape(v)))
+            .collect();
+        let body =
+            format!("<p:{method}_INPUT xmlns:p=\"{uri}\">{input}</p:{method}_INPUT>", uri = xml::escape(&resource_uri));
+        let doc = self.call_with(class, &resource_uri, &action, &selector_set, &body).await?;
+        let output_name = format!("{method}_OUTPUT");
+        let output = doc
+            .child("Body")
+            .and_then(|b| b.child(&output_name))
+            .cloned()
+            .ok_or_else(|| self.protocol(class, &format!("no {output_name} in the answer to {method}")))?;
+        // Some firmware sends no ReturnValue on success (as the Dell ASM scripts note).
+        match output.text_of("ReturnValue") {
+            None | Some("0") => Ok((output, Returned::Done)),
+            Some("4096") => Ok((output, Returned::JobCreated)),
+            Some(other) => Err(WsmanError::Refused {
+                host: self.host.clone(),
+                class: class.to_owned(),
+                method: method.to_owned(),
+                code: output.text_of("MessageID").map(str::to_owned),
+                reason: output.text_of("Message").map(str::to_owned).unwrap_or_else(|| format!("ReturnValue {other}")),
+            }),
+        }
+    }
+
     fn protocol(&self, class: &str, reason: &str) -> WsmanError {
         WsmanError::Protocol { host: self.host.clone(), class: class.to_owned(), reason: reason.to_owned() }
     }
 
     async fn call(&self, class: &str, resource_uri: &str, action: &str, body: &str) -> Result<Element, WsmanError> {
-        let envelope = envelope(self.endpoint.as_str(), resource_uri, action, &uuid::Uuid::new_v4().to_string(), body);
+        self.call_with(class, resource_uri, action, "", body).await
+    }
+
+    async fn call_with(
+        &self,
+        class: &str,
+        resource_uri: &str,
+        action: &str,
+        selector_set: &str,
+        body: &str,
+    ) -> Result<Element, WsmanError> {
+        let envelope = envelope_with(
+            self.endpoint.as_str(),
+            resource_uri,
+            action,
+            &uuid::Uuid::new_v4().to_string(),
+            selector_set,
+            body,
+        );
         let req = self
             .http
             .inner()
@@ -203,6 +276,24 @@ impl WsmanClient {
 
 /// A WS-Management request envelope (header as python-dracclient sends it).
 pub fn envelope(to: &str, resource_uri: &str, action: &str, message_id: &str, body: &str) -> String {
+    envelope_with(to, resource_uri, action, message_id, "", body)
+}
+
+/// An envelope whose header also carries `selector_set` (`<wsman:Selector …>` elements) in a
+/// `wsman:SelectorSet`, as a method invocation on one instance needs.
+pub fn envelope_with(
+    to: &str,
+    resource_uri: &str,
+    action: &str,
+    message_id: &str,
+    selector_set: &str,
+    body: &str,
+) -> String {
+    let selectors = if selector_set.is_empty() {
+        String::new()
+    } else {
+        format!("<wsman:SelectorSet>{selector_set}</wsman:SelectorSet>")
+    };
     format!(
         "<s:Envelope xmlns:s=\"{NS_SOAP}\" xmlns:wsa=\"{NS_ADDRESSING}\" xmlns:wsman=\"{NS_WSMAN}\" \
          xmlns:wsen=\"{NS_ENUMERATION}\"><s:Header>\
@@ -210,9 +301,10 @@ pub fn envelope(to: &str, resource_uri: &str, action: &str, message_id: &str, bo
          <wsman:ResourceURI s:mustUnderstand=\"true\">{uri}</wsman:ResourceURI>\
          <wsa:MessageID s:mustUnderstand=\"true\">uuid:{message_id}</wsa:MessageID>\
          <wsa:ReplyTo><wsa:Address>{ANONYMOUS}</wsa:Address></wsa:ReplyTo>\
-         <wsa:Action s:mustUnderstand=\"true\">{action}</wsa:Action>\
+         <wsa:Action s:mustUnderstand=\"true\">{action}</wsa:Action>{selectors}\
          </s:Header><s:Body>{body}</s:Body></s:Envelope>",
         to = xml::escape(to),
         uri = xml::escape(resource_uri),
+        action = xml::escape(action),
     )
 }

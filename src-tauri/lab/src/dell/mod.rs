@@ -146,7 +146,8 @@ pub(crate) async fn apply_fault_after(fault: &Option<Fault>, resp: Response) -> 
 pub struct DellAction {
     pub seq: u64,
     /// `MultipartUpdate`, `SimpleUpdate`, `HttpPushUpload`, `ComputerSystem.Reset`,
-    /// `DeleteJobQueue`, `AutoReboot`.
+    /// `DeleteJobQueue`, `AutoReboot`; over WSMan `InstallFromURI`, `CreateRebootJob`,
+    /// `SetupJobQueue` and `RebootJob` (the server rebooted by a scheduled reboot job).
     pub action: String,
     /// The image's file name or URI, the ResetType, the JobID deleted.
     pub detail: String,
@@ -433,6 +434,115 @@ impl BmcState {
         Ok(())
     }
 
+    /// WSMan `InstallFromURI` for the installed `DCIM_SoftwareIdentity` `target`: a job that
+    /// downloads `uri` (the caller starts the download and reports it to
+    /// [`BmcState::download_finished`]). SUP024 for an unknown instance, SUP007 for a
+    /// component that can't be updated.
+    pub(crate) fn install_from_uri(&self, target: &str, uri: &str) -> Result<SimJob, Refused> {
+        let spec = self.spec();
+        let item = spec.firmware.iter().find(|f| target == format!("DCIM:INSTALLED#{}__{}", f.component_id, f.fqdd));
+        let refused = |id: &'static str, msg: &str| {
+            self.record("InstallFromURI", uri, None, Some(id));
+            Err((axum::http::StatusCode::OK, id, msg.to_owned()))
+        };
+        let Some(item) = item else { return refused("SUP024", "Invalid InstanceID") };
+        if !item.updateable {
+            return refused("SUP007", "Component is not updateable");
+        }
+        let outcome = {
+            let mut knobs = guard(&self.knobs);
+            if knobs.outcomes.is_empty() {
+                JobOutcome::Completed
+            } else {
+                knobs.outcomes.remove(0)
+            }
+        };
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = SimJob::install_from_uri(format!("JID_{:012}", 700_000_000_000u64 + n), &item.fqdd, outcome);
+        guard(&self.jobs).push(job.clone());
+        self.record("InstallFromURI", uri, Some(&job.id), None);
+        Ok(job)
+    }
+
+    /// The download of job `id` ended with these bytes (or failed): a package for another
+    /// component than the job's, or without a lab manifest, fails the job.
+    pub(crate) fn download_finished(&self, id: &str, bytes: Result<Vec<u8>, String>) {
+        let mut jobs = guard(&self.jobs);
+        let Some(job) = jobs.iter_mut().find(|j| j.id == id) else { return };
+        let fqdd = job.name.trim_start_matches("Firmware Update: ").to_owned();
+        let package = bytes.and_then(|b| {
+            let m = ImageManifest::parse(&b).ok_or_else(|| "The update package is not a valid package.".to_owned())?;
+            if m.fqdd != fqdd {
+                return Err(format!("The update package is not applicable to {fqdd}."));
+            }
+            Ok(m)
+        });
+        job.downloaded(package);
+    }
+
+    /// WSMan `CreateRebootJob`: a `RID_…`.
+    pub(crate) fn create_reboot_job(&self, reboot_type: &str) -> Result<SimJob, Refused> {
+        if !matches!(reboot_type, "1" | "2" | "3") {
+            self.record("CreateRebootJob", reboot_type, None, Some("SUP001"));
+            return Err((axum::http::StatusCode::OK, "SUP001", "Insufficient Method Parameters".into()));
+        }
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let job = SimJob::reboot(format!("RID_{:012}", 700_000_000_000u64 + n), reboot_type);
+        guard(&self.jobs).push(job.clone());
+        self.record("CreateRebootJob", reboot_type, Some(&job.id), None);
+        Ok(job)
+    }
+
+    /// WSMan `SetupJobQueue`: the update jobs (each `Downloaded`) are scheduled in order; a
+    /// reboot job in the array reboots the server now (`TIME_NOW`), so they run.
+    pub(crate) fn setup_job_queue(&self, ids: &[String], start: &str) -> Result<(), Refused> {
+        let detail = ids.join(",");
+        let refused = |id: &'static str, msg: String| {
+            self.record("SetupJobQueue", &detail, None, Some(id));
+            Err((axum::http::StatusCode::OK, id, msg))
+        };
+        if ids.is_empty() || start.is_empty() {
+            return refused("SUP001", "Insufficient Method Parameters".into());
+        }
+        let mut jobs = guard(&self.jobs);
+        for id in ids {
+            match jobs.iter().find(|j| &j.id == id) {
+                None => {
+                    drop(jobs);
+                    return refused("SUP011", format!("Invalid Job ID {id}"));
+                }
+                Some(j) if id.starts_with("JID_") && j.state != "Downloaded" => {
+                    let state = j.state.clone();
+                    drop(jobs);
+                    return refused("JCP007", format!("Job {id} cannot be scheduled: it is {state}"));
+                }
+                Some(j) if id.starts_with("RID_") && j.is_finished() => {
+                    drop(jobs);
+                    return refused("JCP007", format!("Reboot job {id} already ran"));
+                }
+                Some(_) => {}
+            }
+        }
+        let mut reboot = None;
+        for j in jobs.iter_mut().filter(|j| ids.contains(&j.id)) {
+            if j.id.starts_with("RID_") {
+                reboot = Some(j.id.clone());
+            } else {
+                j.schedule();
+            }
+        }
+        drop(jobs);
+        self.record("SetupJobQueue", &detail, None, None);
+        if let (Some(rid), "TIME_NOW") = (reboot, start) {
+            self.record("RebootJob", "the reboot job restarted the server", Some(&rid), None);
+            if let Some(j) = guard(&self.jobs).iter_mut().find(|j| j.id == rid) {
+                j.reboot_completed();
+            }
+            self.rebooted();
+        }
+        Ok(())
+    }
+
     /// An image uploaded to HttpPushUri: staged as `Available-…`, its id returned.
     pub(crate) fn stage(&self, file_name: &str, bytes: &[u8]) -> String {
         let manifest = ImageManifest::parse(bytes);
@@ -505,7 +615,7 @@ async fn bmc_handler(State(bmc): State<Arc<BmcState>>, req: Request) -> Response
     let body = axum::body::to_bytes(body, 256 << 20).await.unwrap_or_default();
     let path = parts.uri.path();
     let resp = if path == "/wsman" && parts.method == Method::POST {
-        wsman::handle(&bmc, &parts.headers, &body)
+        wsman::handle(&bmc, &parts.headers, &body).await
     } else if path.starts_with("/redfish") {
         redfish::handle(&bmc, &parts.method, path, parts.uri.query().unwrap_or_default(), &parts.headers, &body)
     } else {

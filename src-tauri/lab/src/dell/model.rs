@@ -286,6 +286,9 @@ pub struct SimJob {
     /// Looks each state lasts (a slow iDRAC).
     pub looks_per_state: u32,
     looks: u32,
+    /// Created over WS-Management (`InstallFromURI`, `CreateRebootJob`): walks the Lifecycle
+    /// Controller's states, spelled as `DCIM_LifecycleJob.JobStatus` spells them.
+    pub wsman: bool,
 }
 
 /// What one look at a job did besides moving it.
@@ -325,7 +328,74 @@ impl SimJob {
             immediate: false,
             looks_per_state: 1,
             looks: 0,
+            wsman: false,
         }
+    }
+
+    /// `InstallFromURI`: a job downloading the package for `fqdd`. It stays `Downloading`
+    /// until the download ends ([`SimJob::downloaded`]), then waits in `Downloaded` until
+    /// `SetupJobQueue` schedules it, then in `Scheduled` until the server reboots.
+    pub fn install_from_uri(id: String, fqdd: &str, outcome: JobOutcome) -> SimJob {
+        SimJob {
+            name: format!("Firmware Update: {fqdd}"),
+            state: "Downloading".into(),
+            percent: 0,
+            message: "Downloading the update package.".into(),
+            message_id: "RED003".into(),
+            outcome: match outcome {
+                JobOutcome::CompletedWithErrors => "Completed with Errors".into(),
+                o => o.state().into(),
+            },
+            needs_reboot: true,
+            wsman: true,
+            ..SimJob::firmware_update(id, "")
+        }
+    }
+
+    /// `CreateRebootJob`: a reboot job (`RID_…`), not scheduled yet.
+    pub fn reboot(id: String, reboot_type: &str) -> SimJob {
+        SimJob {
+            name: format!("Reboot{reboot_type}"),
+            job_type: "RebootNoForce".into(),
+            state: "Reboot Pending".into(),
+            message: "Reboot is pending.".into(),
+            message_id: "RED035".into(),
+            wsman: true,
+            ..SimJob::firmware_update(id, "")
+        }
+    }
+
+    /// The download of an `InstallFromURI` job ended: the package's manifest (it installs
+    /// what it says), or why it could not be used.
+    pub fn downloaded(&mut self, package: Result<ImageManifest, String>) {
+        if self.state != "Downloading" {
+            return;
+        }
+        match package {
+            Ok(m) => {
+                self.target = Some(m);
+                self.state = "Downloaded".into();
+                self.percent = 0;
+                self.message = "Package successfully downloaded.".into();
+                self.message_id = "RED002".into();
+            }
+            Err(why) => self.fail(&why),
+        }
+    }
+
+    /// `SetupJobQueue` put this update job in the queue.
+    pub fn schedule(&mut self) {
+        self.state = "Scheduled".into();
+        self.message = "Task successfully scheduled.".into();
+        self.message_id = "JCP001".into();
+    }
+
+    /// The reboot job ran.
+    pub fn reboot_completed(&mut self) {
+        self.state = "Reboot Completed".into();
+        self.percent = 100;
+        self.message = "Reboot is complete.".into();
+        self.message_id = "RED030".into();
     }
 
     /// A firmware update job installing what `manifest` says; `on_reset`: applied at the
@@ -350,7 +420,15 @@ impl SimJob {
     }
 
     pub fn is_finished(&self) -> bool {
-        matches!(self.state.as_str(), "Completed" | "CompletedWithErrors" | "Failed")
+        matches!(
+            self.state.as_str(),
+            "Completed"
+                | "CompletedWithErrors"
+                | "Completed with Errors"
+                | "Failed"
+                | "Reboot Completed"
+                | "Reboot Failed"
+        )
     }
 
     /// Mark the job to fail now (e.g. an image for a component the server does not have).
@@ -363,6 +441,9 @@ impl SimJob {
 
     /// One step forward (each time someone looks at the job: deterministic, no clocks).
     pub fn advance(&mut self) -> JobEffect {
+        if self.wsman {
+            return self.advance_wsman();
+        }
         if self.target.is_some() {
             return self.advance_install();
         }
@@ -420,6 +501,35 @@ impl SimJob {
         }
         self.enter(next);
         effect
+    }
+
+    /// A WSMan job moves by itself only once scheduled and rebooted: `Scheduled` → `Running`
+    /// → its outcome (a completed one installs its package). Downloads and scheduling move it
+    /// otherwise; a reboot job ends when the reboot runs.
+    fn advance_wsman(&mut self) -> JobEffect {
+        match self.state.as_str() {
+            "Scheduled" if self.rebooted => {
+                self.state = "Running".into();
+                self.percent = 50;
+                self.message = "Job in progress.".into();
+                self.message_id = "PR20".into();
+                JobEffect::None
+            }
+            "Running" => {
+                self.state = self.outcome.clone();
+                self.percent = 100;
+                (self.message, self.message_id) = match self.state.as_str() {
+                    "Completed" => ("Job completed successfully.".into(), "PR19".into()),
+                    "Failed" => ("Unable to complete the firmware update operation.".into(), "RED007".into()),
+                    _ => ("Job completed with errors.".into(), "SUP0516".into()),
+                };
+                match (&self.target, self.state.as_str()) {
+                    (Some(m), "Completed") => JobEffect::Install(m.clone()),
+                    _ => JobEffect::None,
+                }
+            }
+            _ => JobEffect::None,
+        }
     }
 
     fn enter(&mut self, next: String) {

@@ -62,6 +62,12 @@ pub struct Samples {
     pub wsman_enumerate_context: String,
     pub wsman_pull_context: String,
     pub wsman_pull_end: String,
+    /// A method that created a job: `Job` reference + ReturnValue 4096.
+    pub wsman_invoke_job: String,
+    /// A method refused: Message, MessageID, ReturnValue 2.
+    pub wsman_invoke_error: String,
+    /// A method done: Message, MessageID, ReturnValue 0.
+    pub wsman_invoke_ok: String,
 }
 
 impl Samples {
@@ -103,6 +109,9 @@ impl Samples {
             wsman_enumerate_context: text("dracclient/wsman-enum_context-1.xml")?,
             wsman_pull_context: text("dracclient/wsman-enum_context-2.xml")?,
             wsman_pull_end: text("dracclient/wsman-enum_context-4.xml")?,
+            wsman_invoke_job: text("dracclient/bios_service-invoke-create_targeted_config_job-ok.xml")?,
+            wsman_invoke_error: text("dracclient/bios_service-invoke-create_targeted_config_job-error.xml")?,
+            wsman_invoke_ok: text("dracclient/job_service-delete-job-id-ok.xml")?,
         })
     }
 }

@@ -1,6 +1,12 @@
 //! A Dell iDRAC7/8's WS-Management service: Enumerate + Pull with an EnumerationContext for
 //! `DCIM_SystemView`, `DCIM_SoftwareIdentity`, `DCIM_iDRACCardView` and `DCIM_LifecycleJob`,
-//! Basic auth, and SOAP faults for unknown classes and contexts.
+//! Basic auth, and SOAP faults for unknown classes and contexts; and the methods of a firmware
+//! update: `DCIM_SoftwareInstallationService.InstallFromURI` (the iDRAC downloads the URI for
+//! real, over HTTP(S), while the job is `Downloading`) and `CreateRebootJob`,
+//! `DCIM_JobService.SetupJobQueue` and `DeleteJobQueue`.
+//!
+//! Method answers are dracclient's captures of `CreateTargetedConfigJob` (a job reference
+//! and 4096, or Message/MessageID and 2) and `DeleteJobQueue` (0), renamed to the method.
 //!
 //! Responses are python-dracclient's captures with their Items replaced: the envelope,
 //! namespaces and actions are the real iDRAC's. `DCIM_SystemView` and `DCIM_LifecycleJob`
@@ -12,8 +18,10 @@ use axum::response::{IntoResponse, Response};
 use eio_connectors::wsman::xml::{self, escape};
 use eio_connectors::wsman::{DCIM_URI, NS_ENUMERATION};
 
+use std::sync::Arc;
+
 use super::model::{ServerSpec, SimJob};
-use super::BmcState;
+use super::{BmcState, Refused};
 
 /// An enumeration being pulled.
 #[derive(Debug, Clone)]
@@ -42,7 +50,7 @@ fn fault(code: &str, reason: &str) -> Response {
     )
 }
 
-pub(crate) fn handle(bmc: &BmcState, headers: &axum::http::HeaderMap, body: &[u8]) -> Response {
+pub(crate) async fn handle(bmc: &Arc<BmcState>, headers: &axum::http::HeaderMap, body: &[u8]) -> Response {
     let spec = bmc.spec();
     if !spec.has_wsman() {
         return (StatusCode::NOT_FOUND, "Not Found").into_response();
@@ -93,7 +101,123 @@ pub(crate) fn handle(bmc: &BmcState, headers: &axum::http::HeaderMap, body: &[u8
         drop(enumerations);
         return soap(StatusCode::OK, pull_response(bmc, &class, &page, (!done).then_some(context.as_str())));
     }
-    fault("wsa:ActionNotSupported", "Only Enumerate and Pull are supported.")
+    let action = doc.find("Action").map(|a| a.text.trim().to_owned()).unwrap_or_default();
+    let Some(method) = action.strip_prefix(&format!("{resource}/")).map(str::to_owned) else {
+        return fault("wsa:ActionNotSupported", "The action is not supported.");
+    };
+    let input = body.child(&format!("{method}_INPUT"));
+    let param = |name: &str| input.and_then(|i| i.text_of(name)).unwrap_or_default().to_owned();
+    let answer = match (class.as_str(), method.as_str()) {
+        ("DCIM_SoftwareInstallationService", "InstallFromURI") => {
+            let target = input
+                .and_then(|i| i.child("Target"))
+                .and_then(|t| t.find("SelectorSet"))
+                .and_then(|s| s.children_named("Selector").find(|s| s.attribute("Name") == Some("InstanceID")))
+                .map(|s| s.text.trim().to_owned())
+                .unwrap_or_default();
+            let uri = param("URI");
+            if uri.is_empty() || target.is_empty() {
+                Err((
+                    StatusCode::OK,
+                    "SUP003",
+                    "Either URI or Target or both are missing OR exceeding in length".into(),
+                ))
+            } else {
+                bmc.install_from_uri(&target, &uri).map(|job| {
+                    tokio::spawn(download(bmc.clone(), job.id.clone(), uri));
+                    Some(job.id)
+                })
+            }
+        }
+        ("DCIM_SoftwareInstallationService", "CreateRebootJob") => {
+            bmc.create_reboot_job(&param("RebootJobType")).map(|job| Some(job.id))
+        }
+        ("DCIM_JobService", "SetupJobQueue") => {
+            let ids: Vec<String> = input
+                .map(|i| i.children_named("JobArray").map(|j| j.text.trim().to_owned()).collect())
+                .unwrap_or_default();
+            bmc.setup_job_queue(&ids, &param("StartTimeInterval")).map(|_| None)
+        }
+        ("DCIM_JobService", "DeleteJobQueue") => bmc.delete_jobs(&param("JobID")).map(|_| None),
+        _ => return fault("wsa:ActionNotSupported", &format!("{class} has no method {method}.")),
+    };
+    soap(StatusCode::OK, method_response(bmc, &class, &method, answer))
+}
+
+/// The iDRAC fetches the package (any certificate accepted, as iDRACs do by default).
+async fn download(bmc: Arc<BmcState>, job: String, uri: String) {
+    let fetched = async {
+        let http = eio_connectors::http::HttpClient::new(eio_connectors::http::HttpConfig {
+            tls: eio_connectors::http::TlsPolicy::Insecure,
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+        let resp = http.send(http.inner().get(&uri)).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status().as_u16()));
+        }
+        Ok(http.body(resp).await.map_err(|e| e.to_string())?.to_vec())
+    }
+    .await
+    .map_err(|why: String| format!("Unable to transfer the update package from the URI ({why})."));
+    bmc.download_finished(&job, fetched);
+}
+
+/// Replace the text of the first `<tag>…</tag>`.
+fn set_text(out: &mut String, tag: &str, value: &str) {
+    let (o, c) = (format!("<{tag}>"), format!("</{tag}>"));
+    if let (Some(a), Some(b)) = (out.find(&o), out.find(&c)) {
+        if a < b {
+            out.replace_range(a + o.len()..b, value);
+        }
+    }
+}
+
+/// New RelatesTo and MessageID values.
+fn fresh_ids(out: &mut String) {
+    for tag in ["wsa:RelatesTo", "wsa:MessageID"] {
+        set_text(out, tag, &format!("uuid:{}", uuid::Uuid::new_v4()));
+    }
+}
+
+/// A method's answer from the captures: a job reference (4096), done (0) or refused (2).
+fn method_response(bmc: &BmcState, class: &str, method: &str, answer: Result<Option<String>, Refused>) -> String {
+    let s = &bmc.samples;
+    let mut out = match &answer {
+        Ok(Some(job)) => {
+            let mut out = s
+                .wsman_invoke_job
+                .replace("DCIM_BIOSService", class)
+                .replace("CreateTargetedConfigJob", method)
+                .replace("JID_442507917525", &escape(job));
+            if method == "InstallFromURI" {
+                out = out.replace("/DCIM_LifecycleJob<", "/DCIM_SoftUpdateConcreteJob<");
+            }
+            if method == "CreateRebootJob" {
+                out = out.replace("<n1:Job>", "<n1:RebootJobID>").replace("</n1:Job>", "</n1:RebootJobID>");
+            }
+            out
+        }
+        Ok(None) => {
+            let mut out = s.wsman_invoke_ok.replace("DCIM_JobService", class).replace("DeleteJobQueue", method);
+            let (msg, id) = match method {
+                "DeleteJobQueue" => ("The specified job was deleted", "SUP020"),
+                _ => ("Successfully scheduled the jobs.", "JCP001"),
+            };
+            set_text(&mut out, "n1:Message", msg);
+            set_text(&mut out, "n1:MessageID", id);
+            out
+        }
+        Err((_, id, message)) => {
+            let mut out =
+                s.wsman_invoke_error.replace("DCIM_BIOSService", class).replace("CreateTargetedConfigJob", method);
+            set_text(&mut out, "n1:Message", &escape(message));
+            set_text(&mut out, "n1:MessageID", id);
+            out
+        }
+    };
+    fresh_ids(&mut out);
+    out
 }
 
 /// Put `items` into a captured envelope: replace the Items' content, the n1 namespace, the
@@ -127,12 +251,7 @@ fn fill(template: &str, class: &str, items_tag: &str, items: &[String], context:
             }
         }
     }
-    for tag in ["wsa:RelatesTo", "wsa:MessageID"] {
-        let (o, c) = (format!("<{tag}>"), format!("</{tag}>"));
-        if let (Some(a), Some(b)) = (out.find(&o), out.find(&c)) {
-            out.replace_range(a + o.len()..b, &format!("uuid:{}", uuid::Uuid::new_v4()));
-        }
-    }
+    fresh_ids(&mut out);
     out
 }
 
@@ -174,7 +293,13 @@ pub(crate) fn instances(bmc: &BmcState, spec: &ServerSpec, class: &str) -> Optio
         "DCIM_SystemView" => vec![system_view(spec)],
         "DCIM_iDRACCardView" => vec![idrac_card_view(spec)],
         "DCIM_SoftwareIdentity" => software_identities(spec),
-        "DCIM_LifecycleJob" => bmc.jobs().iter().map(lifecycle_job).collect(),
+        // Each enumeration is a look: WSMan jobs move on as Redfish ones do when read.
+        "DCIM_LifecycleJob" => bmc
+            .jobs()
+            .into_iter()
+            .map(|j| if j.wsman { bmc.advance_job(&j.id).unwrap_or(j) } else { j })
+            .map(|j| lifecycle_job(&j))
+            .collect(),
         _ => return None,
     })
 }

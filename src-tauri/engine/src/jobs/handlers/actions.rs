@@ -232,7 +232,7 @@ impl Action for VmPower<'_> {
 }
 
 /// Start a Dell firmware update job (staged for the next reset) and follow its `JID_…` until
-/// it is staged (`RebootPending`) or done.
+/// it is staged (Redfish `RebootPending`, WSMan `Downloaded`) or done.
 pub struct UpdateFirmware<'a> {
     pub dell: &'a DellActions,
     pub idrac: &'a str,
@@ -267,8 +267,12 @@ impl Action for UpdateFirmware<'_> {
     }
     async fn poll(&self, job: &str) -> Result<Polled<Value>, String> {
         let status = self.dell.job(job).await.map_err(|e| e.to_string())?;
+        let staged = self.dell.is_staged(&status);
         Ok(match status.state {
-            JobState::RebootPending | JobState::Completed => {
+            _ if staged => Polled::Done(
+                json!({ "job_id": status.id, "state": status.state, "staged": true, "message": status.message }),
+            ),
+            JobState::Completed => {
                 Polled::Done(json!({ "job_id": status.id, "state": status.state, "message": status.message }))
             }
             s if s.is_finished() => Polled::Failed(format!(
@@ -287,7 +291,8 @@ fn is_firmware_job(job_type: Option<&str>, name: Option<&str>) -> bool {
         || name.is_some_and(|n| n.to_ascii_lowercase().contains("firmware"))
 }
 
-/// Reset the server so its staged jobs apply, and follow those jobs to their end.
+/// Reset the server so its staged jobs apply, and follow those jobs to their end. Over
+/// WSMan the reset is a reboot job scheduled after the update jobs (`SetupJobQueue`).
 pub struct ResetServer<'a> {
     pub dell: &'a DellActions,
     pub idrac: &'a str,
@@ -302,7 +307,7 @@ impl ResetServer<'_> {
         let (mut waiting, mut states, mut failed) = (0, Vec::new(), Vec::new());
         for id in &self.jobs {
             let s = self.dell.job(id).await.map_err(|e| e.to_string())?;
-            if s.state.awaits_reboot() {
+            if self.dell.awaits_reset(&s) {
                 waiting += 1;
             } else if s.state.is_finished() && !s.state.is_success() {
                 failed.push(format!("Dell job {id} ended {}: {}", s.raw_state, s.message.clone().unwrap_or_default()));
@@ -333,11 +338,13 @@ impl Action for ResetServer<'_> {
         Ok(if waiting == 0 { Reconciled::InFlight(format!("reset:{}", self.idrac)) } else { Reconciled::NotStarted })
     }
     async fn issue(&self) -> Result<Issued<Value>, String> {
-        self.dell.reset(self.kind).await.map_err(|e| e.to_string())?;
         if self.jobs.is_empty() {
+            self.dell.reset(self.kind).await.map_err(|e| e.to_string())?;
             return Ok(Issued::Done(json!({ "reset": format!("{:?}", self.kind) })));
         }
-        Ok(Issued::Task(format!("reset:{}", self.idrac)))
+        // Over WSMan the reset is a reboot job (`RID_…`): its id is what gets recorded.
+        let reboot_job = self.dell.apply_staged(&self.jobs, self.kind).await.map_err(|e| e.to_string())?;
+        Ok(Issued::Task(reboot_job.unwrap_or_else(|| format!("reset:{}", self.idrac))))
     }
     async fn poll(&self, _: &str) -> Result<Polled<Value>, String> {
         let (waiting, states, failed) = self.look().await?;

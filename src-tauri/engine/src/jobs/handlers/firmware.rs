@@ -4,16 +4,19 @@
 //! and asks, it is never cleared by us), maintenance mode through the gate, one Dell job per
 //! component (staged for the next reset, its `JID_…` recorded before waiting), a server
 //! reset that applies them, the host back in vCenter, the installed versions verified, and
-//! maintenance mode left. Every external step goes through the step protocol, so a worker
+//! maintenance mode left. An iDRAC reached over WSMan (iDRAC7) pulls the package with
+//! `InstallFromURI`: a package on the worker's disk is served to it ([`super::package`])
+//! while its update steps run, and the reset is a reboot job (`RID_…`, recorded like a
+//! `JID_…`) scheduled after the update jobs. Every external step goes through the step protocol, so a worker
 //! killed anywhere leaves a job another worker finishes without repeating an action.
-use eio_connectors::idrac::records::{ApplyTime, ResetKind};
+use eio_connectors::idrac::records::{ApplyTime, DriverKind, ResetKind};
 use eio_connectors::idrac::{FirmwareImage, FirmwareUpdate, ImageSource};
 use eio_core::jobs::{FirmwareTarget, JobSpec};
 use serde_json::{json, Value};
 
 use super::actions::{AwaitHost, ResetServer, UpdateFirmware};
 use super::maintenance::{self, Sessions, EXIT_OFFSET, HOST_STRIDE};
-use super::targets;
+use super::{package, targets};
 use crate::jobs::context::{JobContext, JobError};
 use crate::sync::Syncer;
 
@@ -86,6 +89,24 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                         .await?;
                 }
 
+                // WSMan: the iDRAC pulls the package; one on our disk is served to it, from
+                // before maintenance mode (a host is never taken down for a package it can't
+                // get) until its update steps are done.
+                let mut served = None;
+                let host_source = match (&source, dell.driver_kind()) {
+                    (ImageSource::Push(image), DriverKind::Wsman) if !components.is_empty() => {
+                        let url = url::Url::parse(&idrac.url)
+                            .map_err(|e| JobError::Failed(format!("bad URL {}: {e}", idrac.url)))?;
+                        let p = package::serve(image, &url)
+                            .await
+                            .map_err(|e| JobError::Failed(format!("{}: {e}", host.name)))?;
+                        let uri = ImageSource::Uri(p.url.clone());
+                        served = Some(p);
+                        uri
+                    }
+                    _ => source.clone(),
+                };
+
                 ctx.progress(share(0.1), format!("{}: entering maintenance mode", host.name)).await?;
                 let session = sessions.get(ctx, syncer, &host).await?;
                 let entered = maintenance::enter(ctx, session, &host, &policy, base).await?;
@@ -99,18 +120,20 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                     let update = FirmwareUpdate {
                         component_fqdd: c.fqdd.clone(),
                         expected_version: c.to.clone(),
-                        image: source.clone(),
+                        image: host_source.clone(),
                         apply: ApplyTime::OnReset,
                     };
                     let action = UpdateFirmware { dell: &dell, idrac: &idrac.name, update: &update };
                     let out = ctx
                         .run_action(base + UPDATE + k as i32, &format!("update {} on {}", c.fqdd, host.name), &action)
                         .await?;
-                    if out["state"] == json!("RebootPending") {
+                    if out["staged"] == json!(true) || out["state"] == json!("RebootPending") {
                         staged.push(out["job_id"].as_str().unwrap_or_default().to_owned());
                     }
                     updates.push(update);
                 }
+                // Every package is on the iDRAC now.
+                drop(served);
 
                 if !staged.is_empty() {
                     ctx.progress(share(0.5), format!("{}: restarting to apply", host.name)).await?;

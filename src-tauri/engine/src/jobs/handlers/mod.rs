@@ -5,6 +5,7 @@
 mod actions;
 mod firmware;
 mod maintenance;
+mod package;
 mod power;
 pub(crate) mod report;
 mod sync;
