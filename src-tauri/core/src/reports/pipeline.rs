@@ -1,9 +1,10 @@
 //! Streaming rows from PostgreSQL into a renderer, and committing its files.
 //!
 //! The database side runs on the async runtime: each sheet's query is one `fetch` stream,
-//! decoded into typed [`Cell`]s and sent in small batches over a bounded channel. The
-//! renderer runs on a blocking thread (file I/O and zip compression never stall the
-//! runtime). Memory stays flat: at most `QUEUE` batches of `BATCH` rows are in flight.
+//! decoded into typed [`Cell`]s and sent in small [`Rows`] batches over a bounded channel.
+//! The renderer runs on a blocking thread (file I/O and zip compression never stall the
+//! runtime), so decoding and rendering overlap. Memory stays flat: at most `QUEUE` batches
+//! of at most `BATCH` rows (or about `BATCH_TEXT` bytes of text) are in flight.
 //! Files are committed (renamed into place) only when both sides succeeded; on any
 //! failure the renderer is dropped and its temporary files with it. This module must
 //! never buffer a whole result set.
@@ -14,11 +15,13 @@ use sqlx::{Postgres, Row};
 use tokio::sync::mpsc;
 
 use super::catalog::{Column, Kind, Sheet};
-use super::render::{Cell, Sink};
+use super::render::{Cell, Rows, Sink};
 use crate::error::{Error, Result};
 use crate::Database;
 
 const BATCH: usize = 512;
+/// A batch is sent early once its text passes this, so a few huge cells can't hold more.
+const BATCH_TEXT: usize = 1 << 20;
 const QUEUE: usize = 8;
 
 /// A filter value bound to every query of a report, in the catalog's order.
@@ -45,7 +48,7 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
 
 enum Msg {
     Begin(&'static Sheet),
-    Rows(Vec<Vec<Cell>>),
+    Rows(Rows),
     End(u64),
     Finish,
 }
@@ -102,11 +105,7 @@ fn consume(mut sink: Box<dyn Sink>, mut rx: mpsc::Receiver<Msg>) -> Result<Vec<s
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Begin(sheet) => sink.begin_sheet(sheet)?,
-            Msg::Rows(mut rows) => {
-                for row in rows.iter_mut() {
-                    sink.row(row)?;
-                }
-            }
+            Msg::Rows(rows) => rows.try_for_each(|row| sink.row(row))?,
             Msg::End(n) => sink.end_sheet(n)?,
             Msg::Finish => return sink.finish(),
         }
@@ -131,15 +130,16 @@ async fn produce(
     for sheet in sheets {
         send(Msg::Begin(sheet)).await?;
         let mut stream = bind_all(sqlx::query(sheet.sql), binds).fetch(db.pool());
-        let mut batch = Vec::with_capacity(BATCH);
+        let width = sheet.columns.len();
+        let mut batch = Rows::new(width, BATCH);
         let mut rows = 0u64;
         while let Some(row) = stream.try_next().await.map_err(|e| {
             ProduceError::Failed(Error::from(e).context(format!("reading the rows of sheet {}", sheet.name)))
         })? {
-            batch.push(decode(&row, sheet)?);
+            decode(&row, sheet, &mut batch)?;
             rows += 1;
-            if batch.len() == BATCH {
-                send(Msg::Rows(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).await?;
+            if batch.len() == BATCH || batch.text_len() >= BATCH_TEXT {
+                send(Msg::Rows(std::mem::replace(&mut batch, Rows::new(width, BATCH)))).await?;
                 if let Some(p) = progress {
                     p(total + rows);
                 }
@@ -159,7 +159,8 @@ async fn produce(
     Ok(total)
 }
 
-fn decode(row: &PgRow, sheet: &Sheet) -> Result<Vec<Cell>> {
+/// Append `row`'s cells to `batch`.
+fn decode(row: &PgRow, sheet: &Sheet, batch: &mut Rows) -> Result<()> {
     if row.len() != sheet.columns.len() {
         return Err(Error::internal(format!(
             "sheet {} selects {} columns but declares {}",
@@ -168,13 +169,16 @@ fn decode(row: &PgRow, sheet: &Sheet) -> Result<Vec<Cell>> {
             sheet.columns.len()
         )));
     }
-    sheet.columns.iter().enumerate().map(|(i, c)| cell(row, i, c)).collect()
+    for (i, c) in sheet.columns.iter().enumerate() {
+        batch.push(cell(row, i, c)?);
+    }
+    Ok(())
 }
 
-fn cell(row: &PgRow, i: usize, c: &Column) -> Result<Cell> {
+fn cell<'r>(row: &'r PgRow, i: usize, c: &Column) -> Result<Cell<'r>> {
     let bad = |e: sqlx::Error| Error::internal(format!("column {} ({}): {e}", c.name, c.kind.as_str()));
     Ok(match c.kind {
-        Kind::Text => row.try_get::<Option<String>, _>(i).map_err(bad)?.map_or(Cell::Null, Cell::Text),
+        Kind::Text => row.try_get::<Option<&str>, _>(i).map_err(bad)?.map_or(Cell::Null, Cell::Text),
         Kind::Int => row.try_get::<Option<i64>, _>(i).map_err(bad)?.map_or(Cell::Null, Cell::Int),
         Kind::Float => row.try_get::<Option<f64>, _>(i).map_err(bad)?.map_or(Cell::Null, Cell::Float),
         Kind::Bool => row.try_get::<Option<bool>, _>(i).map_err(bad)?.map_or(Cell::Null, Cell::Bool),

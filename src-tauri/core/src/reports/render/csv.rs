@@ -64,14 +64,20 @@ impl Sink for CsvSink {
         Ok(())
     }
 
-    fn row(&mut self, cells: &mut [Cell]) -> Result<()> {
+    fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
         let mut text = std::mem::take(&mut self.text);
         let w = self.writer()?;
         let mut result = Ok(());
-        for cell in cells.iter() {
-            text.clear();
-            cell.write_text(&mut text);
-            if let Err(e) = w.write_field(text.as_bytes()) {
+        for cell in cells {
+            let field = match cell {
+                Cell::Text(s) => s.as_bytes(),
+                other => {
+                    text.clear();
+                    other.write_text(&mut text);
+                    text.as_bytes()
+                }
+            };
+            if let Err(e) = w.write_field(field) {
                 result = Err(e);
                 break;
             }

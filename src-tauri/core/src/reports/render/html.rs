@@ -147,7 +147,7 @@ impl Sink for HtmlSink {
         self.put(&s)
     }
 
-    fn row(&mut self, cells: &mut [Cell]) -> Result<()> {
+    fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
         let mut line = std::mem::take(&mut self.line);
         let mut text = String::new();
         line.clear();

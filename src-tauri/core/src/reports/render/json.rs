@@ -75,7 +75,7 @@ impl Sink for JsonSink {
         self.put(text.as_bytes())
     }
 
-    fn row(&mut self, cells: &mut [Cell]) -> Result<()> {
+    fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
         let mut line = String::with_capacity(256);
         if self.rows_in_sheet > 0 {
             line.push_str(",\n");
@@ -112,7 +112,7 @@ impl Sink for JsonSink {
     }
 }
 
-impl Cell {
+impl Cell<'_> {
     fn write_text_json(&self, out: &mut String) {
         use std::fmt::Write as _;
         match self {
