@@ -166,3 +166,126 @@ async fn addresses_blocks_and_macs_are_exact(admin: PgPool) {
     let err = search::search(&db(&admin), "   ", None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);
 }
+
+/// What a result says, for comparing two of them.
+fn ranked(r: &SearchResults) -> Vec<(HitKind, Option<Uuid>, String, String, f64)> {
+    r.hits.iter().map(|h| (h.kind, h.id, h.field.clone(), h.matched.clone(), h.score)).collect()
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_text_index_answers_as_the_sql_plan_and_never_from_stale_data(admin: PgPool) {
+    let e = estate(&admin).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    // One Database for every search below: one in-process index, built by the first.
+    let db = db(&viewer.pool);
+    for q in [
+        "prod-web-01",
+        "prod-wbe-01",
+        "web02.shop",
+        "web",
+        "prod",
+        "esx-prod",
+        "rack4",
+        "7xk2lm3",
+        "HST4711",
+        "hst4711",
+        "mail-rela",
+        "backup proxy",
+        "ldap",
+        "zzqqxx",
+        "Ünïcode",
+    ] {
+        let by_index = search::search(&db, q, None).await.unwrap();
+        let by_sql = search::search_without_index(&db, q, None).await.unwrap();
+        assert_eq!(ranked(&by_index), ranked(&by_sql), "{q}");
+        let two = search::search(&db, q, Some(2)).await.unwrap();
+        assert_eq!(ranked(&two), ranked(&by_sql).into_iter().take(2).collect::<Vec<_>>(), "{q}, limit 2");
+    }
+
+    // Writes show at once: the index sees it is stale (SQL answers while it is rebuilt).
+    sqlx::query("UPDATE virtual_machines SET name = 'zebra-unique-77' WHERE id = $1")
+        .bind(e.web02)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let r = search::search(&db, "zebra-unique-77", None).await.unwrap();
+    assert_eq!((r.hits[0].id, r.hits[0].score), (Some(e.web02), 1.0), "{:?}", r.hits);
+    sqlx::query("UPDATE virtual_machines SET removed_at = now() WHERE id = $1")
+        .bind(e.web01)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let r = search::search(&db, "prod-web-01", None).await.unwrap();
+    assert!(!r.hits.iter().any(|h| h.id == Some(e.web01)), "{:?}", r.hits);
+    sqlx::query(
+        "INSERT INTO ip_assignments (routing_domain_id, address, hostname) VALUES (default_routing_domain_id(), '10.1.2.51', 'quasar-relay')",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    let r = search::search(&db, "quasar-relay", None).await.unwrap();
+    assert_eq!((r.hits[0].kind, r.hits[0].label.as_str()), (HitKind::Address, "10.1.2.51"), "{:?}", r.hits);
+    // And whatever answers, it answers as SQL does.
+    for q in ["zebra-unique-77", "prod-web-01", "quasar", "prod"] {
+        let by_index = search::search(&db, q, None).await.unwrap();
+        let by_sql = search::search_without_index(&db, q, None).await.unwrap();
+        assert_eq!(ranked(&by_index), ranked(&by_sql), "{q}");
+    }
+}
+
+/// The inventory page's search as it was written before the search index: every VM that
+/// matches, most similar name first, in one statement.
+async fn inventory_reference(pool: &PgPool, q: &str) -> Vec<Uuid> {
+    sqlx::query_scalar(
+        "SELECT v.id FROM virtual_machines v
+         WHERE v.removed_at IS NULL AND NOT v.is_template
+           AND (v.name ILIKE '%' || $1 || '%' OR v.name % $1 OR v.guest_hostname ILIKE '%' || $1 || '%'
+                OR v.guest_ips @> jsonb_build_array(jsonb_build_object('ip', $1::text)) OR $1 = ANY (v.tags))
+         ORDER BY similarity(v.name, $1) DESC, v.name, v.id",
+    )
+    .bind(q)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_inventory_search_finds_what_pg_trgm_finds(admin: PgPool) {
+    use eio_core::pages::inventory::{self, InventoryQuery};
+    let e = estate(&admin).await;
+    let vc: Uuid = sqlx::query_scalar("SELECT id FROM vcenter_instances LIMIT 1").fetch_one(&admin).await.unwrap();
+    let cl: Uuid = sqlx::query_scalar("SELECT id FROM clusters LIMIT 1").fetch_one(&admin).await.unwrap();
+    for name in ["web-prod-17", "Ünïcode-web-01", "wéb-01", "db-prod-17"] {
+        ipam_support::vm(&admin, vc, VmSpec { name, cluster: Some(cl), guest_hostname: None, nics: &[] }).await;
+    }
+    sqlx::query(
+        "UPDATE virtual_machines SET tags = ARRAY['backup'], guest_ips = '[{\"ip\": \"10.7.7.7\"}]' WHERE id = $1",
+    )
+    .bind(e.web02)
+    .execute(&admin)
+    .await
+    .unwrap();
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let db = db(&viewer.pool);
+    let page = |q: &str| InventoryQuery { q: Some(q.into()), ..InventoryQuery::default() };
+    for q in ["prod-web-01", "prod-wbe-01", "web-01", "web01.shop", "backup", "10.7.7.7", "prod", "zzqqxx", "wéb", "17"]
+    {
+        let got = inventory::load(&db, &page(q)).await.unwrap();
+        let want = inventory_reference(&admin, q).await;
+        assert_eq!(got.vms.iter().map(|v| v.id).collect::<Vec<_>>(), want, "{q}");
+        assert_eq!(got.total, i64::try_from(want.len()).unwrap(), "{q}");
+        assert!(got.facets.is_none(), "a search carries no facets");
+    }
+    assert!(inventory::load(&db, &InventoryQuery::default()).await.unwrap().facets.is_some());
+
+    // A rename shows at once, however the index stands.
+    sqlx::query("UPDATE virtual_machines SET name = 'zebra-unique-77' WHERE id = $1")
+        .bind(e.web01)
+        .execute(&admin)
+        .await
+        .unwrap();
+    for q in ["zebra-unique-77", "zebra-unique-78", "prod-web-01"] {
+        let got = inventory::load(&db, &page(q)).await.unwrap();
+        assert_eq!(got.vms.iter().map(|v| v.id).collect::<Vec<_>>(), inventory_reference(&admin, q).await, "{q}");
+    }
+}

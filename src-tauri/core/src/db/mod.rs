@@ -31,6 +31,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 pub struct Database {
     pool: PgPool,
     target: Arc<Target>,
+    /// Fuzzy search's in-process text index over this pool's view (see `crate::search`).
+    search: Arc<crate::search::SearchIndexCell>,
 }
 
 /// What a [`Database`] is connected to, for display. Never holds a password.
@@ -84,7 +86,11 @@ impl Database {
                     .connect_with(options)
                     .await
                     .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
-                Ok(Database { pool, target: Arc::new(Target::External { url: url.clone(), origin: origin.clone() }) })
+                Ok(Database {
+                    pool,
+                    target: Arc::new(Target::External { url: url.clone(), origin: origin.clone() }),
+                    search: Arc::default(),
+                })
             }
             DatabaseChoice::Embedded => {
                 let cluster = start_embedded(config).await?;
@@ -93,14 +99,18 @@ impl Database {
                     .connect_with(cluster.connect_options(embedded::LOCAL_LOGIN, embedded::DATABASE))
                     .await
                     .map_err(|e| Error::from(e).context("connecting to the embedded PostgreSQL"))?;
-                Ok(Database { pool, target: Arc::new(Target::Embedded { dir: cluster.root().to_path_buf() }) })
+                Ok(Database {
+                    pool,
+                    target: Arc::new(Target::Embedded { dir: cluster.root().to_path_buf() }),
+                    search: Arc::default(),
+                })
             }
         }
     }
 
     /// Wrap an existing pool (tests, and callers that manage their own connections).
     pub fn from_pool(pool: PgPool) -> Database {
-        Database { pool, target: Arc::new(Target::Pool) }
+        Database { pool, target: Arc::new(Target::Pool), search: Arc::default() }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -109,6 +119,10 @@ impl Database {
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    pub(crate) fn search_index(&self) -> &crate::search::SearchIndexCell {
+        &self.search
     }
 
     /// Fail with a clear message unless the schema matches this build exactly.

@@ -3,7 +3,11 @@
 //! its filters offer, and the detail drawer of one VM or host.
 //!
 //! Search is fuzzy and server-side: a name or guest hostname containing the words, a name
-//! similar to them (pg_trgm), an exact guest IP, or a tag; best matches first.
+//! similar to them (pg_trgm's `%`), an exact guest IP, or a tag; best matches first. The
+//! similar names and their similarity come from fuzzy search's in-process index
+//! (`crate::search`) while it is current, so a search of 10k similar names computes no
+//! similarity in SQL; the statement itself checks that it is current and otherwise asks
+//! pg_trgm's GIN index.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -12,6 +16,7 @@ use uuid::Uuid;
 
 use super::{filter, search_term, window, Count};
 use crate::error::{Error, Result};
+use crate::search::HitKind;
 use crate::Database;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
@@ -63,7 +68,8 @@ pub struct InventoryPage {
     pub vms: Vec<VmListRow>,
     /// The window of hosts (empty when kind is vms).
     pub hosts: Vec<HostListRow>,
-    /// The values each filter offers, over the whole inventory (first window only).
+    /// The values each filter offers, over the whole inventory (on the first window of a
+    /// list that is not searched: they describe the inventory, not the search).
     pub facets: Option<InventoryFacets>,
 }
 
@@ -125,6 +131,84 @@ fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// pg_trgm's default `similarity_threshold`, which `%` compares with.
+const SIMILARITY_THRESHOLD: f64 = 0.3;
+
+/// A window of VMs, filtered, by name.
+const VMS_SQL: &str = r#"
+SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status::text AS tools_status,
+       v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
+       c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
+       count(*) OVER () AS total
+FROM virtual_machines v
+JOIN vcenter_instances vc ON vc.id = v.vcenter_id
+LEFT JOIN sites s ON s.id = vc.site_id
+LEFT JOIN clusters c ON c.id = v.cluster_id
+LEFT JOIN esxi_hosts h ON h.id = v.host_id
+WHERE v.removed_at IS NULL AND NOT v.is_template
+  AND ($1::text IS NULL OR s.code = $1)
+  AND ($2::text IS NULL OR c.name = $2)
+  AND ($3::text IS NULL OR v.power_state::text = $3)
+  AND ($4::text IS NULL OR v.tools_status::text = $4)
+  AND ($5::text IS NULL OR $5 = ANY (v.tags))
+ORDER BY v.name, v.id
+LIMIT $6 OFFSET $7
+"#;
+
+/// A window of VMs matching search $1 (a name `%` matches or containing it, a guest host
+/// name containing it, the exact guest IP, a tag), most similar name first. Each way of
+/// matching is its own indexed arm. The `%` arm comes from the search index ($11 ids, $12
+/// their similarity, $13 names for pg_trgm to check) while it is current as of snapshot
+/// $10; otherwise (or with no snapshot) from pg_trgm's GIN index.
+const VMS_SEARCH_SQL: &str = r#"
+WITH fresh AS (SELECT $10::text IS NOT NULL AND NOT coalesce(search_index_stale($10::pg_snapshot), true) AS ok),
+matched AS (
+    SELECT x.id, x.sim FROM unnest($11::uuid[], $12::float4[]) x(id, sim) WHERE (SELECT ok FROM fresh)
+    UNION ALL
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v
+    WHERE (SELECT ok FROM fresh) AND v.id = ANY ($13::uuid[]) AND v.name % $1
+    UNION ALL
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE NOT (SELECT ok FROM fresh) AND v.name % $1
+    UNION ALL
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.name ILIKE $2
+    UNION ALL
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.guest_hostname ILIKE $2
+    UNION ALL
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v
+    WHERE $14 AND v.guest_ips @> jsonb_build_array(jsonb_build_object('ip', $1::text))
+    UNION ALL
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.tags @> ARRAY[$1]
+),
+best AS (SELECT m.id, max(m.sim) AS sim FROM matched m GROUP BY m.id),
+-- The matches the filters keep: counted whole, joined to their details only in the window.
+kept AS (
+    SELECT b.id, b.sim, v.name
+    FROM best b
+    JOIN virtual_machines v ON v.id = b.id
+    JOIN vcenter_instances vc ON vc.id = v.vcenter_id
+    LEFT JOIN sites s ON s.id = vc.site_id
+    LEFT JOIN clusters c ON c.id = v.cluster_id
+    WHERE v.removed_at IS NULL AND NOT v.is_template
+      AND ($3::text IS NULL OR s.code = $3)
+      AND ($4::text IS NULL OR c.name = $4)
+      AND ($5::text IS NULL OR v.power_state::text = $5)
+      AND ($6::text IS NULL OR v.tools_status::text = $6)
+      AND ($7::text IS NULL OR $7 = ANY (v.tags))
+),
+win AS (SELECT k.id, k.sim, k.name FROM kept k ORDER BY k.sim DESC, k.name, k.id LIMIT $8 OFFSET $9)
+SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status::text AS tools_status,
+       v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
+       c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
+       (SELECT count(*) FROM kept) AS total, NOT (SELECT ok FROM fresh) AS stale
+FROM win w
+JOIN virtual_machines v ON v.id = w.id
+JOIN vcenter_instances vc ON vc.id = v.vcenter_id
+LEFT JOIN sites s ON s.id = vc.site_id
+LEFT JOIN clusters c ON c.id = v.cluster_id
+LEFT JOIN esxi_hosts h ON h.id = v.host_id
+ORDER BY w.sim DESC, w.name, w.id
+"#;
+
 pub async fn load(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
     let kind = q.kind.unwrap_or_default();
     let (offset, limit) = window(q.offset, q.limit, 200, 1000);
@@ -134,42 +218,53 @@ pub async fn load(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
     let mut total = 0i64;
     match kind {
         InventoryKind::Vms => {
-            let rows = sqlx::query(
-                r#"
-                SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status::text AS tools_status,
-                       v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
-                       c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
-                       count(*) OVER () AS total
-                FROM virtual_machines v
-                JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-                LEFT JOIN sites s ON s.id = vc.site_id
-                LEFT JOIN clusters c ON c.id = v.cluster_id
-                LEFT JOIN esxi_hosts h ON h.id = v.host_id
-                WHERE v.removed_at IS NULL AND NOT v.is_template
-                  AND ($1::text IS NULL
-                       OR v.name ILIKE $2 OR v.name % $1 OR v.guest_hostname ILIKE $2
-                       OR v.guest_ips @> jsonb_build_array(jsonb_build_object('ip', $1::text))
-                       OR $1 = ANY (v.tags))
-                  AND ($3::text IS NULL OR s.code = $3)
-                  AND ($4::text IS NULL OR c.name = $4)
-                  AND ($5::text IS NULL OR v.power_state::text = $5)
-                  AND ($6::text IS NULL OR v.tools_status::text = $6)
-                  AND ($7::text IS NULL OR $7 = ANY (v.tags))
-                ORDER BY CASE WHEN $1::text IS NULL THEN 0 ELSE similarity(v.name, $1) END DESC, v.name, v.id
-                LIMIT $8 OFFSET $9
-                "#,
-            )
-            .bind(&search)
-            .bind(&like)
-            .bind(filter(&q.site))
-            .bind(filter(&q.cluster))
-            .bind(filter(&q.power))
-            .bind(filter(&q.tools))
-            .bind(filter(&q.tag))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(db.pool())
-            .await?;
+            let rows = match &search {
+                None => {
+                    sqlx::query(VMS_SQL)
+                        .bind(filter(&q.site))
+                        .bind(filter(&q.cluster))
+                        .bind(filter(&q.power))
+                        .bind(filter(&q.tools))
+                        .bind(filter(&q.tag))
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(db.pool())
+                        .await?
+                }
+                Some(term) => {
+                    // Names `%` matches, with their similarity, from the search index when it
+                    // has them; the statement ignores them (and asks pg_trgm) if it is stale.
+                    let index = db.search_index().index(db).await?;
+                    let names = index.similar_names(HitKind::VirtualMachine, term, SIMILARITY_THRESHOLD);
+                    let (snapshot, ids, sims, verify) = match names {
+                        Some(n) => (Some(n.snapshot), n.ids, n.sims, n.verify),
+                        None => (None, Vec::new(), Vec::new(), Vec::new()),
+                    };
+                    let rows = sqlx::query(VMS_SEARCH_SQL)
+                        .bind(term)
+                        .bind(&like)
+                        .bind(filter(&q.site))
+                        .bind(filter(&q.cluster))
+                        .bind(filter(&q.power))
+                        .bind(filter(&q.tools))
+                        .bind(filter(&q.tag))
+                        .bind(limit)
+                        .bind(offset)
+                        .bind(&snapshot)
+                        .bind(&ids)
+                        .bind(&sims)
+                        .bind(&verify)
+                        .bind(term.parse::<std::net::IpAddr>().is_ok())
+                        .fetch_all(db.pool())
+                        .await?;
+                    if snapshot.is_some()
+                        && rows.first().is_some_and(|r| r.try_get::<bool, _>("stale").unwrap_or(false))
+                    {
+                        db.search_index().rebuild(db, &index);
+                    }
+                    rows
+                }
+            };
             for r in &rows {
                 total = r.try_get("total")?;
                 vms.push(VmListRow {
@@ -254,7 +349,9 @@ pub async fn load(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
         let first = InventoryQuery { offset: Some(0), limit: Some(1), kind: Some(kind), ..q.clone() };
         total = Box::pin(load(db, &first)).await?.total;
     }
-    let facets = if offset == 0 { Some(facets(db, kind).await?) } else { None };
+    // Facets describe the whole inventory, not the search: the first window of an
+    // unsearched list carries them (the table keeps them while the user types).
+    let facets = if offset == 0 && search.is_none() { Some(facets(db, kind).await?) } else { None };
     Ok(InventoryPage { kind, total, offset, vms, hosts, facets })
 }
 
@@ -462,7 +559,9 @@ pub async fn vm(db: &Database, id: Uuid) -> Result<VmDetail> {
                h.name AS host, s.code AS site, v.folder_path, v.vcpu, v.memory_mb,
                v.power_state::text AS power_state, v.tools_status::text AS tools_status, v.guest_os, v.guest_hostname,
                v.nics, v.guest_ips, v.tags, v.custom_attributes, v.notes, v.has_snapshot, v.snapshot_count,
-               v.first_seen, v.last_sync, v.host_id
+               v.first_seen, v.host_id,
+               -- a live VM was confirmed by its vCenter's last full sync even if unchanged
+               CASE WHEN v.removed_at IS NULL THEN greatest(v.last_sync, vc.last_full_sync_at) ELSE v.last_sync END AS last_sync
         FROM virtual_machines v
         JOIN vcenter_instances vc ON vc.id = v.vcenter_id
         LEFT JOIN sites s ON s.id = vc.site_id
@@ -563,7 +662,8 @@ pub async fn host(db: &Database, id: Uuid) -> Result<HostDetail> {
                h.vendor, h.model, h.serial_number, h.service_tag, h.hardware_uuid, h.esxi_version, h.esxi_build,
                h.connection_state::text AS connection_state, h.power_state::text AS power_state,
                h.in_maintenance_mode, ARRAY(SELECT host(a) FROM unnest(h.management_ips) a) AS management_ips,
-               h.cpu_model, h.cpu_cores, h.memory_mb, h.tags, h.custom_attributes, h.last_sync
+               h.cpu_model, h.cpu_cores, h.memory_mb, h.tags, h.custom_attributes,
+               CASE WHEN h.removed_at IS NULL THEN greatest(h.last_sync, vc.last_full_sync_at) ELSE h.last_sync END AS last_sync
         FROM esxi_hosts h
         JOIN vcenter_instances vc ON vc.id = h.vcenter_id
         LEFT JOIN sites s ON s.id = vc.site_id

@@ -4,10 +4,15 @@
 //!
 //! The query decides the plan: an address, a block (`10.1.2.0/24`, or a partial IPv4
 //! such as `10.1.2`) or a MAC (whole, or its first octets) is looked up exactly through
-//! the inet/macaddr indexes; anything else is a trigram search. Each text source is read
-//! nearest-first through a GiST trigram index (`ORDER BY query <<-> name LIMIT n`: a
-//! k-nearest-neighbour scan that stops after n rows) instead of filtering with `%` and
-//! sorting every match, which is what keeps it fast on 100k VMs.
+//! the inet/macaddr indexes; anything else is a trigram search, scored by pg_trgm.
+//!
+//! Text has two plans with the same scores. Normally the in-process text index
+//! ([`index`]) picks the candidates from a trigram inverted index in memory and one
+//! statement scores them with pg_trgm and confirms the index is current (a GiST trigram
+//! scan over 100k similar names visits most of the tree: tens of milliseconds; this is a
+//! few). When the index is stale (something it read was written since), or while it is
+//! being rebuilt, the SQL plan answers alone: each text source read nearest-first through
+//! a GiST trigram index (`ORDER BY query <<-> name LIMIT n`), merged and ranked the same way.
 //!
 //! Search reads only; it never writes and never reaches outside the database.
 use std::net::IpAddr;
@@ -23,8 +28,11 @@ use crate::error::{Error, Result};
 use crate::ipam::{parse_address, Cidr};
 use crate::Database;
 
+mod index;
+pub use index::SearchIndexCell;
+
 /// What a hit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HitKind {
     VirtualMachine,
@@ -332,21 +340,86 @@ fn hit_from_row(r: &PgRow) -> Result<SearchHit> {
     })
 }
 
+/// Text through SQL alone (the plan the index stands in for).
+async fn text_rows(db: &Database, q: &str, limit: i64) -> Result<Vec<PgRow>> {
+    Ok(sqlx::query(TEXT_SQL)
+        .bind(q)
+        .bind(limit)
+        .bind(MIN_SCORE)
+        .bind(limit * CANDIDATES_PER_HIT)
+        .fetch_all(db.pool())
+        .await?)
+}
+
+/// Text through the in-process index: None when it is stale (a rebuild is started).
+/// Ranked as `TEXT_SQL` ranks: one hit per (kind, id), its best field; score, kind, label.
+async fn text_from_index(db: &Database, q: &str, limit: i64) -> Result<Option<Vec<SearchHit>>> {
+    let cell = db.search_index();
+    let index = cell.index(db).await?;
+    let n = usize::try_from(limit * CANDIDATES_PER_HIT).unwrap_or(usize::MAX);
+    let candidates = index.candidates(q, n, MIN_SCORE);
+    let Some(scored) = index::score(db, &index, q, &candidates, MIN_SCORE).await? else {
+        cell.rebuild(db, &index);
+        return Ok(None);
+    };
+    let mut best: std::collections::HashMap<(HitKind, Option<Uuid>), (f64, u32)> = std::collections::HashMap::new();
+    for (e, score) in scored {
+        let entry = &index.entries[e as usize];
+        let slot = best.entry((entry.kind, entry.id)).or_insert((score, e));
+        let held = &index.entries[slot.1 as usize];
+        if score > slot.0 || (score == slot.0 && entry.field < held.field) {
+            *slot = (score, e);
+        }
+    }
+    let mut hits: Vec<SearchHit> = best
+        .into_values()
+        .map(|(score, e)| {
+            let entry = &index.entries[e as usize];
+            SearchHit {
+                kind: entry.kind,
+                id: entry.id,
+                label: entry.label.clone(),
+                field: entry.field.clone(),
+                matched: entry.matched.clone(),
+                detail: entry.detail.clone(),
+                score,
+            }
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    hits.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(Some(hits))
+}
+
 /// Search everything for `query`; at most `limit` hits (default 20, at most 200).
 pub async fn search(db: &Database, query: &str, limit: Option<i64>) -> Result<SearchResults> {
+    search_with(db, query, limit, true).await
+}
+
+/// As [`search`], with text answered by the SQL plan alone, as while the in-process index
+/// is stale: the reference the index's answers are compared with.
+pub async fn search_without_index(db: &Database, query: &str, limit: Option<i64>) -> Result<SearchResults> {
+    search_with(db, query, limit, false).await
+}
+
+async fn search_with(db: &Database, query: &str, limit: Option<i64>, use_index: bool) -> Result<SearchResults> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let parsed = parse(query)?;
     let (kind, rows) = match parsed {
-        Parsed::Text(q) => (
-            QueryKind::Text,
-            sqlx::query(TEXT_SQL)
-                .bind(&q)
-                .bind(limit)
-                .bind(MIN_SCORE)
-                .bind(limit * CANDIDATES_PER_HIT)
-                .fetch_all(db.pool())
-                .await?,
-        ),
+        Parsed::Text(q) => {
+            if use_index {
+                if let Some(hits) = text_from_index(db, &q, limit).await? {
+                    let query = query.trim().to_owned();
+                    return Ok(SearchResults { query, interpreted_as: QueryKind::Text, hits });
+                }
+            }
+            (QueryKind::Text, text_rows(db, &q, limit).await?)
+        }
         Parsed::Address(a) => (
             QueryKind::Address,
             sqlx::query(ADDRESS_SQL).bind(Cidr::host(a).to_string()).bind(limit).fetch_all(db.pool()).await?,
