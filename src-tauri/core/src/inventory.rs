@@ -271,7 +271,8 @@ pub async fn vms(db: &Database, search: Option<&str>, limit: i64) -> Result<Vec<
         r#"
         SELECT v.uuid, v.moid, v.name, v.folder_path, v.vcpu, v.memory_mb, v.power_state::text AS power_state,
                v.tools_status::text AS tools_status, v.guest_os, v.guest_hostname, v.nics, v.guest_ips, v.tags,
-               v.custom_attributes, v.notes, v.has_snapshot, v.last_sync, vc.name AS vcenter, d.name AS datacenter,
+               v.custom_attributes, v.notes, v.has_snapshot,
+               greatest(v.last_sync, vc.last_full_sync_at) AS last_sync, vc.name AS vcenter, d.name AS datacenter,
                c.name AS cluster, h.name AS host
         FROM virtual_machines v
         JOIN vcenter_instances vc ON vc.id = v.vcenter_id
@@ -351,7 +352,8 @@ pub async fn hosts(db: &Database) -> Result<Vec<HostRow>> {
                h.connection_state::text AS connection_state, h.power_state::text AS power_state, h.in_maintenance_mode,
                ARRAY(SELECT host(a) FROM unnest(h.management_ips) a) AS management_ips,
                (SELECT count(*) FROM virtual_machines v WHERE v.host_id = h.id AND v.removed_at IS NULL) AS vms,
-               vc.name AS vcenter, d.name AS datacenter, c.name AS cluster, p.service_tag AS server, h.last_sync
+               vc.name AS vcenter, d.name AS datacenter, c.name AS cluster, p.service_tag AS server,
+               greatest(h.last_sync, vc.last_full_sync_at) AS last_sync
         FROM esxi_hosts h
         JOIN vcenter_instances vc ON vc.id = h.vcenter_id
         LEFT JOIN datacenters d ON d.id = h.datacenter_id

@@ -41,6 +41,7 @@ const FIRMWARE: TableSpec = TableSpec {
         ("reported_by", "s.reported_by"),
     ],
     not_diffed: &[],
+    skip_unchanged: false,
 };
 
 const COMPLIANCE: TableSpec = TableSpec {
@@ -63,6 +64,7 @@ const COMPLIANCE: TableSpec = TableSpec {
         ("reboot_required", "s.reboot_required"),
     ],
     not_diffed: &["physical_server_id"],
+    skip_unchanged: false,
 };
 
 /// Sync every enabled iDRAC (or the one named), then refresh the mappings.

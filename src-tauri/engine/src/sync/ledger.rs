@@ -129,6 +129,9 @@ impl Run {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if outcome != Outcome::Failed {
+            analyze_after_bulk_change(db, &self.counts).await;
+        }
         Ok(RunReport {
             run_id: self.id,
             source: self.source,
@@ -139,6 +142,31 @@ impl Run {
             api_calls,
             error,
         })
+    }
+}
+
+/// Give the planner real row counts for the tables a sync just changed wholesale (a first
+/// sync of 10,000 VMs), instead of waiting for autovacuum: the findings and site inference
+/// that follow, and the next sync, would otherwise be planned for the table as it was (see
+/// migration 0021). Best effort: a failure costs speed, never the sync.
+async fn analyze_after_bulk_change(db: &Database, counts: &BTreeMap<String, EntityCounts>) {
+    let mut tables: Vec<&str> = Vec::with_capacity(counts.len() + 1);
+    let mut changed: Vec<i64> = Vec::with_capacity(counts.len() + 1);
+    for (table, c) in counts {
+        tables.push(table);
+        changed.push((c.created + c.restored + c.removed) as i64);
+    }
+    tables.push("inventory_changes");
+    changed.push(counts.values().map(|c| c.changed() as i64).sum());
+    match sqlx::query_scalar::<_, Vec<String>>("SELECT analyze_after_bulk_change($1, $2)")
+        .bind(&tables)
+        .bind(&changed)
+        .fetch_one(db.pool())
+        .await
+    {
+        Ok(analyzed) if !analyzed.is_empty() => tracing::debug!(?analyzed, "refreshed planner statistics"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not refresh planner statistics after a bulk change"),
     }
 }
 

@@ -34,6 +34,7 @@ const DATACENTERS: TableSpec = TableSpec {
     key: "moid",
     columns: &[("name", "s.name")],
     not_diffed: &[],
+    skip_unchanged: true,
 };
 
 const CLUSTERS: TableSpec = TableSpec {
@@ -49,6 +50,7 @@ const CLUSTERS: TableSpec = TableSpec {
         ("ha_enabled", "s.ha_enabled"),
     ],
     not_diffed: &[],
+    skip_unchanged: true,
 };
 
 /// A uuid column staged as text: tolerate what isn't one rather than fail the sync.
@@ -83,6 +85,7 @@ const HOSTS: TableSpec = TableSpec {
         ("custom_attributes", "s.custom_attributes"),
     ],
     not_diffed: &[],
+    skip_unchanged: true,
 };
 
 const VMS: TableSpec = TableSpec {
@@ -114,6 +117,7 @@ const VMS: TableSpec = TableSpec {
         ("is_template", "s.is_template"),
     ],
     not_diffed: &[],
+    skip_unchanged: true,
 };
 
 fn enum_str<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
@@ -331,6 +335,12 @@ async fn store(
 
     let counts = observe(tx, source, &hosts, &vms, true).await?;
     run.record("ip_observations", counts);
+    // Every live row of this vCenter was confirmed now, changed or not (the tables skip
+    // rewriting unchanged rows; readers take the later of this and a row's own last_sync).
+    sqlx::query("UPDATE vcenter_instances SET last_full_sync_at = now() WHERE id = $1")
+        .bind(source.id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
