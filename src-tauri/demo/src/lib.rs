@@ -632,6 +632,7 @@ async fn pending_job(config: &Config, db: &Database, estate: &Estate) -> Result<
             policy: None,
             idempotency_key: None,
             run_at: None,
+            schedule: None,
             dry_run: false,
         },
     )

@@ -100,8 +100,12 @@ pub struct SubmitArgs {
     #[arg(long, global = true)]
     idempotency_key: Option<String>,
     /// Run no earlier than this time (RFC 3339)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "schedule")]
     run_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Run on this cron schedule (five fields, UTC, e.g. "0 2 * * 6"; or @daily): one run per
+    /// due time, each planned then and approved like a submitted job; cancel the job to stop it
+    #[arg(long, global = true, value_name = "CRON")]
+    schedule: Option<String>,
     /// Show the plan; submit nothing
     #[arg(long, global = true)]
     dry_run: bool,
@@ -274,6 +278,7 @@ async fn submit(db: &Database, args: SubmitArgs) -> Result<(), Error> {
             policy,
             idempotency_key: args.idempotency_key,
             run_at: args.run_at,
+            schedule: args.schedule,
             dry_run: args.dry_run,
         },
     )

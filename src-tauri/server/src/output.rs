@@ -419,7 +419,15 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
         println!("  REFUSED: {r}");
     }
     match &s.job {
-        Some(j) => println!("Submitted job {} — {}.", j.id, j.status),
+        Some(j) => match (&j.schedule, j.next_run_at) {
+            (Some(cron), Some(next)) => println!(
+                "Submitted job {} — on the schedule \"{cron}\" (UTC); the first run is created at {} and, like \
+                 every run, planned then and approved if its policy says so.",
+                j.id,
+                next.to_rfc3339()
+            ),
+            _ => println!("Submitted job {} — {}.", j.id, j.status),
+        },
         None => println!("Dry run: nothing submitted."),
     }
     Ok(())
@@ -433,6 +441,13 @@ pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
     println!("{} {} — {}", j.job_type, j.id, j.status);
     println!("{}", j.title);
     println!("initiated by {}, approved by {}", opt(&j.initiated_by), opt(&j.approved_by));
+    if let Some(cron) = &j.schedule {
+        let next = j.next_run_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "none (ended)".into());
+        println!("schedule: \"{cron}\" (UTC), next run {next}");
+    }
+    if let Some(parent) = j.parent_job_id {
+        println!("a run of the scheduled job {parent}");
+    }
     if let Some(e) = &j.error {
         println!("error: {e}");
     }

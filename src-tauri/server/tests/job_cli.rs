@@ -138,6 +138,43 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     assert!(text.contains("ap@lab.test"), "the approver is recorded: {text}");
     assert!(text.contains("window agreed"), "the comment is an event: {text}");
 
+    // A job on a cron schedule: a definition; each due time a run that waits for an approver.
+    let mut c = operator();
+    c.args(["job", "submit", "maintenance-mode", "--host", &host, "--schedule", "0 3 1 1 *", "--json"]);
+    let def = json_of(ok(&run(c, None).await)).clone();
+    assert_eq!(def["job"]["status"], "scheduled", "{def}");
+    assert_eq!(def["job"]["schedule"], "0 3 1 1 *", "{def}");
+    assert!(def["job"]["next_run_at"].as_str().is_some_and(|t| t.contains("-01-01T03:00:00")), "{def}");
+    let def_id = Uuid::parse_str(def["job"]["id"].as_str().unwrap()).unwrap();
+    let mut c = operator();
+    c.args(["job", "submit", "maintenance-mode", "--host", &host, "--schedule", "0 3 1 1 *", "--run-at"])
+        .arg("2030-01-01T00:00:00Z");
+    failed(&run(c, None).await, "--run-at");
+    // Its due time comes (the schedule reads the database's clock): one run, awaiting approval.
+    sqlx::query("UPDATE jobs SET next_run_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(def_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let runs =
+        eio_engine::jobs::schedule::enqueue_due_runs(&eio_core::Database::from_pool(pool.clone())).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let run_id = runs[0].to_string();
+    let mut c = operator();
+    c.args(["job", "approve", &run_id]);
+    failed(&run(c, None).await, "permission denied");
+    let mut c = approver();
+    c.args(["job", "approve", &run_id, "--comment", "this run too"]);
+    ok(&run(c, None).await);
+    let mut c = operator();
+    c.args(["job", "show", &run_id, "--json"]);
+    let shown = json_of(ok(&run(c, None).await)).clone();
+    assert_eq!(shown["job"]["parent_job_id"], def_id.to_string(), "{shown}");
+    assert_eq!(shown["job"]["status"], "pending", "{shown}");
+    let mut c = operator();
+    c.args(["job", "cancel", &def_id.to_string()]);
+    ok(&run(c, None).await);
+
     // Any operator stops everything; only an admin lets it go again.
     let mut c = operator();
     c.args(["kill-switch", "on", "--reason", "storage incident"]);

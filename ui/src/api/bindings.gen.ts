@@ -347,8 +347,7 @@ vms: Array<VmListRow>,
  */
 hosts: Array<HostListRow>, 
 /**
- * The values each filter offers, over the whole inventory (on the first window of a
- * list that is not searched: they describe the inventory, not the search).
+ * The values each filter offers, over the whole inventory (first window only).
  */
 facets: InventoryFacets | null, };
 
@@ -473,7 +472,19 @@ export type JobSpec = { "type": "maintenance_mode" } & MaintenanceTarget | { "ty
 
 export type JobStep = { seq: number, name: string, kind: string, status: string, external_task_id: string | null, attempts: number, error: string | null, started_at: string | null, finished_at: string | null, };
 
-export type JobSummary = { id: string, type: string, status: string, title: string, initiated_by: string | null, approved_by: string | null, progress: number | null, progress_message: string | null, error: string | null, external_task_ids: Array<string>, attempts: number, cancel_requested: boolean, created_at: string, started_at: string | null, finished_at: string | null, };
+export type JobSummary = { id: string, type: string, status: string, title: string, initiated_by: string | null, approved_by: string | null, progress: number | null, progress_message: string | null, error: string | null, external_task_ids: Array<string>, attempts: number, cancel_requested: boolean, 
+/**
+ * A schedule definition's cron expression (its runs are jobs of their own).
+ */
+schedule: string | null, 
+/**
+ * When a schedule definition next creates a run.
+ */
+next_run_at: string | null, 
+/**
+ * The schedule definition this job is a run of.
+ */
+parent_job_id: string | null, created_at: string, started_at: string | null, finished_at: string | null, };
 
 /**
  * What the create wizard offers.
@@ -1156,6 +1167,11 @@ export type SubmitRequest = { spec: JobSpec, title: string | null, policy_name: 
  * Field-by-field overrides of the named policy.
  */
 policy: JsonValue | null, idempotency_key: string | null, run_at: string | null, 
+/**
+ * A cron schedule (five fields, UTC, or @daily…): the job becomes a definition that runs
+ * once per due time, each run planned then and approved like a submitted job.
+ */
+schedule: string | null, 
 /**
  * Compute and return the plan; submit nothing.
  */

@@ -103,6 +103,7 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
     policy: Object.keys(overrides).length ? overrides : null,
     idempotency_key: null,
     run_at: null,
+    schedule: null,
     dry_run: dryRun,
   };
 }

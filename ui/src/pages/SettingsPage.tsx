@@ -209,6 +209,7 @@ function Sources(props: { sources: Source[] }) {
         policy: { require_approval: false },
         idempotency_key: null,
         run_at: null,
+        schedule: null,
         dry_run: false,
       });
       notifications.show({ color: "blue", message: `Sync submitted: ${done.plan.summary}.` });

@@ -164,6 +164,10 @@ pub struct SubmitRequest {
     #[serde(default)]
     #[ts(type = "string | null")]
     pub run_at: Option<DateTime<Utc>>,
+    /// A cron schedule (five fields, UTC, or @daily…): the job becomes a definition that runs
+    /// once per due time, each run planned then and approved like a submitted job.
+    #[serde(default)]
+    pub schedule: Option<String>,
     /// Compute and return the plan; submit nothing.
     #[serde(default)]
     pub dry_run: bool,
@@ -179,6 +183,13 @@ pub struct Submitted {
 
 /// Plan the job; refuse it if the plan says it can't run; else submit it (unless dry run).
 pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
+    let schedule = match req.schedule.as_deref() {
+        Some(text) if req.run_at.is_some() => {
+            return Err(Error::invalid(format!("give either a run time or a schedule, not both (schedule \"{text}\")")))
+        }
+        Some(text) => Some(crate::reports::schedule::parse(text)?),
+        None => None,
+    };
     let policy = resolve_policy(db, req.policy_name.as_deref(), req.policy.as_ref()).await?;
     let plan = plan::compute(db, &req.spec, &policy).await?;
     if req.dry_run {
@@ -190,6 +201,27 @@ pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
     let title = req.title.clone().unwrap_or_else(|| plan.summary.clone());
     let mut plan_json = serde_json::to_value(&plan).map_err(|e| Error::internal(e.to_string()))?;
     plan_json["material"] = plan.material();
+    if let Some(schedule) = schedule {
+        let id: Uuid = sqlx::query_scalar(
+            "SELECT id FROM submit_scheduled_job($1::job_type, $2, $3, $4, $5, p_policy_name => $6, p_policy => $7,
+                                                 p_idempotency_key => $8, p_site_id => $9, p_cluster_id => $10,
+                                                 p_plan => $11)",
+        )
+        .bind(req.spec.job_type())
+        .bind(&title)
+        .bind(req.spec.to_target())
+        .bind(schedule.as_str())
+        .bind(schedule.next_after(Utc::now())?)
+        .bind(req.policy_name.as_deref().unwrap_or("default"))
+        .bind(&req.policy)
+        .bind(&req.idempotency_key)
+        .bind(plan.site_id)
+        .bind(plan.cluster_id)
+        .bind(&plan_json)
+        .fetch_one(db.pool())
+        .await?;
+        return Ok(Submitted { plan, policy, job: Some(get(db, id).await?) });
+    }
     let id: Uuid = sqlx::query_scalar(
         "SELECT id FROM submit_job($1::job_type, $2, p_target => $3, p_policy_name => $4, p_policy => $5,
                                    p_idempotency_key => $6, p_run_at => $7, p_site_id => $8, p_cluster_id => $9,
@@ -231,6 +263,14 @@ pub struct JobSummary {
     pub external_task_ids: Vec<String>,
     pub attempts: i32,
     pub cancel_requested: bool,
+    /// A schedule definition's cron expression (its runs are jobs of their own).
+    pub schedule: Option<String>,
+    /// When a schedule definition next creates a run.
+    #[ts(type = "string | null")]
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The schedule definition this job is a run of.
+    #[ts(type = "string | null")]
+    pub parent_job_id: Option<Uuid>,
     #[ts(type = "string")]
     pub created_at: DateTime<Utc>,
     #[ts(type = "string | null")]
@@ -242,7 +282,8 @@ pub struct JobSummary {
 const SUMMARY_SQL: &str = r#"
     SELECT j.id, j.type::text AS type, j.status::text AS status, j.title, ui.email AS initiated_by,
            ua.email AS approved_by, j.progress, j.progress_message, j.error, j.external_task_ids, j.attempts,
-           j.cancel_requested_at IS NOT NULL AS cancel_requested, j.created_at, j.started_at, j.finished_at
+           j.cancel_requested_at IS NOT NULL AS cancel_requested, j.schedule, j.next_run_at, j.parent_job_id,
+           j.created_at, j.started_at, j.finished_at
     FROM jobs j LEFT JOIN users ui ON ui.id = j.initiated_by_user LEFT JOIN users ua ON ua.id = j.approved_by_user
 "#;
 
@@ -260,6 +301,9 @@ fn summary_from(r: &sqlx::postgres::PgRow) -> Result<JobSummary> {
         external_task_ids: r.try_get("external_task_ids")?,
         attempts: r.try_get("attempts")?,
         cancel_requested: r.try_get("cancel_requested")?,
+        schedule: r.try_get("schedule")?,
+        next_run_at: r.try_get("next_run_at")?,
+        parent_job_id: r.try_get("parent_job_id")?,
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,

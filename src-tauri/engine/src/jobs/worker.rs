@@ -39,7 +39,7 @@ pub struct WorkerConfig {
     pub idle_poll: Duration,
     /// How often handlers poll external tasks.
     pub task_poll: Duration,
-    /// How often to turn due report schedules into jobs (also once at start).
+    /// How often to turn due report schedules and scheduled jobs into jobs (also once at start).
     pub report_schedule_every: Duration,
     /// A full sync of every enabled source this often, as jobs (None: no scheduled syncs).
     pub sync_every: Option<Duration>,
@@ -126,6 +126,9 @@ impl Worker {
             }
             if last_schedule.is_none_or(|t| t.elapsed() >= self.config.report_schedule_every) {
                 handlers::report::enqueue_due(self.db()).await;
+                if let Err(e) = super::schedule::enqueue_due_runs(self.db()).await {
+                    tracing::warn!(error = %e, "could not create the runs of scheduled jobs");
+                }
                 if let Some(every) = self.config.sync_every {
                     if let Err(e) = super::schedule::enqueue_due_syncs(self.db(), every).await {
                         tracing::warn!(error = %e, "could not schedule source syncs");
