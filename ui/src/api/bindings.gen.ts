@@ -347,7 +347,8 @@ vms: Array<VmListRow>,
  */
 hosts: Array<HostListRow>, 
 /**
- * The values each filter offers, over the whole inventory (first window only).
+ * The values each filter offers, over the whole inventory (on the first window of a
+ * list that is not searched: they describe the inventory, not the search).
  */
 facets: InventoryFacets | null, };
 
