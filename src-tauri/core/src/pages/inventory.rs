@@ -240,7 +240,10 @@ pub async fn load(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
                         Some(n) => (Some(n.snapshot), n.ids, n.sims, n.verify),
                         None => (None, Vec::new(), Vec::new(), Vec::new()),
                     };
+                    // Planned with its parameters every time (an unnamed statement): a cached
+                    // generic plan guesses 10 names for the arrays and joins 10k by nested loop.
                     let rows = sqlx::query(VMS_SEARCH_SQL)
+                        .persistent(false)
                         .bind(term)
                         .bind(&like)
                         .bind(filter(&q.site))
