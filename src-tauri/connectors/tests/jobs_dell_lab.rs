@@ -413,3 +413,74 @@ async fn wsman_refusals_and_failed_downloads_are_typed() {
     let err = eio_connectors::wsman::dcim::setup_job_queue(&client, &["JID_000000000001".into()]).await.unwrap_err();
     assert!(matches!(&err, eio_connectors::wsman::WsmanError::Refused { code: Some(c), .. } if c == "SUP011"), "{err}");
 }
+
+/// An iDRAC7 resets and power-cycles over WSMan (`RequestPowerStateChange`), each asked once
+/// and read back from `DCIM_ComputerSystem`; a PowerState Dell does not list is refused with
+/// the iDRAC's message, typed, and changes nothing.
+#[tokio::test]
+async fn idrac7_resets_and_power_cycles_over_wsman_once_each() {
+    use eio_connectors::idrac::records::PowerState;
+    use eio_connectors::wsman::dcim::{self, RequestedPower};
+    let lab = lab(Generation::Idrac7).await;
+    let bmc = lab.bmc(0);
+    let actions = DellActions::connect(&lab.endpoint(0)).await.unwrap();
+    assert_eq!(actions.driver_kind(), DriverKind::Wsman);
+    assert_eq!(actions.power_state().await.unwrap(), PowerState::On);
+
+    actions.reset(ResetKind::ForceOff).await.unwrap();
+    assert_eq!(actions.power_state().await.unwrap(), PowerState::Off);
+    assert_eq!(bmc.spec().power_state, "Off");
+    // A powered-off server is not restarted: refused, typed, nothing changed.
+    let err = actions.reset(ResetKind::PowerCycle).await.unwrap_err();
+    assert!(err.to_string().contains("RequestPowerStateChange"), "{err}");
+    assert_eq!(actions.power_state().await.unwrap(), PowerState::Off);
+    actions.reset(ResetKind::On).await.unwrap();
+    assert_eq!(actions.power_state().await.unwrap(), PowerState::On);
+    actions.reset(ResetKind::PowerCycle).await.unwrap();
+    actions.reset(ResetKind::GracefulRestart).await.unwrap();
+    assert_eq!(actions.power_state().await.unwrap(), PowerState::On);
+
+    // Each call reached the iDRAC once, with Dell's PowerState for it.
+    let asked: Vec<(String, Option<String>)> = bmc
+        .actions()
+        .into_iter()
+        .filter(|a| a.action == "RequestPowerStateChange")
+        .map(|a| (a.detail, a.refused))
+        .collect();
+    let code = |p: RequestedPower| p.code().to_string();
+    assert_eq!(
+        asked,
+        vec![
+            (code(RequestedPower::SoftOff), None),
+            (code(RequestedPower::PowerCycle), Some("RAC0508".into())),
+            (code(RequestedPower::On), None),
+            (code(RequestedPower::PowerCycle), None),
+            (code(RequestedPower::SoftPowerCycle), None),
+        ]
+    );
+    assert_eq!(bmc.action_count("RequestPowerStateChange"), 4);
+    assert_eq!(bmc.action_count("ComputerSystem.Reset"), 0);
+
+    // A state Dell does not list (3 is RequestStateChange's "off", not a PowerState).
+    let client = eio_connectors::wsman::WsmanClient::new(
+        &lab.endpoint(0).url,
+        lab.credentials(),
+        eio_connectors::http::HttpClient::new(lab.http_config(0)).unwrap(),
+    );
+    let err = client
+        .invoke(
+            dcim::CS_POWER_MANAGEMENT_SERVICE,
+            "RequestPowerStateChange",
+            dcim::CS_POWER_MANAGEMENT_SELECTORS,
+            "<p:PowerState>3</p:PowerState>",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, eio_connectors::wsman::WsmanError::Refused { code: Some(c), reason, .. }
+            if c == "SYS021" && reason == "The command failed to set RequestedState"),
+        "{err}"
+    );
+    assert_eq!(dcim::computer_system_power(&client).await.unwrap(), PowerState::On);
+    assert_eq!(bmc.action_count("RequestPowerStateChange"), 4);
+}

@@ -411,6 +411,69 @@ async fn a_rolling_firmware_update_reaches_an_idrac7_over_wsman(admin: PgPool) {
     assert!(ids.contains(jid) && ids.contains(rid), "{ids:?}");
 }
 
+/// A server reset of an iDRAC7 (WSMan only): refused while its ESXi host runs, then, with the
+/// host in maintenance mode, one `RequestPowerStateChange` (Dell's PowerState 5), recorded as
+/// the step's task and verified by reading the power state back.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_idrac7_server_resets_over_wsman_once_its_host_is_in_maintenance_mode(admin: PgPool) {
+    let e = estate_of(&admin, 3, &[(Generation::Idrac9, 2), (Generation::Idrac7, 1)]).await;
+    let bmc = e.dell.bmc(2);
+    assert_eq!(bmc.spec().generation, Generation::Idrac7);
+    let tag = service_tag(2);
+    let reset = json!({"type": "power", "action": "reset", "servers": [tag]});
+    let allow = json!({"allow_hard_poweroff": true});
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+
+    // Its host is not in maintenance mode: refused before anything is asked of the iDRAC.
+    let refused = insert_job(&admin, "power", reset.clone(), allow.clone()).await;
+    assert_eq!(wait_status(&admin, refused, &["paused", "failed", "succeeded"]).await, "failed");
+    assert_eq!(bmc.action_count("RequestPowerStateChange"), 0, "{:?}", bmc.actions());
+
+    let host = e.hosts[2].clone();
+    let enter =
+        insert_job(&admin, "maintenance_mode", json!({"type": "maintenance_mode", "hosts": [host]}), json!({})).await;
+    assert_eq!(wait_status(&admin, enter, &["paused", "failed", "succeeded"]).await, "succeeded");
+    for r in vcenter::sync_vcenters(&syncer(&admin, e.key.clone(), "resync"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    let in_mm: bool = sqlx::query_scalar("SELECT in_maintenance_mode FROM esxi_hosts WHERE moid = $1")
+        .bind(&host)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(in_mm);
+
+    let job = insert_job(&admin, "power", reset, allow).await;
+    let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
+    let row: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(end, "succeeded", "{row:?}");
+    workers.stop().await;
+    let asked: Vec<_> = bmc.actions().into_iter().filter(|a| a.action == "RequestPowerStateChange").collect();
+    assert_eq!(asked.len(), 1, "{:?}", bmc.actions());
+    assert_eq!((asked[0].detail.as_str(), asked[0].refused.as_deref()), ("5", None));
+    assert_eq!(bmc.action_count("ComputerSystem.Reset") + bmc.action_count("CreateRebootJob"), 0);
+    assert_eq!(bmc.spec().power_state, "On");
+    let step =
+        sqlx::query("SELECT external_task_id, result FROM job_steps WHERE job_id = $1 AND kind = 'server_reset'")
+            .bind(job)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    let task: String = step.get("external_task_id");
+    assert!(task.starts_with("reset:"), "{task}");
+    let result: serde_json::Value = step.get("result");
+    assert_eq!(
+        (&result["driver"], &result["power_state"], &result["confirmed"]),
+        (&json!("wsman"), &json!("on"), &json!(true)),
+        "{result}"
+    );
+    // The other servers were not touched.
+    for i in 0..2 {
+        assert_eq!(e.dell.bmc(i).action_count("ComputerSystem.Reset"), 0);
+    }
+}
+
 /// Everything the simulators were asked, in one number per simulator.
 fn external_calls(e: &Estate) -> (usize, Vec<u64>) {
     (e.vc.calls().len(), (0..e.hosts.len()).map(|i| e.dell.bmc(i).requests()).collect())

@@ -364,4 +364,32 @@ async fn wsman_method_answers_keep_the_captured_shapes() {
     .await;
     assert_eq!(method_shape(&unknown, "SetupJobQueue"), method_shape(&error, "CreateTargetedConfigJob"));
     assert_eq!(unknown.find("Body").unwrap().find("MessageID").unwrap().text.trim(), "SUP011");
+
+    // Power control answers as dracclient's captures of DCIM_ComputerSystem.RequestStateChange.
+    let changed = xml::parse(&sample("dracclient/computer_system-invoke-request_state_change-ok.xml")).unwrap();
+    let refused = xml::parse(&sample("dracclient/computer_system-invoke-request_state_change-error.xml")).unwrap();
+    let (class, method) = ("DCIM_CSPowerManagementService", "RequestPowerStateChange");
+    let cycled = invoke(&http, &url, class, method, "<p:PowerState>9</p:PowerState>").await;
+    assert_eq!(method_shape(&cycled, "RequestPowerStateChange"), method_shape(&changed, "RequestStateChange"));
+    assert_eq!(cycled.find("ReturnValue").unwrap().text.trim(), "0");
+    let bad = invoke(&http, &url, class, method, "<p:PowerState>3</p:PowerState>").await;
+    assert_eq!(method_shape(&bad, "RequestPowerStateChange"), method_shape(&refused, "RequestStateChange"));
+    assert_eq!(bad.find("Body").unwrap().find("MessageID").unwrap().text.trim(), "SYS021");
+    assert_eq!(bad.find("ReturnValue").unwrap().text.trim(), "2");
+    assert_eq!(lab.bmc(0).action_count("RequestPowerStateChange"), 1);
+    // The state it leaves is read from DCIM_ComputerSystem, with the captured properties.
+    let systems = wsman(
+        &http,
+        &url,
+        "DCIM_ComputerSystem",
+        eio_connectors::wsman::ACTION_ENUMERATE,
+        "<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>50</wsman:MaxElements></wsen:Enumerate>",
+    )
+    .await;
+    let captured = xml::parse(&sample("dracclient/computer_system-enum-ok.xml")).unwrap();
+    assert_eq!(
+        instance_names(captured.find("DCIM_ComputerSystem").unwrap()),
+        instance_names(systems.find("DCIM_ComputerSystem").unwrap())
+    );
+    assert_eq!(systems.find("EnabledState").unwrap().text.trim(), "2");
 }

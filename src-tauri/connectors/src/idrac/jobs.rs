@@ -12,7 +12,9 @@
 //! update jobs with it (`SetupJobQueue`, `TIME_NOW`); the jobs are followed through
 //! `DCIM_LifecycleJob.JobStatus` and the versions re-read from `DCIM_SoftwareIdentity`.
 //! A package on the worker's disk is not the connector's business over WSMan: the engine
-//! serves it and passes its URI.
+//! serves it and passes its URI. A plain reset or power cycle over WSMan is
+//! `DCIM_CSPowerManagementService.RequestPowerStateChange` (see [`wsman_power_state`]), and
+//! [`DellActions::power_state`] reads the result back from `DCIM_ComputerSystem`.
 //!
 //! Must never: retry an action, clear a job queue or reset a server unless asked (those are
 //! policy decisions of the engine), or put a credential or an image's bytes in an error,
@@ -21,14 +23,16 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::records::{ApplyTime, DriverKind, FirmwareComponent, JobState, JobStatus, ResetKind, UpdateMethod};
+use super::records::{
+    ApplyTime, DriverKind, FirmwareComponent, JobState, JobStatus, PowerState, ResetKind, UpdateMethod,
+};
 use super::{ErrorKind, IdracEndpoint, IdracError};
 use crate::redfish::dell::{self, DellOem};
 use crate::redfish::inventory::OemExtension;
 use crate::redfish::resources::SoftwareInventory;
 use crate::redfish::{AuthPreference, RedfishClient, RedfishError};
 use crate::wsman::dcim::{
-    self as wsman_dcim, LifecycleJob, RebootJobType, SoftwareIdentity, LIFECYCLE_JOB, SOFTWARE_IDENTITY,
+    self as wsman_dcim, LifecycleJob, RebootJobType, RequestedPower, SoftwareIdentity, LIFECYCLE_JOB, SOFTWARE_IDENTITY,
 };
 use crate::wsman::WsmanClient;
 
@@ -138,18 +142,6 @@ impl DellActions {
         match self.driver {
             Driver::Redfish(_) => DriverKind::Redfish,
             Driver::Wsman(_) => DriverKind::Wsman,
-        }
-    }
-
-    fn unsupported(&self, what: &str) -> IdracError {
-        IdracError::Action {
-            host: self.host.clone(),
-            kind: ErrorKind::NotSupported,
-            reason: format!(
-                "{what} over WSMan (DCIM_ComputerSystem.RequestStateChange) is not implemented; this iDRAC has \
-                 no Redfish — reset it with racadm or the iDRAC web interface (firmware updates reboot it through \
-                 their own reboot job)"
-            ),
         }
     }
 
@@ -310,11 +302,25 @@ impl DellActions {
         }
     }
 
-    /// Reset the server (GracefulRestart makes a RebootPending update apply).
+    /// Reset the server (GracefulRestart makes a RebootPending update apply). Over WSMan:
+    /// `RequestPowerStateChange` with the [`wsman_power_state`] of `kind`. Asked once: never
+    /// retried here.
     pub async fn reset(&self, kind: ResetKind) -> Result<(), IdracError> {
         match &self.driver {
             Driver::Redfish(c) => Ok(dell::reset_system(c, kind).await?),
-            Driver::Wsman(_) => Err(self.unsupported("resetting the server")),
+            Driver::Wsman(c) => Ok(wsman_dcim::request_power_state_change(c, wsman_power_state(kind)).await?),
+        }
+    }
+
+    /// The server's power now (Redfish `ComputerSystem.PowerState`; WSMan
+    /// `DCIM_ComputerSystem.EnabledState`): how a reset is verified.
+    pub async fn power_state(&self) -> Result<PowerState, IdracError> {
+        match &self.driver {
+            Driver::Redfish(c) => {
+                let system = c.get_json(dell::SYSTEM).await?;
+                Ok(system.get("PowerState").and_then(|v| v.as_str()).map(PowerState::from_redfish).unwrap_or_default())
+            }
+            Driver::Wsman(c) => Ok(wsman_dcim::computer_system_power(c).await?),
         }
     }
 
@@ -357,6 +363,22 @@ impl DellActions {
             Driver::Redfish(c) => Ok(c.logout().await?),
             Driver::Wsman(_) => Ok(()),
         }
+    }
+}
+
+/// The `RequestPowerStateChange` PowerState a reset asks for over WSMan. The iDRAC offers no
+/// graceful restart there (CIM's 14 and 15 are not in Dell's list): a GracefulRestart is a
+/// power cycle with a soft off (5), which the engine asks for only on a server whose ESXi
+/// host is in maintenance mode. ForceRestart is the hard reset (10), PowerCycle the power
+/// cycle with a hard off (9).
+pub fn wsman_power_state(kind: ResetKind) -> RequestedPower {
+    match kind {
+        ResetKind::GracefulRestart => RequestedPower::SoftPowerCycle,
+        ResetKind::ForceRestart => RequestedPower::HardReset,
+        ResetKind::PowerCycle => RequestedPower::PowerCycle,
+        ResetKind::On => RequestedPower::On,
+        ResetKind::ForceOff => RequestedPower::SoftOff,
+        ResetKind::GracefulShutdown => RequestedPower::GracefulOff,
     }
 }
 

@@ -11,6 +11,13 @@
 //! `DCIM_JobService.SetupJobQueue(JobArray…, StartTimeInterval)` schedules the update jobs
 //! and, last in the array, the reboot that applies them; `DCIM_JobService.DeleteJobQueue(JobID)`
 //! deletes one job or all (`JID_CLEARALL`).
+//!
+//! The Base Server and Physical Asset profile's power control, as Dell's Power State
+//! Management profile and OpenManage Python SDK (omsdk) call it:
+//! `DCIM_CSPowerManagementService.RequestPowerStateChange(PowerState)` on the one service
+//! instance (`pwrmgtsvc:1` of `DCIM_SPComputerSystem` `systemmc`), done at once (ReturnValue 0)
+//! or refused with Dell's Message/MessageID; the power state it leaves is read back from
+//! `DCIM_ComputerSystem.EnabledState` (2 on, 3 off), as python-dracclient reads it.
 use super::xml::{escape, Element};
 use super::{Returned, WsmanClient, WsmanError, ANONYMOUS, NS_ADDRESSING, NS_WSMAN};
 use crate::idrac::records::{
@@ -24,6 +31,50 @@ pub const IDRAC_CARD_VIEW: &str = "DCIM_iDRACCardView";
 pub const LIFECYCLE_JOB: &str = "DCIM_LifecycleJob";
 pub const SOFTWARE_INSTALLATION_SERVICE: &str = "DCIM_SoftwareInstallationService";
 pub const JOB_SERVICE: &str = "DCIM_JobService";
+pub const CS_POWER_MANAGEMENT_SERVICE: &str = "DCIM_CSPowerManagementService";
+pub const COMPUTER_SYSTEM: &str = "DCIM_ComputerSystem";
+
+/// The keys of the one `DCIM_CSPowerManagementService` instance.
+pub const CS_POWER_MANAGEMENT_SELECTORS: &[(&str, &str)] = &[
+    ("CreationClassName", CS_POWER_MANAGEMENT_SERVICE),
+    ("SystemCreationClassName", "DCIM_SPComputerSystem"),
+    ("SystemName", "systemmc"),
+    ("Name", "pwrmgtsvc:1"),
+];
+
+/// `RequestPowerStateChange`'s `PowerState` (the values Dell's profile supports; CIM's
+/// others, such as 14 and 15 graceful resets, are not offered by the iDRAC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestedPower {
+    /// 2: power on.
+    On,
+    /// 5: power cycle, off soft (the power goes off without an OS shutdown, then on).
+    SoftPowerCycle,
+    /// 8: power off, soft.
+    SoftOff,
+    /// 9: power cycle, off hard.
+    PowerCycle,
+    /// 10: master bus reset (a hard reset, the power stays on).
+    HardReset,
+    /// 11: diagnostic interrupt (NMI).
+    DiagnosticInterrupt,
+    /// 12: power off, soft graceful (the OS is asked to shut down).
+    GracefulOff,
+}
+
+impl RequestedPower {
+    pub fn code(self) -> u16 {
+        match self {
+            RequestedPower::On => 2,
+            RequestedPower::SoftPowerCycle => 5,
+            RequestedPower::SoftOff => 8,
+            RequestedPower::PowerCycle => 9,
+            RequestedPower::HardReset => 10,
+            RequestedPower::DiagnosticInterrupt => 11,
+            RequestedPower::GracefulOff => 12,
+        }
+    }
+}
 
 /// The keys of the one `DCIM_SoftwareInstallationService` instance.
 const SOFTWARE_INSTALLATION_SELECTORS: &[(&str, &str)] = &[
@@ -137,6 +188,26 @@ pub async fn delete_job_queue(client: &WsmanClient, job_id: &str) -> Result<(), 
     let input = format!("<p:JobID>{}</p:JobID>", escape(job_id));
     client.invoke(JOB_SERVICE, "DeleteJobQueue", JOB_SERVICE_SELECTORS, &input).await?;
     Ok(())
+}
+
+/// `RequestPowerStateChange`: the server changes power state now. Never repeated here: a
+/// reset asked twice resets twice.
+pub async fn request_power_state_change(client: &WsmanClient, state: RequestedPower) -> Result<(), WsmanError> {
+    let input = format!("<p:PowerState>{}</p:PowerState>", state.code());
+    client
+        .invoke(CS_POWER_MANAGEMENT_SERVICE, "RequestPowerStateChange", CS_POWER_MANAGEMENT_SELECTORS, &input)
+        .await?;
+    Ok(())
+}
+
+/// The server's power as `DCIM_ComputerSystem.EnabledState` says it (2 on, 3 off).
+pub async fn computer_system_power(client: &WsmanClient) -> Result<PowerState, WsmanError> {
+    let systems = client.enumerate(COMPUTER_SYSTEM).await?;
+    Ok(match systems.iter().find_map(|e| e.text_of("EnabledState")).map(str::trim) {
+        Some("2") => PowerState::On,
+        Some("3") => PowerState::Off,
+        _ => PowerState::Unknown,
+    })
 }
 
 /// `DCIM_SystemView`: the server.

@@ -147,7 +147,8 @@ pub struct DellAction {
     pub seq: u64,
     /// `MultipartUpdate`, `SimpleUpdate`, `HttpPushUpload`, `ComputerSystem.Reset`,
     /// `DeleteJobQueue`, `AutoReboot`; over WSMan `InstallFromURI`, `CreateRebootJob`,
-    /// `SetupJobQueue` and `RebootJob` (the server rebooted by a scheduled reboot job).
+    /// `SetupJobQueue`, `RebootJob` (the server rebooted by a scheduled reboot job) and
+    /// `RequestPowerStateChange` (detail: the PowerState).
     pub action: String,
     /// The image's file name or URI, the ResetType, the JobID deleted.
     pub detail: String,
@@ -369,6 +370,32 @@ impl BmcState {
 
     /// `ComputerSystem.Reset`.
     pub(crate) fn reset(&self, reset_type: &str) -> Result<(), Refused> {
+        self.power_action("ComputerSystem.Reset", reset_type, reset_type)
+    }
+
+    /// WSMan `DCIM_CSPowerManagementService.RequestPowerStateChange`: the PowerState values
+    /// Dell's profile lists, as the Redfish reset they amount to; any other is refused the
+    /// way the iDRAC refuses a state change (python-dracclient's capture: SYS021).
+    pub(crate) fn request_power_state_change(&self, power_state: &str) -> Result<(), Refused> {
+        let reset_type = match power_state {
+            "2" => "On",
+            "5" => "GracefulRestart",
+            "8" => "ForceOff",
+            "9" => "PowerCycle",
+            "10" => "ForceRestart",
+            "11" => "Nmi",
+            "12" => "GracefulShutdown",
+            _ => {
+                self.record("RequestPowerStateChange", power_state, None, Some("SYS021"));
+                return Err((axum::http::StatusCode::OK, "SYS021", "The command failed to set RequestedState".into()));
+            }
+        };
+        self.power_action("RequestPowerStateChange", power_state, reset_type)
+    }
+
+    /// A power action recorded in the ledger as `action` with `detail`, done as the Redfish
+    /// `reset_type` does it.
+    fn power_action(&self, action: &str, detail: &str, reset_type: &str) -> Result<(), Refused> {
         const ALLOWED: &[&str] = &[
             "On",
             "ForceOff",
@@ -380,7 +407,7 @@ impl BmcState {
             "PowerCycle",
         ];
         let refuse = |status, id, msg: &str| -> Result<(), Refused> {
-            self.record("ComputerSystem.Reset", reset_type, None, Some(id));
+            self.record(action, detail, None, Some(id));
             Err((status, id, msg.to_owned()))
         };
         if !ALLOWED.contains(&reset_type) {
@@ -409,7 +436,7 @@ impl BmcState {
             }
         };
         self.spec.write().unwrap_or_else(|p| p.into_inner()).power_state = power.into();
-        self.record("ComputerSystem.Reset", reset_type, None, None);
+        self.record(action, detail, None, None);
         if booted {
             self.rebooted();
         }

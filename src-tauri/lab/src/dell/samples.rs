@@ -68,6 +68,11 @@ pub struct Samples {
     pub wsman_invoke_error: String,
     /// A method done: Message, MessageID, ReturnValue 0.
     pub wsman_invoke_ok: String,
+    /// `DCIM_ComputerSystem.RequestStateChange` done: ReturnValue 0 alone.
+    pub wsman_state_change_ok: String,
+    /// `DCIM_ComputerSystem.RequestStateChange` refused: Message, MessageArguments,
+    /// MessageID SYS021, ReturnValue 2.
+    pub wsman_state_change_error: String,
 }
 
 impl Samples {
@@ -112,6 +117,8 @@ impl Samples {
             wsman_invoke_job: text("dracclient/bios_service-invoke-create_targeted_config_job-ok.xml")?,
             wsman_invoke_error: text("dracclient/bios_service-invoke-create_targeted_config_job-error.xml")?,
             wsman_invoke_ok: text("dracclient/job_service-delete-job-id-ok.xml")?,
+            wsman_state_change_ok: text("dracclient/computer_system-invoke-request_state_change-ok.xml")?,
+            wsman_state_change_error: text("dracclient/computer_system-invoke-request_state_change-error.xml")?,
         })
     }
 }

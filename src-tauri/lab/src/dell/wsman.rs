@@ -3,10 +3,14 @@
 //! Basic auth, and SOAP faults for unknown classes and contexts; and the methods of a firmware
 //! update: `DCIM_SoftwareInstallationService.InstallFromURI` (the iDRAC downloads the URI for
 //! real, over HTTP(S), while the job is `Downloading`) and `CreateRebootJob`,
-//! `DCIM_JobService.SetupJobQueue` and `DeleteJobQueue`.
+//! `DCIM_JobService.SetupJobQueue` and `DeleteJobQueue`; and power control:
+//! `DCIM_CSPowerManagementService.RequestPowerStateChange`, its effect readable from
+//! `DCIM_ComputerSystem.EnabledState`.
 //!
 //! Method answers are dracclient's captures of `CreateTargetedConfigJob` (a job reference
-//! and 4096, or Message/MessageID and 2) and `DeleteJobQueue` (0), renamed to the method.
+//! and 4096, or Message/MessageID and 2) and `DeleteJobQueue` (0), renamed to the method;
+//! `RequestPowerStateChange` answers as dracclient's captures of its sibling
+//! `DCIM_ComputerSystem.RequestStateChange` (0 alone, or SYS021 and 2).
 //!
 //! Responses are python-dracclient's captures with their Items replaced: the envelope,
 //! namespaces and actions are the real iDRAC's. `DCIM_SystemView` and `DCIM_LifecycleJob`
@@ -139,6 +143,9 @@ pub(crate) async fn handle(bmc: &Arc<BmcState>, headers: &axum::http::HeaderMap,
             bmc.setup_job_queue(&ids, &param("StartTimeInterval")).map(|_| None)
         }
         ("DCIM_JobService", "DeleteJobQueue") => bmc.delete_jobs(&param("JobID")).map(|_| None),
+        ("DCIM_CSPowerManagementService", "RequestPowerStateChange") => {
+            bmc.request_power_state_change(&param("PowerState")).map(|_| None)
+        }
         _ => return fault("wsa:ActionNotSupported", &format!("{class} has no method {method}.")),
     };
     soap(StatusCode::OK, method_response(bmc, &class, &method, answer))
@@ -183,6 +190,21 @@ fn fresh_ids(out: &mut String) {
 /// A method's answer from the captures: a job reference (4096), done (0) or refused (2).
 fn method_response(bmc: &BmcState, class: &str, method: &str, answer: Result<Option<String>, Refused>) -> String {
     let s = &bmc.samples;
+    if method == "RequestPowerStateChange" {
+        let mut out = match &answer {
+            Ok(_) => s.wsman_state_change_ok.clone(),
+            Err(_) => s.wsman_state_change_error.clone(),
+        }
+        .replace("DCIM_ComputerSystem", class)
+        .replace("RequestStateChange", method);
+        if let Err((_, id, message)) = &answer {
+            set_text(&mut out, "n1:Message", &escape(message));
+            set_text(&mut out, "n1:MessageArguments", "PowerState");
+            set_text(&mut out, "n1:MessageID", id);
+        }
+        fresh_ids(&mut out);
+        return out;
+    }
     let mut out = match &answer {
         Ok(Some(job)) => {
             let mut out = s
@@ -291,6 +313,7 @@ fn some(v: impl Into<String>) -> Option<String> {
 pub(crate) fn instances(bmc: &BmcState, spec: &ServerSpec, class: &str) -> Option<Vec<String>> {
     Some(match class {
         "DCIM_SystemView" => vec![system_view(spec)],
+        "DCIM_ComputerSystem" => vec![computer_system(spec)],
         "DCIM_iDRACCardView" => vec![idrac_card_view(spec)],
         "DCIM_SoftwareIdentity" => software_identities(spec),
         // Each enumeration is a look: WSMan jobs move on as Redfish ones do when read.
@@ -333,6 +356,19 @@ fn system_view(spec: &ServerSpec) -> String {
             ("SysMemTotalSize", some((spec.memory_gib as u64 * 1024).to_string())),
             ("SystemGeneration", some(spec.manager_model())),
             ("UUID", some(spec.uuid.to_string())),
+        ],
+    )
+}
+
+/// The host system as python-dracclient's capture has it: EnabledState 2 on, 3 off.
+fn computer_system(spec: &ServerSpec) -> String {
+    let enabled = if spec.power_state == "On" { "2" } else { "3" };
+    instance(
+        "DCIM_ComputerSystem",
+        &[
+            ("CreationClassName", some("DCIM_ComputerSystem")),
+            ("EnabledState", some(enabled)),
+            ("Name", some("srv:system")),
         ],
     )
 }

@@ -5,13 +5,15 @@
 //!
 //! Reconciliation is only as good as what the target tells: vCenter tasks are found again
 //! through the entity's `recentTask`, Dell jobs through the job queue, and effects through
-//! state (in maintenance mode, powered off, version installed). Guest shutdown and server
-//! reset start no task anyone can list; for those the window between the call and the
-//! recorded marker (one database write) is the only place a crash can repeat them.
+//! state (in maintenance mode, powered off, version installed). Guest shutdown starts no
+//! task anyone can list; for it the window between the call and the recorded marker (one
+//! database write) is the only place a crash can repeat it. A plain server reset is never
+//! repeated: once its intent is recorded, a resumed worker only reads the power state back
+//! (at most once — its result then says the reset is unconfirmed).
 use std::time::Duration;
 
 use eio_connectors::idrac::jobs::DellActions;
-use eio_connectors::idrac::records::{JobState, ResetKind};
+use eio_connectors::idrac::records::{JobState, PowerState, ResetKind};
 use eio_connectors::idrac::FirmwareUpdate;
 use eio_connectors::vcenter::{BlockingVm, Session, TaskState, VmPowerState};
 use serde_json::{json, Value};
@@ -291,8 +293,16 @@ fn is_firmware_job(job_type: Option<&str>, name: Option<&str>) -> bool {
         || name.is_some_and(|n| n.to_ascii_lowercase().contains("firmware"))
 }
 
+/// The task marker of a plain reset this worker sent, and of one a resumed worker may find
+/// sent (or not): it is not sent again.
+const RESET: &str = "reset:";
+const RESUMED_RESET: &str = "reset-unconfirmed:";
+
 /// Reset the server so its staged jobs apply, and follow those jobs to their end. Over
 /// WSMan the reset is a reboot job scheduled after the update jobs (`SetupJobQueue`).
+/// Without jobs it is a plain reset (Redfish `ComputerSystem.Reset`, WSMan
+/// `RequestPowerStateChange`), followed until the server reports the power state the reset
+/// leaves.
 pub struct ResetServer<'a> {
     pub dell: &'a DellActions,
     pub idrac: &'a str,
@@ -331,7 +341,9 @@ impl Action for ResetServer<'_> {
     }
     async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
         if self.jobs.is_empty() {
-            return Ok(Reconciled::NotStarted);
+            // The intent was recorded and the worker stopped: the reset may have been sent.
+            // Never send it again; read the power state back instead.
+            return Ok(Reconciled::InFlight(format!("{RESUMED_RESET}{}", self.idrac)));
         }
         let (waiting, _, _) = self.look().await?;
         // Jobs that left RebootPending were released by a reset: follow them.
@@ -340,13 +352,30 @@ impl Action for ResetServer<'_> {
     async fn issue(&self) -> Result<Issued<Value>, String> {
         if self.jobs.is_empty() {
             self.dell.reset(self.kind).await.map_err(|e| e.to_string())?;
-            return Ok(Issued::Done(json!({ "reset": format!("{:?}", self.kind) })));
+            return Ok(Issued::Task(format!("{RESET}{}", self.idrac)));
         }
         // Over WSMan the reset is a reboot job (`RID_…`): its id is what gets recorded.
         let reboot_job = self.dell.apply_staged(&self.jobs, self.kind).await.map_err(|e| e.to_string())?;
-        Ok(Issued::Task(reboot_job.unwrap_or_else(|| format!("reset:{}", self.idrac))))
+        Ok(Issued::Task(reboot_job.unwrap_or_else(|| format!("{RESET}{}", self.idrac))))
     }
-    async fn poll(&self, _: &str) -> Result<Polled<Value>, String> {
+    async fn poll(&self, task: &str) -> Result<Polled<Value>, String> {
+        if self.jobs.is_empty() {
+            let power = self.dell.power_state().await.map_err(|e| e.to_string())?;
+            let leaves = match self.kind {
+                ResetKind::ForceOff | ResetKind::GracefulShutdown => PowerState::Off,
+                _ => PowerState::On,
+            };
+            return Ok(if power == leaves {
+                Polled::Done(json!({
+                    "reset": format!("{:?}", self.kind),
+                    "driver": self.dell.driver_kind(),
+                    "power_state": power,
+                    "confirmed": !task.starts_with(RESUMED_RESET),
+                }))
+            } else {
+                Polled::Running { percent: None, message: Some(format!("the server is {power:?}")) }
+            });
+        }
         let (waiting, states, failed) = self.look().await?;
         if let Some(f) = failed.into_iter().next() {
             return Ok(Polled::Failed(f));
