@@ -413,7 +413,8 @@ async fn a_rolling_firmware_update_reaches_an_idrac7_over_wsman(admin: PgPool) {
 
 /// A server reset of an iDRAC7 (WSMan only): refused while its ESXi host runs, then, with the
 /// host in maintenance mode, one `RequestPowerStateChange` (Dell's PowerState 5), recorded as
-/// the step's task and verified by reading the power state back.
+/// the step's task and verified by reading the power state back; a job resumed after a worker
+/// died between recording its intent and the reset reads the state and resets nothing.
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn an_idrac7_server_resets_over_wsman_once_its_host_is_in_maintenance_mode(admin: PgPool) {
     let e = estate_of(&admin, 3, &[(Generation::Idrac9, 2), (Generation::Idrac7, 1)]).await;
@@ -443,11 +444,39 @@ async fn an_idrac7_server_resets_over_wsman_once_its_host_is_in_maintenance_mode
         .unwrap();
     assert!(in_mm);
 
-    let job = insert_job(&admin, "power", reset, allow).await;
+    let job = insert_job(&admin, "power", reset.clone(), allow.clone()).await;
     let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
     let row: Option<serde_json::Value> =
         sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
     assert_eq!(end, "succeeded", "{row:?}");
+
+    // A worker that died after recording its intent to reset, before recording the reset:
+    // whoever resumes reads the power state back and never resets again.
+    let mut tx = admin.begin().await.unwrap();
+    let resumed: Uuid = sqlx::query_scalar(
+        "INSERT INTO jobs (type, status, title, target, policy)
+         SELECT type, 'pending', 'resumed', target, policy FROM jobs WHERE id = $1 RETURNING id",
+    )
+    .bind(job)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO job_steps (job_id, seq, name, kind, status, started_at)
+         VALUES ($1, 1, 'graceful restart', 'server_reset', 'running', now())",
+    )
+    .bind(resumed)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(wait_status(&admin, resumed, &["paused", "failed", "succeeded"]).await, "succeeded");
+    let again: serde_json::Value = sqlx::query_scalar("SELECT result FROM job_steps WHERE job_id = $1 AND seq = 1")
+        .bind(resumed)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(again["confirmed"], json!(false), "{again}");
     workers.stop().await;
     let asked: Vec<_> = bmc.actions().into_iter().filter(|a| a.action == "RequestPowerStateChange").collect();
     assert_eq!(asked.len(), 1, "{:?}", bmc.actions());
