@@ -233,9 +233,12 @@ function EventList(props: { events: JobEvent[] }) {
 
 type Blocking = { vm_moid: string; name?: string; reason?: string; host?: string };
 
-/** What a pause reason says, read leniently. */
+/** What a pause reason says, read leniently: a step's pause (`{kind, step, task, details}`)
+ * carries its message and blockers under `details`. */
 export function readPause(reason: unknown): { message: string; blocking: Blocking[] } {
-  const r = (reason ?? {}) as Record<string, unknown>;
+  const top = (reason ?? {}) as Record<string, unknown>;
+  const details = typeof top.details === "object" && top.details !== null ? (top.details as Record<string, unknown>) : {};
+  const r = { ...details, ...top };
   const message = String(r.message ?? r.reason ?? r.summary ?? "The job paused and waits for a decision.");
   const raw = Array.isArray(r.blocking_vms) ? r.blocking_vms : [];
   const blocking = raw

@@ -33,5 +33,14 @@ describe("a paused job", () => {
     expect(p.message).toBe("host esx-001 can't be evacuated");
     expect(p.blocking).toEqual([{ vm_moid: "vm-1", name: "db01", reason: "local storage", host: "esx-001.lab.local" }]);
     expect(readPause(null).blocking).toEqual([]);
+    // A step's pause: what to say and who blocks sit under `details`.
+    const step = readPause({
+      kind: "blocked",
+      step: 2,
+      task: "reset-unconfirmed:idrac-7",
+      details: { reason: "reset_unconfirmed", message: "it may or may not have been sent", blocking_vms: [{ vm_moid: "vm-9", vm_name: "app9" }] },
+    });
+    expect(step.message).toBe("it may or may not have been sent");
+    expect(step.blocking.map((b) => b.name)).toEqual(["app9"]);
   });
 });

@@ -9,7 +9,7 @@
 //! task anyone can list; for it the window between the call and the recorded marker (one
 //! database write) is the only place a crash can repeat it. A plain server reset is never
 //! repeated: once its intent is recorded, a resumed worker only reads the power state back
-//! (at most once — its result then says the reset is unconfirmed).
+//! and pauses the job for an operator (it cannot know whether the reset went out).
 use std::time::Duration;
 
 use eio_connectors::idrac::jobs::DellActions;
@@ -361,6 +361,22 @@ impl Action for ResetServer<'_> {
     async fn poll(&self, task: &str) -> Result<Polled<Value>, String> {
         if self.jobs.is_empty() {
             let power = self.dell.power_state().await.map_err(|e| e.to_string())?;
+            if task.starts_with(RESUMED_RESET) {
+                // Whether the reset went out is unknowable (no task to find, and the power
+                // state is the same either way): never send it twice, never claim it
+                // happened — pause and ask.
+                return Ok(Polled::Blocked(json!({
+                    "reason": "reset_unconfirmed",
+                    "message": format!(
+                        "the worker running this reset stopped after deciding to reset {} and before recording \
+                         the call, so it may or may not have been sent; it is not sent again. The server is \
+                         {power:?}: check whether it restarted, then cancel this job (and submit a new reset \
+                         if it did not)",
+                        self.idrac
+                    ),
+                    "power_state": power,
+                })));
+            }
             let leaves = match self.kind {
                 ResetKind::ForceOff | ResetKind::GracefulShutdown => PowerState::Off,
                 _ => PowerState::On,
@@ -370,7 +386,6 @@ impl Action for ResetServer<'_> {
                     "reset": format!("{:?}", self.kind),
                     "driver": self.dell.driver_kind(),
                     "power_state": power,
-                    "confirmed": !task.starts_with(RESUMED_RESET),
                 }))
             } else {
                 Polled::Running { percent: None, message: Some(format!("the server is {power:?}")) }
