@@ -9,7 +9,9 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!   cargo run --release -p eio-server --example bench_pages [-- --hosts 100 --vms-per-host 100 --rounds 50]
 //! ```
-//! It works in a scratch database (and login) it creates and drops.
+//! It works in a scratch database (and login) it creates and drops — unless `--keep`, which
+//! leaves both and prints `kept: {"database", "login", "password"}` for the desktop's
+//! startup benchmark (tests/ui/bench/first-data.mjs), which drops them itself.
 use std::time::{Duration, Instant};
 
 use eio_core::api::{self, Session, OPERATIONS};
@@ -50,13 +52,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let login = format!("eio_bench_admin_{tag}");
     let admin = PgPoolOptions::new().max_connections(1).connect(&url).await?;
     admin.execute(format!("CREATE DATABASE {scratch}").as_str()).await?;
+    let keep = std::env::args().any(|a| a == "--keep");
     let result = run(&url, &scratch, &login).await;
+    if let (true, Ok(password)) = (keep, &result) {
+        println!("kept: {}", json!({"database": scratch, "login": login, "password": password}));
+        return Ok(());
+    }
     admin.execute(format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)").as_str()).await?;
     admin.execute(format!("DROP ROLE IF EXISTS {login}").as_str()).await?;
-    result
+    result.map(|_| ())
 }
 
-async fn run(url: &str, scratch: &str, login: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// Sync the lab estate into `scratch`, time every page; returns the admin login's password.
+async fn run(url: &str, scratch: &str, login: &str) -> Result<String, Box<dyn std::error::Error>> {
     let hosts = arg("--hosts", 100).max(1);
     let vms_per_host = arg("--vms-per-host", 100);
     let rounds = arg("--rounds", 50).max(2);
@@ -203,7 +211,7 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<(), Box<dyn std::e
     }
     println!("\npeak RSS of this process (lab simulators + client): {:.0} MiB", peak_rss_mib());
     pool.close().await;
-    Ok(())
+    Ok(password)
 }
 
 fn secs(t: Instant) -> f64 {

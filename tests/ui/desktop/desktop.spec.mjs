@@ -12,115 +12,16 @@
 // <repo>/target/debug/eio-desktop), EIO_BIN (default <repo>/target/debug/eio), EIO_UI_DIST
 // (default <repo>/ui/dist), TAURI_DRIVER (default <repo>/target/peers/cargo-bin/bin/tauri-driver).
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { REPO } from "../harness.mjs";
+import { APP, DRIVER, EIO, NATIVE_DRIVER, psql, serveUi, startDriver, stopDriver, UI, windowMemory } from "./window.mjs";
 
 const ARTIFACTS = join(REPO, "tests/ui/artifacts");
-
-const APP = process.env.EIO_DESKTOP_BIN ?? join(REPO, "target/debug/eio-desktop");
-const EIO = process.env.EIO_BIN ?? join(REPO, "target/debug/eio");
-const UI = process.env.EIO_UI_DIST ?? join(REPO, "ui/dist");
-const DRIVER = process.env.TAURI_DRIVER ?? join(REPO, "target/peers/cargo-bin/bin/tauri-driver");
-const NATIVE_DRIVER = "/usr/bin/WebKitWebDriver";
-/** `build.devUrl` in tauri.conf.json: where a debug build looks for its UI. */
-const DEV_URL = new URL(JSON.parse(readFileSync(join(REPO, "tauri.conf.json"), "utf8")).build.devUrl);
-
-function freePort() {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".woff2": "font/woff2" };
-
-/** The built UI at the dev address (what `vite` would serve in development). */
-function serveUi() {
-  const server = createHttpServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
-    let file = join(UI, path);
-    if (!file.startsWith(UI) || !existsSync(file) || statSync(file).isDirectory()) file = join(UI, "index.html");
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
-    res.end(readFileSync(file));
-  });
-  return new Promise((res, rej) => {
-    server.once("error", (e) => rej(new Error(`cannot serve the UI at ${DEV_URL.origin} (is a dev server running?): ${e.message}`)));
-    server.listen(Number(DEV_URL.port), DEV_URL.hostname, () => res(server));
-  });
-}
-
-class WebDriver {
-  constructor(base) {
-    this.base = base;
-  }
-  async call(method, path, body) {
-    const r = await fetch(`${this.base}${path}`, {
-      method,
-      headers: { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await r.json();
-    if (!r.ok || json.value?.error) throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
-    return json.value;
-  }
-  async start(application) {
-    const v = await this.call("POST", "/session", {
-      capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application } } },
-    });
-    this.session = v.sessionId;
-  }
-  /** Poll until `css` matches an element (the window renders after the session opens). */
-  async waitFor(css, timeoutMs = 90_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = await this.call("POST", `/session/${this.session}/elements`, { using: "css selector", value: css });
-      if (found.length > 0) return Object.values(found[0])[0];
-      if (Date.now() > deadline) throw new Error(`no element ${css} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  /** Poll until the element matching `css` shows text matching `re`; returns that text. */
-  async waitForText(css, re, timeoutMs = 90_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // The page's own innerText (WebKitWebDriver's element text is empty for some elements).
-      const text = await this.call("POST", `/session/${this.session}/execute/sync`, {
-        script: "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
-        args: [css],
-      });
-      if (text !== null && re.test(text)) return text;
-      if (Date.now() > deadline) throw new Error(`${css} never showed ${re} (last: ${JSON.stringify(text)})`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  click(el) {
-    return this.call("POST", `/session/${this.session}/element/${el}/click`, {});
-  }
-  clear(el) {
-    return this.call("POST", `/session/${this.session}/element/${el}/clear`, {});
-  }
-  type(el, text) {
-    return this.call("POST", `/session/${this.session}/element/${el}/value`, { text });
-  }
-  screenshot() {
-    return this.call("GET", `/session/${this.session}/screenshot`);
-  }
-  async stop() {
-    if (this.session) await this.call("DELETE", `/session/${this.session}`).catch(() => undefined);
-  }
-}
-
-const psql = (url, sql) => execFileSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" });
 
 let driver;
 let wd;
@@ -163,33 +64,11 @@ before(async () => {
   writeFileSync(base.EIO_CONFIG, `[database]\nurl = "${appUrl.toString()}"\n`);
 
   ui = await serveUi();
-  const port = await freePort();
-  const native = await freePort();
-  driver = spawn(DRIVER, ["--port", String(port), "--native-port", String(native), "--native-driver", NATIVE_DRIVER], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: base,
-  });
-  wd = new WebDriver(`http://127.0.0.1:${port}`);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await wd.call("GET", "/status");
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error("tauri-driver did not start");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  ({ driver, wd } = await startDriver(base));
 });
 
 after(async () => {
-  await wd?.stop();
-  if (driver && driver.exitCode === null) {
-    await new Promise((res) => {
-      driver.once("exit", res);
-      driver.kill("SIGTERM");
-    });
-  }
+  await stopDriver({ driver, wd });
   await new Promise((res) => (ui ? ui.close(res) : res()));
   if (db) {
     try {
@@ -238,11 +117,9 @@ async function signInAndLook() {
 }
 
 /** A number for the record, not an assertion: the window's resident memory (the app and
- * WebKit's web and network processes), on an empty estate (bench_pages covers 10k VMs). */
+ * WebKit's web and network processes), on an empty estate (tests/ui/bench/first-data.mjs
+ * measures it with 10k VMs). */
 function reportMemory() {
-  const rows = execFileSync("ps", ["-eo", "rss=,comm="], { encoding: "utf8" }).trim().split("\n");
-  const kib = (re) => rows.filter((r) => re.test(r)).reduce((sum, r) => sum + Number(r.trim().split(/\s+/)[0]), 0);
-  const app = kib(/ eio-desktop$/);
-  const webkit = kib(/ WebKit(WebProces|NetworkPr)/);
-  console.log(`desktop RSS: eio-desktop ${(app / 1024).toFixed(0)} MiB + WebKit ${(webkit / 1024).toFixed(0)} MiB`);
+  const { app, webkit, pss } = windowMemory();
+  console.log(`desktop RSS: eio-desktop ${app.toFixed(0)} MiB + WebKit ${webkit.toFixed(0)} MiB; PSS ${pss.toFixed(0)} MiB`);
 }
