@@ -3,7 +3,7 @@
 //
 //   cargo build --release -p eio-server --bin eio --example bench_pages
 //   (cd ui && npm run tauri -- build --bundles deb)      # target/release/eio-desktop
-//   cd tests/ui && xvfb-run -a dbus-run-session -- npm run --silent bench [-- --runs 5]
+//   cd tests/ui && xvfb-run -a dbus-run-session -- npm run --silent bench [-- --runs 5] [--hosts 100 --vms-per-host 100]
 //
 // The estate: `bench_pages --keep` syncs a lab vCenter (10,000 VMs on 100 hosts) and 100
 // iDRACs into a scratch database through the real connectors and leaves it there with an
@@ -31,6 +31,11 @@ const APP = process.env.EIO_DESKTOP_BIN ?? (existsSync(RELEASE_APP) ? RELEASE_AP
 const BENCH_PAGES = process.env.BENCH_PAGES ?? join(REPO, "target/release/examples/bench_pages");
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+/** `--hosts N`, `--vms-per-host N` go to bench_pages (default 100 × 100 = 10,000 VMs). */
+const ESTATE = ["--hosts", "--vms-per-host"].flatMap((f) => {
+  const i = process.argv.indexOf(f);
+  return i > 0 ? [f, process.argv[i + 1]] : [];
+});
 
 for (const [path, how] of [
   [APP, "cd ui && npm run tauri -- build --bundles deb (or cargo build -p eio-desktop)"],
@@ -44,8 +49,8 @@ if (!process.env.DISPLAY) throw new Error("no display: run under xvfb-run -a dbu
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 console.log(`app: ${APP}`);
-console.log("seeding 10,000 VMs and 100 iDRACs through the lab (bench_pages --keep) …");
-const seeded = execFileSync(BENCH_PAGES, ["--keep", "--rounds", "2"], {
+console.log("seeding the lab estate (bench_pages --keep) …");
+const seeded = execFileSync(BENCH_PAGES, ["--keep", "--rounds", "2", ...ESTATE], {
   encoding: "utf8",
   env: { ...process.env, DATABASE_URL: adminUrl },
   maxBuffer: 64 << 20,
@@ -74,16 +79,18 @@ try {
       const firstData = performance.now() - t0;
 
       await wd.click(await wd.waitFor('[data-testid="nav-inventory"]'));
-      await wd.waitForText('[data-testid="inventory-total"]', /[1-9]/, 60_000);
+      const total = await wd.waitForText('[data-testid="inventory-total"]', /[1-9]/, 60_000);
+      // The last VM by name: far outside the first screen of the table until searched for.
+      const last = `lab-vm-${String(Number(total.replace(/\D/g, "")) - 1).padStart(5, "0")}`;
       const search = await wd.waitFor('[data-testid="inventory-search"] input, input[data-testid="inventory-search"]');
-      await wd.type(search, "lab-vm-0424");
-      await wd.waitForText('[data-testid="vm-table"]', /lab-vm-0424/, 60_000);
+      await wd.type(search, last);
+      await wd.waitForText('[data-testid="vm-table"]', new RegExp(last), 60_000);
       const memory = windowMemory();
       results.push({ firstData, memory });
       console.log(
         `run ${run}: first data (${vms.trim()} VMs on the dashboard) ${(firstData / 1000).toFixed(2)} s; ` +
           `after inventory + search: RSS eio-desktop ${memory.app.toFixed(0)} MiB + WebKit ${memory.webkit.toFixed(0)} MiB ` +
-          `= ${(memory.app + memory.webkit).toFixed(0)} MiB, PSS ${memory.pss.toFixed(0)} MiB`,
+          `= ${(memory.app + memory.webkit).toFixed(0)} MiB, PSS ${memory.pss.toFixed(0)} MiB (RSS/PSS MiB: ${memory.each})`,
       );
     } finally {
       await stopDriver(session);

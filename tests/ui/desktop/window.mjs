@@ -146,7 +146,7 @@ export function windowProcesses() {
   return rows
     .map((r) => r.trim().split(/\s+/))
     .filter(([, , comm]) => comm === "eio-desktop" || /^WebKit(WebProces|NetworkPr)/.test(comm ?? ""))
-    .map(([pid, rss, comm]) => ({ pid: Number(pid), rssKib: Number(rss), app: comm === "eio-desktop" }));
+    .map(([pid, rss, comm]) => ({ pid: Number(pid), comm, rssKib: Number(rss), app: comm === "eio-desktop" }));
 }
 
 /** Proportional set size of a process in KiB (shared pages split among their users), or 0. */
@@ -170,5 +170,6 @@ export function windowMemory() {
     app: sum(app, (p) => p.rssKib),
     webkit: sum(webkit, (p) => p.rssKib),
     pss: sum(procs, (p) => pssKib(p.pid)),
+    each: procs.map((p) => `${p.comm} ${(p.rssKib / 1024).toFixed(0)}/${(pssKib(p.pid) / 1024).toFixed(0)}`).join(", "),
   };
 }
