@@ -5,7 +5,8 @@
 //!   cargo run --release -p eio-core --example ipam_bench [-- VMS OBSERVATIONS]
 //! ```
 //! Creates its own scratch database from `DATABASE_URL` (a login that may create
-//! databases), migrates and seeds it, and drops it at the end. Prints p50/p95, asserts
+//! databases), migrates and seeds it, and drops it at the end (kept with
+//! `EIO_BENCH_KEEP=1`, to look at its plans in psql). Prints p50/p95, asserts
 //! nothing except that concurrent allocations never hand out an address twice. Seeds:
 //! 100k VMs; 100k prefixes (10.0.0.0/8 with 256 /16s and ~50k /24s; 11.0.0.0/8 with 50k
 //! scattered /26 children); 1M observations in 10/8 (1% of addresses seen with two
@@ -86,6 +87,10 @@ struct Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if std::env::var_os("EIO_BENCH_KEEP").is_some() {
+            println!("kept scratch database {} (EIO_BENCH_KEEP)", self.name);
+            return;
+        }
         let (opts, name) = (self.admin.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;

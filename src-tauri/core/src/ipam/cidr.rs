@@ -53,6 +53,11 @@ impl Cidr {
     pub fn is_ipv4(&self) -> bool {
         self.addr.is_ipv4()
     }
+
+    /// Every block holding this one, itself included, shortest first: /0 up to its own length.
+    pub fn supernets(&self) -> impl Iterator<Item = Cidr> + '_ {
+        (0..=self.len).map(|len| Cidr { addr: network_of(self.addr, len), len })
+    }
 }
 
 impl fmt::Display for Cidr {
@@ -112,6 +117,22 @@ fn network_of(addr: IpAddr, len: u8) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn supernets_run_from_the_whole_space_to_the_block() {
+        let host = Cidr::host("10.37.101.13".parse().unwrap());
+        let nets: Vec<String> = host.supernets().map(|c| c.to_string()).collect();
+        assert_eq!(nets.len(), 33);
+        assert_eq!(nets[0], "0.0.0.0/0");
+        assert_eq!(nets[8], "10.0.0.0/8");
+        assert_eq!(nets[24], "10.37.101.0/24");
+        assert_eq!(nets[31], "10.37.101.12/31");
+        assert_eq!(nets[32], "10.37.101.13/32");
+        let v6: Vec<Cidr> = "2001:db8::/32".parse::<Cidr>().unwrap().supernets().collect();
+        assert_eq!(v6.len(), 33);
+        assert_eq!(v6[16].to_string(), "2001::/16");
+        assert_eq!(Cidr::host("::1".parse().unwrap()).supernets().count(), 129);
+    }
 
     #[test]
     fn blocks_parse_with_their_length() {
