@@ -177,7 +177,7 @@ async fn store(
     inv: &ServerInventory,
     run: &mut Run,
 ) -> Result<()> {
-    let mut tx = syncer.db.pool().begin().await?;
+    let mut tx = snapshot::begin(&syncer.db).await?;
     sqlx::query(
         "UPDATE idrac_endpoints SET generation = $2::idrac_generation, firmware_version = $3, manager_model = $4,
                 capabilities = $5, driver_preference = $6::idrac_driver, driver_reason = $7, tls_constraints = $8
@@ -389,7 +389,7 @@ pub async fn sync_ome(syncer: &Syncer, source: &SourceRow) -> Result<RunReport> 
     };
     syncer.record_use(source, Ok(())).await;
 
-    let mut tx = syncer.db.pool().begin().await?;
+    let mut tx = snapshot::begin(&syncer.db).await?;
     // Devices: a server no iDRAC reports is known through OME.
     let mut created = 0u64;
     // A device without a service tag can't be told apart from a server an iDRAC reports.

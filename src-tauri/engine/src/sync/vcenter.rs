@@ -277,7 +277,7 @@ pub async fn full_sync(syncer: &Syncer, source: &SourceRow) -> Result<RunReport>
     let calls = session.soap_calls();
     let _ = session.logout().await;
 
-    let mut tx = syncer.db.pool().begin().await?;
+    let mut tx = snapshot::begin(&syncer.db).await?;
     sqlx::query("UPDATE vcenter_instances SET instance_uuid = $2, api_version = $3, product = $4 WHERE id = $1")
         .bind(source.id)
         .bind(&about.instance_uuid)
@@ -536,7 +536,7 @@ async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::Update
         return Ok(None);
     }
     let mut run = Run::start(&syncer.db, SourceKind::Vcenter, source.id, &source.name, "delta", &syncer.worker).await?;
-    let mut tx = syncer.db.pool().begin().await?;
+    let mut tx = snapshot::begin(&syncer.db).await?;
     let removed = |t: &str| Mode::Delta { removed: left.get(t).cloned().unwrap_or_default() };
     let result: std::result::Result<(), sqlx::Error> = async {
         let staged = Staged::new()
