@@ -211,6 +211,24 @@ ORDER BY w.sim DESC, w.name, w.id
 
 pub async fn load(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
     let kind = q.kind.unwrap_or_default();
+    // Facets describe the whole inventory, not the search: the first window of an
+    // unsearched list carries them (the table keeps them while the user types). They are
+    // read on a second connection while the window is: two statements at once.
+    let (offset, _) = window(q.offset, q.limit, 200, 1000);
+    let want_facets = offset == 0 && search_term(&q.q).is_none();
+    let (page, facets) = tokio::try_join!(rows(db, q), async {
+        if want_facets {
+            facets(db, kind).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    })?;
+    Ok(InventoryPage { facets, ..page })
+}
+
+/// The window of rows and the total, without facets.
+async fn rows(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
+    let kind = q.kind.unwrap_or_default();
     let (offset, limit) = window(q.offset, q.limit, 200, 1000);
     let search = search_term(&q.q);
     let like = search.as_deref().map(|s| format!("%{}%", like_escape(s)));
@@ -350,12 +368,9 @@ pub async fn load(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
     if vms.is_empty() && hosts.is_empty() && offset > 0 {
         // Past the end: the window function had no row to report the total on.
         let first = InventoryQuery { offset: Some(0), limit: Some(1), kind: Some(kind), ..q.clone() };
-        total = Box::pin(load(db, &first)).await?.total;
+        total = Box::pin(rows(db, &first)).await?.total;
     }
-    // Facets describe the whole inventory, not the search: the first window of an
-    // unsearched list carries them (the table keeps them while the user types).
-    let facets = if offset == 0 && search.is_none() { Some(facets(db, kind).await?) } else { None };
-    Ok(InventoryPage { kind, total, offset, vms, hosts, facets })
+    Ok(InventoryPage { kind, total, offset, vms, hosts, facets: None })
 }
 
 async fn facets(db: &Database, kind: InventoryKind) -> Result<InventoryFacets> {
