@@ -138,6 +138,27 @@ async fn a_full_sync_matches_vcsim_and_a_second_one_changes_nothing(admin: PgPoo
     worker.drop_role().await;
 }
 
+/// The vCenter source's watcher running, with a listener on `eio_inventory` (started
+/// before the watcher, so it sees the watcher's first batch).
+struct Watching {
+    source: sync::SourceRow,
+    listener: PgListener,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    watcher: tokio::task::JoinHandle<eio_core::Result<Vec<eio_engine::sync::ledger::RunReport>>>,
+}
+
+async fn start_watching(admin: &PgPool, syncer: &Syncer) -> Watching {
+    let source = sync::sources(&syncer.db, SourceKind::Vcenter, None).await.unwrap().remove(0);
+    let mut listener = PgListener::connect_with(admin).await.unwrap();
+    listener.listen("eio_inventory").await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = {
+        let (syncer, source) = (syncer.clone(), source.clone());
+        tokio::spawn(async move { vcenter::watch(&syncer, &source, stop_rx).await })
+    };
+    Watching { source, listener, stop_tx, watcher }
+}
+
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn the_watcher_applies_a_power_off_as_it_happens(admin: PgPool) {
     let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "4", "-vm", "1000", "-standalone-host", "0"]);
@@ -146,14 +167,7 @@ async fn the_watcher_applies_a_power_off_as_it_happens(admin: PgPool) {
     let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
     assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
 
-    let source = sync::sources(&syncer.db, SourceKind::Vcenter, None).await.unwrap().remove(0);
-    let mut listener = PgListener::connect_with(&admin).await.unwrap();
-    listener.listen("eio_inventory").await.unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let watcher = {
-        let (syncer, source) = (syncer.clone(), source.clone());
-        tokio::spawn(async move { vcenter::watch(&syncer, &source, stop_rx).await })
-    };
+    let Watching { source, mut listener, stop_tx, watcher } = start_watching(&admin, &syncer).await;
 
     // Wait until the watcher's baseline batch has been applied, then act.
     let session = Session::login(&sim.config()).await.unwrap();
@@ -191,6 +205,64 @@ async fn the_watcher_applies_a_power_off_as_it_happens(admin: PgPool) {
             .await
             .unwrap();
     assert!(delta_runs >= 1);
+
+    let _ = stop_tx.send(true);
+    watcher.await.unwrap().unwrap();
+    session.logout().await.unwrap();
+    worker.drop_role().await;
+}
+
+/// A guest IP that appears while the watcher runs reaches the findings: the watcher runs
+/// site inference and the findings engine over its changes (here without the usual 15 s
+/// gathering window) and announces it on `eio_inventory`.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn findings_follow_the_changes_the_watcher_applies(admin: PgPool) {
+    let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]);
+    let (worker, mut syncer) =
+        setup(&admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
+    syncer.derived_after_changes = Duration::ZERO;
+    let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let finding = "SELECT count(*) FROM ipam_findings WHERE type = 'outside_any_prefix' AND address = '10.77.9.9'::inet
+                   AND resolved_at IS NULL";
+    let open: i64 = sqlx::query_scalar(finding).fetch_one(&admin).await.unwrap();
+    assert_eq!(open, 0, "no such address yet");
+
+    let Watching { source, mut listener, stop_tx, watcher } = start_watching(&admin, &syncer).await;
+    // The baseline batch first (the watcher's own view of the inventory), then the change.
+    let baseline =
+        tokio::time::timeout(Duration::from_secs(120), listener.recv()).await.expect("baseline batch").unwrap();
+    assert!(baseline.payload().contains(&source.id.to_string()));
+
+    let session = Session::login(&sim.config()).await.unwrap();
+    let vm: String =
+        sqlx::query_scalar("SELECT moid FROM virtual_machines WHERE removed_at IS NULL ORDER BY name LIMIT 1")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    session.set_vm_extra_config(&vm, &[("SET.guest.ipAddress", "10.77.9.9")]).await.unwrap();
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), listener.recv())
+            .await
+            .expect("the watcher announced refreshed findings")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+        if v["derived"] == serde_json::Value::Bool(true) {
+            let open: i64 = sqlx::query_scalar(finding).fetch_one(&admin).await.unwrap();
+            if open == 1 {
+                break;
+            }
+        }
+    }
+    let carriers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ip_observations o JOIN virtual_machines v ON v.id = o.entity_id
+         WHERE o.address = '10.77.9.9'::inet AND o.gone_at IS NULL AND v.moid = $1",
+    )
+    .bind(&vm)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(carriers, 1, "the observation came from the delta, on that VM");
 
     let _ = stop_tx.send(true);
     watcher.await.unwrap().unwrap();

@@ -65,6 +65,11 @@ pub struct Syncer {
     pub total_concurrency: usize,
     /// Objects per RetrievePropertiesEx page.
     pub vcenter_page_size: u32,
+    /// How long a vCenter watcher lets changes gather before site inference and the
+    /// findings engine run over them (once per window, not once per change batch: a
+    /// busy vCenter sends batches every few seconds, and findings over a large estate
+    /// take seconds).
+    pub derived_after_changes: Duration,
 }
 
 impl Syncer {
@@ -79,6 +84,7 @@ impl Syncer {
             per_site_concurrency: 16,
             total_concurrency: 32,
             vcenter_page_size: eio_connectors::vcenter::DEFAULT_PAGE_SIZE,
+            derived_after_changes: Duration::from_secs(15),
         }
     }
 

@@ -11,9 +11,11 @@
 //!
 //! The watcher applies each batch of changes the same way (delta mode) and announces what
 //! it changed on the `eio_inventory` channel; a lost version falls back to a full resync.
+//! Site inference and the findings engine run over its changes once they have gathered for
+//! `Syncer::derived_after_changes` (15 s), then `eio_inventory` says `derived`.
 //! One watcher per source across all instances: the `watch:vcenter:<id>` lease decides.
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eio_connectors::vcenter::{
     self, HostRecord, Inventory, InventoryRecord, Session, UpdateKind, VcenterConfig, VcenterError, VmRecord,
@@ -449,6 +451,8 @@ pub async fn watch(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Vec<RunReport>> {
     let mut reports = Vec::new();
+    // When site inference and findings are due over changes applied since they last ran.
+    let mut derived_due: Option<Instant> = None;
     'session: loop {
         if *stop.borrow() {
             return Ok(reports);
@@ -475,8 +479,15 @@ pub async fn watch(
             }
         };
         loop {
+            if derived_due.is_some_and(|due| Instant::now() >= due) {
+                derived_due = None;
+                refresh_after_changes(syncer, source).await;
+            }
+            // Wait for changes no longer than until that refresh is due.
+            let wait = derived_due
+                .map_or(30, |due| due.saturating_duration_since(Instant::now()).as_secs().clamp(1, 30) as u32);
             let batch = tokio::select! {
-                b = watcher.next(30) => b,
+                b = watcher.next(wait) => b,
                 _ = stop.changed() => {
                     let _ = session.logout().await;
                     return Ok(reports);
@@ -487,13 +498,15 @@ pub async fn watch(
                 Ok(Some(batch)) => {
                     if let Some(report) = apply_batch(syncer, source, batch).await? {
                         reports.push(report);
+                        derived_due.get_or_insert_with(|| Instant::now() + syncer.derived_after_changes);
                     }
                 }
                 Err(e) if e.needs_full_resync() => {
                     tracing::info!(source = %source.name, error = %e, "change stream lost its place; full resync");
                     let _ = session.logout().await;
                     reports.push(full_sync(syncer, source).await?);
-                    super::refresh_derived(&syncer.db).await;
+                    derived_due = None;
+                    refresh_after_changes(syncer, source).await;
                     continue 'session;
                 }
                 Err(e) => {
@@ -507,6 +520,21 @@ pub async fn watch(
 }
 
 /// Apply one WaitForUpdatesEx batch as a `delta` run; announce the changed objects.
+/// Site inference and findings over what a watcher applied, then an `eio_inventory`
+/// notification saying so (`{"source": id, "derived": true}`), so open pages reload the
+/// findings they show.
+async fn refresh_after_changes(syncer: &Syncer, source: &SourceRow) {
+    super::refresh_derived(&syncer.db).await;
+    let notified =
+        sqlx::query("SELECT pg_notify('eio_inventory', json_build_object('source', $1::text, 'derived', true)::text)")
+            .bind(source.id.to_string())
+            .execute(syncer.db.pool())
+            .await;
+    if let Err(e) = notified {
+        tracing::warn!(source = %source.name, error = %e, "could not announce the refreshed findings");
+    }
+}
+
 async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::UpdateBatch) -> Result<Option<RunReport>> {
     let mut dcs = Vec::new();
     let mut clusters = Vec::new();
