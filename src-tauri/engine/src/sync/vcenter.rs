@@ -519,7 +519,6 @@ pub async fn watch(
     }
 }
 
-/// Apply one WaitForUpdatesEx batch as a `delta` run; announce the changed objects.
 /// Site inference and findings over what a watcher applied, then an `eio_inventory`
 /// notification saying so (`{"source": id, "derived": true}`), so open pages reload the
 /// findings they show.
@@ -535,6 +534,7 @@ async fn refresh_after_changes(syncer: &Syncer, source: &SourceRow) {
     }
 }
 
+/// Apply one WaitForUpdatesEx batch as a `delta` run; announce the changed objects.
 async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::UpdateBatch) -> Result<Option<RunReport>> {
     let mut dcs = Vec::new();
     let mut clusters = Vec::new();
