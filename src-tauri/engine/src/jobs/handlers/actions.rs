@@ -37,6 +37,29 @@ async fn task_in_flight(session: &Session, host: &str, description_id: &str) -> 
     Ok(None)
 }
 
+/// Whether a maintenance-mode change whose issue was interrupted happened: still running
+/// (follow its task), done (the host is in the `wanted` mode), or never sent.
+///
+/// The task is looked for *before* the state is read. The other order has a gap: the state
+/// read sees the change unfinished, the task ends, the task search finds nothing running, and
+/// the change is sent a second time (vCenter then refuses it as `InvalidState`).
+async fn reconcile_host_task(
+    session: &Session,
+    host: &str,
+    description_id: &str,
+    wanted: bool,
+) -> Result<Reconciled<Value>, String> {
+    if let Some(task) = task_in_flight(session, host, description_id).await? {
+        return Ok(Reconciled::InFlight(task));
+    }
+    let state = session.host_state(host).await.map_err(|e| e.to_string())?;
+    Ok(if state.in_maintenance_mode == wanted {
+        Reconciled::Done(json!({ "in_maintenance_mode": wanted }))
+    } else {
+        Reconciled::NotStarted
+    })
+}
+
 /// Put a host into maintenance mode. While the task runs, the evacuation is watched: when
 /// DRS reports VMs it cannot move, the task is cancelled (vCenter would otherwise leave it
 /// running until its timeout) and the step reports them, so the job pauses and asks.
@@ -58,14 +81,7 @@ impl Action for EnterMaintenance<'_> {
         HOST_TASK_TIMEOUT
     }
     async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
-        let state = self.session.host_state(self.host).await.map_err(|e| e.to_string())?;
-        if state.in_maintenance_mode {
-            return Ok(Reconciled::Done(json!({ "in_maintenance_mode": true })));
-        }
-        Ok(match task_in_flight(self.session, self.host, ENTER_MM).await? {
-            Some(task) => Reconciled::InFlight(task),
-            None => Reconciled::NotStarted,
-        })
+        reconcile_host_task(self.session, self.host, ENTER_MM, true).await
     }
     async fn issue(&self) -> Result<Issued<Value>, String> {
         let task = self.session.enter_maintenance_mode(self.host, None, false).await.map_err(|e| e.to_string())?;
@@ -108,14 +124,7 @@ impl Action for ExitMaintenance<'_> {
         HOST_TASK_TIMEOUT
     }
     async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
-        let state = self.session.host_state(self.host).await.map_err(|e| e.to_string())?;
-        if !state.in_maintenance_mode {
-            return Ok(Reconciled::Done(json!({ "in_maintenance_mode": false })));
-        }
-        Ok(match task_in_flight(self.session, self.host, EXIT_MM).await? {
-            Some(task) => Reconciled::InFlight(task),
-            None => Reconciled::NotStarted,
-        })
+        reconcile_host_task(self.session, self.host, EXIT_MM, false).await
     }
     async fn issue(&self) -> Result<Issued<Value>, String> {
         Ok(Issued::Task(self.session.exit_maintenance_mode(self.host).await.map_err(|e| e.to_string())?))
@@ -253,14 +262,17 @@ impl Action for UpdateFirmware<'_> {
         Duration::from_secs(2 * 3600)
     }
     async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
-        if self.dell.verify(self.update).await.map_err(|e| e.to_string())?.is_ok() {
-            return Ok(Reconciled::Done(json!({ "state": "installed" })));
-        }
+        // The queue first, the installed version second (see `reconcile_host_task`): a job that
+        // ends between the two reads is then seen as installed, never as not started.
         // The pre-check saw an empty queue before this step: a firmware job in it now is ours.
         let pending = self.dell.pending_jobs().await.map_err(|e| e.to_string())?;
-        Ok(match pending.into_iter().find(|j| is_firmware_job(j.job_type.as_deref(), j.name.as_deref())) {
-            Some(job) => Reconciled::InFlight(job.id),
-            None => Reconciled::NotStarted,
+        if let Some(job) = pending.into_iter().find(|j| is_firmware_job(j.job_type.as_deref(), j.name.as_deref())) {
+            return Ok(Reconciled::InFlight(job.id));
+        }
+        Ok(if self.dell.verify(self.update).await.map_err(|e| e.to_string())?.is_ok() {
+            Reconciled::Done(json!({ "state": "installed" }))
+        } else {
+            Reconciled::NotStarted
         })
     }
     async fn issue(&self) -> Result<Issued<Value>, String> {
@@ -463,4 +475,79 @@ pub fn blocked_pause(host: &str, host_name: &str, blockers: &[BlockingVm], polic
             "shutdown_timeout_seconds": policy.shutdown_timeout_seconds,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use eio_connectors::http::TlsPolicy;
+    use eio_connectors::vcenter::VcenterConfig;
+    use eio_connectors::Credentials;
+    use eio_lab::vcenter::{LabModel, LabVcenter};
+
+    use super::*;
+
+    const HOST: &str = "host-1000";
+
+    async fn lab() -> (LabVcenter, Session) {
+        let lab = LabVcenter::start(LabModel {
+            datacenters: 1,
+            clusters_per_datacenter: 1,
+            hosts_per_cluster: 2,
+            standalone_hosts_per_datacenter: 0,
+            vms_per_host: 3,
+        })
+        .await
+        .unwrap();
+        let mut cfg =
+            VcenterConfig::new(lab.sdk_url.parse().unwrap(), Credentials::new(lab.username(), lab.password()));
+        cfg.http.tls = TlsPolicy::Pinned(lab.thumbprint);
+        let session = Session::login(&cfg).await.unwrap();
+        (lab, session)
+    }
+
+    /// A worker issued the change and died before recording its task; the next one
+    /// reconciles while the task runs on. Whatever moment the task ends at — before, between
+    /// or after reconcile's reads (the lab moves one step per read) — the answer is never
+    /// "not started", which would send the change a second time.
+    #[tokio::test]
+    async fn an_interrupted_maintenance_change_is_never_found_not_started() {
+        for exit in [false, true] {
+            // The evacuation of three VMs takes four steps; leaving takes one.
+            for already in 0..6 {
+                let (lab, session) = lab().await;
+                if exit {
+                    let t = session.enter_maintenance_mode(HOST, None, false).await.unwrap();
+                    session.wait_for_task(&t, Duration::from_secs(60)).await.unwrap();
+                    lab.set_task_steps("ExitMaintenanceMode_Task", 3);
+                }
+                let task = if exit {
+                    session.exit_maintenance_mode(HOST).await.unwrap()
+                } else {
+                    session.enter_maintenance_mode(HOST, None, false).await.unwrap()
+                };
+                lab.advance(already);
+                let r = if exit {
+                    ExitMaintenance { session: &session, host: HOST }.reconcile().await
+                } else {
+                    EnterMaintenance { session: &session, host: HOST, cluster: Some("domain-c100") }.reconcile().await
+                };
+                let in_mm = lab.host(HOST).unwrap().in_maintenance_mode;
+                match r.unwrap() {
+                    Reconciled::InFlight(t) => assert_eq!(t, task),
+                    Reconciled::Done(v) => {
+                        assert_eq!(v["in_maintenance_mode"], !exit);
+                        assert_eq!(in_mm, !exit);
+                    }
+                    Reconciled::NotStarted => {
+                        panic!(
+                            "{task} ({}) after {already} ticks: found not started",
+                            if exit { "exit" } else { "enter" }
+                        )
+                    }
+                }
+                let method = if exit { "ExitMaintenanceMode_Task" } else { "EnterMaintenanceMode_Task" };
+                assert_eq!(lab.action_count(method, HOST), 1);
+            }
+        }
+    }
 }
