@@ -21,13 +21,7 @@ const CLUSTER: &str = "domain-c100";
 const HOST: &str = "host-1000";
 
 fn small() -> LabModel {
-    LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: 3,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 3,
-    }
+    LabModel::one_cluster(3, 3)
 }
 
 fn config(lab: &LabVcenter) -> VcenterConfig {

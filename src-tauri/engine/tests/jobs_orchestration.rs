@@ -50,15 +50,7 @@ async fn estate(admin: &PgPool, hosts: usize) -> Estate {
 
 /// [`estate`] with iDRACs of these generations (cycled through in host order).
 async fn estate_of(admin: &PgPool, hosts: usize, generations: &[(Generation, usize)]) -> Estate {
-    let vc = LabVcenter::start(LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: hosts,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 3,
-    })
-    .await
-    .unwrap();
+    let vc = LabVcenter::start(LabModel::one_cluster(hosts, 3)).await.unwrap();
     let mut builder = DellLab::builder().bmcs(hosts).generation_mix(generations).credentials("root", PLANTED);
     for i in 0..hosts {
         builder = builder.customize(i, move |s| s.service_tag = service_tag(i));
@@ -625,13 +617,7 @@ async fn a_postgres_restart_mid_job_is_survived() {
 /// Moids repeat across vCenters: a job acts on each host through the vCenter that manages it.
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn each_host_is_acted_on_through_its_own_vcenter(admin: PgPool) {
-    let model = LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: 2,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 2,
-    };
+    let model = LabModel::one_cluster(2, 2);
     let (a, b) = (LabVcenter::start(model).await.unwrap(), LabVcenter::start(model).await.unwrap());
     let key = WorkerKey::generate();
     let db = Database::from_pool(admin.clone());

@@ -38,15 +38,7 @@ async fn live_observations(pool: &PgPool, source: &str) -> i64 {
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn removing_sources_retires_their_servers_and_observations(admin: PgPool) {
-    let vc = LabVcenter::start(LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: 2,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 3,
-    })
-    .await
-    .unwrap();
+    let vc = LabVcenter::start(LabModel::one_cluster(2, 3)).await.unwrap();
     let lab = DellLab::builder().bmcs(2).build().await.unwrap();
     let key = WorkerKey::generate();
     let db = Database::from_pool(admin.clone());

@@ -208,13 +208,7 @@ impl Estate {
             },
             EstateVcenter {
                 name: "vc-amer".into(),
-                model: LabModel {
-                    datacenters: 1,
-                    clusters_per_datacenter: 1,
-                    hosts_per_cluster: 20,
-                    standalone_hosts_per_datacenter: 0,
-                    vms_per_host: 14,
-                },
+                model: LabModel::one_cluster(20, 14),
                 datacenter_sites: vec![2],
                 clusters: vec!["NYC-PROD".into()],
             },

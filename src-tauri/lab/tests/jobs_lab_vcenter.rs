@@ -7,13 +7,7 @@ use eio_lab::vcenter::{LabBlock, LabModel, LabTaskState, LabVcenter, Pace};
 use eio_lab::vcsim::Vcsim;
 
 fn small() -> LabModel {
-    LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: 2,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 2,
-    }
+    LabModel::one_cluster(2, 2)
 }
 
 async fn soap(http: &HttpClient, url: &str, body: &str) -> Node {

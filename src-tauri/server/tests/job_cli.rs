@@ -38,15 +38,7 @@ async fn jobs(pool: &PgPool) -> i64 {
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_exists(pool: PgPool) {
-    let vc = LabVcenter::start(LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: 2,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 3,
-    })
-    .await
-    .unwrap();
+    let vc = LabVcenter::start(LabModel::one_cluster(2, 3)).await.unwrap();
     let dir = data_dir();
     let key = dir.path().join("worker.age");
     let s = Uuid::new_v4().simple().to_string()[..8].to_owned();

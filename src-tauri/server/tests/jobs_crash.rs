@@ -102,15 +102,7 @@ async fn rolling_updates_survive_a_hundred_sigkills_without_repeating_an_action(
     println!("crash harness seed {seed} (EIO_CRASH_SEED={seed} replays the kill schedule)");
     let mut rng = Rng(seed);
 
-    let vc = LabVcenter::start(LabModel {
-        datacenters: 1,
-        clusters_per_datacenter: 1,
-        hosts_per_cluster: HOSTS,
-        standalone_hosts_per_datacenter: 0,
-        vms_per_host: 2,
-    })
-    .await
-    .unwrap();
+    let vc = LabVcenter::start(LabModel::one_cluster(HOSTS, 2)).await.unwrap();
     let mut builder = DellLab::builder().bmcs(HOSTS).generation(Generation::Idrac9);
     for i in 0..HOSTS {
         builder = builder.customize(i, move |s| s.service_tag = service_tag(i));

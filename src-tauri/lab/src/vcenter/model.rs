@@ -19,6 +19,17 @@ pub struct LabModel {
 }
 
 impl LabModel {
+    /// One datacenter with one cluster of `hosts` hosts, `vms_per_host` VMs on each, and no
+    /// standalone hosts: the shape most job tests want.
+    pub fn one_cluster(hosts: usize, vms_per_host: usize) -> LabModel {
+        LabModel {
+            datacenters: 1,
+            clusters_per_datacenter: 1,
+            hosts_per_cluster: hosts,
+            standalone_hosts_per_datacenter: 0,
+            vms_per_host,
+        }
+    }
     pub fn clusters(&self) -> usize {
         self.datacenters * self.clusters_per_datacenter
     }

@@ -489,15 +489,7 @@ mod tests {
     const HOST: &str = "host-1000";
 
     async fn lab() -> (LabVcenter, Session) {
-        let lab = LabVcenter::start(LabModel {
-            datacenters: 1,
-            clusters_per_datacenter: 1,
-            hosts_per_cluster: 2,
-            standalone_hosts_per_datacenter: 0,
-            vms_per_host: 3,
-        })
-        .await
-        .unwrap();
+        let lab = LabVcenter::start(LabModel::one_cluster(2, 3)).await.unwrap();
         let mut cfg =
             VcenterConfig::new(lab.sdk_url.parse().unwrap(), Credentials::new(lab.username(), lab.password()));
         cfg.http.tls = TlsPolicy::Pinned(lab.thumbprint);
