@@ -178,6 +178,18 @@ async fn wait_status(pool: &PgPool, job: Uuid, statuses: &[&str]) -> String {
     }
 }
 
+/// Wait for the job to end or pause, and assert how (the whole row when it is not `want`).
+async fn assert_ends(pool: &PgPool, job: Uuid, want: &str) {
+    let end = wait_status(pool, job, &["paused", "failed", "succeeded"]).await;
+    let row: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(pool).await.unwrap();
+    assert_eq!(end, want, "{row:?}");
+}
+
+async fn pause_reason(pool: &PgPool, job: Uuid) -> serde_json::Value {
+    sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1").bind(job).fetch_one(pool).await.unwrap()
+}
+
 struct Pool {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -216,8 +228,7 @@ async fn a_blocked_evacuation_pauses_with_the_vms_and_the_operators_choice_is_ap
     let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
 
     assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
-    let reason: serde_json::Value =
-        sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    let reason = pause_reason(&admin, job).await;
     assert_eq!(reason["kind"], "blocked_evacuation", "{reason}");
     let blocking = reason["blocking_vms"].as_array().unwrap();
     assert!(blocking.iter().any(|b| b["vm_moid"] == json!(stuck) && b["reason_code"] == "local_storage"), "{reason}");
@@ -333,10 +344,7 @@ async fn a_rolling_firmware_update_goes_host_by_host_and_issues_every_action_onc
     let dir = tempfile::tempdir().unwrap();
     let job = firmware_job(&admin, &e, dir.path()).await;
     let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
-    let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
-    let err: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
-    assert_eq!(end, "succeeded", "{err:?}");
+    assert_ends(&admin, job, "succeeded").await;
     workers.stop().await;
     assert_rolled_out(&admin, &e, job).await;
     // The credentials the workers used appear in nothing the job wrote.
@@ -363,10 +371,7 @@ async fn a_rolling_firmware_update_reaches_an_idrac7_over_wsman(admin: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let job = firmware_job(&admin, &e, dir.path()).await;
     let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
-    let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
-    let row: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
-    assert_eq!(end, "succeeded", "{row:?}");
+    assert_ends(&admin, job, "succeeded").await;
     workers.stop().await;
     assert_rolled_out(&admin, &e, job).await;
     let wsman = e.dell.bmc(2);
@@ -437,10 +442,7 @@ async fn an_idrac7_server_resets_over_wsman_once_its_host_is_in_maintenance_mode
     assert!(in_mm);
 
     let job = insert_job(&admin, "power", reset.clone(), allow.clone()).await;
-    let end = wait_status(&admin, job, &["paused", "failed", "succeeded"]).await;
-    let row: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
-    assert_eq!(end, "succeeded", "{row:?}");
+    assert_ends(&admin, job, "succeeded").await;
 
     // A worker that died after recording its intent to reset, before recording the reset:
     // whoever resumes reads the power state back and never resets again.
@@ -530,8 +532,7 @@ async fn the_kill_switch_mid_update_stops_every_external_call_and_retry_finishes
         .await
         .unwrap();
     assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
-    let reason: serde_json::Value =
-        sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    let reason = pause_reason(&admin, job).await;
     assert_eq!(reason["kind"], "kill_switch", "{reason}");
     let at_pause = external_calls(&e);
     // Stop the workers: whatever they would still have sent has been sent by then.
@@ -546,6 +547,68 @@ async fn the_kill_switch_mid_update_stops_every_external_call_and_retry_finishes
     sqlx::query("SELECT decide_job($1, 'retry')").bind(job).execute(&admin).await.unwrap();
     let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
     assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "succeeded");
+    workers.stop().await;
+    assert_rolled_out(&admin, &e, job).await;
+}
+
+/// A worker recorded its intent to restart the server (the update staged) and died before
+/// sending the restart. Its successor can't tell "not sent" from "sent, the server not yet
+/// back in POST" (the jobs stay RebootPending either way), so it sends nothing: it watches the
+/// jobs for `EIO_RESET_CONFIRM_SECONDS` (0 here), then pauses to ask. A Retry taken before
+/// that pause does not count; the operator's Retry at it sends the restart, once.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_unconfirmed_restart_is_asked_about_and_sent_once_on_retry(admin: PgPool) {
+    std::env::set_var("EIO_RESET_CONFIRM_SECONDS", "0");
+    // Two hosts: one alone could not be evacuated.
+    let e = estate(&admin, 2).await;
+    // Stop the job right after its update is staged, before the restart: the kill switch,
+    // engaged by the database the moment the update step succeeds.
+    sqlx::raw_sql(
+        "CREATE FUNCTION t_engage() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+           UPDATE kill_switch SET engaged = true, reason = 'test: stop before the restart', changed_at = now();
+           RETURN NULL; END $$;
+         CREATE TRIGGER t_engage AFTER UPDATE ON job_steps FOR EACH ROW
+           WHEN (NEW.kind = 'firmware_update' AND NEW.status = 'succeeded') EXECUTE FUNCTION t_engage();",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = firmware_job(&admin, &e, dir.path()).await;
+    let workers = start_workers(&admin, &e.key, 1, Duration::from_secs(30));
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
+    workers.stop().await;
+    let bmc = e.dell.bmc(0);
+    let reason = pause_reason(&admin, job).await;
+    assert_eq!(reason["kind"], "kill_switch", "{reason}");
+    let updates = bmc.action_count("MultipartUpdate") + bmc.action_count("HttpPushUpload");
+    assert_eq!((updates, bmc.action_count("ComputerSystem.Reset")), (1, 0), "{:?}", bmc.actions());
+    // The dead worker's trace: the restart step marked running, nothing recorded after.
+    sqlx::raw_sql(
+        "DROP TRIGGER t_engage ON job_steps;
+         UPDATE kill_switch SET engaged = false, reason = 'resolved', changed_at = now();",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    let marked = sqlx::query(
+        "UPDATE job_steps SET status = 'running', started_at = now() WHERE job_id = $1 AND kind = 'server_reset'",
+    )
+    .bind(job)
+    .execute(&admin)
+    .await
+    .unwrap();
+    assert_eq!(marked.rows_affected(), 1);
+    sqlx::query("SELECT decide_job($1, 'retry')").bind(job).execute(&admin).await.unwrap();
+
+    let workers = start_workers(&admin, &e.key, 1, Duration::from_secs(30));
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
+    let reason = pause_reason(&admin, job).await;
+    assert_eq!(reason["details"]["reason"], "reset_unconfirmed", "{reason}");
+    assert_eq!(bmc.action_count("ComputerSystem.Reset"), 0, "nothing sent unasked");
+
+    sqlx::query("SELECT decide_job($1, 'retry')").bind(job).execute(&admin).await.unwrap();
+    assert_ends(&admin, job, "succeeded").await;
     workers.stop().await;
     assert_rolled_out(&admin, &e, job).await;
 }

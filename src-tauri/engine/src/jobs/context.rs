@@ -169,8 +169,7 @@ impl JobContext {
         .fetch_one(self.db.pool())
         .await?;
         if !row.try_get::<Option<bool>, _>("mine")?.unwrap_or(false) {
-            self.flags.lease_lost.store(true, Ordering::SeqCst);
-            return Err(JobError::Interrupted(Interrupt::LeaseLost));
+            return Err(self.lease_lost());
         }
         if row.try_get::<bool, _>("engaged")? || self.flags.kill_switch.load(Ordering::SeqCst) {
             let reason: Option<String> = row.try_get("reason")?;
@@ -213,8 +212,7 @@ impl JobContext {
             .await?
             .rows_affected();
         if n == 0 {
-            self.flags.lease_lost.store(true, Ordering::SeqCst);
-            return Err(JobError::Interrupted(Interrupt::LeaseLost));
+            return Err(self.lease_lost());
         }
         Ok(())
     }
@@ -281,9 +279,43 @@ impl JobContext {
         .await?
         .rows_affected();
         if n == 0 {
-            self.flags.lease_lost.store(true, Ordering::SeqCst);
-            return Err(JobError::Interrupted(Interrupt::LeaseLost));
+            return Err(self.lease_lost());
         }
+        Ok(())
+    }
+
+    /// The lease went to another worker: remember it (the run loop stops) and say so.
+    fn lease_lost(&self) -> JobError {
+        self.flags.lease_lost.store(true, Ordering::SeqCst);
+        JobError::Interrupted(Interrupt::LeaseLost)
+    }
+
+    /// Close a step so the next `run_action` on its seq issues the action again (status
+    /// `cancelled`, its task forgotten), recording why as an event in the same transaction,
+    /// only while this worker holds the lease. For an operator's explicit decision only.
+    pub async fn reopen_step(&self, step: &Step, message: String, data: serde_json::Value) -> Result<(), JobError> {
+        let mut tx = self.db.pool().begin().await?;
+        let n = sqlx::query(
+            "UPDATE job_steps s SET status = 'cancelled', external_task_id = NULL, error = $2, finished_at = now()
+             FROM jobs j WHERE s.id = $1 AND j.id = s.job_id AND j.lease_owner = $3",
+        )
+        .bind(step.id)
+        .bind(&message)
+        .bind(&self.worker)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(self.lease_lost());
+        }
+        sqlx::query("INSERT INTO job_events (job_id, step_id, level, message, data) VALUES ($1, $2, 'info', $3, $4)")
+            .bind(self.job.id)
+            .bind(step.id)
+            .bind(&message)
+            .bind(data)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -299,8 +331,7 @@ impl JobContext {
             .await?
             .rows_affected();
         if owned == 0 {
-            self.flags.lease_lost.store(true, Ordering::SeqCst);
-            return Err(JobError::Interrupted(Interrupt::LeaseLost));
+            return Err(self.lease_lost());
         }
         sqlx::query("UPDATE job_steps SET external_task_id = $2, status = 'waiting' WHERE id = $1")
             .bind(step.id)

@@ -9,11 +9,14 @@
 //! task anyone can list; for it the window between the call and the recorded marker (one
 //! database write) is the only place a crash can repeat it. A plain server reset is never
 //! repeated: once its intent is recorded, a resumed worker only reads the power state back
-//! and pauses the job for an operator (it cannot know whether the reset went out).
+//! and pauses the job for an operator (it cannot know whether the reset went out). Neither
+//! is a reset that releases staged Dell jobs: the jobs stay RebootPending until the server is
+//! back in POST whether or not it was sent, so a resumed worker watches them for
+//! [`reset_confirm_window`] and, if they never move, pauses to ask; the operator's Retry sends it.
 use std::time::Duration;
 
 use eio_connectors::idrac::jobs::DellActions;
-use eio_connectors::idrac::records::{JobState, PowerState, ResetKind};
+use eio_connectors::idrac::records::{DriverKind, JobState, PowerState, ResetKind};
 use eio_connectors::idrac::FirmwareUpdate;
 use eio_connectors::vcenter::{BlockingVm, Session, TaskState, VmPowerState};
 use serde_json::{json, Value};
@@ -309,6 +312,24 @@ fn is_firmware_job(job_type: Option<&str>, name: Option<&str>) -> bool {
 /// sent (or not): it is not sent again.
 const RESET: &str = "reset:";
 const RESUMED_RESET: &str = "reset-unconfirmed:";
+/// The task marker of a reset for staged jobs that a resumed worker found still waiting:
+/// `reset-check:<idrac>@<unix seconds when the check began>`.
+const CHECK_RESET: &str = "reset-check:";
+
+/// How long a resumed worker watches staged jobs for the reset its predecessor may have
+/// sent before it pauses to ask: `EIO_RESET_CONFIRM_SECONDS`, default 15 minutes. An iDRAC
+/// keeps the jobs in RebootPending until the server is back in POST, which after a graceful
+/// restart (the OS shuts down first) takes minutes.
+pub fn reset_confirm_window() -> Duration {
+    let secs = std::env::var("EIO_RESET_CONFIRM_SECONDS").ok().and_then(|s| s.parse::<u64>().ok());
+    Duration::from_secs(secs.unwrap_or(15 * 60))
+}
+
+/// When the check of an unconfirmed staged reset (`task`) began, if `task` is one.
+pub fn reset_check_started(task: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (_, secs) = task.strip_prefix(CHECK_RESET)?.rsplit_once('@')?;
+    chrono::DateTime::from_timestamp(secs.parse().ok()?, 0)
+}
 
 /// Reset the server so its staged jobs apply, and follow those jobs to their end. Over
 /// WSMan the reset is a reboot job scheduled after the update jobs (`SetupJobQueue`).
@@ -321,6 +342,9 @@ pub struct ResetServer<'a> {
     pub kind: ResetKind,
     /// The Dell jobs that wait for this reset (none: a plain reset, done once accepted).
     pub jobs: Vec<String>,
+    /// How long a resumed worker watches the jobs for an unconfirmed reset before it asks
+    /// ([`reset_confirm_window`]).
+    pub confirm_window: Duration,
 }
 
 impl ResetServer<'_> {
@@ -358,12 +382,28 @@ impl Action for ResetServer<'_> {
             return Ok(Reconciled::InFlight(format!("{RESUMED_RESET}{}", self.idrac)));
         }
         let (waiting, _, _) = self.look().await?;
-        // Jobs that left RebootPending were released by a reset: follow them.
-        Ok(if waiting == 0 { Reconciled::InFlight(format!("reset:{}", self.idrac)) } else { Reconciled::NotStarted })
+        if waiting == 0 {
+            // Jobs that left RebootPending were released by a reset: follow them.
+            return Ok(Reconciled::InFlight(format!("{RESET}{}", self.idrac)));
+        }
+        if self.dell.driver_kind() == DriverKind::Wsman {
+            // Over WSMan the reset is a reboot job, which `apply_staged` finds again before
+            // it creates one: issuing again is safe.
+            return Ok(Reconciled::NotStarted);
+        }
+        // A reset that was sent leaves the jobs in RebootPending until the server restarts,
+        // so "still waiting" does not mean "never sent". It is not sent again: the jobs are
+        // watched for a while, and if they never move the job pauses to ask.
+        Ok(Reconciled::InFlight(format!("{CHECK_RESET}{}@{}", self.idrac, chrono::Utc::now().timestamp())))
     }
     async fn issue(&self) -> Result<Issued<Value>, String> {
         if self.jobs.is_empty() {
             self.dell.reset(self.kind).await.map_err(|e| e.to_string())?;
+            return Ok(Issued::Task(format!("{RESET}{}", self.idrac)));
+        }
+        if self.dell.driver_kind() == DriverKind::Redfish && self.look().await?.0 == 0 {
+            // Already released (an operator restarted the server before choosing Retry):
+            // follow the jobs instead of restarting it again.
             return Ok(Issued::Task(format!("{RESET}{}", self.idrac)));
         }
         // Over WSMan the reset is a reboot job (`RID_…`): its id is what gets recorded.
@@ -406,6 +446,28 @@ impl Action for ResetServer<'_> {
         let (waiting, states, failed) = self.look().await?;
         if let Some(f) = failed.into_iter().next() {
             return Ok(Polled::Failed(f));
+        }
+        if let (Some(since), true) = (reset_check_started(task), waiting > 0) {
+            let waited = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+            if waited < self.confirm_window {
+                return Ok(Polled::Running {
+                    percent: None,
+                    message: Some("a worker stopped around restarting the server: watching whether it restarts".into()),
+                });
+            }
+            return Ok(Polled::Blocked(json!({
+                "reason": "reset_unconfirmed",
+                "idrac": self.idrac,
+                "message": format!(
+                    "the worker restarting {} to apply the update stopped around sending the restart, and the \
+                     update jobs still wait for it {} min later, so it was most likely not sent. It is not sent \
+                     again unasked: check the server, then choose Retry to send the restart now, or Cancel",
+                    self.idrac,
+                    waited.as_secs() / 60
+                ),
+                "jobs": states,
+                "choices": ["retry", "cancel"],
+            })));
         }
         let done = states.iter().all(|s| s["finished"] == json!(true));
         Ok(if waiting == 0 && done {
@@ -480,8 +542,11 @@ pub fn blocked_pause(host: &str, host_name: &str, blockers: &[BlockingVm], polic
 #[cfg(test)]
 mod tests {
     use eio_connectors::http::TlsPolicy;
+    use eio_connectors::idrac::records::{ApplyTime, Generation};
+    use eio_connectors::idrac::{FirmwareImage, ImageSource};
     use eio_connectors::vcenter::VcenterConfig;
     use eio_connectors::Credentials;
+    use eio_lab::dell::{lab_image, DellLab};
     use eio_lab::vcenter::{LabModel, LabVcenter};
 
     use super::*;
@@ -541,5 +606,107 @@ mod tests {
                 assert_eq!(lab.action_count(method, HOST), 1);
             }
         }
+    }
+
+    const BIOS: &str = "BIOS.Setup.1-1";
+
+    /// A BIOS update staged on the lab iDRAC (RebootPending): its job id and the update.
+    async fn staged(dell: &DellActions) -> (String, FirmwareUpdate) {
+        let update = FirmwareUpdate {
+            component_fqdd: BIOS.into(),
+            expected_version: "2.99.1".into(),
+            image: ImageSource::Push(FirmwareImage {
+                file_name: "BIOS_2.99.1.EXE".into(),
+                bytes: lab_image(BIOS, "2.99.1", 64 * 1024).into(),
+            }),
+            apply: ApplyTime::OnReset,
+        };
+        let jid = dell.start_firmware_update(&update).await.unwrap().job_id;
+        for _ in 0..20 {
+            if dell.job(&jid).await.unwrap().state == JobState::RebootPending {
+                return (jid, update);
+            }
+        }
+        panic!("{jid} never reached RebootPending");
+    }
+
+    async fn dell_lab() -> (DellLab, DellActions) {
+        let lab = DellLab::builder().bmcs(1).generation(Generation::Idrac9).build().await.unwrap();
+        let dell = DellActions::connect(&lab.endpoint(0)).await.unwrap();
+        (lab, dell)
+    }
+
+    /// The worker sent the reset and died before recording it. The iDRAC still shows the jobs
+    /// in RebootPending at the next look (a real one does until the server is back in POST):
+    /// the resumed worker must follow them, not reset the server a second time.
+    #[tokio::test]
+    async fn a_staged_reset_a_dead_worker_sent_is_followed_not_sent_again() {
+        let (lab, dell) = dell_lab().await;
+        let (jid, update) = staged(&dell).await;
+        dell.apply_staged(std::slice::from_ref(&jid), ResetKind::GracefulRestart).await.unwrap();
+        let reset = ResetServer {
+            dell: &dell,
+            idrac: "bmc-0",
+            kind: ResetKind::GracefulRestart,
+            jobs: vec![jid],
+            confirm_window: Duration::from_secs(3600),
+        };
+        let task = match reset.reconcile().await.unwrap() {
+            Reconciled::InFlight(task) => task,
+            other => panic!("a reset that went out was found {other:?}"),
+        };
+        let mut end = None;
+        for _ in 0..20 {
+            match reset.poll(&task).await.unwrap() {
+                Polled::Running { .. } => {}
+                other => {
+                    end = Some(other);
+                    break;
+                }
+            }
+        }
+        assert!(matches!(end, Some(Polled::Done(_))), "{end:?}");
+        assert_eq!(lab.bmc(0).action_count("ComputerSystem.Reset"), 1);
+        assert!(dell.verify(&update).await.unwrap().is_ok());
+    }
+
+    /// The worker recorded its intent and died before sending: the jobs never move. The
+    /// resumed worker watches them for the confirmation window, then asks; it sends nothing.
+    #[tokio::test]
+    async fn a_staged_reset_never_sent_is_asked_about_not_sent_blindly() {
+        let (lab, dell) = dell_lab().await;
+        let (jid, _) = staged(&dell).await;
+        let mut reset = ResetServer {
+            dell: &dell,
+            idrac: "bmc-0",
+            kind: ResetKind::GracefulRestart,
+            jobs: vec![jid],
+            confirm_window: Duration::from_secs(3600),
+        };
+        let Reconciled::InFlight(task) = reset.reconcile().await.unwrap() else { panic!("not followed") };
+        assert!(reset_check_started(&task).is_some(), "{task}");
+        for _ in 0..5 {
+            assert!(matches!(reset.poll(&task).await.unwrap(), Polled::Running { .. }));
+        }
+        reset.confirm_window = Duration::ZERO;
+        match reset.poll(&task).await.unwrap() {
+            Polled::Blocked(why) => {
+                assert_eq!(why["reason"], "reset_unconfirmed", "{why}");
+                assert_eq!(why["choices"], json!(["retry", "cancel"]), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(lab.bmc(0).action_count("ComputerSystem.Reset"), 0);
+
+        // The operator restarted the server by hand, then chose Retry: the jobs left
+        // RebootPending, so the retried issue follows them instead of restarting again.
+        dell.reset(ResetKind::GracefulRestart).await.unwrap();
+        let jid = reset.jobs[0].clone();
+        assert_eq!(dell.job(&jid).await.unwrap().state, JobState::RebootPending, "seen before it moves");
+        match reset.issue().await.unwrap() {
+            Issued::Task(task) => assert_eq!(task, "reset:bmc-0"),
+            Issued::Done(v) => panic!("{v}"),
+        }
+        assert_eq!(lab.bmc(0).action_count("ComputerSystem.Reset"), 1, "only the operator's");
     }
 }

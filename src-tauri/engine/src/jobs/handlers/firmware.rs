@@ -14,7 +14,7 @@ use eio_connectors::idrac::{FirmwareImage, FirmwareUpdate, ImageSource};
 use eio_core::jobs::{FirmwareTarget, JobSpec};
 use serde_json::{json, Value};
 
-use super::actions::{AwaitHost, ResetServer, UpdateFirmware};
+use super::actions::{reset_check_started, reset_confirm_window, AwaitHost, ResetServer, UpdateFirmware};
 use super::maintenance::{self, Sessions, EXIT_OFFSET, HOST_STRIDE};
 use super::{package, targets};
 use crate::jobs::context::{JobContext, JobError};
@@ -137,7 +137,14 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
 
                 if !staged.is_empty() {
                     ctx.progress(share(0.5), format!("{}: restarting to apply", host.name)).await?;
-                    let reset = ResetServer { dell: &dell, idrac: &idrac.name, kind: ResetKind::GracefulRestart, jobs: staged };
+                    let reset = ResetServer {
+                        dell: &dell,
+                        idrac: &idrac.name,
+                        kind: ResetKind::GracefulRestart,
+                        jobs: staged,
+                        confirm_window: reset_confirm_window(),
+                    };
+                    resend_reset_if_asked(ctx, base + RESET).await?;
                     ctx.run_action(base + RESET, &format!("restart {} to apply the update", host.name), &reset).await?;
                     ctx.progress(share(0.7), format!("{}: waiting for the host to reconnect", host.name)).await?;
                     let session = sessions.get(ctx, syncer, &host).await?;
@@ -196,4 +203,33 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
     .await;
     sessions.close().await;
     result
+}
+
+/// After a `reset_unconfirmed` pause, an operator's Retry means "the server did not restart:
+/// send it". The step watching for the unconfirmed reset is then closed, so `run_action`
+/// issues the reset again — once: closing the step and marking the decision applied are one
+/// transaction, and only a decision taken after the check began counts (a Retry that
+/// answered an earlier pause does not).
+async fn resend_reset_if_asked(ctx: &JobContext, seq: i32) -> Result<(), JobError> {
+    let Some(d) = ctx.job.decision.as_ref().filter(|d| d["choice"] == "retry") else { return Ok(()) };
+    let Some(step) = ctx.steps_between(seq, seq + 1).await?.pop() else { return Ok(()) };
+    let Some(since) = step.external_task_id.as_deref().and_then(reset_check_started) else { return Ok(()) };
+    let at = d["at"].as_str().unwrap_or_default();
+    let decided =
+        chrono::DateTime::parse_from_rfc3339(at).map_err(|e| JobError::Failed(format!("decision time {at:?}: {e}")))?;
+    if step.status != "waiting" || decided < since {
+        return Ok(());
+    }
+    let applied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM job_events WHERE job_id = $1 AND data ->> 'kind' = 'decision_applied' AND data ->> 'decision_at' = $2",
+    )
+    .bind(ctx.job.id)
+    .bind(at)
+    .fetch_one(ctx.db.pool())
+    .await?;
+    if applied > 0 {
+        return Ok(());
+    }
+    let message = format!("step {seq}: {} chose Retry: sending the restart", d["by"].as_str().unwrap_or("an operator"));
+    ctx.reopen_step(&step, message, json!({ "kind": "decision_applied", "decision_at": at, "choice": "retry" })).await
 }

@@ -10,7 +10,7 @@ use eio_core::jobs::{JobSpec, PowerAction, PowerTarget};
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::actions::{ResetServer, VmOp, VmPower};
+use super::actions::{reset_confirm_window, ResetServer, VmOp, VmPower};
 use super::maintenance;
 use super::targets;
 use crate::jobs::context::{JobContext, JobError};
@@ -86,7 +86,13 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &PowerTarget) -> Result<V
                 }
                 let idrac = targets::server_idrac(ctx, &tag).await?;
                 let dell = targets::dell(ctx, syncer, &idrac).await?;
-                let action = ResetServer { dell: &dell, idrac: &idrac.name, kind, jobs: Vec::new() };
+                let action = ResetServer {
+                    dell: &dell,
+                    idrac: &idrac.name,
+                    kind,
+                    jobs: Vec::new(),
+                    confirm_window: reset_confirm_window(),
+                };
                 let r = ctx.run_action(j as i32 + 1, &format!("{}: {tag}", server.action), &action).await;
                 let _ = dell.close().await;
                 out.push(json!({ "server": tag, "result": r? }));
