@@ -68,7 +68,7 @@ fn fields(n: &Node) -> Vec<String> {
         .iter()
         .map(|c| match &c.xsi_type {
             Some(t) => format!("{} ({})", c.name, t.rsplit(':').next().unwrap_or(t)),
-            None => c.name.clone(),
+            None => c.name.to_string(),
         })
         .collect()
 }
@@ -143,7 +143,7 @@ async fn drs_faults_traversals_and_the_ledger_on_the_wire() {
     .await;
     let objects: Vec<String> = returnval(&doc, "RetrievePropertiesExResponse")
         .children_named("objects")
-        .map(|o| o.child("obj").unwrap().text.clone())
+        .map(|o| o.child("obj").unwrap().text.to_string())
         .collect();
     assert_eq!(objects, ["host-1000", "vm-5000", "vm-5001", "host-1001", "vm-5002", "vm-5003"]);
 

@@ -180,11 +180,11 @@ async fn every_injected_fault_is_a_clear_typed_error() {
 /// and per object its `obj`, each property's name, and each `val`'s xsi:type and
 /// ManagedObjectReference type. What is inside a `val` is the object's own business.
 fn skeleton(doc: &Node, kind: &str) -> Vec<String> {
-    let mut out = vec![doc.name.clone()];
+    let mut out = vec![doc.name.to_string()];
     let body = doc.child("Body").expect("Body");
-    out.push(body.name.clone());
+    out.push(body.name.to_string());
     let resp = &body.children[0];
-    out.push(resp.name.clone());
+    out.push(resp.name.to_string());
     let ret = resp.child("returnval").expect("returnval");
     let obj = ret
         .children_named("objects")

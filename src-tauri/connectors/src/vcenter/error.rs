@@ -93,7 +93,7 @@ impl SoapFault {
         // <detail><InvalidLoginFault xsi:type="InvalidLogin">…</detail>
         let inner = fault.child("detail").and_then(|d| d.children.first());
         let type_name = inner
-            .and_then(|n| n.xsi_type.clone().or_else(|| n.name.strip_suffix("Fault").map(str::to_owned)))
+            .and_then(|n| n.xsi_type.clone().or_else(|| n.name.strip_suffix("Fault").map(Into::into)))
             .map(|t| strip_prefix(&t).to_owned())
             .unwrap_or_else(|| fault.text_of("faultcode").unwrap_or("SOAP fault").trim().to_owned());
         let mut f = SoapFault::new(&type_name, message);

@@ -15,6 +15,7 @@
 //! managed object type of a `ManagedObjectReference`.
 use std::fmt;
 
+use compact_str::CompactString;
 use quick_xml::events::{BytesStart, Event};
 use tokio::io::AsyncBufRead;
 
@@ -22,16 +23,20 @@ use tokio::io::AsyncBufRead;
 pub const MAX_DEPTH: usize = 256;
 
 /// One element and everything inside it.
+///
+/// Names and texts are [`CompactString`]s: up to 24 bytes (every vSphere element name,
+/// most values: moids, numbers, states) live inline, so a 10k-VM page is read without the
+/// two heap allocations per element a `String` costs (about a fifth of the parse's CPU).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Node {
     /// Local name (no prefix).
-    pub name: String,
+    pub name: CompactString,
     /// The `xsi:type` attribute, without its prefix's namespace (e.g. `ArrayOfGuestNicInfo`).
-    pub xsi_type: Option<String>,
+    pub xsi_type: Option<CompactString>,
     /// The unprefixed `type` attribute: the type of a ManagedObjectReference.
-    pub mo_type: Option<String>,
+    pub mo_type: Option<CompactString>,
     /// Text content (entity and character references resolved).
-    pub text: String,
+    pub text: CompactString,
     pub children: Vec<Node>,
 }
 
@@ -56,7 +61,7 @@ impl fmt::Debug for Node {
 }
 
 impl Node {
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<CompactString>) -> Self {
         Node { name: name.into(), ..Default::default() }
     }
 
@@ -227,24 +232,24 @@ where
                     continue;
                 }
                 match path.len() {
-                    0 if node.name == "Envelope" => path.push(node.name),
-                    0 => return Err(XmlError::NotSoap(node.name)),
+                    0 if node.name == "Envelope" => path.push(node.name.into()),
+                    0 => return Err(XmlError::NotSoap(node.name.into())),
                     1 if node.name == "Header" => {
                         // Nothing in a header matters to us; read it as a unit and drop it.
                         stack.push(node);
                     }
-                    1 if node.name == "Body" => path.push(node.name),
-                    1 => return Err(XmlError::NotSoap(node.name)),
+                    1 if node.name == "Body" => path.push(node.name.into()),
+                    1 => return Err(XmlError::NotSoap(node.name.into())),
                     2 if node.name == "Fault" => stack.push(node),
                     2 => {
-                        response = Some(node.name.clone());
-                        path.push(node.name);
+                        response = Some(node.name.to_string());
+                        path.push(node.name.into());
                     }
                     _ => {
                         let mut rel: Vec<String> = path[3..].to_vec();
-                        rel.push(node.name.clone());
+                        rel.push(node.name.to_string());
                         if descend(&rel) {
-                            path.push(node.name);
+                            path.push(node.name.into());
                         } else {
                             stack.push(node);
                         }
@@ -261,11 +266,11 @@ where
                     continue;
                 }
                 match path.len() {
-                    0 => return Err(XmlError::NotSoap(node.name)),
+                    0 => return Err(XmlError::NotSoap(node.name.into())),
                     1 if node.name == "Header" || node.name == "Body" => {}
-                    1 => return Err(XmlError::NotSoap(node.name)),
+                    1 => return Err(XmlError::NotSoap(node.name.into())),
                     2 if node.name == "Fault" => fault = Some(node),
-                    2 => response = Some(node.name),
+                    2 => response = Some(node.name.into()),
                     _ => {
                         if let Err(e) = sink(&path[3..], node) {
                             return Ok(Err(e));
@@ -413,19 +418,20 @@ fn is_builtin(r: &str) -> bool {
     matches!(r, "lt" | "gt" | "amp" | "apos" | "quot")
 }
 
-fn local(start: &BytesStart<'_>) -> String {
-    start.local_name().as_ref().to_owned()
+fn local(start: &BytesStart<'_>) -> CompactString {
+    CompactString::from(start.local_name().as_ref())
 }
 
 fn open(start: &BytesStart<'_>) -> Result<Node, XmlError> {
     let mut node = Node::new(local(start));
-    for attr in start.attributes() {
+    // No duplicate check: a repeated attribute is harmless here (the last `type` wins).
+    for attr in start.attributes().with_checks(false) {
         let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
         if attr.key.local_name().as_ref() != "type" {
             continue;
         }
         let value = match attr.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
-            Ok(v) => v.into_owned(),
+            Ok(v) => CompactString::from(v.as_ref()),
             Err(quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name))) => {
                 return Err(XmlError::Entity(truncate(&name, 40)))
             }

@@ -384,7 +384,7 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
 
 fn moref_of(n: Option<&Node>) -> Option<(String, String)> {
     let n = n?;
-    Some((n.mo_type.clone()?, n.text.trim().to_owned()))
+    Some((n.mo_type.as_deref()?.to_owned(), n.text.trim().to_owned()))
 }
 
 /// Is an object of type `kind` an instance of `of` (subtypes included)?
@@ -420,7 +420,7 @@ async fn sdk(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     let session = session_of(&headers);
     let (injected, authenticated) = {
         let mut live = shared.lock();
-        live.calls.push(method.clone());
+        live.calls.push(method.to_string());
         let authenticated = session.as_ref().is_some_and(|s| live.sessions.contains(s));
         (live.fault.clone(), authenticated)
     };
@@ -596,7 +596,7 @@ fn login(shared: &Shared, call: &Node) -> Response {
 /// The managed object references in a property value (itself, or an array's elements).
 fn refs_in(val: &str) -> Vec<(String, String)> {
     let Ok(node) = parse_document(val.as_bytes()) else { return Vec::new() };
-    let one = |n: &Node| n.mo_type.clone().map(|t| (t, n.text.trim().to_owned()));
+    let one = |n: &Node| n.mo_type.as_deref().map(|t| (t.to_owned(), n.text.trim().to_owned()));
     match one(&node) {
         Some(r) => vec![r],
         None => node.children.iter().filter_map(one).collect(),
