@@ -55,10 +55,6 @@ const CLUSTERS: TableSpec = TableSpec {
     skip_unchanged: true,
 };
 
-/// A uuid column staged as text: tolerate what isn't one rather than fail the sync.
-const HW_UUID: &str =
-    "CASE WHEN s.hardware_uuid ~* '^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$' THEN s.hardware_uuid::uuid END";
-
 const HOSTS: TableSpec = TableSpec {
     table: "esxi_hosts",
     entity: "esxi_host",
@@ -68,7 +64,7 @@ const HOSTS: TableSpec = TableSpec {
         ("name", "s.name"),
         ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
         ("cluster_id", "(SELECT c.id FROM clusters c WHERE c.vcenter_id = $1 AND c.moid = s.cluster_moid)"),
-        ("hardware_uuid", HW_UUID),
+        ("hardware_uuid", "s.hardware_uuid"),
         ("vendor", "s.vendor"),
         ("model", "s.model"),
         ("serial_number", "s.serial_number"),
@@ -99,8 +95,8 @@ const VMS: TableSpec = TableSpec {
         ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
         ("cluster_id", "(SELECT c.id FROM clusters c WHERE c.vcenter_id = $1 AND c.moid = s.cluster_moid)"),
         ("host_id", "(SELECT h.id FROM esxi_hosts h WHERE h.vcenter_id = $1 AND h.moid = s.host_moid)"),
-        ("uuid", "CASE WHEN s.uuid ~* '^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$' THEN s.uuid::uuid END"),
-        ("instance_uuid", "CASE WHEN s.instance_uuid ~* '^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$' THEN s.instance_uuid::uuid END"),
+        ("uuid", "s.uuid"),
+        ("instance_uuid", "s.instance_uuid"),
         ("name", "s.name"),
         ("folder_path", "s.folder_path"),
         ("vcpu", "nullif(s.vcpu, 0)"),
@@ -130,6 +126,38 @@ fn text<T>(items: &[T], f: impl Fn(&T) -> Option<String>) -> Column {
     Column::Text(items.iter().map(f).collect())
 }
 
+/// A uuid as vCenter spells it, or NULL for anything that isn't one: a malformed value
+/// never fails the sync. Parsed here rather than by a regex per row in SQL, which cost
+/// ~5 µs a row (0.1 s of a 10k-VM resync, for two uuid columns).
+fn uuids<T>(items: &[T], f: impl Fn(&T) -> Option<&str>) -> Column {
+    Column::Uuid(items.iter().map(|i| f(i).and_then(parse_uuid)).collect())
+}
+
+/// 32 hex digits in the 8-4-4-4-12 groups, each hyphen between groups optional (the
+/// pattern the sync has always accepted); anything else is not a uuid.
+fn parse_uuid(s: &str) -> Option<Uuid> {
+    let mut hex = [0u8; 32];
+    let (mut n, mut hyphen_ok) = (0usize, false);
+    for b in s.bytes() {
+        if b == b'-' {
+            if !hyphen_ok {
+                return None;
+            }
+            hyphen_ok = false;
+        } else if b.is_ascii_hexdigit() && n < 32 {
+            hex[n] = b;
+            n += 1;
+            hyphen_ok = matches!(n, 8 | 12 | 16 | 20);
+        } else {
+            return None;
+        }
+    }
+    if n != 32 {
+        return None;
+    }
+    Uuid::try_parse_ascii(&hex).ok()
+}
+
 fn json<T>(items: &[T], f: impl Fn(&T) -> serde_json::Value) -> Column {
     Column::Json(items.iter().map(f).collect())
 }
@@ -140,7 +168,7 @@ fn stage_hosts(hosts: &[&HostRecord]) -> Staged {
         .column("name", text(hosts, |h| Some(h.name.clone())))
         .column("datacenter_moid", text(hosts, |h| h.datacenter_moid.clone()))
         .column("cluster_moid", text(hosts, |h| h.cluster_moid.clone()))
-        .column("hardware_uuid", text(hosts, |h| h.hardware_uuid.clone()))
+        .column("hardware_uuid", uuids(hosts, |h| h.hardware_uuid.as_deref()))
         .column("vendor", text(hosts, |h| h.vendor.clone()))
         .column("model", text(hosts, |h| h.model.clone()))
         .column("serial_number", text(hosts, |h| h.serial_number.clone()))
@@ -165,8 +193,8 @@ fn stage_vms(vms: &[&VmRecord]) -> Staged {
         .column("datacenter_moid", text(vms, |v| v.datacenter_moid.clone()))
         .column("cluster_moid", text(vms, |v| v.cluster_moid.clone()))
         .column("host_moid", text(vms, |v| v.host_moid.clone()))
-        .column("uuid", text(vms, |v| v.uuid.clone()))
-        .column("instance_uuid", text(vms, |v| v.instance_uuid.clone()))
+        .column("uuid", uuids(vms, |v| v.uuid.as_deref()))
+        .column("instance_uuid", uuids(vms, |v| v.instance_uuid.as_deref()))
         .column("name", text(vms, |v| Some(v.name.clone())))
         .column("folder_path", text(vms, |v| v.folder_path.clone()))
         .column("vcpu", Column::Int(vms.iter().map(|v| v.vcpu.map(|n| n as i32)).collect()))
@@ -623,4 +651,33 @@ pub async fn vm_id(db: &eio_core::Database, source: Uuid, moid: &str) -> Result<
         .fetch_optional(db.pool())
         .await?
         .map(|r| r.get("id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_uuid;
+
+    #[test]
+    fn uuids_are_taken_as_the_sql_pattern_took_them() {
+        let u = "420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb5";
+        let want = Some(uuid::Uuid::parse_str(u).unwrap());
+        for ok in [u, "420c6ef6eef003ff20f25d2c4b4a2eb5", "420C6EF6-EEF003FF-20f2-5d2c4b4a2eb5"] {
+            assert_eq!(parse_uuid(ok), want, "{ok}");
+        }
+        for bad in [
+            "",
+            "not-a-uuid",
+            "420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb",
+            "420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb55",
+            "420c6ef6--eef0-03ff-20f2-5d2c4b4a2eb5",
+            "420c6-ef6eef0-03ff-20f2-5d2c4b4a2eb5",
+            "-420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb5",
+            "420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb5-",
+            "{420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb5}",
+            " 420c6ef6-eef0-03ff-20f2-5d2c4b4a2eb5",
+            "g20c6ef6-eef0-03ff-20f2-5d2c4b4a2eb5",
+        ] {
+            assert_eq!(parse_uuid(bad), None, "{bad:?}");
+        }
+    }
 }
