@@ -313,7 +313,8 @@ fn is_firmware_job(job_type: Option<&str>, name: Option<&str>) -> bool {
 const RESET: &str = "reset:";
 const RESUMED_RESET: &str = "reset-unconfirmed:";
 /// The task marker of a reset for staged jobs that a resumed worker found still waiting:
-/// `reset-check:<idrac>@<unix seconds when the check began>`.
+/// `reset-check:<idrac>@<unix milliseconds when the check began>` (milliseconds: a Retry
+/// taken in the same second, for an earlier pause, must still be told apart).
 const CHECK_RESET: &str = "reset-check:";
 
 /// How long a resumed worker watches staged jobs for the reset its predecessor may have
@@ -327,8 +328,8 @@ pub fn reset_confirm_window() -> Duration {
 
 /// When the check of an unconfirmed staged reset (`task`) began, if `task` is one.
 pub fn reset_check_started(task: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let (_, secs) = task.strip_prefix(CHECK_RESET)?.rsplit_once('@')?;
-    chrono::DateTime::from_timestamp(secs.parse().ok()?, 0)
+    let (_, millis) = task.strip_prefix(CHECK_RESET)?.rsplit_once('@')?;
+    chrono::DateTime::from_timestamp_millis(millis.parse().ok()?)
 }
 
 /// Reset the server so its staged jobs apply, and follow those jobs to their end. Over
@@ -394,7 +395,7 @@ impl Action for ResetServer<'_> {
         // A reset that was sent leaves the jobs in RebootPending until the server restarts,
         // so "still waiting" does not mean "never sent". It is not sent again: the jobs are
         // watched for a while, and if they never move the job pauses to ask.
-        Ok(Reconciled::InFlight(format!("{CHECK_RESET}{}@{}", self.idrac, chrono::Utc::now().timestamp())))
+        Ok(Reconciled::InFlight(format!("{CHECK_RESET}{}@{}", self.idrac, chrono::Utc::now().timestamp_millis())))
     }
     async fn issue(&self) -> Result<Issued<Value>, String> {
         if self.jobs.is_empty() {

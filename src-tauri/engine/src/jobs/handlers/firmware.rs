@@ -208,26 +208,34 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
 /// After a `reset_unconfirmed` pause, an operator's Retry means "the server did not restart:
 /// send it". The step watching for the unconfirmed reset is then closed, so `run_action`
 /// issues the reset again — once: closing the step and marking the decision applied are one
-/// transaction, and only a decision taken after the check began counts (a Retry that
-/// answered an earlier pause does not).
+/// transaction, and only a decision taken after the watch began counts (a Retry that
+/// answered an earlier pause does not). Both times are the database's, so workers' clocks
+/// don't matter.
 async fn resend_reset_if_asked(ctx: &JobContext, seq: i32) -> Result<(), JobError> {
     let Some(d) = ctx.job.decision.as_ref().filter(|d| d["choice"] == "retry") else { return Ok(()) };
     let Some(step) = ctx.steps_between(seq, seq + 1).await?.pop() else { return Ok(()) };
-    let Some(since) = step.external_task_id.as_deref().and_then(reset_check_started) else { return Ok(()) };
-    let at = d["at"].as_str().unwrap_or_default();
-    let decided =
-        chrono::DateTime::parse_from_rfc3339(at).map_err(|e| JobError::Failed(format!("decision time {at:?}: {e}")))?;
-    if step.status != "waiting" || decided < since {
+    let Some(task) = step.external_task_id.as_deref().filter(|t| reset_check_started(t).is_some()) else {
+        return Ok(());
+    };
+    if step.status != "waiting" {
         return Ok(());
     }
-    let applied: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM job_events WHERE job_id = $1 AND data ->> 'kind' = 'decision_applied' AND data ->> 'decision_at' = $2",
+    let Some(at) = d["at"].as_str() else { return Ok(()) };
+    // Decided after the watch was recorded, and not applied yet.
+    let fresh: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM job_events WHERE step_id = $1 AND data ->> 'external_task_id' = $2
+                          AND at < $3::timestamptz)
+            AND NOT EXISTS (SELECT 1 FROM job_events WHERE job_id = $4 AND data ->> 'kind' = 'decision_applied'
+                              AND data ->> 'decision_at' = $5)",
     )
+    .bind(step.id)
+    .bind(task)
+    .bind(at)
     .bind(ctx.job.id)
     .bind(at)
     .fetch_one(ctx.db.pool())
     .await?;
-    if applied > 0 {
+    if !fresh {
         return Ok(());
     }
     let message = format!("step {seq}: {} chose Retry: sending the restart", d["by"].as_str().unwrap_or("an operator"));
