@@ -40,6 +40,7 @@ const FIRMWARE: TableSpec = TableSpec {
         ("updateable", "s.updateable"),
         ("reported_by", "s.reported_by"),
     ],
+    joins: &[],
     not_diffed: &[],
     skip_unchanged: false,
 };
@@ -63,6 +64,7 @@ const COMPLIANCE: TableSpec = TableSpec {
         ("criticality", "s.criticality"),
         ("reboot_required", "s.reboot_required"),
     ],
+    joins: &[],
     not_diffed: &["physical_server_id"],
     skip_unchanged: false,
 };

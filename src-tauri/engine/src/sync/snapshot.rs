@@ -117,18 +117,24 @@ pub struct TableSpec {
     pub scope: &'static str,
     /// The natural key within the scope (`moid`, `fqdd`): staged under the same name.
     pub key: &'static str,
-    /// Target columns and the expression filling each, over the staged row `s` and the
-    /// scope `$1` (e.g. `("host_id", "(SELECT h.id FROM esxi_hosts h WHERE h.vcenter_id = $1 AND h.moid = s.host_moid)")`).
-    /// The key and scope columns are filled automatically.
+    /// Target columns and the expression filling each, over the staged row `s`, the scope
+    /// `$1` and the tables in [`TableSpec::joins`] (e.g. `("host_id", "h.id")`). The key and
+    /// scope columns are filled automatically.
     pub columns: &'static [(&'static str, &'static str)],
+    /// `LEFT JOIN`s that resolve a staged row's references (parent moids to ids), e.g.
+    /// `"LEFT JOIN esxi_hosts h ON h.vcenter_id = $1 AND h.moid = s.host_moid"`. A join, not a
+    /// subselect per column: the planner hashes a few hundred parents once instead of
+    /// probing an index for every one of 10,000 rows. Each must match at most one row.
+    pub joins: &'static [&'static str],
     /// Columns left out of the diff (bookkeeping).
     pub not_diffed: &'static [&'static str],
-    /// Leave rows whose values didn't change alone — no new row version, no index writes
-    /// (a resync of 10,000 unchanged VMs otherwise rewrites 10,000 rows and every index on
-    /// them). Their `last_sync` then stays at their last change; readers take the later of it
-    /// and the scope's last full snapshot (`vcenter_instances.last_full_sync_at`), which is
-    /// when every live row of the scope was last confirmed. Without it, every staged row's
-    /// `last_sync` is stamped.
+    /// Leave rows whose values didn't change alone — no new row version, no index writes,
+    /// not even the row lock an `ON CONFLICT` takes before it looks (a resync of 10,000
+    /// unchanged VMs otherwise rewrites 10,000 rows and every index on them): they are
+    /// compared with what is stored before the upsert and never reach it. Their `last_sync`
+    /// then stays at their last change; readers take the later of it and the scope's last
+    /// full snapshot (`vcenter_instances.last_full_sync_at`), which is when every live row of
+    /// the scope was last confirmed. Without it, every staged row's `last_sync` is stamped.
     pub skip_unchanged: bool,
 }
 
@@ -189,10 +195,25 @@ pub async fn apply_skipping(
         rows.columns.iter().enumerate().map(|(i, (_, c))| format!("${}::{}", i + 4, c.pg_array_type())).collect();
     let target_cols: Vec<&str> =
         std::iter::once(spec.scope).chain(std::iter::once(spec.key)).chain(columns.iter().map(|(c, _)| *c)).collect();
-    let select_exprs: Vec<String> = std::iter::once("$1".to_owned())
-        .chain(std::iter::once(format!("s.{}", spec.key)))
-        .chain(columns.iter().map(|(_, e)| (*e).to_owned()))
+    // The staged rows as the target's columns (`n`), then those that differ from what is
+    // stored (`fresh`): only they reach the upsert.
+    let resolved: Vec<String> = std::iter::once(format!("s.{k} AS {k}", k = spec.key))
+        .chain(columns.iter().map(|(c, e)| format!("{e} AS {c}")))
         .collect();
+    let cols: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    let fresh = if spec.skip_unchanged {
+        format!(
+            "SELECT n.* FROM n LEFT JOIN {table} t ON t.{scope} = $1 AND t.{key} = n.{key}
+             WHERE t.id IS NULL OR t.removed_at IS NOT NULL OR (t.{theirs}) IS DISTINCT FROM (n.{ours})",
+            table = spec.table,
+            scope = spec.scope,
+            key = spec.key,
+            theirs = cols.join(", t."),
+            ours = cols.join(", n."),
+        )
+    } else {
+        "SELECT * FROM n".to_owned()
+    };
     let updates: Vec<String> = columns.iter().map(|(c, _)| format!("{c} = EXCLUDED.{c}")).collect();
     let ignored: Vec<String> = ["id", "first_seen", "last_sync", "removed_at"]
         .iter()
@@ -200,8 +221,8 @@ pub async fn apply_skipping(
         .map(|c| format!("'{c}'"))
         .collect();
     let (table, scope_col, key) = (spec.table, spec.scope, spec.key);
+    // Checked again at the row: a row another transaction wrote since `fresh` looked.
     let unchanged = if spec.skip_unchanged {
-        let cols: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
         let theirs: Vec<String> = cols.iter().map(|c| format!("EXCLUDED.{c}")).collect();
         format!("WHERE t.removed_at IS NOT NULL OR (t.{}) IS DISTINCT FROM ({})", cols.join(", t."), theirs.join(", "))
     } else {
@@ -212,9 +233,15 @@ pub async fn apply_skipping(
         WITH s AS (
             SELECT * FROM UNNEST({unnest}) AS s({staged})
         ),
+        n AS (
+            SELECT {resolved} FROM s {joins}
+        ),
+        fresh AS (
+            {fresh}
+        ),
         up AS (
             INSERT INTO {table} AS t ({target})
-            SELECT {select} FROM s
+            SELECT $1, {key}, {cols} FROM fresh
             ON CONFLICT ({scope_col}, {key}) DO UPDATE
                 SET {updates}, removed_at = NULL, last_sync = now()
                 {unchanged}
@@ -261,7 +288,10 @@ pub async fn apply_skipping(
         staged = staged_names.join(", "),
         ignored = ignored.join(", "),
         target = target_cols.join(", "),
-        select = select_exprs.join(", "),
+        resolved = resolved.join(", "),
+        joins = spec.joins.join(" "),
+        fresh = fresh,
+        cols = cols.join(", "),
         updates = updates.join(", "),
         unchanged = unchanged,
         entity = spec.entity,

@@ -35,6 +35,7 @@ const DATACENTERS: TableSpec = TableSpec {
     scope: "vcenter_id",
     key: "moid",
     columns: &[("name", "s.name")],
+    joins: &[],
     not_diffed: &[],
     skip_unchanged: true,
 };
@@ -46,11 +47,12 @@ const CLUSTERS: TableSpec = TableSpec {
     key: "moid",
     columns: &[
         ("name", "s.name"),
-        ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
+        ("datacenter_id", "d.id"),
         ("drs_enabled", "s.drs_enabled"),
         ("drs_behavior", "s.drs_behavior"),
         ("ha_enabled", "s.ha_enabled"),
     ],
+    joins: &["LEFT JOIN datacenters d ON d.vcenter_id = $1 AND d.moid = s.datacenter_moid"],
     not_diffed: &[],
     skip_unchanged: true,
 };
@@ -62,8 +64,8 @@ const HOSTS: TableSpec = TableSpec {
     key: "moid",
     columns: &[
         ("name", "s.name"),
-        ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
-        ("cluster_id", "(SELECT c.id FROM clusters c WHERE c.vcenter_id = $1 AND c.moid = s.cluster_moid)"),
+        ("datacenter_id", "d.id"),
+        ("cluster_id", "c.id"),
         ("hardware_uuid", "s.hardware_uuid"),
         ("vendor", "s.vendor"),
         ("model", "s.model"),
@@ -82,6 +84,10 @@ const HOSTS: TableSpec = TableSpec {
         ("tags", "ARRAY(SELECT jsonb_array_elements_text(s.tags))"),
         ("custom_attributes", "s.custom_attributes"),
     ],
+    joins: &[
+        "LEFT JOIN datacenters d ON d.vcenter_id = $1 AND d.moid = s.datacenter_moid",
+        "LEFT JOIN clusters c ON c.vcenter_id = $1 AND c.moid = s.cluster_moid",
+    ],
     not_diffed: &[],
     skip_unchanged: true,
 };
@@ -92,9 +98,9 @@ const VMS: TableSpec = TableSpec {
     scope: "vcenter_id",
     key: "moid",
     columns: &[
-        ("datacenter_id", "(SELECT d.id FROM datacenters d WHERE d.vcenter_id = $1 AND d.moid = s.datacenter_moid)"),
-        ("cluster_id", "(SELECT c.id FROM clusters c WHERE c.vcenter_id = $1 AND c.moid = s.cluster_moid)"),
-        ("host_id", "(SELECT h.id FROM esxi_hosts h WHERE h.vcenter_id = $1 AND h.moid = s.host_moid)"),
+        ("datacenter_id", "d.id"),
+        ("cluster_id", "c.id"),
+        ("host_id", "h.id"),
         ("uuid", "s.uuid"),
         ("instance_uuid", "s.instance_uuid"),
         ("name", "s.name"),
@@ -113,6 +119,11 @@ const VMS: TableSpec = TableSpec {
         ("has_snapshot", "s.has_snapshot"),
         ("snapshot_count", "s.snapshot_count"),
         ("is_template", "s.is_template"),
+    ],
+    joins: &[
+        "LEFT JOIN datacenters d ON d.vcenter_id = $1 AND d.moid = s.datacenter_moid",
+        "LEFT JOIN clusters c ON c.vcenter_id = $1 AND c.moid = s.cluster_moid",
+        "LEFT JOIN esxi_hosts h ON h.vcenter_id = $1 AND h.moid = s.host_moid",
     ],
     not_diffed: &[],
     skip_unchanged: true,
@@ -656,6 +667,191 @@ pub async fn vm_id(db: &eio_core::Database, source: Uuid, moid: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::parse_uuid;
+    use super::*;
+    use eio_connectors::vcenter::{ClusterRecord, DatacenterRecord, VmPowerState};
+    use serde_json::{json, Value};
+    use sqlx::PgPool;
+
+    fn vm(n: u32, host: &str) -> VmRecord {
+        VmRecord {
+            uuid: Some(format!("420c6ef6-eef0-03ff-20f2-5d2c4b4a2e{n:02}")),
+            instance_uuid: None,
+            moid: format!("vm-{n}"),
+            name: format!("app-{n}"),
+            folder_path: Some("/dc/vm".into()),
+            vcpu: Some(2),
+            memory_mb: Some(4096),
+            power_state: Some(VmPowerState::PoweredOn),
+            tools_status: None,
+            guest_os: None,
+            guest_hostname: None,
+            nics: Vec::new(),
+            guest_ips: Vec::new(),
+            tags: vec!["prod".into()],
+            custom_attributes: BTreeMap::new(),
+            notes: None,
+            has_snapshot: false,
+            snapshot_count: 0,
+            is_template: false,
+            host_moid: Some(host.into()),
+            cluster_moid: Some("domain-c1".into()),
+            datacenter_moid: Some("datacenter-1".into()),
+        }
+    }
+
+    fn host(moid: &str) -> HostRecord {
+        HostRecord {
+            moid: moid.into(),
+            name: format!("{moid}.lab"),
+            datacenter_moid: Some("datacenter-1".into()),
+            cluster_moid: Some("domain-c1".into()),
+            hardware_uuid: None,
+            vendor: Some("Dell Inc.".into()),
+            model: None,
+            serial_number: None,
+            service_tag: None,
+            esxi_version: None,
+            esxi_build: None,
+            connection_state: None,
+            power_state: None,
+            in_maintenance_mode: false,
+            management_ips: vec!["10.0.0.1".into()],
+            cpu_model: None,
+            cpu_cores: None,
+            cpu_threads: None,
+            memory_mb: None,
+            tags: Vec::new(),
+            custom_attributes: BTreeMap::new(),
+        }
+    }
+
+    fn inventory(vms: Vec<VmRecord>) -> Inventory {
+        Inventory {
+            datacenters: vec![DatacenterRecord { moid: "datacenter-1".into(), name: "dc".into() }],
+            clusters: vec![ClusterRecord {
+                moid: "domain-c1".into(),
+                name: "c1".into(),
+                datacenter_moid: Some("datacenter-1".into()),
+                drs_enabled: Some(true),
+                drs_behavior: None,
+                ha_enabled: None,
+            }],
+            hosts: vec![host("host-1"), host("host-2")],
+            vms,
+            ..Inventory::default()
+        }
+    }
+
+    /// One full sync of `inv` through `store`; the ledger rows it wrote, as
+    /// `(moid, change, diff)` sorted by moid.
+    async fn store_once(
+        pool: &PgPool,
+        source: &SourceRow,
+        inv: &Inventory,
+        keep_tags: bool,
+    ) -> Vec<(String, String, Value)> {
+        let db = eio_core::Database::from_pool(pool.clone());
+        let mut run = Run::start(&db, SourceKind::Vcenter, source.id, &source.name, "full", "test").await.unwrap();
+        let mut tx = snapshot::begin(&db).await.unwrap();
+        store(&mut tx, source, inv, &mut run, keep_tags).await.unwrap();
+        tx.commit().await.unwrap();
+        sqlx::query_as(
+            "SELECT coalesce(v.moid, h.moid, '?'), c.change::text, c.diff FROM inventory_changes c
+             LEFT JOIN virtual_machines v ON v.id = c.entity_id LEFT JOIN esxi_hosts h ON h.id = c.entity_id
+             WHERE c.sync_run_id = $1 AND c.entity_type IN ('virtual_machine', 'esxi_host') ORDER BY 1",
+        )
+        .bind(run.id)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    /// Every row's version and last locker: `xmin` moves when a row is rewritten, `xmax`
+    /// also when it is only locked (as `ON CONFLICT DO UPDATE … WHERE` locks a row it then
+    /// leaves alone).
+    async fn versions(pool: &PgPool) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT moid, xmin::text || '/' || xmax::text FROM virtual_machines
+             UNION ALL SELECT moid, xmin::text || '/' || xmax::text FROM esxi_hosts ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    async fn host_id(pool: &PgPool, moid: &str) -> Value {
+        let id: Uuid =
+            sqlx::query_scalar("SELECT id FROM esxi_hosts WHERE moid = $1").bind(moid).fetch_one(pool).await.unwrap();
+        json!(id)
+    }
+
+    /// The snapshot writes what changed, exactly: a VM moved to another host is one update
+    /// with a `host_id` diff resolved through the join, a powered-off VM one `power_state`
+    /// diff, a vanished VM a removal; everything else is left as it was, not even locked.
+    #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+    async fn a_resync_writes_exactly_what_changed_and_leaves_the_rest_untouched(pool: PgPool) {
+        use eio_core::identity::{sealing::WorkerKey, service_identities};
+        use eio_core::sources::{self as catalog, IdentityChoice, NewSource, TlsChoice};
+        let db = eio_core::Database::from_pool(pool.clone());
+        let key = WorkerKey::generate();
+        service_identities::trust_worker_key(&db, &key.public_key(), "test").await.unwrap();
+        let identity = IdentityChoice::New {
+            name: None,
+            credentials: eio_secret::Credentials::new("u", "p"),
+            rotation_period_days: 90,
+        };
+        let new = NewSource {
+            kind: SourceKind::Vcenter,
+            name: "vc".into(),
+            url: "https://vc.example/sdk".into(),
+            identity,
+            tls: TlsChoice { thumbprint: None, insecure: false },
+            site: None,
+            driver: None,
+        };
+        catalog::add(&db, &new).await.unwrap();
+        let source = sources(&db, SourceKind::Vcenter, None).await.unwrap().remove(0);
+        let first = inventory(vec![vm(1, "host-1"), vm(2, "host-1"), vm(3, "host-2")]);
+        let created = store_once(&pool, &source, &first, false).await;
+        assert_eq!(
+            created.iter().map(|(m, c, _)| format!("{m} {c}")).collect::<Vec<_>>(),
+            ["host-1 created", "host-2 created", "vm-1 created", "vm-2 created", "vm-3 created"]
+        );
+        assert!(store_once(&pool, &source, &first, false).await.is_empty(), "an unchanged resync records nothing");
+        let before = versions(&pool).await;
+
+        let moved = vm(1, "host-2");
+        let mut off = vm(2, "host-1");
+        off.power_state = Some(VmPowerState::PoweredOff);
+        let changes = store_once(&pool, &source, &inventory(vec![moved, off]), false).await;
+        let (h1, h2) = (host_id(&pool, "host-1").await, host_id(&pool, "host-2").await);
+        assert_eq!(
+            changes,
+            [
+                ("vm-1".into(), "updated".into(), json!({"host_id": [h1, h2]})),
+                ("vm-2".into(), "updated".into(), json!({"power_state": ["powered_on", "powered_off"]})),
+                ("vm-3".into(), "removed".into(), changes[2].2.clone()),
+            ]
+        );
+        let after = versions(&pool).await;
+        let rewritten: Vec<&str> =
+            before.iter().zip(&after).filter(|(b, a)| b != a).map(|(b, _)| b.0.as_str()).collect();
+        // host-2 only as the foreign-key check of vm-1's move locks it (FOR KEY SHARE).
+        assert_eq!(rewritten, ["host-2", "vm-1", "vm-2", "vm-3"], "only the changed rows are written or locked");
+
+        // Back as it was, with tags that could not be read this time: vm-3 is restored,
+        // the others move back, and the tags stored stay as they were.
+        let mut untagged = first.clone();
+        untagged.vms.iter_mut().for_each(|v| v.tags.clear());
+        let back = store_once(&pool, &source, &untagged, true).await;
+        let back: Vec<String> =
+            back.iter().map(|(m, c, d)| format!("{m} {c} {}", d.as_object().map_or(0, |o| o.len()))).collect();
+        assert_eq!(back[..2], ["vm-1 updated 1".to_owned(), "vm-2 updated 1".to_owned()]);
+        assert!(back[2].starts_with("vm-3 restored"), "{back:?}");
+        let tags: Vec<Vec<String>> =
+            sqlx::query_scalar("SELECT tags FROM virtual_machines ORDER BY moid").fetch_all(&pool).await.unwrap();
+        assert_eq!(tags, vec![vec!["prod".to_owned()]; 3]);
+    }
 
     #[test]
     fn uuids_are_taken_as_the_sql_pattern_took_them() {
