@@ -4,7 +4,8 @@
 //! the ratio; asserts nothing. vcsim and the sync share two cores, so the wall ratio of one
 //! round moves by ±20% (the simulator's garbage collector lands in either exchange);
 //! `BENCH_ROUNDS=N` runs N rounds (the first sync, then N-1 no-change resyncs) and prints the
-//! resyncs' median. The CPU figure is the steady one.
+//! resyncs' median. The CPU figure is the steady one; vcsim's own CPU for each exchange is
+//! printed beside it, so a round its garbage collector lands in shows as one.
 //!
 //! ```text
 //! scripts/peers/build-vcsim
@@ -36,10 +37,10 @@ fn peak_rss_mib() -> f64 {
         / 1024.0
 }
 
-/// CPU seconds (user + system) this process has used: what the sync itself costs, apart
-/// from the simulator and PostgreSQL it shares the machine with.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU seconds (user + system) process `pid` ("self" for this one) has used: what the
+/// sync itself costs, apart from the simulator and PostgreSQL it shares the machine with.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -100,17 +101,20 @@ async fn run(url: &str, scratch: &str, sim: &Vcsim) -> Result<(), Box<dyn std::e
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2).max(2);
     let mut resyncs: Vec<f64> = Vec::new();
     let session = Session::login(&sim.config()).await?;
+    let sim_pid = sim.pid().to_string();
     for round in 1..=rounds {
         let t = Instant::now();
+        let sim_cpu = cpu_secs(&sim_pid);
         let bytes = session.raw_inventory_exchange().await?;
         let raw = t.elapsed().as_secs_f64();
+        let raw_sim_cpu = cpu_secs(&sim_pid) - sim_cpu;
         let rss_before = peak_rss_mib();
         let t = Instant::now();
-        let cpu = cpu_secs();
+        let (cpu, sim_cpu) = (cpu_secs("self"), cpu_secs(&sim_pid));
         let source = eio_engine::sync::sources(&db, eio_core::sources::SourceKind::Vcenter, None).await?.remove(0);
         let report = vcenter::full_sync(&syncer, &source).await?;
         let full = t.elapsed().as_secs_f64();
-        let cpu = cpu_secs() - cpu;
+        let (cpu, sim_cpu) = (cpu_secs("self") - cpu, cpu_secs(&sim_pid) - sim_cpu);
         // What every sync ends with (site inference, the findings engine), timed apart.
         let t = Instant::now();
         eio_engine::sync::refresh_derived(&db).await;
@@ -118,7 +122,7 @@ async fn run(url: &str, scratch: &str, sim: &Vcsim) -> Result<(), Box<dyn std::e
         let vms = report.counts.get("virtual_machines").map(|c| c.seen).unwrap_or(0);
         println!(
             "round {round}: raw RetrievePropertiesEx exchange {raw:.2} s ({:.1} MB) | full sync into PostgreSQL {full:.2} s \
-             = {:.2}x raw, {cpu:.2} s of our CPU | {:?}, {vms} VMs, {} SOAP calls (login to logout), ledger changes {} | peak RSS {:.0} MiB \
+             = {:.2}x raw, {cpu:.2} s of our CPU | vcsim's CPU {raw_sim_cpu:.2} s raw, {sim_cpu:.2} s sync | {:?}, {vms} VMs, {} SOAP calls (login to logout), ledger changes {} | peak RSS {:.0} MiB \
              (before the sync {:.0} MiB) | then site inference + findings {derived:.2} s",
             bytes as f64 / 1e6,
             full / raw,

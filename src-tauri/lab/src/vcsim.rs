@@ -41,6 +41,11 @@ fn binary() -> PathBuf {
 }
 
 impl Vcsim {
+    /// The simulator's process id (the benchmark reads its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Start vcsim with these model flags (e.g. `["-dc", "2", "-cluster", "3"]`).
     pub fn start(args: &[&str]) -> Vcsim {
         let bin = binary();
