@@ -217,10 +217,24 @@ async fn the_watcher_applies_a_power_off_as_it_happens(admin: PgPool) {
 /// gathering window) and announces it on `eio_inventory`.
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn findings_follow_the_changes_the_watcher_applies(admin: PgPool) {
+    guest_ip_reaches_the_findings(admin, Duration::ZERO).await;
+}
+
+/// A change the watcher applied just before it was stopped still reaches the findings:
+/// stopping runs the refresh that was gathering (here for an hour) instead of dropping it.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_watcher_stopped_while_changes_gather_still_refreshes_the_findings(admin: PgPool) {
+    guest_ip_reaches_the_findings(admin, Duration::from_secs(3600)).await;
+}
+
+/// Set a guest IP in vcsim while the watcher runs; with no gathering window, wait for the
+/// watcher's own refresh, otherwise for the change and then stop the watcher. Either way
+/// the address is an open finding, observed on that VM.
+async fn guest_ip_reaches_the_findings(admin: PgPool, gather: Duration) {
     let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]);
     let (worker, mut syncer) =
         setup(&admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
-    syncer.derived_after_changes = Duration::ZERO;
+    syncer.derived_after_changes = gather;
     let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
     assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
     let finding = "SELECT count(*) FROM ipam_findings WHERE type = 'outside_any_prefix' AND address = '10.77.9.9'::inet
@@ -244,16 +258,25 @@ async fn findings_follow_the_changes_the_watcher_applies(admin: PgPool) {
     loop {
         let n = tokio::time::timeout(Duration::from_secs(60), listener.recv())
             .await
-            .expect("the watcher announced refreshed findings")
+            .expect("the watcher announced the change")
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
-        if v["derived"] == serde_json::Value::Bool(true) {
+        if gather.is_zero() && v["derived"] == serde_json::Value::Bool(true) {
             let open: i64 = sqlx::query_scalar(finding).fetch_one(&admin).await.unwrap();
             if open == 1 {
                 break;
             }
         }
+        if !gather.is_zero() && n.payload().contains(&vm) {
+            let open: i64 = sqlx::query_scalar(finding).fetch_one(&admin).await.unwrap();
+            assert_eq!(open, 0, "the refresh is still gathering");
+            break;
+        }
     }
+    let _ = stop_tx.send(true);
+    watcher.await.unwrap().unwrap();
+    let open: i64 = sqlx::query_scalar(finding).fetch_one(&admin).await.unwrap();
+    assert_eq!(open, 1, "the finding is open once the watcher has stopped");
     let carriers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM ip_observations o JOIN virtual_machines v ON v.id = o.entity_id
          WHERE o.address = '10.77.9.9'::inet AND o.gone_at IS NULL AND v.moid = $1",
@@ -263,9 +286,6 @@ async fn findings_follow_the_changes_the_watcher_applies(admin: PgPool) {
     .await
     .unwrap();
     assert_eq!(carriers, 1, "the observation came from the delta, on that VM");
-
-    let _ = stop_tx.send(true);
-    watcher.await.unwrap().unwrap();
     session.logout().await.unwrap();
     worker.drop_role().await;
 }
