@@ -429,3 +429,83 @@ async fn a_bulk_first_sync_refreshes_planner_statistics_and_an_unchanged_one_doe
     );
     worker.drop_role().await;
 }
+
+/// The next `eio_inventory` notification that names `what`.
+async fn announced(listener: &mut PgListener, what: &str) {
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), listener.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no announcement naming {what}"))
+            .unwrap();
+        if n.payload().contains(what) {
+            return;
+        }
+    }
+}
+
+async fn delta_runs_by(admin: &PgPool, worker: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM sync_runs WHERE kind = 'delta' AND worker = $1")
+        .bind(worker)
+        .fetch_one(admin)
+        .await
+        .unwrap()
+}
+
+/// Two instances watching one vCenter: the one holding the `watch:vcenter:<id>` lease
+/// applies the changes, the other stands by; when the first stops it hands the lease back
+/// and the second takes over and applies what happens next.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn one_instance_watches_a_vcenter_and_another_takes_over_when_it_stops(admin: PgPool) {
+    let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]);
+    let (worker, mut first) =
+        setup(&admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
+    first.watch_lease = Duration::from_secs(3);
+    first.worker = "instance-a".into();
+    let mut second = first.clone();
+    second.worker = "instance-b".into();
+    let report = vcenter::sync_vcenters(&first, None).await.unwrap().remove(0);
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+
+    let Watching { source, mut listener, stop_tx, watcher } = start_watching(&admin, &first).await;
+    let source_id = source.id.to_string();
+    announced(&mut listener, &source_id).await;
+    let owner: String = sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
+        .bind(format!("watch:vcenter:{source_id}"))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(owner.starts_with("instance-a/"), "{owner}");
+    let standby = start_watching(&admin, &second).await;
+
+    let session = Session::login(&sim.config()).await.unwrap();
+    let vms: Vec<String> =
+        sqlx::query_scalar("SELECT moid FROM virtual_machines WHERE power_state = 'powered_on' ORDER BY name LIMIT 2")
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+    session.power_off_vm(&vms[0]).await.unwrap();
+    announced(&mut listener, &vms[0]).await;
+    assert_eq!(delta_runs_by(&admin, "instance-b").await, 0, "the instance standing by applied nothing");
+
+    let _ = stop_tx.send(true);
+    watcher.await.unwrap().unwrap();
+    // The second instance takes the lease and starts with its own baseline batch.
+    let Watching { mut listener, stop_tx, watcher, .. } = standby;
+    while delta_runs_by(&admin, "instance-b").await == 0 {
+        announced(&mut listener, &source_id).await;
+    }
+    session.power_off_vm(&vms[1]).await.unwrap();
+    announced(&mut listener, &vms[1]).await;
+    let state: String = sqlx::query_scalar("SELECT power_state::text FROM virtual_machines WHERE moid = $1")
+        .bind(&vms[1])
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(state, "powered_off");
+    let _ = stop_tx.send(true);
+    watcher.await.unwrap().unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM leases").fetch_one(&admin).await.unwrap();
+    assert_eq!(left, 0, "a stopped watcher hands its lease back");
+    session.logout().await.unwrap();
+    worker.drop_role().await;
+}

@@ -70,6 +70,9 @@ pub struct Syncer {
     /// busy vCenter sends batches every few seconds, and findings over a large estate
     /// take seconds).
     pub derived_after_changes: Duration,
+    /// How long a vCenter watcher's lease (`leases` row `watch:vcenter:<id>`) lasts without
+    /// renewal; it renews every third of it, and a watcher standing by looks that often.
+    pub watch_lease: Duration,
 }
 
 impl Syncer {
@@ -85,6 +88,7 @@ impl Syncer {
             total_concurrency: 32,
             vcenter_page_size: eio_connectors::vcenter::DEFAULT_PAGE_SIZE,
             derived_after_changes: Duration::from_secs(15),
+            watch_lease: Duration::from_secs(30),
         }
     }
 

@@ -14,10 +14,11 @@
 //! Site inference and the findings engine run over its changes once they have gathered for
 //! `Syncer::derived_after_changes` (15 s), then `eio_inventory` says `derived`.
 //! Watchers run where they are started (`eio sync --watch`, the demo); the worker pool
-//! does not start them. Two watchers on one source are safe but redundant: both apply the
-//! same batches, and the second finds nothing left to change (the upsert's guard re-reads
-//! each row it would write). The `leases` table is meant to make it one per source; that
-//! is not built yet.
+//! does not start them. One watches each source across all instances: the
+//! `watch:vcenter:<id>` lease (table `leases`, the database's clock) decides, and the others
+//! stand by until it lapses. The lease saves work, not correctness: a watcher that lost it
+//! mid-batch and another that took it both apply the same changes, and the second finds
+//! nothing left to change (the upsert's guard re-reads each row it would write).
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -485,6 +486,84 @@ async fn observe(
     })
 }
 
+/// The right to watch one vCenter: the `leases` row `watch:vcenter:<source id>`, owned by
+/// this watcher alone (the worker's name and a random suffix, so two watchers of one
+/// process or two CLIs under one name are still two owners).
+struct WatchLease {
+    name: String,
+    owner: String,
+    ttl: Duration,
+    renewed: Option<Instant>,
+}
+
+impl WatchLease {
+    fn new(syncer: &Syncer, source: &SourceRow) -> WatchLease {
+        WatchLease {
+            name: format!("watch:vcenter:{}", source.id),
+            owner: format!("{}/{}", syncer.worker, Uuid::new_v4()),
+            ttl: syncer.watch_lease.max(Duration::from_secs(1)),
+            renewed: None,
+        }
+    }
+
+    /// Take the lease if it is free, lapsed or already ours; whether it is ours now.
+    async fn take(&mut self, db: &eio_core::Database) -> Result<bool> {
+        self.hold(
+            db,
+            "INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')
+             ON CONFLICT (name) DO UPDATE
+                 SET owner = EXCLUDED.owner, acquired_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
+                 WHERE leases.expires_at < now() OR leases.owner = EXCLUDED.owner",
+        )
+        .await
+    }
+
+    /// Renew the lease once a third of it has passed; whether it is still ours.
+    async fn keep(&mut self, db: &eio_core::Database) -> Result<bool> {
+        if self.renewed.is_some_and(|at| at.elapsed() < self.ttl / 3) {
+            return Ok(true);
+        }
+        self.hold(
+            db,
+            "UPDATE leases SET heartbeat_at = now(), expires_at = now() + $3::bigint * interval '1 millisecond'
+             WHERE name = $1 AND owner = $2",
+        )
+        .await
+    }
+
+    /// Run `sql` (over the name, the owner and the lifetime in ms); whether it wrote the row.
+    async fn hold(&mut self, db: &eio_core::Database, sql: &str) -> Result<bool> {
+        let held = sqlx::query(sql)
+            .bind(&self.name)
+            .bind(&self.owner)
+            .bind(self.ttl.as_millis() as i64)
+            .execute(db.pool())
+            .await?
+            .rows_affected()
+            == 1;
+        self.renewed = held.then(Instant::now);
+        Ok(held)
+    }
+
+    /// How long until the next renewal (or, standing by, the next look).
+    fn next_look(&self) -> Duration {
+        let every = self.ttl / 3;
+        self.renewed.map_or(every, |at| every.saturating_sub(at.elapsed()))
+    }
+
+    /// Hand the lease back at once, so a standing-by watcher needn't wait for it to lapse.
+    async fn release(&self, db: &eio_core::Database) {
+        let released = sqlx::query("DELETE FROM leases WHERE name = $1 AND owner = $2")
+            .bind(&self.name)
+            .bind(&self.owner)
+            .execute(db.pool())
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(lease = %self.name, error = %e, "could not hand the watch lease back; it lapses by itself");
+        }
+    }
+}
+
 /// Watch one vCenter until `stop` fires: apply every change batch as it arrives; fall back
 /// to a full resync when the change stream loses its place. Returns the reports of the
 /// batches that changed something. Changes applied but not yet followed by site inference
@@ -498,10 +577,23 @@ pub async fn watch(
     let mut reports = Vec::new();
     // When site inference and findings are due over changes applied since they last ran.
     let mut derived_due: Option<Instant> = None;
+    let mut lease = WatchLease::new(syncer, source);
+    let mut standing_by = false;
     'session: loop {
         if *stop.borrow() {
             break 'session;
         }
+        if !lease.take(&syncer.db).await? {
+            if !standing_by {
+                tracing::info!(source = %source.name, "another instance watches this vCenter; standing by");
+                standing_by = true;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(lease.next_look()) => continue 'session,
+                _ = stop.changed() => break 'session,
+            }
+        }
+        standing_by = false;
         let session = match connect(syncer, source).await? {
             Ok(s) => s,
             Err(e) => {
@@ -524,13 +616,18 @@ pub async fn watch(
             }
         };
         loop {
+            if !lease.keep(&syncer.db).await? {
+                tracing::warn!(source = %source.name, "lost the watch lease to another instance; standing by");
+                let _ = session.logout().await;
+                continue 'session;
+            }
             if derived_due.is_some_and(|due| Instant::now() >= due) {
                 derived_due = None;
                 refresh_after_changes(syncer, source).await;
             }
-            // Wait for changes no longer than until that refresh is due.
-            let wait = derived_due
-                .map_or(30, |due| due.saturating_duration_since(Instant::now()).as_secs().clamp(1, 30) as u32);
+            // Wait for changes no longer than until that refresh or the lease's renewal is due.
+            let until = derived_due.map_or(Duration::MAX, |due| due.saturating_duration_since(Instant::now()));
+            let wait = until.min(lease.next_look()).as_secs().clamp(1, 30) as u32;
             let batch = tokio::select! {
                 b = watcher.next(wait) => b,
                 _ = stop.changed() => {
@@ -570,6 +667,7 @@ pub async fn watch(
             "stopped before findings caught up with the last changes; the next sync brings them up to date"
         );
     }
+    lease.release(&syncer.db).await;
     Ok(reports)
 }
 
