@@ -545,6 +545,16 @@ impl WatchLease {
         Ok(held)
     }
 
+    /// Who holds the lease now (its owner), if anyone.
+    async fn holder(&self, db: &eio_core::Database) -> Option<String> {
+        sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
+            .bind(&self.name)
+            .fetch_optional(db.pool())
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// How long until the next renewal (or, standing by, the next look).
     fn next_look(&self) -> Duration {
         let every = self.ttl / 3;
@@ -585,7 +595,9 @@ pub async fn watch(
         }
         if !lease.take(&syncer.db).await? {
             if !standing_by {
-                tracing::info!(source = %source.name, "another instance watches this vCenter; standing by");
+                // Said at warn, the CLI's default level: whoever started this watcher sees it isn't applying.
+                let holder = lease.holder(&syncer.db).await.unwrap_or_else(|| "another instance".into());
+                tracing::warn!(source = %source.name, "{holder} watches this vCenter; standing by until it stops");
                 standing_by = true;
             }
             tokio::select! {
@@ -593,7 +605,10 @@ pub async fn watch(
                 _ = stop.changed() => break 'session,
             }
         }
-        standing_by = false;
+        if standing_by {
+            tracing::warn!(source = %source.name, "took over watching this vCenter");
+            standing_by = false;
+        }
         let session = match connect(syncer, source).await? {
             Ok(s) => s,
             Err(e) => {
