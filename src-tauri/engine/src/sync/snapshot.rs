@@ -201,15 +201,21 @@ pub async fn apply_skipping(
         .chain(columns.iter().map(|(c, e)| format!("{e} AS {c}")))
         .collect();
     let cols: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    // Whether stored row `t` differs from the same columns of `other` (a relation alias).
+    let differs = |other: &str| {
+        format!(
+            "t.removed_at IS NOT NULL OR (t.{}) IS DISTINCT FROM ({other}.{})",
+            cols.join(", t."),
+            cols.join(&format!(", {other}."))
+        )
+    };
     let fresh = if spec.skip_unchanged {
         format!(
-            "SELECT n.* FROM n LEFT JOIN {table} t ON t.{scope} = $1 AND t.{key} = n.{key}
-             WHERE t.id IS NULL OR t.removed_at IS NOT NULL OR (t.{theirs}) IS DISTINCT FROM (n.{ours})",
+            "SELECT n.* FROM n LEFT JOIN {table} t ON t.{scope} = $1 AND t.{key} = n.{key} WHERE t.id IS NULL OR {differs}",
             table = spec.table,
             scope = spec.scope,
             key = spec.key,
-            theirs = cols.join(", t."),
-            ours = cols.join(", n."),
+            differs = differs("n"),
         )
     } else {
         "SELECT * FROM n".to_owned()
@@ -222,12 +228,7 @@ pub async fn apply_skipping(
         .collect();
     let (table, scope_col, key) = (spec.table, spec.scope, spec.key);
     // Checked again at the row: a row another transaction wrote since `fresh` looked.
-    let unchanged = if spec.skip_unchanged {
-        let theirs: Vec<String> = cols.iter().map(|c| format!("EXCLUDED.{c}")).collect();
-        format!("WHERE t.removed_at IS NOT NULL OR (t.{}) IS DISTINCT FROM ({})", cols.join(", t."), theirs.join(", "))
-    } else {
-        String::new()
-    };
+    let unchanged = if spec.skip_unchanged { format!("WHERE {}", differs("EXCLUDED")) } else { String::new() };
     let sql = format!(
         r#"
         WITH s AS (
