@@ -171,6 +171,18 @@ async fn every_injected_fault_is_a_clear_typed_error() {
     assert!(matches!(err, VcenterError::VersionLost { .. }), "{err:?}");
     assert!(err.needs_full_resync());
 
+    // A call dropped unfinished (a caller's timeout, a shutdown) had the watcher's objects
+    // with it: the next call asks for a resync instead of comparing against nothing.
+    lab.inject(None);
+    let mut watcher = session.watch().await.unwrap();
+    watcher.next(0).await.unwrap().expect("baseline");
+    let mut call = Box::pin(watcher.next(0));
+    assert!(futures::poll!(call.as_mut()).is_pending(), "the request is out, its answer not yet in");
+    drop(call);
+    let err = watcher.next(0).await.unwrap_err();
+    assert!(matches!(err, VcenterError::StreamInterrupted { .. }), "{err:?}");
+    assert!(err.needs_full_resync());
+
     // After all that, the lab and the client still work.
     lab.inject(None);
     assert_eq!(session.inventory().await.unwrap().vms.len(), lab.model.vms());

@@ -290,27 +290,35 @@ impl Session {
         let mut inner = format!("{this}{spec}<options/>");
         let mut method = "RetrievePropertiesEx";
         loop {
-            let mut token = None;
-            self.soap
-                .call(method, &inner, &|path| path == ["returnval"], &xml::keep_all, &mut |_, node| {
-                    match node.name.as_str() {
-                        "token" => token = Some(node.text.trim().to_owned()).filter(|t| !t.is_empty()),
-                        "objects" => {
-                            if let Some(obj) = node.child("obj").and_then(MoRef::from_node) {
-                                let entry = out
-                                    .entry(obj.value.clone())
-                                    .or_insert_with(|| Props { kind: obj.kind.clone(), values: HashMap::new() });
-                                for p in node.children_named("propSet") {
-                                    if let (Some(name), Some(val)) = (p.text_of("name"), p.child("val")) {
-                                        entry.values.insert(name.trim().to_owned(), val.clone());
+            let token;
+            (out, token) = self
+                .soap
+                .call(
+                    method,
+                    &inner,
+                    |path| path == ["returnval"],
+                    xml::keep_all,
+                    (out, None),
+                    |(out, token), _, node| {
+                        match node.name.as_str() {
+                            "token" => *token = Some(node.text.trim().to_owned()).filter(|t| !t.is_empty()),
+                            "objects" => {
+                                if let Some(obj) = node.child("obj").and_then(MoRef::from_node) {
+                                    let entry = out
+                                        .entry(obj.value.clone())
+                                        .or_insert_with(|| Props { kind: obj.kind.clone(), values: HashMap::new() });
+                                    for p in node.children_named("propSet") {
+                                        if let (Some(name), Some(val)) = (p.text_of("name"), p.child("val")) {
+                                            entry.values.insert(name.trim().to_owned(), val.clone());
+                                        }
                                     }
                                 }
                             }
+                            _ => {}
                         }
-                        _ => {}
-                    }
-                    Ok(())
-                })
+                        Ok(())
+                    },
+                )
                 .await?;
             match token {
                 Some(t) => {

@@ -157,6 +157,10 @@ pub enum VcenterError {
     /// The change stream's version is no longer valid; the caller must resync fully.
     #[error("vCenter {host} no longer accepts change-stream version {version:?}; a full sync is needed")]
     VersionLost { host: String, version: String },
+    /// An earlier change-stream call failed or was dropped while applying its answer, so
+    /// the watcher's view of the objects is incomplete; the caller must resync fully.
+    #[error("the change stream from {host} was interrupted while applying an answer; a full sync is needed")]
+    StreamInterrupted { host: String },
     /// A task vCenter ran for us failed.
     #[error("task {task} on {host} failed: {fault}")]
     TaskFailed { host: String, task: String, fault: Box<SoapFault> },
@@ -189,7 +193,7 @@ impl VcenterError {
 
     /// True when a fresh full sync (not a retry of the same call) is the way forward.
     pub fn needs_full_resync(&self) -> bool {
-        matches!(self, VcenterError::VersionLost { .. })
+        matches!(self, VcenterError::VersionLost { .. } | VcenterError::StreamInterrupted { .. })
             || self.fault().is_some_and(|f| matches!(f.kind, FaultKind::NotAuthenticated))
     }
 }

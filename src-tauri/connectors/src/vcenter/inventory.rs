@@ -56,44 +56,46 @@ impl Session {
         let calls_before = self.soap.calls();
         let bytes_before = self.soap.bytes();
         let view = self.create_view().await?;
-        let mut state = State::with_root(&self.services.root_folder);
-        let mut warnings = Warnings::default();
+        let mut page = Page { state: State::with_root(&self.services.root_folder), ..Page::default() };
         let this = self.services.property_collector.xml("_this");
         let spec = model::filter_spec("specSet", &view, self.services.custom_fields_manager.as_ref());
         let first = format!("{this}{spec}<options><maxObjects>{}</maxObjects></options>", self.page_size);
-        let mut token = self.read_page("RetrievePropertiesEx", &first, &mut state, &mut warnings).await?;
-        while let Some(t) = token {
+        page = self.read_page("RetrievePropertiesEx", &first, page).await?;
+        while let Some(t) = page.token.take() {
             let next = format!("{this}<token>{}</token>", esc(&t));
-            token = self.read_page("ContinueRetrievePropertiesEx", &next, &mut state, &mut warnings).await?;
+            page = self.read_page("ContinueRetrievePropertiesEx", &next, page).await?;
         }
         self.destroy_view(&view).await?;
-        let mut inventory = state.inventory();
+        let mut inventory = page.state.inventory();
         inventory.soap_calls = self.soap.calls() - calls_before;
         inventory.bytes = self.soap.bytes() - bytes_before;
-        inventory.warnings = warnings.into_vec();
+        inventory.warnings = page.warnings.into_vec();
         Ok(inventory)
     }
 
-    /// Read one page into `state`; the token of the next page, if any.
-    async fn read_page(
-        &self,
-        method: &'static str,
-        inner: &str,
-        state: &mut State,
-        warnings: &mut Warnings,
-    ) -> Result<Option<String>, VcenterError> {
-        let mut token = None;
-        self.soap
-            .call(method, inner, &|path| path == ["returnval"], &model::unread, &mut |_, node| {
-                match node.name.as_str() {
-                    "token" => token = Some(node.text.trim().to_owned()).filter(|t| !t.is_empty()),
-                    "objects" => apply_object_content(state, warnings, &node),
-                    _ => {}
-                }
-                Ok(())
-            })
-            .await?;
-        Ok(token)
+    /// Read one page into `page.state`, with the token of the next page, if any.
+    async fn read_page(&self, method: &'static str, inner: &str, page: Page) -> Result<Page, VcenterError> {
+        self.soap.call(method, inner, |path| path == ["returnval"], model::unread, page, Page::take).await
+    }
+}
+
+/// What a full sync's pages have brought so far.
+#[derive(Default)]
+struct Page {
+    state: State,
+    warnings: Warnings,
+    /// The token of the next page.
+    token: Option<String>,
+}
+
+impl Page {
+    fn take(&mut self, _: &[String], node: Node) -> Result<(), VcenterError> {
+        match node.name.as_str() {
+            "token" => self.token = Some(node.text.trim().to_owned()).filter(|t| !t.is_empty()),
+            "objects" => apply_object_content(&mut self.state, &mut self.warnings, &node),
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -101,20 +103,11 @@ impl Session {
 /// streaming reader and property parser as a live sync: for replaying captured pages and
 /// for the fuzzer. Objects are resolved among themselves only.
 pub fn inventory_from_page(xml: &[u8]) -> Result<Inventory, VcenterError> {
-    let mut state = State::default();
-    let mut warnings = Warnings::default();
+    let mut page = Page::default();
     let method = "RetrievePropertiesEx";
-    let outcome = futures::executor::block_on(super::xml::read_envelope(
-        xml,
-        &|path| path == ["returnval"],
-        &model::unread,
-        &mut |_, node: Node| {
-            if node.name == "objects" {
-                apply_object_content(&mut state, &mut warnings, &node);
-            }
-            Ok::<(), VcenterError>(())
-        },
-    ));
+    let outcome = super::xml::read_envelope(xml, |path| path == ["returnval"], model::unread, &mut |path, node| {
+        page.take(path, node)
+    });
     let host = "(saved page)".to_owned();
     match outcome {
         Err(reason) => return Err(VcenterError::Malformed { host, method, reason }),
@@ -124,7 +117,7 @@ pub fn inventory_from_page(xml: &[u8]) -> Result<Inventory, VcenterError> {
         }
         Ok(Ok(_)) => {}
     }
-    let mut inventory = state.inventory();
-    inventory.warnings = warnings.into_vec();
+    let mut inventory = page.state.inventory();
+    inventory.warnings = page.warnings.into_vec();
     Ok(inventory)
 }

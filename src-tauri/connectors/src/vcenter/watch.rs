@@ -59,6 +59,9 @@ pub struct Watcher {
     version: String,
     page_size: u32,
     state: State,
+    /// A call failed or was dropped while it held `state`: only a full resync can
+    /// rebuild what it had.
+    lost_state: bool,
     emitted: HashMap<String, InventoryRecord>,
 }
 
@@ -91,6 +94,7 @@ impl Session {
             version: String::new(),
             page_size: self.page_size,
             state: State::with_root(&self.services.root_folder),
+            lost_state: false,
             emitted: HashMap::new(),
         })
     }
@@ -100,6 +104,35 @@ struct Touched {
     moid: String,
     object_type: String,
     left: bool,
+}
+
+/// What one WaitForUpdatesEx answer brought, applied to the watcher's objects while it
+/// is read (on the parser's thread; see [`Soap::call`]).
+#[derive(Default)]
+struct Gathered {
+    state: State,
+    new_version: Option<String>,
+    truncated: bool,
+    answered: bool,
+    touched: Vec<Touched>,
+    topology_changed: bool,
+}
+
+impl Gathered {
+    fn take(&mut self, path: &[String], node: Node) -> Result<(), VcenterError> {
+        self.answered = true;
+        match (path.len(), node.name.as_str()) {
+            (1, "version") => self.new_version = Some(node.text.trim().to_owned()),
+            (1, "truncated") => self.truncated = node.text.trim() == "true",
+            (2, "objectSet") => {
+                if let Some(t) = apply_object_update(&mut self.state, &node, &mut self.topology_changed) {
+                    self.touched.push(t);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 impl Watcher {
@@ -115,7 +148,14 @@ impl Watcher {
 
     /// Wait up to `max_wait_seconds` for changes (0: just look). `Ok(None)`: nothing
     /// changed in that time. [`VcenterError::VersionLost`]: resync fully, then watch anew.
+    ///
+    /// The watcher's objects are with the call while it runs: after any other error, or
+    /// when the call was dropped unfinished, they are incomplete, and the next call says
+    /// [`VcenterError::StreamInterrupted`] (which also asks for a full resync).
     pub async fn next(&mut self, max_wait_seconds: u32) -> Result<Option<UpdateBatch>, VcenterError> {
+        if self.lost_state {
+            return Err(VcenterError::StreamInterrupted { host: self.soap.host().to_owned() });
+        }
         // The HTTP request must outlive the server-side wait.
         let limit = self.soap.http().config().request_timeout.as_secs().saturating_sub(5);
         let wait = u64::from(max_wait_seconds).min(limit);
@@ -126,37 +166,20 @@ impl Watcher {
             self.collector.xml("_this"),
             self.page_size
         );
-        let mut new_version: Option<String> = None;
-        let mut truncated = false;
-        let mut answered = false;
-        let mut touched: Vec<Touched> = Vec::new();
-        let mut topology_changed = false;
-        let state = &mut self.state;
         let descend = |p: &[String]| p == ["returnval"] || p == ["returnval", "filterSet"];
-        let result = self
-            .soap
-            .call("WaitForUpdatesEx", &inner, &descend, &model::unread, &mut |path, node| {
-                answered = true;
-                match (path.len(), node.name.as_str()) {
-                    (1, "version") => new_version = Some(node.text.trim().to_owned()),
-                    (1, "truncated") => truncated = node.text.trim() == "true",
-                    (2, "objectSet") => {
-                        if let Some(t) = apply_object_update(state, &node, &mut topology_changed) {
-                            touched.push(t);
-                        }
-                    }
-                    _ => {}
-                }
-                Ok(())
-            })
-            .await;
-        match result {
-            Ok(()) => {}
+        let gathered = Gathered { state: std::mem::take(&mut self.state), ..Gathered::default() };
+        self.lost_state = true;
+        let result = self.soap.call("WaitForUpdatesEx", &inner, descend, model::unread, gathered, Gathered::take).await;
+        let gathered = match result {
+            Ok(gathered) => gathered,
             Err(VcenterError::Fault { fault, host, .. }) if fault.kind == FaultKind::InvalidCollectorVersion => {
                 return Err(VcenterError::VersionLost { host, version: self.version.clone() });
             }
             Err(e) => return Err(e),
-        }
+        };
+        let Gathered { state, new_version, truncated, answered, touched, topology_changed } = gathered;
+        self.state = state;
+        self.lost_state = false;
         if !answered {
             return Ok(None);
         }

@@ -2,6 +2,9 @@
 //! of small trees — one per unit of work (an `objects` element of a RetrievePropertiesEx
 //! page, an `objectSet` of an update, a whole `returnval` of a small answer).
 //!
+//! The reader is synchronous (any [`BufRead`]): quick-xml's async reader costs nearly twice
+//! the CPU per event, so [`super::soap`] feeds it on a blocking thread instead.
+//!
 //! Owns: the envelope walk, SOAP faults, entity/character references, and the limits that
 //! keep a hostile document harmless (depth, no DTD). It must never hold a whole response:
 //! only the tree of the unit being read exists at any time, so an 18 MB page costs one
@@ -17,7 +20,7 @@ use std::fmt;
 
 use compact_str::CompactString;
 use quick_xml::events::{BytesStart, Event};
-use tokio::io::AsyncBufRead;
+use std::io::BufRead;
 
 /// Deepest element nesting accepted (a deep snapshot tree needs ~100; more is an attack).
 pub const MAX_DEPTH: usize = 256;
@@ -150,11 +153,11 @@ pub enum Outcome {
 /// Decides which elements of a response are walked into rather than handed over as a
 /// whole. `path` is relative to the response element (`["returnval"]`,
 /// `["returnval", "filterSet"]`).
-pub type Descend<'a> = &'a (dyn Fn(&[String]) -> bool + Send + Sync);
+pub type Descend = fn(&[String]) -> bool;
 
 /// Elements (by local name) that are dropped with everything inside them while a unit is
 /// built: what no reader looks at, so a page's bulk (device details) costs no memory.
-pub type Ignore<'a> = &'a (dyn Fn(&str) -> bool + Send + Sync);
+pub type Ignore = fn(&str) -> bool;
 
 /// Keep every element.
 pub fn keep_all(_: &str) -> bool {
@@ -162,18 +165,18 @@ pub fn keep_all(_: &str) -> bool {
 }
 
 /// Receives each complete unit with the path of its parent (relative to the response).
-pub type Sink<'a, E> = &'a mut (dyn FnMut(&[String], Node) -> Result<(), E> + Send);
+pub type Sink<'a, E> = &'a mut dyn FnMut(&[String], Node) -> Result<(), E>;
 
 /// Read a SOAP envelope from `reader`, handing each unit to `sink` with the path of its
 /// parent (relative to the response element) as soon as the unit is complete.
-pub async fn read_envelope<R, E>(
+pub fn read_envelope<R, E>(
     reader: R,
-    descend: Descend<'_>,
-    ignore: Ignore<'_>,
+    descend: Descend,
+    ignore: Ignore,
     sink: Sink<'_, E>,
 ) -> Result<Result<Outcome, E>, XmlError>
 where
-    R: AsyncBufRead + Unpin,
+    R: BufRead,
 {
     let mut xml = quick_xml::Reader::from_reader(reader);
     {
@@ -195,7 +198,7 @@ where
 
     loop {
         buf.clear();
-        let event = xml.read_event_into_async(&mut buf).await.map_err(map_err)?;
+        let event = xml.read_event_into(&mut buf).map_err(map_err)?;
         if ignoring > 0 {
             match &event {
                 Event::Start(_) => {
@@ -346,17 +349,13 @@ where
 /// Read a whole (small) document into one tree: for requests the lab receives, faults in
 /// tests, and the fuzzer. The same reader and limits as [`read_envelope`].
 pub fn parse_document(bytes: &[u8]) -> Result<Node, XmlError> {
-    futures::executor::block_on(parse_document_async(bytes))
-}
-
-async fn parse_document_async(bytes: &[u8]) -> Result<Node, XmlError> {
     let mut xml = quick_xml::Reader::from_reader(bytes);
     xml.config_mut().check_end_names = true;
     let mut buf = Vec::new();
     let mut stack: Vec<Node> = Vec::new();
     loop {
         buf.clear();
-        match xml.read_event_into_async(&mut buf).await.map_err(map_err)? {
+        match xml.read_event_into(&mut buf).map_err(map_err)? {
             Event::Start(s) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
@@ -481,13 +480,12 @@ mod tests {
 
     type Units = Vec<(Vec<String>, Node)>;
 
-    fn units(doc: &str, descend: Descend<'_>) -> Result<(Outcome, Units), XmlError> {
+    fn units(doc: &str, descend: Descend) -> Result<(Outcome, Units), XmlError> {
         let mut got = Vec::new();
-        let out =
-            futures::executor::block_on(read_envelope::<_, ()>(doc.as_bytes(), descend, &keep_all, &mut |p, n| {
-                got.push((p.to_vec(), n));
-                Ok(())
-            }))?;
+        let out = read_envelope::<_, ()>(doc.as_bytes(), descend, keep_all, &mut |p, n| {
+            got.push((p.to_vec(), n));
+            Ok(())
+        })?;
         Ok((out.unwrap(), got))
     }
 
@@ -500,7 +498,7 @@ mod tests {
 
     #[test]
     fn hands_over_one_object_at_a_time() {
-        let (out, got) = units(PAGE, &|p| p == ["returnval"]).unwrap();
+        let (out, got) = units(PAGE, |p| p == ["returnval"]).unwrap();
         assert!(matches!(out, Outcome::Response { name } if name == "RetrievePropertiesExResponse"));
         let names: Vec<&str> = got.iter().map(|(_, n)| n.name.as_str()).collect();
         assert_eq!(names, ["token", "objects", "objects"]);
@@ -515,55 +513,45 @@ mod tests {
     #[test]
     fn faults_truncation_and_dtds() {
         let fault = r#"<soapenv:Envelope xmlns:soapenv="x" xmlns:xsi="y"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Login failure</faultstring><detail><InvalidLoginFault xmlns="urn:vim25" xsi:type="InvalidLogin"></InvalidLoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
-        let (out, _) = units(fault, &|_| false).unwrap();
+        let (out, _) = units(fault, |_| false).unwrap();
         let Outcome::Fault(f) = out else { panic!("not a fault") };
         assert_eq!(f.text_of("faultstring"), Some("Login failure"));
 
         let cut = &PAGE[..PAGE.len() / 2];
-        assert_eq!(units(cut, &|p| p == ["returnval"]).unwrap_err(), XmlError::Truncated);
+        assert_eq!(units(cut, |p| p == ["returnval"]).unwrap_err(), XmlError::Truncated);
 
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><R>&lol2;</R></soapenv:Body></soapenv:Envelope>"#;
-        assert_eq!(units(bomb, &|_| false).unwrap_err(), XmlError::Dtd);
+        assert_eq!(units(bomb, |_| false).unwrap_err(), XmlError::Dtd);
         let undeclared = r#"<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><R><a>&lol;</a></R></soapenv:Body></soapenv:Envelope>"#;
-        assert_eq!(units(undeclared, &|_| false).unwrap_err(), XmlError::Entity("lol".into()));
+        assert_eq!(units(undeclared, |_| false).unwrap_err(), XmlError::Entity("lol".into()));
         let deep = format!(
             "<soapenv:Envelope xmlns:soapenv=\"x\"><soapenv:Body><R>{}{}</R></soapenv:Body></soapenv:Envelope>",
             "<a>".repeat(MAX_DEPTH),
             "</a>".repeat(MAX_DEPTH)
         );
-        assert_eq!(units(&deep, &|_| false).unwrap_err(), XmlError::TooDeep);
-        assert!(matches!(units("<html><body>502</body></html>", &|_| false), Err(XmlError::NotSoap(_))));
+        assert_eq!(units(&deep, |_| false).unwrap_err(), XmlError::TooDeep);
+        assert!(matches!(units("<html><body>502</body></html>", |_| false), Err(XmlError::NotSoap(_))));
     }
 
     #[test]
     fn ignored_elements_cost_nothing_but_are_still_checked() {
         let doc = r#"<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><R><returnval><a><summary>long <b>text</b></summary><key>1</key></a></returnval></R></soapenv:Body></soapenv:Envelope>"#;
         let mut got = Vec::new();
-        let out = futures::executor::block_on(read_envelope::<_, ()>(
-            doc.as_bytes(),
-            &|_| false,
-            &|n| n == "summary",
-            &mut |_, n| {
-                got.push(n);
-                Ok(())
-            },
-        ));
+        let out = read_envelope::<_, ()>(doc.as_bytes(), |_| false, |n| n == "summary", &mut |_, n| {
+            got.push(n);
+            Ok(())
+        });
         assert!(out.is_ok());
         assert_eq!(got[0].child("a").unwrap().children.len(), 1, "{:?}", got[0]);
         let bad = doc.replace("long", "&lol;");
-        let out = futures::executor::block_on(read_envelope::<_, ()>(
-            bad.as_bytes(),
-            &|_| false,
-            &|n| n == "summary",
-            &mut |_, _| Ok(()),
-        ));
+        let out = read_envelope::<_, ()>(bad.as_bytes(), |_| false, |n| n == "summary", &mut |_, _| Ok(()));
         assert_eq!(out.unwrap_err(), XmlError::Entity("lol".into()));
     }
 
     #[test]
     fn vcsim_spelling_of_xsi_type() {
         let doc = r#"<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><R><returnval><val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="ManagedObjectReference" type="Folder">group-d1</val></returnval></R></soapenv:Body></soapenv:Envelope>"#;
-        let (_, got) = units(doc, &|_| false).unwrap();
+        let (_, got) = units(doc, |_| false).unwrap();
         let val = got[0].1.child("val").unwrap();
         assert_eq!(val.xsi_type.as_deref(), Some("ManagedObjectReference"));
         assert_eq!(val.mo_type.as_deref(), Some("Folder"));
