@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
@@ -182,7 +183,9 @@ impl Soap {
             .header("SOAPAction", action)
             .body(body);
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
         let response = self.http.send(request).await?;
+        let answered = Instant::now();
         let status = response.status();
         // vCenter answers faults with HTTP 500 and a SOAP body; anything else non-2xx is
         // a proxy, a load balancer or a wrong URL talking.
@@ -235,7 +238,18 @@ impl Soap {
             (acc, outcome)
         });
         let (acc, outcome) = match parser.await {
-            Ok(done) => done,
+            Ok(done) => {
+                // vCenter (and vcsim) compute an answer before they send it: `waited` is
+                // theirs, `read` (receiving and parsing) is ours.
+                tracing::debug!(
+                    host = %self.host,
+                    method,
+                    waited_ms = (answered - sent).as_millis() as u64,
+                    read_ms = answered.elapsed().as_millis() as u64,
+                    "SOAP answer read"
+                );
+                done
+            }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {
                 return Err(self.unexpected(method, "its parser, which was cancelled (the runtime is shutting down)"))
