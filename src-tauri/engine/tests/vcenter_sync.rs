@@ -10,6 +10,7 @@ use eio_core::identity::sealing::WorkerKey;
 use eio_core::identity::service_identities as ids;
 use eio_core::sources::{self, IdentityChoice, NewSource, SourceKind, TlsChoice};
 use eio_core::Database;
+use eio_engine::jobs::{Worker, WorkerConfig};
 use eio_engine::sync::ledger::Outcome;
 use eio_engine::sync::{self, vcenter, Syncer};
 use eio_lab::vcenter::{LabFault, LabModel, LabVcenter};
@@ -506,6 +507,70 @@ async fn one_instance_watches_a_vcenter_and_another_takes_over_when_it_stops(adm
     watcher.await.unwrap().unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM leases").fetch_one(&admin).await.unwrap();
     assert_eq!(left, 0, "a stopped watcher hands its lease back");
+    session.logout().await.unwrap();
+    worker.drop_role().await;
+}
+
+/// A worker pool started with `watch_vcenters` keeps a watcher on every enabled vCenter
+/// beside its jobs: a source enabled while it runs is picked up at its next look, a
+/// power-off in vcsim then reaches the database without anyone running `eio sync
+/// --watch`, and stopping the pool stops the watcher and hands its lease back.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_worker_pool_with_watch_vcenters_watches_every_enabled_vcenter(admin: PgPool) {
+    let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]);
+    let (worker, syncer) =
+        setup(&admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
+    let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let source = sync::sources(&syncer.db, SourceKind::Vcenter, None).await.unwrap().remove(0);
+    let source_id = source.id.to_string();
+    sqlx::query("UPDATE vcenter_instances SET enabled = false WHERE id = $1")
+        .bind(source.id)
+        .execute(&admin)
+        .await
+        .unwrap();
+
+    let mut listener = PgListener::connect_with(&admin).await.unwrap();
+    listener.listen("eio_inventory").await.unwrap();
+    let mut cfg = WorkerConfig::new("pool-with-watchers", "worker");
+    cfg.watch_vcenters = Some(Duration::from_millis(200));
+    let pool = Worker::new(syncer.clone(), cfg);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(async move { pool.run(stop_rx).await });
+
+    // Enabled while the pool runs: its watcher starts with a baseline batch.
+    sqlx::query("UPDATE vcenter_instances SET enabled = true WHERE id = $1")
+        .bind(source.id)
+        .execute(&admin)
+        .await
+        .unwrap();
+    announced(&mut listener, &source_id).await;
+    let session = Session::login(&sim.config()).await.unwrap();
+    let vm: String = sqlx::query_scalar(
+        "SELECT moid FROM virtual_machines WHERE power_state = 'powered_on' AND removed_at IS NULL ORDER BY name LIMIT 1",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    session.power_off_vm(&vm).await.unwrap();
+    announced(&mut listener, &vm).await;
+    let state: String = sqlx::query_scalar("SELECT power_state::text FROM virtual_machines WHERE moid = $1")
+        .bind(&vm)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(state, "powered_off");
+    let owner: String = sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
+        .bind(format!("watch:vcenter:{source_id}"))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(owner.starts_with("test-worker/"), "{owner}");
+
+    let _ = stop_tx.send(true);
+    running.await.unwrap().unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM leases").fetch_one(&admin).await.unwrap();
+    assert_eq!(left, 0, "the pool's watcher stopped with it and handed its lease back");
     session.logout().await.unwrap();
     worker.drop_role().await;
 }

@@ -206,6 +206,10 @@ pub struct WorkerArgs {
     /// Full sync of every enabled source this often, as jobs run once across all instances (0: never)
     #[arg(long, default_value_t = 15)]
     pub sync_every_minutes: u64,
+    /// Also apply vCenter changes as they happen (WaitForUpdatesEx): one watcher per enabled
+    /// vCenter across all instances started with this, new sources picked up within a minute
+    #[arg(long)]
+    pub watch_vcenters: bool,
 }
 
 pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
@@ -325,7 +329,8 @@ pub async fn worker(
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    eprintln!("worker {} running {} job slot(s); Ctrl-C to stop", worker.config.id, worker.config.slots);
+    let watching = if worker.config.watch_vcenters.is_some() { ", watching vCenters for changes" } else { "" };
+    eprintln!("worker {} running {} job slot(s){watching}; Ctrl-C to stop", worker.config.id, worker.config.slots);
     worker.run(stop).await
 }
 
@@ -347,6 +352,7 @@ pub async fn build_worker(
     cfg.sync_every =
         (args.sync_every_minutes > 0).then(|| std::time::Duration::from_secs(args.sync_every_minutes * 60));
     cfg.idle_poll = cfg.idle_poll.min(cfg.lease_ttl);
+    cfg.watch_vcenters = args.watch_vcenters.then_some(std::time::Duration::from_secs(60));
     Ok(Worker::new(syncer, cfg))
 }
 

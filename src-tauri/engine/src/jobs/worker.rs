@@ -43,6 +43,9 @@ pub struct WorkerConfig {
     pub report_schedule_every: Duration,
     /// A full sync of every enabled source this often, as jobs (None: no scheduled syncs).
     pub sync_every: Option<Duration>,
+    /// Watch every enabled vCenter for changes beside the jobs, looking for new or
+    /// disabled sources this often ([`crate::sync::vcenter::watch_all`]; None: no watchers).
+    pub watch_vcenters: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -57,6 +60,7 @@ impl WorkerConfig {
             task_poll: Duration::from_secs(2),
             report_schedule_every: Duration::from_secs(30),
             sync_every: None,
+            watch_vcenters: None,
         }
     }
 }
@@ -116,6 +120,10 @@ impl Worker {
             self.stats.clone(),
             wake.clone(),
         ));
+        let watchers = self
+            .config
+            .watch_vcenters
+            .map(|rescan| tokio::spawn(crate::sync::vcenter::watch_all(self.syncer.clone(), stop.clone(), rescan)));
         let mut running: HashMap<Uuid, Running> = HashMap::new();
         let mut last_beat = Instant::now();
         let mut last_schedule: Option<Instant> = None;
@@ -174,6 +182,11 @@ impl Worker {
         }
         drop(done_tx);
         let _ = completer.await;
+        if let Some(watchers) = watchers {
+            // They saw `stop` too; each finishes its pending findings refresh and hands
+            // its lease back.
+            let _ = watchers.await;
+        }
         listener.abort();
         let _ = sqlx::query("UPDATE worker_instances SET stopped_at = now() WHERE id = $1")
             .bind(&self.config.id)

@@ -13,8 +13,9 @@
 //! it changed on the `eio_inventory` channel; a lost version falls back to a full resync.
 //! Site inference and the findings engine run over its changes once they have gathered for
 //! `Syncer::derived_after_changes` (15 s), then `eio_inventory` says `derived`.
-//! Watchers run where they are started (`eio sync --watch`, the demo); the worker pool
-//! does not start them. One watches each source across all instances: the
+//! Watchers run where they are started: `eio sync --watch`, the demo, and worker pools
+//! started with `--watch-vcenters` ([`watch_all`] keeps one per enabled vCenter). One
+//! watches each source across all instances: the
 //! `watch:vcenter:<id>` lease (table `leases`, the database's clock) decides, and the others
 //! stand by until it lapses. The lease saves work, not correctness: a watcher that lost it
 //! mid-batch and another that took it both apply the same changes, and the second finds
@@ -684,6 +685,66 @@ pub async fn watch(
     }
     lease.release(&syncer.db).await;
     Ok(reports)
+}
+
+/// Keep one [`watch`] running per enabled vCenter source until `stop` fires: what a
+/// worker pool with `watch_vcenters` runs beside its jobs. Sources added or enabled later
+/// are picked up at the next look (every `rescan`); a disabled or deleted source's watcher
+/// is stopped; a watcher that ended on a database error is started again at the next look.
+/// The lease keeps it to one watcher per vCenter however many instances run this.
+pub async fn watch_all(syncer: Syncer, mut stop: tokio::sync::watch::Receiver<bool>, rescan: Duration) {
+    let mut watchers: HashMap<Uuid, tokio::sync::watch::Sender<bool>> = HashMap::new();
+    let mut tasks: tokio::task::JoinSet<(String, Result<Vec<RunReport>>)> = tokio::task::JoinSet::new();
+    loop {
+        while let Some(ended) = tasks.try_join_next() {
+            log_watcher_end(ended);
+        }
+        // A watcher that ended dropped its receiver: it is started again below.
+        watchers.retain(|_, tx| !tx.is_closed());
+        match sources(&syncer.db, SourceKind::Vcenter, None).await {
+            Ok(enabled) => {
+                for (id, tx) in &watchers {
+                    if !enabled.iter().any(|s| s.id == *id) {
+                        let _ = tx.send(true);
+                    }
+                }
+                for source in enabled {
+                    if watchers.contains_key(&source.id) {
+                        continue;
+                    }
+                    let (tx, rx) = tokio::sync::watch::channel(false);
+                    watchers.insert(source.id, tx);
+                    let syncer = syncer.clone();
+                    tasks.spawn(async move {
+                        let result = watch(&syncer, &source, rx).await;
+                        (source.name, result)
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list vCenter sources to watch; looking again later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(rescan) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    for tx in watchers.values() {
+        let _ = tx.send(true);
+    }
+    while let Some(ended) = tasks.join_next().await {
+        log_watcher_end(ended);
+    }
+}
+
+fn log_watcher_end(ended: std::result::Result<(String, Result<Vec<RunReport>>), tokio::task::JoinError>) {
+    match ended {
+        Ok((_, Ok(_))) => {}
+        Ok((source, Err(e))) => tracing::warn!(%source, error = %e, "vCenter watcher stopped on an error"),
+        Err(e) => tracing::error!(error = %e, "vCenter watcher failed"),
+    }
 }
 
 /// How long a stopping watcher spends bringing findings up to date with the changes it

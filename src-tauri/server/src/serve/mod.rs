@@ -123,7 +123,12 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
     } else {
         match job_cmds::build_worker(config, &db, key_file, &args.worker, "serve").await {
             Ok(w) => {
-                eprintln!("eio serve: worker {} runs {} job slot(s) in this process", w.config.id, w.config.slots);
+                let watching =
+                    if w.config.watch_vcenters.is_some() { ", and watches vCenters for changes" } else { "" };
+                eprintln!(
+                    "eio serve: worker {} runs {} job slot(s) in this process{watching}",
+                    w.config.id, w.config.slots
+                );
                 let worker_stop = stop.clone();
                 Some(tokio::spawn(async move { w.run(worker_stop).await }))
             }
