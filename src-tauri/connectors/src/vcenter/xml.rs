@@ -17,10 +17,10 @@
 //! *prefixed* `type` attribute is taken as the xsi type and the unprefixed `type` is the
 //! managed object type of a `ManagedObjectReference`.
 use std::fmt;
+use std::io::BufRead;
 
 use compact_str::CompactString;
 use quick_xml::events::{BytesStart, Event};
-use std::io::BufRead;
 
 /// Deepest element nesting accepted (a deep snapshot tree needs ~100; more is an attack).
 pub const MAX_DEPTH: usize = 256;
