@@ -514,7 +514,8 @@ async fn one_instance_watches_a_vcenter_and_another_takes_over_when_it_stops(adm
 /// A worker pool started with `watch_vcenters` keeps a watcher on every enabled vCenter
 /// beside its jobs: a source enabled while it runs is picked up at its next look, a
 /// power-off in vcsim then reaches the database without anyone running `eio sync
-/// --watch`, and stopping the pool stops the watcher and hands its lease back.
+/// --watch`, an edit to the source restarts its watcher, and stopping the pool stops the
+/// watcher and hands its lease back.
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_worker_pool_with_watch_vcenters_watches_every_enabled_vcenter(admin: PgPool) {
     let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]);
@@ -566,6 +567,35 @@ async fn a_worker_pool_with_watch_vcenters_watches_every_enabled_vcenter(admin: 
         .await
         .unwrap();
     assert!(owner.starts_with("test-worker/"), "{owner}");
+
+    // Edited while watched: the watcher is stopped and started again with the new row, and
+    // the new one begins with a baseline naming every object (the old one's batches name
+    // only what changed).
+    let all_vms: Vec<String> = sqlx::query_scalar("SELECT moid FROM virtual_machines WHERE removed_at IS NULL")
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    assert_eq!(all_vms.len(), 5);
+    sqlx::query("UPDATE vcenter_instances SET name = 'vc-renamed' WHERE id = $1")
+        .bind(source.id)
+        .execute(&admin)
+        .await
+        .unwrap();
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), listener.recv())
+            .await
+            .expect("the restarted watcher's baseline")
+            .unwrap();
+        if n.payload().contains(&source_id) && all_vms.iter().all(|vm| n.payload().contains(vm.as_str())) {
+            break;
+        }
+    }
+    let new_owner: String = sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
+        .bind(format!("watch:vcenter:{source_id}"))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_ne!(new_owner, owner, "a new watcher holds the lease");
 
     let _ = stop_tx.send(true);
     running.await.unwrap().unwrap();

@@ -144,7 +144,7 @@ pub async fn refresh_derived(db: &Database) {
 }
 
 /// What a worker needs to know about one source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceRow {
     pub kind: SourceKind,
     pub id: Uuid,

@@ -690,21 +690,26 @@ pub async fn watch(
 /// Keep one [`watch`] running per enabled vCenter source until `stop` fires: what a
 /// worker pool with `watch_vcenters` runs beside its jobs. Sources added or enabled later
 /// are picked up at the next look (every `rescan`); a disabled or deleted source's watcher
-/// is stopped; a watcher that ended on a database error is started again at the next look.
-/// The lease keeps it to one watcher per vCenter however many instances run this.
+/// is stopped; an edited source's (a new URL or thumbprint) is stopped and started again
+/// with the new row once it has ended; a watcher that ended on a database error is
+/// started again at the next look. The lease keeps it to one watcher per vCenter however
+/// many instances run this.
 pub async fn watch_all(syncer: Syncer, mut stop: tokio::sync::watch::Receiver<bool>, rescan: Duration) {
-    let mut watchers: HashMap<Uuid, tokio::sync::watch::Sender<bool>> = HashMap::new();
+    // Per source: the row its watcher started with, and the watcher's stop.
+    let mut watchers: HashMap<Uuid, (SourceRow, tokio::sync::watch::Sender<bool>)> = HashMap::new();
     let mut tasks: tokio::task::JoinSet<(String, Result<Vec<RunReport>>)> = tokio::task::JoinSet::new();
     loop {
         while let Some(ended) = tasks.try_join_next() {
             log_watcher_end(ended);
         }
         // A watcher that ended dropped its receiver: it is started again below.
-        watchers.retain(|_, tx| !tx.is_closed());
+        watchers.retain(|_, (_, tx)| !tx.is_closed());
         match sources(&syncer.db, SourceKind::Vcenter, None).await {
             Ok(enabled) => {
-                for (id, tx) in &watchers {
-                    if !enabled.iter().any(|s| s.id == *id) {
+                for (id, (row, tx)) in &watchers {
+                    // Gone, disabled or edited: stop it (an edited one starts again once ended).
+                    if !enabled.iter().any(|s| s == row) {
+                        tracing::debug!(source = %row.name, %id, "stopping the watcher of a changed or disabled source");
                         let _ = tx.send(true);
                     }
                 }
@@ -713,7 +718,7 @@ pub async fn watch_all(syncer: Syncer, mut stop: tokio::sync::watch::Receiver<bo
                         continue;
                     }
                     let (tx, rx) = tokio::sync::watch::channel(false);
-                    watchers.insert(source.id, tx);
+                    watchers.insert(source.id, (source.clone(), tx));
                     let syncer = syncer.clone();
                     tasks.spawn(async move {
                         let result = watch(&syncer, &source, rx).await;
@@ -731,7 +736,7 @@ pub async fn watch_all(syncer: Syncer, mut stop: tokio::sync::watch::Receiver<bo
             break;
         }
     }
-    for tx in watchers.values() {
+    for (_, tx) in watchers.values() {
         let _ = tx.send(true);
     }
     while let Some(ended) = tasks.join_next().await {
