@@ -69,6 +69,25 @@ async fn setup(admin: &PgPool, url: &str, thumbprint: String, user: &str, passwo
     (worker, syncer)
 }
 
+/// vcsim started with `flags`, registered as source "vc", and synced once, successfully.
+async fn synced_vcsim(admin: &PgPool, flags: &[&str]) -> (Vcsim, WorkerLogin, Syncer) {
+    let sim = Vcsim::start(flags);
+    let (worker, syncer) =
+        setup(admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
+    let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    (sim, worker, syncer)
+}
+
+/// Who holds the watch lease of the vCenter source `source_id`.
+async fn lease_owner(admin: &PgPool, source_id: &str) -> String {
+    sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
+        .bind(format!("watch:vcenter:{source_id}"))
+        .fetch_one(admin)
+        .await
+        .unwrap()
+}
+
 async fn count(admin: &PgPool, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE removed_at IS NULL"))
         .fetch_one(admin)
@@ -162,11 +181,9 @@ async fn start_watching(admin: &PgPool, syncer: &Syncer) -> Watching {
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn the_watcher_applies_a_power_off_as_it_happens(admin: PgPool) {
-    let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "4", "-vm", "1000", "-standalone-host", "0"]);
-    let (worker, syncer) =
-        setup(&admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
-    let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
-    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let (sim, worker, syncer) =
+        synced_vcsim(&admin, &["-dc", "1", "-cluster", "1", "-host", "4", "-vm", "1000", "-standalone-host", "0"])
+            .await;
 
     let Watching { source, mut listener, stop_tx, watcher } = start_watching(&admin, &syncer).await;
 
@@ -470,11 +487,7 @@ async fn one_instance_watches_a_vcenter_and_another_takes_over_when_it_stops(adm
     let Watching { source, mut listener, stop_tx, watcher } = start_watching(&admin, &first).await;
     let source_id = source.id.to_string();
     announced(&mut listener, &source_id).await;
-    let owner: String = sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
-        .bind(format!("watch:vcenter:{source_id}"))
-        .fetch_one(&admin)
-        .await
-        .unwrap();
+    let owner = lease_owner(&admin, &source_id).await;
     assert!(owner.starts_with("instance-a/"), "{owner}");
     let standby = start_watching(&admin, &second).await;
 
@@ -518,11 +531,8 @@ async fn one_instance_watches_a_vcenter_and_another_takes_over_when_it_stops(adm
 /// watcher and hands its lease back.
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_worker_pool_with_watch_vcenters_watches_every_enabled_vcenter(admin: PgPool) {
-    let sim = Vcsim::start(&["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]);
-    let (worker, syncer) =
-        setup(&admin, sim.sdk_url.as_str(), sim.thumbprint.to_string(), &sim.username, &sim.password).await;
-    let report = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
-    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let (sim, worker, syncer) =
+        synced_vcsim(&admin, &["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "5", "-standalone-host", "0"]).await;
     let source = sync::sources(&syncer.db, SourceKind::Vcenter, None).await.unwrap().remove(0);
     let source_id = source.id.to_string();
     sqlx::query("UPDATE vcenter_instances SET enabled = false WHERE id = $1")
@@ -561,11 +571,7 @@ async fn a_worker_pool_with_watch_vcenters_watches_every_enabled_vcenter(admin: 
         .await
         .unwrap();
     assert_eq!(state, "powered_off");
-    let owner: String = sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
-        .bind(format!("watch:vcenter:{source_id}"))
-        .fetch_one(&admin)
-        .await
-        .unwrap();
+    let owner = lease_owner(&admin, &source_id).await;
     assert!(owner.starts_with("test-worker/"), "{owner}");
 
     // Edited while watched: the watcher is stopped and started again with the new row, and
@@ -590,11 +596,7 @@ async fn a_worker_pool_with_watch_vcenters_watches_every_enabled_vcenter(admin: 
             break;
         }
     }
-    let new_owner: String = sqlx::query_scalar("SELECT owner FROM leases WHERE name = $1")
-        .bind(format!("watch:vcenter:{source_id}"))
-        .fetch_one(&admin)
-        .await
-        .unwrap();
+    let new_owner = lease_owner(&admin, &source_id).await;
     assert_ne!(new_owner, owner, "a new watcher holds the lease");
 
     let _ = stop_tx.send(true);
