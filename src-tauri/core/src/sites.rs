@@ -560,6 +560,7 @@ pub async fn pin(db: &Database, kind: EntityKind, id: Uuid, site: &str, note: Op
             "placing something by hand needs an EIO user; login \"{login}\" is not mapped to one"
         )));
     }
+    refuse_someone_elses_placement(db, kind, id).await?;
     let mut tx = db.pool().begin().await?;
     sqlx::query("DELETE FROM site_inferences WHERE entity_type = $1 AND entity_id = $2 AND method = 'manual'")
         .bind(kind)
@@ -585,6 +586,7 @@ pub async fn pin(db: &Database, kind: EntityKind, id: Uuid, site: &str, note: Op
 
 /// Remove the manual placement of `entity`; inference decides again.
 pub async fn unpin(db: &Database, kind: EntityKind, id: Uuid) -> Result<Placement> {
+    refuse_someone_elses_placement(db, kind, id).await?;
     let n = sqlx::query("DELETE FROM site_inferences WHERE entity_type = $1 AND entity_id = $2 AND method = 'manual'")
         .bind(kind)
         .bind(id)
@@ -595,6 +597,26 @@ pub async fn unpin(db: &Database, kind: EntityKind, id: Uuid) -> Result<Placemen
         return Err(Error::not_found(format!("{kind} {id} has no manual placement")));
     }
     placement(db, kind, id).await
+}
+
+/// Someone else's manual placement is theirs (or an admin's) to move: the database hides it
+/// from this login's DELETE, so say so instead of failing on a duplicate or "not found".
+async fn refuse_someone_elses_placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<()> {
+    let theirs: Option<String> = sqlx::query_scalar(
+        "SELECT coalesce(u.email, 'someone') FROM site_inferences i LEFT JOIN users u ON u.id = i.created_by
+         WHERE i.entity_type = $1 AND i.entity_id = $2 AND i.method = 'manual'
+           AND i.created_by IS DISTINCT FROM current_app_user_id() AND NOT is_admin_session()",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    match theirs {
+        Some(email) => Err(Error::forbidden(format!(
+            "{kind} {id} was placed by hand by {email}: only they or an admin may move it"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn non_empty<'a>(s: &'a str, why: &str) -> Result<&'a str> {

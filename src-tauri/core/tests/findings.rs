@@ -263,16 +263,28 @@ async fn acknowledging_works_only_as_yourself_with_a_note(admin: PgPool) {
     let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
     let unmapped = Login::new(&admin, "eio_operator", None).await;
 
-    // Plain SQL: acknowledging in someone else's name is refused by row-level security;
-    // viewers can't acknowledge at all; nobody but the engine writes anything else.
-    let as_other = sqlx::query(
+    // Plain SQL: acknowledging in someone else's name acknowledges in your own (the database
+    // writes who did it); viewers can't acknowledge at all; nobody but the engine writes
+    // anything else.
+    sqlx::query(
         "UPDATE ipam_findings SET acknowledged_at = now(), acknowledged_by = $2, acknowledge_note = 'not me' WHERE id = $1",
     )
     .bind(id)
     .bind(op2.user_id.unwrap())
     .execute(&op1.pool)
-    .await;
-    assert_eq!(sqlstate(as_other), DENIED);
+    .await
+    .unwrap();
+    let by: Option<Uuid> = sqlx::query_scalar("SELECT acknowledged_by FROM ipam_findings WHERE id = $1")
+        .bind(id)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(by, op1.user_id);
+    sqlx::query("UPDATE ipam_findings SET acknowledged_at = NULL, acknowledged_by = NULL, acknowledge_note = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&admin)
+        .await
+        .unwrap();
     for (login, sql) in [
         (&viewer, "UPDATE ipam_findings SET acknowledged_at = now(), acknowledge_note = 'x'"),
         (&op1, "UPDATE ipam_findings SET resolved_at = now()"),
@@ -303,9 +315,12 @@ async fn acknowledging_works_only_as_yourself_with_a_note(admin: PgPool) {
     assert_eq!(f.acknowledged_by.as_deref(), Some("op1@example.com"));
     assert_eq!(f.acknowledge_note.as_deref(), Some("lab subnet, being documented"));
     assert!(f.acknowledged_at.is_some());
-    // Another operator may take it over, as themselves.
-    let f = findings::acknowledge(&db(&op2.pool), id, "mine now").await.unwrap();
-    assert_eq!(f.acknowledged_by.as_deref(), Some("op2@example.com"));
+    // Another operator may not take it over: only its author (or an admin) changes it.
+    let e = findings::acknowledge(&db(&op2.pool), id, "mine now").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Forbidden, "{e}");
+    assert!(e.message.contains("acknowledged by op1@example.com"), "{e}");
+    let f = findings::acknowledge(&db(&op1.pool), id, "still mine").await.unwrap();
+    assert_eq!(f.acknowledged_by.as_deref(), Some("op1@example.com"));
 
     // An acknowledgement covers one occurrence: still open, it stays; reopened, it's gone.
     run(&admin).await;

@@ -3,7 +3,7 @@
 //! identities sealed for worker keys.
 mod common;
 
-use common::{fake_ciphertext, trust_test_key, Login, TEST_RECIPIENT};
+use common::{fake_ciphertext, trust_test_key, DropRole, Login, TEST_RECIPIENT};
 use eio_core::identity::sealing::WorkerKey;
 use eio_core::identity::service_identities::{self as ids, ExternalSystem, NewServiceIdentity};
 use eio_core::identity::users::{self, NewUser, UserRole};
@@ -25,11 +25,15 @@ const MATRIX: &[(&str, [bool; 5])] = &[
     ("release_kill_switch", [false, false, false, true, false]),
     ("plan_ipam", [false, true, true, true, false]),
     ("write_inventory", [false, false, false, false, true]),
-    ("append_job_event", [false, false, false, false, true]),
+    // Workers add events only to the jobs they hold (not this one).
+    ("append_job_event", [false, false, false, false, false]),
     ("modify_job_event", [false, false, false, false, false]),
     ("read_audit", [false, false, false, true, false]),
     ("trust_worker_key", [false, false, false, true, false]),
     ("record_credential_use", [false, false, false, false, true]),
+    // Jobs move only through the database's functions: nobody writes the row itself.
+    ("write_job_status", [false, false, false, false, false]),
+    ("insert_ready_job", [false, false, false, false, false]),
 ];
 
 const GROUPS: [(&str, &str); 5] = [
@@ -57,7 +61,8 @@ async fn attempt(
             "approve_others_job" => sqlx::query("SELECT approve_job($1)").bind(others_job).execute(&mut *tx).await,
             "approve_own_job" => match own_job {
                 Some(j) => sqlx::query("SELECT approve_job($1)").bind(j).execute(&mut *tx).await,
-                None => return Err("no users row, so no job of its own".into()),
+                // No users row, so no job of its own: refused as submitting would be.
+                None => return Err("42501".into()),
             },
             "add_user" => {
                 sqlx::query("SELECT create_user('new@example.com', 'viewer', $1)")
@@ -106,10 +111,24 @@ async fn attempt(
                     .execute(&mut *tx)
                     .await
             }
+            "write_job_status" => {
+                sqlx::query("UPDATE jobs SET status = 'pending', approved_by_user = NULL WHERE id = $1")
+                    .bind(others_job)
+                    .execute(&mut *tx)
+                    .await
+            }
+            "insert_ready_job" => {
+                sqlx::query("INSERT INTO jobs (type, status, title, policy) VALUES ('power', 'pending', 'x', '{}')")
+                    .execute(&mut *tx)
+                    .await
+            }
             other => panic!("unknown action {other}"),
         };
     let _ = tx.rollback().await;
-    r.map(|_| ()).map_err(|e| e.to_string())
+    r.map(|_| ()).map_err(|e| match e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()).unwrap_or_default(),
+        other => format!("not a database refusal: {other}"),
+    })
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
@@ -153,7 +172,13 @@ async fn the_role_by_action_matrix_holds_for_real_logins(admin: PgPool) {
     for (action, expected) in MATRIX {
         for (i, (group, login, own_job)) in logins.iter().enumerate() {
             let outcome = attempt(login, action, others_job, *own_job, identity).await;
-            if outcome.is_ok() != expected[i] {
+            // A refusal counts only as the database's permission error (42501), never as
+            // any error: a typo in an attack must not pass for a refusal.
+            let held = match &outcome {
+                Ok(()) => expected[i],
+                Err(code) => !expected[i] && code == "42501",
+            };
+            if !held {
                 wrong.push(format!(
                     "{group} {action}: expected {}, got {outcome:?}",
                     if expected[i] { "allowed" } else { "refused" }
@@ -277,24 +302,6 @@ async fn admins_manage_users_through_the_database(admin: PgPool) {
     let actions: Vec<String> =
         sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id").fetch_all(&admin).await.unwrap();
     assert_eq!(actions, vec!["user.create", "user.role_change", "user.disable"]);
-}
-
-/// Drops a login role made by a test (roles outlive test databases).
-struct DropRole(PgPool, String);
-impl Drop for DropRole {
-    fn drop(&mut self) {
-        let opts = self.0.connect_options().as_ref().clone();
-        let role = self.1.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async move {
-                use sqlx::Connection;
-                let mut c = sqlx::PgConnection::connect_with(&opts).await.ok()?;
-                sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{role}\"")).execute(&mut c).await.ok()
-            })
-        })
-        .join();
-    }
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]

@@ -835,8 +835,16 @@ async fn viewers_cannot_record_executions_and_operators_only_as_themselves(admin
     };
 
     assert_eq!(sqlstate(insert(viewer.user_id).fetch_one(&viewer.pool).await), "42501");
-    assert_eq!(sqlstate(insert(bob.user_id).fetch_one(&alice.pool).await), "42501", "not as someone else");
-    assert_eq!(sqlstate(insert(None).fetch_one(&alice.pool).await), "42501", "not as nobody");
+    // Not as someone else, nor as nobody: the database records the real requester.
+    for claimed in [bob.user_id, None] {
+        let id = insert(claimed).fetch_one(&alice.pool).await.unwrap();
+        let by: Option<Uuid> = sqlx::query_scalar("SELECT requested_by FROM report_executions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        assert_eq!(by, alice.user_id, "claimed {claimed:?}");
+    }
     let alices = insert(alice.user_id).fetch_one(&alice.pool).await.unwrap();
     // Bob can neither see-to-update nor take over Alice's execution.
     let r = sqlx::query("UPDATE report_executions SET error = 'x', status = 'failed' WHERE id = $1")
@@ -845,19 +853,22 @@ async fn viewers_cannot_record_executions_and_operators_only_as_themselves(admin
         .await
         .unwrap();
     assert_eq!(r.rows_affected(), 0);
-    assert_eq!(
-        sqlstate(
-            sqlx::query("UPDATE report_executions SET requested_by = $2 WHERE id = $1")
-                .bind(alices)
-                .bind(bob.user_id)
-                .execute(&alice.pool)
-                .await
-        ),
-        "42501"
-    );
+    // Nor can Alice hand hers to Bob: the requester never changes.
+    sqlx::query("UPDATE report_executions SET requested_by = $2 WHERE id = $1")
+        .bind(alices)
+        .bind(bob.user_id)
+        .execute(&alice.pool)
+        .await
+        .unwrap();
+    let by: Option<Uuid> = sqlx::query_scalar("SELECT requested_by FROM report_executions WHERE id = $1")
+        .bind(alices)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(by, alice.user_id);
     // Everyone reads the history; the engine records scheduled runs as nobody.
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM report_executions").fetch_one(&viewer.pool).await.unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 3);
     insert(None).fetch_one(&worker.pool).await.unwrap();
 
     // Through the service: a sentence, not a SQLSTATE.
@@ -879,6 +890,15 @@ async fn viewers_cannot_record_executions_and_operators_only_as_themselves(admin
 
 // ---------------------------------------------------------------------------------
 // Definitions, schedules and report jobs.
+
+/// Put `dir` on the admins' list of report folders (as the test's superuser).
+async fn allow_folder(admin: &PgPool, dir: &Path) {
+    sqlx::query("INSERT INTO report_output_folders (path) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(dir.display().to_string())
+        .execute(admin)
+        .await
+        .unwrap();
+}
 
 async fn define(db: &Database, name: &str, schedule: Option<&str>, dir: &Path) -> eio_core::reports::ReportDefinition {
     reports::define(
@@ -902,6 +922,7 @@ async fn definitions_are_validated_listed_and_run_now(admin: PgPool) {
     seed(&admin, 10).await;
     let (_op, db) = operator(&admin).await;
     let dir = tempfile::tempdir().unwrap();
+    allow_folder(&admin, dir.path()).await;
     let d = define(&db, "weekly-findings", Some("0 6 * * 1"), dir.path()).await;
     assert_eq!(d.created_by.as_deref(), Some("op@example.test"));
     let next = d.next_run_at.unwrap();
@@ -972,6 +993,7 @@ async fn a_due_schedule_racing_on_two_instances_makes_one_job(admin: PgPool) {
     seed(&admin, 10).await;
     let (_op, db) = operator(&admin).await;
     let dir = tempfile::tempdir().unwrap();
+    allow_folder(&admin, dir.path()).await;
     let d = define(&db, "hourly-findings", Some("0 * * * *"), dir.path()).await;
     let on_demand = define(&db, "on-demand", None, dir.path()).await;
     assert!(on_demand.next_run_at.is_none());
@@ -1034,6 +1056,7 @@ async fn running_a_report_job_twice_makes_one_set_of_executions(admin: PgPool) {
     seed(&admin, 10).await;
     let (_op, db) = operator(&admin).await;
     let dir = tempfile::tempdir().unwrap();
+    allow_folder(&admin, dir.path()).await;
     let d = define(&db, "nightly-findings", Some("@daily"), dir.path()).await;
     sqlx::query("UPDATE report_definitions SET next_run_at = now() - interval '1 minute' WHERE id = $1")
         .bind(d.id)
@@ -1097,6 +1120,7 @@ async fn the_reports_page_defines_runs_and_lists_through_the_operation_registry(
     std::env::set_var("EIO_DATA_DIR", data.path());
     let session = Session::new(db.clone());
     let folder = tempfile::tempdir().unwrap();
+    allow_folder(&admin, folder.path()).await;
 
     let d = dispatch(
         &session,
@@ -1174,4 +1198,50 @@ async fn the_reports_page_defines_runs_and_lists_through_the_operation_registry(
         .await
         .unwrap_err();
     assert_eq!(e.code, eio_core::error::ErrorCode::Forbidden, "{}", e.message);
+}
+
+/// A VM renamed to a spreadsheet formula by whoever may edit vCenter reaches the CSV as
+/// text: the cell starts with `'`, and no cell of any CSV file starts a formula.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn csv_cells_that_look_like_formulas_are_written_as_text(admin: PgPool) {
+    seed(&admin, 6).await;
+    let evil = r#"=HYPERLINK("http://evil.example","click")"#;
+    sqlx::query(
+        "UPDATE virtual_machines SET name = $1, notes = '@SUM(1+1)'
+         WHERE id = (SELECT id FROM virtual_machines WHERE removed_at IS NULL ORDER BY name LIMIT 1)",
+    )
+    .bind(evil)
+    .execute(&admin)
+    .await
+    .unwrap();
+    let (_op, db) = operator(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let done = reports::run(
+        &db,
+        &RunRequest {
+            report_type: ReportType::Rvtools,
+            format: ReportFormat::Csv,
+            out: dir.path().join("rvtools.csv"),
+            filters: Default::default(),
+            options: RunOptions::default(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(done.files.len() > 1, "{:?}", done.files);
+    let mut cells = 0;
+    let mut neutralized = Vec::new();
+    for f in &done.files {
+        let (_, rows) = csv_table(Path::new(f));
+        for cell in rows.iter().flatten() {
+            cells += 1;
+            assert!(!matches!(cell.chars().next(), Some('=' | '+' | '@' | '\t' | '\r')), "{f}: formula cell {cell:?}");
+            if cell.starts_with('\'') {
+                neutralized.push(cell.clone());
+            }
+        }
+    }
+    assert!(cells > 50, "only {cells} cells read");
+    assert!(neutralized.contains(&format!("'{evil}")), "{neutralized:?}");
+    assert!(neutralized.contains(&"'@SUM(1+1)".to_string()), "{neutralized:?}");
 }

@@ -2,7 +2,7 @@
 //! PostgreSQL logins in each EIO group role, using plain SQL (no Rust checks involved).
 mod common;
 
-use common::{db_message, fake_ciphertext, sqlstate, trust_test_key, Login, TEST_RECIPIENT};
+use common::{db_message, fake_ciphertext, host_plan, sqlstate, trust_test_key, two_sites, Login, TEST_RECIPIENT};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -180,13 +180,16 @@ async fn admins_set_credentials_they_cannot_read_back(admin: PgPool) {
     assert_eq!(sqlstate(e), "23514");
 }
 
-/// A job type needing no capability, submitted by `who` through the public function.
+/// A job of `job_type`, submitted by `who` through the public function (disruptive jobs
+/// with an empty plan: they touch nothing the inventory knows, so no site).
 async fn submit(who: &PgPool, job_type: &str, key: Option<&str>) -> Result<(Uuid, String), sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, status::text AS status FROM submit_job($1::job_type, 'test job', p_idempotency_key => $2)",
+        "SELECT id, status::text AS status FROM submit_job($1::job_type, 'test job', p_idempotency_key => $2,
+                                                          p_plan => $3)",
     )
     .bind(job_type)
     .bind(key)
+    .bind(serde_json::json!({"summary": "test", "material": {}}))
     .fetch_one(who)
     .await?;
     Ok((row.get("id"), row.get("status")))
@@ -282,19 +285,7 @@ async fn denial_cancels_the_job_and_records_why(admin: PgPool) {
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn capabilities_refine_roles(admin: PgPool) {
-    sqlx::raw_sql(
-        "INSERT INTO regions (code, name) VALUES ('NA', 'North America');
-         INSERT INTO countries (region_id, iso_code, name) SELECT id, 'US', 'United States' FROM regions;
-         INSERT INTO sites (country_id, code, timezone) SELECT id, 'US-EAST-01', 'America/New_York' FROM countries;
-         INSERT INTO sites (country_id, code, timezone) SELECT id, 'US-WEST-01', 'America/Los_Angeles' FROM countries;",
-    )
-    .execute(&admin)
-    .await
-    .unwrap();
-    let east: Uuid =
-        sqlx::query_scalar("SELECT id FROM sites WHERE code = 'US-EAST-01'").fetch_one(&admin).await.unwrap();
-    let west: Uuid =
-        sqlx::query_scalar("SELECT id FROM sites WHERE code = 'US-WEST-01'").fetch_one(&admin).await.unwrap();
+    let estate = two_sites(&admin).await;
 
     // Without the capability the job type needs: refused, naming it.
     let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["maintenance_mode"]))).await;
@@ -303,19 +294,31 @@ async fn capabilities_refine_roles(admin: PgPool) {
     // Sync jobs need no capability beyond the operator role.
     assert!(submit(&op.pool, "sync", None).await.is_ok());
 
-    // A site capability limits the user to that site.
+    // A site capability limits the user to that site: the site is the one the plan's hosts
+    // are at, derived by the database; the site the client names is ignored.
     let scoped =
         Login::new(&admin, "eio_operator", Some(("east@example.com", "operator", &["power", "site:US-EAST-01"]))).await;
-    let ok = sqlx::query("SELECT id FROM submit_job('power', 'reset', p_site_id => $1)")
-        .bind(east)
-        .fetch_one(&scoped.pool)
-        .await;
-    assert!(ok.is_ok(), "{ok:?}");
-    let r = sqlx::query("SELECT id FROM submit_job('power', 'reset', p_site_id => $1)")
-        .bind(west)
-        .fetch_one(&scoped.pool)
-        .await;
-    assert_eq!(sqlstate(r), DENIED);
+    let submit_on = |plan: serde_json::Value, claimed_site: Uuid| {
+        let pool = scoped.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Vec<Uuid>,)>(
+                "SELECT site_ids FROM submit_job('power', 'reset', p_site_id => $1, p_plan => $2)",
+            )
+            .bind(claimed_site)
+            .bind(plan)
+            .fetch_one(&pool)
+            .await
+        }
+    };
+    let (sites,) = submit_on(host_plan(Some("vc-east")), estate.east).await.unwrap();
+    assert_eq!(sites, vec![estate.east]);
+    assert_eq!(sqlstate(submit_on(host_plan(Some("vc-west")), estate.west).await), DENIED);
+    assert_eq!(
+        sqlstate(submit_on(host_plan(Some("vc-west")), estate.east).await),
+        DENIED,
+        "claiming east for a west host"
+    );
+    assert_eq!(sqlstate(submit_on(host_plan(None), estate.east).await), DENIED, "host-1 is in both sites");
 
     // Unknown capabilities can't be granted.
     let r = sqlx::query("UPDATE users SET capabilities = '{teleport}' WHERE login_role = $1")
@@ -360,8 +363,21 @@ async fn job_events_are_append_only_for_everyone(admin: PgPool) {
     let (job, _) = submit(&op.pool, "sync", None).await.unwrap();
     let worker = Login::new(&admin, "eio_worker", None).await;
 
-    // Workers may add events...
-    sqlx::query("INSERT INTO job_events (job_id, message) VALUES ($1, 'leased')")
+    // Workers may add events to a job they hold (and to no other)...
+    let r = sqlx::query("INSERT INTO job_events (job_id, message) VALUES ($1, 'not mine')")
+        .bind(job)
+        .execute(&worker.pool)
+        .await;
+    assert_eq!(sqlstate(r), DENIED);
+    sqlx::query("UPDATE jobs SET status = 'pending', policy = policy || '{\"require_approval\": false}' WHERE id = $1")
+        .bind(job)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let leased: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM lease_jobs('w-1', 1, '1 minute')").fetch_all(&worker.pool).await.unwrap();
+    assert_eq!(leased, vec![job]);
+    sqlx::query("INSERT INTO job_events (job_id, message) VALUES ($1, 'step 1 done')")
         .bind(job)
         .execute(&worker.pool)
         .await
@@ -385,7 +401,7 @@ async fn job_events_are_append_only_for_everyone(admin: PgPool) {
         .fetch_one(&admin)
         .await
         .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(n, 3, "submitted, leased, the step");
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
@@ -397,9 +413,13 @@ async fn job_status_follows_the_legal_transitions(admin: PgPool) {
         .fetch_one(&op.pool)
         .await
         .unwrap();
+    // Workers can't write the row at all (jobs move through functions); the transition
+    // table binds even the schema's owner.
     let worker = Login::new(&admin, "eio_worker", None).await;
+    let r = sqlx::query("UPDATE jobs SET status = 'running' WHERE id = $1").bind(job).execute(&worker.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
     let set = |status: &'static str| {
-        let pool = worker.pool.clone();
+        let pool = admin.clone();
         async move {
             sqlx::query("UPDATE jobs SET status = $2::job_status WHERE id = $1")
                 .bind(job)
@@ -422,7 +442,7 @@ async fn job_status_follows_the_legal_transitions(admin: PgPool) {
 
     // Policies are validated where they are stored.
     policy = serde_json::json!({"allow_hard_poweroff": true});
-    let r = sqlx::query("SELECT resolve_job_policy('default', $1)").bind(&policy).fetch_one(&op.pool).await;
+    let r = sqlx::query("SELECT resolve_job_policy('default', $1, 'sync')").bind(&policy).fetch_one(&op.pool).await;
     assert!(db_message(r).contains("allow_vm_shutdown"));
     let r =
         sqlx::query("SELECT id FROM submit_job('sync', 'x', p_policy => '{\"vm_limt\": 3}')").fetch_one(&op.pool).await;
@@ -441,37 +461,35 @@ async fn row_level_security_lets_you_act_only_as_yourself(admin: PgPool) {
     .fetch_one(&admin)
     .await
     .unwrap();
-    // Acknowledging in someone else's name violates the policy.
-    let r = sqlx::query(
+    // Acknowledging in someone else's name: the database writes your own instead.
+    sqlx::query(
         "UPDATE ipam_findings SET acknowledged_at = now(), acknowledged_by = $2, acknowledge_note = 'x' WHERE id = $1",
     )
     .bind(finding)
     .bind(other.user_id)
     .execute(&op.pool)
-    .await;
-    assert_eq!(sqlstate(r), DENIED);
-    // In your own name it works, but only the acknowledgement columns may change.
-    sqlx::query("UPDATE ipam_findings SET acknowledged_at = now(), acknowledged_by = $2, acknowledge_note = 'known, ticket 42' WHERE id = $1")
+    .await
+    .unwrap();
+    let by: Option<Uuid> = sqlx::query_scalar("SELECT acknowledged_by FROM ipam_findings WHERE id = $1")
         .bind(finding)
-        .bind(op.user_id)
-        .execute(&op.pool)
+        .fetch_one(&admin)
         .await
         .unwrap();
+    assert_eq!(by, op.user_id);
+    // Only the acknowledgement columns may change.
     let r =
         sqlx::query("UPDATE ipam_findings SET resolved_at = now() WHERE id = $1").bind(finding).execute(&op.pool).await;
     assert_eq!(sqlstate(r), DENIED);
 
-    // Manual mappings and report definitions carry their author, checked the same way.
-    let r = sqlx::query("INSERT INTO report_definitions (name, type, created_by) VALUES ('x', 'rvtools', $1)")
-        .bind(other.user_id)
-        .execute(&op.pool)
-        .await;
-    assert_eq!(sqlstate(r), DENIED);
-    sqlx::query("INSERT INTO report_definitions (name, type, created_by) VALUES ('mine', 'rvtools', $1)")
-        .bind(op.user_id)
-        .execute(&op.pool)
-        .await
-        .unwrap();
+    // Report definitions carry their author, set by the database whatever the client sent.
+    let author: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO report_definitions (name, type, created_by) VALUES ('mine', 'rvtools', $1) RETURNING created_by",
+    )
+    .bind(other.user_id)
+    .fetch_one(&op.pool)
+    .await
+    .unwrap();
+    assert_eq!(author, op.user_id);
     // Someone else's definition is invisible to your UPDATE.
     let n = sqlx::query("UPDATE report_definitions SET schedule = '0 6 * * *' WHERE name = 'mine'")
         .execute(&other.pool)
@@ -517,8 +535,8 @@ async fn no_app_role_can_change_the_schema_or_its_guards(admin: PgPool) {
             "CREATE OR REPLACE FUNCTION forbid_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
             "SET ROLE eio_owner",
         ] {
-            let r = sqlx::raw_sql(sql).execute(pool).await;
-            assert!(r.is_err(), "an app login could run: {sql}");
+            let state = sqlstate(sqlx::raw_sql(sql).execute(pool).await);
+            assert_eq!(state, DENIED, "an app login could run: {sql}");
         }
     }
 }

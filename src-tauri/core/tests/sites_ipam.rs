@@ -299,17 +299,26 @@ async fn manual_placements_are_your_own(admin: PgPool) {
     let unmapped = Login::new(&admin, "eio_operator", None).await;
     let site: Uuid = sqlx::query_scalar("SELECT id FROM sites WHERE code = 'MUC-01'").fetch_one(&admin).await.unwrap();
 
-    // In plain SQL, placing in someone else's name is refused by row-level security.
-    let as_other = sqlx::query(
+    // In plain SQL, placing in someone else's name places in your own: the database writes
+    // the author; and the other operator can't remove it.
+    let author: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence, created_by)
-         VALUES ('virtual_machine', $1, $2, 'manual', 1, $3)",
+         VALUES ('virtual_machine', $1, $2, 'manual', 1, $3) RETURNING created_by",
     )
     .bind(e.vm_web)
     .bind(site)
     .bind(op2.user_id.unwrap())
-    .execute(&op1.pool)
-    .await;
-    assert_eq!(sqlstate(as_other), DENIED);
+    .fetch_one(&op1.pool)
+    .await
+    .unwrap();
+    assert_eq!(author, op1.user_id);
+    let removed = sqlx::query("DELETE FROM site_inferences WHERE entity_id = $1")
+        .bind(e.vm_web)
+        .execute(&op2.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(removed, 0);
     // Operators can't write inferred opinions, viewers can't write any.
     let inferred = sqlx::query(
         "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence) VALUES ('virtual_machine', $1, $2, 'cidr', 0.8)",
@@ -329,6 +338,15 @@ async fn manual_placements_are_your_own(admin: PgPool) {
     assert!(e3.message.contains("not mapped"), "{e3}");
     // Through the service, as yourself: fine.
     sites::pin(&db(&op1.pool), EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await.unwrap();
+    // Someone else's placement is not another operator's to move or remove, and says whose it is.
+    for r in [
+        sites::pin(&db(&op2.pool), EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await,
+        sites::unpin(&db(&op2.pool), EntityKind::VirtualMachine, e.vm_web).await,
+    ] {
+        let err = r.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+        assert!(err.message.contains("op1@example.com"), "{err}");
+    }
     let e4 = sites::pin(&db(&op1.pool), EntityKind::VirtualMachine, Uuid::new_v4(), "MUC-01", None).await.unwrap_err();
     assert_eq!(e4.code, ErrorCode::NotFound, "{e4}");
 }

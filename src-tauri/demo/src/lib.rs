@@ -415,7 +415,13 @@ async fn worker_key(config: &Config, key_file: Option<&Path>, db: &Database) -> 
     let mut location = keystore::locate(config, key_file);
     let loaded = match keystore::load(&location).await {
         Err(e) if matches!(location, keystore::KeyLocation::Keyring { .. }) && e.code != ErrorCode::NotFound => {
+            // The demo lab is throwaway and must start on a headless machine: it keeps its
+            // key in the data directory's key file, and says so.
             location = keystore::KeyLocation::File(keystore::default_key_file(config));
+            eprintln!(
+                "eio demo: no Secret Service (OS keyring) here: the demo keeps its worker key in {location} \
+                 (mode 0600); a real instance names its key file with --key-file"
+            );
             keystore::load(&location).await
         }
         other => other,
@@ -610,6 +616,16 @@ async fn pending_job(config: &Config, db: &Database, estate: &Estate) -> Result<
         match users::add(db, &new).await {
             Ok(_) => {}
             Err(e) if e.code == ErrorCode::Conflict => users::set_password(db, email, &password).await?,
+            // The login outlived an earlier demo database (roles are cluster-wide): link it as
+            // it is, then give it this run's password.
+            Err(e) if e.code == ErrorCode::Forbidden && e.message.contains("already exists") => {
+                match users::add(db, &NewUser { password: None, ..new }).await {
+                    Ok(_) => {}
+                    Err(e) if e.code == ErrorCode::Conflict => {} // already this database's user
+                    Err(e) => return Err(e),
+                }
+                users::set_password(db, email, &password).await?;
+            }
             Err(e) => return Err(e),
         }
     }

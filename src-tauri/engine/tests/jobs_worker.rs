@@ -26,7 +26,9 @@ async fn insert_job(
     cluster: Option<Uuid>,
 ) -> Uuid {
     sqlx::query_scalar(
-        "INSERT INTO jobs (type, status, title, target, policy, cluster_id) VALUES ($1::job_type, $2::job_status, 'test', $3, $4, $5) RETURNING id",
+        "INSERT INTO jobs (type, status, title, target, policy, cluster_id, cluster_ids)
+         VALUES ($1::job_type, $2::job_status, 'test', $3, $4, $5,
+                 CASE WHEN $5::uuid IS NULL THEN '{}'::uuid[] ELSE ARRAY[$5::uuid] END) RETURNING id",
     )
     .bind(job_type)
     .bind(status)

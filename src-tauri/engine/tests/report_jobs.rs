@@ -33,6 +33,11 @@ async fn seed(pool: &PgPool) {
 }
 
 async fn define(pool: &PgPool, name: &str, schedule: Option<&str>, formats: Vec<ReportFormat>, dir: &Path) -> Uuid {
+    sqlx::query("INSERT INTO report_output_folders (path) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(dir.display().to_string())
+        .execute(pool)
+        .await
+        .unwrap();
     let d = reports::define(
         &Database::from_pool(pool.clone()),
         &NewDefinition {

@@ -93,7 +93,8 @@ pub struct SubmitArgs {
     /// The named job policy to start from
     #[arg(long, global = true, value_name = "NAME")]
     policy: Option<String>,
-    /// JSON with policy fields overriding the named policy ({"allow_vm_shutdown": true, "vm_limit": 2})
+    /// JSON with policy fields tightening the named policy ({"vm_limit": 2}); loosening is refused:
+    /// a policy that skips approval or allows shutdowns is a named one an admin made
     #[arg(long, global = true, value_name = "FILE")]
     policy_file: Option<PathBuf>,
     /// The same key always yields the same single job

@@ -58,6 +58,12 @@ pub enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The folders report definitions may write to (an admin's list; the reports folder
+    /// of the data directory is always allowed)
+    Folder {
+        #[command(subcommand)]
+        cmd: FolderCommand,
+    },
     /// Report executions, newest first
     History {
         /// Only the executions of this definition
@@ -71,13 +77,33 @@ pub enum ReportCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum FolderCommand {
+    /// Allow definitions to write to this folder (admins)
+    Add {
+        /// An absolute path
+        path: PathBuf,
+        /// What the folder is for
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Take a folder off the list: definitions writing there fail until changed (admins)
+    Remove { path: PathBuf },
+    /// The allowed folders
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 impl ReportCommand {
     pub fn json(&self) -> bool {
         match self {
             ReportCommand::Run { json, .. } | ReportCommand::List { json } | ReportCommand::History { json, .. } => {
                 *json
             }
-            ReportCommand::Define { .. } => false,
+            ReportCommand::Folder { cmd: FolderCommand::List { json } } => *json,
+            ReportCommand::Define { .. } | ReportCommand::Folder { .. } => false,
         }
     }
 }
@@ -145,6 +171,38 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
             Ok(())
         }
         ReportCommand::List { json } => definitions(&reports::definitions(db).await?, json),
+        ReportCommand::Folder { cmd } => {
+            let (folders, json) = match cmd {
+                FolderCommand::Add { path, description } => {
+                    let path = absolute(&path)?;
+                    (
+                        reports::allow_output_folder(db, &path.display().to_string(), description.as_deref()).await?,
+                        false,
+                    )
+                }
+                FolderCommand::Remove { path } => {
+                    (reports::remove_output_folder(db, &absolute(&path)?.display().to_string()).await?, false)
+                }
+                FolderCommand::List { json } => (reports::output_folders(db).await?, json),
+            };
+            if json {
+                return print_json(&folders);
+            }
+            println!(
+                "Always allowed: {} (the reports folder of the data directory)",
+                reports::default_reports_dir(config).display()
+            );
+            for f in &folders {
+                println!(
+                    "{}{}  (added by {} on {})",
+                    f.path,
+                    f.description.as_deref().map(|d| format!(" — {d}")).unwrap_or_default(),
+                    f.created_by.as_deref().unwrap_or("?"),
+                    f.created_at.format("%Y-%m-%d")
+                );
+            }
+            Ok(())
+        }
         ReportCommand::History { name, limit, json } => {
             history(&reports::history(db, name.as_deref(), limit).await?, json)
         }

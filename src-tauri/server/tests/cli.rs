@@ -101,6 +101,29 @@ fn status_on_a_fresh_embedded_default_then_reused_then_stopped() {
     assert_eq!(json_of(&out)["tables"]["users"], 1);
 }
 
+/// Four `eio status` started at once on an empty data directory (the desktop and a
+/// terminal at first run race the same way): every one succeeds, on one database.
+#[test]
+fn concurrent_first_starts_of_the_embedded_default_all_succeed() {
+    let dir = data_dir();
+    let _guard = StopOnDrop(dir.path().to_path_buf());
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            eio(dir.path())
+                .args(["status", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(json_of(&out)["tables"]["users"], 1);
+    }
+}
+
 #[test]
 fn missing_postgres_programs_name_the_package_to_install() {
     let dir = data_dir();

@@ -82,18 +82,31 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     let mut c = operator();
     c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1]]);
     failed(&run(c, None).await, "allow_vm_shutdown");
-    // Allowed, but more VMs than vm_limit: refused before touching anything.
+    // Nor can the operator loosen the policy with an override: only tighten it.
     let policy = dir.path().join("policy.json");
     std::fs::write(&policy, r#"{"allow_vm_shutdown": true, "vm_limit": 1}"#).unwrap();
     let mut c = operator();
     c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1], "--policy-file"])
         .arg(&policy);
+    failed(&run(c, None).await, "may only tighten");
+    // A policy that allows shutdowns is a named one an admin made. Under it, more VMs than
+    // the (tightened) vm_limit: refused before touching anything.
+    sqlx::query("INSERT INTO job_policies (name, allow_vm_shutdown, vm_limit) VALUES ('shutdown-ok', true, 5)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    std::fs::write(&policy, r#"{"vm_limit": 1}"#).unwrap();
+    let mut c = operator();
+    c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1], "--policy"])
+        .args(["shutdown-ok", "--policy-file"])
+        .arg(&policy);
     failed(&run(c, None).await, "vm_limit");
     // VMs outside the policy's folder filter are off limits.
-    std::fs::write(&policy, r#"{"allow_vm_shutdown": true, "vm_limit": 5, "folder_filters": ["/dc/vm/never-here"]}"#)
-        .unwrap();
+    std::fs::write(&policy, r#"{"folder_filters": ["/dc/vm/never-here"]}"#).unwrap();
     let mut c = operator();
-    c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--policy-file"]).arg(&policy);
+    c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--policy", "shutdown-ok"])
+        .arg("--policy-file")
+        .arg(&policy);
     failed(&run(c, None).await, "filters");
     // A dry run shows the plan and submits nothing.
     let mut c = operator();

@@ -52,8 +52,25 @@ async fn run_define_list_and_history(pool: PgPool) {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rvtools"));
 
-    // Define a scheduled report; a bad schedule is refused with a sentence.
+    // Define a scheduled report; a bad schedule is refused with a sentence. Its folder
+    // must first be on the admins' list.
     let reports_dir = dir.path().join("reports");
+    let refused = run(&[
+        "report",
+        "define",
+        "weekly",
+        "--type",
+        "ipam_utilization",
+        "--format",
+        "csv",
+        "--out-dir",
+        reports_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not on the list of report folders"));
+    ok(&run(&["report", "folder", "add", reports_dir.to_str().unwrap(), "--description", "team reports"]));
+    let folders = json_of(ok(&run(&["report", "folder", "list", "--json"])));
+    assert_eq!(folders[0]["path"], reports_dir.display().to_string());
     let bad = run(&[
         "report",
         "define",

@@ -112,7 +112,20 @@ export type Choice = "cancel" | "retry" | "shutdown" | "suspend";
 
 export type ConnectionMode = "embedded" | "shared";
 
-export type ConnectionSettings = { mode: ConnectionMode, host: string, port: number, database: string, username: string, };
+export type ConnectionSettings = { mode: ConnectionMode, host: string, port: number, database: string, username: string, 
+/**
+ * The PostgreSQL `sslmode` chosen for this address; none: `verify-full` for a remote
+ * host, TLS-when-offered on this machine. Kept across sign-ins.
+ */
+sslmode: string | null, 
+/**
+ * A CA file to verify the server's certificate with (else the system's roots).
+ */
+sslrootcert: string | null, 
+/**
+ * How the connection is protected, in words (shown in Settings; ignored on input).
+ */
+tls: string, };
 
 /**
  * Where the desktop stands: connected or not, to what, and why not.

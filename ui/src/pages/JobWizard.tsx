@@ -196,28 +196,33 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
               allowDeselect={false}
             />
             <Text size="sm" c="dimmed">
-              Destructive choices are opt-in: the job pauses and asks instead of shutting a VM down, unless you allow it here.
+              Destructive choices are opt-in: the job pauses and asks instead of shutting a VM down. Here you can only make
+              the policy stricter; a policy that allows shutdowns or skips approval is a named one an admin made.
             </Text>
             <Switch
               label="Allow shutting VMs down"
               checked={s.allowShutdown ?? policy?.allow_vm_shutdown ?? false}
+              disabled={!policy?.allow_vm_shutdown}
               onChange={(e) => set("allowShutdown", e.currentTarget.checked)}
             />
             <Switch
               label="Allow hard power-off"
               checked={s.allowHardPoweroff ?? policy?.allow_hard_poweroff ?? false}
+              disabled={!policy?.allow_hard_poweroff}
               onChange={(e) => set("allowHardPoweroff", e.currentTarget.checked)}
             />
             <NumberInput
               label="At most this many VMs per host may be shut down (vm_limit)"
               value={s.vmLimit ?? policy?.vm_limit ?? 10}
               min={0}
+              max={policy?.vm_limit ?? 10}
               onChange={(v) => set("vmLimit", typeof v === "number" ? v : null)}
               w={360}
             />
             <Switch
               label="Require a second person's approval"
               checked={s.requireApproval ?? policy?.require_approval ?? true}
+              disabled={s.kind !== "sync" && (policy?.require_approval ?? true)}
               onChange={(e) => set("requireApproval", e.currentTarget.checked)}
             />
             <TextInput label="Title (optional)" placeholder="Defaults to the plan's summary" value={s.title} onChange={(e) => set("title", e.currentTarget.value)} />

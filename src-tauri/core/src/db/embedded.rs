@@ -183,7 +183,18 @@ impl EmbeddedCluster {
     }
 
     fn lock(&self) -> Result<fs::File> {
-        let path = self.root.join("eio.lock");
+        self.lock_file("eio.lock")
+    }
+
+    /// Held while the application database is created, migrated and its local login made
+    /// (`db::bootstrap_embedded`), so processes starting at once on a new data directory
+    /// take turns instead of racing `CREATE DATABASE`. Blocking: call from `spawn_blocking`.
+    pub fn bootstrap_lock(&self) -> Result<fs::File> {
+        self.lock_file("eio-bootstrap.lock")
+    }
+
+    fn lock_file(&self, name: &str) -> Result<fs::File> {
+        let path = self.root.join(name);
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)

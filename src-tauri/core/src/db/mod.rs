@@ -82,6 +82,9 @@ impl Database {
                 if let Some(p) = password {
                     options = options.password(p.expose());
                 }
+                if password.is_some() || url_has_password(url) {
+                    refuse_cleartext_password(&options).await?;
+                }
                 let pool = pool_options()
                     .connect_with(options)
                     .await
@@ -150,6 +153,69 @@ impl Database {
     }
 }
 
+fn url_has_password(url: &DatabaseUrl) -> bool {
+    url::Url::parse(url.expose())
+        .map(|u| u.password().is_some() || u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")))
+        .unwrap_or(false)
+}
+
+/// A password is never sent in clear text. sqlx answers a server's request for a cleartext
+/// password with the password, whatever the connection, so before a password goes over TCP
+/// that may be unencrypted (`sslmode` disable, allow or prefer), ask the server how it would
+/// take it: one that declines TLS and asks for the password in clear text is refused before
+/// anything secret is sent. (A server that answers this check one way and the real
+/// connection another defeats it: TLS — `verify-full`, the default for remote hosts — is
+/// what protects a password on a network.)
+async fn refuse_cleartext_password(options: &PgConnectOptions) -> Result<()> {
+    use sqlx::postgres::PgSslMode;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = options.get_host().to_owned();
+    let port = options.get_port();
+    let mode = options.get_ssl_mode();
+    if host.starts_with('/') || !matches!(mode, PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer) {
+        return Ok(());
+    }
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port)).await?;
+        if matches!(mode, PgSslMode::Prefer) {
+            // SSLRequest: length 8, code 80877103.
+            stream.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).await?;
+            let mut answer = [0u8; 1];
+            stream.read_exact(&mut answer).await?;
+            if answer[0] == b'S' {
+                return Ok::<_, std::io::Error>(false); // TLS: the password travels encrypted.
+            }
+        }
+        let mut body = Vec::new();
+        body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
+        for (k, v) in [("user", options.get_username()), ("database", options.get_database().unwrap_or_default())] {
+            body.extend_from_slice(k.as_bytes());
+            body.push(0);
+            body.extend_from_slice(v.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        let mut message = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+        message.extend_from_slice(&body);
+        stream.write_all(&message).await?;
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head).await?;
+        // 'R' (authentication request) with code 3: AuthenticationCleartextPassword.
+        Ok(head[0] == b'R' && head[5..9] == 3u32.to_be_bytes())
+    };
+    match tokio::time::timeout(Duration::from_secs(10), probe).await {
+        Ok(Ok(true)) => Err(Error::new(
+            ErrorCode::Config,
+            format!(
+                "the database server at {host}:{port} offers no TLS and asks for the password in clear text: EIO never sends \
+                 a password that way. Turn TLS on at the server (ssl = on) or use scram-sha-256 authentication"
+            ),
+        )),
+        // TLS, another method, or no answer: the real connection says what is wrong, if anything.
+        _ => Ok(()),
+    }
+}
+
 fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(15))
 }
@@ -166,6 +232,11 @@ async fn start_embedded(config: &Config) -> Result<EmbeddedCluster> {
 /// Create the application database, migrate it and make sure the local login exists.
 /// Runs as the cluster's superuser over the private socket; idempotent.
 async fn bootstrap_embedded(cluster: &EmbeddedCluster) -> Result<MigrationReport> {
+    // One process at a time (the desktop and a terminal at first run, or N `eio status`).
+    let c = cluster.clone();
+    let _turn = tokio::task::spawn_blocking(move || c.bootstrap_lock())
+        .await
+        .map_err(|e| Error::internal(format!("embedded PostgreSQL bootstrap lock task failed: {e}")))??;
     let su = |db: &str| cluster.connect_options(embedded::SUPERUSER, db);
     let mut admin = sqlx::PgConnection::connect_with(&su("postgres"))
         .await

@@ -247,7 +247,19 @@ pub async fn acknowledge(db: &Database, id: Uuid, note: &str) -> Result<Finding>
     })?
     .rows_affected();
     if updated == 0 {
-        return Err(Error::not_found(format!("no finding with id {id}")));
+        // Row-level security hides someone else's acknowledgement from this UPDATE.
+        let by: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT u.email FROM ipam_findings f LEFT JOIN users u ON u.id = f.acknowledged_by WHERE f.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+        return Err(match by {
+            Some(Some(email)) => Error::forbidden(format!(
+                "this finding is acknowledged by {email}: only they or an admin may change the acknowledgement"
+            )),
+            _ => Error::not_found(format!("no finding with id {id}")),
+        });
     }
     get(db, id).await
 }

@@ -134,15 +134,18 @@ pub struct Policy {
     pub policy_name: Option<String>,
 }
 
-/// The named policy with `overrides` applied, validated by the database.
+/// The named policy with `overrides` applied, validated by the database. For disruptive
+/// job types an override may only tighten the named policy (42501 otherwise).
 pub async fn resolve_policy(
     db: &Database,
+    job_type: &str,
     name: Option<&str>,
     overrides: Option<&serde_json::Value>,
 ) -> Result<Policy> {
-    let v: serde_json::Value = sqlx::query_scalar("SELECT resolve_job_policy($1, $2)")
+    let v: serde_json::Value = sqlx::query_scalar("SELECT resolve_job_policy($1, $2, $3::job_type)")
         .bind(name.unwrap_or("default"))
         .bind(overrides)
+        .bind(job_type)
         .fetch_one(db.pool())
         .await?;
     serde_json::from_value(v).map_err(|e| Error::internal(format!("policy shape: {e}")))
@@ -190,7 +193,7 @@ pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
         Some(text) => Some(crate::reports::schedule::parse(text)?),
         None => None,
     };
-    let policy = resolve_policy(db, req.policy_name.as_deref(), req.policy.as_ref()).await?;
+    let policy = resolve_policy(db, req.spec.job_type(), req.policy_name.as_deref(), req.policy.as_ref()).await?;
     let plan = plan::compute(db, &req.spec, &policy).await?;
     if req.dry_run {
         return Ok(Submitted { plan, policy, job: None });

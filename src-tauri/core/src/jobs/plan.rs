@@ -100,8 +100,10 @@ impl Plan {
     /// The part of the plan whose change means the approver must look again.
     pub fn material(&self) -> serde_json::Value {
         serde_json::json!({
-            "hosts": self.hosts.iter().map(|h| (&h.moid, h.order)).collect::<Vec<_>>(),
-            "vms": self.vms.iter().map(|v| (&v.moid, &v.action)).collect::<Vec<_>>(),
+            // With the vCenter (moids repeat across vCenters): the database derives the
+            // job's clusters and sites from these entries (`job_scope`).
+            "hosts": self.hosts.iter().map(|h| (&h.moid, h.order, &h.vcenter)).collect::<Vec<_>>(),
+            "vms": self.vms.iter().map(|v| (&v.moid, &v.action, &v.vcenter)).collect::<Vec<_>>(),
             "servers": self.servers.iter().map(|s| (&s.service_tag, &s.action)).collect::<Vec<_>>(),
             "firmware": self.firmware.iter().map(|f| (&f.host, &f.fqdd, &f.from, &f.to)).collect::<Vec<_>>(),
             "forbidden": self.forbidden,

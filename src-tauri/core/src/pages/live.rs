@@ -4,9 +4,11 @@
 //! window as Tauri events by its shell. Both relay with [`relay`], so what a page can
 //! learn this way is decided in one place.
 //!
-//! An event only says *what* changed (ids, kinds, a status): the page then asks for its
-//! model again with its own rights. Whatever else a notification carries (a kill-switch
-//! reason, a list of moids) is dropped here and never reaches a page.
+//! An event only says *what* changed (ids and kinds): the page then asks for its model
+//! again with its own rights. Any database login may NOTIFY these channels with a payload of
+//! its own making, so an event is a hint, never a fact: the database sends ids only
+//! (migration 0050), whatever else a notification carries is dropped here, and a consumer
+//! that tells a person something (the desktop's tray) re-reads the row first.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
@@ -82,33 +84,26 @@ impl LiveEvent {
         let v: serde_json::Value = serde_json::from_str(payload).ok()?;
         let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
         let id = |k: &str| v.get(k).and_then(|x| x.as_str()).and_then(|s| s.parse::<Uuid>().ok());
+        // Ids only: a status, type, initiator or kill-switch state in a payload could be
+        // anybody's invention. Consumers that need them read the row (see the desktop's tray).
         let mut e = match channel {
             "eio_jobs" => {
                 let mut e = Self::empty(LiveKind::Job);
                 e.job_id = id("id");
-                e.status = text("status");
-                e.job_type = text("type");
-                e.initiated_by_user = id("initiated_by_user");
                 e
             }
             "eio_job_events" => {
                 let mut e = Self::empty(LiveKind::JobEvent);
                 e.job_id = id("job_id");
                 e.event_id = v.get("id").and_then(|x| x.as_i64());
-                e.level = text("level");
                 e
             }
             "eio_approvals" => {
                 let mut e = Self::empty(LiveKind::Approval);
                 e.job_id = id("job_id");
-                e.initiated_by_user = id("initiated_by_user");
                 e
             }
-            "eio_kill_switch" => {
-                let mut e = Self::empty(LiveKind::KillSwitch);
-                e.engaged = v.get("engaged").and_then(|x| x.as_bool());
-                e
-            }
+            "eio_kill_switch" => Self::empty(LiveKind::KillSwitch),
             "eio_inventory" => {
                 let mut e = Self::empty(LiveKind::Inventory);
                 e.source = text("source");
@@ -165,12 +160,16 @@ mod tests {
     #[test]
     fn notifications_become_ids_and_kinds_only() {
         let id = Uuid::new_v4();
+        // A forged payload's claims (status, initiator) are not taken: ids only.
         let e = LiveEvent::from_notification(
             "eio_jobs",
-            &format!(r#"{{"id": "{id}", "type": "sync", "status": "paused", "initiated_by_user": null}}"#),
+            &format!(
+                r#"{{"id": "{id}", "type": "power", "status": "awaiting_approval", "initiated_by_user": "{id}"}}"#
+            ),
         )
         .unwrap();
-        assert_eq!((e.kind, e.job_id, e.status.as_deref()), (LiveKind::Job, Some(id), Some("paused")));
+        assert_eq!((e.kind, e.job_id), (LiveKind::Job, Some(id)));
+        assert_eq!((e.status, e.job_type, e.initiated_by_user), (None, None, None));
         let k = LiveEvent::from_notification(
             "eio_kill_switch",
             r#"{"engaged": true, "reason": "storage outage at DC2", "changed_by": "alice"}"#,
@@ -178,7 +177,7 @@ mod tests {
         .unwrap();
         let shown = serde_json::to_string(&k).unwrap();
         assert!(!shown.contains("storage outage") && !shown.contains("alice"), "{shown}");
-        assert_eq!(k.engaged, Some(true));
+        assert_eq!((k.kind, k.engaged), (LiveKind::KillSwitch, None));
         let inv = LiveEvent::from_notification("eio_inventory", r#"{"source": "vc1", "run": "x", "moids": ["vm-1"]}"#)
             .unwrap();
         assert!(!serde_json::to_string(&inv).unwrap().contains("vm-1"));

@@ -776,6 +776,89 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(std::env::current_dir().map_err(|e| Error::internal(format!("cannot read the current folder: {e}")))?.join(path))
 }
 
+/// A definition's folder must still be on the admins' list when it runs (the database
+/// checks it when the definition is written; an admin may have removed it since).
+async fn check_output_allowed(db: &Database, def: &ReportDefinition) -> Result<()> {
+    let allowed: bool =
+        sqlx::query_scalar("SELECT report_output_allowed($1)").bind(&def.output_dir).fetch_one(db.pool()).await?;
+    if allowed {
+        return Ok(());
+    }
+    Err(Error::forbidden(format!(
+        "report \"{}\" writes to {}, which is no longer on the list of report folders an admin allowed",
+        def.name,
+        def.output_dir.as_deref().unwrap_or_default()
+    )))
+}
+
+/// A folder report definitions may write to (admins: `eio report folder add`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct OutputFolder {
+    pub path: String,
+    pub description: Option<String>,
+    pub created_by: Option<String>,
+    #[ts(type = "string")]
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn output_folders(db: &Database) -> Result<Vec<OutputFolder>> {
+    let rows = sqlx::query(
+        "SELECT f.path, f.description, u.email AS created_by, f.created_at
+         FROM report_output_folders f LEFT JOIN users u ON u.id = f.created_by ORDER BY f.path",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OutputFolder {
+                path: r.try_get("path")?,
+                description: r.try_get("description")?,
+                created_by: r.try_get("created_by")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Allow report definitions to write to `path` (admins; audited by the database).
+pub async fn allow_output_folder(db: &Database, path: &str, description: Option<&str>) -> Result<Vec<OutputFolder>> {
+    let p = Path::new(path);
+    let plain = p.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+    if !p.is_absolute() || !plain || path == "/" || path.ends_with('/') || path.contains("//") {
+        return Err(Error::invalid(format!(
+            "report folder \"{path}\" must be an absolute path without '.', '..' or a trailing '/', and not / itself"
+        )));
+    }
+    sqlx::query("INSERT INTO report_output_folders (path, description) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING")
+        .bind(path)
+        .bind(description)
+        .execute(db.pool())
+        .await
+        .map_err(|e| admin_only(Error::from(e), &format!("allowing report folder {path}")))?;
+    output_folders(db).await
+}
+
+/// Take `path` off the list: definitions writing there fail until they are changed.
+pub async fn remove_output_folder(db: &Database, path: &str) -> Result<Vec<OutputFolder>> {
+    let n = sqlx::query("DELETE FROM report_output_folders WHERE path = $1")
+        .bind(path)
+        .execute(db.pool())
+        .await
+        .map_err(|e| admin_only(Error::from(e), &format!("removing report folder {path}")))?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::not_found(format!("{path} is not on the list of report folders")));
+    }
+    output_folders(db).await
+}
+
+fn admin_only(e: Error, doing: &str) -> Error {
+    if e.code != ErrorCode::Forbidden {
+        return e;
+    }
+    Error::forbidden(format!("{doing} needs the admin role")).with_source(e)
+}
+
 /// Where a definition's file of one run goes: `<folder>/<name>_<stamp>.<ext>`.
 fn definition_output(def: &ReportDefinition, default_dir: &Path, stamp: &str, format: ReportFormat) -> PathBuf {
     let dir = def.output_dir.as_deref().map(PathBuf::from).unwrap_or_else(|| default_dir.to_path_buf());
@@ -788,6 +871,7 @@ fn definition_output(def: &ReportDefinition, default_dir: &Path, stamp: &str, fo
 pub async fn run_definition(db: &Database, name: &str, default_dir: &Path) -> Result<Vec<ExecutionSummary>> {
     let def = definition(db, name).await?;
     validate_filters(def.report_type, &def.filters)?;
+    check_output_allowed(db, &def).await?;
     let stamp = Utc::now().format("%Y%m%d-%H%M%S").to_string();
     let mut done = Vec::new();
     let mut first_error = None;
@@ -858,6 +942,7 @@ pub async fn run_job_in(
             Error::not_found(format!("report job {job_id}: its report definition {which} no longer exists"))
         })?;
     let def = definition_from_row(&row)?;
+    check_output_allowed(db, &def).await?;
     let stamp = params.due_at.unwrap_or_else(Utc::now).format("%Y%m%d-%H%M").to_string();
     let mut done = Vec::new();
     let mut first_error = None;

@@ -197,8 +197,19 @@ pub async fn report_define(session: &Session, input: NewDefinition) -> Result<Re
 }
 
 /// The recorded file of execution `input.execution_id` (or its folder), if this login may
-/// see the execution and the file is still there.
+/// see the execution, the file is still there, and it is what a report file is: a regular
+/// file with its format's extension, inside this machine's reports folder or a folder on
+/// the admins' list (after resolving links). An execution's `storage_path` is written by
+/// whoever ran it, so a path it names is never handed to the desktop's opener as is.
 pub async fn openable_path(session: &Session, input: &OpenReportInput) -> Result<PathBuf> {
+    let allowed: Vec<PathBuf> = std::iter::once(super::default_reports_dir_from_env()?)
+        .chain(super::output_folders(&session.db).await?.into_iter().map(|f| PathBuf::from(f.path)))
+        .collect();
+    openable_path_within(session, input, &allowed).await
+}
+
+/// As [`openable_path`], with the allowed folders given.
+pub async fn openable_path_within(session: &Session, input: &OpenReportInput, allowed: &[PathBuf]) -> Result<PathBuf> {
     let e = super::execution(&session.db, input.execution_id).await?;
     let file = e.storage_path.map(PathBuf::from).ok_or_else(|| {
         Error::not_found(format!(
@@ -210,10 +221,20 @@ pub async fn openable_path(session: &Session, input: &OpenReportInput) -> Result
     if !file.is_file() {
         return Err(Error::not_found(format!("{} is no longer there (moved or deleted)", file.display())));
     }
-    if input.folder {
-        return Ok(super::atomic::folder_of(&file));
+    let real =
+        file.canonicalize().map_err(|err| Error::not_found(format!("{} can't be read: {err}", file.display())))?;
+    let refuse = |why: &str| Error::forbidden(format!("{} is not opened: {why}", file.display()));
+    if real.extension().and_then(|x| x.to_str()) != Some(e.format.extension()) {
+        return Err(refuse(&format!("a {} report's file ends in .{}", e.format.as_str(), e.format.extension())));
     }
-    Ok(file)
+    let inside = allowed.iter().filter_map(|d| d.canonicalize().ok()).any(|d| real.starts_with(&d) && real != d);
+    if !inside {
+        return Err(refuse("it is outside the reports folder and the report folders an admin allowed"));
+    }
+    if input.folder {
+        return Ok(super::atomic::folder_of(&real));
+    }
+    Ok(real)
 }
 
 #[cfg(test)]

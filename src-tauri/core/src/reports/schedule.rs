@@ -111,21 +111,14 @@ pub async fn enqueue_due(db: &Database) -> Result<Vec<Uuid>> {
             continue;
         }
         let due_text = due_at.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let job: Option<Uuid> = sqlx::query_scalar(
-            r#"
-            INSERT INTO jobs (type, status, title, target, params, policy, idempotency_key)
-            VALUES ('report', 'pending', $1, $4, $2, '{}', $3)
-            ON CONFLICT ON CONSTRAINT jobs_idempotency_key_key DO NOTHING
-            RETURNING id
-            "#,
-        )
-        .bind(format!("Report {name} ({report_type}) due {due_text}"))
-        .bind(serde_json::json!({ "definition_id": id, "due_at": due_text }))
-        .bind(job_key(id, due_at))
-        .bind(JobSpec::Report(ReportTarget { definition: name.clone() }).to_target())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| Error::from(e).context(format!("creating the job for report {name}")))?;
+        let job: Option<Uuid> = sqlx::query_scalar("SELECT enqueue_system_job('report', $1, $2, $3, $4)")
+            .bind(format!("Report {name} ({report_type}) due {due_text}"))
+            .bind(JobSpec::Report(ReportTarget { definition: name.clone() }).to_target())
+            .bind(serde_json::json!({ "definition_id": id, "due_at": due_text }))
+            .bind(job_key(id, due_at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| Error::from(e).context(format!("creating the job for report {name}")))?;
         created.extend(job);
     }
     tx.commit().await?;

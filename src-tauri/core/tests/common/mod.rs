@@ -64,6 +64,24 @@ impl Drop for Login {
     }
 }
 
+/// Drops a login role made by a test (roles outlive test databases).
+pub struct DropRole(pub PgPool, pub String);
+impl Drop for DropRole {
+    fn drop(&mut self) {
+        let opts = self.0.connect_options().as_ref().clone();
+        let role = self.1.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect_with(&opts).await.ok()?;
+                sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{role}\"")).execute(&mut c).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
 /// The SQLSTATE of a failed statement, or a panic saying it unexpectedly succeeded.
 pub fn sqlstate<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
     match r {
@@ -102,4 +120,63 @@ pub fn fake_ciphertext() -> Vec<u8> {
     let mut v = AGE_HEADER.to_vec();
     v.extend_from_slice(b"-> X25519 test\nciphertext-bytes");
     v
+}
+
+/// Two sites (US-EAST-01, US-WEST-01), each with its own vCenter (vc-east, vc-west) and
+/// one cluster holding one host, and a VM on it. Both hosts are `host-1` and both VMs
+/// `vm-1`: moids repeat across vCenters, so only the vCenter tells them apart.
+pub struct TwoSites {
+    pub east: Uuid,
+    pub west: Uuid,
+    pub east_cluster: Uuid,
+    pub west_cluster: Uuid,
+}
+
+pub async fn two_sites(admin: &PgPool) -> TwoSites {
+    trust_test_key(admin).await;
+    sqlx::raw_sql(
+        "INSERT INTO regions (code, name) VALUES ('NA', 'North America');
+         INSERT INTO countries (region_id, iso_code, name) SELECT id, 'US', 'United States' FROM regions;
+         INSERT INTO sites (country_id, code, timezone) SELECT id, 'US-EAST-01', 'America/New_York' FROM countries;
+         INSERT INTO sites (country_id, code, timezone) SELECT id, 'US-WEST-01', 'America/Los_Angeles' FROM countries;",
+    )
+    .execute(admin)
+    .await
+    .expect("sites");
+    let si: Uuid = sqlx::query_scalar(
+        "INSERT INTO service_identities (name, system, username, encrypted_credentials, recipients)
+         VALUES ('vc-svc', 'vcenter', 'svc', $1, ARRAY[$2]) RETURNING id",
+    )
+    .bind(fake_ciphertext())
+    .bind(TEST_RECIPIENT)
+    .fetch_one(admin)
+    .await
+    .expect("service identity");
+    let mut ids = Vec::new();
+    for (vc, site) in [("vc-east", "US-EAST-01"), ("vc-west", "US-WEST-01")] {
+        let row: (Uuid, Uuid) = sqlx::query_as(
+            "WITH v AS (INSERT INTO vcenter_instances (name, url, service_identity_id, site_id)
+                        SELECT $1, 'https://' || $1 || '.example.com/sdk', $3, id FROM sites WHERE code = $2
+                        RETURNING id, site_id),
+                  c AS (INSERT INTO clusters (vcenter_id, moid, name) SELECT id, 'domain-c1', 'prod' FROM v RETURNING id, vcenter_id),
+                  h AS (INSERT INTO esxi_hosts (vcenter_id, cluster_id, moid, name)
+                        SELECT vcenter_id, id, 'host-1', 'esx01.' || $1 FROM c RETURNING id, vcenter_id, cluster_id),
+                  m AS (INSERT INTO virtual_machines (vcenter_id, cluster_id, host_id, moid, name)
+                        SELECT vcenter_id, cluster_id, id, 'vm-1', 'app01-' || $1 FROM h RETURNING id)
+             SELECT v.site_id, c.id FROM v, c, m",
+        )
+        .bind(vc)
+        .bind(site)
+        .bind(si)
+        .fetch_one(admin)
+        .await
+        .expect("a vCenter with a cluster, a host and a VM");
+        ids.push(row);
+    }
+    TwoSites { east: ids[0].0, west: ids[1].0, east_cluster: ids[0].1, west_cluster: ids[1].1 }
+}
+
+/// A plan whose material part names `host-1` of `vcenter` (None: of any vCenter).
+pub fn host_plan(vcenter: Option<&str>) -> serde_json::Value {
+    serde_json::json!({"summary": "test", "material": {"hosts": [["host-1", 1, vcenter]], "vms": [], "servers": []}})
 }

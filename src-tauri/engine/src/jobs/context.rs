@@ -203,15 +203,14 @@ impl JobContext {
     }
 
     pub async fn progress(&self, fraction: f32, message: impl Into<String>) -> Result<(), JobError> {
-        let n = sqlx::query("UPDATE jobs SET progress = $2, progress_message = $3 WHERE id = $1 AND lease_owner = $4")
+        let held: bool = sqlx::query_scalar("SELECT job_report_progress($1, $2, $3, $4)")
             .bind(self.job.id)
+            .bind(&self.worker)
             .bind(fraction.clamp(0.0, 1.0))
             .bind(message.into())
-            .bind(&self.worker)
-            .execute(self.db.pool())
-            .await?
-            .rows_affected();
-        if n == 0 {
+            .fetch_one(self.db.pool())
+            .await?;
+        if !held {
             return Err(self.lease_lost());
         }
         Ok(())
@@ -323,14 +322,13 @@ impl JobContext {
     /// in one transaction, only while this worker holds the lease.
     pub async fn record_task(&self, step: &Step, task: &str) -> Result<(), JobError> {
         let mut tx = self.db.pool().begin().await?;
-        let owned = sqlx::query("UPDATE jobs SET external_task_ids = array_append(external_task_ids, $2) WHERE id = $1 AND lease_owner = $3")
+        let owned: bool = sqlx::query_scalar("SELECT job_record_task($1, $2, $3)")
             .bind(self.job.id)
-            .bind(task)
             .bind(&self.worker)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if owned == 0 {
+            .bind(task)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !owned {
             return Err(self.lease_lost());
         }
         sqlx::query("UPDATE job_steps SET external_task_id = $2, status = 'waiting' WHERE id = $1")

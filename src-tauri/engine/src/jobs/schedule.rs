@@ -63,16 +63,12 @@ pub async fn enqueue_due_syncs(db: &Database, every: Duration) -> Result<Vec<Uui
         let kind = k.as_str();
         let label = name.clone().unwrap_or_else(|| "fleet".into());
         let spec = JobSpec::Sync(SyncTarget { source: name.clone(), kind: Some(k), benchmark_noop: false });
-        let id: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO jobs (type, status, title, target, policy, idempotency_key)
-             VALUES ('sync', 'pending', $1, $2, '{}', $3)
-             ON CONFLICT ON CONSTRAINT jobs_idempotency_key_key DO NOTHING RETURNING id",
-        )
-        .bind(format!("Scheduled sync of {kind} {label}"))
-        .bind(spec.to_target())
-        .bind(format!("sync:{kind}:{label}:{secs}:{slot}"))
-        .fetch_optional(db.pool())
-        .await?;
+        let id: Option<Uuid> = sqlx::query_scalar("SELECT enqueue_system_job('sync', $1, $2, '{}', $3)")
+            .bind(format!("Scheduled sync of {kind} {label}"))
+            .bind(spec.to_target())
+            .bind(format!("sync:{kind}:{label}:{secs}:{slot}"))
+            .fetch_one(db.pool())
+            .await?;
         created.extend(id);
     }
     Ok(created)
@@ -113,7 +109,7 @@ pub async fn enqueue_due_runs(db: &Database) -> Result<Vec<Uuid>> {
                 None
             }
         };
-        sqlx::query("UPDATE jobs SET next_run_at = $2 WHERE id = $1").bind(id).bind(next).execute(&mut *tx).await?;
+        sqlx::query("SELECT set_job_next_run($1, $2)").bind(id).bind(next).execute(&mut *tx).await?;
         if next.is_none() {
             continue;
         }

@@ -219,13 +219,16 @@ impl Worker {
         let mut listener = PgListener::connect_with(self.db().pool()).await?;
         listener.listen_all(["eio_jobs", "eio_kill_switch"]).await?;
         let stats = self.stats.clone();
+        let pool = self.db().pool().clone();
         Ok(tokio::spawn(async move {
             loop {
                 match listener.recv().await {
                     Ok(n) if n.channel() == "eio_kill_switch" => {
-                        let engaged = serde_json::from_str::<serde_json::Value>(n.payload())
-                            .ok()
-                            .and_then(|v| v["engaged"].as_bool())
+                        // Any login can NOTIFY: the payload is a hint, the row is the fact.
+                        // Unreadable counts as engaged (pause and ask).
+                        let engaged = sqlx::query_scalar::<_, bool>("SELECT engaged FROM kill_switch")
+                            .fetch_one(&pool)
+                            .await
                             .unwrap_or(true);
                         kill.store(engaged, Ordering::SeqCst);
                         if engaged {
@@ -404,42 +407,25 @@ async fn complete(
     }
 }
 
-/// Write the end of a handler run, only while this worker holds the lease.
+/// Write the end of a handler run, only while this worker holds the lease. Every write goes
+/// through the database's job functions (`job_finish`, `job_reapprove`, `job_hand_back`):
+/// a worker login may not write `jobs` itself.
 async fn finish(ctx: &JobContext, outcome: std::result::Result<serde_json::Value, JobError>) -> Result<()> {
     let pool = ctx.db.pool();
     let (id, me) = (ctx.job.id, &ctx.worker);
-    let release = "lease_owner = NULL, lease_expires_at = NULL";
     match outcome {
         Ok(result) => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(&format!(
-                "UPDATE jobs SET status = 'succeeded', result = $3, progress = 1, {release} WHERE id = $1 AND lease_owner = $2"
-            ))
-            .bind(id)
-            .bind(me)
-            .bind(&result)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 1 {
-                sqlx::query(
-                    "INSERT INTO job_events (job_id, level, message, data) VALUES ($1, 'info', 'succeeded', $2)",
-                )
+            sqlx::query_scalar::<_, bool>("SELECT job_finish($1, $2, 'succeeded', 'succeeded', p_result => $3)")
                 .bind(id)
+                .bind(me)
                 .bind(&result)
-                .execute(&mut *tx)
+                .fetch_one(pool)
                 .await?;
-            }
-            tx.commit().await?;
         }
         Err(JobError::Interrupted(Interrupt::LeaseLost)) => {}
         Err(JobError::Interrupted(Interrupt::Shutdown)) => {
             // Hand the job back at once: the next worker resumes it from its steps.
-            sqlx::query("UPDATE jobs SET lease_expires_at = now() WHERE id = $1 AND lease_owner = $2")
-                .bind(id)
-                .bind(me)
-                .execute(pool)
-                .await?;
+            sqlx::query_scalar::<_, bool>("SELECT job_hand_back($1, $2)").bind(id).bind(me).fetch_one(pool).await?;
         }
         Err(JobError::Interrupted(Interrupt::Cancelled)) => {
             end_with(ctx, "cancelled", "cancelled at a safe point", serde_json::json!({}), None).await?;
@@ -461,31 +447,13 @@ async fn finish(ctx: &JobContext, outcome: std::result::Result<serde_json::Value
             end_with(ctx, "paused", &message, reason.clone(), Some(reason)).await?;
         }
         Err(JobError::Reapprove { plan, message }) => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query(&format!(
-                "UPDATE jobs SET status = 'awaiting_approval', plan = $3,
-                        plan_hash = md5(coalesce($3 -> 'material', $3)::text), approved_by_user = NULL, {release}
-                 WHERE id = $1 AND lease_owner = $2"
-            ))
-            .bind(id)
-            .bind(me)
-            .bind(&plan)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 1 {
-                sqlx::query("INSERT INTO job_events (job_id, level, message, data) VALUES ($1, 'warning', $2, $3)")
-                    .bind(id)
-                    .bind(&message)
-                    .bind(serde_json::json!({"new_plan": plan}))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("SELECT pg_notify('eio_approvals', json_build_object('job_id', $1::text)::text)")
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            sqlx::query_scalar::<_, bool>("SELECT job_reapprove($1, $2, $3, $4)")
+                .bind(id)
+                .bind(me)
+                .bind(&plan)
+                .bind(&message)
+                .fetch_one(pool)
+                .await?;
         }
         Err(JobError::Failed(message)) => {
             end_with(ctx, "failed", &message, serde_json::json!({}), None).await?;
@@ -505,30 +473,14 @@ async fn end_with(
     data: serde_json::Value,
     pause_reason: Option<serde_json::Value>,
 ) -> Result<()> {
-    let mut tx = ctx.db.pool().begin().await?;
-    let n = sqlx::query(
-        "UPDATE jobs SET status = $3::job_status, error = CASE WHEN $3 IN ('failed', 'cancelled') THEN $4 ELSE error END,
-                pause_reason = $5, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND lease_owner = $2",
-    )
-    .bind(ctx.job.id)
-    .bind(&ctx.worker)
-    .bind(status)
-    .bind(message)
-    .bind(&pause_reason)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 1 {
-        let level = if status == "failed" { "error" } else { "warning" };
-        sqlx::query("INSERT INTO job_events (job_id, level, message, data) VALUES ($1, $2::event_level, $3, $4)")
-            .bind(ctx.job.id)
-            .bind(level)
-            .bind(message)
-            .bind(data)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    sqlx::query_scalar::<_, bool>("SELECT job_finish($1, $2, $3::job_status, $4, $5, $6)")
+        .bind(ctx.job.id)
+        .bind(&ctx.worker)
+        .bind(status)
+        .bind(message)
+        .bind(data)
+        .bind(&pause_reason)
+        .fetch_one(ctx.db.pool())
+        .await?;
     Ok(())
 }

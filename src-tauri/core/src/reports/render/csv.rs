@@ -4,6 +4,12 @@
 //! inventory_summary, job_history) is one file per sheet beside it, named
 //! `<stem>_<sheet>.csv` (`inventory_vInfo.csv`), as RVTools' own CSV export does; all of them
 //! are committed together. Cells as [`Cell::write_text`] prints them.
+//!
+//! Text comes from whoever may edit vCenter (VM names, notes, custom attributes), so a text
+//! cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return) is written with a leading `'`, as OWASP's CSV-injection guidance says:
+//! `=HYPERLINK(...)` arrives as the text `'=HYPERLINK(...)`, never as a formula. Numbers and
+//! dates are ours and are written as they are.
 use std::path::{Path, PathBuf};
 
 use super::{Cell, Sink};
@@ -53,6 +59,11 @@ fn csv_error(e: ::csv::Error, path: &Path) -> Error {
     }
 }
 
+/// Would a spreadsheet treat a cell starting like this as a formula (OWASP's list)?
+fn is_formula_like(s: &str) -> bool {
+    matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
 impl Sink for CsvSink {
     fn begin_sheet(&mut self, sheet: &'static Sheet) -> Result<()> {
         let index = self.done.len();
@@ -70,6 +81,12 @@ impl Sink for CsvSink {
         let mut result = Ok(());
         for cell in cells {
             let field = match cell {
+                Cell::Text(s) if is_formula_like(s) => {
+                    text.clear();
+                    text.push('\'');
+                    text.push_str(s);
+                    text.as_bytes()
+                }
                 Cell::Text(s) => s.as_bytes(),
                 other => {
                     text.clear();
@@ -100,5 +117,20 @@ impl Sink for CsvSink {
 
     fn finish(self: Box<Self>) -> Result<Vec<AtomicFile>> {
         Ok(self.done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_formula_like;
+
+    #[test]
+    fn formula_starts_are_recognised_and_plain_text_is_not() {
+        for s in ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(is_formula_like(s), "{s:?}");
+        }
+        for s in ["app01", "", " =1", "10.0.0.1", "'=1"] {
+            assert!(!is_formula_like(s), "{s:?}");
+        }
     }
 }

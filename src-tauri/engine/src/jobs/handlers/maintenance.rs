@@ -29,15 +29,27 @@ pub const HOST_STRIDE: i32 = 10_000;
 pub const EXIT_OFFSET: i32 = 9_000;
 
 /// The plan this run follows: the approved one once anything was done, else today's
-/// (checked against the approved one for drift).
+/// (checked against the approved one for drift). A stored plan is used only if its own
+/// hosts, VMs and firmware give the approved hash: the submitter wrote the plan, and its
+/// material part alone was what the approver and the database's scope saw.
 pub async fn plan(ctx: &JobContext, spec: &JobSpec) -> Result<Plan, JobError> {
     let started: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_steps WHERE job_id = $1)")
         .bind(ctx.job.id)
         .fetch_one(ctx.db.pool())
         .await?;
     match (&ctx.job.plan, started) {
-        (Some(p), true) => serde_json::from_value(p.clone())
-            .map_err(|e| JobError::Failed(format!("the approved plan is unreadable: {e}"))),
+        (Some(p), true) => {
+            let plan: Plan = serde_json::from_value(p.clone())
+                .map_err(|e| JobError::Failed(format!("the approved plan is unreadable: {e}")))?;
+            let hash = eio_core::jobs::material_hash(&ctx.db, &plan).await?;
+            if ctx.job.plan_hash.as_deref() != Some(hash.as_str()) {
+                return Err(JobError::Failed(
+                    "the stored plan's hosts, VMs or firmware differ from the part that was approved: refusing to resume it"
+                        .into(),
+                ));
+            }
+            Ok(plan)
+        }
         _ => super::check_drift(ctx, spec).await,
     }
 }

@@ -19,6 +19,15 @@ use crate::sync::Syncer;
 /// Run the job's handler; the worker records how it ended.
 pub async fn run(ctx: &JobContext, syncer: &Syncer) -> Result<serde_json::Value, JobError> {
     let spec = JobSpec::from_target(&ctx.job.target).map_err(|e| JobError::Failed(e.message))?;
+    // The type the database checked (approval, capability, plan) is the one that runs: the
+    // database refuses a mismatch (`jobs_target_matches_type`); this catches any row older.
+    if spec.job_type() != ctx.job.job_type {
+        return Err(JobError::Failed(format!(
+            "the job is a {} job but its target is a {} job: refused before touching anything",
+            ctx.job.job_type,
+            spec.job_type()
+        )));
+    }
     match &spec {
         JobSpec::Sync(t) => sync::run(ctx, syncer, t).await,
         JobSpec::Report(t) => report::run(ctx, t).await,
@@ -43,6 +52,7 @@ pub async fn check_drift(ctx: &JobContext, spec: &JobSpec) -> Result<jobs::Plan,
         return Err(JobError::Failed(format!("the job can no longer run: {}", plan.refusals.join("; "))));
     }
     let hash = jobs::material_hash(&ctx.db, &plan).await?;
+    // Every disruptive job has a plan: `submit_job` refuses one without (migration 0050).
     if ctx.job.plan_hash.as_deref().is_some_and(|approved| approved != hash) {
         let mut plan_json = serde_json::to_value(&plan).map_err(|e| JobError::Failed(e.to_string()))?;
         plan_json["material"] = plan.material();

@@ -1,0 +1,924 @@
+//! The red-team suite: every attack on the database boundary that issue 18 reproduced, and
+//! the variants found while closing them, performed as the weakest login that could try —
+//! a real PostgreSQL login in an EIO group role, with plain SQL, no Rust check involved.
+//! Each test asserts the refusal by its SQLSTATE (42501 permission, 22023 bad parameter,
+//! 23514 a named check) and that nothing changed.
+//!
+//! The threat model (README, "Security"): an insider with their own database login and
+//! `psql` — viewer, operator, approver, admin, or a worker login such as a desktop running
+//! local workers — gets nothing the UI would not give them.
+mod common;
+
+use common::{db_message, host_plan, sqlstate, two_sites, Login};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+const DENIED: &str = "42501";
+const BAD_PARAMETER: &str = "22023";
+
+async fn job_count(admin: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(admin).await.unwrap()
+}
+
+/// Submit a disruptive job on `host-1` of vc-east as `who`.
+async fn submit_power(
+    who: &PgPool,
+    policy_name: &str,
+    policy: serde_json::Value,
+) -> Result<(Uuid, String), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, status::text AS status FROM submit_job('power', 'reset', p_policy_name => $1, p_policy => $2, p_plan => $3)",
+    )
+    .bind(policy_name)
+    .bind(policy)
+    .bind(host_plan(Some("vc-east")))
+    .fetch_one(who)
+    .await?;
+    Ok((row.get("id"), row.get("status")))
+}
+
+async fn lease(worker: &PgPool, name: &str) -> Vec<Uuid> {
+    sqlx::query_scalar("SELECT id FROM lease_jobs($1, 10, '5 minutes')").bind(name).fetch_all(worker).await.unwrap()
+}
+
+// -------------------------------------------------------------------------------------
+// 1. Approval is not the initiator's to waive.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_initiator_cannot_waive_approval_with_an_override(admin: PgPool) {
+    two_sites(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    for relax in [
+        serde_json::json!({"require_approval": false}),
+        serde_json::json!({"require_approval": false, "allow_vm_shutdown": true}),
+        serde_json::json!({"allow_vm_shutdown": true}),
+        serde_json::json!({"allow_vm_shutdown": true, "allow_hard_poweroff": true}),
+        serde_json::json!({"vm_limit": 11}),
+        serde_json::json!({"shutdown_timeout_seconds": 1}),
+    ] {
+        let r = submit_power(&op.pool, "default", relax.clone()).await;
+        assert_eq!(sqlstate(r), DENIED, "override {relax} was accepted");
+        // The scheduled form follows the same rules.
+        let r = sqlx::query(
+            "SELECT id FROM submit_scheduled_job('power', 'nightly reset', '{}', '0 3 * * *', now() + interval '1 day',
+                                                 p_policy => $1, p_plan => $2)",
+        )
+        .bind(&relax)
+        .bind(host_plan(Some("vc-east")))
+        .fetch_one(&op.pool)
+        .await;
+        assert_eq!(sqlstate(r), DENIED, "scheduled override {relax} was accepted");
+    }
+    assert_eq!(job_count(&admin).await, 0);
+
+    // Tightening is fine, and what is stored is the tighter policy.
+    let (job, status) = submit_power(&op.pool, "default", serde_json::json!({"vm_limit": 2})).await.unwrap();
+    assert_eq!(status, "awaiting_approval");
+    let limit: i32 = sqlx::query_scalar("SELECT (policy ->> 'vm_limit')::int FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(limit, 2);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_disruptive_job_without_a_plan_is_refused(admin: PgPool) {
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    // Without a plan the worker would have nothing to compare, and the scope nothing to derive from.
+    let r = sqlx::query("SELECT id FROM submit_job('power', 'reset')").fetch_one(&op.pool).await;
+    assert_eq!(sqlstate(r), BAD_PARAMETER);
+    let r = sqlx::query("SELECT id FROM submit_job('power', 'reset', p_plan => '{\"summary\": \"x\"}')")
+        .fetch_one(&op.pool)
+        .await;
+    assert_eq!(sqlstate(r), BAD_PARAMETER);
+    assert_eq!(job_count(&admin).await, 0);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_relaxed_named_policy_is_an_admins_and_needs_its_capability(admin: PgPool) {
+    two_sites(&admin).await;
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    let trusted =
+        Login::new(&admin, "eio_operator", Some(("trusted@example.com", "operator", &["power", "relaxed_policy"])))
+            .await;
+
+    // Operators can't create or loosen a named policy.
+    let r =
+        sqlx::query("INSERT INTO job_policies (name, require_approval) VALUES ('yolo', false)").execute(&op.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+    let r =
+        sqlx::query("UPDATE job_policies SET require_approval = false WHERE name = 'default'").execute(&op.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+
+    // An admin can, and it is audited under the admin's own name.
+    sqlx::query(
+        "INSERT INTO job_policies (name, description, require_approval, allow_vm_shutdown)
+         VALUES ('lab-unattended', 'lab hosts, nobody on call', false, true)",
+    )
+    .execute(&boss.pool)
+    .await
+    .unwrap();
+    let (action, actor): (String, Option<Uuid>) =
+        sqlx::query_as("SELECT action, actor_user FROM audit_events WHERE target_type = 'job_policy'")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!((action.as_str(), actor), ("job_policy.insert", boss.user_id));
+
+    // Using it needs relaxed_policy.
+    let r = submit_power(&op.pool, "lab-unattended", serde_json::Value::Null).await;
+    let msg = db_message(r);
+    assert!(msg.contains("relaxed_policy"), "{msg}");
+    assert_eq!(job_count(&admin).await, 0);
+    let (_, status) = submit_power(&trusted.pool, "lab-unattended", serde_json::Value::Null).await.unwrap();
+    assert_eq!(status, "pending");
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn lease_jobs_refuses_a_job_that_lacks_its_approval(admin: PgPool) {
+    two_sites(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    let ap = Login::new(&admin, "eio_approver", Some(("ap@example.com", "approver", &["power"]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let (job, _) = submit_power(&op.pool, "default", serde_json::Value::Null).await.unwrap();
+    // A row that says pending without an approval (as a restore, a bug or an old
+    // migration could leave it): the lease still refuses it.
+    sqlx::query("UPDATE jobs SET status = 'pending' WHERE id = $1").bind(job).execute(&admin).await.unwrap();
+    assert!(lease(&worker.pool, "w-1").await.is_empty());
+    let status: String =
+        sqlx::query_scalar("SELECT status::text FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(status, "pending");
+
+    // Approved by a second person, it is leased.
+    sqlx::query("UPDATE jobs SET status = 'awaiting_approval' WHERE id = $1").bind(job).execute(&admin).await.unwrap();
+    sqlx::query("SELECT approve_job($1)").bind(job).execute(&ap.pool).await.unwrap();
+    assert_eq!(lease(&worker.pool, "w-1").await, vec![job]);
+}
+
+// -------------------------------------------------------------------------------------
+// 2. Worker logins can neither approve nor forge.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_worker_login_cannot_approve_insert_or_rewrite_jobs(admin: PgPool) {
+    two_sites(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    let ap = Login::new(&admin, "eio_approver", Some(("ap@example.com", "approver", &["power"]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let (job, _) = submit_power(&op.pool, "default", serde_json::Value::Null).await.unwrap();
+    let before: serde_json::Value =
+        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+
+    for (sql, what) in [
+        ("UPDATE jobs SET status = 'pending', approved_by_user = $2 WHERE id = $1", "approve by UPDATE"),
+        ("UPDATE jobs SET initiated_by_user = $2 WHERE id = $1", "rewrite the initiator"),
+        ("UPDATE jobs SET policy = policy || '{\"allow_hard_poweroff\": true}' WHERE id = $1 AND $2::uuid IS NOT NULL", "loosen the policy"),
+        (
+            "INSERT INTO jobs (type, status, title, policy, approved_by_user, initiated_by_user)
+             SELECT 'power', 'pending', 'forged', '{}', $2, initiated_by_user FROM jobs WHERE id = $1",
+            "insert a ready-to-run job",
+        ),
+        (
+            "INSERT INTO approvals (job_id, approver_user_id, decision) VALUES ($1, $2, 'approved')",
+            "insert an approval",
+        ),
+        ("SELECT approve_job($1, $2::text)", "call approve_job"),
+    ] {
+        let r = sqlx::query(sql).bind(job).bind(ap.user_id).execute(&worker.pool).await;
+        assert_eq!(sqlstate(r), DENIED, "a worker could {what}");
+    }
+    let after: serde_json::Value =
+        sqlx::query_scalar("SELECT to_jsonb(j) FROM jobs j WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(before, after);
+    assert_eq!(job_count(&admin).await, 1);
+    // Nothing the worker did made it leasable.
+    assert!(lease(&worker.pool, "w-1").await.is_empty());
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn actors_in_the_ledgers_are_the_session_whatever_the_client_sends(admin: PgPool) {
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let ap = Login::new(&admin, "eio_approver", Some(("ap@example.com", "approver", &[]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let (job,): (Uuid,) =
+        sqlx::query_as("SELECT id FROM submit_job('sync', 'x', p_policy => '{\"require_approval\": false}')")
+            .fetch_one(&op.pool)
+            .await
+            .unwrap();
+    // Not into a job it doesn't hold...
+    let r = sqlx::query("INSERT INTO job_events (job_id, message) VALUES ($1, 'approved by ap@example.com')")
+        .bind(job)
+        .execute(&worker.pool)
+        .await;
+    assert_eq!(sqlstate(r), DENIED);
+    // ...and into one it holds, only as itself.
+    assert_eq!(lease(&worker.pool, "w-1").await, vec![job]);
+    let (login, user): (String, Option<Uuid>) = sqlx::query_as(
+        "INSERT INTO job_events (job_id, message, actor_login, actor_user) VALUES ($1, 'approved by ap@example.com', $2, $3)
+         RETURNING actor_login::text, actor_user",
+    )
+    .bind(job)
+    .bind(&ap.role)
+    .bind(ap.user_id)
+    .fetch_one(&worker.pool)
+    .await
+    .unwrap();
+    assert_eq!((login.as_str(), user), (worker.role.as_str(), None));
+
+    sqlx::query(
+        "INSERT INTO audit_events (action, target_type, target_id, actor_login, actor_user)
+         VALUES ('job.approve', 'job', $1, $2, $3)",
+    )
+    .bind(job.to_string())
+    .bind(&ap.role)
+    .bind(ap.user_id)
+    .execute(&worker.pool)
+    .await
+    .unwrap();
+    let (login, user): (String, Option<Uuid>) =
+        sqlx::query_as("SELECT actor_login::text, actor_user FROM audit_events WHERE action = 'job.approve'")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!((login.as_str(), user), (worker.role.as_str(), None));
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn workers_move_only_the_jobs_they_hold_and_only_by_the_rules(admin: PgPool) {
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let a = Login::new(&admin, "eio_worker", None).await;
+    let b = Login::new(&admin, "eio_worker", None).await;
+    let (job,): (Uuid,) =
+        sqlx::query_as("SELECT id FROM submit_job('sync', 'x', p_policy => '{\"require_approval\": false}')")
+            .fetch_one(&op.pool)
+            .await
+            .unwrap();
+    assert_eq!(lease(&a.pool, "w-a").await, vec![job]);
+
+    // Another worker naming itself, or claiming to be the holder from another login, gets
+    // nothing done without the lease name; with the wrong name: false, nothing changed.
+    let done: bool = sqlx::query_scalar("SELECT job_finish($1, 'w-b', 'succeeded', 'done')")
+        .bind(job)
+        .fetch_one(&b.pool)
+        .await
+        .unwrap();
+    assert!(!done);
+    for f in
+        ["job_hand_back($1, 'w-b')", "job_report_progress($1, 'w-b', 0.5, 'x')", "job_record_task($1, 'w-b', 'task-1')"]
+    {
+        let held: bool = sqlx::query_scalar(&format!("SELECT {f}")).bind(job).fetch_one(&b.pool).await.unwrap();
+        assert!(!held, "{f}");
+    }
+    // A run never ends as pending or awaiting approval through job_finish.
+    let r = sqlx::query("SELECT job_finish($1, 'w-a', 'pending', 'again')").bind(job).execute(&a.pool).await;
+    assert_eq!(sqlstate(r), BAD_PARAMETER);
+    // The engine's own jobs are never disruptive.
+    let r = sqlx::query("SELECT enqueue_system_job('power', 'x', '{}', '{}', NULL)").execute(&a.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+    // People don't call the workers' functions.
+    let r = sqlx::query("SELECT job_finish($1, 'w-a', 'succeeded', 'done')").bind(job).execute(&op.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+
+    let status: String =
+        sqlx::query_scalar("SELECT status::text FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    assert_eq!(status, "running");
+    // The holder finishes it.
+    let done: bool = sqlx::query_scalar("SELECT job_finish($1, 'w-a', 'succeeded', 'done', p_result => '{\"ok\": 1}')")
+        .bind(job)
+        .fetch_one(&a.pool)
+        .await
+        .unwrap();
+    assert!(done);
+}
+
+// -------------------------------------------------------------------------------------
+// 3. Temp tables shadow nothing.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_temp_table_cannot_shadow_a_table_a_check_reads(admin: PgPool) {
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let prefix: Uuid = sqlx::query_scalar(
+        "INSERT INTO prefixes (routing_domain_id, cidr) VALUES (default_routing_domain_id(), '10.0.0.0/24') RETURNING id",
+    )
+    .fetch_one(&op.pool)
+    .await
+    .unwrap();
+    // A private `prefixes` that says the prefix holds 192.168.1.0/24, then an assignment
+    // outside the real prefix: the trigger reads the real table, not the temp one.
+    let mut c = op.pool.acquire().await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE prefixes (id uuid, routing_domain_id uuid, cidr cidr);
+         CREATE TEMP TABLE job_status_transitions (from_status job_status, to_status job_status);",
+    )
+    .execute(&mut *c)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO pg_temp.prefixes VALUES ($1, default_routing_domain_id(), '192.168.1.0/24')")
+        .bind(prefix)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let r = sqlx::query(
+        "INSERT INTO public.ip_assignments (routing_domain_id, prefix_id, address)
+         VALUES (default_routing_domain_id(), $1, '192.168.1.5')",
+    )
+    .bind(prefix)
+    .execute(&mut *c)
+    .await;
+    let e = r.unwrap_err();
+    let db = e.as_database_error().unwrap();
+    assert_eq!((db.code().as_deref(), db.constraint()), (Some("23514"), Some("ip_assignments_prefix_contains")));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ip_assignments").fetch_one(&admin).await.unwrap();
+    assert_eq!(n, 0);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn every_project_function_pins_its_search_path(admin: PgPool) {
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = 'eio_owner'::regrole",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(total > 100, "the catalog query found only {total} functions of ours");
+    let unpinned: Vec<String> = sqlx::query_scalar(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p
+         WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = 'eio_owner'::regrole
+           AND NOT coalesce('search_path=public, pg_temp' = ANY (p.proconfig), false)
+         ORDER BY 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(unpinned.is_empty(), "functions without `search_path = public, pg_temp`: {unpinned:?}");
+}
+
+/// The exact columns each application role may INSERT or UPDATE, and the tables it may
+/// DELETE from, compared with `write_grants.txt` beside this file: a new grant is a
+/// reviewed change to that list.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn application_roles_write_exactly_the_committed_columns(admin: PgPool) {
+    let actual: Vec<String> = sqlx::query_scalar(
+        r#"
+        WITH roles(r) AS (VALUES ('eio_viewer'), ('eio_operator'), ('eio_approver'), ('eio_admin'), ('eio_worker')),
+        cols AS (
+            SELECT r, c.relname AS t, a.attname AS col, priv
+            FROM roles, pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+                 (VALUES ('INSERT'), ('UPDATE')) p(priv)
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+              AND has_column_privilege(r, c.oid, a.attnum, priv)
+        ),
+        dels AS (
+            SELECT r, c.relname AS t FROM roles, pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+              AND has_table_privilege(r, c.oid, 'DELETE')
+        )
+        SELECT line FROM (
+            SELECT format('%s %s %s(%s)', r, priv, t, string_agg(col, ',' ORDER BY col)) AS line FROM cols GROUP BY r, priv, t
+            UNION ALL
+            SELECT format('%s DELETE %s', r, t) FROM dels
+        ) x ORDER BY 1
+        "#,
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    let committed: Vec<String> = include_str!("write_grants.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    assert!(committed.len() > 20, "write_grants.txt lists only {} grants", committed.len());
+    let added: Vec<&String> = actual.iter().filter(|l| !committed.contains(l)).collect();
+    let removed: Vec<&String> = committed.iter().filter(|l| !actual.contains(l)).collect();
+    assert!(
+        added.is_empty() && removed.is_empty(),
+        "write grants differ from write_grants.txt\n  granted but not listed: {added:#?}\n  listed but not granted: {removed:#?}"
+    );
+    // And no application role may write a job row at all.
+    assert!(!actual.iter().any(|l| l.contains(" jobs(") || l.ends_with(" jobs")), "{actual:#?}");
+}
+
+// -------------------------------------------------------------------------------------
+// 4. Admins can't take over other logins.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_admin_cannot_link_or_reset_a_powerful_login(admin: PgPool) {
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let reader = Login::new(&admin, "pg_read_all_data", None).await;
+    let other_admin = Login::new(&admin, "eio_admin", None).await;
+    let creator = Login::new(&admin, "eio_viewer", None).await;
+    sqlx::raw_sql(&format!("ALTER ROLE {} CREATEROLE", creator.role)).execute(&admin).await.unwrap();
+    let verifier = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVkS2V5:c2VydmVyS2V5";
+    for (login, as_role, why) in [
+        (&worker.role, "viewer", "a worker login"),
+        (&reader.role, "viewer", "a member of pg_read_all_data"),
+        (&other_admin.role, "viewer", "a member of another EIO group"),
+        (&creator.role, "viewer", "a CREATEROLE login"),
+    ] {
+        let r = sqlx::query("SELECT create_user('taken@example.com', $2::user_role, $1, '{}', $3)")
+            .bind(login)
+            .bind(as_role)
+            .bind(verifier)
+            .execute(&boss.pool)
+            .await;
+        assert_eq!(sqlstate(r), DENIED, "an admin could link {why}");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&admin).await.unwrap();
+    assert_eq!(users, 1, "only the admin's own users row exists");
+
+    // A user whose login became a worker after it was linked: no password reset, no role change.
+    let alice = Login::new(&admin, "eio_viewer", Some(("alice@example.com", "viewer", &[]))).await;
+    sqlx::raw_sql(&format!("GRANT eio_worker TO {}", alice.role)).execute(&admin).await.unwrap();
+    let r = sqlx::query("SELECT set_user_password('alice@example.com', $1)").bind(verifier).execute(&boss.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+    let r = sqlx::query("SELECT set_user_role('alice@example.com', 'operator')").execute(&boss.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+}
+
+// -------------------------------------------------------------------------------------
+// 5. Scope is derived, not trusted.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_jobs_scope_is_derived_and_counts_against_every_cluster(admin: PgPool) {
+    let estate = two_sites(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    let ap = Login::new(&admin, "eio_approver", Some(("ap@example.com", "approver", &["power"]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let submit = |plan: serde_json::Value, claimed: Uuid| {
+        let pool = op.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Uuid, Vec<Uuid>, Vec<Uuid>)>(
+                "SELECT id, cluster_ids, site_ids FROM submit_job('power', 'x', p_plan => $1, p_site_id => $2, p_cluster_id => $2)",
+            )
+            .bind(plan)
+            .bind(claimed)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // `host-1` without its vCenter is in both: the job touches both clusters and both sites,
+    // whatever the client claimed.
+    let (both, clusters, sites) = submit(host_plan(None), Uuid::new_v4()).await;
+    let mut want_clusters = vec![estate.east_cluster, estate.west_cluster];
+    want_clusters.sort();
+    let mut want_sites = vec![estate.east, estate.west];
+    want_sites.sort();
+    let (mut clusters, mut sites) = (clusters, sites);
+    clusters.sort();
+    sites.sort();
+    assert_eq!((clusters, sites), (want_clusters, want_sites));
+    let (east_only, clusters, _) = submit(host_plan(Some("vc-east")), estate.west).await;
+    assert_eq!(clusters, vec![estate.east_cluster]);
+    for job in [both, east_only] {
+        sqlx::query("SELECT approve_job($1)").bind(job).execute(&ap.pool).await.unwrap();
+    }
+    // One disruptive job per cluster (the default limit): the job spanning both runs, and
+    // the east one waits, though it was never told it shares a cluster.
+    assert_eq!(lease(&worker.pool, "w-1").await, vec![both]);
+    assert!(lease(&worker.pool, "w-1").await.is_empty());
+    let status: String = sqlx::query_scalar("SELECT status::text FROM jobs WHERE id = $1")
+        .bind(east_only)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+}
+
+// -------------------------------------------------------------------------------------
+// 6. Authorship holds on UPDATE and DELETE.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn only_the_author_or_an_admin_changes_an_authored_row(admin: PgPool) {
+    let estate = two_sites(&admin).await;
+    let alice = Login::new(&admin, "eio_operator", Some(("alice@example.com", "operator", &[]))).await;
+    let bob = Login::new(&admin, "eio_operator", Some(("bob@example.com", "operator", &[]))).await;
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let host: Uuid =
+        sqlx::query_scalar("SELECT id FROM esxi_hosts ORDER BY name LIMIT 1").fetch_one(&admin).await.unwrap();
+
+    // Alice pins a host to a site, claiming Bob did it: the row is hers.
+    let author: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence, created_by)
+         VALUES ('esxi_host', $1, $2, 'manual', 1, $3) RETURNING created_by",
+    )
+    .bind(host)
+    .bind(estate.east)
+    .bind(bob.user_id)
+    .fetch_one(&alice.pool)
+    .await
+    .unwrap();
+    assert_eq!(author, alice.user_id);
+    // Bob can't move, re-attribute or delete it: it is not his to see for writing.
+    for sql in [
+        "UPDATE site_inferences SET site_id = $2 WHERE entity_id = $1",
+        "UPDATE site_inferences SET created_by = (SELECT id FROM users WHERE email = 'bob@example.com') WHERE entity_id = $1 AND $2::uuid IS NOT NULL",
+        "DELETE FROM site_inferences WHERE entity_id = $1 AND $2::uuid IS NOT NULL",
+    ] {
+        let n = sqlx::query(sql).bind(host).bind(estate.west).execute(&bob.pool).await.unwrap().rows_affected();
+        assert_eq!(n, 0, "{sql}");
+    }
+    // Alice can't hand it to Bob either (the author never changes).
+    sqlx::query("UPDATE site_inferences SET created_by = $2 WHERE entity_id = $1")
+        .bind(host)
+        .bind(bob.user_id)
+        .execute(&alice.pool)
+        .await
+        .unwrap();
+    let (site, author): (Uuid, Option<Uuid>) =
+        sqlx::query_as("SELECT site_id, created_by FROM site_inferences WHERE entity_id = $1 AND method = 'manual'")
+            .bind(host)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!((site, author), (estate.east, alice.user_id));
+    // An admin may remove it.
+    let n = sqlx::query("DELETE FROM site_inferences WHERE entity_id = $1 AND method = 'manual'")
+        .bind(host)
+        .execute(&boss.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+
+    // Acknowledgements: Bob can neither clear nor overwrite Alice's.
+    let finding: Uuid = sqlx::query_scalar(
+        "INSERT INTO ipam_findings (type, severity, subject_key, message)
+         VALUES ('duplicate_usage', 'error', 'default/10.0.0.5', '10.0.0.5 used by two MACs') RETURNING id",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE ipam_findings SET acknowledged_at = now(), acknowledge_note = 'ticket 42' WHERE id = $1")
+        .bind(finding)
+        .execute(&alice.pool)
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE ipam_findings SET acknowledged_at = NULL, acknowledged_by = NULL, acknowledge_note = NULL WHERE id = $1",
+        "UPDATE ipam_findings SET acknowledged_at = now(), acknowledge_note = 'mine now' WHERE id = $1",
+    ] {
+        let n = sqlx::query(sql).bind(finding).execute(&bob.pool).await.unwrap().rows_affected();
+        assert_eq!(n, 0, "{sql}");
+    }
+    let (by, note): (Option<Uuid>, Option<String>) =
+        sqlx::query_as("SELECT acknowledged_by, acknowledge_note FROM ipam_findings WHERE id = $1")
+            .bind(finding)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!((by, note.as_deref()), (alice.user_id, Some("ticket 42")));
+
+    // Prefixes carry their real author too.
+    let author: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO prefixes (routing_domain_id, cidr, created_by) VALUES (default_routing_domain_id(), '10.1.0.0/24', $1)
+         RETURNING created_by",
+    )
+    .bind(alice.user_id)
+    .fetch_one(&bob.pool)
+    .await
+    .unwrap();
+    assert_eq!(author, bob.user_id);
+}
+
+// -------------------------------------------------------------------------------------
+// 7. Report files can't be aimed anywhere.
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn report_definitions_write_only_to_folders_an_admin_allowed(admin: PgPool) {
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let define = |pool: PgPool, name: &'static str, dir: Option<&'static str>| async move {
+        sqlx::query("INSERT INTO report_definitions (name, type, output_dir) VALUES ($1, 'rvtools', $2)")
+            .bind(name)
+            .bind(dir)
+            .execute(&pool)
+            .await
+    };
+    let refused = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| {
+        let e = r.unwrap_err();
+        let db = e.as_database_error().expect("a database refusal");
+        (db.code().map(|c| c.into_owned()), db.constraint().map(str::to_owned))
+    };
+    let not_allowed = (Some("23514".to_owned()), Some("report_definitions_output_dir_allowed".to_owned()));
+    assert_eq!(refused(define(op.pool.clone(), "cron", Some("/etc/cron.d")).await), not_allowed);
+    assert_eq!(refused(define(boss.pool.clone(), "cron", Some("/etc/cron.d")).await), not_allowed, "admins too");
+    let bad_name = (Some("23514".to_owned()), Some("report_definitions_name_format".to_owned()));
+    assert_eq!(refused(define(op.pool.clone(), "../../etc/cron.d/x", None).await), bad_name);
+
+    // Only admins change the list, and every change is audited.
+    let r = sqlx::query("INSERT INTO report_output_folders (path) VALUES ('/etc/cron.d')").execute(&op.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+    for bad in ["/srv/reports/../../etc", "relative/path", "/", "/srv/reports/"] {
+        let r = sqlx::query("INSERT INTO report_output_folders (path) VALUES ($1)").bind(bad).execute(&boss.pool).await;
+        let e = r.unwrap_err();
+        assert_eq!(
+            e.as_database_error().and_then(|d| d.constraint()),
+            Some("report_output_folders_path_format"),
+            "{bad}"
+        );
+    }
+    sqlx::query("INSERT INTO report_output_folders (path) VALUES ('/srv/reports')").execute(&boss.pool).await.unwrap();
+    define(op.pool.clone(), "weekly", Some("/srv/reports")).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'report_output_folder.insert'")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // A definition can't be moved elsewhere afterwards either.
+    let r = sqlx::query("UPDATE report_definitions SET output_dir = '/etc/cron.d' WHERE name = 'weekly'")
+        .execute(&op.pool)
+        .await;
+    assert_eq!(refused(r), not_allowed);
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_desktop_opens_only_a_report_file_inside_an_allowed_folder(admin: PgPool) {
+    use eio_core::api::Session;
+    use eio_core::reports::ops::{openable_path_within, OpenReportInput};
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let reports = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let good = reports.path().join("rvtools.csv");
+    std::fs::write(&good, "VM\napp01\n").unwrap();
+    let outside = elsewhere.path().join("launcher.csv");
+    std::fs::write(&outside, "x").unwrap();
+    let wrong_kind = reports.path().join("evil.desktop");
+    std::fs::write(&wrong_kind, "[Desktop Entry]\nExec=sh -c id\n").unwrap();
+    let escape = reports.path().join("link.csv");
+    std::os::unix::fs::symlink(&outside, &escape).unwrap();
+
+    // An operator records (forges) executions of their own, each naming a path.
+    let mut ids = Vec::new();
+    for path in [&good, &outside, &wrong_kind, &escape] {
+        let id: Uuid = sqlx::query_scalar(
+            "INSERT INTO report_executions (type, format, status, storage_path, size_bytes, requested_by)
+             VALUES ('rvtools', 'csv', 'completed', $1, 1, current_app_user_id()) RETURNING id",
+        )
+        .bind(path.display().to_string())
+        .fetch_one(&op.pool)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    // Another person's desktop opens what it is asked to.
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let session = Session::new(eio_core::Database::from_pool(viewer.pool.clone()));
+    let allowed = vec![reports.path().to_path_buf()];
+    let open = |id: Uuid| {
+        let (session, allowed) = (&session, &allowed);
+        async move { openable_path_within(session, &OpenReportInput { execution_id: id, folder: false }, allowed).await }
+    };
+    assert_eq!(open(ids[0]).await.unwrap(), good.canonicalize().unwrap());
+    for (id, what) in ids[1..].iter().zip(["a file outside the folder", "a .desktop file", "a link out of the folder"])
+    {
+        let e = open(*id).await.unwrap_err();
+        assert_eq!(e.code, eio_core::error::ErrorCode::Forbidden, "{what}: {}", e.message);
+    }
+}
+
+// -------------------------------------------------------------------------------------
+// 9. A password is never sent in clear text.
+
+/// A fake PostgreSQL on loopback that declines TLS and asks for a cleartext password: EIO
+/// refuses before sending it, and the fake server never sees a password message.
+#[tokio::test]
+async fn a_fake_server_asking_for_a_cleartext_password_gets_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            let seen = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut all = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    all.extend_from_slice(&buf[..n]);
+                    if buf[..n] == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+                        let _ = s.write_all(b"N").await; // no TLS here
+                    } else if n >= 8 && buf[4..8] == 196_608u32.to_be_bytes() {
+                        let _ = s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await;
+                        // cleartext, please
+                    }
+                }
+                let _ = seen.send(all);
+            });
+        }
+    });
+    let password = "pw-9f2c-operators-own";
+    for url in [
+        format!("postgres://alice@127.0.0.1:{port}/eio"),
+        format!("postgres://alice@127.0.0.1:{port}/eio?sslmode=disable"),
+    ] {
+        let config = eio_core::config::Config {
+            database: eio_core::config::DatabaseChoice::External {
+                url: eio_core::config::DatabaseUrl::parse(&url).unwrap(),
+                origin: eio_core::config::UrlOrigin::CommandLineOrEnvironment,
+            },
+            data_dir: std::env::temp_dir(),
+            config_file: std::env::temp_dir().join("none.toml"),
+        };
+        let e = eio_core::Database::open_with_password(&config, Some(&eio_secret::Secret::new(password)))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("clear text"), "{url}: {e}");
+        assert!(!e.message.contains(password), "{e}");
+        let got = seen_rx.recv().await.unwrap();
+        assert!(
+            !got.windows(password.len()).any(|w| w == password.as_bytes()),
+            "{url}: the password reached the fake server"
+        );
+    }
+}
+
+// -------------------------------------------------------------------------------------
+// Variants found by red-teaming this suite's first version.
+
+/// The type the database checks (approval, plan, capability) is the type that runs: a
+/// "sync" whose target is a power-off is refused by a named constraint.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_jobs_type_is_its_targets_type(admin: PgPool) {
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    for (t, target) in [
+        ("sync", r#"{"type": "power", "action": "power_off", "vms": ["vm-1"]}"#),
+        ("report", r#"{"type": "maintenance_mode", "hosts": ["host-1"]}"#),
+    ] {
+        let r = sqlx::query(
+            "SELECT id FROM submit_job($1::job_type, 'innocent', p_target => $2::jsonb, p_policy => '{\"require_approval\": false}')",
+        )
+        .bind(t)
+        .bind(target)
+        .execute(&op.pool)
+        .await;
+        let e = r.unwrap_err();
+        let db = e.as_database_error().unwrap();
+        assert_eq!((db.code().as_deref(), db.constraint()), (Some("23514"), Some("jobs_target_matches_type")), "{t}");
+    }
+    assert_eq!(job_count(&admin).await, 0);
+}
+
+/// A placement made by hand doesn't move a job out of the sites its submitter may act on:
+/// a job's sites are every site any opinion names.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn pinning_a_host_to_your_own_site_does_not_widen_your_reach(admin: PgPool) {
+    let estate = two_sites(&admin).await;
+    let east =
+        Login::new(&admin, "eio_operator", Some(("east@example.com", "operator", &["power", "site:US-EAST-01"]))).await;
+    let west_host: Uuid = sqlx::query_scalar(
+        "SELECT h.id FROM esxi_hosts h JOIN vcenter_instances v ON v.id = h.vcenter_id WHERE v.name = 'vc-west'",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence) VALUES ('esxi_host', $1, $2, 'manual', 1)",
+    )
+    .bind(west_host)
+    .bind(estate.east)
+    .execute(&east.pool)
+    .await
+    .unwrap();
+    let r = sqlx::query("SELECT id FROM submit_job('power', 'x', p_plan => $1)")
+        .bind(host_plan(Some("vc-west")))
+        .execute(&east.pool)
+        .await;
+    assert_eq!(sqlstate(r), DENIED);
+    assert_eq!(job_count(&admin).await, 0);
+    // The placement's evidence names its real author, whatever the client wrote.
+    let r: serde_json::Value = sqlx::query_scalar(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence, evidence)
+         SELECT 'esxi_host', h.id, $1, 'manual', 1, '{\"set_by\": \"admin@example.com\"}'
+         FROM esxi_hosts h JOIN vcenter_instances v ON v.id = h.vcenter_id WHERE v.name = 'vc-east'
+         RETURNING evidence",
+    )
+    .bind(estate.east)
+    .fetch_one(&east.pool)
+    .await
+    .unwrap();
+    assert_eq!(r["set_by"], "east@example.com");
+}
+
+/// `set_manual_mapping` doesn't replace someone else's manual mapping.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_manual_mapping_is_its_authors(admin: PgPool) {
+    two_sites(&admin).await;
+    let alice = Login::new(&admin, "eio_operator", Some(("alice@example.com", "operator", &[]))).await;
+    let bob = Login::new(&admin, "eio_operator", Some(("bob@example.com", "operator", &[]))).await;
+    let (server, hosts): (Uuid, Vec<Uuid>) = sqlx::query_as(
+        "WITH e AS (INSERT INTO idrac_endpoints (name, url, service_identity_id)
+                    SELECT 'idrac-w2', 'https://idrac-w2.example.com', id FROM service_identities LIMIT 1 RETURNING id),
+              s AS (INSERT INTO physical_servers (idrac_id, service_tag) SELECT id, 'TAGW2' FROM e RETURNING id)
+         SELECT s.id, (SELECT array_agg(id ORDER BY name) FROM esxi_hosts) FROM s",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    sqlx::query("SELECT set_manual_mapping($1, $2)").bind(server).bind(hosts[0]).execute(&alice.pool).await.unwrap();
+    let r = sqlx::query("SELECT set_manual_mapping($1, $2)").bind(server).bind(hosts[1]).execute(&bob.pool).await;
+    assert_eq!(sqlstate(r), DENIED);
+    let (host, by): (Uuid, Option<Uuid>) =
+        sqlx::query_as("SELECT esxi_host_id, created_by FROM server_mappings WHERE physical_server_id = $1")
+            .bind(server)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!((host, by), (hosts[0], alice.user_id));
+}
+
+/// A worker login can't strip a plan by sending a job back for approval without one, nor
+/// move a job another login leased, even under the right worker name.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_lease_belongs_to_the_login_that_took_it(admin: PgPool) {
+    two_sites(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["power"]))).await;
+    let ap = Login::new(&admin, "eio_approver", Some(("ap@example.com", "approver", &["power"]))).await;
+    let a = Login::new(&admin, "eio_worker", None).await;
+    let b = Login::new(&admin, "eio_worker", None).await;
+    let (job, _) = submit_power(&op.pool, "default", serde_json::Value::Null).await.unwrap();
+    sqlx::query("SELECT approve_job($1)").bind(job).execute(&ap.pool).await.unwrap();
+    assert_eq!(lease(&a.pool, "w-a").await, vec![job]);
+    for f in [
+        "job_finish($1, 'w-a', 'succeeded', 'done')",
+        "job_reapprove($1, 'w-a', '{\"material\": {}}', 'x')",
+        "job_hand_back($1, 'w-a')",
+        "job_report_progress($1, 'w-a', 0.5, 'x')",
+        "job_record_task($1, 'w-a', 'task-1')",
+    ] {
+        let held: bool = sqlx::query_scalar(&format!("SELECT {f}")).bind(job).fetch_one(&b.pool).await.unwrap();
+        assert!(!held, "another login moved the job: {f}");
+    }
+    let renewed: Vec<Uuid> = sqlx::query_scalar("SELECT renew_leases('w-a', ARRAY[$1], '1 hour')")
+        .bind(job)
+        .fetch_all(&b.pool)
+        .await
+        .unwrap();
+    assert!(renewed.is_empty());
+    let r = sqlx::query("SELECT job_reapprove($1, 'w-a', NULL, 'x')").bind(job).execute(&a.pool).await;
+    assert_eq!(sqlstate(r), BAD_PARAMETER);
+    let (status, hash): (String, Option<String>) =
+        sqlx::query_as("SELECT status::text, plan_hash FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!(status, "running");
+    assert!(hash.is_some());
+}
+
+/// An admin can't take over another system's login by linking it with a password, nor link
+/// one that holds a role with ADMIN OPTION or belongs to another application's role.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_admin_cannot_take_over_an_existing_login(admin: PgPool) {
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let app_role = format!("eio_t_app_{}", &Uuid::new_v4().simple().to_string()[..8]);
+    sqlx::raw_sql(&format!("CREATE ROLE {app_role} NOLOGIN")).execute(&admin).await.unwrap();
+    let _drop = common::DropRole(admin.clone(), app_role.clone());
+    let plain = Login::new(&admin, "eio_viewer", None).await;
+    let other_app = Login::new(&admin, &app_role, None).await;
+    let admin_option = Login::new(&admin, "eio_viewer", None).await;
+    sqlx::raw_sql(&format!("GRANT eio_approver TO {} WITH ADMIN OPTION", admin_option.role))
+        .execute(&admin)
+        .await
+        .unwrap();
+    // Another application's login: no group, but it owns a table.
+    let owner = Login::new(&admin, "eio_viewer", None).await;
+    sqlx::raw_sql(&format!(
+        "REVOKE eio_viewer FROM {0}; CREATE TABLE other_apps_data (x int); ALTER TABLE other_apps_data OWNER TO {0}",
+        owner.role
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let verifier = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVkS2V5:c2VydmVyS2V5";
+    for (login, password, why) in [
+        (&plain.role, Some(verifier), "an existing login, setting its password"),
+        (&other_app.role, None, "another application's login"),
+        (&admin_option.role, None, "a login holding a role WITH ADMIN OPTION"),
+        (&owner.role, None, "a login that owns another application's table"),
+    ] {
+        let r = sqlx::query("SELECT create_user('taken@example.com', 'viewer', $1, '{}', $2)")
+            .bind(login)
+            .bind(password)
+            .execute(&boss.pool)
+            .await;
+        assert_eq!(sqlstate(r), DENIED, "an admin could link {why}");
+    }
+    // Linked as it is (no password), an existing plain login is fine.
+    sqlx::query("SELECT create_user('plain@example.com', 'viewer', $1)")
+        .bind(&plain.role)
+        .execute(&boss.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql("DROP TABLE other_apps_data").execute(&admin).await.unwrap();
+}
