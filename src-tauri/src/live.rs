@@ -8,6 +8,16 @@
 //!
 //! Without a notification daemon notify-rust fails at once: that is logged and ignored;
 //! the tray and the events carry on.
+//!
+//! A notification is a hint, never a fact: any database login may NOTIFY with a payload of
+//! its own. Before telling the user anything, the job is read back with the user's own
+//! rights ([`facts`]) and judged on the row; each (job, status) is told once; the queue from
+//! the listener is bounded (an overflow becomes one "reload" event), and at most
+//! [`MAX_NOTIFICATION_THREADS`] notifications wait for a click at once.
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use eio_core::api::Session;
 use eio_core::pages::live::{LiveEvent, LiveKind};
 use eio_core::pages::shell::ShellModel;
@@ -86,7 +96,34 @@ pub fn notice(e: &LiveEvent, viewer: &Viewer) -> Option<Notice> {
 
 /// Does `e` change the number of jobs awaiting approval?
 fn moves_badge(e: &LiveEvent) -> bool {
-    matches!(e.kind, LiveKind::Approval | LiveKind::Resync) || (e.kind == LiveKind::Job && e.status.is_some())
+    matches!(e.kind, LiveKind::Approval | LiveKind::Resync | LiveKind::Job)
+}
+
+/// How many events may wait between the listener and the handler.
+const QUEUE: usize = 256;
+/// How many desktop notifications may wait for a click at once (each holds a thread).
+pub const MAX_NOTIFICATION_THREADS: usize = 4;
+static NOTIFICATION_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// `e` with the job's type, status and initiator as the database says now, read with the
+/// session's own rights; None when the job can't be read, or an approval event names a job
+/// that is not awaiting approval.
+async fn facts(session: &Session, mut e: LiveEvent) -> Option<LiveEvent> {
+    let id = e.job_id?;
+    let row: Option<(String, String, Option<Uuid>)> =
+        sqlx::query_as("SELECT type::text, status::text, initiated_by_user FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(session.db.pool())
+            .await
+            .ok()?;
+    let (job_type, status, by) = row?;
+    if e.kind == LiveKind::Approval && status != "awaiting_approval" {
+        return None;
+    }
+    e.job_type = Some(job_type);
+    e.status = Some(status);
+    e.initiated_by_user = by;
+    Some(e)
 }
 
 /// Follow the session: relay while one is open, stop when it closes, restart on a new one.
@@ -137,15 +174,31 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
         crate::tray::set_badge(app, m.approvals_for_me);
         viewer = Viewer::from(&m);
     }
-    let (tx, mut rx) = mpsc::unbounded_channel::<LiveEvent>();
+    let (tx, mut rx) = mpsc::channel::<LiveEvent>(QUEUE);
+    let overflowed = Arc::new(AtomicBool::new(false));
     let pool = session.db.pool().clone();
+    let full = overflowed.clone();
     let listen = async move {
-        if let Err(e) = eio_core::pages::live::relay(&pool, move |e| tx.send(e).is_ok()).await {
+        let deliver = move |e| match tx.try_send(e) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                full.store(true, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        if let Err(e) = eio_core::pages::live::relay(&pool, deliver).await {
             tracing::warn!(error = %e, "no live updates from the database");
         }
     };
     let handle = async {
-        while let Some(e) = rx.recv().await {
+        // Each (job, status) is told once, however often it is announced.
+        let mut told: HashSet<(Uuid, String)> = HashSet::new();
+        while let Some(mut e) = rx.recv().await {
+            if overflowed.swap(false, Ordering::Relaxed) {
+                tracing::info!("live updates came faster than they could be shown: reloading instead");
+                e = LiveEvent::resync();
+            }
             if let Err(err) = app.emit(LIVE_EVENT, &e) {
                 tracing::debug!(error = %err, "live event not delivered to the window");
             }
@@ -155,10 +208,19 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
                     viewer = Viewer::from(&m);
                 }
             }
-            if let Some(n) = notice(&e, &viewer) {
-                let title = eio_core::jobs::get(&session.db, n.job_id()).await.map(|j| j.title).unwrap_or_default();
-                notify(app, n, &title);
+            if !matches!(e.kind, LiveKind::Job | LiveKind::Approval) {
+                continue;
             }
+            let Some(fact) = facts(session, e).await else { continue };
+            let Some(n) = notice(&fact, &viewer) else { continue };
+            if told.len() > 4096 {
+                told.clear();
+            }
+            if !told.insert((n.job_id(), fact.status.clone().unwrap_or_default())) {
+                continue;
+            }
+            let title = eio_core::jobs::get(&session.db, n.job_id()).await.map(|j| j.title).unwrap_or_default();
+            notify(app, n, &title);
         }
     };
     tokio::join!(listen, handle);
@@ -175,8 +237,20 @@ fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
     };
     let path = n.path();
     let app = app.clone();
+    if NOTIFICATION_THREADS.fetch_add(1, Ordering::SeqCst) >= MAX_NOTIFICATION_THREADS {
+        NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
+        tracing::info!(summary, "not shown: {MAX_NOTIFICATION_THREADS} notifications already wait for a click");
+        return;
+    }
     // notify-rust talks D-Bus synchronously and waits for the click: its own thread.
     std::thread::spawn(move || {
+        struct Done;
+        impl Drop for Done {
+            fn drop(&mut self) {
+                NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _done = Done;
         let shown = notify_rust::Notification::new()
             .appname("EIO")
             .summary(summary)

@@ -75,7 +75,7 @@ export function App() {
 function blankState(): ConnectionState {
   return {
     connected: false,
-    settings: { mode: "embedded", host: "", port: 5432, database: "eio", username: "" },
+    settings: { mode: "embedded", host: "", port: 5432, database: "eio", username: "", sslmode: null, sslrootcert: null, tls: "" },
     password_remembered: false,
     error: null,
     warnings: [],

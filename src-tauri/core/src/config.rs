@@ -200,9 +200,83 @@ impl DatabaseUrl {
         &self.0
     }
 
+    /// How to connect. A remote host the URL gives no `sslmode` for is reached with
+    /// `verify-full` (TLS, the certificate checked against the system's roots, or the
+    /// `sslrootcert` the URL names): a password never crosses a network in clear text and a
+    /// server in the middle is refused. An explicit `sslmode` is the operator's choice and
+    /// is kept. Unix sockets and loopback keep PostgreSQL's own default (`prefer`).
     pub fn connect_options(&self) -> sqlx::postgres::PgConnectOptions {
         // Validated in `parse`.
-        sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL")
+        let o = sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL");
+        match self.tls() {
+            DatabaseTls::DefaultVerifyFull => o.ssl_mode(sqlx::postgres::PgSslMode::VerifyFull),
+            _ => o,
+        }
+    }
+
+    /// The value of the URL's query parameter `name` (or its sqlx spelling `alias`).
+    fn query_param(&self, name: &str, alias: &str) -> Option<String> {
+        url::Url::parse(&self.0)
+            .ok()?
+            .query_pairs()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case(alias))
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The `sslmode` the URL names, if any.
+    pub fn sslmode(&self) -> Option<String> {
+        self.query_param("sslmode", "ssl-mode").map(|m| m.to_ascii_lowercase())
+    }
+
+    /// The `sslrootcert` the URL names, if any.
+    pub fn sslrootcert(&self) -> Option<String> {
+        self.query_param("sslrootcert", "ssl-root-cert")
+    }
+
+    /// Is the server on this machine (a Unix socket or a loopback address)?
+    pub fn is_local(&self) -> bool {
+        let o = sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL");
+        let host = o.get_host();
+        host.starts_with('/')
+            || host.eq_ignore_ascii_case("localhost")
+            || host.trim_matches(|c| c == '[' || c == ']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// The TLS policy connecting to this URL follows.
+    pub fn tls(&self) -> DatabaseTls {
+        match self.sslmode() {
+            Some(mode) => DatabaseTls::Chosen(mode),
+            None if self.is_local() => DatabaseTls::LocalDefault,
+            None => DatabaseTls::DefaultVerifyFull,
+        }
+    }
+}
+
+/// How a database connection is protected (shown in Settings and `eio status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTls {
+    /// A remote host without an explicit `sslmode`: TLS with the certificate verified.
+    DefaultVerifyFull,
+    /// A Unix socket or loopback without an explicit `sslmode`: TLS when offered.
+    LocalDefault,
+    /// The `sslmode` the operator wrote in the URL.
+    Chosen(String),
+}
+
+impl std::fmt::Display for DatabaseTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseTls::DefaultVerifyFull => {
+                f.write_str("TLS, certificate verified (verify-full, the default for a remote host)")
+            }
+            DatabaseTls::LocalDefault => {
+                f.write_str("this machine (socket or loopback): TLS when the server offers it")
+            }
+            DatabaseTls::Chosen(mode) if matches!(mode.as_str(), "disable" | "allow" | "prefer") => {
+                write!(f, "sslmode={mode}, chosen in the database address: the connection may be unencrypted")
+            }
+            DatabaseTls::Chosen(mode) => write!(f, "sslmode={mode}, chosen in the database address"),
+        }
     }
 }
 
@@ -248,6 +322,28 @@ pub fn redact_url(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_hosts_default_to_verified_tls_and_an_explicit_choice_is_kept() {
+        use sqlx::postgres::PgSslMode;
+        let mode = |u: &str| DatabaseUrl::parse(u).unwrap().connect_options().get_ssl_mode();
+        assert!(matches!(mode("postgres://alice@db.example.com/eio"), PgSslMode::VerifyFull));
+        assert!(matches!(mode("postgres://alice@10.1.2.3:5433/eio"), PgSslMode::VerifyFull));
+        assert!(matches!(mode("postgres://alice@db.example.com/eio?sslmode=require"), PgSslMode::Require));
+        assert!(matches!(mode("postgres://alice@db.example.com/eio?sslmode=disable"), PgSslMode::Disable));
+        for local in ["postgres://alice@127.0.0.1/eio", "postgres://alice@localhost/eio", "postgres://alice@[::1]/eio"]
+        {
+            assert!(matches!(mode(local), PgSslMode::Prefer), "{local}");
+        }
+        let u = DatabaseUrl::parse("postgres://alice@db.example.com/eio?sslmode=verify-ca&sslrootcert=/etc/eio/ca.pem")
+            .unwrap();
+        assert_eq!(u.tls(), DatabaseTls::Chosen("verify-ca".into()));
+        assert_eq!(u.sslrootcert().as_deref(), Some("/etc/eio/ca.pem"));
+        assert_eq!(
+            DatabaseUrl::parse("postgres://a@db.example.com/eio").unwrap().tls(),
+            DatabaseTls::DefaultVerifyFull
+        );
+    }
 
     #[test]
     fn passwords_never_print() {

@@ -30,6 +30,16 @@ pub struct ConnectionSettings {
     pub port: u16,
     pub database: String,
     pub username: String,
+    /// The PostgreSQL `sslmode` chosen for this address; none: `verify-full` for a remote
+    /// host, TLS-when-offered on this machine. Kept across sign-ins.
+    #[serde(default)]
+    pub sslmode: Option<String>,
+    /// A CA file to verify the server's certificate with (else the system's roots).
+    #[serde(default)]
+    pub sslrootcert: Option<String>,
+    /// How the connection is protected, in words (shown in Settings; ignored on input).
+    #[serde(default)]
+    pub tls: String,
 }
 
 impl ConnectionSettings {
@@ -44,6 +54,18 @@ impl ConnectionSettings {
         let _ = u.set_port(Some(self.port));
         let _ = u.set_username(self.username.trim());
         u.set_path(self.database.trim());
+        let sslmode = self.sslmode.as_deref().map(str::trim).filter(|m| !m.is_empty());
+        if let Some(mode) = sslmode {
+            if !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&mode) {
+                return Err(Error::invalid(format!(
+                    "sslmode \"{mode}\" is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                )));
+            }
+            u.query_pairs_mut().append_pair("sslmode", mode);
+        }
+        if let Some(ca) = self.sslrootcert.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            u.query_pairs_mut().append_pair("sslrootcert", ca);
+        }
         DatabaseUrl::parse(u.as_str())
     }
 
@@ -62,6 +84,9 @@ impl ConnectionSettings {
                     port: o.get_port(),
                     database: o.get_database().unwrap_or("eio").to_owned(),
                     username: o.get_username().to_owned(),
+                    sslmode: url.sslmode(),
+                    sslrootcert: url.sslrootcert(),
+                    tls: url.tls().to_string(),
                 }
             }
             DatabaseChoice::Embedded => ConnectionSettings {
@@ -70,6 +95,9 @@ impl ConnectionSettings {
                 port: 5432,
                 database: "eio".into(),
                 username: String::new(),
+                sslmode: None,
+                sslrootcert: None,
+                tls: "this computer's private database (a Unix socket, no network)".into(),
             },
         }
     }
@@ -201,9 +229,36 @@ mod tests {
             port: 6432,
             database: "eio".into(),
             username: "alice".into(),
+            sslmode: None,
+            sslrootcert: None,
+            tls: String::new(),
         };
         assert_eq!(s.url().unwrap().expose(), "postgres://alice@db.example.com:6432/eio");
         assert_eq!(s.keyring_account(), "alice@db.example.com:6432/eio");
+        // A chosen sslmode and CA file are kept in the address, and come back from it.
+        let tls = ConnectionSettings {
+            sslmode: Some("verify-ca".into()),
+            sslrootcert: Some("/etc/eio/ca.pem".into()),
+            ..s.clone()
+        };
+        let url = tls.url().unwrap();
+        assert_eq!(
+            url.expose(),
+            "postgres://alice@db.example.com:6432/eio?sslmode=verify-ca&sslrootcert=%2Fetc%2Feio%2Fca.pem"
+        );
+        let config = Config {
+            database: DatabaseChoice::External { url, origin: config::UrlOrigin::ConfigFile("/tmp/c.toml".into()) },
+            data_dir: "/tmp".into(),
+            config_file: "/tmp/c.toml".into(),
+        };
+        let back = ConnectionSettings::from_config(&config);
+        assert_eq!(
+            (back.sslmode.as_deref(), back.sslrootcert.as_deref()),
+            (Some("verify-ca"), Some("/etc/eio/ca.pem"))
+        );
+        assert!(back.tls.contains("verify-ca"), "{}", back.tls);
+        let odd = ConnectionSettings { sslmode: Some("maybe".into()), ..s.clone() };
+        assert_eq!(odd.url().unwrap_err().code, ErrorCode::InvalidInput);
         let bad = ConnectionSettings { host: String::new(), ..s };
         assert_eq!(bad.url().unwrap_err().code, ErrorCode::InvalidInput);
     }

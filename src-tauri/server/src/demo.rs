@@ -63,7 +63,7 @@ fn print_report(r: &DemoReport) {
         println!("  eio {data} job show {id}");
         println!("  eio {data} job approve {id}");
     }
-    println!("  eio {data} serve          (the web UI on http://127.0.0.1:8080)");
+    println!("  eio {data} serve          (the web UI: open the link with the token it prints)");
     println!("A VM powers on or off every 20-40 s (the live watcher picks it up). Ctrl-C stops the lab.");
 }
 

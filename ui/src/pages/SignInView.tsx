@@ -10,6 +10,7 @@ import {
   Paper,
   PasswordInput,
   Radio,
+  Select,
   SimpleGrid,
   Stack,
   Text,
@@ -27,6 +28,8 @@ export function SignInView(props: { state: ConnectionState; onSignedIn: (s: Conn
   const [port, setPort] = useState(String(s.port || 5432));
   const [database, setDatabase] = useState(s.database || "eio");
   const [username, setUsername] = useState(s.username);
+  const [sslmode, setSslmode] = useState<string>(s.sslmode ?? "");
+  const [sslrootcert, setSslrootcert] = useState<string>(s.sslrootcert ?? "");
   const [password, setPassword] = useState("");
   const [remember, setRemember] = useState(props.state.password_remembered);
   const [busy, setBusy] = useState(false);
@@ -42,7 +45,16 @@ export function SignInView(props: { state: ConnectionState; onSignedIn: (s: Conn
         throw { code: "invalid_input", message: "The port is a number from 1 to 65535." };
       }
       const next = await desktop!.sign_in({
-        settings: { mode, host, port: portNumber || 5432, database, username },
+        settings: {
+          mode,
+          host,
+          port: portNumber || 5432,
+          database,
+          username,
+          sslmode: sslmode || null,
+          sslrootcert: sslrootcert.trim() || null,
+          tls: "",
+        },
         password: mode === "shared" && password ? password : null,
         remember: mode === "shared" && remember,
       });
@@ -93,6 +105,29 @@ export function SignInView(props: { state: ConnectionState; onSignedIn: (s: Conn
                 placeholder={props.state.password_remembered ? "(remembered)" : "empty for LDAP/Kerberos set up by your DBA"}
               />
               <Checkbox label="Remember the password in this computer's keyring" checked={remember} onChange={(e) => setRemember(e.currentTarget.checked)} />
+              <SimpleGrid cols={2}>
+                <Select
+                  label="Encryption (sslmode)"
+                  value={sslmode}
+                  onChange={(v) => setSslmode(v ?? "")}
+                  allowDeselect={false}
+                  data={[
+                    { value: "", label: "Automatic: verified TLS for a remote host" },
+                    { value: "verify-full", label: "verify-full: TLS, certificate and name checked" },
+                    { value: "verify-ca", label: "verify-ca: TLS, certificate checked" },
+                    { value: "require", label: "require: TLS, certificate not checked" },
+                    { value: "prefer", label: "prefer: TLS if offered (may be unencrypted)" },
+                    { value: "disable", label: "disable: never TLS (unencrypted)" },
+                  ]}
+                  data-testid="desktop-sslmode"
+                />
+                <TextInput label="CA file (optional)" value={sslrootcert} onChange={(e) => setSslrootcert(e.currentTarget.value)} placeholder="the system's roots" />
+              </SimpleGrid>
+              {s.mode === "shared" && s.tls && (
+                <Text size="xs" c="dimmed" data-testid="desktop-tls">
+                  Now: {s.tls}
+                </Text>
+              )}
             </Stack>
           )}
           <Group justify="flex-end">

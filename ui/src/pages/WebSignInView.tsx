@@ -24,6 +24,28 @@ export function WebSignInView(props: { session: WebSession | null; unreachable?:
       setBusy(false);
     }
   };
+  if (props.session && !props.session.sign_in_available) {
+    // The embedded default: no passwords to check, so no sign-in form; `eio serve` printed a
+    // link with this start's token, which opens a session as the local login.
+    return (
+      <Center mih="100vh" p="md">
+        <Paper withBorder shadow="sm" p="xl" w={480} data-testid="web-token-needed">
+          <Stack>
+            <Title order={2}>Open the link eio serve printed</Title>
+            <Text size="sm">
+              This server runs on the embedded database of its machine, which has no passwords to check. When it started,
+              it printed a link with a token (it changes at every start): open that link to use EIO as the local login.
+            </Text>
+            {props.unreachable && (
+              <Alert color="red" role="alert">
+                {props.unreachable}
+              </Alert>
+            )}
+          </Stack>
+        </Paper>
+      </Center>
+    );
+  }
   return (
     <Center mih="100vh" p="md">
       <Paper component="form" onSubmit={submit} withBorder shadow="sm" p="xl" w={420} data-testid="web-sign-in">

@@ -39,9 +39,10 @@ pub fn default_key_file(config: &Config) -> PathBuf {
     config.data_dir.join("worker-key.age")
 }
 
-/// Where to look for the worker key: an explicit file, `EIO_WORKER_KEY_FILE`, the
-/// default file when it exists, else the OS keyring when a desktop session offers one,
-/// else the default file (headless instances).
+/// Where to look for the worker key: a file only when the operator chose one (`--key-file`,
+/// `EIO_WORKER_KEY_FILE`, or the data directory's key file that such a choice created),
+/// else the OS keyring. A machine without a Secret Service gets a clear error saying to
+/// name a key file, never a silent fallback to one.
 pub fn locate(config: &Config, explicit: Option<&Path>) -> KeyLocation {
     if let Some(p) = explicit {
         return KeyLocation::File(p.to_path_buf());
@@ -50,7 +51,7 @@ pub fn locate(config: &Config, explicit: Option<&Path>) -> KeyLocation {
         return KeyLocation::File(PathBuf::from(p));
     }
     let file = default_key_file(config);
-    if file.exists() || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+    if file.exists() {
         return KeyLocation::File(file);
     }
     KeyLocation::Keyring { account: "default".into() }
@@ -192,8 +193,9 @@ pub async fn forget_database_password(account: &str) -> Result<()> {
 
 fn keyring_error(e: keyring::Error) -> Error {
     Error::config(format!(
-        "the OS keyring is not available ({e}); on a headless instance keep the key in a file instead \
-         (--key-file or EIO_WORKER_KEY_FILE)"
+        "no Secret Service (OS keyring) answers here ({e}): on a headless instance keep the worker key in a file \
+         you name with --key-file PATH or EIO_WORKER_KEY_FILE (it is written with mode 0600, readable by this \
+         account only)"
     ))
 }
 
@@ -222,6 +224,24 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = load(&loc).await.unwrap_err();
         assert!(e.message.contains("chmod 600"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_key_file_is_used_only_when_chosen() {
+        std::env::remove_var(ENV_WORKER_KEY_FILE);
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            database: crate::config::DatabaseChoice::Embedded,
+            data_dir: dir.path().to_path_buf(),
+            config_file: dir.path().join("none.toml"),
+        };
+        // Nothing chosen: the keyring, whether or not a desktop session is around.
+        assert_eq!(locate(&config, None), KeyLocation::Keyring { account: "default".into() });
+        let named = dir.path().join("mine.age");
+        assert_eq!(locate(&config, Some(&named)), KeyLocation::File(named));
+        // A key file an earlier explicit choice left in the data directory is still used.
+        std::fs::write(default_key_file(&config), "x").unwrap();
+        assert_eq!(locate(&config, None), KeyLocation::File(default_key_file(&config)));
     }
 
     #[tokio::test]

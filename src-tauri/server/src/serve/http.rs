@@ -28,8 +28,9 @@ pub struct AppState {
     pub config: Config,
     /// Where sign-ins connect (None on the embedded default: no sign-in there).
     pub sign_in_base: Option<DatabaseUrl>,
-    /// Requests without a session act as this (the embedded default on loopback only).
-    pub local: Option<(Session, String)>,
+    /// The embedded default on loopback: the local login, reached only with the token
+    /// printed at start (`/?token=…` opens a session; `Authorization: Bearer …` for scripts).
+    pub local: Option<LocalAccess>,
     pub sessions: SessionStore,
     pub doc: ApiDoc,
     pub live: broadcast::Sender<LiveEvent>,
@@ -37,13 +38,29 @@ pub struct AppState {
     pub stopping: watch::Receiver<bool>,
 }
 
+pub struct LocalAccess {
+    pub session: Session,
+    pub login: String,
+    pub token: String,
+}
+
 impl AppState {
-    /// Who a request acts as: its session, else the local login where allowed.
+    /// Who a request acts as: its session, else the local login for a request carrying the
+    /// start token. Nobody acts as the local login without it, loopback or not: any user or
+    /// process of the machine can reach loopback.
     fn who(&self, headers: &HeaderMap) -> Option<(Session, String, WebSessionMode)> {
         if let Some(s) = self.sessions.get(headers) {
-            return Some((s.session.clone(), s.login.clone(), WebSessionMode::Session));
+            let mode = if s.local { WebSessionMode::Local } else { WebSessionMode::Session };
+            return Some((s.session.clone(), s.login.clone(), mode));
         }
-        self.local.as_ref().map(|(s, login)| (s.clone(), login.clone(), WebSessionMode::Local))
+        let local = self.local.as_ref()?;
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)?;
+        sessions::same_secret(bearer, &local.token)
+            .then(|| (local.session.clone(), local.login.clone(), WebSessionMode::Local))
     }
 
     fn web_session(&self, headers: &HeaderMap) -> WebSession {
@@ -151,8 +168,47 @@ pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router 
             HttpError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidInput, "this path takes another method")
         })
         .fallback_service(ui::service(ui_dir))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), start_token))
         .layer(axum::middleware::map_response(ui::security_headers))
         .with_state(state)
+}
+
+/// `?token=…` on any GET (the link `eio serve` prints on the embedded default): the right
+/// token opens a local session (cookie) and redirects to the same path without it; a wrong
+/// one is refused. Other requests pass through.
+async fn start_token(
+    State(st): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(local) = &st.local else { return next.run(request).await };
+    let query = request.uri().query().unwrap_or_default();
+    let Some(given) = query.split('&').find_map(|pair| pair.strip_prefix("token=")) else {
+        return next.run(request).await;
+    };
+    if !sessions::same_secret(given, &local.token) {
+        return HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden,
+            "that token is not this server's: open the link `eio serve` printed when it started (it changes at every start)",
+        )
+        .into_response();
+    }
+    let id = match st.sessions.insert_local(local.session.clone(), local.login.clone()) {
+        Ok(id) => id,
+        Err(e) => return HttpError::from(e).into_response(),
+    };
+    let rest: Vec<&str> = query.split('&').filter(|p| !p.starts_with("token=") && !p.is_empty()).collect();
+    let target = if rest.is_empty() {
+        request.uri().path().to_owned()
+    } else {
+        format!("{}?{}", request.uri().path(), rest.join("&"))
+    };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response();
+    if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
 }
 
 async fn api_not_found(uri: Uri) -> HttpError {
@@ -206,8 +262,8 @@ async fn session_post(State(st): State<Arc<AppState>>, headers: HeaderMap, body:
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidInput,
-            "this server runs on the embedded database, which has no passwords to check: there is no sign-in, and \
-             requests act as the local login",
+            "this server runs on the embedded database, which has no passwords to check: there is no sign-in; \
+             open the link `eio serve` printed when it started (it carries this start's token)",
         ));
     };
     let value = json_body(&headers, &body)?;

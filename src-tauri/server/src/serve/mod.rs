@@ -5,10 +5,11 @@
 //!   JSON, errors as `{"error": {"code", "message"}}` with an HTTP status per code; the
 //!   OpenAPI 3.1 document at `/api/openapi.json` is generated from the same registry.
 //! * **Sessions** ([`sessions`]) — a browser signs in with its user's own PostgreSQL login;
-//!   the database enforces every rule for that login. Only when the server runs on the
-//!   embedded default *and* listens on loopback may requests without a session act as the
-//!   local login (the single-user / demo case); the embedded default on any other address
-//!   is refused, because it has no passwords to check.
+//!   the database enforces every rule for that login. On the embedded default (loopback
+//!   only: it has no passwords to check) there is no sign-in: the server prints, once, a
+//!   link with a random token made at start, as Jupyter does; that link opens a session as
+//!   the local login, and scripts send the token as `Authorization: Bearer`. Without it a
+//!   request is nobody, even on loopback: any user or process of the machine reaches it.
 //! * **Live updates** — `GET /api/events`: the database's NOTIFY channels as Server-Sent
 //!   Events (`eio_core::pages::live`: ids and kinds only).
 //! * **UI** ([`ui`]) — `ui/dist` (or `--ui-dir`, `EIO_UI_DIR`) at `/`.
@@ -19,7 +20,7 @@
 //! jobs are handed back at their next safe point, sessions close.
 //!
 //! Never logs or returns a password, and never runs a request as the server's own login
-//! unless it is the local login of the embedded default on loopback.
+//! unless it is the local login of the embedded default, reached with the start token.
 mod http;
 mod openapi;
 mod query;
@@ -85,7 +86,14 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
             DatabaseChoice::External { url, .. } => Some(url.clone()),
             DatabaseChoice::Embedded => None,
         },
-        local: embedded.then(|| (Session::new(db.clone()), login.clone())),
+        local: match embedded {
+            true => Some(http::LocalAccess {
+                session: Session::new(db.clone()),
+                login: login.clone(),
+                token: sessions::new_token()?,
+            }),
+            false => None,
+        },
         sessions: sessions::SessionStore::default(),
         doc,
         live: live.clone(),
@@ -147,13 +155,17 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
         .map_err(|e| Error::config(format!("cannot listen on {}: {e}", args.bind)))?;
     let addr = listener.local_addr()?;
     let app = http::router(state.clone(), ui_dir.as_deref());
-    eprintln!(
-        "eio serve: {} as {login}{}",
-        if embedded { "the embedded database" } else { "a shared database" },
-        if state.local.is_some() { "; requests without a session act as the local login (loopback only)" } else { "" }
-    );
-    // The one line on stdout: where to connect (scripts and tests read it).
+    eprintln!("eio serve: {} as {login}", if embedded { "the embedded database" } else { "a shared database" });
+    // On stdout: where to connect (scripts and tests read the first line) and, on the
+    // embedded default, the one link that signs a browser in (never logged).
     println!("EIO serves http://{addr}");
+    if let Some(local) = &state.local {
+        println!(
+            "Open http://{addr}/?token={} to act as the local login {login} (the token changes at every start)",
+            local.token
+        );
+        println!("Scripts: send the header 'Authorization: Bearer {}'", local.token);
+    }
 
     let on_signal = stop_tx.clone();
     let served = axum::serve(listener, app)

@@ -26,7 +26,18 @@ pub const MAX_SESSIONS: usize = 500;
 pub struct WebSession {
     pub session: Session,
     pub login: String,
+    /// Opened with the embedded default's start token: it shares the server's own pool
+    /// (never closed with the session) and acts as the local login.
+    pub local: bool,
     last_used: Mutex<Instant>,
+}
+
+impl WebSession {
+    async fn close(&self) {
+        if !self.local {
+            self.session.db.pool().close().await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -48,6 +59,15 @@ impl SessionStore {
     }
 
     pub fn insert(&self, session: Session, login: String) -> Result<String, Error> {
+        self.insert_as(session, login, false)
+    }
+
+    /// A session of the local login, opened with the start token (see [`WebSession::local`]).
+    pub fn insert_local(&self, session: Session, login: String) -> Result<String, Error> {
+        self.insert_as(session, login, true)
+    }
+
+    fn insert_as(&self, session: Session, login: String, local: bool) -> Result<String, Error> {
         let id = new_id()?;
         let mut map = self.map();
         if map.len() >= MAX_SESSIONS {
@@ -58,7 +78,7 @@ impl SessionStore {
         }
         map.insert(
             id.clone(),
-            std::sync::Arc::new(WebSession { session, login, last_used: Mutex::new(Instant::now()) }),
+            std::sync::Arc::new(WebSession { session, login, local, last_used: Mutex::new(Instant::now()) }),
         );
         Ok(id)
     }
@@ -67,7 +87,7 @@ impl SessionStore {
     pub async fn remove(&self, headers: &HeaderMap) {
         let removed = cookie(headers).and_then(|id| self.map().remove(&id));
         if let Some(s) = removed {
-            s.session.db.pool().close().await;
+            s.close().await;
         }
     }
 
@@ -84,16 +104,26 @@ impl SessionStore {
         };
         for s in expired {
             tracing::info!(login = %s.login, "closing an idle session");
-            s.session.db.pool().close().await;
+            s.close().await;
         }
     }
 
     pub async fn close_all(&self) {
         let all: Vec<_> = self.map().drain().map(|(_, s)| s).collect();
         for s in all {
-            s.session.db.pool().close().await;
+            s.close().await;
         }
     }
+}
+
+/// The embedded default's start token: 256 random bits, hex, new at every start.
+pub fn new_token() -> Result<String, Error> {
+    new_id()
+}
+
+/// Equal, in a time that doesn't depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// 256 random bits, hex.

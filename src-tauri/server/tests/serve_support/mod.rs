@@ -18,6 +18,8 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     output: Arc<Mutex<Vec<u8>>>,
+    /// The start-token line on the embedded default, as it arrives.
+    token: Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Server {
@@ -56,6 +58,7 @@ impl Server {
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
+        let (token_tx, token_rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let sink = output.clone();
         std::thread::spawn(move || {
@@ -63,6 +66,9 @@ impl Server {
                 sink.lock().unwrap().extend_from_slice(format!("{line}\n").as_bytes());
                 if let Some(url) = line.strip_prefix("EIO serves ") {
                     let _ = tx.send(url.trim().to_owned());
+                }
+                if let Some((_, rest)) = line.split_once("?token=") {
+                    let _ = token_tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
                 }
             }
         });
@@ -74,7 +80,12 @@ impl Server {
                 panic!("eio serve did not start:\n{}", String::from_utf8_lossy(&output.lock().unwrap()));
             }
         };
-        Server { child: Some(child), base, output }
+        Server { child: Some(child), base, output, token: Mutex::new(token_rx) }
+    }
+
+    /// The start token an embedded-default server printed (it prints it right after its address).
+    pub fn token(&self) -> String {
+        self.token.lock().unwrap().recv_timeout(Duration::from_secs(30)).expect("eio serve printed no start token")
     }
 
     pub fn url(&self, path: &str) -> String {
