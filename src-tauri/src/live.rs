@@ -14,7 +14,7 @@
 //! rights ([`facts`]) and judged on the row; each (job, status) is told once; the queue from
 //! the listener is bounded (an overflow becomes one "reload" event), and at most
 //! [`MAX_NOTIFICATION_THREADS`] notifications wait for a click at once.
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -192,8 +192,9 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
         }
     };
     let handle = async {
-        // Each (job, status) is told once, however often it is announced.
-        let mut told: HashSet<(Uuid, String)> = HashSet::new();
+        // A job is told about when its status changes, however often it is announced (a job
+        // sent back for approval is told again: it moved away and back).
+        let mut last_status: HashMap<Uuid, String> = HashMap::new();
         while let Some(mut e) = rx.recv().await {
             if overflowed.swap(false, Ordering::Relaxed) {
                 tracing::info!("live updates came faster than they could be shown: reloading instead");
@@ -212,13 +213,14 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
                 continue;
             }
             let Some(fact) = facts(session, e).await else { continue };
-            let Some(n) = notice(&fact, &viewer) else { continue };
-            if told.len() > 4096 {
-                told.clear();
+            let (Some(job), Some(status)) = (fact.job_id, fact.status.clone()) else { continue };
+            if last_status.len() > 4096 {
+                last_status.clear();
             }
-            if !told.insert((n.job_id(), fact.status.clone().unwrap_or_default())) {
+            if last_status.insert(job, status.clone()).as_deref() == Some(status.as_str()) {
                 continue;
             }
+            let Some(n) = notice(&fact, &viewer) else { continue };
             let title = eio_core::jobs::get(&session.db, n.job_id()).await.map(|j| j.title).unwrap_or_default();
             notify(app, n, &title);
         }
@@ -237,27 +239,29 @@ fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
     };
     let path = n.path();
     let app = app.clone();
+    let notification = move || {
+        notify_rust::Notification::new().appname("EIO").summary(summary).body(&body).action("default", "Open").show()
+    };
     if NOTIFICATION_THREADS.fetch_add(1, Ordering::SeqCst) >= MAX_NOTIFICATION_THREADS {
         NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
-        tracing::info!(summary, "not shown: {MAX_NOTIFICATION_THREADS} notifications already wait for a click");
+        // Enough notifications already wait for a click: show this one without waiting on it.
+        if let Err(e) = notification() {
+            tracing::info!(error = %e, "no desktop notification (no notification daemon?)");
+        }
         return;
     }
-    // notify-rust talks D-Bus synchronously and waits for the click: its own thread.
-    std::thread::spawn(move || {
-        struct Done;
-        impl Drop for Done {
-            fn drop(&mut self) {
-                NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
-            }
+    /// Gives the slot back however the thread ends (or if it never starts).
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
         }
-        let _done = Done;
-        let shown = notify_rust::Notification::new()
-            .appname("EIO")
-            .summary(summary)
-            .body(&body)
-            .action("default", "Open")
-            .show();
-        match shown {
+    }
+    let slot = Slot;
+    // notify-rust talks D-Bus synchronously and waits for the click: its own thread.
+    let spawned = std::thread::Builder::new().name("eio-notification".into()).spawn(move || {
+        let _slot = slot;
+        match notification() {
             Ok(handle) => handle.wait_for_action(|action| {
                 if action == "default" {
                     crate::tray::show_main(&app);
@@ -267,6 +271,9 @@ fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
             Err(e) => tracing::info!(error = %e, "no desktop notification (no notification daemon?)"),
         }
     });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no thread for a desktop notification");
+    }
 }
 
 #[cfg(test)]

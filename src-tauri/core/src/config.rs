@@ -214,23 +214,38 @@ impl DatabaseUrl {
         }
     }
 
-    /// The value of the URL's query parameter `name` (or its sqlx spelling `alias`).
-    fn query_param(&self, name: &str, alias: &str) -> Option<String> {
+    /// The last value of the URL's query parameter spelled exactly as one of `names` (as
+    /// sqlx reads it: case matters, and a repeated key's last value wins).
+    fn query_param(&self, names: &[&str]) -> Option<String> {
         url::Url::parse(&self.0)
             .ok()?
             .query_pairs()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case(alias))
+            .filter(|(k, _)| names.contains(&k.as_ref()))
+            .last()
             .map(|(_, v)| v.into_owned())
     }
 
-    /// The `sslmode` the URL names, if any.
+    /// The `sslmode` the URL names, as sqlx will use it, if the URL names one.
     pub fn sslmode(&self) -> Option<String> {
-        self.query_param("sslmode", "ssl-mode").map(|m| m.to_ascii_lowercase())
+        use sqlx::postgres::PgSslMode;
+        self.query_param(&["sslmode", "ssl-mode"])?;
+        let o = sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL");
+        Some(
+            match o.get_ssl_mode() {
+                PgSslMode::Disable => "disable",
+                PgSslMode::Allow => "allow",
+                PgSslMode::Prefer => "prefer",
+                PgSslMode::Require => "require",
+                PgSslMode::VerifyCa => "verify-ca",
+                PgSslMode::VerifyFull => "verify-full",
+            }
+            .to_owned(),
+        )
     }
 
     /// The `sslrootcert` the URL names, if any.
     pub fn sslrootcert(&self) -> Option<String> {
-        self.query_param("sslrootcert", "ssl-root-cert")
+        self.query_param(&["sslrootcert", "ssl-root-cert", "ssl-ca"])
     }
 
     /// Is the server on this machine (a Unix socket or a loopback address)?
@@ -335,6 +350,13 @@ mod tests {
         {
             assert!(matches!(mode(local), PgSslMode::Prefer), "{local}");
         }
+        // Spelled as sqlx doesn't read it, a mode is no choice: the remote default holds.
+        assert!(matches!(mode("postgres://alice@db.example.com/eio?SSLMODE=disable"), PgSslMode::VerifyFull));
+        assert_eq!(DatabaseUrl::parse("postgres://a@db.example.com/eio?SSLMODE=disable").unwrap().sslmode(), None);
+        // Repeated: the last one is what sqlx uses, and what is shown.
+        let twice = DatabaseUrl::parse("postgres://a@db.example.com/eio?sslmode=verify-full&sslmode=require").unwrap();
+        assert_eq!(twice.sslmode().as_deref(), Some("require"));
+        assert!(matches!(twice.connect_options().get_ssl_mode(), PgSslMode::Require));
         let u = DatabaseUrl::parse("postgres://alice@db.example.com/eio?sslmode=verify-ca&sslrootcert=/etc/eio/ca.pem")
             .unwrap();
         assert_eq!(u.tls(), DatabaseTls::Chosen("verify-ca".into()));

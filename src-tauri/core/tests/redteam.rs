@@ -717,6 +717,19 @@ async fn a_fake_server_asking_for_a_cleartext_password_gets_nothing() {
         }
     });
     let password = "pw-9f2c-operators-own";
+    // A remote host over a connection that may be unencrypted: refused before any network.
+    let remote = eio_core::config::Config {
+        database: eio_core::config::DatabaseChoice::External {
+            url: eio_core::config::DatabaseUrl::parse("postgres://alice@db.example.invalid/eio?sslmode=prefer")
+                .unwrap(),
+            origin: eio_core::config::UrlOrigin::CommandLineOrEnvironment,
+        },
+        data_dir: std::env::temp_dir(),
+        config_file: std::env::temp_dir().join("none.toml"),
+    };
+    let e =
+        eio_core::Database::open_with_password(&remote, Some(&eio_secret::Secret::new(password))).await.unwrap_err();
+    assert!(e.message.contains("never sends a password over one"), "{e}");
     for url in [
         format!("postgres://alice@127.0.0.1:{port}/eio"),
         format!("postgres://alice@127.0.0.1:{port}/eio?sslmode=disable"),

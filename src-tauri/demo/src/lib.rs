@@ -669,7 +669,10 @@ async fn connect_as(config: &Config, login: &str, password: &Secret) -> Result<D
     let options = match &config.database {
         DatabaseChoice::Embedded => eio_core::db::embedded_connect_options(config, login)?,
         DatabaseChoice::External { url, .. } => {
-            url.connect_options().username(login).password(password.expose()).application_name("eio-demo")
+            let options =
+                url.connect_options().username(login).password(password.expose()).application_name("eio-demo");
+            eio_core::db::guard_password(&options, true).await?;
+            options
         }
     };
     let pool = sqlx::postgres::PgPoolOptions::new()

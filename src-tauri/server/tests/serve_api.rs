@@ -340,6 +340,15 @@ async fn on_the_embedded_default_only_the_start_token_acts_as_the_local_login() 
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(r.headers()["location"], "/");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(server.url(&format!("//evil.example/x?token={token}&tab=jobs")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/evil.example/x?tab=jobs", "never another site");
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
     c.get(server.url(&format!("/?token={token}"))).send().await.unwrap();
     let (s, v, _) = body(c.get(server.url("/api/session")).send().await.unwrap()).await;
@@ -347,6 +356,19 @@ async fn on_the_embedded_default_only_the_start_token_acts_as_the_local_login() 
     let (s, me, _) = body(c.get(server.url("/api/me")).send().await.unwrap()).await;
     assert_eq!(s, 200, "{me}");
     assert_eq!(me["login"], "eio_local");
+    // A page on another port of this host (cookies don't tell ports apart) can't change
+    // anything with that session.
+    let (s, v, _) = body(
+        c.post(server.url("/api/kill-switch"))
+            .header("origin", "http://127.0.0.1:9999")
+            .header("sec-fetch-site", "same-site")
+            .json(&json!({"engaged": true, "reason": "forged"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &v, 403, "forbidden");
     // Signing that session out leaves the server working (it shares the server's pool).
     c.delete(server.url("/api/session")).send().await.unwrap();
     let (s, _, _) = body(browser().get(server.url("/api/me")).bearer_auth(&token).send().await.unwrap()).await;

@@ -82,9 +82,7 @@ impl Database {
                 if let Some(p) = password {
                     options = options.password(p.expose());
                 }
-                if password.is_some() || url_has_password(url) {
-                    refuse_cleartext_password(&options).await?;
-                }
+                guard_password(&options, password.is_some() || url_has_password(url)).await?;
                 let pool = pool_options()
                     .connect_with(options)
                     .await
@@ -160,50 +158,49 @@ fn url_has_password(url: &DatabaseUrl) -> bool {
 }
 
 /// A password is never sent in clear text. sqlx answers a server's request for a cleartext
-/// password with the password, whatever the connection, so before a password goes over TCP
-/// that may be unencrypted (`sslmode` disable, allow or prefer), ask the server how it would
-/// take it: one that declines TLS and asks for the password in clear text is refused before
-/// anything secret is sent. (A server that answers this check one way and the real
-/// connection another defeats it: TLS — `verify-full`, the default for remote hosts — is
-/// what protects a password on a network.)
-async fn refuse_cleartext_password(options: &PgConnectOptions) -> Result<()> {
+/// password with the password, whatever the connection (it has no `require_auth`), so before
+/// connecting over TCP with an `sslmode` that allows an unencrypted connection (disable,
+/// allow, prefer), EIO decides:
+/// - a remote host with a password known to be sent (given, in the URL, or `PGPASSWORD`):
+///   refused outright — only TLS protects a password on a network;
+/// - otherwise (loopback, or a password sqlx may find in `~/.pgpass`): the server is asked
+///   first how it would take a password, and one that declines TLS and asks for it in clear
+///   text is refused before anything secret is sent. The check fails closed: a server that
+///   can't be asked is not connected to. (A server that answers the check one way and a later
+///   connection another defeats it; that is why remote hosts need TLS.)
+///
+/// Unix sockets are not checked: they don't leave the machine.
+pub async fn guard_password(options: &PgConnectOptions, password_known: bool) -> Result<()> {
     use sqlx::postgres::PgSslMode;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = options.get_host().to_owned();
     let port = options.get_port();
     let mode = options.get_ssl_mode();
     if host.starts_with('/') || !matches!(mode, PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer) {
         return Ok(());
     }
-    let probe = async {
-        let mut stream = tokio::net::TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port)).await?;
-        if matches!(mode, PgSslMode::Prefer) {
-            // SSLRequest: length 8, code 80877103.
-            stream.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).await?;
-            let mut answer = [0u8; 1];
-            stream.read_exact(&mut answer).await?;
-            if answer[0] == b'S' {
-                return Ok::<_, std::io::Error>(false); // TLS: the password travels encrypted.
-            }
-        }
-        let mut body = Vec::new();
-        body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
-        for (k, v) in [("user", options.get_username()), ("database", options.get_database().unwrap_or_default())] {
-            body.extend_from_slice(k.as_bytes());
-            body.push(0);
-            body.extend_from_slice(v.as_bytes());
-            body.push(0);
-        }
-        body.push(0);
-        let mut message = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-        message.extend_from_slice(&body);
-        stream.write_all(&message).await?;
-        let mut head = [0u8; 9];
-        stream.read_exact(&mut head).await?;
-        // 'R' (authentication request) with code 3: AuthenticationCleartextPassword.
-        Ok(head[0] == b'R' && head[5..9] == 3u32.to_be_bytes())
-    };
-    match tokio::time::timeout(Duration::from_secs(10), probe).await {
+    let bare = host.trim_matches(|c| c == '[' || c == ']').to_owned();
+    let local =
+        bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let password_known = password_known || std::env::var_os("PGPASSWORD").is_some_and(|p| !p.is_empty());
+    if !local && password_known {
+        return Err(Error::new(
+            ErrorCode::Config,
+            format!(
+                "the database address for {host}:{port} allows an unencrypted connection (sslmode {mode:?}), and EIO never \
+                 sends a password over one: use sslmode=require or stronger (the default for a remote host is verify-full)"
+            ),
+        ));
+    }
+    // Without a password to protect there is nothing to check (sqlx would send an empty one).
+    let pgpass = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))
+        .is_some_and(|p| p.is_file());
+    if !password_known && !pgpass {
+        return Ok(());
+    }
+    match tokio::time::timeout(Duration::from_secs(10), asks_for_cleartext(&bare, port, mode, options)).await {
+        Ok(Ok(false)) => Ok(()),
         Ok(Ok(true)) => Err(Error::new(
             ErrorCode::Config,
             format!(
@@ -211,9 +208,55 @@ async fn refuse_cleartext_password(options: &PgConnectOptions) -> Result<()> {
                  a password that way. Turn TLS on at the server (ssl = on) or use scram-sha-256 authentication"
             ),
         )),
-        // TLS, another method, or no answer: the real connection says what is wrong, if anything.
-        _ => Ok(()),
+        Ok(Err(e)) => Err(Error::new(ErrorCode::Unavailable, format!("cannot reach the database server at {host}:{port}: {e}"))),
+        Err(_) => Err(Error::new(
+            ErrorCode::Unavailable,
+            format!("the database server at {host}:{port} did not answer within 10 s"),
+        )),
     }
+}
+
+/// Would the server at `host:port` take a password in clear text over this connection?
+/// Speaks just enough of the protocol: SSLRequest (for prefer), then StartupMessage, then
+/// reads the first authentication request; closes without authenticating.
+async fn asks_for_cleartext(
+    host: &str,
+    port: u16,
+    mode: sqlx::postgres::PgSslMode,
+    options: &PgConnectOptions,
+) -> std::io::Result<bool> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
+    if matches!(mode, sqlx::postgres::PgSslMode::Prefer) {
+        // SSLRequest: length 8, code 80877103.
+        stream.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).await?;
+        let mut answer = [0u8; 1];
+        stream.read_exact(&mut answer).await?;
+        if answer[0] == b'S' {
+            return Ok(false); // TLS: the password travels encrypted.
+        }
+    }
+    let mut body = Vec::new();
+    body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
+    for (k, v) in [("user", options.get_username()), ("database", options.get_database().unwrap_or_default())] {
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+        body.extend_from_slice(v.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut message = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    message.extend_from_slice(&body);
+    stream.write_all(&message).await?;
+    let mut head = [0u8; 9];
+    match stream.read_exact(&mut head).await {
+        Ok(_) => {}
+        // An error message shorter than 9 bytes, or a close: no password asked for.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    // 'R' (authentication request) with code 3: AuthenticationCleartextPassword.
+    Ok(head[0] == b'R' && head[5..9] == 3u32.to_be_bytes())
 }
 
 fn pool_options() -> PgPoolOptions {
@@ -296,9 +339,11 @@ pub struct AppliedMigration {
 pub async fn migrate(config: &Config) -> Result<MigrationReport> {
     match &config.database {
         DatabaseChoice::External { url, .. } => {
+            let options = url.connect_options().application_name("eio migrate");
+            guard_password(&options, url_has_password(url)).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(1)
-                .connect_with(url.connect_options().application_name("eio migrate"))
+                .connect_with(options)
                 .await
                 .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
             let mut report = migrate_pool(&pool).await?;

@@ -44,10 +44,15 @@ pub fn default_key_file(config: &Config) -> PathBuf {
 /// else the OS keyring. A machine without a Secret Service gets a clear error saying to
 /// name a key file, never a silent fallback to one.
 pub fn locate(config: &Config, explicit: Option<&Path>) -> KeyLocation {
+    locate_with(config, explicit, std::env::var_os(ENV_WORKER_KEY_FILE))
+}
+
+/// [`locate`], with `EIO_WORKER_KEY_FILE`'s value given.
+fn locate_with(config: &Config, explicit: Option<&Path>, env_file: Option<std::ffi::OsString>) -> KeyLocation {
     if let Some(p) = explicit {
         return KeyLocation::File(p.to_path_buf());
     }
-    if let Some(p) = std::env::var_os(ENV_WORKER_KEY_FILE).filter(|p| !p.is_empty()) {
+    if let Some(p) = env_file.filter(|p| !p.is_empty()) {
         return KeyLocation::File(PathBuf::from(p));
     }
     let file = default_key_file(config);
@@ -228,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_key_file_is_used_only_when_chosen() {
-        std::env::remove_var(ENV_WORKER_KEY_FILE);
+        let locate = |config: &Config, explicit: Option<&Path>| locate_with(config, explicit, None);
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
             database: crate::config::DatabaseChoice::Embedded,
@@ -242,6 +247,8 @@ mod tests {
         // A key file an earlier explicit choice left in the data directory is still used.
         std::fs::write(default_key_file(&config), "x").unwrap();
         assert_eq!(locate(&config, None), KeyLocation::File(default_key_file(&config)));
+        let from_env = dir.path().join("env.age");
+        assert_eq!(locate_with(&config, None, Some(from_env.clone().into())), KeyLocation::File(from_env));
     }
 
     #[tokio::test]

@@ -247,7 +247,12 @@ pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
 
 /// The hash the worker compares before acting.
 pub async fn material_hash(db: &Database, plan: &Plan) -> Result<String> {
-    Ok(sqlx::query_scalar("SELECT md5($1::jsonb::text)").bind(plan.material()).fetch_one(db.pool()).await?)
+    hash_of(db, &plan.material()).await
+}
+
+/// The hash of a plan's material part, as the database computes `plan_hash`.
+pub async fn hash_of(db: &Database, material: &serde_json::Value) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT md5($1::jsonb::text)").bind(material).fetch_one(db.pool()).await?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]

@@ -109,6 +109,15 @@ impl Plan {
             "forbidden": self.forbidden,
         })
     }
+
+    /// The material part as plans approved before migration 0050 had it (hosts and VMs
+    /// without their vCenter): a job approved then and already under way resumes against it.
+    pub fn material_before_vcenters(&self) -> serde_json::Value {
+        let mut m = self.material();
+        m["hosts"] = serde_json::json!(self.hosts.iter().map(|h| (&h.moid, h.order)).collect::<Vec<_>>());
+        m["vms"] = serde_json::json!(self.vms.iter().map(|v| (&v.moid, &v.action)).collect::<Vec<_>>());
+        m
+    }
 }
 
 /// Compute the plan of `spec` under `policy`.

@@ -199,11 +199,9 @@ async fn start_token(
         Err(e) => return HttpError::from(e).into_response(),
     };
     let rest: Vec<&str> = query.split('&').filter(|p| !p.starts_with("token=") && !p.is_empty()).collect();
-    let target = if rest.is_empty() {
-        request.uri().path().to_owned()
-    } else {
-        format!("{}?{}", request.uri().path(), rest.join("&"))
-    };
+    // One leading slash: `//evil.example` would be another site to the browser.
+    let path = format!("/{}", request.uri().path().trim_start_matches(['/', '\\']));
+    let target = if rest.is_empty() { path } else { format!("{path}?{}", rest.join("&")) };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response();
     if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -249,8 +247,31 @@ async fn call(
     input: Result<serde_json::Value, HttpError>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
     let (session, _, _) = st.who(headers).ok_or_else(HttpError::unauthorized)?;
+    if matches!(op.method, HttpMethod::Post) && !same_origin(headers) {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "a change must come from this server's own pages (the request came from another origin)",
+        ));
+    }
     let input = input?;
     Ok(Json(api::dispatch(&session, op.name, input).await?))
+}
+
+/// Did a browser send this from this server's own pages? Cookies don't tell ports apart, so
+/// a page served on another port of the same host would otherwise act with this server's
+/// session. Browsers say where a request comes from (`Sec-Fetch-Site`, else `Origin`);
+/// clients that say neither (scripts, the CLI's HTTP peers) are judged by their credentials.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    if let Some(site) = text("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match (text("origin"), text("host")) {
+        (Some(origin), Some(host)) => origin == format!("http://{host}") || origin == format!("https://{host}"),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
 }
 
 async fn session_get(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Json<WebSession> {

@@ -42,7 +42,9 @@ pub async fn plan(ctx: &JobContext, spec: &JobSpec) -> Result<Plan, JobError> {
             let plan: Plan = serde_json::from_value(p.clone())
                 .map_err(|e| JobError::Failed(format!("the approved plan is unreadable: {e}")))?;
             let hash = eio_core::jobs::material_hash(&ctx.db, &plan).await?;
-            if ctx.job.plan_hash.as_deref() != Some(hash.as_str()) {
+            let before_0050 = eio_core::jobs::hash_of(&ctx.db, &plan.material_before_vcenters()).await?;
+            let approved = ctx.job.plan_hash.as_deref();
+            if approved != Some(hash.as_str()) && approved != Some(before_0050.as_str()) {
                 return Err(JobError::Failed(
                     "the stored plan's hosts, VMs or firmware differ from the part that was approved: refusing to resume it"
                         .into(),
