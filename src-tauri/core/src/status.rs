@@ -40,6 +40,9 @@ pub struct ConnectionStatus {
     pub target: String,
     pub database: String,
     pub server_version: String,
+    /// How the connection is protected: the TLS policy in force, and whether this very
+    /// connection is encrypted.
+    pub encryption: String,
     /// The PostgreSQL login this session runs as.
     pub login: String,
     pub superuser: bool,
@@ -88,7 +91,9 @@ pub async fn load(db: &Database) -> Result<StatusPage> {
                      ORDER BY r.rolname) AS roles,
                to_regclass('public.users') IS NOT NULL AS has_users,
                to_regclass('public.jobs') IS NOT NULL AS has_jobs,
-               to_regclass('public.kill_switch') IS NOT NULL AS has_kill_switch
+               to_regclass('public.kill_switch') IS NOT NULL AS has_kill_switch,
+               (SELECT CASE WHEN ssl THEN 'encrypted (' || version || ')' ELSE 'not encrypted' END
+                FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS this_connection
         "#,
     )
     .fetch_one(pool)
@@ -183,6 +188,15 @@ pub async fn load(db: &Database) -> Result<StatusPage> {
             target: db.target().describe(),
             database: row.get("database"),
             server_version: row.get("server_version"),
+            encryption: {
+                let this: Option<String> = row.get("this_connection");
+                let policy = match db.target() {
+                    Target::External { url, .. } => url.tls().to_string(),
+                    Target::Embedded { .. } => "a Unix socket inside the data directory (no network)".into(),
+                    Target::Pool => "as the caller's pool connects".into(),
+                };
+                format!("{policy}; this connection: {}", this.as_deref().unwrap_or("unknown"))
+            },
             login,
             superuser,
             roles,

@@ -127,6 +127,7 @@ pub fn status(page: &StatusPage, json: bool) -> Result<(), Error> {
     }
     let c = &page.connection;
     println!("Database     {} (PostgreSQL {}, database {})", c.target, c.server_version, c.database);
+    println!("Encryption   {}", c.encryption);
     let roles = if c.roles.is_empty() { "no EIO role".to_owned() } else { c.roles.join(", ") };
     let user = match &c.user {
         Some(u) => format!(" → {} [{}]", u.email, u.role),

@@ -16,6 +16,12 @@ async fn status_json_against_a_database_url(pool: PgPool) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let page = json_of(&out);
     assert_eq!(page["connection"]["mode"], "external");
+    // Loopback without an sslmode: PostgreSQL's default, and whether this connection is encrypted.
+    let encryption = page["connection"]["encryption"].as_str().unwrap();
+    assert!(
+        encryption.starts_with("this machine (socket or loopback): TLS when the server offers it; this connection: "),
+        "{encryption}"
+    );
     assert_eq!(page["schema"]["up_to_date"], true);
     assert_eq!(page["tables"]["virtual_machines"], 0);
     assert_eq!(page["tables"]["routing_domains"], 1);
@@ -71,6 +77,10 @@ fn status_on_a_fresh_embedded_default_then_reused_then_stopped() {
     assert_eq!(page["connection"]["mode"], "embedded");
     assert_eq!(page["connection"]["login"], "eio_local");
     assert_eq!(page["connection"]["superuser"], false, "the app never works as a superuser");
+    assert_eq!(
+        page["connection"]["encryption"],
+        "a Unix socket inside the data directory (no network); this connection: not encrypted"
+    );
     assert_eq!(page["connection"]["user"]["role"], "admin");
     assert_eq!(page["schema"]["up_to_date"], true);
     assert_eq!(page["tables"]["users"], 1);

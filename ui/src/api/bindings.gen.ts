@@ -138,6 +138,11 @@ export type ConnectionStatus = { mode: DatabaseMode,
  */
 target: string, database: string, server_version: string, 
 /**
+ * How the connection is protected: the TLS policy in force, and whether this very
+ * connection is encrypted.
+ */
+encryption: string, 
+/**
  * The PostgreSQL login this session runs as.
  */
 login: string, superuser: boolean, 

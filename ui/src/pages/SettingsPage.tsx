@@ -78,6 +78,7 @@ function Settings(props: { m: Model; reload: () => void }) {
                   ["Address", m.connection.target],
                   ["Database name", m.connection.database],
                   ["PostgreSQL", m.connection.server_version],
+                  ["Encryption", m.connection.encryption],
                   ["Signed in as", m.connection.login],
                   ["EIO roles", m.connection.roles.join(", ") || "none"],
                   ["Schema", `v${m.schema.applied_version ?? "–"} of v${m.schema.latest_version}${m.schema.up_to_date ? " (up to date)" : ""}`],
