@@ -206,12 +206,17 @@ impl DatabaseUrl {
     /// server in the middle is refused. An explicit `sslmode` is the operator's choice and
     /// is kept. Unix sockets and loopback keep PostgreSQL's own default (`prefer`).
     pub fn connect_options(&self) -> sqlx::postgres::PgConnectOptions {
-        // Validated in `parse`.
-        let o = sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL");
+        let o = self.parsed();
         match self.tls() {
             DatabaseTls::DefaultVerifyFull => o.ssl_mode(sqlx::postgres::PgSslMode::VerifyFull),
             _ => o,
         }
+    }
+
+    /// The URL as sqlx reads it, before EIO's TLS default.
+    fn parsed(&self) -> sqlx::postgres::PgConnectOptions {
+        // `parse` only makes a DatabaseUrl from a URL sqlx accepted.
+        sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL")
     }
 
     /// The last value of the URL's query parameter spelled exactly as one of `names` (as
@@ -229,9 +234,8 @@ impl DatabaseUrl {
     pub fn sslmode(&self) -> Option<String> {
         use sqlx::postgres::PgSslMode;
         self.query_param(&["sslmode", "ssl-mode"])?;
-        let o = sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL");
         Some(
-            match o.get_ssl_mode() {
+            match self.parsed().get_ssl_mode() {
                 PgSslMode::Disable => "disable",
                 PgSslMode::Allow => "allow",
                 PgSslMode::Prefer => "prefer",
@@ -250,11 +254,7 @@ impl DatabaseUrl {
 
     /// Is the server on this machine (a Unix socket or a loopback address)?
     pub fn is_local(&self) -> bool {
-        let o = sqlx::postgres::PgConnectOptions::from_str(&self.0).expect("validated database URL");
-        let host = o.get_host();
-        host.starts_with('/')
-            || host.eq_ignore_ascii_case("localhost")
-            || host.trim_matches(|c| c == '[' || c == ']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        is_local_host(self.parsed().get_host())
     }
 
     /// The TLS policy connecting to this URL follows.
@@ -265,6 +265,14 @@ impl DatabaseUrl {
             None => DatabaseTls::DefaultVerifyFull,
         }
     }
+}
+
+/// Is `host` (as sqlx reports it) this machine: a Unix socket folder, `localhost` or a
+/// loopback address?
+pub fn is_local_host(host: &str) -> bool {
+    host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host.trim_matches(|c| c == '[' || c == ']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How a database connection is protected (shown in Settings and `eio status`).

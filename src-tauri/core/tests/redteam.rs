@@ -684,6 +684,18 @@ async fn the_desktop_opens_only_a_report_file_inside_an_allowed_folder(admin: Pg
 // -------------------------------------------------------------------------------------
 // 9. A password is never sent in clear text.
 
+/// A configuration for the shared database at `url`.
+fn external(url: &str) -> eio_core::config::Config {
+    eio_core::config::Config {
+        database: eio_core::config::DatabaseChoice::External {
+            url: eio_core::config::DatabaseUrl::parse(url).unwrap(),
+            origin: eio_core::config::UrlOrigin::CommandLineOrEnvironment,
+        },
+        data_dir: std::env::temp_dir(),
+        config_file: std::env::temp_dir().join("none.toml"),
+    }
+}
+
 /// A fake PostgreSQL on loopback that declines TLS and asks for a cleartext password: EIO
 /// refuses before sending it, and the fake server never sees a password message.
 #[tokio::test]
@@ -718,15 +730,7 @@ async fn a_fake_server_asking_for_a_cleartext_password_gets_nothing() {
     });
     let password = "pw-9f2c-operators-own";
     // A remote host over a connection that may be unencrypted: refused before any network.
-    let remote = eio_core::config::Config {
-        database: eio_core::config::DatabaseChoice::External {
-            url: eio_core::config::DatabaseUrl::parse("postgres://alice@db.example.invalid/eio?sslmode=prefer")
-                .unwrap(),
-            origin: eio_core::config::UrlOrigin::CommandLineOrEnvironment,
-        },
-        data_dir: std::env::temp_dir(),
-        config_file: std::env::temp_dir().join("none.toml"),
-    };
+    let remote = external("postgres://alice@db.example.invalid/eio?sslmode=prefer");
     let e =
         eio_core::Database::open_with_password(&remote, Some(&eio_secret::Secret::new(password))).await.unwrap_err();
     assert!(e.message.contains("never sends a password over one"), "{e}");
@@ -734,14 +738,7 @@ async fn a_fake_server_asking_for_a_cleartext_password_gets_nothing() {
         format!("postgres://alice@127.0.0.1:{port}/eio"),
         format!("postgres://alice@127.0.0.1:{port}/eio?sslmode=disable"),
     ] {
-        let config = eio_core::config::Config {
-            database: eio_core::config::DatabaseChoice::External {
-                url: eio_core::config::DatabaseUrl::parse(&url).unwrap(),
-                origin: eio_core::config::UrlOrigin::CommandLineOrEnvironment,
-            },
-            data_dir: std::env::temp_dir(),
-            config_file: std::env::temp_dir().join("none.toml"),
-        };
+        let config = external(&url);
         let e = eio_core::Database::open_with_password(&config, Some(&eio_secret::Secret::new(password)))
             .await
             .unwrap_err();

@@ -178,9 +178,7 @@ pub async fn guard_password(options: &PgConnectOptions, password_known: bool) ->
     if host.starts_with('/') || !matches!(mode, PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer) {
         return Ok(());
     }
-    let bare = host.trim_matches(|c| c == '[' || c == ']').to_owned();
-    let local =
-        bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let local = crate::config::is_local_host(&host);
     let password_known = password_known || std::env::var_os("PGPASSWORD").is_some_and(|p| !p.is_empty());
     if !local && password_known {
         return Err(Error::new(
@@ -199,7 +197,8 @@ pub async fn guard_password(options: &PgConnectOptions, password_known: bool) ->
     if !password_known && !pgpass {
         return Ok(());
     }
-    match tokio::time::timeout(Duration::from_secs(10), asks_for_cleartext(&bare, port, mode, options)).await {
+    let bare = host.trim_matches(|c| c == '[' || c == ']');
+    match tokio::time::timeout(Duration::from_secs(10), asks_for_cleartext(bare, port, mode, options)).await {
         Ok(Ok(false)) => Ok(()),
         Ok(Ok(true)) => Err(Error::new(
             ErrorCode::Config,
