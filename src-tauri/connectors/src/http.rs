@@ -7,7 +7,8 @@
 //! endpoint, and a mismatch names both thumbprints. Skipping verification is possible only
 //! by an explicit [`TlsPolicy::Insecure`]. Whatever fails, the error carries the
 //! thumbprint the server presented, so "untrusted certificate" comes with the exact
-//! `--thumbprint` to pin if the operator recognises it. Servers that speak only TLS 1.0/1.1
+//! `--thumbprint` to pin if the operator recognises it — unless no trust setting can help (an
+//! RSA key under 2048 bits, which rustls refuses to verify), which is said as such. Servers that speak only TLS 1.0/1.1
 //! (old iDRACs) get a clear explanation, not a hang: EIO speaks TLS 1.2 and 1.3 only.
 //!
 //! Bodies are read with a cap ([`HttpClient::body`], [`HttpClient::body_stream`]) so a
@@ -119,6 +120,9 @@ pub enum TlsFailure {
              (iDRAC7/8 2.x+ support TLS 1.2) or use the racadm driver"
     )]
     LegacyProtocol { host: String },
+    /// A certificate no trust setting can make usable (an RSA key under 2048 bits).
+    #[error("{host} presents a certificate EIO cannot use: {reason}")]
+    Refused { host: String, reason: String },
     #[error("TLS with {host} failed: {reason}")]
     Other { host: String, reason: String },
 }
@@ -151,7 +155,14 @@ pub enum HttpError {
 pub struct HttpClient {
     client: reqwest::Client,
     config: Arc<HttpConfig>,
-    presented: Arc<Mutex<Option<Thumbprint>>>,
+    presented: Arc<Mutex<Option<Presented>>>,
+}
+
+/// What the last server presented: its thumbprint, and why EIO can't use it, if so.
+#[derive(Debug, Clone)]
+struct Presented {
+    thumbprint: Thumbprint,
+    refused: Option<String>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -189,7 +200,11 @@ impl HttpClient {
 
     /// The SHA-256 of the last certificate a server presented to this client.
     pub fn presented_thumbprint(&self) -> Option<Thumbprint> {
-        *self.presented.lock().unwrap_or_else(|p| p.into_inner())
+        self.presented.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|p| p.thumbprint)
+    }
+
+    fn presented_refusal(&self) -> Option<String> {
+        self.presented.lock().unwrap_or_else(|p| p.into_inner()).as_ref().and_then(|p| p.refused.clone())
     }
 
     /// Send a request; transport failures become [`HttpError`]s that say what to do.
@@ -251,6 +266,9 @@ impl HttpClient {
         use rustls::{AlertDescription, Error as E, PeerIncompatible};
         let host = host.to_owned();
         let presented = self.presented_thumbprint();
+        if let Some(reason) = self.presented_refusal() {
+            return TlsFailure::Refused { host, reason };
+        }
         match (e, self.config.tls, presented) {
             (E::InvalidCertificate(_), TlsPolicy::Pinned(expected), Some(presented)) if presented != expected => {
                 TlsFailure::PinMismatch { host, expected, presented }
@@ -332,7 +350,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 fn client_tls_config(
     policy: TlsPolicy,
-    presented: Arc<Mutex<Option<Thumbprint>>>,
+    presented: Arc<Mutex<Option<Presented>>>,
 ) -> Result<rustls::ClientConfig, String> {
     let provider = provider();
     let inner: Arc<dyn ServerCertVerifier> = match policy {
@@ -362,7 +380,7 @@ fn client_tls_config(
 #[derive(Debug)]
 struct Recording {
     inner: Arc<dyn ServerCertVerifier>,
-    presented: Arc<Mutex<Option<Thumbprint>>>,
+    presented: Arc<Mutex<Option<Presented>>>,
 }
 
 impl ServerCertVerifier for Recording {
@@ -374,7 +392,10 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.presented.lock().unwrap_or_else(|p| p.into_inner()) = Some(Thumbprint::of_der(end_entity));
+        *self.presented.lock().unwrap_or_else(|p| p.into_inner()) = Some(Presented {
+            thumbprint: Thumbprint::of_der(end_entity),
+            refused: crate::probe::refused_key(end_entity),
+        });
         self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
     fn verify_tls12_signature(

@@ -7,6 +7,7 @@
 pub mod http;
 pub mod idrac;
 pub mod ome;
+pub mod probe;
 pub mod racadm;
 pub mod redfish;
 pub mod vcenter;

@@ -12,11 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::{TypeVisitor as _, TS};
 
-use eio_secret::{Credentials, Secret};
-
 use crate::error::{ApiError, Error, Result};
-use crate::identity::service_identities::{ExternalSystem, NewServiceIdentity, ServiceIdentity};
-use crate::identity::users::{NewUser, User, UserRole};
+use crate::identity::ops::{EmailInput, ServiceIdentityInput, UserAddInput};
+use crate::identity::service_identities::ServiceIdentity;
+use crate::identity::users::User;
 use crate::identity::Me;
 use crate::status::StatusPage;
 use crate::Database;
@@ -76,6 +75,29 @@ macro_rules! operations {
             }
         }
 
+        /// One type per operation, for adapters that call with typed values (the CLI):
+        /// `api::call::<op::source_add>(&session, input)` runs exactly what `dispatch` runs.
+        pub mod op {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[doc = $doc])*
+                #[allow(non_camel_case_types)]
+                pub struct $name;
+                impl super::Operation for $name {
+                    const NAME: &'static str = stringify!($name);
+                    type Input = $input;
+                    type Output = $output;
+                    fn run(
+                        session: &super::Session,
+                        input: $input,
+                    ) -> impl std::future::Future<Output = crate::error::Result<$output>> + Send {
+                        $handler(session, input)
+                    }
+                }
+            )*
+        }
+
         fn visit_operation_types(v: &mut TypeCollector) {
             $( v.visit::<$input>(); v.visit::<$output>(); )*
         }
@@ -92,23 +114,48 @@ macro_rules! operations {
     };
 }
 
+/// An operation of the registry, as a type (see [`op`]).
+pub trait Operation {
+    const NAME: &'static str;
+    type Input;
+    type Output;
+    fn run(session: &Session, input: Self::Input) -> impl std::future::Future<Output = Result<Self::Output>> + Send;
+}
+
+/// Run operation `O` with a typed input: the same handler [`dispatch`] runs by name.
+pub async fn call<O: Operation>(session: &Session, input: O::Input) -> Result<O::Output> {
+    O::run(session, input).await
+}
+
 operations! {
     /// The status page: connection, schema version, row counts, pending approvals, kill switch.
-    status: Get "/api/status", NoInput => StatusPage = status_page;
+    status: Get "/api/status", NoInput => StatusPage = crate::status::status_page;
     /// Who this session is and what it may do (a hint for hiding actions; the database decides).
-    me: Get "/api/me", NoInput => Me = me;
+    me: Get "/api/me", NoInput => Me = crate::identity::ops::me;
     /// Every user (admins manage them).
-    users: Get "/api/users", NoInput => Vec<User> = users;
+    users: Get "/api/users", NoInput => Vec<User> = crate::identity::ops::users;
     /// Create a login and its user, or map an existing login (admins).
-    user_add: Post "/api/users", UserAddInput => User = user_add;
+    user_add: Post "/api/users", UserAddInput => User = crate::identity::ops::user_add;
     /// Refuse a user's logins and end their sessions (admins).
-    user_disable: Post "/api/users/disable", EmailInput => User = user_disable;
+    user_disable: Post "/api/users/disable", EmailInput => User = crate::identity::ops::user_disable;
     /// Every service identity, without its credentials.
-    service_identities: Get "/api/service-identities", NoInput => Vec<ServiceIdentity> = service_identities;
+    service_identities: Get "/api/service-identities", NoInput => Vec<ServiceIdentity> = crate::identity::ops::service_identities;
     /// Seal and store credentials for a new service identity (admins).
-    service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = service_identity_add;
+    service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_add;
     /// Replace a service identity's credentials (admins).
-    service_identity_rotate: Post "/api/service-identities/rotate", ServiceIdentityInput => ServiceIdentity = service_identity_rotate;
+    service_identity_rotate: Post "/api/service-identities/rotate", ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_rotate;
+    /// Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync.
+    sources: Get "/api/sources", NoInput => Vec<crate::sources::Source> = crate::sources::ops::sources;
+    /// Add a source, reusing a service identity or creating one with it (admins).
+    source_add: Post "/api/sources", crate::sources::ops::SourceAddInput => crate::sources::Source = crate::sources::ops::source_add;
+    /// Change a source: address, identity, site, driver, trust (re-pin), enabled (admins).
+    source_update: Post "/api/sources/update", crate::sources::ops::SourceUpdateInput => crate::sources::Source = crate::sources::ops::source_update;
+    /// Remove a source and its cached inventory, or (dry_run) say what would go (admins).
+    source_remove: Post "/api/sources/remove", crate::sources::ops::SourceRemoveInput => crate::sources::SourceRemoval = crate::sources::ops::source_remove;
+    /// Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins).
+    source_probe: Post "/api/sources/probe", crate::sources::ops::SourceProbeInput => crate::sources::ops::SourceProbe = crate::sources::ops::source_probe;
+    /// Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins).
+    source_import_idracs: Post "/api/sources/import", crate::sources::ops::IdracImportInput => crate::sources::import::ImportResult = crate::sources::ops::source_import_idracs;
     /// The frame around every page: who is signed in, approvals waiting, the kill switch.
     shell_page: Get "/api/pages/shell", NoInput => crate::pages::shell::ShellModel = crate::pages::ops::shell_page;
     /// The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch.
@@ -173,102 +220,6 @@ operations! {
     report_run: Post "/api/reports/run", crate::reports::ops::ReportRunInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_run;
     /// Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators).
     report_define: Post "/api/reports/definitions", crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
-}
-
-async fn status_page(session: &Session, _: NoInput) -> Result<StatusPage> {
-    crate::status::load(&session.db).await
-}
-
-async fn me(session: &Session, _: NoInput) -> Result<Me> {
-    crate::identity::me(&session.db).await
-}
-
-async fn users(session: &Session, _: NoInput) -> Result<Vec<User>> {
-    crate::identity::users::list(&session.db).await
-}
-
-/// A new user. The password, if any, is turned into a SCRAM verifier before it leaves.
-#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
-pub struct UserAddInput {
-    pub email: String,
-    pub role: UserRole,
-    pub login: String,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    #[serde(default)]
-    #[ts(type = "string | null")]
-    #[schemars(with = "Option<String>")]
-    pub password: Option<Secret>,
-}
-
-async fn user_add(session: &Session, input: UserAddInput) -> Result<User> {
-    crate::identity::users::add(
-        &session.db,
-        &NewUser {
-            email: input.email,
-            role: input.role,
-            login: input.login,
-            capabilities: input.capabilities,
-            display_name: input.display_name,
-            password: input.password,
-        },
-    )
-    .await
-}
-
-#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
-pub struct EmailInput {
-    pub email: String,
-}
-
-async fn user_disable(session: &Session, input: EmailInput) -> Result<User> {
-    crate::identity::users::disable(&session.db, &input.email).await
-}
-
-async fn service_identities(session: &Session, _: NoInput) -> Result<Vec<ServiceIdentity>> {
-    crate::identity::service_identities::list(&session.db).await
-}
-
-/// Credentials for a service identity: sealed for the workers as soon as they arrive.
-#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
-pub struct ServiceIdentityInput {
-    pub name: String,
-    #[serde(default = "default_system")]
-    pub system: ExternalSystem,
-    pub username: String,
-    #[ts(type = "string")]
-    #[schemars(with = "String")]
-    pub password: Secret,
-    #[serde(default)]
-    pub rotation_period_days: Option<i32>,
-}
-
-fn default_system() -> ExternalSystem {
-    ExternalSystem::Other
-}
-
-async fn service_identity_add(session: &Session, input: ServiceIdentityInput) -> Result<ServiceIdentity> {
-    crate::identity::service_identities::add(
-        &session.db,
-        &NewServiceIdentity {
-            name: input.name,
-            system: input.system,
-            credentials: Credentials { username: input.username, password: input.password },
-            rotation_period_days: input.rotation_period_days.unwrap_or(90),
-        },
-    )
-    .await
-}
-
-async fn service_identity_rotate(session: &Session, input: ServiceIdentityInput) -> Result<ServiceIdentity> {
-    crate::identity::service_identities::rotate(
-        &session.db,
-        &input.name,
-        &Credentials { username: input.username, password: input.password },
-    )
-    .await
 }
 
 pub fn find(name: &str) -> Option<&'static OperationSpec> {

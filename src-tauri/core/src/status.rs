@@ -240,3 +240,8 @@ async fn row_counts(db: &Database) -> Result<BTreeMap<String, i64>> {
     let rows = sqlx::query(&sql).fetch_all(pool).await?;
     Ok(rows.into_iter().map(|r| (r.get::<String, _>("name"), r.get::<i64, _>("n"))).collect())
 }
+
+/// The `status` operation.
+pub async fn status_page(session: &crate::api::Session, _: crate::api::NoInput) -> Result<StatusPage> {
+    load(&session.db).await
+}

@@ -507,7 +507,7 @@ async fn ensure_source(db: &Database, new: NewSource, thumbprint: &str) -> Resul
         {
             return Ok(())
         }
-        Ok(_) => sources::remove(db, new.kind, &new.name).await.map_err(|e| {
+        Ok(_) => sources::remove(db, new.kind, &new.name, false).await.map(|_| ()).map_err(|e| {
             e.context(format!(
                 "the demo lab moved, and its {} source {} could not be replaced",
                 new.kind.as_str(),

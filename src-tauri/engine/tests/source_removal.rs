@@ -71,7 +71,17 @@ async fn removing_sources_retires_their_servers_and_observations(admin: PgPool) 
     assert!(live_observations(&admin, "vcenter_vm").await > 0);
     assert_eq!(live_observations(&admin, "idrac_mgmt").await, 2);
 
-    sources::remove(&db, SourceKind::Idrac, "bmc-0").await.unwrap();
+    let preview = sources::remove(&db, SourceKind::Idrac, "bmc-0", true).await.unwrap();
+    assert!(!preview.removed);
+    assert_eq!((preview.servers_retired, preview.servers_kept, preview.mappings), (1, 0, 0), "{preview:?}");
+    assert_eq!(
+        preview.summary,
+        "Removing idrac source bmc-0: 1 server(s) only it reported are marked removed (kept for history), \
+         0 also reported by OpenManage stay; 0 server-to-host mapping(s) are removed. Its service identity bmc-0 stays."
+    );
+    assert_eq!(sources::list(&db).await.unwrap().len(), 3, "a preview removes nothing");
+
+    sources::remove(&db, SourceKind::Idrac, "bmc-0", false).await.unwrap();
     let (live, removed): (i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE removed_at IS NULL), count(*) FILTER (WHERE removed_at IS NOT NULL) FROM physical_servers",
     )
@@ -81,7 +91,12 @@ async fn removing_sources_retires_their_servers_and_observations(admin: PgPool) 
     assert_eq!((live, removed), (1, 1), "the server only bmc-0 knew is kept, marked removed");
     assert_eq!(live_observations(&admin, "idrac_mgmt").await, 1);
 
-    sources::remove(&db, SourceKind::Vcenter, "vc").await.unwrap();
+    let gone = sources::remove(&db, SourceKind::Vcenter, "vc", false).await.unwrap();
+    assert!(gone.removed);
+    assert_eq!((gone.datacenters, gone.clusters, gone.hosts), (1, 1, 2), "{gone:?}");
+    assert_eq!(gone.vms, 6, "{gone:?}");
+    let err = sources::remove(&db, SourceKind::Vcenter, "vc", false).await.unwrap_err();
+    assert_eq!(err.message, "no vcenter source named \"vc\"");
     assert_eq!(live_observations(&admin, "vcenter_vm").await, 0, "the removed vCenter's VMs observe nothing");
     assert_eq!(live_observations(&admin, "esxi_mgmt").await, 0);
     let gone: i64 = sqlx::query_scalar("SELECT count(*) FROM ip_observations WHERE gone_at IS NOT NULL")

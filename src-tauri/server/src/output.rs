@@ -186,7 +186,7 @@ pub fn sources(list: &[Source], json: bool) -> Result<(), Error> {
                     s.kind.as_str().into(),
                     s.name.clone(),
                     s.url.clone(),
-                    s.tls.clone(),
+                    s.tls.to_string(),
                     s.service_identity.clone(),
                     date(s.last_sync_at),
                     opt(&s.last_sync_status),
@@ -195,6 +195,56 @@ pub fn sources(list: &[Source], json: bool) -> Result<(), Error> {
             })
             .collect(),
     );
+    Ok(())
+}
+
+/// What an endpoint presents, for an operator deciding whether to trust it.
+pub fn probe(p: &eio_core::sources::ops::SourceProbe, json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(p);
+    }
+    let c = &p.certificate;
+    println!("{} presents:", c.endpoint);
+    println!("  subject    {}", c.subject);
+    println!("  issuer     {}{}", c.issuer, if c.self_signed { " (self-signed)" } else { "" });
+    println!("  valid      {} to {}", c.not_before.format("%Y-%m-%d"), c.not_after.format("%Y-%m-%d"));
+    if !c.names.is_empty() {
+        println!("  names      {}", c.names.join(", "));
+    }
+    println!("  key        {}", c.key);
+    println!("  SHA-256    {}", c.sha256);
+    match (&c.refused, c.trusted_by_system, &c.system_trust_error) {
+        (Some(why), _, _) => println!("EIO cannot use this certificate: {why}."),
+        (None, true, _) => println!("The system's trusted roots verify it: add the source without a pin."),
+        (None, false, why) => println!(
+            "The system's roots do not trust it ({}). If this is the right endpoint, pin it: --thumbprint {}",
+            why.as_deref().unwrap_or("unknown reason"),
+            c.sha256
+        ),
+    }
+    match (p.matches_pin, &p.pinned) {
+        (Some(true), _) => println!("It is the certificate the source pins now."),
+        (Some(false), Some(old)) => println!("It is NOT the certificate the source pins now ({old})."),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The rows of an iDRAC import (or its preview), errors with their line.
+pub fn import(r: &eio_core::sources::import::ImportResult, file: &str, json: bool) -> Result<(), Error> {
+    use eio_core::sources::import::ImportStatus;
+    if json {
+        return print_json(r);
+    }
+    if r.dry_run {
+        println!("{file}: {} row(s) would be added, {} would not (nothing was added).", r.ok, r.failed);
+    } else {
+        println!("Added {} iDRAC(s) from {file}.", r.ok);
+    }
+    for row in r.rows.iter().filter(|row| row.status == ImportStatus::Failed) {
+        let name = if row.name.is_empty() { String::new() } else { format!(" ({})", row.name) };
+        println!("  not added: line {}{name}: {}", row.line, row.error.as_deref().unwrap_or("refused"));
+    }
     Ok(())
 }
 

@@ -3,29 +3,60 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::identity::keystore;
 use eio_core::inventory;
-use eio_core::sources::{self, IdentityChoice, NewSource, SourceKind, TlsChoice};
+use eio_core::sources::ops::{
+    IdracImportInput, NewIdentityInput, SourceAddInput, SourceProbeInput, SourceRemoveInput, SourceUpdateInput,
+    TrustInput,
+};
+use eio_core::sources::{self, SourceKind, TlsMode};
 use eio_core::{Database, Error};
 use eio_engine::sync::ledger::{Outcome, RunReport};
 use eio_engine::sync::{dell, vcenter, Syncer};
-use eio_secret::Credentials;
 
 use crate::identity_cmds::OptionalPassword;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
-    /// Register a vCenter, iDRAC or OpenManage Enterprise to sync from
+    /// Register a vCenter, iDRAC or OpenManage Enterprise to sync from (or many iDRACs with --csv)
     Add(Box<SourceAdd>),
     /// List sources with their last sync
     List {
         #[arg(long)]
         json: bool,
     },
+    /// Change a source's address, service identity, site or driver
+    Edit(SourceEdit),
+    /// Sync this source again (its inventory was kept while it was disabled)
+    Enable { kind: SourceKind, name: String },
+    /// Stop syncing this source; its inventory stays as last synced
+    Disable { kind: SourceKind, name: String },
+    /// Trust a source's certificate differently: pin (or re-pin after a change), verify, insecure
+    Trust(SourceTrust),
+    /// Show the certificate an endpoint presents, to decide whether to trust it (sends it nothing)
+    Probe {
+        kind: SourceKind,
+        /// https://vcenter/sdk, https://idrac, https://ome
+        url: String,
+        /// Compare with the thumbprint this existing source pins
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a source and its cached inventory (its service identity stays)
-    Remove { kind: SourceKind, name: String },
+    Remove {
+        kind: SourceKind,
+        name: String,
+        /// Only say what would go
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +95,52 @@ pub struct SourceAdd {
     /// Add many iDRACs from a CSV file with a header: name,url[,site][,driver][,thumbprint]
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// With --csv: check every row and say what would happen, adding nothing
+    #[arg(long, requires = "csv")]
+    pub preview: bool,
+    /// With --csv: print the per-row result as JSON
+    #[arg(long, requires = "csv")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceEdit {
+    pub kind: SourceKind,
+    pub name: String,
+    /// A new address
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Authenticate with this existing service identity instead
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Site code; "" takes the site away
+    #[arg(long)]
+    pub site: Option<String>,
+    /// iDRAC driver: auto (probe), redfish, wsman or racadm
+    #[arg(long)]
+    pub driver: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "trust_mode")]
+pub struct TrustMode {
+    /// Pin exactly the certificate with this SHA-256 thumbprint (see `eio source probe`)
+    #[arg(long)]
+    pub thumbprint: Option<String>,
+    /// Verify against the system's trusted roots
+    #[arg(long)]
+    pub verify: bool,
+    /// Trust any certificate: for labs only
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceTrust {
+    pub kind: SourceKind,
+    pub name: String,
+    #[command(flatten)]
+    pub mode: TrustMode,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,132 +231,179 @@ pub async fn host(db: &Database, cmd: HostCommand) -> Result<(), Error> {
 }
 
 pub async fn source(db: &Database, cmd: SourceCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
     match cmd {
-        SourceCommand::Add(add) => source_add(db, *add).await,
-        SourceCommand::List { json } => output::sources(&sources::list(db).await?, json),
-        SourceCommand::Remove { kind, name } => {
-            sources::remove(db, kind, &name).await?;
-            println!("Removed {} source {name} and its cached inventory.", kind.as_str());
-            Ok(())
-        }
-    }
-}
-
-async fn source_add(db: &Database, add: SourceAdd) -> Result<(), Error> {
-    let driver = match add.driver.as_str() {
-        "auto" => None,
-        d => Some(d.to_owned()),
-    };
-    let password = add.password.read()?;
-    let identity = |source_name: &str, first: bool| -> Result<IdentityChoice, Error> {
-        match (&add.identity, &add.username) {
-            (Some(name), _) => Ok(IdentityChoice::Existing(name.clone())),
-            (None, Some(user)) if first => Ok(IdentityChoice::New {
-                name: Some(add.identity_name.clone().unwrap_or_else(|| source_name.to_owned())),
-                credentials: Credentials::new(
-                    user.clone(),
-                    password.clone().ok_or_else(|| {
-                        Error::invalid("give the password with --password-stdin or --password-env VAR")
-                    })?,
-                ),
-                rotation_period_days: 90,
-            }),
-            (None, Some(_)) => {
-                Ok(IdentityChoice::Existing(add.identity_name.clone().unwrap_or_else(|| "idrac-fleet".into())))
-            }
-            (None, None) => {
-                Err(Error::invalid("say which service identity to use: --identity NAME, or --username with a password"))
-            }
-        }
-    };
-    match &add.csv {
-        None => {
-            let name = add.name.clone().ok_or_else(|| Error::invalid("--name is needed"))?;
-            let source = sources::add(
-                db,
-                &NewSource {
-                    kind: add.kind,
-                    name: name.clone(),
-                    url: add.url.clone().ok_or_else(|| Error::invalid("--url is needed"))?,
-                    identity: identity(&name, true)?,
-                    tls: TlsChoice { thumbprint: add.thumbprint.clone(), insecure: add.insecure },
-                    site: add.site.clone(),
-                    driver: driver.clone(),
+        SourceCommand::Add(add) => source_add(&session, *add).await,
+        SourceCommand::List { json } => output::sources(&api::call::<op::sources>(&session, NoInput {}).await?, json),
+        SourceCommand::Edit(e) => {
+            let s = api::call::<op::source_update>(
+                &session,
+                SourceUpdateInput {
+                    kind: e.kind,
+                    name: e.name,
+                    url: e.url,
+                    identity: e.identity,
+                    site: e.site,
+                    driver: e.driver,
+                    enabled: None,
+                    trust: None,
                 },
             )
             .await?;
             println!(
-                "Added {} source {} ({}, TLS {}, identity {}).",
-                source.kind.as_str(),
-                source.name,
-                source.url,
-                source.tls,
-                source.service_identity
+                "{} source {}: {} (TLS {}, identity {}, site {}).",
+                s.kind.as_str(),
+                s.name,
+                s.url,
+                s.tls,
+                s.service_identity,
+                s.site.as_deref().unwrap_or("none")
             );
             Ok(())
         }
-        Some(path) => {
-            if add.kind != SourceKind::Idrac {
-                return Err(Error::invalid("--csv adds iDRACs only"));
-            }
-            if add.username.is_some() && add.identity_name.is_none() {
-                return Err(Error::invalid("with --csv and --username, name the shared identity with --identity-name"));
-            }
-            let mut reader = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_path(path)
-                .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
-            let mut added = 0;
-            let mut failed = Vec::new();
-            for (i, record) in reader.deserialize::<CsvIdrac>().enumerate() {
-                let line = i + 2;
-                let row = match record {
-                    Ok(r) => r,
-                    Err(e) => {
-                        failed.push(format!("line {line}: {e}"));
-                        continue;
-                    }
-                };
-                let new = NewSource {
-                    kind: SourceKind::Idrac,
-                    name: row.name.clone(),
-                    url: row.url,
-                    identity: identity(&row.name, added == 0 && add.username.is_some())?,
-                    tls: TlsChoice {
-                        thumbprint: row.thumbprint.filter(|t| !t.is_empty()).or(add.thumbprint.clone()),
-                        insecure: add.insecure,
-                    },
-                    site: row.site.filter(|s| !s.is_empty()).or(add.site.clone()),
-                    driver: row.driver.filter(|d| !d.is_empty() && d != "auto").or(driver.clone()),
-                };
-                match sources::add(db, &new).await {
-                    Ok(_) => added += 1,
-                    Err(e) => failed.push(format!("line {line} ({}): {}", row.name, e.message)),
+        SourceCommand::Enable { kind, name } => set_enabled(&session, kind, name, true).await,
+        SourceCommand::Disable { kind, name } => set_enabled(&session, kind, name, false).await,
+        SourceCommand::Trust(t) => {
+            let trust = trust_flags(t.mode.thumbprint, t.mode.insecure);
+            let s = api::call::<op::source_update>(
+                &session,
+                SourceUpdateInput {
+                    kind: t.kind,
+                    name: t.name,
+                    url: None,
+                    identity: None,
+                    site: None,
+                    driver: None,
+                    enabled: None,
+                    trust: Some(trust),
+                },
+            )
+            .await?;
+            println!(
+                "{} source {} now trusts {}.",
+                s.kind.as_str(),
+                s.name,
+                match (s.tls, &s.thumbprint_sha256) {
+                    (TlsMode::Pinned, Some(t)) => format!("exactly the certificate with SHA-256 {t}"),
+                    (TlsMode::Insecure, _) => "any certificate (insecure: for labs only)".to_owned(),
+                    _ => "certificates the system's roots verify".to_owned(),
                 }
+            );
+            Ok(())
+        }
+        SourceCommand::Probe { kind, url, name, json } => {
+            let p = api::call::<op::source_probe>(&session, SourceProbeInput { kind, url, name }).await?;
+            output::probe(&p, json)
+        }
+        SourceCommand::Remove { kind, name, dry_run, json } => {
+            let r = api::call::<op::source_remove>(&session, SourceRemoveInput { kind, name, dry_run }).await?;
+            if json {
+                return output::print_json(&r);
             }
-            println!("Added {added} iDRAC(s) from {}.", path.display());
-            for f in &failed {
-                println!("  not added: {f}");
-            }
-            if failed.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::invalid(format!("{} row(s) of {} were not added", failed.len(), path.display())))
-            }
+            println!("{}", r.summary);
+            Ok(())
         }
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct CsvIdrac {
-    name: String,
-    url: String,
-    #[serde(default)]
-    site: Option<String>,
-    #[serde(default)]
-    driver: Option<String>,
-    #[serde(default)]
-    thumbprint: Option<String>,
+async fn set_enabled(session: &Session, kind: SourceKind, name: String, enabled: bool) -> Result<(), Error> {
+    let s = api::call::<op::source_update>(
+        session,
+        SourceUpdateInput {
+            kind,
+            name,
+            url: None,
+            identity: None,
+            site: None,
+            driver: None,
+            enabled: Some(enabled),
+            trust: None,
+        },
+    )
+    .await?;
+    println!(
+        "{} source {} {}.",
+        s.kind.as_str(),
+        s.name,
+        if s.enabled { "syncs again" } else { "is disabled: it is skipped, and its inventory stays as last synced" }
+    );
+    Ok(())
+}
+
+async fn source_add(session: &Session, add: SourceAdd) -> Result<(), Error> {
+    let password = add.password.read()?;
+    let new_identity = |name: Option<String>| -> Result<Option<NewIdentityInput>, Error> {
+        match &add.username {
+            None => Ok(None),
+            Some(username) => Ok(Some(NewIdentityInput {
+                name,
+                username: username.clone(),
+                password: password
+                    .clone()
+                    .ok_or_else(|| Error::invalid("give the password with --password-stdin or --password-env VAR"))?,
+            })),
+        }
+    };
+    let driver = Some(add.driver.clone()).filter(|d| d != "auto");
+    let Some(path) = &add.csv else {
+        let name = add.name.clone().ok_or_else(|| Error::invalid("--name is needed"))?;
+        let source = api::call::<op::source_add>(
+            session,
+            SourceAddInput {
+                kind: add.kind,
+                name,
+                url: add.url.clone().ok_or_else(|| Error::invalid("--url is needed"))?,
+                identity: add.identity.clone(),
+                new_identity: new_identity(add.identity_name.clone())?,
+                trust: trust_flags(add.thumbprint.clone(), add.insecure),
+                site: add.site.clone(),
+                driver,
+            },
+        )
+        .await?;
+        println!(
+            "Added {} source {} ({}, TLS {}, identity {}).",
+            source.kind.as_str(),
+            source.name,
+            source.url,
+            source.tls,
+            source.service_identity
+        );
+        return Ok(());
+    };
+    if add.kind != SourceKind::Idrac {
+        return Err(Error::invalid("--csv adds iDRACs only"));
+    }
+    let csv = std::fs::read_to_string(path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    let result = api::call::<op::source_import_idracs>(
+        session,
+        IdracImportInput {
+            csv,
+            identity: add.identity.clone(),
+            new_identity: new_identity(add.identity_name.clone())?,
+            site: add.site.clone(),
+            driver,
+            thumbprint: add.thumbprint.clone(),
+            insecure: add.insecure,
+            dry_run: add.preview,
+        },
+    )
+    .await?;
+    output::import(&result, &path.display().to_string(), add.json)?;
+    if result.failed == 0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("{} row(s) of {} were not added", result.failed, path.display())))
+    }
+}
+
+/// `--thumbprint T` pins, `--insecure` accepts anything, neither verifies.
+fn trust_flags(thumbprint: Option<String>, insecure: bool) -> TrustInput {
+    match (thumbprint, insecure) {
+        (Some(t), _) => TrustInput { mode: TlsMode::Pinned, thumbprint: Some(t) },
+        (None, true) => TrustInput { mode: TlsMode::Insecure, thumbprint: None },
+        (None, false) => TrustInput { mode: TlsMode::Verify, thumbprint: None },
+    }
 }
 
 /// Build this machine's worker: its key decrypts the sources' identities.

@@ -10,12 +10,15 @@
 // standard input closes, so a test harness that dies never leaves it running.
 // The certificate is a fresh ECDSA P-256 one (govmomi's built-in test certificate is
 // RSA-1024, which rustls rightly refuses); its SHA-256 thumbprint is what tests pin.
+// `-rsa-bits N` presents an RSA key of N bits instead, as older vCenters and BMCs do: the
+// tests check that EIO names a key under 2048 bits as the reason it refuses one.
 package main
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -38,23 +41,36 @@ import (
 	_ "github.com/vmware/govmomi/vapi/simulator" // tagging REST API under /rest
 )
 
-func certificate() (tls.Certificate, string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		log.Fatal(err)
+func certificate(rsaBits int) (tls.Certificate, string) {
+	var key interface{}
+	var public interface{}
+	usage := x509.KeyUsageDigitalSignature
+	if rsaBits > 0 {
+		k, err := rsa.GenerateKey(rand.Reader, rsaBits)
+		if err != nil {
+			log.Fatal(err)
+		}
+		key, public = k, &k.PublicKey
+		usage |= x509.KeyUsageKeyEncipherment
+	} else {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			log.Fatal(err)
+		}
+		key, public = k, &k.PublicKey
 	}
 	tmpl := x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               pkix.Name{CommonName: "vcsim.eio.test"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * 365 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		KeyUsage:              usage,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, public, key)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,6 +97,7 @@ func main() {
 	port := flag.Int("port", 0, "port on 127.0.0.1 (0: a free port)")
 	username := flag.String("username", "user", "the only user that may log in")
 	password := flag.String("password", "pass", "its password")
+	rsaBits := flag.Int("rsa-bits", 0, "present an RSA key of this many bits (0: ECDSA P-256)")
 	verbose := flag.Bool("v", false, "keep the simulator's own log (on stderr)")
 	flag.Parse()
 	if !*verbose {
@@ -91,7 +108,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vcsim: cannot create the model:", err)
 		os.Exit(1)
 	}
-	cert, thumbprint := certificate()
+	cert, thumbprint := certificate(*rsaBits)
 	model.Service.RegisterEndpoints = true
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	model.Service.Listen = &url.URL{Host: fmt.Sprintf("127.0.0.1:%d", *port), User: url.UserPassword(*username, *password)}

@@ -179,6 +179,57 @@ describe("EIO in a browser", () => {
     assert.ok(statSync(path).size > 0, `the report file ${path} has content`);
   });
 
+  test("an admin adds a vCenter after checking its certificate, removes it, and imports iDRACs from a CSV", async () => {
+    const l = stack.lab;
+    await signOut(page);
+    await signIn(page, stack.base, stack.carol);
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("sources-table").waitFor();
+
+    // Add: the certificate is shown before anything is trusted; the operator pins it.
+    await page.getByTestId("source-add").click();
+    await page.getByTestId("source-name").fill("vc-ui");
+    await page.getByTestId("source-url").fill(l.vcenter.url);
+    await page.getByTestId("source-username").fill(l.vcenter.username);
+    await page.getByTestId("source-password").fill(l.vcenter.password);
+    await page.getByTestId("source-check").click();
+    await page.getByTestId("certificate").waitFor();
+    assert.equal(await page.getByTestId("cert-sha256").innerText(), l.vcenter.thumbprint);
+    await page.getByTestId("cert-untrusted").waitFor();
+    assert.equal(await page.getByTestId("source-save").isDisabled(), true, "nothing is trusted until the operator chooses");
+    await page.getByTestId("trust-pin").click();
+    await screenshot(page, "settings-add-source");
+    await page.getByTestId("source-save").click();
+    const row = page.locator('[data-testid="source-row"][data-name="vc-ui"]');
+    await row.waitFor();
+    assert.equal(await row.getByTestId("source-tls").textContent(), "pinned");
+
+    // Remove: the dialog says what goes with it before anything goes.
+    await row.getByTestId("source-menu").click();
+    await page.getByTestId("source-remove").click();
+    const summary = page.getByTestId("remove-summary");
+    await summary.waitFor();
+    assert.match(await summary.innerText(), /^Removing vcenter source vc-ui: its cached inventory goes with it: 0 datacenter\(s\)/);
+    await page.getByTestId("remove-confirm").click();
+    await row.waitFor({ state: "detached" });
+
+    // Import: a preview answers every row (one is refused with its reason), then three are added.
+    await page.getByTestId("source-import").click();
+    const rows = l.idracs.slice(0, 3).map((i, n) => `ui-bmc-${n + 1},${i.url},,,${i.thumbprint}`);
+    await page.getByTestId("import-csv").fill(`name,url,site,driver,thumbprint\n${rows.join("\n")}\nui-bmc-plain,http://10.0.0.9,,,\n`);
+    await page.getByTestId("source-identity").click();
+    await page.getByRole("option", { name: /^idrac-fleet/ }).click();
+    await page.getByTestId("import-preview").click();
+    await page.getByTestId("import-summary").filter({ hasText: "3 row(s) ready, 1 with errors" }).waitFor();
+    const refused = page.locator('[data-testid="import-row"][data-status="failed"]');
+    assert.match(await refused.innerText(), /ui-bmc-plain[\s\S]*plain http/);
+    await screenshot(page, "settings-import-idracs");
+    await page.getByTestId("import-confirm").click();
+    await page.getByTestId("import-summary").filter({ hasText: "3 added, 1 not added" }).waitFor();
+    await page.keyboard.press("Escape");
+    for (const n of [1, 2, 3]) await page.locator(`[data-testid="source-row"][data-name="ui-bmc-${n}"]`).waitFor();
+  });
+
   test("the dark theme and the settings page", async () => {
     await page.getByTestId("nav-settings").click();
     await page.getByTestId("settings").waitFor();

@@ -106,6 +106,19 @@ blocks_total: number,
 free_addresses: string, };
 
 /**
+ * What an endpoint presents (see `eio_connectors::probe`).
+ */
+export type Certificate = { endpoint: string, subject: string, issuer: string, not_before: string, not_after: string, names: Array<string>, key: string, 
+/**
+ * SHA-256, `AB:CD:…`: what pinning stores.
+ */
+sha256: string, self_signed: boolean, trusted_by_system: boolean, system_trust_error: string | null, 
+/**
+ * Set when EIO refuses it whatever the trust setting, with why (a weak key).
+ */
+refused: string | null, };
+
+/**
  * An operator's answer to a paused job.
  */
 export type Choice = "cancel" | "retry" | "shutdown" | "suspend";
@@ -342,6 +355,50 @@ server: string | null, };
  * Input of the detail drawers: the row's id.
  */
 export type IdInput = { id: string, };
+
+/**
+ * iDRACs from CSV text with a header: name,url[,site][,driver][,thumbprint].
+ */
+export type IdracImportInput = { csv: string, 
+/**
+ * The service identity every row shares: an existing one…
+ */
+identity: string | null, 
+/**
+ * …or a new one (named: every row shares it).
+ */
+new_identity: NewIdentityInput | null, 
+/**
+ * For rows that name no site, driver or thumbprint.
+ */
+site: string | null, driver: string | null, thumbprint: string | null, insecure: boolean, 
+/**
+ * Check every row and answer, adding nothing.
+ */
+dry_run: boolean, };
+
+/**
+ * The answer to an import or its preview.
+ */
+export type ImportResult = { dry_run: boolean, rows: Array<ImportRow>, 
+/**
+ * Rows ready (preview) or added.
+ */
+ok: number, failed: number, };
+
+/**
+ * One CSV row, with the defaults applied, and what became of it.
+ */
+export type ImportRow = { 
+/**
+ * Line in the file (the header is line 1).
+ */
+line: number, name: string, url: string, site: string | null, driver: string | null, thumbprint: string | null, status: ImportStatus, error: string | null, };
+
+/**
+ * Where one row stands.
+ */
+export type ImportStatus = "ready" | "added" | "failed";
 
 export type InventoryFacets = { sites: Array<Count>, clusters: Array<Count>, power: Array<Count>, tools: Array<Count>, 
 /**
@@ -630,6 +687,15 @@ export type NewDefinition = { name: string, type: ReportType, formats: Array<Rep
  * An absolute folder; none = the reports folder under the data directory.
  */
 output_dir: string | null, enabled: boolean, };
+
+/**
+ * Credentials for a service identity created with a source (or an import).
+ */
+export type NewIdentityInput = { 
+/**
+ * Defaults to the source's name (an import must name it: every row shares it).
+ */
+name: string | null, username: string, password: string, };
 
 /**
  * What `eio site add` asks for.
@@ -1143,15 +1209,36 @@ export type SiteStatus = "active" | "maintenance" | "offline";
 /**
  * A source as listings show it.
  */
-export type Source = { id: string, kind: SourceKind, name: string, url: string, service_identity: string, 
-/**
- * verify | pinned | insecure
- */
-tls: string, thumbprint_sha256: string | null, site: string | null, enabled: boolean, last_sync_at: string | null, last_sync_status: string | null, last_error: string | null, 
+export type Source = { id: string, kind: SourceKind, name: string, url: string, service_identity: string, tls: TlsMode, thumbprint_sha256: string | null, site: string | null, enabled: boolean, last_sync_at: string | null, last_sync_status: string | null, last_error: string | null, 
 /**
  * iDRAC: generation and the driver in use, with why.
  */
 generation: string | null, driver: string | null, driver_reason: string | null, };
+
+/**
+ * A new vCenter, iDRAC or OpenManage Enterprise.
+ */
+export type SourceAddInput = { kind: SourceKind, name: string, 
+/**
+ * https://vcenter/sdk, https://idrac, https://ome (vCenter's /sdk is added when missing).
+ */
+url: string, 
+/**
+ * An existing service identity, by name…
+ */
+identity: string | null, 
+/**
+ * …or credentials for a new one.
+ */
+new_identity: NewIdentityInput | null, trust: TrustInput, 
+/**
+ * Site code (US-EAST-01).
+ */
+site: string | null, 
+/**
+ * iDRAC only: redfish, wsman or racadm (none: probe each endpoint).
+ */
+driver: string | null, };
 
 /**
  * One source's sync health.
@@ -1163,6 +1250,89 @@ export type SourceHealth = { kind: SourceKind, name: string, site: string | null
 last_sync_status: string | null, last_error: string | null, };
 
 export type SourceKind = "vcenter" | "idrac" | "ome";
+
+export type SourceProbe = { 
+/**
+ * The URL as EIO would store it.
+ */
+url: string, certificate: Certificate, 
+/**
+ * The thumbprint the named source pins now, if any…
+ */
+pinned: string | null, 
+/**
+ * …and whether the endpoint still presents it.
+ */
+matches_pin: boolean | null, };
+
+/**
+ * An endpoint to read the certificate of, before (or instead of) trusting it.
+ */
+export type SourceProbeInput = { kind: SourceKind, url: string, 
+/**
+ * An existing source whose pin to compare with (re-pinning after a change).
+ */
+name: string | null, };
+
+/**
+ * What removing a source takes with it, counted before (or as) it goes.
+ */
+export type SourceRemoval = { source: Source, 
+/**
+ * False for a preview (`dry_run`): nothing was removed.
+ */
+removed: boolean, 
+/**
+ * vCenter: its cached datacenters, clusters, hosts and VMs go with it.
+ */
+datacenters: number, clusters: number, hosts: number, vms: number, 
+/**
+ * iDRAC and OME: servers only this source reports, marked removed (kept for history).
+ */
+servers_retired: number, 
+/**
+ * iDRAC and OME: servers another source also reports, which stay in the inventory.
+ */
+servers_kept: number, 
+/**
+ * iDRAC: its server-to-host mappings go; OME: its firmware baselines go.
+ */
+mappings: number, baselines: number, 
+/**
+ * One sentence saying all of the above, for a confirmation dialog or a terminal.
+ */
+summary: string, };
+
+export type SourceRemoveInput = { kind: SourceKind, name: string, 
+/**
+ * Only say what would go.
+ */
+dry_run: boolean, };
+
+/**
+ * Changes to a source; a field left out stays as it is.
+ */
+export type SourceUpdateInput = { kind: SourceKind, name: string, url: string | null, 
+/**
+ * Another existing service identity, by name.
+ */
+identity: string | null, 
+/**
+ * A site code; "" takes the site away.
+ */
+site: string | null, 
+/**
+ * iDRAC: redfish, wsman, racadm, or "auto" to probe.
+ */
+driver: string | null, 
+/**
+ * Whether it syncs (a disabled source keeps its inventory and is skipped).
+ */
+enabled: boolean | null, 
+/**
+ * Trust it differently: pin (or re-pin after a certificate change), verify, insecure.
+ */
+trust: TrustInput | null, };
 
 export type StatusPage = { connection: ConnectionStatus, schema: SchemaStatus, 
 /**
@@ -1207,6 +1377,16 @@ export type SyncTarget = { source: string | null, kind: SourceKind | null,
  * Completes at once without syncing: for measuring the worker pool.
  */
 benchmark_noop: boolean, };
+
+/**
+ * How a source's certificate is trusted.
+ */
+export type TlsMode = "verify" | "pinned" | "insecure";
+
+/**
+ * How to trust the certificate: `thumbprint` with `pinned`, nothing else otherwise.
+ */
+export type TrustInput = { mode: TlsMode, thumbprint: string | null, };
 
 /**
  * A user as listings show it.
@@ -1330,6 +1510,12 @@ export const operations = {
   service_identities: { method: "GET", path: "/api/service-identities" },
   service_identity_add: { method: "POST", path: "/api/service-identities" },
   service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate" },
+  sources: { method: "GET", path: "/api/sources" },
+  source_add: { method: "POST", path: "/api/sources" },
+  source_update: { method: "POST", path: "/api/sources/update" },
+  source_remove: { method: "POST", path: "/api/sources/remove" },
+  source_probe: { method: "POST", path: "/api/sources/probe" },
+  source_import_idracs: { method: "POST", path: "/api/sources/import" },
   shell_page: { method: "GET", path: "/api/pages/shell" },
   dashboard_page: { method: "GET", path: "/api/pages/dashboard" },
   inventory_page: { method: "GET", path: "/api/pages/inventory" },
@@ -1398,6 +1584,24 @@ export function makeApi(transport: Transport) {
     /** Replace a service identity's credentials (admins). */
     service_identity_rotate: (input: ServiceIdentityInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_rotate", operations.service_identity_rotate.method, operations.service_identity_rotate.path, input),
+    /** Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync. */
+    sources: (input: NoInput = {}): Promise<Array<Source>> =>
+      transport.call<Array<Source>>("sources", operations.sources.method, operations.sources.path, input),
+    /** Add a source, reusing a service identity or creating one with it (admins). */
+    source_add: (input: SourceAddInput): Promise<Source> =>
+      transport.call<Source>("source_add", operations.source_add.method, operations.source_add.path, input),
+    /** Change a source: address, identity, site, driver, trust (re-pin), enabled (admins). */
+    source_update: (input: SourceUpdateInput): Promise<Source> =>
+      transport.call<Source>("source_update", operations.source_update.method, operations.source_update.path, input),
+    /** Remove a source and its cached inventory, or (dry_run) say what would go (admins). */
+    source_remove: (input: SourceRemoveInput): Promise<SourceRemoval> =>
+      transport.call<SourceRemoval>("source_remove", operations.source_remove.method, operations.source_remove.path, input),
+    /** Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins). */
+    source_probe: (input: SourceProbeInput): Promise<SourceProbe> =>
+      transport.call<SourceProbe>("source_probe", operations.source_probe.method, operations.source_probe.path, input),
+    /** Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins). */
+    source_import_idracs: (input: IdracImportInput): Promise<ImportResult> =>
+      transport.call<ImportResult>("source_import_idracs", operations.source_import_idracs.method, operations.source_import_idracs.path, input),
     /** The frame around every page: who is signed in, approvals waiting, the kill switch. */
     shell_page: (input: NoInput = {}): Promise<ShellModel> =>
       transport.call<ShellModel>("shell_page", operations.shell_page.method, operations.shell_page.path, input),

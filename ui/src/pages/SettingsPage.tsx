@@ -25,13 +25,14 @@ import {
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useState, type FormEvent } from "react";
-import { Link, useNavigate } from "react-router";
-import type { ExternalSystem, ServiceIdentity, SettingsPage as Model, Source, User, UserRole } from "../api/bindings.gen";
+import { Link } from "react-router";
+import type { ExternalSystem, ServiceIdentity, SettingsPage as Model, User, UserRole } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, Facts, PageHeader, StatusBadge } from "../components/common";
 import { ago } from "../lib/format";
 import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
+import { Sources } from "./SourcesSettings";
 
 export function SettingsPage() {
   const page = usePageModel(() => api.settings_page(), [], ["inventory", "job"]);
@@ -56,7 +57,7 @@ function Settings(props: { m: Model; reload: () => void }) {
           <Tabs.Tab value="appearance" data-testid="tab-appearance">Appearance</Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="sources" pt="md">
-          <Sources sources={m.sources} />
+          <Sources sources={m.sources} identities={m.service_identities} sites={m.sites} reload={props.reload} />
         </Tabs.Panel>
         <Tabs.Panel value="identities" pt="md">
           <Identities list={m.service_identities} reload={props.reload} />
@@ -191,109 +192,6 @@ function Appearance() {
       <Text size="sm" c="dimmed">
         Keyboard: Alt+1…7 switch pages, / searches the inventory, ↑↓ and Enter move through tables.
       </Text>
-    </Stack>
-  );
-}
-
-function Sources(props: { sources: Source[] }) {
-  const may = useMay();
-  const navigate = useNavigate();
-  const [busy, setBusy] = useState<string | null>(null);
-  const canSync = may.submit_jobs && may.job_types.includes("sync");
-  const sync = async (source: string | null) => {
-    setBusy(source ?? "*");
-    try {
-      const done = await api.job_submit({
-        spec: { type: "sync", source, kind: null, benchmark_noop: false },
-        title: null,
-        policy_name: null,
-        policy: { require_approval: false },
-        idempotency_key: null,
-        run_at: null,
-        schedule: null,
-        dry_run: false,
-      });
-      notifications.show({ color: "blue", message: `Sync submitted: ${done.plan.summary}.` });
-      if (done.job) navigate(`/jobs/${done.job.id}`);
-    } catch (e) {
-      notifications.show({ color: "red", title: "Sync not submitted", message: toApiError(e).message });
-    } finally {
-      setBusy(null);
-    }
-  };
-  if (props.sources.length === 0) {
-    return (
-      <EmptyState title="No sources yet" testId="sources-empty">
-        Add a vCenter, iDRAC or OpenManage Enterprise with `eio source add` (admins); it appears here with its sync status.
-      </EmptyState>
-    );
-  }
-  return (
-    <Stack>
-      {canSync && (
-        <Group>
-          <Button onClick={() => sync(null)} loading={busy === "*"} data-testid="sync-all">
-            Sync all sources now
-          </Button>
-        </Group>
-      )}
-      <Table highlightOnHover data-testid="sources-table">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Kind</Table.Th>
-            <Table.Th>Address</Table.Th>
-            <Table.Th>Identity</Table.Th>
-            <Table.Th>TLS</Table.Th>
-            <Table.Th>Last sync</Table.Th>
-            <Table.Th />
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {props.sources.map((s) => (
-            <Table.Tr key={s.id} data-testid="source-row">
-              <Table.Td>
-                <Text size="sm" fw={500}>
-                  {s.name}
-                </Text>
-                {s.generation && (
-                  <Text size="xs" c="dimmed">
-                    {s.generation} · {s.driver ?? "driver auto"}
-                  </Text>
-                )}
-              </Table.Td>
-              <Table.Td>{s.kind}</Table.Td>
-              <Table.Td className="mono">{s.url}</Table.Td>
-              <Table.Td>{s.service_identity}</Table.Td>
-              <Table.Td>
-                <Badge variant="outline" color={s.tls === "insecure" ? "red" : "gray"}>
-                  {s.tls}
-                </Badge>
-              </Table.Td>
-              <Table.Td>
-                <Group gap={4}>
-                  <StatusBadge value={s.last_sync_status ?? "never"} />
-                  <Text size="xs" c="dimmed">
-                    {ago(s.last_sync_at)}
-                  </Text>
-                </Group>
-                {s.last_error && (
-                  <Text size="xs" c="red" lineClamp={2}>
-                    {s.last_error}
-                  </Text>
-                )}
-              </Table.Td>
-              <Table.Td>
-                {canSync && (
-                  <Button size="xs" variant="light" onClick={() => sync(s.name)} loading={busy === s.name} data-testid="sync-source">
-                    Sync now
-                  </Button>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
     </Stack>
   );
 }

@@ -8,6 +8,7 @@
 //! user can't do. This module must never hold a decrypted credential beyond the call
 //! that needs it, nor put one in a log, an error or a payload.
 pub mod keystore;
+pub mod ops;
 pub mod sealing;
 pub mod service_identities;
 pub mod users;

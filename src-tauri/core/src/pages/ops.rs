@@ -1,7 +1,8 @@
 //! The handlers the operation registry (`api.rs`) calls for the page models and the
 //! actions their pages offer: one line each over a page model or a domain service.
-use crate::api::{EmailInput, NoInput, Session};
+use crate::api::{NoInput, Session};
 use crate::error::Result;
+use crate::identity::ops::EmailInput;
 use crate::identity::users::{self, User, UserRole};
 use crate::jobs::{self, JobDetail, JobSummary, KillSwitch, SubmitRequest, Submitted};
 

@@ -4,7 +4,15 @@
 //! default, a pinned SHA-256 thumbprint for self-signed endpoints, or an explicit
 //! `insecure`), and which service identity it authenticates with — reusing a named one or
 //! creating one in the same transaction, so a failed add leaves nothing behind. Admins
-//! add and remove sources; the database enforces it. This module never contacts a source.
+//! add, edit, re-pin and remove sources; the database enforces it (only `eio_admin` may
+//! write these tables).
+//!
+//! [`ops`] holds the domain's operations (the registry's handlers); [`import`] reads an
+//! iDRAC CSV into rows to preview and add. Only [`ops::source_probe`] contacts anything:
+//! it reads the certificate an endpoint presents, and sends it nothing.
+pub mod import;
+pub mod ops;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -94,6 +102,34 @@ pub struct NewSource {
     pub driver: Option<String>,
 }
 
+/// How a source's certificate is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Verified against the system's trusted roots.
+    Verify,
+    /// Exactly the certificate with the pinned SHA-256.
+    Pinned,
+    /// Any certificate (labs only).
+    Insecure,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Verify => "verify",
+            TlsMode::Pinned => "pinned",
+            TlsMode::Insecure => "insecure",
+        }
+    }
+}
+
+impl std::fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A source as listings show it.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
 pub struct Source {
@@ -103,8 +139,7 @@ pub struct Source {
     pub name: String,
     pub url: String,
     pub service_identity: String,
-    /// verify | pinned | insecure
-    pub tls: String,
+    pub tls: TlsMode,
     pub thumbprint_sha256: Option<String>,
     pub site: Option<String>,
     pub enabled: bool,
@@ -161,16 +196,9 @@ pub fn normalize_url(kind: SourceKind, raw: &str, insecure: bool) -> Result<Stri
 /// Add a source (admins). The identity is created in the same transaction when asked.
 pub async fn add(db: &Database, new: &NewSource) -> Result<Source> {
     if new.tls.insecure && new.tls.thumbprint.is_some() {
-        return Err(Error::invalid("choose either a pinned --thumbprint or --insecure, not both"));
+        return Err(Error::invalid("choose either a pinned thumbprint or insecure, not both"));
     }
-    if new.driver.is_some() && new.kind != SourceKind::Idrac {
-        return Err(Error::invalid("--driver applies to iDRAC sources only"));
-    }
-    if let Some(d) = &new.driver {
-        if !matches!(d.as_str(), "redfish" | "wsman" | "racadm") {
-            return Err(Error::invalid(format!("unknown driver \"{d}\" (auto, redfish, wsman, racadm)")));
-        }
-    }
+    check_driver(new.kind, new.driver.as_deref())?;
     let url = normalize_url(new.kind, &new.url, new.tls.insecure)?;
     let thumbprint = new.tls.thumbprint.as_deref().map(normalize_thumbprint).transpose()?;
 
@@ -227,6 +255,99 @@ pub async fn add(db: &Database, new: &NewSource) -> Result<Source> {
     get(db, new.kind, &new.name).await
 }
 
+/// Changes to a source; `None` keeps a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SourceChanges {
+    pub url: Option<String>,
+    /// The service identity to authenticate with, by name.
+    pub identity: Option<String>,
+    /// `Some(None)` clears the site.
+    pub site: Option<Option<String>>,
+    /// iDRAC only: `Some(None)` goes back to probing (auto).
+    pub driver: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    /// Trust the system's roots, pin a thumbprint, or accept any certificate.
+    pub tls: Option<TlsChoice>,
+}
+
+fn check_driver(kind: SourceKind, driver: Option<&str>) -> Result<()> {
+    match driver {
+        None => Ok(()),
+        Some(_) if kind != SourceKind::Idrac => Err(Error::invalid("a driver applies to iDRAC sources only")),
+        Some("redfish" | "wsman" | "racadm") => Ok(()),
+        Some(d) => Err(Error::invalid(format!("unknown driver \"{d}\" (auto, redfish, wsman, racadm)"))),
+    }
+}
+
+/// Change a source (admins): its address, identity, site, driver, trust or whether it
+/// syncs. A running watcher picks the change up by itself.
+pub async fn update(db: &Database, kind: SourceKind, name: &str, changes: &SourceChanges) -> Result<Source> {
+    let current = get(db, kind, name).await?;
+    let tls = match &changes.tls {
+        Some(t) if t.insecure && t.thumbprint.is_some() => {
+            return Err(Error::invalid("choose either a pinned thumbprint or insecure, not both"))
+        }
+        Some(t) => t.clone(),
+        None => TlsChoice { thumbprint: current.thumbprint_sha256.clone(), insecure: current.tls == TlsMode::Insecure },
+    };
+    let thumbprint = tls.thumbprint.as_deref().map(normalize_thumbprint).transpose()?;
+    let url = normalize_url(kind, changes.url.as_deref().unwrap_or(&current.url), tls.insecure)?;
+    let driver = match &changes.driver {
+        Some(d) => d.clone().filter(|d| d != "auto"),
+        None if kind == SourceKind::Idrac => {
+            sqlx::query_scalar::<_, Option<String>>("SELECT driver_override::text FROM idrac_endpoints WHERE id = $1")
+                .bind(current.id)
+                .fetch_one(db.pool())
+                .await?
+        }
+        None => None,
+    };
+    check_driver(kind, driver.as_deref())?;
+
+    let mut tx = db.pool().begin().await?;
+    let identity = changes.identity.as_deref().unwrap_or(&current.service_identity);
+    let identity_id: Uuid = sqlx::query_scalar("SELECT id FROM service_identities WHERE name = $1")
+        .bind(identity)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no service identity named \"{identity}\"")))?;
+    let site = match &changes.site {
+        Some(s) => s.clone().filter(|s| !s.trim().is_empty()),
+        None => current.site.clone(),
+    };
+    let site_id: Option<Uuid> = match &site {
+        Some(code) => Some(
+            sqlx::query_scalar("SELECT id FROM sites WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no site with code {code}")))?,
+        ),
+        None => None,
+    };
+    let extra = if kind == SourceKind::Idrac { ", driver_override = $8::idrac_driver" } else { "" };
+    let sql = format!(
+        "UPDATE {} SET url = $2, service_identity_id = $3, site_id = $4, thumbprint_sha256 = $5, insecure = $6,
+                enabled = $7, updated_at = now(){extra}
+         WHERE id = $1",
+        kind.table()
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(current.id)
+        .bind(&url)
+        .bind(identity_id)
+        .bind(site_id)
+        .bind(&thumbprint)
+        .bind(tls.insecure)
+        .bind(changes.enabled.unwrap_or(current.enabled));
+    if kind == SourceKind::Idrac {
+        q = q.bind(&driver);
+    }
+    q.execute(&mut *tx).await?;
+    tx.commit().await?;
+    get(db, kind, name).await
+}
+
 const LIST_SQL: &str = r#"
     SELECT s.id, s.kind, s.name, s.url, si.name AS identity, s.thumbprint_sha256, s.insecure, st.code AS site,
            s.enabled, s.last_sync_at, s.last_sync_status::text AS last_sync_status, s.last_error,
@@ -260,13 +381,12 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<Source> {
         url: r.try_get("url")?,
         service_identity: r.try_get("identity")?,
         tls: if insecure {
-            "insecure"
+            TlsMode::Insecure
         } else if thumbprint.is_some() {
-            "pinned"
+            TlsMode::Pinned
         } else {
-            "verify"
-        }
-        .into(),
+            TlsMode::Verify
+        },
         thumbprint_sha256: thumbprint,
         site: r.try_get("site")?,
         enabled: r.try_get("enabled")?,
@@ -294,17 +414,116 @@ pub async fn get(db: &Database, kind: SourceKind, name: &str) -> Result<Source> 
     from_row(&row)
 }
 
-/// Remove a source and its cached inventory (admins). The service identity stays.
-pub async fn remove(db: &Database, kind: SourceKind, name: &str) -> Result<()> {
-    let n = sqlx::query(&format!("DELETE FROM {} WHERE name = $1", kind.table()))
-        .bind(name)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(Error::not_found(format!("no {} source named \"{name}\"", kind.as_str())));
+/// What removing a source takes with it, counted before (or as) it goes.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SourceRemoval {
+    pub source: Source,
+    /// False for a preview (`dry_run`): nothing was removed.
+    pub removed: bool,
+    /// vCenter: its cached datacenters, clusters, hosts and VMs go with it.
+    pub datacenters: i64,
+    pub clusters: i64,
+    pub hosts: i64,
+    pub vms: i64,
+    /// iDRAC and OME: servers only this source reports, marked removed (kept for history).
+    pub servers_retired: i64,
+    /// iDRAC and OME: servers another source also reports, which stay in the inventory.
+    pub servers_kept: i64,
+    /// iDRAC: its server-to-host mappings go; OME: its firmware baselines go.
+    pub mappings: i64,
+    pub baselines: i64,
+    /// One sentence saying all of the above, for a confirmation dialog or a terminal.
+    pub summary: String,
+}
+
+/// What removing this source would take with it; with `dry_run` false, remove it (admins).
+/// The count and the delete run in one transaction, so the answer describes what went.
+pub async fn remove(db: &Database, kind: SourceKind, name: &str, dry_run: bool) -> Result<SourceRemoval> {
+    let source = get(db, kind, name).await?;
+    let mut tx = db.pool().begin().await?;
+    let mut r = SourceRemoval {
+        source: source.clone(),
+        removed: false,
+        datacenters: 0,
+        clusters: 0,
+        hosts: 0,
+        vms: 0,
+        servers_retired: 0,
+        servers_kept: 0,
+        mappings: 0,
+        baselines: 0,
+        summary: String::new(),
+    };
+    match kind {
+        SourceKind::Vcenter => {
+            r.datacenters = count(&mut tx, "SELECT count(*) FROM datacenters WHERE vcenter_id = $1", source.id).await?;
+            r.clusters = count(&mut tx, "SELECT count(*) FROM clusters WHERE vcenter_id = $1", source.id).await?;
+            r.hosts = count(&mut tx, "SELECT count(*) FROM esxi_hosts WHERE vcenter_id = $1", source.id).await?;
+            r.vms = count(&mut tx, "SELECT count(*) FROM virtual_machines WHERE vcenter_id = $1", source.id).await?;
+        }
+        SourceKind::Idrac => {
+            (r.servers_retired, r.servers_kept) = servers(&mut tx, "idrac_id", "ome_instance_id", source.id).await?;
+            r.mappings = count(&mut tx, "SELECT count(*) FROM server_mappings WHERE idrac_id = $1", source.id).await?;
+        }
+        SourceKind::Ome => {
+            (r.servers_retired, r.servers_kept) = servers(&mut tx, "ome_instance_id", "idrac_id", source.id).await?;
+            r.baselines =
+                count(&mut tx, "SELECT count(*) FROM firmware_baselines WHERE ome_instance_id = $1", source.id).await?;
+        }
     }
-    Ok(())
+    if !dry_run {
+        let n = sqlx::query(&format!("DELETE FROM {} WHERE id = $1", kind.table()))
+            .bind(source.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!("no {} source named \"{name}\"", kind.as_str())));
+        }
+        tx.commit().await?;
+        r.removed = true;
+    }
+    r.summary = removal_summary(&r);
+    Ok(r)
+}
+
+async fn count(tx: &mut sqlx::PgConnection, sql: &str, id: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar(sql).bind(id).fetch_one(tx).await?)
+}
+
+/// Live servers this source reports: (only it, also the other kind of source).
+async fn servers(tx: &mut sqlx::PgConnection, column: &str, other: &str, id: Uuid) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT count(*) FILTER (WHERE {other} IS NULL), count(*) FILTER (WHERE {other} IS NOT NULL)
+         FROM physical_servers WHERE {column} = $1 AND removed_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_one(tx)
+    .await?)
+}
+
+fn removal_summary(r: &SourceRemoval) -> String {
+    let s = &r.source;
+    let (verb, tense) = if r.removed { ("Removed", "went") } else { ("Removing", "goes") };
+    let (are, go) = if r.removed { ("were", "were removed") } else { ("are", "are removed") };
+    let what = match s.kind {
+        SourceKind::Vcenter => format!(
+            "its cached inventory {tense} with it: {} datacenter(s), {} cluster(s), {} host(s) and {} VM(s) \
+             (they come back if the vCenter is added and synced again)",
+            r.datacenters, r.clusters, r.hosts, r.vms
+        ),
+        SourceKind::Idrac => format!(
+            "{} server(s) only it reported {are} marked removed (kept for history), {} also reported by OpenManage \
+             stay; {} server-to-host mapping(s) {go}",
+            r.servers_retired, r.servers_kept, r.mappings
+        ),
+        SourceKind::Ome => format!(
+            "{} server(s) only it reported {are} marked removed (kept for history), {} also reported by their iDRAC \
+             stay; its {} firmware baseline(s) {go}",
+            r.servers_retired, r.servers_kept, r.baselines
+        ),
+    };
+    format!("{verb} {} source {}: {what}. Its service identity {} stays.", s.kind.as_str(), s.name, s.service_identity)
 }
 
 #[cfg(test)]
