@@ -266,14 +266,16 @@ impl HttpClient {
         use rustls::{AlertDescription, Error as E, PeerIncompatible};
         let host = host.to_owned();
         let presented = self.presented_thumbprint();
-        if let Some(reason) = self.presented_refusal() {
-            return TlsFailure::Refused { host, reason };
-        }
         match (e, self.config.tls, presented) {
+            // A pin that doesn't match says so first, whatever else is wrong with what
+            // was presented (it may not be the endpoint at all).
             (E::InvalidCertificate(_), TlsPolicy::Pinned(expected), Some(presented)) if presented != expected => {
                 TlsFailure::PinMismatch { host, expected, presented }
             }
-            (E::InvalidCertificate(c), _, _) => TlsFailure::Untrusted { host, presented, reason: format!("{c:?}") },
+            (E::InvalidCertificate(c), _, _) => match self.presented_refusal() {
+                Some(reason) => TlsFailure::Refused { host, reason },
+                None => TlsFailure::Untrusted { host, presented, reason: format!("{c:?}") },
+            },
             (E::AlertReceived(AlertDescription::ProtocolVersion), _, _)
             | (E::PeerIncompatible(PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig), _, _)
             | (E::PeerIncompatible(PeerIncompatible::Tls12NotOffered), _, _)

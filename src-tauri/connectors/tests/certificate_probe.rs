@@ -46,6 +46,17 @@ async fn a_1024_bit_rsa_key_is_named_as_the_reason_whatever_the_trust_setting() 
         }
         assert!(!err.to_string().contains("--thumbprint"), "{err}");
     }
+
+    // Pinned to another certificate: that it is not the pinned one comes first (it may
+    // not be the endpoint at all), whatever its key.
+    let other: eio_connectors::http::Thumbprint = "aa".repeat(32).parse().unwrap();
+    let client = HttpClient::new(HttpConfig { tls: TlsPolicy::Pinned(other), ..Default::default() }).unwrap();
+    match client.send(client.inner().get(sim.sdk_url.as_str())).await.expect_err("refused") {
+        HttpError::Tls(TlsFailure::PinMismatch { expected, presented, .. }) => {
+            assert_eq!((expected, presented), (other, sim.thumbprint))
+        }
+        other => panic!("expected a pin mismatch, got {other:?}"),
+    }
 }
 
 #[tokio::test]

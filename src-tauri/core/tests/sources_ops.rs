@@ -193,6 +193,42 @@ async fn an_admin_manages_sources_through_the_registry(admin: PgPool) {
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn what_would_stop_every_row_is_said_before_anything_is_added(admin: PgPool) {
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    let s = session(&carol).await;
+    let mut blank = vcenter("vc01");
+    blank.new_identity = Some(NewIdentityInput { name: None, username: " ".into(), password: "".into() });
+    let err = api::call::<op::source_add>(&s, blank).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::InvalidInput, "new credentials need a username and a password")
+    );
+
+    // No worker key is trusted yet: the preview says so once, instead of "2 ready".
+    let preview = api::call::<op::source_import_idracs>(
+        &s,
+        IdracImportInput {
+            csv: "name,url\nbmc-1,https://10.0.0.1\nbmc-2,https://10.0.0.2\n".into(),
+            identity: None,
+            new_identity: Some(NewIdentityInput {
+                name: Some("idrac-fleet".into()),
+                username: "root".into(),
+                password: "calvin".into(),
+            }),
+            site: None,
+            driver: None,
+            thumbprint: None,
+            insecure: false,
+            dry_run: true,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(preview.code, ErrorCode::Conflict);
+    assert!(preview.message.starts_with("no worker key is trusted yet"), "{preview:?}");
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn an_operator_cannot_add_edit_remove_or_probe_sources(admin: PgPool) {
     trust_test_key(&admin).await;
     let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;

@@ -196,7 +196,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let api = ApiError::from(&e);
-            if json {
+            let reported = std::error::Error::source(&e).is_some_and(|s| s.is::<output::AlreadyPrinted>());
+            if json && !reported {
                 let _ = writeln!(std::io::stdout(), "{}", serde_json::json!({ "error": api }));
             }
             eprintln!("error: {}", api.message);
@@ -473,6 +474,8 @@ mod tests {
             }
         }
         assert!(unaccounted.is_empty(), "commands with no registry operation behind them: {unaccounted:?}");
+        // Moving a command into the registry lowers this number; nothing raises it.
+        assert!(NOT_YET_OPERATIONS.len() <= 73, "NOT_YET_OPERATIONS may only shrink");
         for (command, ops) in CLI_OPERATIONS {
             assert!(all.contains(&command.to_string()), "`eio {command}` is not a command");
             for op in *ops {

@@ -230,6 +230,19 @@ pub fn probe(p: &eio_core::sources::ops::SourceProbe, json: bool) -> Result<(), 
     Ok(())
 }
 
+/// Marks a failure whose details the command already printed as JSON, so `main` prints
+/// no second JSON document (the exit code and stderr still say it failed).
+#[derive(Debug)]
+pub struct AlreadyPrinted;
+
+impl std::fmt::Display for AlreadyPrinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("already printed")
+    }
+}
+
+impl std::error::Error for AlreadyPrinted {}
+
 /// The rows of an iDRAC import (or its preview), errors with their line.
 pub fn import(r: &eio_core::sources::import::ImportResult, file: &str, json: bool) -> Result<(), Error> {
     use eio_core::sources::import::ImportStatus;

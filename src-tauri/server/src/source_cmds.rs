@@ -391,10 +391,15 @@ async fn source_add(session: &Session, add: SourceAdd) -> Result<(), Error> {
     .await?;
     output::import(&result, &path.display().to_string(), add.json)?;
     if result.failed == 0 {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("{} row(s) of {} were not added", result.failed, path.display())))
+        return Ok(());
     }
+    let e = Error::invalid(format!(
+        "{} row(s) of {} {}",
+        result.failed,
+        path.display(),
+        if result.dry_run { "would not be added" } else { "were not added" }
+    ));
+    Err(if add.json { e.with_source(output::AlreadyPrinted) } else { e })
 }
 
 /// `--thumbprint T` pins, `--insecure` accepts anything, neither verifies.

@@ -401,7 +401,12 @@ function AddSource(props: Props & { onDone: (changed: boolean) => void }) {
         <Button variant="default" onClick={() => props.onDone(false)}>
           Cancel
         </Button>
-        <Button onClick={add} loading={busy && !!probe} disabled={!probe || trust === "refuse" || !name.trim()} data-testid="source-save">
+        <Button
+          onClick={add}
+          loading={busy && !!probe}
+          disabled={!probe || trust === "refuse" || !name.trim() || (identity === NEW_IDENTITY && (!username.trim() || !password))}
+          data-testid="source-save"
+        >
           Add source
         </Button>
       </Group>
@@ -561,6 +566,14 @@ function ImportIdracs(props: Props & { onDone: (changed: boolean) => void }) {
   const [result, setResult] = useState<ImportResult | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // Any change after a preview makes it stale: preview again before adding.
+  const changed =
+    <T,>(set: (v: T) => void) =>
+    (v: T) => {
+      set(v);
+      setResult(null);
+    };
+  const blankCredentials = identity === NEW_IDENTITY && (!username.trim() || !password || !identityName.trim());
   const run = async (dryRun: boolean) => {
     setBusy(true);
     setError(null);
@@ -576,6 +589,11 @@ function ImportIdracs(props: Props & { onDone: (changed: boolean) => void }) {
         dry_run: dryRun,
       });
       setResult(r);
+      if (!dryRun && r.ok > 0 && identity === NEW_IDENTITY) {
+        // The import created the identity: a retry of the remaining rows reuses it.
+        setIdentity(identityName);
+        props.reload();
+      }
       if (!dryRun) {
         setPassword("");
         notifications.show({ color: r.failed ? "orange" : "green", message: `Added ${r.ok} iDRAC(s)${r.failed ? `; ${r.failed} row(s) were not added` : ""}.` });
@@ -614,16 +632,16 @@ function ImportIdracs(props: Props & { onDone: (changed: boolean) => void }) {
       <IdentityFields
         identities={props.identities}
         choice={identity}
-        setChoice={setIdentity}
+        setChoice={changed(setIdentity)}
         username={username}
-        setUsername={setUsername}
+        setUsername={changed(setUsername)}
         password={password}
-        setPassword={setPassword}
-        newName={{ value: identityName, set: setIdentityName, required: true }}
+        setPassword={changed(setPassword)}
+        newName={{ value: identityName, set: changed(setIdentityName), required: true }}
       />
       <Group grow align="flex-end">
-        <Select label="Site for rows that name none" placeholder="none" data={props.sites.map((s) => s.code)} value={site} onChange={setSite} clearable />
-        <Checkbox label="Trust any certificate (labs only)" checked={insecure} onChange={(e) => setInsecure(e.currentTarget.checked)} />
+        <Select label="Site for rows that name none" placeholder="none" data={props.sites.map((s) => s.code)} value={site} onChange={changed(setSite)} clearable />
+        <Checkbox label="Trust any certificate (labs only)" checked={insecure} onChange={(e) => changed(setInsecure)(e.currentTarget.checked)} />
       </Group>
       {error && <Alert color="red">{error}</Alert>}
       {result && (
@@ -659,10 +677,10 @@ function ImportIdracs(props: Props & { onDone: (changed: boolean) => void }) {
         <Button variant="default" onClick={() => props.onDone(!!added)}>
           {added ? "Close" : "Cancel"}
         </Button>
-        <Button variant="light" onClick={() => run(true)} loading={busy} data-testid="import-preview">
+        <Button variant="light" onClick={() => run(true)} loading={busy} disabled={blankCredentials} data-testid="import-preview">
           Preview
         </Button>
-        <Button onClick={() => run(false)} loading={busy} disabled={!result || !result.dry_run || result.ok === 0} data-testid="import-confirm">
+        <Button onClick={() => run(false)} loading={busy} disabled={!result || !result.dry_run || result.ok === 0 || blankCredentials} data-testid="import-confirm">
           Add {result?.dry_run ? result.ok : ""} iDRAC(s)
         </Button>
       </Group>

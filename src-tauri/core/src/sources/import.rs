@@ -86,23 +86,44 @@ fn parse(text: &str, defaults: &ImportDefaults) -> Result<Vec<ImportRow>> {
             )));
         }
     }
+    let headers = headers.clone();
+    // The line a record starts on, as the file numbers it: from the record's first byte,
+    // past the blank lines the reader skipped (csv's own line count misses those).
+    let line_at = |byte: u64| -> u32 {
+        let bytes = text.as_bytes();
+        let mut at = usize::try_from(byte).unwrap_or(bytes.len()).min(bytes.len());
+        while at < bytes.len() && matches!(bytes[at], b'\n' | b'\r') {
+            at += 1;
+        }
+        u32::try_from(1 + bytes[..at].iter().filter(|&&b| b == b'\n').count()).unwrap_or(u32::MAX)
+    };
     let mut rows = Vec::new();
-    for (i, record) in reader.deserialize::<CsvRow>().enumerate() {
-        let line = u32::try_from(i + 2).unwrap_or(u32::MAX);
+    let mut last_line = 1u32;
+    for record in reader.records() {
+        let parsed = record.and_then(|r| {
+            last_line = r.position().map_or(last_line + 1, |p| line_at(p.byte()));
+            r.deserialize::<CsvRow>(Some(&headers))
+        });
+        let line = |e: &csv::Error| e.position().map_or(last_line, |p| line_at(p.byte()));
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
-        rows.push(match record {
+        rows.push(match parsed {
             Ok(r) => ImportRow {
-                line,
+                line: last_line,
                 name: r.name,
                 url: r.url,
                 site: nonempty(r.site).or(defaults.site.clone()),
-                driver: nonempty(r.driver).filter(|d| d != "auto").or(defaults.driver.clone()),
+                // A row saying "auto" probes, whatever the default.
+                driver: match nonempty(r.driver) {
+                    Some(d) if d == "auto" => None,
+                    Some(d) => Some(d),
+                    None => defaults.driver.clone(),
+                },
                 thumbprint: nonempty(r.thumbprint).or(defaults.thumbprint.clone()),
                 status: ImportStatus::Ready,
                 error: None,
             },
             Err(e) => ImportRow {
-                line,
+                line: line(&e),
                 name: String::new(),
                 url: String::new(),
                 site: None,
@@ -163,6 +184,11 @@ pub async fn import(db: &Database, text: &str, defaults: &ImportDefaults, dry_ru
             }
             _ => {}
         }
+    }
+    if let IdentityChoice::New { name, credentials, .. } = &defaults.identity {
+        // What would stop every row (no trusted worker key to seal for) is said once, up front.
+        let recipients = crate::identity::service_identities::trusted_worker_keys(db).await?;
+        crate::identity::sealing::seal(name.as_deref().unwrap_or("import"), credentials, &recipients)?;
     }
     let sites: HashSet<String> =
         sqlx::query_scalar("SELECT code FROM sites").fetch_all(db.pool()).await?.into_iter().collect();
@@ -240,6 +266,20 @@ mod tests {
         assert_eq!(rows[2].status, ImportStatus::Failed);
         assert_eq!(rows[2].line, 4);
         assert!(rows[2].error.as_deref().unwrap_or_default().contains("found record with 1 field"), "{:?}", rows[2]);
+    }
+
+    #[test]
+    fn lines_are_the_file_s_own_and_auto_means_probe() {
+        let d = ImportDefaults { driver: Some("wsman".into()), ..defaults() };
+        let rows = parse(
+            "name,url,site,driver\n\nbmc-1,https://10.0.0.1,,auto\n\"bmc\n2\",https://10.0.0.2,,\nbmc-3,https://10.0.0.3,\n",
+            &d,
+        )
+        .unwrap();
+        let lines: Vec<(u32, &str, Option<&str>)> =
+            rows.iter().map(|r| (r.line, r.name.as_str(), r.driver.as_deref())).collect();
+        assert_eq!(lines, vec![(3, "bmc-1", None), (4, "bmc\n2", Some("wsman")), (6, "", None)]);
+        assert_eq!(rows[2].status, ImportStatus::Failed);
     }
 
     #[test]

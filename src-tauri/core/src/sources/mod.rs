@@ -166,22 +166,24 @@ pub fn normalize_thumbprint(raw: &str) -> Result<String> {
 /// vCenter the `/sdk` endpoint (added when missing).
 pub fn normalize_url(kind: SourceKind, raw: &str, insecure: bool) -> Result<String> {
     let with_scheme = if raw.contains("://") { raw.trim().to_owned() } else { format!("https://{}", raw.trim()) };
-    let mut u = url::Url::parse(&with_scheme).map_err(|e| Error::invalid(format!("\"{raw}\" is not a URL: {e}")))?;
+    // Messages never repeat credentials someone put in the URL.
+    let shown = without_userinfo(raw.trim());
+    let mut u = url::Url::parse(&with_scheme).map_err(|e| Error::invalid(format!("\"{shown}\" is not a URL: {e}")))?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(Error::invalid("put credentials in the service identity, not in the URL"));
+    }
     match u.scheme() {
         "https" => {}
         "http" if insecure => {}
         "http" => {
             return Err(Error::invalid(format!(
-                "{raw} is plain http: credentials would travel unencrypted; use https (or --insecure for a lab)"
+                "{shown} is plain http: credentials would travel unencrypted; use https (or insecure, for a lab)"
             )))
         }
-        other => return Err(Error::invalid(format!("{raw}: unsupported scheme {other} (https)"))),
+        other => return Err(Error::invalid(format!("{shown}: unsupported scheme {other} (https)"))),
     }
     if u.host_str().unwrap_or_default().is_empty() {
-        return Err(Error::invalid(format!("{raw} has no host")));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(Error::invalid("put credentials in the service identity, not in the URL"));
+        return Err(Error::invalid(format!("{shown} has no host")));
     }
     match kind {
         SourceKind::Vcenter if u.path() == "/" || u.path().is_empty() => u.set_path("/sdk"),
@@ -191,6 +193,21 @@ pub fn normalize_url(kind: SourceKind, raw: &str, insecure: bool) -> Result<Stri
     u.set_query(None);
     u.set_fragment(None);
     Ok(u.to_string().trim_end_matches('/').to_owned())
+}
+
+/// `raw` without anything between the scheme and an `@` before the path.
+fn without_userinfo(raw: &str) -> String {
+    let (scheme, rest) = raw.split_once("://").map_or(("", raw), |(s, r)| (s, r));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    if scheme.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{scheme}://{rest}")
+    }
 }
 
 /// Add a source (admins). The identity is created in the same transaction when asked.
@@ -456,10 +473,27 @@ pub async fn remove(db: &Database, kind: SourceKind, name: &str, dry_run: bool) 
     };
     match kind {
         SourceKind::Vcenter => {
-            r.datacenters = count(&mut tx, "SELECT count(*) FROM datacenters WHERE vcenter_id = $1", source.id).await?;
-            r.clusters = count(&mut tx, "SELECT count(*) FROM clusters WHERE vcenter_id = $1", source.id).await?;
-            r.hosts = count(&mut tx, "SELECT count(*) FROM esxi_hosts WHERE vcenter_id = $1", source.id).await?;
-            r.vms = count(&mut tx, "SELECT count(*) FROM virtual_machines WHERE vcenter_id = $1", source.id).await?;
+            r.datacenters = count(
+                &mut tx,
+                "SELECT count(*) FROM datacenters WHERE vcenter_id = $1 AND removed_at IS NULL",
+                source.id,
+            )
+            .await?;
+            r.clusters =
+                count(&mut tx, "SELECT count(*) FROM clusters WHERE vcenter_id = $1 AND removed_at IS NULL", source.id)
+                    .await?;
+            r.hosts = count(
+                &mut tx,
+                "SELECT count(*) FROM esxi_hosts WHERE vcenter_id = $1 AND removed_at IS NULL",
+                source.id,
+            )
+            .await?;
+            r.vms = count(
+                &mut tx,
+                "SELECT count(*) FROM virtual_machines WHERE vcenter_id = $1 AND removed_at IS NULL",
+                source.id,
+            )
+            .await?;
         }
         SourceKind::Idrac => {
             (r.servers_retired, r.servers_kept) = servers(&mut tx, "idrac_id", "ome_instance_id", source.id).await?;
@@ -544,6 +578,12 @@ mod tests {
         assert!(normalize_url(SourceKind::Idrac, "http://10.0.0.5", false).unwrap_err().message.contains("plain http"));
         assert_eq!(normalize_url(SourceKind::Idrac, "http://10.0.0.5", true).unwrap(), "http://10.0.0.5");
         assert!(normalize_url(SourceKind::Vcenter, "https://root:calvin@vc/sdk", false).is_err());
+        for raw in
+            ["http://root:calvin@10.0.0.5", "ftp://root:calvin@ome", "https://root:calvin@/sdk", "root:calvin@vc01"]
+        {
+            let e = normalize_url(SourceKind::Idrac, raw, false).unwrap_err();
+            assert!(!e.message.contains("calvin"), "{raw}: {}", e.message);
+        }
         assert!(normalize_url(SourceKind::Ome, "ftp://ome", false).is_err());
     }
 

@@ -35,6 +35,9 @@ fn identity_choice(existing: Option<String>, new: Option<NewIdentityInput>) -> R
     match (existing, new) {
         (Some(_), Some(_)) => Err(Error::invalid("choose an existing service identity or new credentials, not both")),
         (Some(name), None) => Ok(IdentityChoice::Existing(name)),
+        (None, Some(n)) if n.username.trim().is_empty() || n.password.is_empty() => {
+            Err(Error::invalid("new credentials need a username and a password"))
+        }
         (None, Some(n)) => Ok(IdentityChoice::New {
             name: n.name.filter(|s| !s.trim().is_empty()),
             credentials: Credentials { username: n.username, password: n.password },
