@@ -143,7 +143,17 @@ operations! {
     /// Seal and store credentials for a new service identity (admins).
     service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_add;
     /// Replace a service identity's credentials (admins).
-    service_identity_rotate: Post "/api/service-identities/rotate", ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_rotate;
+    service_identity_rotate: Post "/api/service-identities/rotate", crate::identity::ops::ServiceIdentityRotateInput => ServiceIdentity = crate::identity::ops::service_identity_rotate;
+    /// Worker public keys credentials are sealed for, revoked ones included.
+    worker_keys: Get "/api/worker-keys", NoInput => Vec<crate::identity::service_identities::WorkerKeyInfo> = crate::identity::ops::worker_keys;
+    /// Trust a worker's public key: credentials sealed from now on include it (admins).
+    worker_key_trust: Post "/api/worker-keys", crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_trust;
+    /// Stop sealing credentials for a worker key (admins).
+    worker_key_revoke: Post "/api/worker-keys/revoke", crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_revoke;
+    /// Replace a user's capabilities (admins).
+    user_set_capabilities: Post "/api/users/capabilities", crate::identity::ops::UserCapabilitiesInput => User = crate::identity::ops::user_set_capabilities;
+    /// Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored).
+    user_set_password: Post "/api/users/password", crate::identity::ops::UserPasswordInput => crate::identity::ops::Done = crate::identity::ops::user_set_password;
     /// Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync.
     sources: Get "/api/sources", NoInput => Vec<crate::sources::Source> = crate::sources::ops::sources;
     /// Add a source, reusing a service identity or creating one with it (admins).
@@ -191,9 +201,9 @@ operations! {
     /// The settings page model: connection, sources, service identities, users, sites, workers.
     settings_page: Get "/api/pages/settings", NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
     /// Change a user's role (admins).
-    user_set_role: Post "/api/users/role", crate::pages::ops::UserRoleInput => User = crate::pages::ops::user_set_role;
+    user_set_role: Post "/api/users/role", crate::identity::ops::UserRoleInput => User = crate::identity::ops::user_set_role;
     /// Let a disabled user sign in again (admins).
-    user_enable: Post "/api/users/enable", EmailInput => User = crate::pages::ops::user_enable;
+    user_enable: Post "/api/users/enable", EmailInput => User = crate::identity::ops::user_enable;
     /// The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings.
     ipam_page: Get "/api/pages/ipam", crate::ipam::ops::IpamPageQuery => crate::ipam::ops::IpamPage = crate::ipam::ops::ipam_page;
     /// One prefix: ancestors, children, planned and observed addresses, free space, findings.
@@ -274,7 +284,12 @@ struct TypeCollector {
 
 impl ts_rs::TypeVisitor for TypeCollector {
     fn visit<T: TS + 'static + ?Sized>(&mut self) {
-        if T::output_path().is_none() || !self.seen.insert(TypeId::of::<T>()) {
+        if !self.seen.insert(TypeId::of::<T>()) {
+            return;
+        }
+        if T::output_path().is_none() {
+            // A built-in (Vec<T>, Option<T>): declare what it holds.
+            T::visit_generics(self);
             return;
         }
         let decl = T::decl(&self.cfg);

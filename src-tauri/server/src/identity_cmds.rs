@@ -7,13 +7,18 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::identity::keystore::{self, KeyLocation};
+use eio_core::identity::ops::{
+    EmailInput, ServiceIdentityInput, ServiceIdentityRotateInput, UserAddInput, UserCapabilitiesInput,
+    UserPasswordInput, UserRoleInput, WorkerKeyInput,
+};
 use eio_core::identity::sealing::WorkerKey;
-use eio_core::identity::service_identities::{self as ids, ExternalSystem, NewServiceIdentity};
-use eio_core::identity::users::{self, NewUser, UserRole};
+use eio_core::identity::service_identities::{self as ids, ExternalSystem};
+use eio_core::identity::users::UserRole;
 use eio_core::{Database, Error};
-use eio_secret::{Credentials, Secret};
+use eio_secret::Secret;
 
 use crate::output;
 
@@ -185,34 +190,36 @@ pub enum IdentityCommand {
 }
 
 pub async fn user(db: &Database, cmd: UserCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
     match cmd {
         UserCommand::Add { email, role, login, capabilities, name, password } => {
-            let user = users::add(
-                db,
-                &NewUser { email, role, login, capabilities, display_name: name, password: password.read()? },
+            let user = api::call::<op::user_add>(
+                &session,
+                UserAddInput { email, role, login, capabilities, display_name: name, password: password.read()? },
             )
             .await?;
             println!("Added {} as {} (login {}).", user.email, user.role.as_str(), user.login);
             Ok(())
         }
-        UserCommand::List { json } => output::users(&users::list(db).await?, json),
+        UserCommand::List { json } => output::users(&api::call::<op::users>(&session, NoInput {}).await?, json),
         UserCommand::Disable { email } => {
-            let u = users::disable(db, &email).await?;
+            let u = api::call::<op::user_disable>(&session, EmailInput { email }).await?;
             println!("Disabled {}: login {} refused, open sessions ended.", u.email, u.login);
             Ok(())
         }
         UserCommand::Enable { email } => {
-            let u = users::enable(db, &email).await?;
+            let u = api::call::<op::user_enable>(&session, EmailInput { email }).await?;
             println!("Enabled {}.", u.email);
             Ok(())
         }
         UserCommand::SetRole { email, role } => {
-            let u = users::set_role(db, &email, role).await?;
+            let u = api::call::<op::user_set_role>(&session, UserRoleInput { email, role }).await?;
             println!("{} is now {}.", u.email, u.role.as_str());
             Ok(())
         }
         UserCommand::SetCapabilities { email, capabilities } => {
-            let u = users::set_capabilities(db, &email, &capabilities).await?;
+            let u =
+                api::call::<op::user_set_capabilities>(&session, UserCapabilitiesInput { email, capabilities }).await?;
             println!(
                 "{} capabilities: {}",
                 u.email,
@@ -221,8 +228,10 @@ pub async fn user(db: &Database, cmd: UserCommand) -> Result<(), Error> {
             Ok(())
         }
         UserCommand::Password { email, password } => {
-            users::set_password(db, &email, &password.read()?).await?;
-            println!("Password of {email} changed.");
+            let done =
+                api::call::<op::user_set_password>(&session, UserPasswordInput { email, password: password.read()? })
+                    .await?;
+            println!("{}", done.message);
             Ok(())
         }
     }
@@ -235,6 +244,7 @@ pub async fn identity(
     cmd: IdentityCommand,
 ) -> Result<(), Error> {
     let location = || keystore::locate(config, key_file);
+    let session = Session::new(db.clone());
     match cmd {
         IdentityCommand::InitWorkerKey { key_file: file, keyring, label, force } => {
             let loc = match (file.as_deref().or(key_file), keyring) {
@@ -246,10 +256,14 @@ pub async fn identity(
             keystore::save(&loc, &key, force).await?;
             let public = key.public_key();
             println!("Worker key kept in {loc}.\nPublic key: {public}");
-            let me = eio_core::identity::me(db).await?;
+            let me = api::call::<op::me>(&session, NoInput {}).await?;
             let label = label.unwrap_or_else(hostname);
             if me.may.manage_service_identities {
-                ids::trust_worker_key(db, &public, &label).await?;
+                api::call::<op::worker_key_trust>(
+                    &session,
+                    WorkerKeyInput { public_key: public.clone(), label: Some(label.clone()) },
+                )
+                .await?;
                 println!("Trusted as worker key \"{label}\". Existing credentials: run `eio identity reseal` from a worker that can open them.");
             } else {
                 println!("Ask an admin to trust it:\n  eio identity trust-worker-key {public} --label {label}");
@@ -257,24 +271,28 @@ pub async fn identity(
             Ok(())
         }
         IdentityCommand::TrustWorkerKey { public_key, label } => {
-            ids::trust_worker_key(db, &public_key, &label).await?;
-            println!("Trusted {public_key} (\"{label}\"). Run `eio identity reseal` on a worker to include it in existing credentials.");
+            let done =
+                api::call::<op::worker_key_trust>(&session, WorkerKeyInput { public_key, label: Some(label) }).await?;
+            println!("{} (`eio identity reseal`)", done.message);
             Ok(())
         }
         IdentityCommand::RevokeWorkerKey { public_key } => {
-            ids::revoke_worker_key(db, &public_key).await?;
-            println!("Revoked {public_key}. Run `eio identity reseal` on a worker so existing credentials drop it.");
+            let done = api::call::<op::worker_key_revoke>(&session, WorkerKeyInput { public_key, label: None }).await?;
+            println!("{} (`eio identity reseal`)", done.message);
             Ok(())
         }
-        IdentityCommand::Keys { json } => output::worker_keys(&ids::worker_keys(db).await?, json),
+        IdentityCommand::Keys { json } => {
+            output::worker_keys(&api::call::<op::worker_keys>(&session, NoInput {}).await?, json)
+        }
         IdentityCommand::Add { name, username, system, rotate_every_days, password } => {
-            let si = ids::add(
-                db,
-                &NewServiceIdentity {
+            let si = api::call::<op::service_identity_add>(
+                &session,
+                ServiceIdentityInput {
                     name,
                     system,
-                    credentials: Credentials::new(username, password.read()?),
-                    rotation_period_days: rotate_every_days,
+                    username,
+                    password: password.read()?,
+                    rotation_period_days: Some(rotate_every_days),
                 },
             )
             .await?;
@@ -288,9 +306,11 @@ pub async fn identity(
             Ok(())
         }
         IdentityCommand::Rotate { name, username, password } => {
-            let current = ids::get(db, &name).await?;
-            let username = username.unwrap_or(current.username);
-            let si = ids::rotate(db, &name, &Credentials::new(username, password.read()?)).await?;
+            let si = api::call::<op::service_identity_rotate>(
+                &session,
+                ServiceIdentityRotateInput { name, username, password: password.read()? },
+            )
+            .await?;
             println!(
                 "Rotated {}; next rotation due {}.",
                 si.name,
@@ -299,11 +319,7 @@ pub async fn identity(
             Ok(())
         }
         IdentityCommand::List { json } => {
-            let may = eio_core::identity::me(db).await?.may;
-            if may.run_workers || may.manage_service_identities {
-                ids::refresh_rotation_findings(db).await?;
-            }
-            output::service_identities(&ids::list(db).await?, json)
+            output::service_identities(&api::call::<op::service_identities>(&session, NoInput {}).await?, json)
         }
         IdentityCommand::Test { name, json } => {
             let key = keystore::load(&location()).await?;

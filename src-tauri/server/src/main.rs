@@ -353,6 +353,21 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("source trust", &["source_update"]),
     ("source probe", &["source_probe"]),
     ("source remove", &["source_remove"]),
+    ("user add", &["user_add"]),
+    ("user list", &["users"]),
+    ("user disable", &["user_disable"]),
+    ("user enable", &["user_enable"]),
+    ("user set-role", &["user_set_role"]),
+    ("user set-capabilities", &["user_set_capabilities"]),
+    ("user password", &["user_set_password"]),
+    ("identity trust-worker-key", &["worker_key_trust"]),
+    ("identity revoke-worker-key", &["worker_key_revoke"]),
+    ("identity keys", &["worker_keys"]),
+    ("identity add", &["service_identity_add"]),
+    ("identity rotate", &["service_identity_rotate"]),
+    ("identity list", &["service_identities"]),
+    // The key itself is made and kept on this machine; trusting it is the operation.
+    ("identity init-worker-key", &["me", "worker_key_trust"]),
 ];
 
 /// Commands that run a process (this machine's worker, the server, the demo lab) or act
@@ -363,20 +378,6 @@ pub const PROCESS_COMMANDS: &[&str] =
 /// Commands that still call services directly (issue 19 moves them into the registry).
 /// The list may only shrink: a new command must have an operation behind it.
 pub const NOT_YET_OPERATIONS: &[&str] = &[
-    "user add",
-    "user list",
-    "user disable",
-    "user enable",
-    "user set-role",
-    "user set-capabilities",
-    "user password",
-    "identity init-worker-key",
-    "identity trust-worker-key",
-    "identity revoke-worker-key",
-    "identity keys",
-    "identity add",
-    "identity rotate",
-    "identity list",
     "identity test",
     "identity reseal",
     "server list",
@@ -475,7 +476,7 @@ mod tests {
         }
         assert!(unaccounted.is_empty(), "commands with no registry operation behind them: {unaccounted:?}");
         // Moving a command into the registry lowers this number; nothing raises it.
-        assert!(NOT_YET_OPERATIONS.len() <= 73, "NOT_YET_OPERATIONS may only shrink");
+        assert!(NOT_YET_OPERATIONS.len() <= 59, "NOT_YET_OPERATIONS may only shrink");
         for (command, ops) in CLI_OPERATIONS {
             assert!(all.contains(&command.to_string()), "`eio {command}` is not a command");
             for op in *ops {

@@ -228,6 +228,15 @@ describe("EIO in a browser", () => {
     await page.getByTestId("import-summary").filter({ hasText: "3 added, 1 not added" }).waitFor();
     await page.keyboard.press("Escape");
     for (const n of [1, 2, 3]) await page.locator(`[data-testid="source-row"][data-name="ui-bmc-${n}"]`).waitFor();
+
+    // Users: an admin gives alice one more capability.
+    await page.getByTestId("tab-users").click();
+    const alice = page.getByTestId("user-row").filter({ hasText: stack.alice.email });
+    await alice.getByTestId("user-capabilities").click();
+    await page.getByTestId("capabilities-input").fill("relaxed_policy");
+    await page.keyboard.press("Enter");
+    await page.getByTestId("capabilities-save").click();
+    await alice.getByText("relaxed_policy", { exact: true }).waitFor();
   });
 
   test("the dark theme and the settings page", async () => {

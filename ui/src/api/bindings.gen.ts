@@ -212,6 +212,15 @@ export type DatabaseMode = "embedded" | "external";
  */
 export type DomainTree = { domain: RoutingDomain, prefixes: Array<Prefix>, };
 
+/**
+ * The answer to a change that returns nothing else.
+ */
+export type Done = { 
+/**
+ * One sentence saying what was done.
+ */
+message: string, };
+
 export type EmailInput = { email: string, };
 
 /**
@@ -1137,6 +1146,11 @@ used_by: Array<string>, };
  */
 export type ServiceIdentityInput = { name: string, system: ExternalSystem, username: string, password: string, rotation_period_days: number | null, };
 
+/**
+ * New credentials for a service identity; the username stays unless a new one is given.
+ */
+export type ServiceIdentityRotateInput = { name: string, username: string | null, password: string, };
+
 export type SettingsPage = { connection: ConnectionStatus, schema: SchemaStatus, sources: Array<Source>, service_identities: Array<ServiceIdentity>, users: Array<User>, sites: Array<SiteRow>, workers: Array<WorkerInstance>, 
 /**
  * Worker public keys credentials are sealed for.
@@ -1398,6 +1412,21 @@ export type User = { id: string, email: string, display_name: string | null, rol
  */
 export type UserAddInput = { email: string, role: UserRole, login: string, capabilities: Array<string>, display_name: string | null, password: string | null, };
 
+/**
+ * A user's capabilities, replacing the ones they have (admins).
+ */
+export type UserCapabilitiesInput = { email: string, 
+/**
+ * firmware_update, maintenance_mode, power, relaxed_policy, site:<CODE>; none clears them.
+ */
+capabilities: Array<string>, };
+
+/**
+ * A new password: admins set anyone's, everyone their own. Only its SCRAM verifier
+ * reaches the database.
+ */
+export type UserPasswordInput = { email: string, password: string, };
+
 export type UserRole = "viewer" | "operator" | "approver" | "admin";
 
 /**
@@ -1496,6 +1525,17 @@ mode: string, heartbeat_at: string,
  */
 alive: boolean, };
 
+export type WorkerKeyInfo = { public_key: string, label: string, created_at: string, revoked: boolean, };
+
+/**
+ * A worker's public key (`age1…`, printed by `eio identity init-worker-key`).
+ */
+export type WorkerKeyInput = { public_key: string, 
+/**
+ * Required to trust a key: which machine it is.
+ */
+label: string | null, };
+
 export type WorkerKeyRow = { public_key: string, label: string, revoked: boolean, };
 
 export type HttpMethod = "GET" | "POST";
@@ -1510,6 +1550,11 @@ export const operations = {
   service_identities: { method: "GET", path: "/api/service-identities" },
   service_identity_add: { method: "POST", path: "/api/service-identities" },
   service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate" },
+  worker_keys: { method: "GET", path: "/api/worker-keys" },
+  worker_key_trust: { method: "POST", path: "/api/worker-keys" },
+  worker_key_revoke: { method: "POST", path: "/api/worker-keys/revoke" },
+  user_set_capabilities: { method: "POST", path: "/api/users/capabilities" },
+  user_set_password: { method: "POST", path: "/api/users/password" },
   sources: { method: "GET", path: "/api/sources" },
   source_add: { method: "POST", path: "/api/sources" },
   source_update: { method: "POST", path: "/api/sources/update" },
@@ -1582,8 +1627,23 @@ export function makeApi(transport: Transport) {
     service_identity_add: (input: ServiceIdentityInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_add", operations.service_identity_add.method, operations.service_identity_add.path, input),
     /** Replace a service identity's credentials (admins). */
-    service_identity_rotate: (input: ServiceIdentityInput): Promise<ServiceIdentity> =>
+    service_identity_rotate: (input: ServiceIdentityRotateInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_rotate", operations.service_identity_rotate.method, operations.service_identity_rotate.path, input),
+    /** Worker public keys credentials are sealed for, revoked ones included. */
+    worker_keys: (input: NoInput = {}): Promise<Array<WorkerKeyInfo>> =>
+      transport.call<Array<WorkerKeyInfo>>("worker_keys", operations.worker_keys.method, operations.worker_keys.path, input),
+    /** Trust a worker's public key: credentials sealed from now on include it (admins). */
+    worker_key_trust: (input: WorkerKeyInput): Promise<Done> =>
+      transport.call<Done>("worker_key_trust", operations.worker_key_trust.method, operations.worker_key_trust.path, input),
+    /** Stop sealing credentials for a worker key (admins). */
+    worker_key_revoke: (input: WorkerKeyInput): Promise<Done> =>
+      transport.call<Done>("worker_key_revoke", operations.worker_key_revoke.method, operations.worker_key_revoke.path, input),
+    /** Replace a user's capabilities (admins). */
+    user_set_capabilities: (input: UserCapabilitiesInput): Promise<User> =>
+      transport.call<User>("user_set_capabilities", operations.user_set_capabilities.method, operations.user_set_capabilities.path, input),
+    /** Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored). */
+    user_set_password: (input: UserPasswordInput): Promise<Done> =>
+      transport.call<Done>("user_set_password", operations.user_set_password.method, operations.user_set_password.path, input),
     /** Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync. */
     sources: (input: NoInput = {}): Promise<Array<Source>> =>
       transport.call<Array<Source>>("sources", operations.sources.method, operations.sources.path, input),

@@ -32,6 +32,7 @@ import { EmptyState, ErrorAlert, Facts, PageHeader, StatusBadge } from "../compo
 import { ago } from "../lib/format";
 import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
+import { CapabilitiesForm, PasswordForm, WorkerKeys } from "./IdentitySettings";
 import { Sources } from "./SourcesSettings";
 
 export function SettingsPage() {
@@ -147,22 +148,7 @@ function Settings(props: { m: Model; reload: () => void }) {
                 </Table.Tbody>
               </Table>
             )}
-            <Text fw={600}>Worker keys credentials are sealed for</Text>
-            {m.worker_keys.length === 0 ? (
-              <Text size="sm" c="dimmed">
-                None yet: run `eio identity init-worker-key` on the worker's machine, then trust its key.
-              </Text>
-            ) : (
-              m.worker_keys.map((k) => (
-                <Group key={k.public_key} gap="xs">
-                  <Text size="sm" className="mono">
-                    {k.public_key.slice(0, 24)}…
-                  </Text>
-                  <Text size="sm">{k.label}</Text>
-                  {k.revoked && <Badge color="red">revoked</Badge>}
-                </Group>
-              ))
-            )}
+            <WorkerKeys keys={m.worker_keys} reload={props.reload} />
           </Stack>
         </Tabs.Panel>
         <Tabs.Panel value="appearance" pt="md">
@@ -330,6 +316,7 @@ const ROLES: UserRole[] = ["viewer", "operator", "approver", "admin"];
 function Users(props: { list: User[]; reload: () => void }) {
   const may = useMay();
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<{ user: User; what: "capabilities" | "password" } | null>(null);
   const act = async (what: Promise<User>, done: string) => {
     try {
       await what;
@@ -390,6 +377,17 @@ function Users(props: { list: User[]; reload: () => void }) {
                 </Group>
               </Table.Td>
               <Table.Td>
+                <Group gap={4} wrap="nowrap">
+                {may.manage_users && (
+                  <>
+                    <Button size="xs" variant="subtle" onClick={() => setEditing({ user: u, what: "capabilities" })} data-testid="user-capabilities">
+                      Capabilities…
+                    </Button>
+                    <Button size="xs" variant="subtle" onClick={() => setEditing({ user: u, what: "password" })} data-testid="user-password">
+                      Password…
+                    </Button>
+                  </>
+                )}
                 {may.manage_users &&
                   (u.disabled ? (
                     <Button size="xs" variant="light" onClick={() => act(api.user_enable({ email: u.email }), `${u.email} may sign in again.`)}>
@@ -400,11 +398,28 @@ function Users(props: { list: User[]; reload: () => void }) {
                       Disable
                     </Button>
                   ))}
+                </Group>
               </Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>
       </Table>
+      <Modal
+        opened={editing !== null}
+        onClose={() => setEditing(null)}
+        title={editing ? `${editing.what === "password" ? "Password" : "Capabilities"} of ${editing.user.email}` : ""}
+      >
+        {editing?.what === "capabilities" && (
+          <CapabilitiesForm
+            user={editing.user}
+            onDone={() => {
+              setEditing(null);
+              props.reload();
+            }}
+          />
+        )}
+        {editing?.what === "password" && <PasswordForm user={editing.user} onDone={() => setEditing(null)} />}
+      </Modal>
       <Modal opened={adding} onClose={() => setAdding(false)} title="New user">
         <UserForm
           onDone={() => {

@@ -2,8 +2,6 @@
 //! actions their pages offer: one line each over a page model or a domain service.
 use crate::api::{NoInput, Session};
 use crate::error::Result;
-use crate::identity::ops::EmailInput;
-use crate::identity::users::{self, User, UserRole};
 use crate::jobs::{self, JobDetail, JobSummary, KillSwitch, SubmitRequest, Submitted};
 
 use super::dashboard::{self, DashboardPage};
@@ -103,19 +101,4 @@ pub async fn kill_switch_set(s: &Session, i: KillSwitchInput) -> Result<KillSwit
 
 pub async fn settings_page(s: &Session, _: NoInput) -> Result<SettingsPage> {
     settings::load(&s.db).await
-}
-
-/// A user's new role (admins).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema)]
-pub struct UserRoleInput {
-    pub email: String,
-    pub role: UserRole,
-}
-
-pub async fn user_set_role(s: &Session, i: UserRoleInput) -> Result<User> {
-    users::set_role(&s.db, &i.email, i.role).await
-}
-
-pub async fn user_enable(s: &Session, i: EmailInput) -> Result<User> {
-    users::enable(&s.db, &i.email).await
 }

@@ -1,0 +1,124 @@
+//! Users' capabilities and passwords, and worker keys, through the operation registry as
+//! real logins: what an admin can do, and what an operator is refused (by PostgreSQL).
+mod common;
+
+use common::Login;
+use eio_core::api::{self, op, NoInput, Session};
+use eio_core::error::ErrorCode;
+use eio_core::identity::ops::{UserCapabilitiesInput, UserPasswordInput, WorkerKeyInput};
+use eio_core::identity::sealing::WorkerKey;
+use eio_core::Database;
+use sqlx::{Connection, PgPool};
+
+fn session(login: &Login) -> Session {
+    Session::new(Database::from_pool(login.pool.clone()))
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_admin_sets_capabilities_and_passwords_and_an_operator_cannot(admin: PgPool) {
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    let alice = Login::new(&admin, "eio_operator", Some(("alice@example.test", "operator", &[]))).await;
+    let before: String = sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+        .bind(&alice.role)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+
+    let caps = vec!["maintenance_mode".to_owned(), "site:US-EAST-01".to_owned()];
+    let u = api::call::<op::user_set_capabilities>(
+        &session(&carol),
+        UserCapabilitiesInput { email: "alice@example.test".into(), capabilities: caps.clone() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(u.capabilities, caps);
+    let err = api::call::<op::user_set_capabilities>(
+        &session(&alice),
+        UserCapabilitiesInput { email: "alice@example.test".into(), capabilities: vec!["power".into()] },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+
+    let err = api::call::<op::user_set_password>(
+        &session(&carol),
+        UserPasswordInput { email: "alice@example.test".into(), password: "".into() },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (ErrorCode::InvalidInput, "the password is empty"));
+    let done = api::call::<op::user_set_password>(
+        &session(&carol),
+        UserPasswordInput { email: "alice@example.test".into(), password: "n3w-Passw0rd".into() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.message, "Password of alice@example.test changed.");
+    // PostgreSQL now holds a new SCRAM verifier for alice's login (this cluster trusts
+    // loopback, so a sign-in can't tell passwords apart here).
+    let verifier: String = sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+        .bind(&alice.role)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+    assert!(!verifier.contains("n3w-Passw0rd"));
+    assert_ne!(verifier, before, "the verifier changed");
+    let opts = admin.connect_options().as_ref().clone().username(&alice.role).password("n3w-Passw0rd");
+    sqlx::PgConnection::connect_with(&opts).await.expect("alice signs in");
+
+    // An operator can't set someone else's password.
+    let err = api::call::<op::user_set_password>(
+        &session(&alice),
+        UserPasswordInput { email: "carol@example.test".into(), password: "taken-over".into() },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn worker_keys_are_trusted_and_revoked_by_admins_only(admin: PgPool) {
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    let alice = Login::new(&admin, "eio_operator", Some(("alice@example.test", "operator", &[]))).await;
+    let public = WorkerKey::generate().public_key();
+
+    let err =
+        api::call::<op::worker_key_trust>(&session(&carol), WorkerKeyInput { public_key: public.clone(), label: None })
+            .await
+            .unwrap_err();
+    assert_eq!(err.message, "label the key with the machine it belongs to");
+    let err = api::call::<op::worker_key_trust>(
+        &session(&alice),
+        WorkerKeyInput { public_key: public.clone(), label: Some("w1".into()) },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+
+    let done = api::call::<op::worker_key_trust>(
+        &session(&carol),
+        WorkerKeyInput { public_key: format!(" {public} "), label: Some("w1".into()) },
+    )
+    .await
+    .unwrap();
+    assert!(done.message.starts_with(&format!("Trusted {public} (\"w1\").")), "{}", done.message);
+    let keys = api::call::<op::worker_keys>(&session(&carol), NoInput {}).await.unwrap();
+    let listed: Vec<(&str, &str, bool)> =
+        keys.iter().map(|k| (k.public_key.as_str(), k.label.as_str(), k.revoked)).collect();
+    assert_eq!(listed, vec![(public.as_str(), "w1", false)]);
+
+    let err = api::call::<op::worker_key_revoke>(
+        &session(&alice),
+        WorkerKeyInput { public_key: public.clone(), label: None },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+    api::call::<op::worker_key_revoke>(&session(&carol), WorkerKeyInput { public_key: public.clone(), label: None })
+        .await
+        .unwrap();
+    let keys = api::call::<op::worker_keys>(&session(&carol), NoInput {}).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].revoked);
+}
