@@ -177,6 +177,11 @@ export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost } = {}) 
   }
 }
 
+/** Stop the lab simulators only (the server stays): its sources become unreachable. */
+export async function stopLab(stack) {
+  await stopProcess(stack.children[0]);
+}
+
 export async function stopStack(stack) {
   for (const c of [...(stack.children ?? [])].reverse()) await stopProcess(c);
   try {

@@ -14,7 +14,9 @@
 //! blocked so the maintenance gate can be tried.
 //!
 //! It never writes inventory to the database itself, never prints a password, and never
-//! removes anything but its own sources, sites and prefixes (`--reset`). The lab's ports and
+//! removes anything but its own sources, sites and prefixes (`--reset`). Its sources are
+//! marked `demo_lab`: it pauses (disables) them when it stops and resumes them when it
+//! starts, and never touches a source an operator added. The lab's ports and
 //! certificate are remembered in `<data dir>/demo/lab.json`, so the sources registered by
 //! one run work for the next.
 use std::collections::BTreeMap;
@@ -258,6 +260,8 @@ impl Demo {
         geography(&db, &lab.estate).await?;
         progress("service identities and sources (certificates pinned)");
         register_sources(&db, &lab).await?;
+        // Resume the sources a previous run paused when it stopped.
+        sources::set_demo_lab_enabled(&db, true).await?;
 
         progress("first sync (OME, vCenters, iDRACs) over HTTPS");
         let mut reports = dell::sync_omes(&syncer, Some(OME_NAME)).await?;
@@ -319,7 +323,7 @@ impl Demo {
         }
         let lab = std::sync::Arc::new(self.lab);
         {
-            let (lab, mut s) = (lab.clone(), stop_rx.clone());
+            let (lab, mut s, events) = (lab.clone(), stop_rx.clone(), events.clone());
             tasks.spawn(async move {
                 let mut churn = Churn::new(&lab);
                 loop {
@@ -341,6 +345,9 @@ impl Demo {
         let _ = stop_tx.send(true);
         while tasks.join_next().await.is_some() {}
         drop(lab);
+        // The lab is gone: pause its sources, so syncs don't fail on them until it is back.
+        sources::set_demo_lab_enabled(&self.db, false).await?;
+        events("demo lab stopped: its sources are paused until it runs again");
         Ok(())
     }
 }
@@ -505,7 +512,8 @@ async fn ensure_source(db: &Database, new: NewSource, thumbprint: &str) -> Resul
             if s.url == sources::normalize_url(new.kind, &new.url, false)?
                 && s.thumbprint_sha256.as_deref() == Some(thumbprint) =>
         {
-            return Ok(())
+            // Sources a previous run added are the lab's too.
+            return sources::mark_demo_lab(db, new.kind, &new.name).await;
         }
         Ok(_) => sources::remove(db, new.kind, &new.name, false).await.map(|_| ()).map_err(|e| {
             e.context(format!(
@@ -517,7 +525,9 @@ async fn ensure_source(db: &Database, new: NewSource, thumbprint: &str) -> Resul
         Err(e) if e.code == ErrorCode::NotFound => {}
         Err(e) => return Err(e),
     }
-    sources::add(db, &new).await.map(|_| ())
+    let (kind, name) = (new.kind, new.name.clone());
+    sources::add(db, &new).await?;
+    sources::mark_demo_lab(db, kind, &name).await
 }
 
 async fn identity_choice(db: &Database, name: &str, credentials: Credentials) -> Result<IdentityChoice, Error> {

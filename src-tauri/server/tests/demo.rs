@@ -110,6 +110,7 @@ async fn the_demo_sets_up_a_working_estate_and_comes_back_the_same(pool: PgPool)
                 sources.iter().all(|s| s["tls"] == "pinned" && s["last_sync_status"] == "succeeded"),
                 "{sources:?}"
             );
+            assert!(sources.iter().all(|s| s["demo_lab"] == true && s["enabled"] == true), "{sources:?}");
 
             let findings = list(eio_(), &["ipam", "findings", "--json"]);
             for kind in ["duplicate_usage", "outside_any_prefix"] {
@@ -127,6 +128,15 @@ async fn the_demo_sets_up_a_working_estate_and_comes_back_the_same(pool: PgPool)
     .await
     .unwrap();
     stop_demo(child);
+    // Stopped, the lab pauses its sources: syncs skip them instead of failing on all 63.
+    let paused = tokio::task::spawn_blocking({
+        let eio_ = eio_.clone();
+        move || list(eio_(), &["source", "list", "--json"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(paused.len(), 63);
+    assert!(paused.iter().all(|s| s["enabled"] == false), "{paused:?}");
 
     // Again: the remembered lab comes back at the same addresses, so the same sources sync.
     let (child, again) = tokio::task::spawn_blocking({
@@ -141,7 +151,9 @@ async fn the_demo_sets_up_a_working_estate_and_comes_back_the_same(pool: PgPool)
         let eio_ = eio_.clone();
         move || {
             assert_eq!(list(eio_(), &["job", "list", "--status", "awaiting_approval", "--json"]).len(), 1);
-            list(eio_(), &["source", "list", "--json"])
+            let sources = list(eio_(), &["source", "list", "--json"]);
+            assert!(sources.iter().all(|s| s["enabled"] == true), "resumed: {sources:?}");
+            sources
         }
     })
     .await

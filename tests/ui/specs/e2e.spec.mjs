@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { launchBrowser, screenshot, signIn, signOut, startStack, stopStack } from "../harness.mjs";
+import { launchBrowser, screenshot, signIn, signOut, startStack, stopLab, stopStack } from "../harness.mjs";
 
 describe("EIO in a browser", () => {
   let stack;
@@ -250,5 +250,23 @@ describe("EIO in a browser", () => {
     await page.getByTestId("dashboard").waitFor();
     assert.equal(await page.locator("html").getAttribute("data-mantine-color-scheme"), "dark");
     await screenshot(page, "dashboard-dark");
+  });
+
+  test("with the lab stopped, the dashboard says in one sentence why the syncs failed", async () => {
+    await stopLab(stack);
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("sync-all").click();
+    await page.locator('[data-testid="job-detail"]:is([data-status="failed"],[data-status="succeeded"])').waitFor({ timeout: 180_000 });
+    await page.getByTestId("nav-dashboard").click();
+    const text = page.getByTestId("sync-failures-text");
+    await text.waitFor();
+    // The lab's vCenter, OME, its iDRACs and the three imported ones: all refused.
+    const n = 1 + (stack.lab.ome ? 1 : 0) + stack.lab.idracs.length + 3;
+    assert.equal(await text.innerText(), `${n} sources are unreachable: check that they are up and reachable from the workers.`);
+    await page.getByTestId("sync-failures-toggle").click();
+    const list = page.getByTestId("sync-failures-list");
+    await list.waitFor();
+    assert.match(await list.innerText(), /^unreachable: .*vc-lab/);
+    await screenshot(page, "dashboard-sync-failures");
   });
 });

@@ -200,6 +200,10 @@ approvals: Array<JobSummary>, kill_switch: KillSwitch,
  */
 workers: Array<WorkerInstance>, 
 /**
+ * Sources whose last sync failed, grouped by why (empty: none failed).
+ */
+sync_failures: Array<SyncFailureGroup>, 
+/**
  * Things to act on, in plain words.
  */
 warnings: Array<string>, };
@@ -1227,7 +1231,11 @@ export type Source = { id: string, kind: SourceKind, name: string, url: string, 
 /**
  * iDRAC: generation and the driver in use, with why.
  */
-generation: string | null, driver: string | null, driver_reason: string | null, };
+generation: string | null, driver: string | null, driver_reason: string | null, 
+/**
+ * Registered by the demo lab (it pauses these when it stops).
+ */
+demo_lab: boolean, };
 
 /**
  * A new vCenter, iDRAC or OpenManage Enterprise.
@@ -1261,7 +1269,11 @@ export type SourceHealth = { kind: SourceKind, name: string, site: string | null
 /**
  * running | succeeded | partial | failed (None: never synced)
  */
-last_sync_status: string | null, last_error: string | null, };
+last_sync_status: string | null, last_error: string | null, 
+/**
+ * Registered by the demo lab.
+ */
+demo_lab: boolean, };
 
 export type SourceKind = "vcenter" | "idrac" | "ome";
 
@@ -1385,6 +1397,28 @@ export type Submitted = { plan: Plan, policy: Policy,
  * None for a dry run.
  */
 job: JobSummary | null, };
+
+/**
+ * Failed sources that failed for the same reason.
+ */
+export type SyncFailureGroup = { reason: SyncFailureReason, 
+/**
+ * "61 sources unreachable — the demo lab is not running: …"
+ */
+sentence: string, 
+/**
+ * Every source of the group, by name.
+ */
+sources: Array<string>, 
+/**
+ * All of them belong to the demo lab.
+ */
+demo_lab: boolean, };
+
+/**
+ * Why syncs failed, in the words an operator acts on.
+ */
+export type SyncFailureReason = "unreachable" | "certificate" | "credentials" | "other";
 
 export type SyncTarget = { source: string | null, kind: SourceKind | null, 
 /**

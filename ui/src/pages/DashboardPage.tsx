@@ -6,6 +6,7 @@ import {
   Badge,
   Button,
   Card,
+  Collapse,
   Group,
   Progress,
   SimpleGrid,
@@ -19,7 +20,7 @@ import {
 import { IconAlertTriangle, IconPlugConnected } from "@tabler/icons-react";
 import { Link } from "react-router";
 import { useState } from "react";
-import type { ApiError, Count, DashboardPage as Model, JobSummary } from "../api/bindings.gen";
+import type { ApiError, Count, DashboardPage as Model, JobSummary, SyncFailureGroup } from "../api/bindings.gen";
 import { api, desktop, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, PageHeader, StatusBadge } from "../components/common";
 import { ago, words } from "../lib/format";
@@ -92,6 +93,31 @@ function Stat(props: { label: string; value: number; detail?: string; testId: st
 
 const SEVERITY_COLOR: Record<string, string> = { error: "red.6", warning: "yellow.6", info: "blue.5" };
 
+/** Failed syncs in one paragraph, grouped by why; the sources one click away. */
+function SyncFailures({ groups }: { groups: SyncFailureGroup[] }) {
+  const [open, setOpen] = useState(false);
+  const total = groups.reduce((n, g) => n + g.sources.length, 0);
+  return (
+    <Alert color="red" icon={<IconAlertTriangle size={18} />} title={`${total} source${total === 1 ? "" : "s"} failed their last sync`} data-testid="sync-failures">
+      <Text size="sm" data-testid="sync-failures-text">
+        {groups.map((g) => g.sentence).join(" ")}
+      </Text>
+      <Anchor component="button" size="sm" onClick={() => setOpen((o) => !o)} data-testid="sync-failures-toggle">
+        {open ? "Hide the list" : `Show which (${total})`}
+      </Anchor>
+      <Collapse in={open} transitionDuration={0}>
+        <Stack gap={4} mt="xs" data-testid="sync-failures-list">
+          {groups.map((g) => (
+            <Text key={g.reason} size="xs">
+              <b>{g.reason}</b>: {g.sources.join(", ")}
+            </Text>
+          ))}
+        </Stack>
+      </Collapse>
+    </Alert>
+  );
+}
+
 export function Dashboard({ model, onChanged }: { model: Model; onChanged?: () => void }) {
   const t = model.totals;
   const sites = model.sites.map((s) => ({ site: s.site ?? "(no site)", VMs: s.vms, Hosts: s.hosts, Servers: s.servers }));
@@ -100,6 +126,7 @@ export function Dashboard({ model, onChanged }: { model: Model; onChanged?: () =
   return (
     <Stack data-testid="dashboard">
       <PageHeader title="Dashboard" description="The estate at a glance; updates itself as syncs and jobs progress." />
+      {model.sync_failures.length > 0 && <SyncFailures groups={model.sync_failures} />}
       {model.warnings.map((w) => (
         <Alert key={w} color="yellow" icon={<IconAlertTriangle size={18} />} data-testid="dashboard-warning">
           {w}

@@ -147,7 +147,12 @@ export function Sources(props: Props) {
                     <Text size="sm" fw={500}>
                       {s.name}
                     </Text>
-                    {!s.enabled && <Badge color="gray">disabled</Badge>}
+                    {!s.enabled && <Badge color="gray">{s.demo_lab ? "paused" : "disabled"}</Badge>}
+                    {s.demo_lab && (
+                      <Badge variant="light" color="grape" title="Added by the demo lab: paused while it isn't running" data-testid="source-demo-lab">
+                        demo lab
+                      </Badge>
+                    )}
                   </Group>
                   {s.generation && (
                     <Text size="xs" c="dimmed">

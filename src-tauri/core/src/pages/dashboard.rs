@@ -29,8 +29,110 @@ pub struct DashboardPage {
     pub kill_switch: KillSwitch,
     /// Worker processes that announced themselves and haven't stopped.
     pub workers: Vec<WorkerInstance>,
+    /// Sources whose last sync failed, grouped by why (empty: none failed).
+    pub sync_failures: Vec<SyncFailureGroup>,
     /// Things to act on, in plain words.
     pub warnings: Vec<String>,
+}
+
+/// Why syncs failed, in the words an operator acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncFailureReason {
+    /// Nothing answered (refused, unreachable, timed out).
+    Unreachable,
+    /// TLS: an untrusted, changed or unusable certificate.
+    Certificate,
+    /// The source refused the service identity's credentials.
+    Credentials,
+    Other,
+}
+
+/// Failed sources that failed for the same reason.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SyncFailureGroup {
+    pub reason: SyncFailureReason,
+    /// "61 sources unreachable — the demo lab is not running: …"
+    pub sentence: String,
+    /// Every source of the group, by name.
+    pub sources: Vec<String>,
+    /// All of them belong to the demo lab.
+    pub demo_lab: bool,
+}
+
+/// Sort a sync error into the reason an operator acts on.
+pub fn failure_reason(error: &str) -> SyncFailureReason {
+    let e = error.to_ascii_lowercase();
+    if e.contains("certificate") || e.contains("tls ") || e.contains("tls 1.") || e.contains("pinned") {
+        SyncFailureReason::Certificate
+    } else if e.contains("cannot connect")
+        || e.contains("connection refused")
+        || e.contains("did not answer")
+        || e.contains("timed out")
+        || e.contains("unreachable")
+        || e.contains("dns error")
+    {
+        SyncFailureReason::Unreachable
+    } else if e.contains("401")
+        || e.contains("credentials")
+        || e.contains("authentication")
+        || e.contains("incorrect user name or password")
+        || e.contains("cannot complete login")
+    {
+        SyncFailureReason::Credentials
+    } else {
+        SyncFailureReason::Other
+    }
+}
+
+/// Group enabled sources whose last sync failed by reason, each with one sentence.
+pub fn group_failures(sources: &[SourceHealth]) -> Vec<SyncFailureGroup> {
+    let mut groups: Vec<SyncFailureGroup> = Vec::new();
+    for s in sources.iter().filter(|s| s.enabled && s.last_sync_status.as_deref() == Some("failed")) {
+        let reason = failure_reason(s.last_error.as_deref().unwrap_or_default());
+        match groups.iter_mut().find(|g| g.reason == reason) {
+            Some(g) => {
+                g.sources.push(s.name.clone());
+                g.demo_lab &= s.demo_lab;
+            }
+            None => groups.push(SyncFailureGroup {
+                reason,
+                sentence: String::new(),
+                sources: vec![s.name.clone()],
+                demo_lab: s.demo_lab,
+            }),
+        }
+    }
+    for g in &mut groups {
+        let n = g.sources.len();
+        let what = match (n, g.reason) {
+            (1, SyncFailureReason::Unreachable) => "1 source is unreachable".to_owned(),
+            (_, SyncFailureReason::Unreachable) => format!("{n} sources are unreachable"),
+            (1, SyncFailureReason::Certificate) => "1 source presents a certificate EIO does not trust".to_owned(),
+            (_, SyncFailureReason::Certificate) => format!("{n} sources present certificates EIO does not trust"),
+            (1, SyncFailureReason::Credentials) => "1 source refuses its credentials".to_owned(),
+            (_, SyncFailureReason::Credentials) => format!("{n} sources refuse their credentials"),
+            (1, SyncFailureReason::Other) => "1 source failed to sync".to_owned(),
+            (_, SyncFailureReason::Other) => format!("{n} sources failed to sync"),
+        };
+        let named = if n <= 3 { format!(" ({})", g.sources.join(", ")) } else { String::new() };
+        let advice = match (g.demo_lab, g.reason) {
+            (true, SyncFailureReason::Unreachable) => {
+                " — the demo lab is not running: start it (Try the demo lab, or `eio demo`) or remove its sources"
+            }
+            (_, SyncFailureReason::Unreachable) => ": check that they are up and reachable from the workers",
+            (_, SyncFailureReason::Certificate) => {
+                ": check the certificate under Settings → Sources, and re-pin it if it changed on purpose"
+            }
+            (_, SyncFailureReason::Credentials) => {
+                ": rotate the service identity's credentials under Settings → Service identities"
+            }
+            (_, SyncFailureReason::Other) => ": see each source's error under Settings → Sources",
+        };
+        g.sentence = format!("{what}{named}{advice}.");
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.sources.len()));
+    groups
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
@@ -68,6 +170,8 @@ pub struct SourceHealth {
     /// running | succeeded | partial | failed (None: never synced)
     pub last_sync_status: Option<String>,
     pub last_error: Option<String>,
+    /// Registered by the demo lab.
+    pub demo_lab: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
@@ -178,6 +282,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
             last_sync_at: s.last_sync_at,
             last_sync_status: s.last_sync_status,
             last_error: s.last_error,
+            demo_lab: s.demo_lab,
         })
         .collect();
 
@@ -229,11 +334,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
             "No sources yet: an admin adds vCenters and iDRACs under Settings → Sources (or `eio source add`).".into(),
         );
     }
-    let failing: Vec<&str> =
-        sources.iter().filter(|s| s.last_sync_status.as_deref() == Some("failed")).map(|s| s.name.as_str()).collect();
-    if !failing.is_empty() {
-        warnings.push(format!("The last sync of {} failed: see Sync status for the reason.", failing.join(", ")));
-    }
+    let sync_failures = group_failures(&sources);
     let waiting = job_counts.iter().filter(|c| c.value == "pending").map(|c| c.count).sum::<i64>();
     if waiting > 0 && !workers.iter().any(|w| w.alive) {
         warnings.push(format!(
@@ -251,6 +352,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         approvals,
         kill_switch,
         workers,
+        sync_failures,
         warnings,
     })
 }
@@ -262,4 +364,83 @@ fn counts_of(rows: Vec<sqlx::postgres::PgRow>, order: &[&str]) -> Result<Vec<Cou
         have.insert(r.try_get::<String, _>("value")?, r.try_get::<i64, _>("n")?);
     }
     Ok(order.iter().map(|v| Count { value: (*v).to_owned(), count: have.get(*v).copied().unwrap_or(0) }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(name: &str, error: &str, demo_lab: bool) -> SourceHealth {
+        SourceHealth {
+            kind: SourceKind::Idrac,
+            name: name.into(),
+            site: None,
+            enabled: true,
+            last_sync_at: None,
+            last_sync_status: Some("failed".into()),
+            last_error: Some(error.into()),
+            demo_lab,
+        }
+    }
+
+    #[test]
+    fn sixty_one_unreachable_demo_sources_read_as_one_sentence() {
+        let mut sources: Vec<SourceHealth> = (0..61)
+            .map(|i| failed(&format!("idrac-{i:03}"), "cannot connect to 127.0.0.1:9443: Connection refused", true))
+            .collect();
+        sources.push(SourceHealth { last_sync_status: Some("succeeded".into()), ..failed("vc-ok", "", false) });
+        sources.push(SourceHealth { enabled: false, ..failed("paused", "cannot connect to x", true) });
+        let groups = group_failures(&sources);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            groups[0].sentence,
+            "61 sources are unreachable — the demo lab is not running: start it (Try the demo lab, or `eio demo`) \
+             or remove its sources."
+        );
+        assert_eq!(groups[0].sources.len(), 61);
+        assert!(groups[0].demo_lab);
+    }
+
+    #[test]
+    fn failures_group_by_reason_and_name_small_groups() {
+        let sources = vec![
+            failed("vc01", "vc01.example.com:443 did not answer within 120 s", false),
+            failed("bmc-1", "10.0.0.1:443 presented a certificate with SHA-256 AA, but BB is pinned; …", false),
+            failed("bmc-2", "cannot connect to 10.0.0.2:443: No route to host", true),
+            failed("ome", "ome answered HTTP 401: Unauthorized", false),
+            failed("odd", "the response was not XML", false),
+        ];
+        let sentences: Vec<(SyncFailureReason, String, bool)> =
+            group_failures(&sources).into_iter().map(|g| (g.reason, g.sentence, g.demo_lab)).collect();
+        assert_eq!(
+            sentences,
+            vec![
+                (
+                    SyncFailureReason::Unreachable,
+                    "2 sources are unreachable (vc01, bmc-2): check that they are up and reachable from the workers."
+                        .to_owned(),
+                    false
+                ),
+                (
+                    SyncFailureReason::Certificate,
+                    "1 source presents a certificate EIO does not trust (bmc-1): check the certificate under Settings → \
+                     Sources, and re-pin it if it changed on purpose."
+                        .to_owned(),
+                    false
+                ),
+                (
+                    SyncFailureReason::Credentials,
+                    "1 source refuses its credentials (ome): rotate the service identity's credentials under Settings → \
+                     Service identities."
+                        .to_owned(),
+                    false
+                ),
+                (
+                    SyncFailureReason::Other,
+                    "1 source failed to sync (odd): see each source's error under Settings → Sources.".to_owned(),
+                    false
+                ),
+            ]
+        );
+    }
 }

@@ -151,6 +151,8 @@ pub struct Source {
     pub generation: Option<String>,
     pub driver: Option<String>,
     pub driver_reason: Option<String>,
+    /// Registered by the demo lab (it pauses these when it stops).
+    pub demo_lab: bool,
 }
 
 /// Normalize a SHA-256 thumbprint to the 64 lowercase hex digits the database stores.
@@ -368,20 +370,20 @@ pub async fn update(db: &Database, kind: SourceKind, name: &str, changes: &Sourc
 const LIST_SQL: &str = r#"
     SELECT s.id, s.kind, s.name, s.url, si.name AS identity, s.thumbprint_sha256, s.insecure, st.code AS site,
            s.enabled, s.last_sync_at, s.last_sync_status::text AS last_sync_status, s.last_error,
-           s.generation, s.driver, s.driver_reason
+           s.generation, s.driver, s.driver_reason, s.demo_lab
     FROM (
         SELECT id, 'vcenter' AS kind, name, url, service_identity_id, thumbprint_sha256, insecure, site_id, enabled,
                last_sync_at, last_sync_status, last_error, NULL::text AS generation, NULL::text AS driver,
-               NULL::text AS driver_reason
+               NULL::text AS driver_reason, demo_lab
         FROM vcenter_instances
         UNION ALL
         SELECT id, 'idrac', name, url, service_identity_id, thumbprint_sha256, insecure, site_id, enabled,
                last_sync_at, last_sync_status, last_error, generation::text,
-               coalesce(driver_override, driver_preference)::text, driver_reason
+               coalesce(driver_override, driver_preference)::text, driver_reason, demo_lab
         FROM idrac_endpoints
         UNION ALL
         SELECT id, 'ome', name, url, service_identity_id, thumbprint_sha256, insecure, site_id, enabled,
-               last_sync_at, last_sync_status, last_error, NULL, NULL, NULL
+               last_sync_at, last_sync_status, last_error, NULL, NULL, NULL, demo_lab
         FROM ome_instances
     ) s
     JOIN service_identities si ON si.id = s.service_identity_id
@@ -413,6 +415,7 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<Source> {
         generation: r.try_get("generation")?,
         driver: r.try_get("driver")?,
         driver_reason: r.try_get("driver_reason")?,
+        demo_lab: r.try_get("demo_lab")?,
     })
 }
 
@@ -429,6 +432,29 @@ pub async fn get(db: &Database, kind: SourceKind, name: &str) -> Result<Source> 
         .await?
         .ok_or_else(|| Error::not_found(format!("no {} source named \"{name}\"", kind.as_str())))?;
     from_row(&row)
+}
+
+/// Mark a source as the demo lab's (admins; the demo does it for the sources it adds).
+pub async fn mark_demo_lab(db: &Database, kind: SourceKind, name: &str) -> Result<()> {
+    sqlx::query(&format!("UPDATE {} SET demo_lab = true WHERE name = $1 AND NOT demo_lab", kind.table()))
+        .bind(name)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Pause (disable) or resume (enable) every demo-lab source, as the demo stops or starts;
+/// returns how many changed. Sources an operator added are never touched.
+pub async fn set_demo_lab_enabled(db: &Database, enabled: bool) -> Result<u64> {
+    let mut changed = 0;
+    for kind in [SourceKind::Vcenter, SourceKind::Idrac, SourceKind::Ome] {
+        changed += sqlx::query(&format!("UPDATE {} SET enabled = $1 WHERE demo_lab AND enabled <> $1", kind.table()))
+            .bind(enabled)
+            .execute(db.pool())
+            .await?
+            .rows_affected();
+    }
+    Ok(changed)
 }
 
 /// What removing a source takes with it, counted before (or as) it goes.
