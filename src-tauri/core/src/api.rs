@@ -214,6 +214,22 @@ operations! {
     ipam_allocate: Post "/api/ipam/allocate", crate::ipam::ops::AllocateInput => crate::ipam::ops::Allocation = crate::ipam::ops::ipam_allocate;
     /// Add a prefix to a routing domain (operators).
     ipam_prefix_add: Post "/api/ipam/prefixes", crate::ipam::ops::PrefixAddInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_add;
+    /// Routing domains (VRFs) with how many prefixes each holds.
+    ipam_domains: Get "/api/ipam/domains", NoInput => Vec<crate::ipam::prefixes::RoutingDomain> = crate::ipam::ops::ipam_domains;
+    /// Add a routing domain (admins).
+    ipam_domain_add: Post "/api/ipam/domains", crate::ipam::ops::DomainAddInput => crate::ipam::prefixes::RoutingDomain = crate::ipam::ops::ipam_domain_add;
+    /// Change a prefix's status, site, VLAN, description or threshold (operators).
+    ipam_prefix_update: Post "/api/ipam/prefixes/update", crate::ipam::ops::PrefixUpdateInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_update;
+    /// Remove a prefix; its children and addresses move to the prefix above it (operators).
+    ipam_prefix_remove: Post "/api/ipam/prefixes/remove", crate::ipam::ops::PrefixInput => crate::ipam::ops::Removed = crate::ipam::ops::ipam_prefix_remove;
+    /// Who uses this IP: the prefixes holding it, its plans, and every report of it over time.
+    ipam_lookup: Get "/api/ipam/lookup", crate::ipam::ops::AddressInput => crate::ipam::space::AddressInfo = crate::ipam::ops::ipam_lookup;
+    /// Plan a chosen address (operators).
+    ipam_assign: Post "/api/ipam/assignments", crate::ipam::ops::AssignInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assign;
+    /// Change a planned address's host name, MAC, description or status (operators).
+    ipam_assignment_update: Post "/api/ipam/assignments/update", crate::ipam::ops::AssignmentUpdateInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assignment_update;
+    /// Release a planned or reserved address (operators).
+    ipam_release: Post "/api/ipam/assignments/release", crate::ipam::ops::AddressInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_release;
     /// Acknowledge a finding as yourself, with a note saying why (operators).
     finding_acknowledge: Post "/api/ipam/findings/acknowledge", crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
     /// Run the findings engine now (operators; it also runs after every sync).

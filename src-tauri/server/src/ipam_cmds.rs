@@ -3,8 +3,12 @@
 //! Each command calls one service of `eio_core::{sites, ipam, search}` and prints a table
 //! for a human or, with `--json`, the service's own type for a script.
 use clap::{Args, Subcommand};
+use eio_core::api::{self, op, NoInput, Session};
 use eio_core::ipam::findings::{self, FindingFilter, FindingType};
-use eio_core::ipam::prefixes::{self, NewPrefix, Prefix, PrefixChanges, PrefixFilter, PrefixStatus};
+use eio_core::ipam::ops::{
+    AddressInput, AssignInput, AssignmentUpdateInput, DomainAddInput, PrefixInput, PrefixUpdateInput,
+};
+use eio_core::ipam::prefixes::{self, NewPrefix, Prefix, PrefixFilter, PrefixStatus};
 use eio_core::ipam::space::{self, AssignmentStatus, IpRequest, PrefixRequest};
 use eio_core::ipam::Cidr;
 use eio_core::search;
@@ -186,8 +190,55 @@ pub enum IpamCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Plan a chosen address (not the next free one): it must lie in a prefix, and not be reserved
+    Assign(AssignArgs),
+    /// Change a planned address's host name, MAC, description, or planned/reserved
+    Edit(EditArgs),
+    /// Release a planned or reserved address (what was observed using it stays on record)
+    Release {
+        address: String,
+        #[arg(long)]
+        domain: Option<String>,
+    },
     /// Findings: duplicates, MAC conflicts, seen-not-planned, stale plans, full prefixes, …
     Findings(FindingsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    pub address: String,
+    #[arg(long)]
+    pub domain: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    #[arg(long)]
+    pub mac: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Hold it back (reserved) instead of planning it for use
+    #[arg(long)]
+    pub reserve: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    pub address: String,
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// "" clears it
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// "" clears it
+    #[arg(long)]
+    pub mac: Option<String>,
+    /// "" clears it
+    #[arg(long)]
+    pub description: Option<String>,
+    /// planned or reserved
+    #[arg(long)]
+    pub status: Option<AssignmentStatus>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +422,7 @@ impl IpamCommand {
             | IpamCommand::Available { json, .. }
             | IpamCommand::Lookup { json, .. } => *json,
             IpamCommand::Allocate(a) => a.json,
+            IpamCommand::Assign(a) => a.json,
             IpamCommand::Findings(f) => match &f.action {
                 None => f.json,
                 Some(FindingsAction::Run { json } | FindingsAction::Acknowledge { json, .. }) => *json,
@@ -626,14 +678,15 @@ async fn rule(db: &Database, cmd: RuleCommand) -> Result<(), Error> {
 }
 
 pub async fn ipam(db: &Database, cmd: IpamCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
     match cmd {
         IpamCommand::Domain(DomainCommand::Add { name, description }) => {
-            let d = prefixes::add_domain(db, &name, description.as_deref()).await?;
+            let d = api::call::<op::ipam_domain_add>(&session, DomainAddInput { name, description }).await?;
             println!("Added routing domain {}.", d.name);
             Ok(())
         }
         IpamCommand::Domain(DomainCommand::List { json }) => {
-            let list = prefixes::domains(db).await?;
+            let list = api::call::<op::ipam_domains>(&session, NoInput {}).await?;
             if json {
                 return print_json(&list);
             }
@@ -679,8 +732,60 @@ pub async fn ipam(db: &Database, cmd: IpamCommand) -> Result<(), Error> {
             Ok(())
         }
         IpamCommand::Allocate(args) => allocate(db, args).await,
+        IpamCommand::Assign(a) => {
+            let done = api::call::<op::ipam_assign>(
+                &session,
+                AssignInput {
+                    domain: a.domain,
+                    address: a.address,
+                    hostname: a.hostname,
+                    mac_address: a.mac,
+                    description: a.description,
+                    reserve: a.reserve,
+                },
+            )
+            .await?;
+            if a.json {
+                return print_json(&done);
+            }
+            println!(
+                "{} {} in {} for {}.",
+                if done.status == AssignmentStatus::Reserved { "Reserved" } else { "Planned" },
+                done.address,
+                done.prefix.as_deref().unwrap_or("-"),
+                opt(done.hostname.as_deref())
+            );
+            Ok(())
+        }
+        IpamCommand::Edit(e) => {
+            let done = api::call::<op::ipam_assignment_update>(
+                &session,
+                AssignmentUpdateInput {
+                    domain: e.domain,
+                    address: e.address,
+                    hostname: e.hostname,
+                    mac_address: e.mac,
+                    description: e.description,
+                    status: e.status,
+                },
+            )
+            .await?;
+            println!(
+                "{} ({}): host {}, mac {}.",
+                done.address,
+                done.status,
+                opt(done.hostname.as_deref()),
+                opt(done.mac_address.as_deref())
+            );
+            Ok(())
+        }
+        IpamCommand::Release { address, domain } => {
+            let gone = api::call::<op::ipam_release>(&session, AddressInput { domain, address }).await?;
+            println!("Released {} (was {} for {}).", gone.address, gone.status, opt(gone.hostname.as_deref()));
+            Ok(())
+        }
         IpamCommand::Lookup { address, domain, json } => {
-            let info = space::lookup(db, domain.as_deref(), &address).await?;
+            let info = api::call::<op::ipam_lookup>(&session, AddressInput { domain, address }).await?;
             if json {
                 return print_json(&info);
             }
@@ -762,14 +867,19 @@ async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
             Ok(())
         }
         PrefixCommand::Set { cidr, domain, status, site, vlan, description, threshold } => {
-            let changes = PrefixChanges {
-                status,
-                site: site.map(|s| Some(s).filter(|s| !s.trim().is_empty())),
-                vlan_id: vlan.map(|v| Some(v).filter(|v| *v != 0)),
-                description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
-                utilization_threshold: threshold,
-            };
-            let p = prefixes::update(db, domain.as_deref(), &cidr, &changes).await?;
+            let p = api::call::<op::ipam_prefix_update>(
+                &Session::new(db.clone()),
+                PrefixUpdateInput {
+                    domain,
+                    cidr: cidr.to_string(),
+                    status,
+                    site,
+                    vlan_id: vlan,
+                    description,
+                    utilization_threshold: threshold,
+                },
+            )
+            .await?;
             println!(
                 "Prefix {} ({}): {}, site {}, vlan {}.",
                 p.cidr,
@@ -781,8 +891,12 @@ async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
             Ok(())
         }
         PrefixCommand::Remove { cidr, domain } => {
-            prefixes::remove(db, domain.as_deref(), &cidr).await?;
-            println!("Removed prefix {cidr}.");
+            let done = api::call::<op::ipam_prefix_remove>(
+                &Session::new(db.clone()),
+                PrefixInput { domain, cidr: cidr.to_string() },
+            )
+            .await?;
+            println!("{}", done.message);
             Ok(())
         }
     }

@@ -368,6 +368,14 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("identity list", &["service_identities"]),
     // The key itself is made and kept on this machine; trusting it is the operation.
     ("identity init-worker-key", &["me", "worker_key_trust"]),
+    ("ipam domain add", &["ipam_domain_add"]),
+    ("ipam domain list", &["ipam_domains"]),
+    ("ipam prefix set", &["ipam_prefix_update"]),
+    ("ipam prefix remove", &["ipam_prefix_remove"]),
+    ("ipam lookup", &["ipam_lookup"]),
+    ("ipam assign", &["ipam_assign"]),
+    ("ipam edit", &["ipam_assignment_update"]),
+    ("ipam release", &["ipam_release"]),
 ];
 
 /// Commands that run a process (this machine's worker, the server, the demo lab) or act
@@ -417,16 +425,11 @@ pub const NOT_YET_OPERATIONS: &[&str] = &[
     "site where",
     "site pin",
     "site unpin",
-    "ipam domain add",
-    "ipam domain list",
     "ipam prefix add",
     "ipam prefix list",
     "ipam prefix show",
-    "ipam prefix set",
-    "ipam prefix remove",
     "ipam available",
     "ipam allocate",
-    "ipam lookup",
     "ipam findings run",
     "ipam findings acknowledge",
     "search",
@@ -476,7 +479,7 @@ mod tests {
         }
         assert!(unaccounted.is_empty(), "commands with no registry operation behind them: {unaccounted:?}");
         // Moving a command into the registry lowers this number; nothing raises it.
-        assert!(NOT_YET_OPERATIONS.len() <= 59, "NOT_YET_OPERATIONS may only shrink");
+        assert!(NOT_YET_OPERATIONS.len() <= 54, "NOT_YET_OPERATIONS may only shrink");
         for (command, ops) in CLI_OPERATIONS {
             assert!(all.contains(&command.to_string()), "`eio {command}` is not a command");
             for op in *ops {

@@ -151,7 +151,7 @@ describe("EIO in a browser", () => {
     await screenshot(page, "job-detail");
   });
 
-  test("IPAM: allocate the next free address in a prefix", async () => {
+  test("IPAM: the next free address, a chosen one planned and released, and who uses an IP", async () => {
     await page.getByTestId("nav-ipam").click();
     await page.getByTestId("ipam").waitFor();
     // The harness planned 10.100.0.0/24 (the lab's VMs are observed in it).
@@ -161,8 +161,27 @@ describe("EIO in a browser", () => {
     const allocated = page.getByTestId("ipam-allocated");
     await allocated.waitFor();
     assert.match(await allocated.innerText(), /10\.100\.0\.\d+/);
+    const next = (await allocated.innerText()).match(/10\.100\.0\.\d+/)[0];
+
+    // A chosen address, planned and then released.
+    await page.getByTestId("assign-address").fill("10.100.0.200");
+    await page.getByTestId("assign-hostname").fill("chosen-01");
+    await page.getByTestId("assign-save").click();
+    const chosen = page.locator('[data-testid="assignment-row"][data-address="10.100.0.200"]');
+    await chosen.waitFor();
+    assert.match(await chosen.innerText(), /chosen-01/);
+    await chosen.getByTestId("assignment-release").click();
+    await chosen.waitFor({ state: "detached" });
     await page.keyboard.press("Escape");
     await page.getByTestId("prefix-detail").waitFor({ state: "detached" });
+
+    // Who uses this IP: the address allocated above is planned, by whoever allocated it.
+    await page.getByTestId("lookup-address").fill(next);
+    await page.getByTestId("lookup-go").click();
+    const result = page.getByTestId("lookup-result");
+    await result.waitFor();
+    assert.match(await result.innerText(), new RegExp(`${next.replaceAll(".", "\\.")} in default: inside 10\\.100\\.0\\.0/24`));
+    await page.getByTestId("lookup-assignment").first().waitFor();
   });
 
   test("Reports: run one now and get the file", async () => {

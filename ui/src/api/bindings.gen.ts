@@ -7,6 +7,28 @@
 export type AcknowledgeInput = { id: string, note: string, };
 
 /**
+ * Everything about one address in one routing domain.
+ */
+export type AddressInfo = { routing_domain: string, address: string, 
+/**
+ * The prefixes holding it, most specific first.
+ */
+prefixes: Array<PrefixRef>, 
+/**
+ * Assignments of the address or of a block holding it.
+ */
+assignments: Array<Assignment>, 
+/**
+ * Current and past reports of it (gone ones have `gone_at`).
+ */
+observations: Array<LookupObservation>, };
+
+/**
+ * One address of a routing domain.
+ */
+export type AddressInput = { domain: string | null, address: string, };
+
+/**
  * Plan the next free address of a prefix, or (with `length`) create its next free /length.
  */
 export type AllocateInput = { domain: string | null, 
@@ -45,6 +67,15 @@ export type ApprovalItem = { job: JobSummary, plan: Plan | null,
 policy: JsonValue, };
 
 /**
+ * Plan exactly this address (not the next free one).
+ */
+export type AssignInput = { domain: string | null, address: string, hostname: string | null, mac_address: string | null, description: string | null, 
+/**
+ * Hold the address back instead of planning it for use.
+ */
+reserve: boolean, };
+
+/**
  * A planned (or reserved) address or block.
  */
 export type Assignment = { id: string, routing_domain: string, 
@@ -65,6 +96,11 @@ created_by: string | null, created_at: string, };
  * A planned assignment expects the address in use; a reserved one holds it back.
  */
 export type AssignmentStatus = "planned" | "reserved";
+
+/**
+ * Changes to a planned address; a field left out stays, "" clears it.
+ */
+export type AssignmentUpdateInput = { domain: string | null, address: string, hostname: string | null, mac_address: string | null, description: string | null, status: AssignmentStatus | null, };
 
 /**
  * A custom attribute (vCenter custom field) and its value.
@@ -209,6 +245,11 @@ sync_failures: Array<SyncFailureGroup>,
 warnings: Array<string>, };
 
 export type DatabaseMode = "embedded" | "external";
+
+/**
+ * A new routing domain (VRF): the same prefix may exist once in each.
+ */
+export type DomainAddInput = { name: string, description: string | null, };
 
 /**
  * One routing domain and its prefixes in tree order (parents first; `depth` says how
@@ -643,6 +684,11 @@ source: string | null, };
 
 export type LiveKind = "job" | "job_event" | "approval" | "kill_switch" | "inventory" | "resync";
 
+/**
+ * An observation as the lookup returns it: live or gone.
+ */
+export type LookupObservation = { source: ObservationSource, mac_address: string | null, entity_type: EntityKind, entity_id: string, hostname: string | null, confidence: number, last_seen: string, gone_at: string | null, };
+
 export type MaintenanceTarget = { 
 /**
  * Host names, short names or moids.
@@ -917,9 +963,31 @@ export type PrefixRef = { id: string, cidr: string, status: PrefixStatus, site: 
 export type PrefixStatus = "active" | "reserved" | "deprecated";
 
 /**
+ * Changes to a prefix; a field left out stays as it is.
+ */
+export type PrefixUpdateInput = { domain: string | null, cidr: string, status: PrefixStatus | null, 
+/**
+ * A site code; "" takes the site away.
+ */
+site: string | null, 
+/**
+ * A VLAN id; 0 takes the VLAN away.
+ */
+vlan_id: number | null, 
+/**
+ * "" clears it.
+ */
+description: string | null, utilization_threshold: number | null, };
+
+/**
  * How the query was understood.
  */
 export type QueryKind = "text" | "address" | "block" | "mac";
+
+/**
+ * What a removal did, in one sentence.
+ */
+export type Removed = { message: string, };
 
 /**
  * A report definition as listed.
@@ -1619,6 +1687,14 @@ export const operations = {
   ipam_available: { method: "GET", path: "/api/ipam/available" },
   ipam_allocate: { method: "POST", path: "/api/ipam/allocate" },
   ipam_prefix_add: { method: "POST", path: "/api/ipam/prefixes" },
+  ipam_domains: { method: "GET", path: "/api/ipam/domains" },
+  ipam_domain_add: { method: "POST", path: "/api/ipam/domains" },
+  ipam_prefix_update: { method: "POST", path: "/api/ipam/prefixes/update" },
+  ipam_prefix_remove: { method: "POST", path: "/api/ipam/prefixes/remove" },
+  ipam_lookup: { method: "GET", path: "/api/ipam/lookup" },
+  ipam_assign: { method: "POST", path: "/api/ipam/assignments" },
+  ipam_assignment_update: { method: "POST", path: "/api/ipam/assignments/update" },
+  ipam_release: { method: "POST", path: "/api/ipam/assignments/release" },
   finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge" },
   findings_run: { method: "POST", path: "/api/ipam/findings/run" },
   search: { method: "GET", path: "/api/search" },
@@ -1768,6 +1844,30 @@ export function makeApi(transport: Transport) {
     /** Add a prefix to a routing domain (operators). */
     ipam_prefix_add: (input: PrefixAddInput): Promise<Prefix> =>
       transport.call<Prefix>("ipam_prefix_add", operations.ipam_prefix_add.method, operations.ipam_prefix_add.path, input),
+    /** Routing domains (VRFs) with how many prefixes each holds. */
+    ipam_domains: (input: NoInput = {}): Promise<Array<RoutingDomain>> =>
+      transport.call<Array<RoutingDomain>>("ipam_domains", operations.ipam_domains.method, operations.ipam_domains.path, input),
+    /** Add a routing domain (admins). */
+    ipam_domain_add: (input: DomainAddInput): Promise<RoutingDomain> =>
+      transport.call<RoutingDomain>("ipam_domain_add", operations.ipam_domain_add.method, operations.ipam_domain_add.path, input),
+    /** Change a prefix's status, site, VLAN, description or threshold (operators). */
+    ipam_prefix_update: (input: PrefixUpdateInput): Promise<Prefix> =>
+      transport.call<Prefix>("ipam_prefix_update", operations.ipam_prefix_update.method, operations.ipam_prefix_update.path, input),
+    /** Remove a prefix; its children and addresses move to the prefix above it (operators). */
+    ipam_prefix_remove: (input: PrefixInput): Promise<Removed> =>
+      transport.call<Removed>("ipam_prefix_remove", operations.ipam_prefix_remove.method, operations.ipam_prefix_remove.path, input),
+    /** Who uses this IP: the prefixes holding it, its plans, and every report of it over time. */
+    ipam_lookup: (input: AddressInput): Promise<AddressInfo> =>
+      transport.call<AddressInfo>("ipam_lookup", operations.ipam_lookup.method, operations.ipam_lookup.path, input),
+    /** Plan a chosen address (operators). */
+    ipam_assign: (input: AssignInput): Promise<Assignment> =>
+      transport.call<Assignment>("ipam_assign", operations.ipam_assign.method, operations.ipam_assign.path, input),
+    /** Change a planned address's host name, MAC, description or status (operators). */
+    ipam_assignment_update: (input: AssignmentUpdateInput): Promise<Assignment> =>
+      transport.call<Assignment>("ipam_assignment_update", operations.ipam_assignment_update.method, operations.ipam_assignment_update.path, input),
+    /** Release a planned or reserved address (operators). */
+    ipam_release: (input: AddressInput): Promise<Assignment> =>
+      transport.call<Assignment>("ipam_release", operations.ipam_release.method, operations.ipam_release.path, input),
     /** Acknowledge a finding as yourself, with a note saying why (operators). */
     finding_acknowledge: (input: AcknowledgeInput): Promise<Finding> =>
       transport.call<Finding>("finding_acknowledge", operations.finding_acknowledge.method, operations.finding_acknowledge.path, input),

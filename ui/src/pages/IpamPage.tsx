@@ -27,8 +27,9 @@ import { useState } from "react";
 import type { AvailableRanges, Finding, IpamPage as IpamModel, Prefix, SearchResults } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, Evidence, Facts, PageHeader, StatusBadge } from "../components/common";
+import { AddDomain, AssignAddress, AssignmentActions, PrefixActions, WhoUses } from "./IpamEdit";
 import { ago, words } from "../lib/format";
-import { useMay } from "../lib/me";
+import { useMay, useMe } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
 
 /** A prefix row of the tree: where it sits and what to show. */
@@ -68,6 +69,7 @@ export function IpamPage() {
   const [domain, setDomain] = useState<string | null>(null);
   const page = usePageModel(() => api.ipam_page({ domain, within: null }), [domain], ["inventory"]);
   const may = useMay();
+  const me = useMe();
   const [filter, setFilter] = useState("");
   const [open, setOpen] = useState<{ domain: string; cidr: string } | null>(null);
   const [running, setRunning] = useState(false);
@@ -97,11 +99,14 @@ export function IpamPage() {
         title="IPAM"
         description="Prefixes per routing domain, with what is planned and what is seen in use side by side, and the findings."
         actions={
-          may.plan_ipam ? (
-            <Button variant="light" onClick={runFindings} loading={running} data-testid="findings-run">
-              Run findings now
-            </Button>
-          ) : null
+          <Group gap="xs">
+            {me?.role === "admin" && <AddDomain onAdded={page.reload} />}
+            {may.plan_ipam && (
+              <Button variant="light" onClick={runFindings} loading={running} data-testid="findings-run">
+                Run findings now
+              </Button>
+            )}
+          </Group>
         }
       />
       <SearchBox />
@@ -241,12 +246,24 @@ export function IpamPage() {
       )}
 
       {may.plan_ipam ? <AddPrefix domains={m.trees.map((t) => t.domain.name)} sites={m.sites} onAdded={page.reload} /> : null}
+      <WhoUses domains={m.trees.map((t) => t.domain.name)} />
 
       <Divider label={`Open findings (${openCount})`} labelPosition="left" />
       <FindingsTable findings={m.findings} canAcknowledge={may.plan_ipam} onChanged={page.reload} />
 
       <Drawer opened={open !== null} onClose={() => setOpen(null)} position="right" size="xl" title="Prefix">
-        {open && <PrefixDetail domain={open.domain} cidr={open.cidr} onChanged={page.reload} />}
+        {open && (
+          <PrefixDetail
+            domain={open.domain}
+            cidr={open.cidr}
+            sites={m.sites}
+            onChanged={page.reload}
+            onRemoved={() => {
+              setOpen(null);
+              page.reload();
+            }}
+          />
+        )}
       </Drawer>
     </Stack>
   );
@@ -440,7 +457,7 @@ function FindingsTable(props: { findings: Finding[]; canAcknowledge: boolean; on
   );
 }
 
-function PrefixDetail(props: { domain: string; cidr: string; onChanged: () => void }) {
+function PrefixDetail(props: { domain: string; cidr: string; sites: string[]; onChanged: () => void; onRemoved: () => void }) {
   const page = usePageModel(() => api.ipam_prefix({ domain: props.domain, cidr: props.cidr }), [props.domain, props.cidr], ["inventory"]);
   const may = useMay();
   const [length, setLength] = useState<number | string>("");
@@ -509,6 +526,17 @@ function PrefixDetail(props: { domain: string; cidr: string; onChanged: () => vo
           ["Description", p.description],
         ]}
       />
+      {may.plan_ipam && (
+        <PrefixActions
+          prefix={p}
+          sites={props.sites}
+          onChanged={() => {
+            page.reload();
+            props.onChanged();
+          }}
+          onRemoved={props.onRemoved}
+        />
+      )}
       {may.plan_ipam ? (
         <Group align="flex-end" gap="xs" data-testid="allocate">
           <TextInput label="Host name" placeholder="optional" value={hostname} onChange={(e) => setHostname(e.currentTarget.value)} w={180} disabled={n !== null} />
@@ -549,14 +577,35 @@ function PrefixDetail(props: { domain: string; cidr: string; onChanged: () => vo
         </>
       ) : null}
       <Divider label={`Planned (${d.assignments_total})`} labelPosition="left" />
+      {may.plan_ipam && (
+        <AssignAddress
+          domain={props.domain}
+          onDone={() => {
+            page.reload();
+            props.onChanged();
+          }}
+        />
+      )}
       <Table data-testid="assignments">
         <Table.Tbody>
           {d.assignments.map((a) => (
-            <Table.Tr key={a.id}>
+            <Table.Tr key={a.id} data-testid="assignment-row" data-address={a.address}>
               <Table.Td className="mono">{a.address}</Table.Td>
               <Table.Td>{a.status}</Table.Td>
               <Table.Td>{a.hostname ?? "–"}</Table.Td>
               <Table.Td>{a.created_by ?? ""}</Table.Td>
+              <Table.Td>
+                {may.plan_ipam && (
+                  <AssignmentActions
+                    domain={props.domain}
+                    a={a}
+                    onChanged={() => {
+                      page.reload();
+                      props.onChanged();
+                    }}
+                  />
+                )}
+              </Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>

@@ -10,6 +10,7 @@
 //! for clear messages, scopes everything by routing domain, and shapes page models.
 //! It must never write observations (the sync workers do), never decide a rule the
 //! database enforces, and never mix two routing domains in one answer.
+pub mod assignments;
 pub mod cidr;
 pub mod findings;
 pub mod ops;

@@ -1,7 +1,9 @@
-//! The operations the UI's IPAM page calls (registered in `api.rs`): the IPAM page model
-//! (the prefix tree of each routing domain with utilization planned and observed side by
-//! side, and the open findings), one prefix's page, free space, allocation, adding a
-//! prefix, acknowledging and running findings, sites, and the one search box.
+//! The IPAM domain's operations (registered in `api.rs`): the IPAM page model (the prefix
+//! tree of each routing domain with utilization planned and observed side by side, and the
+//! open findings), routing domains, one prefix's page, adding, editing and removing
+//! prefixes, free space, allocation (next free or a chosen address), editing and releasing
+//! addresses, "who uses this IP", acknowledging and running findings, sites, and the one
+//! search box.
 //!
 //! Inputs arrive as JSON (GET ones from a query string: flat scalars only), so blocks and
 //! lengths are checked here into the service layer's types with clear messages; the
@@ -14,9 +16,11 @@ use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
+use super::assignments::{self, AssignmentChanges};
 use super::findings::{self, Finding, FindingFilter, FindingRun};
+use super::prefixes::PrefixChanges;
 use super::prefixes::{self, NewPrefix, Prefix, PrefixPage, PrefixStatus, RoutingDomain};
-use super::space::{self, Assignment, AssignmentStatus, AvailableRanges, IpRequest, PrefixRequest};
+use super::space::{self, AddressInfo, Assignment, AssignmentStatus, AvailableRanges, IpRequest, PrefixRequest};
 use super::{domain_id, Cidr};
 use crate::api::{NoInput, Session};
 use crate::error::{Error, Result};
@@ -311,4 +315,138 @@ pub async fn sites(s: &Session, _: NoInput) -> Result<Vec<Site>> {
 
 pub async fn site_add(s: &Session, i: NewSite) -> Result<Site> {
     sites::add(&s.db, &i).await
+}
+
+pub async fn ipam_domains(s: &Session, _: NoInput) -> Result<Vec<RoutingDomain>> {
+    prefixes::domains(&s.db).await
+}
+
+/// A new routing domain (VRF): the same prefix may exist once in each.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct DomainAddInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+pub async fn ipam_domain_add(s: &Session, i: DomainAddInput) -> Result<RoutingDomain> {
+    prefixes::add_domain(&s.db, i.name.trim(), i.description.as_deref().map(str::trim).filter(|d| !d.is_empty())).await
+}
+
+/// Changes to a prefix; a field left out stays as it is.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PrefixUpdateInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub cidr: String,
+    #[serde(default)]
+    pub status: Option<PrefixStatus>,
+    /// A site code; "" takes the site away.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// A VLAN id; 0 takes the VLAN away.
+    #[serde(default)]
+    pub vlan_id: Option<i32>,
+    /// "" clears it.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub utilization_threshold: Option<f32>,
+}
+
+pub async fn ipam_prefix_update(s: &Session, i: PrefixUpdateInput) -> Result<Prefix> {
+    let changes = PrefixChanges {
+        status: i.status,
+        site: i.site.map(|v| Some(v).filter(|v| !v.trim().is_empty())),
+        vlan_id: i.vlan_id.map(|v| Some(v).filter(|v| *v != 0)),
+        description: i.description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+        utilization_threshold: i.utilization_threshold,
+    };
+    prefixes::update(&s.db, domain_name(&i.domain), &parse_cidr("cidr", &i.cidr)?, &changes).await
+}
+
+/// What a removal did, in one sentence.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Removed {
+    pub message: String,
+}
+
+pub async fn ipam_prefix_remove(s: &Session, i: PrefixInput) -> Result<Removed> {
+    let cidr = parse_cidr("cidr", &i.cidr)?;
+    prefixes::remove(&s.db, domain_name(&i.domain), &cidr).await?;
+    Ok(Removed {
+        message: format!("Removed prefix {cidr}; its child prefixes and addresses now belong to the prefix above it."),
+    })
+}
+
+/// One address of a routing domain.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct AddressInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub address: String,
+}
+
+pub async fn ipam_lookup(s: &Session, i: AddressInput) -> Result<AddressInfo> {
+    space::lookup(&s.db, domain_name(&i.domain), &i.address).await
+}
+
+/// Plan exactly this address (not the next free one).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct AssignInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub address: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Hold the address back instead of planning it for use.
+    #[serde(default)]
+    pub reserve: bool,
+}
+
+pub async fn ipam_assign(s: &Session, i: AssignInput) -> Result<Assignment> {
+    assignments::assign(
+        &s.db,
+        domain_name(&i.domain),
+        &i.address,
+        i.hostname.as_deref(),
+        i.mac_address.as_deref(),
+        i.description.as_deref(),
+        if i.reserve { AssignmentStatus::Reserved } else { AssignmentStatus::Planned },
+    )
+    .await
+}
+
+/// Changes to a planned address; a field left out stays, "" clears it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct AssignmentUpdateInput {
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub address: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub status: Option<AssignmentStatus>,
+}
+
+pub async fn ipam_assignment_update(s: &Session, i: AssignmentUpdateInput) -> Result<Assignment> {
+    let changes = AssignmentChanges {
+        hostname: i.hostname,
+        mac_address: i.mac_address,
+        description: i.description,
+        status: i.status,
+    };
+    assignments::update(&s.db, domain_name(&i.domain), &i.address, &changes).await
+}
+
+pub async fn ipam_release(s: &Session, i: AddressInput) -> Result<Assignment> {
+    assignments::release(&s.db, domain_name(&i.domain), &i.address).await
 }

@@ -493,7 +493,7 @@ fn assignment_from_row(r: &PgRow) -> Result<Assignment> {
     })
 }
 
-async fn assignment(db: &Database, id: Uuid) -> Result<Assignment> {
+pub(crate) async fn assignment(db: &Database, id: Uuid) -> Result<Assignment> {
     let row = sqlx::query(&format!("{ASSIGNMENT_SELECT} WHERE a.id = $1")).bind(id).fetch_one(db.pool()).await?;
     assignment_from_row(&row)
 }
