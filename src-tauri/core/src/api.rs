@@ -237,9 +237,39 @@ operations! {
     /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked.
     search: Get "/api/search", crate::ipam::ops::SearchInput => crate::search::SearchResults = crate::ipam::ops::search;
     /// Every site, by region and country.
-    sites: Get "/api/sites", NoInput => Vec<crate::sites::Site> = crate::ipam::ops::sites;
+    sites: Get "/api/sites", NoInput => Vec<crate::sites::Site> = crate::sites::ops::sites;
     /// Add a site to a country (admins).
-    site_add: Post "/api/sites", crate::sites::NewSite => crate::sites::Site = crate::ipam::ops::site_add;
+    site_add: Post "/api/sites", crate::sites::NewSite => crate::sites::Site = crate::sites::ops::site_add;
+    /// Regions, countries, sites, inference rules and conflicts: the Sites page.
+    sites_page: Get "/api/pages/sites", NoInput => crate::sites::ops::SitesPage = crate::sites::ops::sites_page;
+    /// Change a site's name, time zone or status (admins).
+    site_update: Post "/api/sites/update", crate::sites::ops::SiteUpdateInput => crate::sites::Site = crate::sites::ops::site_update;
+    /// Remove a site; its prefixes and sources stay, without a site (admins).
+    site_remove: Post "/api/sites/remove", crate::sites::ops::SiteCodeInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_remove;
+    /// Regions (EMEA, US-EAST, …).
+    regions: Get "/api/regions", NoInput => Vec<crate::sites::Region> = crate::sites::ops::regions;
+    /// Add a region (admins).
+    region_add: Post "/api/regions", crate::sites::ops::RegionAddInput => crate::sites::Region = crate::sites::ops::region_add;
+    /// Countries within regions.
+    countries: Get "/api/countries", NoInput => Vec<crate::sites::Country> = crate::sites::ops::countries;
+    /// Add a country to a region (admins).
+    country_add: Post "/api/countries", crate::sites::ops::CountryAddInput => crate::sites::Country = crate::sites::ops::country_add;
+    /// The rules that place things at sites.
+    site_rules: Get "/api/sites/rules", NoInput => Vec<crate::sites::SiteRule> = crate::sites::ops::site_rules;
+    /// Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins).
+    site_rule_add: Post "/api/sites/rules", crate::sites::ops::SiteRuleAddInput => crate::sites::SiteRule = crate::sites::ops::site_rule_add;
+    /// Remove an inference rule (admins).
+    site_rule_remove: Post "/api/sites/rules/remove", crate::sites::ops::RuleIdInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_rule_remove;
+    /// Run site inference now (operators; it also runs after every sync).
+    site_infer: Post "/api/sites/infer", NoInput => Vec<crate::sites::InferenceCount> = crate::sites::ops::site_infer;
+    /// Things whose inference methods name different sites, with every opinion.
+    site_conflicts: Get "/api/sites/conflicts", NoInput => Vec<crate::sites::SiteConflict> = crate::sites::ops::site_conflicts;
+    /// Where a VM, host, server or observed address is, with every opinion and its evidence.
+    site_placement: Get "/api/sites/placement", crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_placement;
+    /// Place something at a site by hand: it wins and survives resyncs (operators).
+    site_pin: Post "/api/sites/pin", crate::sites::ops::PinInput => crate::sites::Placement = crate::sites::ops::site_pin;
+    /// Remove a manual placement; inference decides again (operators).
+    site_unpin: Post "/api/sites/unpin", crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_unpin;
     /// The Reports page: report types and their filters, definitions, schedules, history.
     reports_page: Get "/api/pages/reports", NoInput => crate::reports::ops::ReportsPage = crate::reports::ops::reports_page;
     /// Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators).

@@ -12,7 +12,11 @@ use eio_core::ipam::prefixes::{self, NewPrefix, Prefix, PrefixFilter, PrefixStat
 use eio_core::ipam::space::{self, AssignmentStatus, IpRequest, PrefixRequest};
 use eio_core::ipam::Cidr;
 use eio_core::search;
-use eio_core::sites::{self, EntityKind, NewSite, NewSiteRule, RuleMatch, SiteChanges, SiteStatus};
+use eio_core::sites::ops::{
+    CountryAddInput, EntityInput, PinInput, RegionAddInput, RuleIdInput, SiteCodeInput, SiteRuleAddInput,
+    SiteUpdateInput,
+};
+use eio_core::sites::{InferenceMethod, NewSite, SiteStatus};
 use eio_core::{Database, Error};
 use uuid::Uuid;
 
@@ -441,14 +445,16 @@ fn pct(r: f64) -> String {
 }
 
 pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
+    let session = &session;
     match cmd {
         SiteCommand::Add { code, country, name, timezone, status } => {
-            let s = sites::add(db, &NewSite { code, country, name, timezone, status }).await?;
+            let s = api::call::<op::site_add>(session, NewSite { code, country, name, timezone, status }).await?;
             println!("Added site {} in {} ({}), {}, {}.", s.code, s.country_name, s.region, s.timezone, s.status);
             Ok(())
         }
         SiteCommand::List { json } => {
-            let list = sites::list(db).await?;
+            let list = api::call::<op::sites>(session, NoInput {}).await?;
             if json {
                 return print_json(&list);
             }
@@ -472,22 +478,21 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             Ok(())
         }
         SiteCommand::Set { code, name, timezone, status } => {
-            let s = sites::update(db, &code, &SiteChanges { name, timezone, status }).await?;
+            let s = api::call::<op::site_update>(session, SiteUpdateInput { code, name, timezone, status }).await?;
             println!("Site {}: {}, {}, {}.", s.code, opt(s.name.as_deref()), s.timezone, s.status);
             Ok(())
         }
         SiteCommand::Remove { code } => {
-            sites::remove(db, &code).await?;
-            println!("Removed site {}.", code.trim().to_uppercase());
+            println!("{}", api::call::<op::site_remove>(session, SiteCodeInput { code }).await?.message);
             Ok(())
         }
         SiteCommand::Region(RegionCommand::Add { code, name }) => {
-            let r = sites::add_region(db, &code, &name).await?;
+            let r = api::call::<op::region_add>(session, RegionAddInput { code, name }).await?;
             println!("Added region {} ({}).", r.code, r.name);
             Ok(())
         }
         SiteCommand::Region(RegionCommand::List { json }) => {
-            let list = sites::regions(db).await?;
+            let list = api::call::<op::regions>(session, NoInput {}).await?;
             if json {
                 return print_json(&list);
             }
@@ -498,12 +503,12 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             Ok(())
         }
         SiteCommand::Country(CountryCommand::Add { iso_code, region, name }) => {
-            let c = sites::add_country(db, &iso_code, &region, &name).await?;
+            let c = api::call::<op::country_add>(session, CountryAddInput { iso_code, region, name }).await?;
             println!("Added country {} ({}) to region {}.", c.iso_code, c.name, c.region);
             Ok(())
         }
         SiteCommand::Country(CountryCommand::List { json }) => {
-            let list = sites::countries(db).await?;
+            let list = api::call::<op::countries>(session, NoInput {}).await?;
             if json {
                 return print_json(&list);
             }
@@ -515,9 +520,9 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             );
             Ok(())
         }
-        SiteCommand::Rule(cmd) => rule(db, cmd).await,
+        SiteCommand::Rule(cmd) => rule(session, cmd).await,
         SiteCommand::Infer { json } => {
-            let counts = sites::infer(db).await?;
+            let counts = api::call::<op::site_infer>(session, NoInput {}).await?;
             if json {
                 return print_json(&counts);
             }
@@ -533,7 +538,7 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             Ok(())
         }
         SiteCommand::Conflicts { json } => {
-            let list = sites::conflicts(db).await?;
+            let list = api::call::<op::site_conflicts>(session, NoInput {}).await?;
             if json {
                 return print_json(&list);
             }
@@ -576,7 +581,7 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             Ok(())
         }
         SiteCommand::Where { kind, id, json } => {
-            let p = sites::placement(db, EntityKind::parse_placeable(&kind)?, id).await?;
+            let p = api::call::<op::site_placement>(session, EntityInput { kind, id }).await?;
             if json {
                 return print_json(&p);
             }
@@ -605,7 +610,7 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             Ok(())
         }
         SiteCommand::Pin { kind, id, site, note } => {
-            let p = sites::pin(db, EntityKind::parse_placeable(&kind)?, id, &site, note.as_deref()).await?;
+            let p = api::call::<op::site_pin>(session, PinInput { kind, id, site, note }).await?;
             println!(
                 "{} {} is at {} by hand.",
                 p.entity_type,
@@ -615,7 +620,7 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
             Ok(())
         }
         SiteCommand::Unpin { kind, id } => {
-            let p = sites::unpin(db, EntityKind::parse_placeable(&kind)?, id).await?;
+            let p = api::call::<op::site_unpin>(session, EntityInput { kind, id }).await?;
             println!(
                 "Removed the manual placement of {} {}; now {}.",
                 p.entity_type,
@@ -627,16 +632,20 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
     }
 }
 
-async fn rule(db: &Database, cmd: RuleCommand) -> Result<(), Error> {
+async fn rule(session: &Session, cmd: RuleCommand) -> Result<(), Error> {
     match cmd {
         RuleCommand::Add { site, vcenter, dns, vlan, confidence, description } => {
-            let rule = match (vcenter, dns, vlan) {
-                (Some(p), None, None) => RuleMatch::Vcenter(p),
-                (None, Some(p), None) => RuleMatch::Dns(p),
-                (None, None, Some(v)) => RuleMatch::Vlan(v),
+            let (method, pattern) = match (vcenter, dns, vlan) {
+                (Some(p), None, None) => (InferenceMethod::Vcenter, Some(p)),
+                (None, Some(p), None) => (InferenceMethod::Dns, Some(p)),
+                (None, None, Some(_)) => (InferenceMethod::Vlan, None),
                 _ => return Err(Error::invalid("say what the rule matches: one of --vcenter, --dns or --vlan")),
             };
-            let r = sites::add_rule(db, &NewSiteRule { site, rule, confidence, description }).await?;
+            let r = api::call::<op::site_rule_add>(
+                session,
+                SiteRuleAddInput { site, method, pattern, vlan_id: vlan, confidence, description },
+            )
+            .await?;
             println!(
                 "Added {} rule {} for {}: {} (confidence {:.2}).",
                 r.method,
@@ -648,7 +657,7 @@ async fn rule(db: &Database, cmd: RuleCommand) -> Result<(), Error> {
             Ok(())
         }
         RuleCommand::List { json } => {
-            let list = sites::rules(db).await?;
+            let list = api::call::<op::site_rules>(session, NoInput {}).await?;
             if json {
                 return print_json(&list);
             }
@@ -670,8 +679,7 @@ async fn rule(db: &Database, cmd: RuleCommand) -> Result<(), Error> {
             Ok(())
         }
         RuleCommand::Remove { id } => {
-            sites::remove_rule(db, id).await?;
-            println!("Removed rule {id}.");
+            println!("{}", api::call::<op::site_rule_remove>(session, RuleIdInput { id }).await?.message);
             Ok(())
         }
     }

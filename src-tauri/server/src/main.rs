@@ -376,6 +376,22 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("ipam assign", &["ipam_assign"]),
     ("ipam edit", &["ipam_assignment_update"]),
     ("ipam release", &["ipam_release"]),
+    ("site add", &["site_add"]),
+    ("site list", &["sites"]),
+    ("site set", &["site_update"]),
+    ("site remove", &["site_remove"]),
+    ("site region add", &["region_add"]),
+    ("site region list", &["regions"]),
+    ("site country add", &["country_add"]),
+    ("site country list", &["countries"]),
+    ("site rule add", &["site_rule_add"]),
+    ("site rule list", &["site_rules"]),
+    ("site rule remove", &["site_rule_remove"]),
+    ("site infer", &["site_infer"]),
+    ("site conflicts", &["site_conflicts"]),
+    ("site where", &["site_placement"]),
+    ("site pin", &["site_pin"]),
+    ("site unpin", &["site_unpin"]),
 ];
 
 /// Commands that run a process (this machine's worker, the server, the demo lab) or act
@@ -409,22 +425,6 @@ pub const NOT_YET_OPERATIONS: &[&str] = &[
     "kill-switch on",
     "kill-switch off",
     "kill-switch status",
-    "site add",
-    "site list",
-    "site set",
-    "site remove",
-    "site region add",
-    "site region list",
-    "site country add",
-    "site country list",
-    "site rule add",
-    "site rule list",
-    "site rule remove",
-    "site infer",
-    "site conflicts",
-    "site where",
-    "site pin",
-    "site unpin",
     "ipam prefix add",
     "ipam prefix list",
     "ipam prefix show",
@@ -479,7 +479,7 @@ mod tests {
         }
         assert!(unaccounted.is_empty(), "commands with no registry operation behind them: {unaccounted:?}");
         // Moving a command into the registry lowers this number; nothing raises it.
-        assert!(NOT_YET_OPERATIONS.len() <= 54, "NOT_YET_OPERATIONS may only shrink");
+        assert!(NOT_YET_OPERATIONS.len() <= 38, "NOT_YET_OPERATIONS may only shrink");
         for (command, ops) in CLI_OPERATIONS {
             assert!(all.contains(&command.to_string()), "`eio {command}` is not a command");
             for op in *ops {

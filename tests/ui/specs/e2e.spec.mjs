@@ -256,6 +256,36 @@ describe("EIO in a browser", () => {
     await page.keyboard.press("Enter");
     await page.getByTestId("capabilities-save").click();
     await alice.getByText("relaxed_policy", { exact: true }).waitFor();
+
+    // Sites: a region, a country in it, a site, and a rule that places the lab there.
+    await page.getByTestId("tab-sites").click();
+    await page.getByTestId("sites-settings").waitFor();
+    await page.getByTestId("region-add").click();
+    await page.getByTestId("region-code").fill("EMEA");
+    await page.getByTestId("region-name").fill("Europe");
+    await page.getByTestId("region-add-save").click();
+    await page.getByTestId("country-add").click();
+    await page.getByTestId("country-iso").fill("DE");
+    await page.getByTestId("country-region").click();
+    await page.getByRole("option", { name: "EMEA" }).click();
+    await page.getByTestId("country-name").fill("Germany");
+    await page.getByTestId("country-add-save").click();
+    await page.getByTestId("site-add").click();
+    await page.getByTestId("site-code").fill("DE-FRA-01");
+    await page.getByTestId("site-country").click();
+    await page.getByRole("option", { name: /^DE/ }).click();
+    await page.getByTestId("site-add-save").click();
+    const fra = page.locator('[data-testid="site-row"][data-code="DE-FRA-01"]');
+    await fra.waitFor();
+    assert.match(await fra.innerText(), /Germany \/ EMEA/);
+    await page.getByTestId("rule-add").click();
+    await page.getByTestId("rule-site").click();
+    await page.getByRole("option", { name: "DE-FRA-01" }).click();
+    await page.getByTestId("rule-pattern").fill(".");
+    await page.getByTestId("rule-add-save").click();
+    await page.getByTestId("rules-table").getByText("DE-FRA-01").waitFor();
+    await page.getByTestId("site-infer").click();
+    await screenshot(page, "settings-sites");
   });
 
   test("the dark theme and the settings page", async () => {

@@ -209,6 +209,22 @@ user: UserSummary | null, };
  */
 export type Count = { value: string, count: number, };
 
+export type Country = { id: string, 
+/**
+ * ISO 3166 alpha-2 code.
+ */
+iso_code: string, name: string, region: string, sites: number, };
+
+export type CountryAddInput = { 
+/**
+ * ISO 3166 alpha-2 (DE, US).
+ */
+iso_code: string, 
+/**
+ * The region's code.
+ */
+region: string, name: string, };
+
 export type DashboardPage = { totals: InventoryTotals, 
 /**
  * Inventory per site: each object where site inference placed it (else its source's
@@ -267,6 +283,15 @@ export type Done = {
 message: string, };
 
 export type EmailInput = { email: string, };
+
+/**
+ * A VM, host, server or observed address.
+ */
+export type EntityInput = { 
+/**
+ * vm, host, server or ip (or the full kind name).
+ */
+kind: string, id: string, };
 
 /**
  * The kinds of thing the ledger, inferences and observations point at.
@@ -453,6 +478,37 @@ line: number, name: string, url: string, site: string | null, driver: string | n
  * Where one row stands.
  */
 export type ImportStatus = "ready" | "added" | "failed";
+
+/**
+ * One method's opinion about where an entity is.
+ */
+export type Inference = { method: InferenceMethod, site: string, confidence: number, 
+/**
+ * Which rule, which prefix, which name.
+ */
+evidence: Record<string, unknown>, updated_at: string, };
+
+/**
+ * What one inference pass did, per method.
+ */
+export type InferenceCount = { method: InferenceMethod, 
+/**
+ * Inferences of this method now.
+ */
+total: number, 
+/**
+ * New or changed in this pass.
+ */
+written: number, 
+/**
+ * No longer holding, removed in this pass.
+ */
+removed: number, };
+
+/**
+ * How a site was inferred.
+ */
+export type InferenceMethod = "vcenter" | "cidr" | "vlan" | "dns" | "manual";
 
 export type InventoryFacets = { sites: Array<Count>, clusters: Array<Count>, power: Array<Count>, tools: Array<Count>, 
 /**
@@ -821,6 +877,36 @@ export type Permissions = { read: boolean, submit_jobs: boolean, approve_jobs: b
  */
 job_types: Array<string>, };
 
+/**
+ * Place something at a site by hand: it wins over every inference and survives resyncs.
+ */
+export type PinInput = { kind: string, id: string, site: string, 
+/**
+ * Why.
+ */
+note: string | null, };
+
+/**
+ * Where an entity is, and why.
+ */
+export type Placement = { entity_type: EntityKind, entity_id: string, 
+/**
+ * What it is called, when known.
+ */
+name: string | null, 
+/**
+ * The winning opinion: manual first, then the most confident.
+ */
+winner: Inference | null, 
+/**
+ * Every opinion, winner first.
+ */
+inferences: Array<Inference>, 
+/**
+ * True when the opinions name more than one site.
+ */
+conflict: boolean, };
+
 export type Plan = { 
 /**
  * One line an approver reads first.
@@ -984,6 +1070,14 @@ description: string | null, utilization_threshold: number | null, };
  */
 export type QueryKind = "text" | "address" | "block" | "mac";
 
+export type Region = { id: string, code: string, name: string, countries: number, };
+
+export type RegionAddInput = { 
+/**
+ * EMEA, US-EAST, …
+ */
+code: string, name: string, };
+
 /**
  * What a removal did, in one sentence.
  */
@@ -1109,6 +1203,8 @@ export type RoutingDomain = { id: string, name: string, description: string | nu
  * How many prefixes it holds.
  */
 prefixes: number, created_at: string, };
+
+export type RuleIdInput = { id: string, };
 
 export type SchemaStatus = { applied_version: number | null, latest_version: number, pending: Array<number>, up_to_date: boolean, };
 
@@ -1279,6 +1375,22 @@ prefixes: number,
  */
 rules: number, };
 
+/**
+ * What a change did, in one sentence.
+ */
+export type SiteChanged = { message: string, };
+
+export type SiteCodeInput = { code: string, };
+
+/**
+ * An entity whose inference methods disagree.
+ */
+export type SiteConflict = { entity_type: EntityKind, entity_id: string, name: string | null, winner_site: string, winner_method: InferenceMethod, 
+/**
+ * [{site, method, confidence, evidence}], winner first.
+ */
+opinions: Array<Record<string, unknown>>, };
+
 export type SiteCounts = { site: string | null, name: string | null, vms: number, vms_powered_on: number, hosts: number, clusters: number, servers: number, };
 
 export type SiteRow = { code: string, name: string | null, country: string, region: string, timezone: string, 
@@ -1288,9 +1400,54 @@ export type SiteRow = { code: string, name: string | null, country: string, regi
 status: string, };
 
 /**
+ * A rule inference applies.
+ */
+export type SiteRule = { id: string, method: InferenceMethod, site: string, 
+/**
+ * vcenter and dns: a case-insensitive regular expression.
+ */
+pattern: string | null, 
+/**
+ * vlan: the VLAN id.
+ */
+vlan_id: number | null, confidence: number, description: string | null, };
+
+/**
+ * A rule that places things at a site: a name pattern (vcenter: datacenter or cluster
+ * names; dns: host names) or a VLAN.
+ */
+export type SiteRuleAddInput = { site: string, 
+/**
+ * vcenter, dns or vlan.
+ */
+method: InferenceMethod, 
+/**
+ * vcenter and dns: a case-insensitive regular expression.
+ */
+pattern: string | null, 
+/**
+ * vlan: the VLAN id.
+ */
+vlan_id: number | null, 
+/**
+ * Above 0, below 1 (default: vcenter 0.9, vlan 0.6, dns 0.5).
+ */
+confidence: number | null, description: string | null, };
+
+/**
  * Whether a site is in service.
  */
 export type SiteStatus = "active" | "maintenance" | "offline";
+
+/**
+ * Changes to a site; a field left out stays as it is.
+ */
+export type SiteUpdateInput = { code: string, name: string | null, timezone: string | null, status: SiteStatus | null, };
+
+/**
+ * Geography, rules and conflicts in one answer: what the Sites page shows.
+ */
+export type SitesPage = { regions: Array<Region>, countries: Array<Country>, sites: Array<Site>, rules: Array<SiteRule>, conflicts: Array<SiteConflict>, };
 
 /**
  * A source as listings show it.
@@ -1700,6 +1857,21 @@ export const operations = {
   search: { method: "GET", path: "/api/search" },
   sites: { method: "GET", path: "/api/sites" },
   site_add: { method: "POST", path: "/api/sites" },
+  sites_page: { method: "GET", path: "/api/pages/sites" },
+  site_update: { method: "POST", path: "/api/sites/update" },
+  site_remove: { method: "POST", path: "/api/sites/remove" },
+  regions: { method: "GET", path: "/api/regions" },
+  region_add: { method: "POST", path: "/api/regions" },
+  countries: { method: "GET", path: "/api/countries" },
+  country_add: { method: "POST", path: "/api/countries" },
+  site_rules: { method: "GET", path: "/api/sites/rules" },
+  site_rule_add: { method: "POST", path: "/api/sites/rules" },
+  site_rule_remove: { method: "POST", path: "/api/sites/rules/remove" },
+  site_infer: { method: "POST", path: "/api/sites/infer" },
+  site_conflicts: { method: "GET", path: "/api/sites/conflicts" },
+  site_placement: { method: "GET", path: "/api/sites/placement" },
+  site_pin: { method: "POST", path: "/api/sites/pin" },
+  site_unpin: { method: "POST", path: "/api/sites/unpin" },
   reports_page: { method: "GET", path: "/api/pages/reports" },
   report_run: { method: "POST", path: "/api/reports/run" },
   report_define: { method: "POST", path: "/api/reports/definitions" },
@@ -1883,6 +2055,51 @@ export function makeApi(transport: Transport) {
     /** Add a site to a country (admins). */
     site_add: (input: NewSite): Promise<Site> =>
       transport.call<Site>("site_add", operations.site_add.method, operations.site_add.path, input),
+    /** Regions, countries, sites, inference rules and conflicts: the Sites page. */
+    sites_page: (input: NoInput = {}): Promise<SitesPage> =>
+      transport.call<SitesPage>("sites_page", operations.sites_page.method, operations.sites_page.path, input),
+    /** Change a site's name, time zone or status (admins). */
+    site_update: (input: SiteUpdateInput): Promise<Site> =>
+      transport.call<Site>("site_update", operations.site_update.method, operations.site_update.path, input),
+    /** Remove a site; its prefixes and sources stay, without a site (admins). */
+    site_remove: (input: SiteCodeInput): Promise<SiteChanged> =>
+      transport.call<SiteChanged>("site_remove", operations.site_remove.method, operations.site_remove.path, input),
+    /** Regions (EMEA, US-EAST, …). */
+    regions: (input: NoInput = {}): Promise<Array<Region>> =>
+      transport.call<Array<Region>>("regions", operations.regions.method, operations.regions.path, input),
+    /** Add a region (admins). */
+    region_add: (input: RegionAddInput): Promise<Region> =>
+      transport.call<Region>("region_add", operations.region_add.method, operations.region_add.path, input),
+    /** Countries within regions. */
+    countries: (input: NoInput = {}): Promise<Array<Country>> =>
+      transport.call<Array<Country>>("countries", operations.countries.method, operations.countries.path, input),
+    /** Add a country to a region (admins). */
+    country_add: (input: CountryAddInput): Promise<Country> =>
+      transport.call<Country>("country_add", operations.country_add.method, operations.country_add.path, input),
+    /** The rules that place things at sites. */
+    site_rules: (input: NoInput = {}): Promise<Array<SiteRule>> =>
+      transport.call<Array<SiteRule>>("site_rules", operations.site_rules.method, operations.site_rules.path, input),
+    /** Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins). */
+    site_rule_add: (input: SiteRuleAddInput): Promise<SiteRule> =>
+      transport.call<SiteRule>("site_rule_add", operations.site_rule_add.method, operations.site_rule_add.path, input),
+    /** Remove an inference rule (admins). */
+    site_rule_remove: (input: RuleIdInput): Promise<SiteChanged> =>
+      transport.call<SiteChanged>("site_rule_remove", operations.site_rule_remove.method, operations.site_rule_remove.path, input),
+    /** Run site inference now (operators; it also runs after every sync). */
+    site_infer: (input: NoInput = {}): Promise<Array<InferenceCount>> =>
+      transport.call<Array<InferenceCount>>("site_infer", operations.site_infer.method, operations.site_infer.path, input),
+    /** Things whose inference methods name different sites, with every opinion. */
+    site_conflicts: (input: NoInput = {}): Promise<Array<SiteConflict>> =>
+      transport.call<Array<SiteConflict>>("site_conflicts", operations.site_conflicts.method, operations.site_conflicts.path, input),
+    /** Where a VM, host, server or observed address is, with every opinion and its evidence. */
+    site_placement: (input: EntityInput): Promise<Placement> =>
+      transport.call<Placement>("site_placement", operations.site_placement.method, operations.site_placement.path, input),
+    /** Place something at a site by hand: it wins and survives resyncs (operators). */
+    site_pin: (input: PinInput): Promise<Placement> =>
+      transport.call<Placement>("site_pin", operations.site_pin.method, operations.site_pin.path, input),
+    /** Remove a manual placement; inference decides again (operators). */
+    site_unpin: (input: EntityInput): Promise<Placement> =>
+      transport.call<Placement>("site_unpin", operations.site_unpin.method, operations.site_unpin.path, input),
     /** The Reports page: report types and their filters, definitions, schedules, history. */
     reports_page: (input: NoInput = {}): Promise<ReportsPage> =>
       transport.call<ReportsPage>("reports_page", operations.reports_page.method, operations.reports_page.path, input),

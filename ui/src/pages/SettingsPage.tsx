@@ -33,6 +33,7 @@ import { ago } from "../lib/format";
 import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
 import { CapabilitiesForm, PasswordForm, WorkerKeys } from "./IdentitySettings";
+import { SitesSettings } from "./SitesSettings";
 import { Sources } from "./SourcesSettings";
 
 export function SettingsPage() {
@@ -53,7 +54,7 @@ function Settings(props: { m: Model; reload: () => void }) {
           <Tabs.Tab value="identities" data-testid="tab-identities">Service identities</Tabs.Tab>
           <Tabs.Tab value="users" data-testid="tab-users">Users and roles</Tabs.Tab>
           <Tabs.Tab value="connection" data-testid="tab-connection">Database</Tabs.Tab>
-          <Tabs.Tab value="sites">Sites</Tabs.Tab>
+          <Tabs.Tab value="sites" data-testid="tab-sites">Sites</Tabs.Tab>
           <Tabs.Tab value="workers">Workers</Tabs.Tab>
           <Tabs.Tab value="appearance" data-testid="tab-appearance">Appearance</Tabs.Tab>
         </Tabs.List>
@@ -97,34 +98,7 @@ function Settings(props: { m: Model; reload: () => void }) {
           </Stack>
         </Tabs.Panel>
         <Tabs.Panel value="sites" pt="md">
-          {m.sites.length === 0 ? (
-            <EmptyState title="No sites yet">Admins define regions, countries and sites (`eio` or SQL); sources can then be placed at a site.</EmptyState>
-          ) : (
-            <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Code</Table.Th>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Country / region</Table.Th>
-                  <Table.Th>Time zone</Table.Th>
-                  <Table.Th>Status</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {m.sites.map((s) => (
-                  <Table.Tr key={s.code}>
-                    <Table.Td>{s.code}</Table.Td>
-                    <Table.Td>{s.name ?? "–"}</Table.Td>
-                    <Table.Td>{`${s.country} / ${s.region}`}</Table.Td>
-                    <Table.Td>{s.timezone}</Table.Td>
-                    <Table.Td>
-                      <StatusBadge value={s.status} />
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          )}
+          <SitesSettings />
         </Tabs.Panel>
         <Tabs.Panel value="workers" pt="md">
           <Stack>

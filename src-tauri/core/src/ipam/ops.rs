@@ -25,7 +25,6 @@ use super::{domain_id, Cidr};
 use crate::api::{NoInput, Session};
 use crate::error::{Error, Result};
 use crate::search::{self, SearchResults};
-use crate::sites::{self, NewSite, Site};
 
 /// Prefixes one IPAM page shows at most; the totals say how many there are.
 pub const PAGE_PREFIXES: i64 = 2000;
@@ -307,14 +306,6 @@ pub struct SearchInput {
 
 pub async fn search(s: &Session, i: SearchInput) -> Result<SearchResults> {
     search::search(&s.db, &i.query, i.limit).await
-}
-
-pub async fn sites(s: &Session, _: NoInput) -> Result<Vec<Site>> {
-    sites::list(&s.db).await
-}
-
-pub async fn site_add(s: &Session, i: NewSite) -> Result<Site> {
-    sites::add(&s.db, &i).await
 }
 
 pub async fn ipam_domains(s: &Session, _: NoInput) -> Result<Vec<RoutingDomain>> {

@@ -10,6 +10,8 @@
 //!
 //! This module never writes a non-manual inference itself (the SQL pass does), never
 //! places anything on someone else's behalf, and never talks to vCenter or DNS.
+pub mod ops;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -306,6 +308,13 @@ pub async fn countries(db: &Database) -> Result<Vec<Country>> {
 /// Add a country to a region (admins).
 pub async fn add_country(db: &Database, iso_code: &str, region: &str, name: &str) -> Result<Country> {
     let iso = iso_code.trim().to_uppercase();
+    if iso.len() != 2 || !iso.chars().all(|c| c.is_ascii_uppercase()) {
+        // The column is char(2): say what a code is before PostgreSQL says "value too long".
+        return Err(Error::invalid(format!(
+            "\"{}\" is not a country code: use its two ISO 3166 letters (DE, US)",
+            iso_code.trim()
+        )));
+    }
     let region = region.trim().to_uppercase();
     let region_id: Uuid = sqlx::query_scalar("SELECT id FROM regions WHERE code = $1")
         .bind(&region)
