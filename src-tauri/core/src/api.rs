@@ -184,6 +184,10 @@ operations! {
     mapping_set: Post "/api/mappings/manual", crate::pages::servers::ManualMappingInput => crate::pages::servers::ServerDetail = crate::pages::ops::mapping_set;
     /// The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices.
     jobs_page: Get "/api/pages/jobs", crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
+    /// Jobs, newest first, optionally in one state.
+    jobs: Get "/api/jobs", crate::pages::jobs::JobsQuery => Vec<crate::jobs::JobSummary> = crate::pages::ops::jobs_list;
+    /// The global kill switch: engaged or not, by whom and why.
+    kill_switch: Get "/api/kill-switch", NoInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch;
     /// One job: spec, policy, plan, why it paused, steps and events.
     job_detail: Get "/api/jobs/detail", crate::pages::jobs::JobIdInput => crate::jobs::JobDetail = crate::pages::ops::job_detail;
     /// Plan a job and submit it (with dry_run: only plan it).

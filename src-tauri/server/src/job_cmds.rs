@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::jobs::{
-    self, Choice, FirmwareTarget, JobSpec, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget, SubmitRequest,
+    Choice, FirmwareTarget, JobSpec, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget, SubmitRequest,
     SyncTarget,
 };
+use eio_core::pages::jobs::{JobCancelInput, JobCommentInput, JobDecideInput, JobIdInput, JobsQuery, KillSwitchInput};
 use eio_core::sources::SourceKind;
 use eio_core::{Database, Error};
 use eio_engine::jobs::{Worker, WorkerConfig};
@@ -214,24 +216,27 @@ pub struct WorkerArgs {
 }
 
 pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
+    let session = &Session::new(db.clone());
     match cmd {
-        JobCommand::Submit(args) => submit(db, *args).await,
+        JobCommand::Submit(args) => submit(session, *args).await,
         JobCommand::List { status, limit, json } => {
-            output::jobs(&jobs::list(db, status.as_deref(), limit).await?, json)
+            output::jobs(&api::call::<op::jobs>(session, JobsQuery { status, limit: Some(limit) }).await?, json)
         }
-        JobCommand::Show { id, json } => output::job_detail(&jobs::detail(db, id).await?, json),
+        JobCommand::Show { id, json } => {
+            output::job_detail(&api::call::<op::job_detail>(session, JobIdInput { id }).await?, json)
+        }
         JobCommand::Approve { id, comment } => {
-            let j = jobs::approve(db, id, comment.as_deref()).await?;
+            let j = api::call::<op::job_approve>(session, JobCommentInput { id, comment }).await?;
             println!("Approved job {} ({}); it is now {}.", j.id, j.title, j.status);
             Ok(())
         }
         JobCommand::Deny { id, comment } => {
-            let j = jobs::deny(db, id, comment.as_deref()).await?;
+            let j = api::call::<op::job_deny>(session, JobCommentInput { id, comment }).await?;
             println!("Denied job {}: it is {}.", j.id, j.status);
             Ok(())
         }
         JobCommand::Cancel { id, reason } => {
-            let j = jobs::cancel(db, id, &reason).await?;
+            let j = api::call::<op::job_cancel>(session, JobCancelInput { id, reason: Some(reason) }).await?;
             if j.status == "running" {
                 println!("Cancel requested: job {} stops at its next safe point.", j.id);
             } else {
@@ -246,14 +251,15 @@ pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
                 ChoiceArgs { shutdown, .. } if !shutdown.is_empty() => (Choice::Shutdown, shutdown),
                 ChoiceArgs { suspend, .. } => (Choice::Suspend, suspend),
             };
-            let j = jobs::decide(db, d.id, choice, &vms, d.comment.as_deref()).await?;
+            let j = api::call::<op::job_decide>(session, JobDecideInput { id: d.id, choice, vms, comment: d.comment })
+                .await?;
             println!("Decision recorded: job {} is {}.", j.id, j.status);
             Ok(())
         }
     }
 }
 
-async fn submit(db: &Database, args: SubmitArgs) -> Result<(), Error> {
+async fn submit(session: &Session, args: SubmitArgs) -> Result<(), Error> {
     let spec = match args.kind {
         SubmitKind::MaintenanceMode { hosts, cluster, exit } => {
             JobSpec::MaintenanceMode(MaintenanceTarget { hosts, cluster, exit })
@@ -274,9 +280,9 @@ async fn submit(db: &Database, args: SubmitArgs) -> Result<(), Error> {
         ),
         None => None,
     };
-    let submitted = jobs::submit(
-        db,
-        &SubmitRequest {
+    let submitted = api::call::<op::job_submit>(
+        session,
+        SubmitRequest {
             spec,
             title: args.title,
             policy_name: args.policy,
@@ -292,19 +298,20 @@ async fn submit(db: &Database, args: SubmitArgs) -> Result<(), Error> {
 }
 
 pub async fn kill_switch(db: &Database, cmd: KillSwitchCommand) -> Result<(), Error> {
+    let session = &Session::new(db.clone());
     match cmd {
         KillSwitchCommand::On { reason } => {
-            jobs::set_kill_switch(db, true, &reason).await?;
+            api::call::<op::kill_switch_set>(session, KillSwitchInput { engaged: true, reason }).await?;
             println!("Kill switch ENGAGED: no job makes an external call until an admin releases it.");
             Ok(())
         }
         KillSwitchCommand::Off { reason } => {
-            jobs::set_kill_switch(db, false, &reason).await?;
+            api::call::<op::kill_switch_set>(session, KillSwitchInput { engaged: false, reason }).await?;
             println!("Kill switch released. Jobs it paused wait for a `eio job decide ID --retry`.");
             Ok(())
         }
         KillSwitchCommand::Status { json } => {
-            let k = jobs::kill_switch(db).await?;
+            let k = api::call::<op::kill_switch>(session, NoInput {}).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&k).map_err(|e| Error::internal(e.to_string()))?);
             } else if k.engaged {

@@ -392,6 +392,20 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("site where", &["site_placement"]),
     ("site pin", &["site_pin"]),
     ("site unpin", &["site_unpin"]),
+    ("job submit maintenance-mode", &["job_submit"]),
+    ("job submit firmware-update", &["job_submit"]),
+    ("job submit power", &["job_submit"]),
+    ("job submit sync", &["job_submit"]),
+    ("job submit report", &["job_submit"]),
+    ("job list", &["jobs"]),
+    ("job show", &["job_detail"]),
+    ("job approve", &["job_approve"]),
+    ("job deny", &["job_deny"]),
+    ("job cancel", &["job_cancel"]),
+    ("job decide", &["job_decide"]),
+    ("kill-switch on", &["kill_switch_set"]),
+    ("kill-switch off", &["kill_switch_set"]),
+    ("kill-switch status", &["kill_switch"]),
 ];
 
 /// Commands that run a process (this machine's worker, the server, the demo lab) or act
@@ -411,20 +425,6 @@ pub const NOT_YET_OPERATIONS: &[&str] = &[
     "mapping refresh",
     "vm list",
     "host list",
-    "job submit maintenance-mode",
-    "job submit firmware-update",
-    "job submit power",
-    "job submit sync",
-    "job submit report",
-    "job list",
-    "job show",
-    "job approve",
-    "job deny",
-    "job cancel",
-    "job decide",
-    "kill-switch on",
-    "kill-switch off",
-    "kill-switch status",
     "ipam prefix add",
     "ipam prefix list",
     "ipam prefix show",
@@ -479,7 +479,7 @@ mod tests {
         }
         assert!(unaccounted.is_empty(), "commands with no registry operation behind them: {unaccounted:?}");
         // Moving a command into the registry lowers this number; nothing raises it.
-        assert!(NOT_YET_OPERATIONS.len() <= 38, "NOT_YET_OPERATIONS may only shrink");
+        assert!(NOT_YET_OPERATIONS.len() <= 24, "NOT_YET_OPERATIONS may only shrink");
         for (command, ops) in CLI_OPERATIONS {
             assert!(all.contains(&command.to_string()), "`eio {command}` is not a command");
             for op in *ops {

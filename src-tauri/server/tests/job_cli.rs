@@ -89,6 +89,12 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     c.args(["job", "submit", "power", "--action", "shutdown", "--vm", &vms[0], "--vm", &vms[1], "--policy-file"])
         .arg(&policy);
     failed(&run(c, None).await, "may only tighten");
+    // A misspelt override is refused by the same operation the UI and the API use, with the
+    // same clear sentence (not "Something went wrong").
+    std::fs::write(&policy, r#"{"require_aproval": true}"#).unwrap();
+    let mut c = operator();
+    c.args(["job", "submit", "maintenance-mode", "--host", &host, "--policy-file"]).arg(&policy);
+    failed(&run(c, None).await, "unknown field `require_aproval`");
     // A policy that allows shutdowns is a named one an admin made. Under it, more VMs than
     // the (tightened) vm_limit: refused before touching anything.
     sqlx::query("INSERT INTO job_policies (name, allow_vm_shutdown, vm_limit) VALUES ('shutdown-ok', true, 5)")

@@ -46,6 +46,15 @@ pub async fn jobs_page(s: &Session, q: JobsQuery) -> Result<JobsPage> {
     super::jobs::load(&s.db, &q).await
 }
 
+/// Jobs, newest first: the status filter and limit of the jobs page (limit 1–500, default 100).
+pub async fn jobs_list(s: &Session, q: JobsQuery) -> Result<Vec<JobSummary>> {
+    jobs::list(&s.db, q.status.as_deref(), q.limit.unwrap_or(100).clamp(1, 500)).await
+}
+
+pub async fn kill_switch(s: &Session, _: NoInput) -> Result<KillSwitch> {
+    jobs::kill_switch(&s.db).await
+}
+
 pub async fn job_detail(s: &Session, i: JobIdInput) -> Result<JobDetail> {
     jobs::detail(&s.db, i.id).await
 }
