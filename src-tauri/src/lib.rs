@@ -17,6 +17,7 @@ use eio_core::api::{NoInput, Session};
 use eio_core::config::{Config, Overrides};
 use eio_core::connection::{self, ConnectionState, SignInInput};
 use eio_core::error::ApiError;
+use eio_core::identity::keystore;
 use tauri::{Manager, Runtime};
 
 pub mod live;
@@ -127,7 +128,13 @@ async fn sign_in(state: tauri::State<'_, AppState>, input: SignInInput) -> Resul
     let config = inner.config.clone()?;
     let (next, db, connected) = connection::sign_in(&config, input).await.map_err(ApiError::from)?;
     eio_core::identity::record_login(&db, "eio-desktop").await;
-    if let Some(old) = inner.session.replace(Session::new(db)) {
+    // This machine's worker key, when it has one, lets the window test and reseal
+    // credentials here (the local workers load the same key).
+    let session = match keystore::load(&keystore::locate(&next, None)).await {
+        Ok(key) => Session::new(db).with_worker_key(key),
+        Err(_) => Session::new(db),
+    };
+    if let Some(old) = inner.session.replace(session) {
         old.db.pool().close().await;
     }
     state.sessions.send_replace(inner.session.clone());

@@ -20,15 +20,35 @@ use crate::identity::Me;
 use crate::status::StatusPage;
 use crate::Database;
 
-/// One caller's view of the database: everything an operation needs.
+/// One caller's view of the database: everything an operation needs. The desktop and the
+/// CLI also hold this machine's worker key, for the few operations that open credentials
+/// here (testing and resealing them); `eio serve`'s web sessions never do.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub db: Database,
+    worker_key: Option<std::sync::Arc<crate::identity::sealing::WorkerKey>>,
 }
 
 impl Session {
     pub fn new(db: Database) -> Self {
-        Session { db }
+        Session { db, worker_key: None }
+    }
+
+    /// This session opens credentials with `key` (this machine's worker key).
+    pub fn with_worker_key(mut self, key: crate::identity::sealing::WorkerKey) -> Self {
+        self.worker_key = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// This machine's worker key, or why there is none.
+    pub fn worker_key(&self) -> Result<&crate::identity::sealing::WorkerKey> {
+        // Forbidden, not a server fault: this session can't do it here (a web session never can).
+        self.worker_key.as_deref().ok_or_else(|| {
+            Error::forbidden(
+                "this needs a worker key on the machine that runs it: run it from the desktop or `eio` on a worker \
+                 (`eio identity init-worker-key` makes one)",
+            )
+        })
     }
 }
 
@@ -144,6 +164,10 @@ operations! {
     service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_add;
     /// Replace a service identity's credentials (admins).
     service_identity_rotate: Post "/api/service-identities/rotate", crate::identity::ops::ServiceIdentityRotateInput => ServiceIdentity = crate::identity::ops::service_identity_rotate;
+    /// Open a service identity's credentials with this machine's worker key and record the result.
+    service_identity_test: Post "/api/service-identities/test", crate::identity::ops::IdentityNameInput => crate::identity::ops::IdentityTest = crate::identity::ops::service_identity_test;
+    /// Re-encrypt every identity this machine's key opens for the currently trusted worker keys (admins).
+    service_identities_reseal: Post "/api/service-identities/reseal", NoInput => crate::identity::ops::Reseal = crate::identity::ops::service_identities_reseal;
     /// Worker public keys credentials are sealed for, revoked ones included.
     worker_keys: Get "/api/worker-keys", NoInput => Vec<crate::identity::service_identities::WorkerKeyInfo> = crate::identity::ops::worker_keys;
     /// Trust a worker's public key: credentials sealed from now on include it (admins).
@@ -176,6 +200,18 @@ operations! {
     vm_detail: Get "/api/vms/detail", crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
     /// One ESXi host: hardware, mapping candidates with evidence, its VMs.
     host_detail: Get "/api/hosts/detail", crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
+    /// VMs with the seed's fields, optionally narrowed by a fuzzy search.
+    vms: Get "/api/vms", crate::inventory::ops::VmListInput => Vec<crate::inventory::VmRow> = crate::inventory::ops::vms;
+    /// ESXi hosts: hardware, state, management IPs, VM count, mapped server.
+    hosts: Get "/api/hosts", NoInput => Vec<crate::inventory::HostRow> = crate::inventory::ops::hosts;
+    /// Physical servers: service tag, model, generation, power, health, firmware, mapping.
+    servers: Get "/api/servers", NoInput => Vec<crate::inventory::ServerRow> = crate::inventory::ops::servers;
+    /// A server's firmware, component by component, with its baseline verdict.
+    server_firmware: Get "/api/servers/firmware", crate::inventory::ops::ServerNameInput => Vec<crate::inventory::FirmwareRow> = crate::inventory::ops::server_firmware;
+    /// Server-to-host mappings with method, confidence and status.
+    mappings: Get "/api/mappings", NoInput => Vec<crate::inventory::MappingRow> = crate::inventory::ops::mappings;
+    /// Recompute the automatic server-to-host mappings now (operators).
+    mappings_refresh: Post "/api/mappings/refresh", NoInput => crate::inventory::ops::MappingRefresh = crate::inventory::ops::mappings_refresh;
     /// The Dell servers page model: servers, generations, compliance, mappings to settle.
     servers_page: Get "/api/pages/servers", NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
     /// One server: firmware per component against the baseline, mapping candidates with evidence.
@@ -234,6 +270,10 @@ operations! {
     ipam_assignment_update: Post "/api/ipam/assignments/update", crate::ipam::ops::AssignmentUpdateInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assignment_update;
     /// Release a planned or reserved address (operators).
     ipam_release: Post "/api/ipam/assignments/release", crate::ipam::ops::AddressInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_release;
+    /// Prefixes with parent and utilization, optionally of one domain or inside one block.
+    ipam_prefixes: Get "/api/ipam/prefixes", crate::ipam::ops::PrefixListInput => Vec<crate::ipam::prefixes::Prefix> = crate::ipam::ops::ipam_prefixes;
+    /// IPAM findings, open ones unless asked for all.
+    findings: Get "/api/ipam/findings", crate::ipam::ops::FindingsInput => Vec<crate::ipam::findings::Finding> = crate::ipam::ops::findings_list;
     /// Acknowledge a finding as yourself, with a note saying why (operators).
     finding_acknowledge: Post "/api/ipam/findings/acknowledge", crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
     /// Run the findings engine now (operators; it also runs after every sync).
@@ -278,6 +318,16 @@ operations! {
     reports_page: Get "/api/pages/reports", NoInput => crate::reports::ops::ReportsPage = crate::reports::ops::reports_page;
     /// Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators).
     report_run: Post "/api/reports/run", crate::reports::ops::ReportRunInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_run;
+    /// Report definitions with their schedules and folders.
+    report_definitions: Get "/api/reports/definitions", NoInput => Vec<crate::reports::ReportDefinition> = crate::reports::ops::report_definitions;
+    /// Report executions, newest first, optionally of one definition.
+    report_history: Get "/api/reports/history", crate::reports::ops::ReportHistoryInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_history;
+    /// The folders, besides the reports folder, that report definitions may write to.
+    report_folders: Get "/api/reports/folders", NoInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folders;
+    /// Allow report definitions to write to a folder (admins).
+    report_folder_add: Post "/api/reports/folders", crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_add;
+    /// Take a folder off the list (admins).
+    report_folder_remove: Post "/api/reports/folders/remove", crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_remove;
     /// Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators).
     report_define: Post "/api/reports/definitions", crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
 }

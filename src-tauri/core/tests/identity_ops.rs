@@ -122,3 +122,58 @@ async fn worker_keys_are_trusted_and_revoked_by_admins_only(admin: PgPool) {
     assert_eq!(keys.len(), 1);
     assert!(keys[0].revoked);
 }
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn identities_are_tested_and_resealed_with_this_machine_s_key_only(admin: PgPool) {
+    use eio_core::identity::ops::IdentityNameInput;
+    use eio_core::identity::service_identities::{self as ids, ExternalSystem, NewServiceIdentity};
+    use eio_secret::Credentials;
+
+    let key = WorkerKey::generate();
+    let db = Database::from_pool(admin.clone());
+    ids::trust_worker_key(&db, &key.public_key(), "this machine").await.unwrap();
+    ids::add(
+        &db,
+        &NewServiceIdentity {
+            name: "vc-svc".into(),
+            system: ExternalSystem::Vcenter,
+            credentials: Credentials::new("svc-eio", "s3cret-Pass"),
+            rotation_period_days: 90,
+        },
+    )
+    .await
+    .unwrap();
+    let worker = Login::new(&admin, "eio_worker", None).await;
+
+    // Without a key (a web session of `eio serve`): said plainly, nothing opened.
+    let err = api::call::<op::service_identity_test>(&session(&worker), IdentityNameInput { name: "vc-svc".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    assert!(err.message.starts_with("this needs a worker key on the machine that runs it"), "{err:?}");
+
+    // With this machine's key: opened, recorded, and only the username leaves.
+    let with_key = session(&worker).with_worker_key(key);
+    let t =
+        api::call::<op::service_identity_test>(&with_key, IdentityNameInput { name: "vc-svc".into() }).await.unwrap();
+    assert_eq!((t.name.as_str(), t.username.as_str()), ("vc-svc", "svc-eio"));
+    let json = serde_json::to_string(&t).unwrap();
+    assert!(!json.contains("s3cret-Pass"), "{json}");
+    let last_success: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT last_success FROM service_identities WHERE name = 'vc-svc'")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert!(last_success.is_some(), "the test is recorded");
+
+    // Resealing writes credentials: a worker alone may not; an admin who is also a worker
+    // (the desktop's local login) may.
+    let err = api::call::<op::service_identities_reseal>(&with_key, NoInput {}).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+    let both = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    sqlx::raw_sql(&format!("GRANT eio_worker TO {}", both.role)).execute(&admin).await.unwrap();
+    let key = with_key.worker_key().unwrap().clone();
+    let r = api::call::<op::service_identities_reseal>(&session(&both).with_worker_key(key), NoInput {}).await.unwrap();
+    assert_eq!(r.resealed, vec!["vc-svc".to_owned()]);
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+}

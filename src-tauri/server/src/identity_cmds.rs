@@ -11,11 +11,11 @@ use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::identity::keystore::{self, KeyLocation};
 use eio_core::identity::ops::{
-    EmailInput, ServiceIdentityInput, ServiceIdentityRotateInput, UserAddInput, UserCapabilitiesInput,
-    UserPasswordInput, UserRoleInput, WorkerKeyInput,
+    EmailInput, IdentityNameInput, ServiceIdentityInput, ServiceIdentityRotateInput, UserAddInput,
+    UserCapabilitiesInput, UserPasswordInput, UserRoleInput, WorkerKeyInput,
 };
 use eio_core::identity::sealing::WorkerKey;
-use eio_core::identity::service_identities::{self as ids, ExternalSystem};
+use eio_core::identity::service_identities::ExternalSystem;
 use eio_core::identity::users::UserRole;
 use eio_core::{Database, Error};
 use eio_secret::Secret;
@@ -322,39 +322,35 @@ pub async fn identity(
             output::service_identities(&api::call::<op::service_identities>(&session, NoInput {}).await?, json)
         }
         IdentityCommand::Test { name, json } => {
-            let key = keystore::load(&location()).await?;
-            let (id, creds) = ids::open_for_use(db, &name, &key).await?;
-            // Opening proves the key and the seal; logging in to the sources that use the
-            // identity arrives with their connectors.
-            ids::record_use(db, id, Ok(())).await?;
-            let si = ids::get(db, &name).await?;
+            let session = session.with_worker_key(keystore::load(&location()).await?);
+            let t = api::call::<op::service_identity_test>(&session, IdentityNameInput { name }).await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"name": si.name, "opened": true, "username": creds.username, "used_by": si.used_by})
+                    serde_json::json!({"name": t.name, "opened": true, "username": t.username, "used_by": t.used_by})
                 );
             } else {
-                println!("{}: credentials for {} open with this worker's key.", si.name, creds.username);
+                println!("{}", t.message);
             }
             Ok(())
         }
         IdentityCommand::Reseal => {
-            let key = keystore::load(&location()).await?;
-            let (done, failed) = ids::reseal_all(db, &key).await?;
+            let session = session.with_worker_key(keystore::load(&location()).await?);
+            let r = api::call::<op::service_identities_reseal>(&session, NoInput {}).await?;
             println!(
                 "Resealed {} identit{} for the trusted worker keys.",
-                done.len(),
-                if done.len() == 1 { "y" } else { "ies" }
+                r.resealed.len(),
+                if r.resealed.len() == 1 { "y" } else { "ies" }
             );
-            for (name, why) in &failed {
-                println!("  not resealed: {name}: {why}");
+            for f in &r.failed {
+                println!("  not resealed: {}: {}", f.name, f.reason);
             }
-            if failed.is_empty() {
+            if r.failed.is_empty() {
                 Ok(())
             } else {
                 Err(Error::forbidden(format!(
                     "{} identit(ies) could not be opened with this worker's key",
-                    failed.len()
+                    r.failed.len()
                 )))
             }
         }

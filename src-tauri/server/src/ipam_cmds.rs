@@ -4,14 +4,14 @@
 //! for a human or, with `--json`, the service's own type for a script.
 use clap::{Args, Subcommand};
 use eio_core::api::{self, op, NoInput, Session};
-use eio_core::ipam::findings::{self, FindingFilter, FindingType};
+use eio_core::ipam::findings::FindingType;
 use eio_core::ipam::ops::{
-    AddressInput, AssignInput, AssignmentUpdateInput, DomainAddInput, PrefixInput, PrefixUpdateInput,
+    AcknowledgeInput, AddressInput, AllocateInput, AssignInput, AssignmentUpdateInput, AvailableInput, DomainAddInput,
+    FindingsInput, PrefixAddInput, PrefixInput, PrefixListInput, PrefixUpdateInput, SearchInput,
 };
-use eio_core::ipam::prefixes::{self, NewPrefix, Prefix, PrefixFilter, PrefixStatus};
-use eio_core::ipam::space::{self, AssignmentStatus, IpRequest, PrefixRequest};
+use eio_core::ipam::prefixes::{Prefix, PrefixStatus};
+use eio_core::ipam::space::AssignmentStatus;
 use eio_core::ipam::Cidr;
-use eio_core::search;
 use eio_core::sites::ops::{
     CountryAddInput, EntityInput, PinInput, RegionAddInput, RuleIdInput, SiteCodeInput, SiteRuleAddInput,
     SiteUpdateInput,
@@ -706,9 +706,13 @@ pub async fn ipam(db: &Database, cmd: IpamCommand) -> Result<(), Error> {
             );
             Ok(())
         }
-        IpamCommand::Prefix(cmd) => prefix(db, cmd).await,
+        IpamCommand::Prefix(cmd) => prefix(&session, cmd).await,
         IpamCommand::Available { prefix, domain, length, limit, json } => {
-            let a = space::available(db, domain.as_deref(), &prefix, length, limit).await?;
+            let a = api::call::<op::ipam_available>(
+                &session,
+                AvailableInput { domain, prefix: prefix.to_string(), length: length.map(i32::from), limit },
+            )
+            .await?;
             if json {
                 return print_json(&a);
             }
@@ -739,7 +743,7 @@ pub async fn ipam(db: &Database, cmd: IpamCommand) -> Result<(), Error> {
             );
             Ok(())
         }
-        IpamCommand::Allocate(args) => allocate(db, args).await,
+        IpamCommand::Allocate(args) => allocate(&session, args).await,
         IpamCommand::Assign(a) => {
             let done = api::call::<op::ipam_assign>(
                 &session,
@@ -815,16 +819,24 @@ pub async fn ipam(db: &Database, cmd: IpamCommand) -> Result<(), Error> {
             }
             Ok(())
         }
-        IpamCommand::Findings(args) => findings_cmd(db, args).await,
+        IpamCommand::Findings(args) => findings_cmd(&session, args).await,
     }
 }
 
-async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
+async fn prefix(session: &Session, cmd: PrefixCommand) -> Result<(), Error> {
     match cmd {
         PrefixCommand::Add { cidr, domain, site, vlan, status, description, threshold } => {
-            let p = prefixes::add(
-                db,
-                &NewPrefix { domain, cidr, site, vlan_id: vlan, status, description, utilization_threshold: threshold },
+            let p = api::call::<op::ipam_prefix_add>(
+                session,
+                PrefixAddInput {
+                    domain,
+                    cidr: cidr.to_string(),
+                    site,
+                    vlan_id: vlan,
+                    status: Some(status),
+                    description,
+                    utilization_threshold: threshold,
+                },
             )
             .await?;
             println!(
@@ -836,7 +848,11 @@ async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
             Ok(())
         }
         PrefixCommand::List { domain, within, tree, json } => {
-            let list = prefixes::list(db, &PrefixFilter { domain, within }).await?;
+            let list = api::call::<op::ipam_prefixes>(
+                session,
+                PrefixListInput { domain, within: within.map(|w| w.to_string()) },
+            )
+            .await?;
             if json {
                 return print_json(&list);
             }
@@ -844,7 +860,7 @@ async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
             Ok(())
         }
         PrefixCommand::Show { cidr, domain, json } => {
-            let page = prefixes::page(db, domain.as_deref(), &cidr).await?;
+            let page = api::call::<op::ipam_prefix>(session, PrefixInput { domain, cidr: cidr.to_string() }).await?;
             if json {
                 return print_json(&page);
             }
@@ -876,7 +892,7 @@ async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
         }
         PrefixCommand::Set { cidr, domain, status, site, vlan, description, threshold } => {
             let p = api::call::<op::ipam_prefix_update>(
-                &Session::new(db.clone()),
+                session,
                 PrefixUpdateInput {
                     domain,
                     cidr: cidr.to_string(),
@@ -899,11 +915,8 @@ async fn prefix(db: &Database, cmd: PrefixCommand) -> Result<(), Error> {
             Ok(())
         }
         PrefixCommand::Remove { cidr, domain } => {
-            let done = api::call::<op::ipam_prefix_remove>(
-                &Session::new(db.clone()),
-                PrefixInput { domain, cidr: cidr.to_string() },
-            )
-            .await?;
+            let done =
+                api::call::<op::ipam_prefix_remove>(session, PrefixInput { domain, cidr: cidr.to_string() }).await?;
             println!("{}", done.message);
             Ok(())
         }
@@ -934,34 +947,29 @@ fn prefix_table(list: &[Prefix], tree: bool) {
     );
 }
 
-async fn allocate(db: &Database, a: AllocateArgs) -> Result<(), Error> {
-    if let Some(length) = a.length {
-        let p = space::allocate_prefix(
-            db,
-            a.domain.as_deref(),
-            &a.prefix,
-            length,
-            &PrefixRequest { status: None, description: a.description, vlan_id: a.vlan },
-        )
-        .await?;
+async fn allocate(session: &Session, a: AllocateArgs) -> Result<(), Error> {
+    let allocation = api::call::<op::ipam_allocate>(
+        session,
+        AllocateInput {
+            domain: a.domain.clone(),
+            prefix: a.prefix.to_string(),
+            length: a.length.map(i32::from),
+            hostname: a.hostname.clone(),
+            mac_address: a.mac.clone(),
+            description: a.description.clone(),
+            reserve: a.reserve,
+            vlan_id: a.vlan,
+        },
+    )
+    .await?;
+    if let Some(p) = allocation.prefix {
         if a.json {
             return print_json(&p);
         }
         println!("Created prefix {} inside {} ({}).", p.cidr, a.prefix, p.routing_domain);
         return Ok(());
     }
-    let assigned = space::allocate_ip(
-        db,
-        a.domain.as_deref(),
-        &a.prefix,
-        &IpRequest {
-            hostname: a.hostname,
-            description: a.description,
-            mac_address: a.mac,
-            status: Some(if a.reserve { AssignmentStatus::Reserved } else { AssignmentStatus::Planned }),
-        },
-    )
-    .await?;
+    let assigned = allocation.assignment.ok_or_else(|| Error::internal("the allocation returned nothing"))?;
     if a.json {
         return print_json(&assigned);
     }
@@ -976,10 +984,10 @@ async fn allocate(db: &Database, a: AllocateArgs) -> Result<(), Error> {
     Ok(())
 }
 
-async fn findings_cmd(db: &Database, args: FindingsArgs) -> Result<(), Error> {
+async fn findings_cmd(session: &Session, args: FindingsArgs) -> Result<(), Error> {
     match args.action {
         Some(FindingsAction::Run { json }) => {
-            let run = findings::run(db, None).await?;
+            let run = api::call::<op::findings_run>(session, NoInput {}).await?;
             if json {
                 return print_json(&run);
             }
@@ -990,7 +998,7 @@ async fn findings_cmd(db: &Database, args: FindingsArgs) -> Result<(), Error> {
             Ok(())
         }
         Some(FindingsAction::Acknowledge { id, note, json }) => {
-            let f = findings::acknowledge(db, id, &note).await?;
+            let f = api::call::<op::finding_acknowledge>(session, AcknowledgeInput { id, note }).await?;
             if json {
                 return print_json(&f);
             }
@@ -998,9 +1006,12 @@ async fn findings_cmd(db: &Database, args: FindingsArgs) -> Result<(), Error> {
             Ok(())
         }
         None => {
-            let list =
-                findings::list(db, &FindingFilter { include_resolved: args.all, types: args.types, limit: args.limit })
-                    .await?;
+            let types = args.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",");
+            let list = api::call::<op::findings>(
+                session,
+                FindingsInput { include_resolved: args.all, types: Some(types), limit: args.limit },
+            )
+            .await?;
             if args.json {
                 return print_json(&list);
             }
@@ -1035,7 +1046,8 @@ async fn findings_cmd(db: &Database, args: FindingsArgs) -> Result<(), Error> {
 }
 
 pub async fn search(db: &Database, args: SearchArgs) -> Result<(), Error> {
-    let r = search::search(db, &args.query, args.limit).await?;
+    let r = api::call::<op::search>(&Session::new(db.clone()), SearchInput { query: args.query, limit: args.limit })
+        .await?;
     if args.json {
         return print_json(&r);
     }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
+use eio_core::reports::ops::{ReportFolderInput, ReportHistoryInput};
 use eio_core::reports::{self, NewDefinition, ReportDefinition, ReportExecution, ReportFormat, ReportType, RunRequest};
 use eio_core::{Database, Error};
 
@@ -109,6 +111,7 @@ impl ReportCommand {
 }
 
 pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Result<(), Error> {
+    let session = &Session::new(db.clone());
     match cmd {
         ReportCommand::Run { report_type, format, out, filters, json } => {
             let filters = reports::parse_filter_args(&filters)?;
@@ -140,9 +143,9 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
         }
         ReportCommand::Define { name, report_type, formats, schedule, filters, out_dir, disabled } => {
             let output_dir = out_dir.map(|d| absolute(&d)).transpose()?;
-            let def = reports::define(
-                db,
-                &NewDefinition {
+            let def = api::call::<op::report_define>(
+                session,
+                NewDefinition {
                     name,
                     report_type,
                     formats,
@@ -170,20 +173,21 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
             );
             Ok(())
         }
-        ReportCommand::List { json } => definitions(&reports::definitions(db).await?, json),
+        ReportCommand::List { json } => {
+            definitions(&api::call::<op::report_definitions>(session, NoInput {}).await?, json)
+        }
         ReportCommand::Folder { cmd } => {
             let (folders, json) = match cmd {
                 FolderCommand::Add { path, description } => {
                     let path = absolute(&path)?;
-                    (
-                        reports::allow_output_folder(db, &path.display().to_string(), description.as_deref()).await?,
-                        false,
-                    )
+                    let input = ReportFolderInput { path: path.display().to_string(), description };
+                    (api::call::<op::report_folder_add>(session, input).await?, false)
                 }
                 FolderCommand::Remove { path } => {
-                    (reports::remove_output_folder(db, &absolute(&path)?.display().to_string()).await?, false)
+                    let input = ReportFolderInput { path: absolute(&path)?.display().to_string(), description: None };
+                    (api::call::<op::report_folder_remove>(session, input).await?, false)
                 }
-                FolderCommand::List { json } => (reports::output_folders(db).await?, json),
+                FolderCommand::List { json } => (api::call::<op::report_folders>(session, NoInput {}).await?, json),
             };
             if json {
                 return print_json(&folders);
@@ -203,9 +207,10 @@ pub async fn report(config: &Config, db: &Database, cmd: ReportCommand) -> Resul
             }
             Ok(())
         }
-        ReportCommand::History { name, limit, json } => {
-            history(&reports::history(db, name.as_deref(), limit).await?, json)
-        }
+        ReportCommand::History { name, limit, json } => history(
+            &api::call::<op::report_history>(session, ReportHistoryInput { name, limit: Some(limit) }).await?,
+            json,
+        ),
     }
 }
 

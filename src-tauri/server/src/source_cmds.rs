@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::identity::keystore;
-use eio_core::inventory;
+use eio_core::inventory::ops::{ServerNameInput, VmListInput};
+use eio_core::pages::servers::ManualMappingInput;
 use eio_core::sources::ops::{
     IdracImportInput, NewIdentityInput, SourceAddInput, SourceProbeInput, SourceRemoveInput, SourceUpdateInput,
     TrustInput,
@@ -217,16 +218,19 @@ pub enum HostCommand {
 }
 
 pub async fn vm(db: &Database, cmd: VmCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
     match cmd {
         VmCommand::List { search, limit, json } => {
-            output::vms(&inventory::vms(db, search.as_deref(), limit).await?, json)
+            output::vms(&api::call::<op::vms>(&session, VmListInput { search, limit: Some(limit) }).await?, json)
         }
     }
 }
 
 pub async fn host(db: &Database, cmd: HostCommand) -> Result<(), Error> {
     match cmd {
-        HostCommand::List { json } => output::hosts(&inventory::hosts(db).await?, json),
+        HostCommand::List { json } => {
+            output::hosts(&api::call::<op::hosts>(&Session::new(db.clone()), NoInput {}).await?, json)
+        }
     }
 }
 
@@ -487,27 +491,30 @@ async fn watch(syncer: &Syncer, named: Option<&str>, json: bool) -> Result<(), E
 }
 
 pub async fn server(db: &Database, cmd: ServerCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
     match cmd {
-        ServerCommand::List { json } => output::servers(&inventory::servers(db).await?, json),
+        ServerCommand::List { json } => output::servers(&api::call::<op::servers>(&session, NoInput {}).await?, json),
         ServerCommand::Firmware { server, json } => {
-            let id = inventory::find_server(db, &server).await?;
-            output::firmware(&inventory::firmware(db, id).await?, json)
+            output::firmware(&api::call::<op::server_firmware>(&session, ServerNameInput { server }).await?, json)
         }
     }
 }
 
 pub async fn mapping(db: &Database, cmd: MappingCommand) -> Result<(), Error> {
+    let session = Session::new(db.clone());
     match cmd {
-        MappingCommand::List { json } => output::mappings(&inventory::mappings(db).await?, json),
+        MappingCommand::List { json } => {
+            output::mappings(&api::call::<op::mappings>(&session, NoInput {}).await?, json)
+        }
         MappingCommand::Set { server, host } => {
-            let m = inventory::set_manual_mapping(db, &server, &host).await?;
-            println!("Mapped {} to {} by hand.", m.service_tag.as_deref().unwrap_or(&server), m.esxi_host);
+            api::call::<op::mapping_set>(&session, ManualMappingInput { server: server.clone(), host: host.clone() })
+                .await?;
+            println!("Mapped {server} to {host} by hand.");
             Ok(())
         }
         MappingCommand::Refresh => {
-            let counts: serde_json::Value =
-                sqlx::query_scalar("SELECT refresh_server_mappings()").fetch_one(db.pool()).await?;
-            println!("Mappings: {counts}");
+            let done = api::call::<op::mappings_refresh>(&session, NoInput {}).await?;
+            println!("Mappings: {}", done.counts);
             Ok(())
         }
     }

@@ -362,6 +362,19 @@ export type FindingRunSummary = { finished_at: string, duration_ms: number, run_
  */
 export type FindingType = "duplicate_usage" | "seen_not_planned" | "planned_not_seen" | "outside_any_prefix" | "mac_conflict" | "prefix_over_threshold" | "credential_rotation_due";
 
+/**
+ * Which findings a listing shows.
+ */
+export type FindingsInput = { 
+/**
+ * Resolved ones too.
+ */
+include_resolved: boolean, 
+/**
+ * Only these types, comma-separated (duplicate_usage,seen_not_planned); none: all.
+ */
+types: string | null, limit: number | null, };
+
 export type FirmwareRow = { fqdd: string, component_id: string | null, name: string, version: string, category: string | null, updateable: boolean, reported_by: string, 
 /**
  * What the OME baseline wants, and the verdict.
@@ -424,6 +437,12 @@ export type HostListRow = { id: string, moid: string, name: string, connection_s
  */
 server: string | null, mapping_confidence: number | null, cluster: string | null, site: string | null, vcenter: string, };
 
+export type HostRow = { hardware_uuid: string | null, moid: string, name: string, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, esxi_version: string | null, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, management_ips: Array<string>, vms: number, vcenter: string, datacenter: string | null, cluster: string | null, 
+/**
+ * The physical server it runs on (service tag), when mapped.
+ */
+server: string | null, last_sync: string, };
+
 export type HostTarget = { name: string, cluster: string | null, in_maintenance_mode: boolean, 
 /**
  * The physical server it runs on (service tag), when mapped.
@@ -434,6 +453,17 @@ server: string | null, };
  * Input of the detail drawers: the row's id.
  */
 export type IdInput = { id: string, };
+
+export type IdentityNameInput = { name: string, };
+
+/**
+ * A successful opening: the credentials stay in memory here, only their username leaves.
+ */
+export type IdentityTest = { name: string, username: string, 
+/**
+ * The sources that authenticate with it.
+ */
+used_by: Array<string>, message: string, };
 
 /**
  * iDRACs from CSV text with a header: name,url[,site][,driver][,thumbprint].
@@ -790,6 +820,17 @@ status: string, verified: boolean,
 evidence: JsonValue, };
 
 /**
+ * What recomputing the mappings did.
+ */
+export type MappingRefresh = { counts: Record<string, number>, };
+
+export type MappingRow = { service_tag: string | null, idrac: string | null, esxi_host: string, method: string, confidence: number, 
+/**
+ * active | ambiguous | rejected
+ */
+status: string, verified: boolean, evidence: JsonValue, };
+
+/**
  * The session's identity and what it may do, as the database will judge it.
  */
 export type Me = { login: string, email: string | null, role: string | null, capabilities: Array<string>, disabled: boolean, may: Permissions, };
@@ -867,6 +908,11 @@ folder: boolean, };
  * What was opened.
  */
 export type OpenedReport = { path: string, };
+
+/**
+ * A folder report definitions may write to (admins: `eio report folder add`).
+ */
+export type OutputFolder = { path: string, description: string | null, created_by: string | null, created_at: string, };
 
 /**
  * One flag per action the UI offers. A hint only: the database decides.
@@ -1008,6 +1054,19 @@ domain: string | null,
 cidr: string, };
 
 /**
+ * Which prefixes a listing shows.
+ */
+export type PrefixListInput = { 
+/**
+ * Only this routing domain (default: every one).
+ */
+domain: string | null, 
+/**
+ * Only prefixes inside this block (itself included).
+ */
+within: string | null, };
+
+/**
  * The prefix page: one call for everything the UI shows about one prefix. Long lists
  * stop at [`PAGE_LIMIT`] entries; the totals say how many there are.
  */
@@ -1135,9 +1194,27 @@ kind: string,
 choices: Array<string>, };
 
 /**
+ * A folder on the server's (or this machine's) file system, as an absolute path.
+ */
+export type ReportFolderInput = { path: string, description: string | null, };
+
+/**
  * The file formats (`report_format` in the database).
  */
 export type ReportFormat = "html" | "csv" | "json" | "xlsx";
+
+/**
+ * Which executions the history shows.
+ */
+export type ReportHistoryInput = { 
+/**
+ * Only this definition's runs.
+ */
+name: string | null, 
+/**
+ * At most this many (default 50).
+ */
+limit: number | null, };
 
 /**
  * "Run now": a definition (every format, into its folder), or one report type in one
@@ -1194,6 +1271,17 @@ history: Array<ReportExecution>,
  * Where "run now" writes when the definition names no folder (on the machine that runs it).
  */
 default_folder: string, };
+
+/**
+ * What resealing did.
+ */
+export type Reseal = { resealed: Array<string>, 
+/**
+ * (identity, why) for those this machine's key can't open.
+ */
+failed: Array<ResealFailure>, };
+
+export type ResealFailure = { name: string, reason: string, };
 
 /**
  * A routing domain (a VRF): prefixes in different domains never mix.
@@ -1267,6 +1355,11 @@ hosts: Array<string>, };
  * Which server: its id, service tag, hostname, iDRAC name or ESXi host name.
  */
 export type ServerInput = { server: string, };
+
+/**
+ * A server by service tag, host name, iDRAC name or ESXi host name.
+ */
+export type ServerNameInput = { server: string, };
 
 export type ServerRow = { uuid: string, service_tag: string | null, system_uuid: string | null, model: string | null, generation: string | null, power_state: string, health: string, hostname: string | null, idrac: string | null, idrac_firmware: string | null, idrac_ip: string | null, driver: string | null, bios_version: string | null, firmware_components: number, 
 /**
@@ -1740,6 +1833,19 @@ export type VmDetail = { id: string, moid: string, name: string, uuid: string | 
 host_mapping: MappingInfo | null, };
 
 /**
+ * Which VMs a listing shows.
+ */
+export type VmListInput = { 
+/**
+ * Names, guest host names or IPs matching this (fuzzy).
+ */
+search: string | null, 
+/**
+ * At most this many (default 1000).
+ */
+limit: number | null, };
+
+/**
  * A VM as one table row.
  */
 export type VmListRow = { id: string, moid: string, name: string, power_state: string | null, tools_status: string | null, guest_os: string | null, 
@@ -1749,6 +1855,23 @@ export type VmListRow = { id: string, moid: string, name: string, power_state: s
 ip: string | null, vcpu: number | null, memory_mb: number | null, tags: Array<string>, cluster: string | null, host: string | null, site: string | null, vcenter: string, };
 
 export type VmRef = { moid: string, name: string, power_state: string | null, };
+
+/**
+ * A VM with every seed field (and where it runs).
+ */
+export type VmRow = { 
+/**
+ * BIOS uuid (config.uuid).
+ */
+uuid: string | null, moid: string, name: string, folder_path: string | null, vcpu: number | null, memory_mb: number | null, power_state: string | null, tools_status: string | null, guest_os: string | null, guest_hostname: string | null, 
+/**
+ * [{mac, network, connected, label}]
+ */
+nics: JsonValue, 
+/**
+ * [{ip, confidence, mac}]
+ */
+guest_ips: JsonValue, tags: Array<string>, custom_attributes: JsonValue, notes: string | null, has_snapshot: boolean, last_sync: string, vcenter: string, datacenter: string | null, cluster: string | null, host: string | null, };
 
 export type WebSession = { mode: WebSessionMode, 
 /**
@@ -1809,6 +1932,8 @@ export const operations = {
   service_identities: { method: "GET", path: "/api/service-identities" },
   service_identity_add: { method: "POST", path: "/api/service-identities" },
   service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate" },
+  service_identity_test: { method: "POST", path: "/api/service-identities/test" },
+  service_identities_reseal: { method: "POST", path: "/api/service-identities/reseal" },
   worker_keys: { method: "GET", path: "/api/worker-keys" },
   worker_key_trust: { method: "POST", path: "/api/worker-keys" },
   worker_key_revoke: { method: "POST", path: "/api/worker-keys/revoke" },
@@ -1825,10 +1950,18 @@ export const operations = {
   inventory_page: { method: "GET", path: "/api/pages/inventory" },
   vm_detail: { method: "GET", path: "/api/vms/detail" },
   host_detail: { method: "GET", path: "/api/hosts/detail" },
+  vms: { method: "GET", path: "/api/vms" },
+  hosts: { method: "GET", path: "/api/hosts" },
+  servers: { method: "GET", path: "/api/servers" },
+  server_firmware: { method: "GET", path: "/api/servers/firmware" },
+  mappings: { method: "GET", path: "/api/mappings" },
+  mappings_refresh: { method: "POST", path: "/api/mappings/refresh" },
   servers_page: { method: "GET", path: "/api/pages/servers" },
   server_detail: { method: "GET", path: "/api/servers/detail" },
   mapping_set: { method: "POST", path: "/api/mappings/manual" },
   jobs_page: { method: "GET", path: "/api/pages/jobs" },
+  jobs: { method: "GET", path: "/api/jobs" },
+  kill_switch: { method: "GET", path: "/api/kill-switch" },
   job_detail: { method: "GET", path: "/api/jobs/detail" },
   job_submit: { method: "POST", path: "/api/jobs" },
   job_approve: { method: "POST", path: "/api/jobs/approve" },
@@ -1852,6 +1985,8 @@ export const operations = {
   ipam_assign: { method: "POST", path: "/api/ipam/assignments" },
   ipam_assignment_update: { method: "POST", path: "/api/ipam/assignments/update" },
   ipam_release: { method: "POST", path: "/api/ipam/assignments/release" },
+  ipam_prefixes: { method: "GET", path: "/api/ipam/prefixes" },
+  findings: { method: "GET", path: "/api/ipam/findings" },
   finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge" },
   findings_run: { method: "POST", path: "/api/ipam/findings/run" },
   search: { method: "GET", path: "/api/search" },
@@ -1874,6 +2009,11 @@ export const operations = {
   site_unpin: { method: "POST", path: "/api/sites/unpin" },
   reports_page: { method: "GET", path: "/api/pages/reports" },
   report_run: { method: "POST", path: "/api/reports/run" },
+  report_definitions: { method: "GET", path: "/api/reports/definitions" },
+  report_history: { method: "GET", path: "/api/reports/history" },
+  report_folders: { method: "GET", path: "/api/reports/folders" },
+  report_folder_add: { method: "POST", path: "/api/reports/folders" },
+  report_folder_remove: { method: "POST", path: "/api/reports/folders/remove" },
   report_define: { method: "POST", path: "/api/reports/definitions" },
 } as const;
 
@@ -1911,6 +2051,12 @@ export function makeApi(transport: Transport) {
     /** Replace a service identity's credentials (admins). */
     service_identity_rotate: (input: ServiceIdentityRotateInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_rotate", operations.service_identity_rotate.method, operations.service_identity_rotate.path, input),
+    /** Open a service identity's credentials with this machine's worker key and record the result. */
+    service_identity_test: (input: IdentityNameInput): Promise<IdentityTest> =>
+      transport.call<IdentityTest>("service_identity_test", operations.service_identity_test.method, operations.service_identity_test.path, input),
+    /** Re-encrypt every identity this machine's key opens for the currently trusted worker keys (admins). */
+    service_identities_reseal: (input: NoInput = {}): Promise<Reseal> =>
+      transport.call<Reseal>("service_identities_reseal", operations.service_identities_reseal.method, operations.service_identities_reseal.path, input),
     /** Worker public keys credentials are sealed for, revoked ones included. */
     worker_keys: (input: NoInput = {}): Promise<Array<WorkerKeyInfo>> =>
       transport.call<Array<WorkerKeyInfo>>("worker_keys", operations.worker_keys.method, operations.worker_keys.path, input),
@@ -1959,6 +2105,24 @@ export function makeApi(transport: Transport) {
     /** One ESXi host: hardware, mapping candidates with evidence, its VMs. */
     host_detail: (input: IdInput): Promise<HostDetail> =>
       transport.call<HostDetail>("host_detail", operations.host_detail.method, operations.host_detail.path, input),
+    /** VMs with the seed's fields, optionally narrowed by a fuzzy search. */
+    vms: (input: VmListInput): Promise<Array<VmRow>> =>
+      transport.call<Array<VmRow>>("vms", operations.vms.method, operations.vms.path, input),
+    /** ESXi hosts: hardware, state, management IPs, VM count, mapped server. */
+    hosts: (input: NoInput = {}): Promise<Array<HostRow>> =>
+      transport.call<Array<HostRow>>("hosts", operations.hosts.method, operations.hosts.path, input),
+    /** Physical servers: service tag, model, generation, power, health, firmware, mapping. */
+    servers: (input: NoInput = {}): Promise<Array<ServerRow>> =>
+      transport.call<Array<ServerRow>>("servers", operations.servers.method, operations.servers.path, input),
+    /** A server's firmware, component by component, with its baseline verdict. */
+    server_firmware: (input: ServerNameInput): Promise<Array<FirmwareRow>> =>
+      transport.call<Array<FirmwareRow>>("server_firmware", operations.server_firmware.method, operations.server_firmware.path, input),
+    /** Server-to-host mappings with method, confidence and status. */
+    mappings: (input: NoInput = {}): Promise<Array<MappingRow>> =>
+      transport.call<Array<MappingRow>>("mappings", operations.mappings.method, operations.mappings.path, input),
+    /** Recompute the automatic server-to-host mappings now (operators). */
+    mappings_refresh: (input: NoInput = {}): Promise<MappingRefresh> =>
+      transport.call<MappingRefresh>("mappings_refresh", operations.mappings_refresh.method, operations.mappings_refresh.path, input),
     /** The Dell servers page model: servers, generations, compliance, mappings to settle. */
     servers_page: (input: NoInput = {}): Promise<ServersPage> =>
       transport.call<ServersPage>("servers_page", operations.servers_page.method, operations.servers_page.path, input),
@@ -1971,6 +2135,12 @@ export function makeApi(transport: Transport) {
     /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. */
     jobs_page: (input: JobsQuery): Promise<JobsPage> =>
       transport.call<JobsPage>("jobs_page", operations.jobs_page.method, operations.jobs_page.path, input),
+    /** Jobs, newest first, optionally in one state. */
+    jobs: (input: JobsQuery): Promise<Array<JobSummary>> =>
+      transport.call<Array<JobSummary>>("jobs", operations.jobs.method, operations.jobs.path, input),
+    /** The global kill switch: engaged or not, by whom and why. */
+    kill_switch: (input: NoInput = {}): Promise<KillSwitch> =>
+      transport.call<KillSwitch>("kill_switch", operations.kill_switch.method, operations.kill_switch.path, input),
     /** One job: spec, policy, plan, why it paused, steps and events. */
     job_detail: (input: JobIdInput): Promise<JobDetail> =>
       transport.call<JobDetail>("job_detail", operations.job_detail.method, operations.job_detail.path, input),
@@ -2040,6 +2210,12 @@ export function makeApi(transport: Transport) {
     /** Release a planned or reserved address (operators). */
     ipam_release: (input: AddressInput): Promise<Assignment> =>
       transport.call<Assignment>("ipam_release", operations.ipam_release.method, operations.ipam_release.path, input),
+    /** Prefixes with parent and utilization, optionally of one domain or inside one block. */
+    ipam_prefixes: (input: PrefixListInput): Promise<Array<Prefix>> =>
+      transport.call<Array<Prefix>>("ipam_prefixes", operations.ipam_prefixes.method, operations.ipam_prefixes.path, input),
+    /** IPAM findings, open ones unless asked for all. */
+    findings: (input: FindingsInput): Promise<Array<Finding>> =>
+      transport.call<Array<Finding>>("findings", operations.findings.method, operations.findings.path, input),
     /** Acknowledge a finding as yourself, with a note saying why (operators). */
     finding_acknowledge: (input: AcknowledgeInput): Promise<Finding> =>
       transport.call<Finding>("finding_acknowledge", operations.finding_acknowledge.method, operations.finding_acknowledge.path, input),
@@ -2106,6 +2282,21 @@ export function makeApi(transport: Transport) {
     /** Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators). */
     report_run: (input: ReportRunInput): Promise<Array<ReportExecution>> =>
       transport.call<Array<ReportExecution>>("report_run", operations.report_run.method, operations.report_run.path, input),
+    /** Report definitions with their schedules and folders. */
+    report_definitions: (input: NoInput = {}): Promise<Array<ReportDefinition>> =>
+      transport.call<Array<ReportDefinition>>("report_definitions", operations.report_definitions.method, operations.report_definitions.path, input),
+    /** Report executions, newest first, optionally of one definition. */
+    report_history: (input: ReportHistoryInput): Promise<Array<ReportExecution>> =>
+      transport.call<Array<ReportExecution>>("report_history", operations.report_history.method, operations.report_history.path, input),
+    /** The folders, besides the reports folder, that report definitions may write to. */
+    report_folders: (input: NoInput = {}): Promise<Array<OutputFolder>> =>
+      transport.call<Array<OutputFolder>>("report_folders", operations.report_folders.method, operations.report_folders.path, input),
+    /** Allow report definitions to write to a folder (admins). */
+    report_folder_add: (input: ReportFolderInput): Promise<Array<OutputFolder>> =>
+      transport.call<Array<OutputFolder>>("report_folder_add", operations.report_folder_add.method, operations.report_folder_add.path, input),
+    /** Take a folder off the list (admins). */
+    report_folder_remove: (input: ReportFolderInput): Promise<Array<OutputFolder>> =>
+      transport.call<Array<OutputFolder>>("report_folder_remove", operations.report_folder_remove.method, operations.report_folder_remove.path, input),
     /** Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators). */
     report_define: (input: NewDefinition): Promise<ReportDefinition> =>
       transport.call<ReportDefinition>("report_define", operations.report_define.method, operations.report_define.path, input),

@@ -215,15 +215,40 @@ function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) 
 function Identities(props: { list: ServiceIdentity[]; reload: () => void }) {
   const may = useMay();
   const [form, setForm] = useState<ServiceIdentity | "new" | null>(null);
+  const test = async (name: string) => {
+    try {
+      notifications.show({ color: "green", message: (await api.service_identity_test({ name })).message });
+      props.reload();
+    } catch (e) {
+      notifications.show({ color: "red", title: `${name} did not open`, message: toApiError(e).message });
+    }
+  };
+  const reseal = async () => {
+    try {
+      const r = await api.service_identities_reseal();
+      notifications.show({
+        color: r.failed.length ? "orange" : "green",
+        message: `Resealed ${r.resealed.length} identit${r.resealed.length === 1 ? "y" : "ies"} for the trusted worker keys${r.failed.length ? `; not: ${r.failed.map((f) => `${f.name} (${f.reason})`).join(", ")}` : ""}.`,
+      });
+      props.reload();
+    } catch (e) {
+      notifications.show({ color: "red", title: "Not resealed", message: toApiError(e).message });
+    }
+  };
   return (
     <Stack>
-      {may.manage_service_identities && (
-        <Group>
+      <Group>
+        {may.manage_service_identities && (
           <Button onClick={() => setForm("new")} data-testid="identity-add">
             Add a service identity
           </Button>
-        </Group>
-      )}
+        )}
+        {may.manage_service_identities && may.run_workers && (
+          <Button variant="light" onClick={reseal} data-testid="identity-reseal">
+            Reseal for the trusted keys
+          </Button>
+        )}
+      </Group>
       {props.list.length === 0 ? (
         <EmptyState title="No service identities">Sources authenticate with a service identity; an admin adds one here or with `eio identity add`.</EmptyState>
       ) : (
@@ -259,11 +284,18 @@ function Identities(props: { list: ServiceIdentity[]; reload: () => void }) {
                   <Text size="xs">{i.used_by.join(", ") || "–"}</Text>
                 </Table.Td>
                 <Table.Td>
-                  {may.manage_service_identities && (
-                    <Button size="xs" variant="light" onClick={() => setForm(i)}>
-                      Rotate
-                    </Button>
-                  )}
+                  <Group gap={4} wrap="nowrap">
+                    {may.run_workers && (
+                      <Button size="xs" variant="subtle" onClick={() => test(i.name)} data-testid="identity-test">
+                        Test
+                      </Button>
+                    )}
+                    {may.manage_service_identities && (
+                      <Button size="xs" variant="light" onClick={() => setForm(i)}>
+                        Rotate
+                      </Button>
+                    )}
+                  </Group>
                 </Table.Td>
               </Table.Tr>
             ))}

@@ -207,3 +207,52 @@ pub async fn worker_key_revoke(session: &Session, input: WorkerKeyInput) -> Resu
         message: format!("Revoked {}. Reseal on a worker so existing credentials drop it.", input.public_key.trim()),
     })
 }
+
+#[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
+pub struct IdentityNameInput {
+    pub name: String,
+}
+
+/// A successful opening: the credentials stay in memory here, only their username leaves.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct IdentityTest {
+    pub name: String,
+    pub username: String,
+    /// The sources that authenticate with it.
+    pub used_by: Vec<String>,
+    pub message: String,
+}
+
+pub async fn service_identity_test(session: &Session, input: IdentityNameInput) -> Result<IdentityTest> {
+    let key = session.worker_key()?;
+    let (id, creds) = super::service_identities::open_for_use(&session.db, &input.name, key).await?;
+    // Opening proves the key and the seal; each source's own sync proves the login.
+    super::service_identities::record_use(&session.db, id, Ok(())).await?;
+    let si = super::service_identities::get(&session.db, &input.name).await?;
+    Ok(IdentityTest {
+        message: format!("{}: credentials for {} open with this machine's worker key.", si.name, creds.username),
+        name: si.name,
+        username: creds.username.clone(),
+        used_by: si.used_by,
+    })
+}
+
+/// What resealing did.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Reseal {
+    pub resealed: Vec<String>,
+    /// (identity, why) for those this machine's key can't open.
+    pub failed: Vec<ResealFailure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ResealFailure {
+    pub name: String,
+    pub reason: String,
+}
+
+pub async fn service_identities_reseal(session: &Session, _: NoInput) -> Result<Reseal> {
+    let key = session.worker_key()?;
+    let (resealed, failed) = super::service_identities::reseal_all(&session.db, key).await?;
+    Ok(Reseal { resealed, failed: failed.into_iter().map(|(name, reason)| ResealFailure { name, reason }).collect() })
+}

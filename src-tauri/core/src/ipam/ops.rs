@@ -441,3 +441,46 @@ pub async fn ipam_assignment_update(s: &Session, i: AssignmentUpdateInput) -> Re
 pub async fn ipam_release(s: &Session, i: AddressInput) -> Result<Assignment> {
     assignments::release(&s.db, domain_name(&i.domain), &i.address).await
 }
+
+/// Which prefixes a listing shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PrefixListInput {
+    /// Only this routing domain (default: every one).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Only prefixes inside this block (itself included).
+    #[serde(default)]
+    pub within: Option<String>,
+}
+
+pub async fn ipam_prefixes(s: &Session, i: PrefixListInput) -> Result<Vec<Prefix>> {
+    let within =
+        i.within.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| parse_cidr("within", w)).transpose()?;
+    prefixes::list(&s.db, &prefixes::PrefixFilter { domain: domain_name(&i.domain).map(str::to_owned), within }).await
+}
+
+/// Which findings a listing shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct FindingsInput {
+    /// Resolved ones too.
+    #[serde(default)]
+    pub include_resolved: bool,
+    /// Only these types, comma-separated (duplicate_usage,seen_not_planned); none: all.
+    #[serde(default)]
+    pub types: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn findings_list(s: &Session, i: FindingsInput) -> Result<Vec<Finding>> {
+    let types = i
+        .types
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::parse::<findings::FindingType>)
+        .collect::<Result<Vec<_>>>()?;
+    findings::list(&s.db, &FindingFilter { include_resolved: i.include_resolved, types, limit: i.limit }).await
+}

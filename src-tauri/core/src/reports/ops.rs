@@ -254,3 +254,47 @@ mod tests {
         assert_eq!(severity.choices, ["info", "warning", "error"]);
     }
 }
+
+pub async fn report_definitions(session: &Session, _: NoInput) -> Result<Vec<ReportDefinition>> {
+    super::definitions(&session.db).await
+}
+
+/// Which executions the history shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportHistoryInput {
+    /// Only this definition's runs.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// At most this many (default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn report_history(session: &Session, input: ReportHistoryInput) -> Result<Vec<super::ReportExecution>> {
+    super::history(
+        &session.db,
+        input.name.as_deref().filter(|n| !n.trim().is_empty()),
+        input.limit.unwrap_or(50).max(1),
+    )
+    .await
+}
+
+pub async fn report_folders(session: &Session, _: NoInput) -> Result<Vec<super::OutputFolder>> {
+    super::output_folders(&session.db).await
+}
+
+/// A folder on the server's (or this machine's) file system, as an absolute path.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ReportFolderInput {
+    pub path: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+pub async fn report_folder_add(session: &Session, input: ReportFolderInput) -> Result<Vec<super::OutputFolder>> {
+    super::allow_output_folder(&session.db, &input.path, input.description.as_deref()).await
+}
+
+pub async fn report_folder_remove(session: &Session, input: ReportFolderInput) -> Result<Vec<super::OutputFolder>> {
+    super::remove_output_folder(&session.db, &input.path).await
+}

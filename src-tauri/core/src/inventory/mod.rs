@@ -5,6 +5,9 @@
 //!
 //! This module only reads, with the caller's own rights. Manual mapping overrides are the
 //! one write here, done as the operator (row-level security checks they act as themselves).
+//! [`ops`] holds the listings as registry operations.
+pub mod ops;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -390,4 +393,9 @@ pub async fn hosts(db: &Database) -> Result<Vec<HostRow>> {
             })
         })
         .collect()
+}
+
+/// Recompute the automatic server-to-host mappings now; returns the function's counts.
+pub async fn refresh_mappings(db: &Database) -> Result<serde_json::Value> {
+    Ok(sqlx::query_scalar("SELECT refresh_server_mappings()").fetch_one(db.pool()).await?)
 }
