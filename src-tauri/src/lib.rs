@@ -66,7 +66,10 @@ impl AppState {
                     if let Some(db) = &db {
                         eio_core::identity::record_login(db, "eio-desktop").await;
                     }
-                    inner.session = db.map(Session::new);
+                    inner.session = match db {
+                        Some(db) => Some(local_session(config, db).await),
+                        None => None,
+                    };
                     inner.state = Some(state);
                     self.sessions.send_replace(inner.session.clone());
                 }
@@ -122,18 +125,22 @@ async fn connection_state(state: tauri::State<'_, AppState>) -> Result<Connectio
     }
 }
 
+/// The window's session: with this machine's worker key when it has one, so the window
+/// can test and reseal credentials here (the local workers load the same key).
+async fn local_session(config: &Config, db: eio_core::Database) -> Session {
+    match keystore::load(&keystore::locate(config, None)).await {
+        Ok(key) => Session::new(db).with_worker_key(key),
+        Err(_) => Session::new(db),
+    }
+}
+
 #[tauri::command(async)]
 async fn sign_in(state: tauri::State<'_, AppState>, input: SignInInput) -> Result<ConnectionState, ApiError> {
     let mut inner = state.started().await;
     let config = inner.config.clone()?;
     let (next, db, connected) = connection::sign_in(&config, input).await.map_err(ApiError::from)?;
     eio_core::identity::record_login(&db, "eio-desktop").await;
-    // This machine's worker key, when it has one, lets the window test and reseal
-    // credentials here (the local workers load the same key).
-    let session = match keystore::load(&keystore::locate(&next, None)).await {
-        Ok(key) => Session::new(db).with_worker_key(key),
-        Err(_) => Session::new(db),
-    };
+    let session = local_session(&next, db).await;
     if let Some(old) = inner.session.replace(session) {
         old.db.pool().close().await;
     }
@@ -218,6 +225,26 @@ async fn start_demo(
     Ok(inner.state.clone().unwrap_or_else(|| ConnectionState::disconnected(&config, None)))
 }
 
+/// The window is closing: the demo lab it ran goes with it, so pause the lab's sources
+/// (the next "Try the demo lab" resumes them). Bounded, so closing never hangs.
+fn pause_demo_sources<R: Runtime>(handle: &tauri::AppHandle<R>) {
+    if !DEMO_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let state = handle.state::<AppState>();
+    tauri::async_runtime::block_on(async {
+        let inner = state.inner.lock().await;
+        if let Some(session) = &inner.session {
+            let pause = eio_core::sources::set_demo_lab_enabled(&session.db, false);
+            match tokio::time::timeout(std::time::Duration::from_secs(5), pause).await {
+                Ok(Ok(n)) => tracing::info!(paused = n, "demo lab stopped: its sources are paused"),
+                Ok(Err(e)) => tracing::warn!(error = %e.message, "could not pause the demo lab's sources"),
+                Err(_) => tracing::warn!("pausing the demo lab's sources took too long"),
+            }
+        }
+    });
+}
+
 /// Register the shell's state and commands on a builder (the app, or a test's mock).
 pub fn register<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder.manage(state).invoke_handler(tauri::generate_handler![
@@ -240,7 +267,7 @@ pub fn run() {
         tracing::error!(error = %e, "configuration problem; the window will show it");
     }
     let worker_config = config.as_ref().ok().cloned();
-    let result = register(tauri::Builder::default(), AppState::new(config))
+    let app = register(tauri::Builder::default(), AppState::new(config))
         .setup(move |app| {
             // A missing tray host or indicator library must not stop the app.
             if let Err(e) = tray::install(app.handle()) {
@@ -250,9 +277,16 @@ pub fn run() {
             workers::spawn(worker_config.clone(), app.state::<AppState>().subscribe());
             Ok(())
         })
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("EIO could not start its window: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                pause_demo_sources(handle);
+            }
+        }),
+        Err(e) => {
+            eprintln!("EIO could not start its window: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -155,6 +155,23 @@ async fn an_operator_plans_edits_and_releases_a_chosen_address(admin: PgPool) {
         (p.status, p.vlan_id, p.description.as_deref()),
         (PrefixStatus::Reserved, Some(120), Some("db network"))
     );
+    let mut deprecate = PrefixUpdateInput {
+        domain: Some("lab".into()),
+        cidr: "10.20.0.0/24".into(),
+        status: Some(PrefixStatus::Deprecated),
+        site: None,
+        vlan_id: None,
+        description: None,
+        utilization_threshold: None,
+    };
+    api::call::<op::ipam_prefix_update>(&a, deprecate.clone()).await.unwrap();
+    let err = api::call::<op::ipam_assign>(&a, assign("10.20.0.30", "late")).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::Conflict, "prefix 10.20.0.0/24 is deprecated: nothing more is allocated from it")
+    );
+    deprecate.status = Some(PrefixStatus::Active);
+    api::call::<op::ipam_prefix_update>(&a, deprecate).await.unwrap();
     let removed = api::call::<op::ipam_prefix_remove>(
         &a,
         PrefixInput { domain: Some("lab".into()), cidr: "10.20.0.0/24".into() },

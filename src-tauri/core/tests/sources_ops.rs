@@ -275,3 +275,36 @@ async fn an_operator_cannot_add_edit_remove_or_probe_sources(admin: PgPool) {
         assert_eq!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("42501"), "{sql}: {e}");
     }
 }
+
+/// Red team: a worker login may update source rows (sync status), but it cannot make a real
+/// source "the demo lab's" (so described as "not running" and paused with the lab).
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_worker_cannot_mark_or_pause_a_source_as_the_demo_labs(admin: PgPool) {
+    trust_test_key(&admin).await;
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    api::call::<op::source_add>(&session(&carol).await, vcenter("vc01")).await.unwrap();
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    sqlx::query("UPDATE vcenter_instances SET last_error = 'x' WHERE name = 'vc01'")
+        .execute(&worker.pool)
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE vcenter_instances SET demo_lab = true WHERE name = 'vc01'",
+        "UPDATE vcenter_instances SET demo_lab_paused = true, enabled = false WHERE name = 'vc01'",
+    ] {
+        let e = sqlx::query(sql).execute(&worker.pool).await.unwrap_err();
+        assert_eq!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("42501"), "{sql}: {e}");
+    }
+    // The demo (an admin) may, and pausing then resuming touches only what it paused.
+    let db = Database::from_pool(carol.pool.clone());
+    eio_core::sources::mark_demo_lab(&db, SourceKind::Vcenter, "vc01").await.unwrap();
+    assert_eq!(eio_core::sources::set_demo_lab_enabled(&db, false).await.unwrap(), 1);
+    assert_eq!(eio_core::sources::set_demo_lab_enabled(&db, true).await.unwrap(), 1);
+    // An admin disables it on purpose: the demo's next start leaves it disabled.
+    let mut off = update(SourceKind::Vcenter, "vc01");
+    off.enabled = Some(false);
+    api::call::<op::source_update>(&session(&carol).await, off).await.unwrap();
+    assert_eq!(eio_core::sources::set_demo_lab_enabled(&db, true).await.unwrap(), 0);
+    let s = eio_core::sources::get(&db, SourceKind::Vcenter, "vc01").await.unwrap();
+    assert!(s.demo_lab && !s.enabled);
+}

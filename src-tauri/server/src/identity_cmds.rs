@@ -273,12 +273,12 @@ pub async fn identity(
         IdentityCommand::TrustWorkerKey { public_key, label } => {
             let done =
                 api::call::<op::worker_key_trust>(&session, WorkerKeyInput { public_key, label: Some(label) }).await?;
-            println!("{} (`eio identity reseal`)", done.message);
+            println!("{}", done.message.replace("Reseal on a worker", "Run `eio identity reseal` on a worker"));
             Ok(())
         }
         IdentityCommand::RevokeWorkerKey { public_key } => {
             let done = api::call::<op::worker_key_revoke>(&session, WorkerKeyInput { public_key, label: None }).await?;
-            println!("{} (`eio identity reseal`)", done.message);
+            println!("{}", done.message.replace("Reseal on a worker", "Run `eio identity reseal` on a worker"));
             Ok(())
         }
         IdentityCommand::Keys { json } => {

@@ -507,9 +507,14 @@ pub async fn mapping(db: &Database, cmd: MappingCommand) -> Result<(), Error> {
             output::mappings(&api::call::<op::mappings>(&session, NoInput {}).await?, json)
         }
         MappingCommand::Set { server, host } => {
-            api::call::<op::mapping_set>(&session, ManualMappingInput { server: server.clone(), host: host.clone() })
-                .await?;
-            println!("Mapped {server} to {host} by hand.");
+            let d = api::call::<op::mapping_set>(
+                &session,
+                ManualMappingInput { server: server.clone(), host: host.clone() },
+            )
+            .await?;
+            let tag = d.server.service_tag.clone().unwrap_or(server);
+            let mapped = d.server.esxi_host.clone().unwrap_or(host);
+            println!("Mapped {tag} to {mapped} by hand.");
             Ok(())
         }
         MappingCommand::Refresh => {

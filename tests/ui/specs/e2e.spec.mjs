@@ -311,7 +311,10 @@ describe("EIO in a browser", () => {
     await text.waitFor();
     // The lab's vCenter, OME, its iDRACs and the three imported ones: all refused.
     const n = 1 + (stack.lab.ome ? 1 : 0) + stack.lab.idracs.length + 3;
-    assert.equal(await text.innerText(), `${n} sources are unreachable: check that they are up and reachable from the workers.`);
+    assert.equal(
+      await text.innerText(),
+      `${n} sources are unreachable (idrac-000, idrac-001, idrac-002, and ${n - 3} more): check that they are up and reachable from the workers.`,
+    );
     await page.getByTestId("sync-failures-toggle").click();
     const list = page.getByTestId("sync-failures-list");
     await list.waitFor();

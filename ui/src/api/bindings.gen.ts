@@ -1736,7 +1736,7 @@ demo_lab: boolean, };
 /**
  * Why syncs failed, in the words an operator acts on.
  */
-export type SyncFailureReason = "unreachable" | "certificate" | "credentials" | "other";
+export type SyncFailureReason = "unreachable" | "certificate" | "credentials" | "worker_key" | "other";
 
 export type SyncTarget = { source: string | null, kind: SourceKind | null, 
 /**

@@ -108,8 +108,8 @@ function SyncFailures({ groups }: { groups: SyncFailureGroup[] }) {
       <Collapse in={open} transitionDuration={0}>
         <Stack gap={4} mt="xs" data-testid="sync-failures-list">
           {groups.map((g) => (
-            <Text key={g.reason} size="xs">
-              <b>{g.reason}</b>: {g.sources.join(", ")}
+            <Text key={`${g.reason}-${g.demo_lab}`} size="xs">
+              <b>{g.reason.replace("_", " ")}{g.demo_lab ? " (demo lab)" : ""}</b>: {g.sources.join(", ")}
             </Text>
           ))}
         </Stack>

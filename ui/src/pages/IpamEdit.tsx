@@ -253,7 +253,9 @@ export function AssignmentActions(props: { domain: string; a: Assignment; onChan
 /** "Who uses this IP": the prefixes holding it, its plans, and every report of it over time. */
 export function WhoUses(props: { domains: string[] }) {
   const [address, setAddress] = useState("");
-  const [domain, setDomain] = useState<string>(props.domains[0] ?? "default");
+  const [chosen, setDomain] = useState<string>(props.domains[0] ?? "default");
+  // The page's domain filter may narrow the list: never look up in a domain it no longer shows.
+  const domain = props.domains.includes(chosen) ? chosen : (props.domains[0] ?? "default");
   const [info, setInfo] = useState<AddressInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
   const look = async (e: FormEvent) => {

@@ -27,7 +27,7 @@ import { notifications } from "@mantine/notifications";
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import type { ExternalSystem, ServiceIdentity, SettingsPage as Model, User, UserRole } from "../api/bindings.gen";
-import { api, toApiError } from "../api/client";
+import { api, desktop, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, Facts, PageHeader, StatusBadge } from "../components/common";
 import { ago } from "../lib/format";
 import { useMay } from "../lib/me";
@@ -243,7 +243,7 @@ function Identities(props: { list: ServiceIdentity[]; reload: () => void }) {
             Add a service identity
           </Button>
         )}
-        {may.manage_service_identities && may.run_workers && (
+        {desktop && may.manage_service_identities && may.run_workers && (
           <Button variant="light" onClick={reseal} data-testid="identity-reseal">
             Reseal for the trusted keys
           </Button>
@@ -285,7 +285,7 @@ function Identities(props: { list: ServiceIdentity[]; reload: () => void }) {
                 </Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
-                    {may.run_workers && (
+                    {desktop && may.run_workers && (
                       <Button size="xs" variant="subtle" onClick={() => test(i.name)} data-testid="identity-test">
                         Test
                       </Button>

@@ -1,9 +1,10 @@
 //! Single addresses an operator plans by hand: a chosen address (not the next free one),
 //! edited (host name, MAC, description, planned or reserved) and released.
 //!
-//! A chosen address must lie in a prefix of its routing domain and must not be one the
-//! prefix reserves (its network or broadcast address), so what is planned is what the
-//! findings engine can check. The database places the assignment in its most specific
+//! A chosen address must lie in a prefix of its routing domain that is not deprecated, and
+//! must not be one the prefix reserves (its network or broadcast address), so what is
+//! planned is what the findings engine can check. These are consistency rules with clear
+//! messages, not security: an operator may write assignments in any case. The database places the assignment in its most specific
 //! prefix and stamps who planned it; operators may write assignments (`eio_operator`), and
 //! nothing here plans on someone else's behalf.
 use std::net::IpAddr;
@@ -28,8 +29,8 @@ pub async fn assign(
     let ip = parse_address(address)?;
     let domain_id = domain_id(db, domain).await?;
     let domain_name = domain.unwrap_or("default");
-    let containing: Option<(String, bool)> = sqlx::query_as(
-        "SELECT p.cidr::text, ipam_is_reserved(p.cidr, $2::inet) FROM prefixes p
+    let containing: Option<(String, bool, bool)> = sqlx::query_as(
+        "SELECT p.cidr::text, ipam_is_reserved(p.cidr, $2::inet), p.status = 'deprecated' FROM prefixes p
          WHERE p.id = ipam_containing_prefix($1, $2::inet)",
     )
     .bind(domain_id)
@@ -42,10 +43,14 @@ pub async fn assign(
                 "no prefix of routing domain {domain_name} holds {ip}: add the prefix first"
             )))
         }
-        Some((cidr, true)) => {
+        Some((cidr, true, _)) => {
             return Err(Error::invalid(format!(
                 "{ip} is reserved in {cidr} (its network or broadcast address): choose another"
             )))
+        }
+        // As allocation: nothing new is planned in a deprecated prefix.
+        Some((cidr, _, true)) => {
+            return Err(Error::conflict(format!("prefix {cidr} is deprecated: nothing more is allocated from it")))
         }
         Some(_) => {}
     }

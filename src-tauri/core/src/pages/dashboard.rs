@@ -45,6 +45,8 @@ pub enum SyncFailureReason {
     Certificate,
     /// The source refused the service identity's credentials.
     Credentials,
+    /// This worker can't open the credentials (its key isn't among those they are sealed for).
+    WorkerKey,
     Other,
 }
 
@@ -63,7 +65,9 @@ pub struct SyncFailureGroup {
 /// Sort a sync error into the reason an operator acts on.
 pub fn failure_reason(error: &str) -> SyncFailureReason {
     let e = error.to_ascii_lowercase();
-    if e.contains("certificate") || e.contains("tls ") || e.contains("tls 1.") || e.contains("pinned") {
+    if e.contains("worker key") || e.contains("sealed for") {
+        SyncFailureReason::WorkerKey
+    } else if e.contains("certificate") || e.contains("tls ") || e.contains("tls 1.") || e.contains("pinned") {
         SyncFailureReason::Certificate
     } else if e.contains("cannot connect")
         || e.contains("connection refused")
@@ -73,7 +77,8 @@ pub fn failure_reason(error: &str) -> SyncFailureReason {
         || e.contains("dns error")
     {
         SyncFailureReason::Unreachable
-    } else if e.contains("401")
+    } else if e.contains("http 401")
+        || e.contains("http 403")
         || e.contains("credentials")
         || e.contains("authentication")
         || e.contains("incorrect user name or password")
@@ -90,11 +95,9 @@ pub fn group_failures(sources: &[SourceHealth]) -> Vec<SyncFailureGroup> {
     let mut groups: Vec<SyncFailureGroup> = Vec::new();
     for s in sources.iter().filter(|s| s.enabled && s.last_sync_status.as_deref() == Some("failed")) {
         let reason = failure_reason(s.last_error.as_deref().unwrap_or_default());
-        match groups.iter_mut().find(|g| g.reason == reason) {
-            Some(g) => {
-                g.sources.push(s.name.clone());
-                g.demo_lab &= s.demo_lab;
-            }
+        // Demo-lab sources and an operator's never share a group: each gets its own advice.
+        match groups.iter_mut().find(|g| g.reason == reason && g.demo_lab == s.demo_lab) {
+            Some(g) => g.sources.push(s.name.clone()),
             None => groups.push(SyncFailureGroup {
                 reason,
                 sentence: String::new(),
@@ -112,10 +115,17 @@ pub fn group_failures(sources: &[SourceHealth]) -> Vec<SyncFailureGroup> {
             (_, SyncFailureReason::Certificate) => format!("{n} sources present certificates EIO does not trust"),
             (1, SyncFailureReason::Credentials) => "1 source refuses its credentials".to_owned(),
             (_, SyncFailureReason::Credentials) => format!("{n} sources refuse their credentials"),
+            (1, SyncFailureReason::WorkerKey) => "1 source's credentials can't be opened by the worker".to_owned(),
+            (_, SyncFailureReason::WorkerKey) => format!("{n} sources' credentials can't be opened by the worker"),
             (1, SyncFailureReason::Other) => "1 source failed to sync".to_owned(),
             (_, SyncFailureReason::Other) => format!("{n} sources failed to sync"),
         };
-        let named = if n <= 3 { format!(" ({})", g.sources.join(", ")) } else { String::new() };
+        // An operator's own sources are named (up to a handful); the demo's are the demo's.
+        let named = match (g.demo_lab, n) {
+            (false, 1..=5) => format!(" ({})", g.sources.join(", ")),
+            (false, _) => format!(" ({}, and {} more)", g.sources[..3].join(", "), n - 3),
+            (true, _) => String::new(),
+        };
         let advice = match (g.demo_lab, g.reason) {
             (true, SyncFailureReason::Unreachable) => {
                 " — the demo lab is not running: start it (Try the demo lab, or `eio demo`) or remove its sources"
@@ -126,6 +136,9 @@ pub fn group_failures(sources: &[SourceHealth]) -> Vec<SyncFailureGroup> {
             }
             (_, SyncFailureReason::Credentials) => {
                 ": rotate the service identity's credentials under Settings → Service identities"
+            }
+            (_, SyncFailureReason::WorkerKey) => {
+                ": trust its worker key and reseal the identities (Settings → Workers, Service identities)"
             }
             (_, SyncFailureReason::Other) => ": see each source's error under Settings → Sources",
         };
@@ -402,11 +415,34 @@ mod tests {
     }
 
     #[test]
+    fn an_operators_source_never_hides_in_the_demo_labs_group() {
+        let mut sources: Vec<SourceHealth> =
+            (0..61).map(|i| failed(&format!("idrac-{i:03}"), "cannot connect to 127.0.0.1:1: refused", true)).collect();
+        sources.push(failed("vc-prod", "cannot connect to vc-prod:443: No route to host", false));
+        sources.push(failed("bmc-9", "bmc-9 answered HTTP 401: Unauthorized", false));
+        sources.push(failed("bmc-7", "this worker's key is not among those the credentials are sealed for", false));
+        let groups = group_failures(&sources);
+        let sentences: Vec<&str> = groups.iter().map(|g| g.sentence.as_str()).collect();
+        assert_eq!(
+            sentences,
+            vec![
+                "61 sources are unreachable — the demo lab is not running: start it (Try the demo lab, or `eio demo`) \
+                 or remove its sources.",
+                "1 source is unreachable (vc-prod): check that they are up and reachable from the workers.",
+                "1 source refuses its credentials (bmc-9): rotate the service identity's credentials under Settings → \
+                 Service identities.",
+                "1 source's credentials can't be opened by the worker (bmc-7): trust its worker key and reseal the \
+                 identities (Settings → Workers, Service identities).",
+            ]
+        );
+    }
+
+    #[test]
     fn failures_group_by_reason_and_name_small_groups() {
         let sources = vec![
             failed("vc01", "vc01.example.com:443 did not answer within 120 s", false),
             failed("bmc-1", "10.0.0.1:443 presented a certificate with SHA-256 AA, but BB is pinned; …", false),
-            failed("bmc-2", "cannot connect to 10.0.0.2:443: No route to host", true),
+            failed("bmc-2", "cannot connect to 10.0.0.2:443: No route to host", false),
             failed("ome", "ome answered HTTP 401: Unauthorized", false),
             failed("odd", "the response was not XML", false),
         ];

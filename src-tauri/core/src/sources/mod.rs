@@ -443,16 +443,18 @@ pub async fn mark_demo_lab(db: &Database, kind: SourceKind, name: &str) -> Resul
     Ok(())
 }
 
-/// Pause (disable) or resume (enable) every demo-lab source, as the demo stops or starts;
-/// returns how many changed. Sources an operator added are never touched.
+/// Pause (disable) the enabled demo-lab sources as the demo stops, or resume (enable) the
+/// ones it paused as it starts; returns how many changed. Sources an operator added, and
+/// demo sources an operator disabled, are never touched.
 pub async fn set_demo_lab_enabled(db: &Database, enabled: bool) -> Result<u64> {
+    let sql = if enabled {
+        "UPDATE {} SET enabled = true, demo_lab_paused = false WHERE demo_lab AND demo_lab_paused"
+    } else {
+        "UPDATE {} SET enabled = false, demo_lab_paused = true WHERE demo_lab AND enabled"
+    };
     let mut changed = 0;
     for kind in [SourceKind::Vcenter, SourceKind::Idrac, SourceKind::Ome] {
-        changed += sqlx::query(&format!("UPDATE {} SET enabled = $1 WHERE demo_lab AND enabled <> $1", kind.table()))
-            .bind(enabled)
-            .execute(db.pool())
-            .await?
-            .rows_affected();
+        changed += sqlx::query(&sql.replace("{}", kind.table())).execute(db.pool()).await?.rows_affected();
     }
     Ok(changed)
 }
