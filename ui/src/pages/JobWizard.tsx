@@ -8,6 +8,7 @@ import {
   MultiSelect,
   NumberInput,
   Radio,
+  SegmentedControl,
   Select,
   SimpleGrid,
   Skeleton,
@@ -52,6 +53,14 @@ export type WizardState = {
   vmLimit: number | null;
   requireApproval: boolean | null;
   title: string;
+  /** now | at (runAt) | schedule (cron) */
+  when: "now" | "at" | "schedule";
+  /** Local date and time, from a datetime-local input. */
+  runAt: string;
+  /** Cron, five fields in UTC, or @daily… */
+  schedule: string;
+  /** Resubmitting with the same key gives the same job, never a second one. */
+  idempotencyKey: string;
 };
 
 export const INITIAL: WizardState = {
@@ -72,6 +81,10 @@ export const INITIAL: WizardState = {
   vmLimit: null,
   requireApproval: null,
   title: "",
+  when: "now",
+  runAt: "",
+  schedule: "",
+  idempotencyKey: "",
 };
 
 /** The request the wizard's state describes. */
@@ -101,11 +114,21 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
     title: s.title.trim() || null,
     policy_name: s.policyName,
     policy: Object.keys(overrides).length ? overrides : null,
-    idempotency_key: null,
-    run_at: null,
-    schedule: null,
+    idempotency_key: s.idempotencyKey.trim() || null,
+    run_at: s.when === "at" && s.runAt ? new Date(s.runAt).toISOString() : null,
+    schedule: s.when === "schedule" ? s.schedule.trim() || null : null,
     dry_run: dryRun,
   };
+}
+
+/** Why the "when" choice can't go on yet (null: it can). */
+export function whenProblem(s: WizardState, now: Date = new Date()): string | null {
+  if (s.when === "at") {
+    if (!s.runAt) return "Say when it should run.";
+    if (new Date(s.runAt).getTime() <= now.getTime()) return "Choose a time in the future.";
+  }
+  if (s.when === "schedule" && !s.schedule.trim()) return "Give a cron schedule (five fields, UTC), e.g. 0 2 * * 6.";
+  return null;
 }
 
 /** Why the target step can't go on yet (None: it can). */
@@ -226,6 +249,52 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
               onChange={(e) => set("requireApproval", e.currentTarget.checked)}
             />
             <TextInput label="Title (optional)" placeholder="Defaults to the plan's summary" value={s.title} onChange={(e) => set("title", e.currentTarget.value)} />
+            <SegmentedControl
+              data={[
+                { value: "now", label: "Run when approved" },
+                { value: "at", label: "At a time" },
+                { value: "schedule", label: "On a schedule" },
+              ]}
+              value={s.when}
+              onChange={(v) => set("when", v as WizardState["when"])}
+              w={420}
+              data-testid="wizard-when"
+            />
+            {s.when === "at" && (
+              <TextInput
+                type="datetime-local"
+                label="Run at (your local time)"
+                description="Approved before then, it waits; approved after, it runs at once."
+                value={s.runAt}
+                onChange={(e) => set("runAt", e.currentTarget.value)}
+                w={260}
+                data-testid="wizard-run-at"
+              />
+            )}
+            {s.when === "schedule" && (
+              <TextInput
+                label="Schedule (cron, UTC)"
+                description="Five fields or @daily, @weekly…: each run is a job of its own, planned and approved as this one is."
+                placeholder="0 2 * * 6"
+                value={s.schedule}
+                onChange={(e) => set("schedule", e.currentTarget.value)}
+                w={360}
+                className="mono"
+                data-testid="wizard-schedule"
+              />
+            )}
+            {whenProblem(s) && (
+              <Text size="sm" c="orange">
+                {whenProblem(s)}
+              </Text>
+            )}
+            <TextInput
+              label="Idempotency key (optional)"
+              description="Submitting again with the same key gives back the same job instead of a second one (for scripts and retries)."
+              value={s.idempotencyKey}
+              onChange={(e) => set("idempotencyKey", e.currentTarget.value)}
+              w={360}
+            />
           </Stack>
         </Stepper.Step>
         <Stepper.Step label="Plan">
@@ -253,7 +322,11 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
           Back
         </Button>
         {step < 3 ? (
-          <Button onClick={() => setStep((x) => x + 1)} disabled={(step === 0 && kinds.length === 0) || (step === 1 && !!problem)} data-testid="wizard-next">
+          <Button
+            onClick={() => setStep((x) => x + 1)}
+            disabled={(step === 0 && kinds.length === 0) || (step === 1 && !!problem) || (step === 2 && !!whenProblem(s))}
+            data-testid="wizard-next"
+          >
             {step === 2 ? "Show the plan" : "Next"}
           </Button>
         ) : (

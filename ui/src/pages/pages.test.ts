@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { INITIAL, targetProblem, toRequest } from "./JobWizard";
+import { INITIAL, targetProblem, toRequest, whenProblem } from "./JobWizard";
 import { readPause } from "./JobDetailPage";
 
 describe("the job wizard", () => {
@@ -18,6 +18,20 @@ describe("the job wizard", () => {
     expect(toRequest(INITIAL, false).policy).toBeNull();
     const fw = toRequest({ ...INITIAL, kind: "firmware_update", cluster: "c1", component: " BIOS ", version: "2.1", image: "/x" }, false);
     expect(fw.spec).toMatchObject({ type: "firmware_update", component: "BIOS", cluster: "c1" });
+    expect([r.run_at, r.schedule, r.idempotency_key]).toEqual([null, null, null]);
+  });
+
+  it("says when: at a time, on a schedule, or once per idempotency key", () => {
+    const now = new Date("2026-12-06T10:00:00Z");
+    const at = { ...INITIAL, hosts: ["esx-001"], when: "at" as const, runAt: "2026-12-07T02:30" };
+    expect(toRequest(at, false).run_at).toBe(new Date("2026-12-07T02:30").toISOString());
+    expect(whenProblem(at, now)).toBeNull();
+    expect(whenProblem({ ...at, runAt: "" }, now)).toBe("Say when it should run.");
+    expect(whenProblem({ ...at, runAt: "2026-12-01T00:00" }, now)).toBe("Choose a time in the future.");
+    const weekly = { ...INITIAL, hosts: ["esx-001"], when: "schedule" as const, schedule: " 0 2 * * 6 ", runAt: "2026-12-07T02:30" };
+    expect(toRequest(weekly, false)).toMatchObject({ schedule: "0 2 * * 6", run_at: null });
+    expect(whenProblem({ ...weekly, schedule: " " }, now)).toMatch(/cron schedule/);
+    expect(toRequest({ ...INITIAL, idempotencyKey: " mm-1 " }, false).idempotency_key).toBe("mm-1");
   });
 });
 
