@@ -119,7 +119,12 @@ async fn signing_in_to_a_shared_database_saves_the_address_but_never_the_passwor
     assert_eq!(results[3].as_ref().unwrap()["settings"]["port"], port);
     // Signing out closes the session.
     assert_eq!(results[4].as_ref().unwrap()["connected"], false);
-    assert!(results[5].is_err());
+    let after = results[5].as_ref().unwrap_err();
+    assert_eq!(
+        (after["code"].as_str(), after["message"].as_str()),
+        (Some("forbidden"), Some("not signed in")),
+        "{after}"
+    );
 
     let saved = std::fs::read_to_string(&config_file).unwrap();
     assert!(saved.contains(&format!("@{}:{}/", o.get_host(), port)), "{saved}");

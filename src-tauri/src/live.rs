@@ -126,6 +126,31 @@ async fn facts(session: &Session, mut e: LiveEvent) -> Option<LiveEvent> {
     Some(e)
 }
 
+/// What the user is told, judged on the rows, never on a payload: each event is read back
+/// ([`facts`]) and a job is told about when its status changes, however often it is
+/// announced (a job sent back for approval is told again: it moved away and back).
+#[derive(Default)]
+pub struct Judge {
+    last_status: HashMap<Uuid, String>,
+}
+
+impl Judge {
+    pub async fn notice(&mut self, session: &Session, e: LiveEvent, viewer: &Viewer) -> Option<Notice> {
+        if !matches!(e.kind, LiveKind::Job | LiveKind::Approval) {
+            return None;
+        }
+        let fact = facts(session, e).await?;
+        let (Some(job), Some(status)) = (fact.job_id, fact.status.clone()) else { return None };
+        if self.last_status.len() > 4096 {
+            self.last_status.clear();
+        }
+        if self.last_status.insert(job, status.clone()).as_deref() == Some(status.as_str()) {
+            return None;
+        }
+        notice(&fact, viewer)
+    }
+}
+
 /// Follow the session: relay while one is open, stop when it closes, restart on a new one.
 pub fn spawn<R: Runtime>(app: AppHandle<R>, mut sessions: watch::Receiver<Option<Session>>) {
     tauri::async_runtime::spawn(async move {
@@ -192,9 +217,7 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
         }
     };
     let handle = async {
-        // A job is told about when its status changes, however often it is announced (a job
-        // sent back for approval is told again: it moved away and back).
-        let mut last_status: HashMap<Uuid, String> = HashMap::new();
+        let mut judge = Judge::default();
         while let Some(mut e) = rx.recv().await {
             if overflowed.swap(false, Ordering::Relaxed) {
                 tracing::info!("live updates came faster than they could be shown: reloading instead");
@@ -209,18 +232,7 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
                     viewer = Viewer::from(&m);
                 }
             }
-            if !matches!(e.kind, LiveKind::Job | LiveKind::Approval) {
-                continue;
-            }
-            let Some(fact) = facts(session, e).await else { continue };
-            let (Some(job), Some(status)) = (fact.job_id, fact.status.clone()) else { continue };
-            if last_status.len() > 4096 {
-                last_status.clear();
-            }
-            if last_status.insert(job, status.clone()).as_deref() == Some(status.as_str()) {
-                continue;
-            }
-            let Some(n) = notice(&fact, &viewer) else { continue };
+            let Some(n) = judge.notice(session, e, &viewer).await else { continue };
             let title = eio_core::jobs::get(&session.db, n.job_id()).await.map(|j| j.title).unwrap_or_default();
             notify(app, n, &title);
         }

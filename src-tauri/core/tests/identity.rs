@@ -242,7 +242,13 @@ async fn admins_manage_users_through_the_database(admin: PgPool) {
     let r = sqlx::query("SELECT create_user('bob@example.com', 'viewer', 'eio_t_bob', '{}', 'hunter2')")
         .execute(&boss.pool)
         .await;
-    assert!(r.unwrap_err().to_string().contains("SCRAM"));
+    match r {
+        Err(sqlx::Error::Database(e)) => {
+            assert_eq!(e.code().as_deref(), Some("22023"), "{e}");
+            assert!(e.message().contains("SCRAM"), "{e}");
+        }
+        other => panic!("a plaintext password was not refused: {other:?}"),
+    }
 
     // Too-powerful logins can't be linked.
     let e = users::add(
@@ -258,6 +264,7 @@ async fn admins_manage_users_through_the_database(admin: PgPool) {
     )
     .await
     .unwrap_err();
+    assert_eq!(e.code, eio_core::error::ErrorCode::InvalidInput, "{}", e.message);
     assert!(e.message.contains("reserved"), "{}", e.message);
 
     // Duplicate emails are a conflict, said plainly.
@@ -285,7 +292,11 @@ async fn admins_manage_users_through_the_database(admin: PgPool) {
     let mut alice_conn = alice_pool.acquire().await.unwrap();
     sqlx::query("SELECT 1").execute(&mut *alice_conn).await.unwrap();
     users::disable(&db, "alice@example.com").await.unwrap();
-    assert!(sqlx::query("SELECT 1").execute(&mut *alice_conn).await.is_err(), "the open session was ended");
+    // The backend was terminated (57P01 admin_shutdown), not merely refused a statement.
+    match sqlx::query("SELECT 1").execute(&mut *alice_conn).await {
+        Err(sqlx::Error::Database(e)) => assert_eq!(e.code().as_deref(), Some("57P01"), "{e}"),
+        other => panic!("the open session should have been ended, got {other:?}"),
+    }
     drop(alice_conn);
     alice_pool.close().await;
     let can_login: bool = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
@@ -329,7 +340,8 @@ async fn service_identities_open_only_for_trusted_workers_and_every_use_is_audit
     // The admin can list it but never open it: no ciphertext reaches them.
     let (_, creds) = ids::open_for_use(&worker_db, "vc-prod", &key).await.unwrap();
     assert_eq!(creds.password.expose(), "vc-pw-41d7");
-    assert!(ids::open_for_use(&admin_db, "vc-prod", &key).await.is_err());
+    let e = ids::open_for_use(&admin_db, "vc-prod", &key).await.unwrap_err();
+    assert_eq!(e.code, eio_core::error::ErrorCode::Forbidden, "{}", e.message);
 
     // A worker with another key gets a clear error naming the identity and the keys.
     let stranger = WorkerKey::generate();

@@ -2,11 +2,12 @@
 //! PostgreSQL logins in each EIO group role, using plain SQL (no Rust checks involved).
 mod common;
 
-use common::{db_message, fake_ciphertext, host_plan, sqlstate, trust_test_key, two_sites, Login, TEST_RECIPIENT};
+use common::{fake_ciphertext, host_plan, refusal, sqlstate, trust_test_key, two_sites, Login, TEST_RECIPIENT};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 const DENIED: &str = "42501";
+const BAD_PARAMETER: &str = "22023";
 
 async fn service_identity(admin: &PgPool) -> Uuid {
     trust_test_key(admin).await;
@@ -212,7 +213,8 @@ async fn four_eyes_operators_submit_other_approvers_approve(admin: PgPool) {
     // An approver can't approve their own job.
     let (own, _) = submit(&ap1.pool, "maintenance_mode", None).await.unwrap();
     let r = sqlx::query("SELECT approve_job($1, 'lgtm')").bind(own).execute(&ap1.pool).await;
-    let msg = db_message(r);
+    let (state, msg) = refusal(r);
+    assert_eq!(state, DENIED, "{msg}");
     assert!(msg.contains("four eyes"), "{msg}");
 
     // Nor can anyone write the approval into the row directly.
@@ -289,7 +291,8 @@ async fn capabilities_refine_roles(admin: PgPool) {
 
     // Without the capability the job type needs: refused, naming it.
     let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &["maintenance_mode"]))).await;
-    let msg = db_message(submit(&op.pool, "firmware_update", None).await);
+    let (state, msg) = refusal(submit(&op.pool, "firmware_update", None).await);
+    assert_eq!(state, DENIED, "{msg}");
     assert!(msg.contains("firmware_update capability"), "{msg}");
     // Sync jobs need no capability beyond the operator role.
     assert!(submit(&op.pool, "sync", None).await.is_ok());
@@ -331,7 +334,8 @@ async fn capabilities_refine_roles(admin: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn logins_without_a_user_or_disabled_users_cannot_submit(admin: PgPool) {
     let unmapped = Login::new(&admin, "eio_operator", None).await;
-    let msg = db_message(submit(&unmapped.pool, "sync", None).await);
+    let (state, msg) = refusal(submit(&unmapped.pool, "sync", None).await);
+    assert_eq!(state, DENIED, "{msg}");
     assert!(msg.contains("not mapped"), "{msg}");
 
     let op = Login::new(&admin, "eio_operator", Some(("gone@example.com", "operator", &[]))).await;
@@ -340,7 +344,8 @@ async fn logins_without_a_user_or_disabled_users_cannot_submit(admin: PgPool) {
         .execute(&admin)
         .await
         .unwrap();
-    let msg = db_message(submit(&op.pool, "sync", None).await);
+    let (state, msg) = refusal(submit(&op.pool, "sync", None).await);
+    assert_eq!(state, DENIED, "{msg}");
     assert!(msg.contains("disabled"), "{msg}");
 }
 
@@ -388,12 +393,14 @@ async fn job_events_are_append_only_for_everyone(admin: PgPool) {
     }
     // Not even a superuser goes around the trigger by accident.
     for sql in ["UPDATE job_events SET message = 'x'", "DELETE FROM job_events", "TRUNCATE job_events"] {
-        let msg = db_message(sqlx::raw_sql(sql).execute(&admin).await);
+        let (state, msg) = refusal(sqlx::raw_sql(sql).execute(&admin).await);
+        assert_eq!(state, DENIED, "{sql}: {msg}");
         assert!(msg.contains("append-only"), "{sql}: {msg}");
     }
     // Approvals and the audit trail are protected the same way.
     for sql in ["UPDATE approvals SET comment = 'x'", "DELETE FROM audit_events", "TRUNCATE approvals"] {
-        let msg = db_message(sqlx::raw_sql(sql).execute(&admin).await);
+        let (state, msg) = refusal(sqlx::raw_sql(sql).execute(&admin).await);
+        assert_eq!(state, DENIED, "{sql}: {msg}");
         assert!(msg.contains("append-only"), "{sql}: {msg}");
     }
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_events WHERE job_id = $1")
@@ -443,10 +450,13 @@ async fn job_status_follows_the_legal_transitions(admin: PgPool) {
     // Policies are validated where they are stored.
     policy = serde_json::json!({"allow_hard_poweroff": true});
     let r = sqlx::query("SELECT resolve_job_policy('default', $1, 'sync')").bind(&policy).fetch_one(&op.pool).await;
-    assert!(db_message(r).contains("allow_vm_shutdown"));
+    let (state, msg) = refusal(r);
+    assert_eq!(state, BAD_PARAMETER, "{msg}");
+    assert!(msg.contains("allow_vm_shutdown"), "{msg}");
     let r =
         sqlx::query("SELECT id FROM submit_job('sync', 'x', p_policy => '{\"vm_limt\": 3}')").fetch_one(&op.pool).await;
-    let msg = db_message(r);
+    let (state, msg) = refusal(r);
+    assert_eq!(state, BAD_PARAMETER, "{msg}");
     assert!(msg.contains("unknown job policy field \"vm_limt\""), "{msg}");
 }
 

@@ -245,6 +245,7 @@ async fn a_blocked_evacuation_pauses_with_the_vms_and_the_operators_choice_is_ap
         .execute(&admin)
         .await
         .unwrap_err();
+    assert_eq!(refused.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"), "{refused}");
     assert!(refused.to_string().contains("allow_vm_shutdown"), "{refused}");
     // A VM that does not block can't be chosen.
     let other = sqlx::query("SELECT decide_job($1, 'suspend', ARRAY[$2])")
@@ -253,6 +254,7 @@ async fn a_blocked_evacuation_pauses_with_the_vms_and_the_operators_choice_is_ap
         .execute(&admin)
         .await
         .unwrap_err();
+    assert_eq!(other.as_database_error().and_then(|e| e.code()).as_deref(), Some("22023"), "{other}");
     assert!(other.to_string().contains("blocking"), "{other}");
 
     sqlx::query("SELECT decide_job($1, 'suspend', ARRAY[$2], 'suspend it, we fix the storage later')")

@@ -275,6 +275,7 @@ mod scheduled_jobs {
             .unwrap();
         assert!(leased.is_empty(), "{leased:?}");
         let err = jobs::approve(&db, run, Some("self")).await.unwrap_err();
+        assert_eq!(err.code, eio_core::error::ErrorCode::Forbidden, "{}", err.message);
         assert!(err.message.contains("four eyes"), "{}", err.message);
         // The next due time makes another run, also waiting.
         make_due(&pool, def, 30).await;

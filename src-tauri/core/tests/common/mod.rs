@@ -91,6 +91,18 @@ pub fn sqlstate<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
     }
 }
 
+/// A refusal by the database: its SQLSTATE and its message. Panics when the statement
+/// succeeded or failed some other way, so a typo can't pass for a refusal.
+pub fn refusal<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> (String, String) {
+    match r {
+        Ok(v) => panic!("expected the database to refuse, but it returned {v:?}"),
+        Err(sqlx::Error::Database(db)) => {
+            (db.code().map(|c| c.into_owned()).unwrap_or_default(), db.message().to_owned())
+        }
+        Err(other) => panic!("expected a database error, got {other:?}"),
+    }
+}
+
 /// The message of a failed statement.
 pub fn db_message<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
     match r {
