@@ -183,6 +183,38 @@ async fn open_report(
     Ok(eio_core::reports::ops::OpenedReport { path: path.display().to_string() })
 }
 
+/// "Save as…": a copy of a recorded report file where the operator chooses in the system's
+/// save dialog (Tauri's dialog plugin). The file is the one `open_report` would open (the
+/// same rule), the dialog offers its name and format, and the copy goes through a
+/// temporary file beside the target. None when the dialog was cancelled.
+#[tauri::command(async)]
+async fn save_report<R: Runtime>(
+    app: tauri::AppHandle<R>,
+    state: tauri::State<'_, AppState>,
+    input: eio_core::reports::ops::OpenReportInput,
+) -> Result<eio_core::reports::ops::SavedReport, ApiError> {
+    use tauri_plugin_dialog::DialogExt;
+    let session = state.session().await?;
+    let input = eio_core::reports::ops::OpenReportInput { folder: false, ..input };
+    let from = eio_core::reports::ops::openable_path(&session, &input).await?;
+    let name = from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let extension = from.extension().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut dialog = app.dialog().file().set_title("Save the report as").set_file_name(&name);
+    if !extension.is_empty() {
+        dialog = dialog.add_filter(format!("{} report", extension.to_uppercase()), &[extension.as_str()]);
+    }
+    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| ApiError::from(eio_core::Error::internal(format!("the save dialog failed: {e}"))))?;
+    let Some(chosen) = chosen else { return Ok(eio_core::reports::ops::SavedReport { path: None }) };
+    let to = chosen
+        .into_path()
+        .map_err(|e| ApiError::from(eio_core::Error::invalid(format!("the dialog chose no local file: {e}"))))?;
+    eio_core::reports::ops::save_copy(&from, &to)?;
+    tracing::info!(from = %from.display(), to = %to.display(), "report saved");
+    Ok(eio_core::reports::ops::SavedReport { path: Some(to.display().to_string()) })
+}
+
 /// The demo lab runs at most once per desktop process.
 static DEMO_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -247,12 +279,13 @@ fn pause_demo_sources<R: Runtime>(handle: &tauri::AppHandle<R>) {
 
 /// Register the shell's state and commands on a builder (the app, or a test's mock).
 pub fn register<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![
+    builder.plugin(tauri_plugin_dialog::init()).manage(state).invoke_handler(tauri::generate_handler![
         eio_call,
         connection_state,
         sign_in,
         sign_out,
         open_report,
+        save_report,
         start_demo
     ])
 }

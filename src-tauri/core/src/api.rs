@@ -238,6 +238,16 @@ operations! {
     job_decide: Post "/api/jobs/decide", crate::pages::jobs::JobDecideInput => crate::jobs::JobSummary = crate::pages::ops::job_decide;
     /// Engage (operators) or release (admins) the global kill switch.
     kill_switch_set: Post "/api/kill-switch", crate::pages::jobs::KillSwitchInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch_set;
+    /// Named job policies, `default` first.
+    job_policies: Get "/api/job-policies", NoInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policies;
+    /// Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs.
+    job_policy_save: Post "/api/job-policies", crate::jobs::policies::PolicyInput => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_save;
+    /// Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with.
+    job_policy_remove: Post "/api/job-policies/remove", crate::jobs::policies::PolicyNameInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policy_remove;
+    /// How many disruptive jobs may run at once per cluster and per site.
+    concurrency_limits: Get "/api/concurrency-limits", NoInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limits;
+    /// Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it.
+    concurrency_limit_set: Post "/api/concurrency-limits", crate::jobs::policies::LimitInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limit_set;
     /// The settings page model: connection, sources, service identities, users, sites, workers.
     settings_page: Get "/api/pages/settings", NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
     /// Change a user's role (admins).
@@ -357,6 +367,12 @@ pub const DESKTOP_COMMANDS: &[(&str, &str, &str, &str)] = &[
         "Open a recorded report file (or its folder) with the desktop's default application.",
     ),
     (
+        "save_report",
+        "OpenReportInput",
+        "SavedReport",
+        "Save a copy of a recorded report file where the operator chooses (a Save as… dialog).",
+    ),
+    (
         "start_demo",
         "NoInput",
         "ConnectionState",
@@ -374,6 +390,7 @@ fn visit_extra_types(v: &mut TypeCollector) {
     v.visit::<crate::pages::live::LiveEvent>();
     v.visit::<crate::reports::ops::OpenReportInput>();
     v.visit::<crate::reports::ops::OpenedReport>();
+    v.visit::<crate::reports::ops::SavedReport>();
 }
 
 struct TypeCollector {

@@ -1179,15 +1179,20 @@ async fn the_reports_page_defines_runs_and_lists_through_the_operation_registry(
 
     // Opening: only a recorded file this login can see, and only while it is there.
     let id: Uuid = adhoc[0]["id"].as_str().unwrap().parse().unwrap();
-    let open = |folder| eio_core::reports::ops::OpenReportInput { execution_id: id, folder };
+    let open = |folder| eio_core::reports::ops::OpenReportInput { execution_id: id, folder, file: None };
     assert_eq!(eio_core::reports::ops::openable_path(&session, &open(false)).await.unwrap(), path);
     assert_eq!(
         eio_core::reports::ops::openable_path(&session, &open(true)).await.unwrap(),
         data.path().join("reports")
     );
+    let second = eio_core::reports::ops::OpenReportInput { execution_id: id, folder: false, file: Some(1) };
+    let e = eio_core::reports::ops::openable_path(&session, &second).await.unwrap_err();
+    assert_eq!(e.code, eio_core::error::ErrorCode::NotFound);
+    assert_eq!(e.message, "this ipam_utilization report wrote 1 file(s), not a file 2");
     std::fs::remove_file(&path).unwrap();
     let e = eio_core::reports::ops::openable_path(&session, &open(false)).await.unwrap_err();
-    assert!(e.message.contains("no longer there"), "{}", e.message);
+    assert_eq!(e.code, eio_core::error::ErrorCode::NotFound);
+    assert!(e.message.contains("is not on this machine: it was moved or deleted"), "{}", e.message);
 
     // Viewers read the page but can't run or define.
     let viewer = Login::new(&admin, "eio_viewer", Some(("view@example.test", "viewer", &[]))).await;

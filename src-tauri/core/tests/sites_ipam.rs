@@ -12,6 +12,8 @@ use eio_core::error::ErrorCode;
 use eio_core::ipam::prefixes::{self, NewPrefix, PrefixChanges, PrefixFilter, PrefixStatus};
 use eio_core::ipam::space::{self, IpRequest, PrefixRequest};
 use eio_core::ipam::Cidr;
+use eio_core::pages::inventory::{self as inventory_page, InventoryKind, InventoryQuery};
+use eio_core::reports::catalog;
 use eio_core::sites::{self, EntityKind, InferenceMethod, NewSite, NewSiteRule, RuleMatch, SiteChanges, SiteStatus};
 use ipam_support::{db, observe, Seen, VmSpec};
 use sqlx::PgPool;
@@ -290,6 +292,110 @@ async fn manual_placement_wins_and_survives_every_rerun(admin: PgPool) {
     assert_eq!(back.winner.unwrap().method, InferenceMethod::Cidr);
 }
 
+/// VM names the inventory page lists at `site` (its first window).
+async fn vms_at(d: &eio_core::Database, site: &str) -> BTreeSet<String> {
+    let q = InventoryQuery { site: Some(site.into()), ..Default::default() };
+    inventory_page::load(d, &q).await.unwrap().vms.into_iter().map(|v| v.name).collect()
+}
+
+/// VM names the RVTools vInfo sheet holds with its site filter set to `site`.
+async fn vinfo_at(admin: &PgPool, site: &str) -> BTreeSet<String> {
+    let sql = catalog::RVTOOLS.sheets[0].sql;
+    let rows = sqlx::query(sql)
+        .bind(Some(site))
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .fetch_all(admin)
+        .await
+        .unwrap();
+    rows.iter().map(|r| sqlx::Row::get::<String, _>(r, 0)).collect()
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn inventory_servers_and_reports_are_where_inference_placed_them_and_a_pin_wins(admin: PgPool) {
+    let e = estate(&admin).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let d = db(&op.pool);
+    // Before inference nothing is placed and vc-fra has no configured site: no site lists them.
+    assert_eq!(vms_at(&d, "FRA-01").await, BTreeSet::new());
+    sites::infer(&d).await.unwrap();
+
+    // web01: the datacenter rule (0.9) beats its Munich address (0.8); muc-db01 by its name.
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(vms_at(&d, "FRA-01").await, names(&["web01"]));
+    assert_eq!(vms_at(&d, "MUC-01").await, names(&["muc-db01"]));
+    assert_eq!(vinfo_at(&admin, "MUC-01").await, names(&["muc-db01"]));
+    let page = inventory_page::load(&d, &InventoryQuery::default()).await.unwrap();
+    let sites_facet: Vec<(String, i64)> = page.facets.unwrap().sites.into_iter().map(|c| (c.value, c.count)).collect();
+    assert_eq!(sites_facet, vec![("FRA-01".to_string(), 1), ("MUC-01".to_string(), 1)]);
+    let hosts = inventory_page::load(&d, &InventoryQuery { kind: Some(InventoryKind::Hosts), ..Default::default() })
+        .await
+        .unwrap()
+        .hosts;
+    assert_eq!(
+        hosts.iter().map(|h| (h.name.as_str(), h.site.as_deref())).collect::<Vec<_>>(),
+        vec![("esx-fra-01.example.com", Some("FRA-01"))]
+    );
+    let servers = eio_core::inventory::servers(&d).await.unwrap();
+    let srv = servers.iter().find(|s| s.uuid == e.server).expect("the server is listed");
+    assert_eq!(srv.site.as_deref(), Some("MUC-01"), "by its iDRAC address and its name");
+
+    // A pin wins at once, everywhere; unpinning hands the VM back to inference.
+    sites::pin(&d, EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await.unwrap();
+    assert_eq!(vms_at(&d, "FRA-01").await, BTreeSet::new());
+    assert_eq!(vms_at(&d, "MUC-01").await, names(&["muc-db01", "web01"]));
+    assert_eq!(vinfo_at(&admin, "MUC-01").await, names(&["muc-db01", "web01"]));
+    let detail = inventory_page::vm(&d, e.vm_web).await.unwrap();
+    assert_eq!(detail.site.as_deref(), Some("MUC-01"));
+    sites::unpin(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert_eq!(vms_at(&d, "FRA-01").await, names(&["web01"]));
+
+    // An opinion whose reason is gone moves the VM to the next one: the datacenter renamed,
+    // web01 is placed by its Munich address.
+    sqlx::query("UPDATE datacenters SET name = 'Somewhere'").execute(&admin).await.unwrap();
+    sites::infer(&d).await.unwrap();
+    assert_eq!(vms_at(&d, "MUC-01").await, names(&["muc-db01", "web01"]));
+
+    // The kept table always equals the winners the view computes from every inference.
+    let apart: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             (SELECT entity_type, entity_id, site_id FROM site_placements
+              EXCEPT SELECT entity_type, entity_id, site_id FROM entity_sites)
+             UNION ALL
+             (SELECT entity_type, entity_id, site_id FROM entity_sites
+              EXCEPT SELECT entity_type, entity_id, site_id FROM site_placements)) x",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM entity_sites").fetch_one(&admin).await.unwrap();
+    assert_eq!(apart, 0);
+    assert!(placed >= 4, "VMs, the host, the server and the observed address are placed: {placed}");
+
+    // Removing a site re-places what it held from the opinions that are left.
+    sqlx::query("DELETE FROM site_rules WHERE site_id = (SELECT id FROM sites WHERE code = 'FRA-01')")
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM sites WHERE code = 'FRA-01'").execute(&admin).await.unwrap();
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM entity_sites e WHERE NOT EXISTS (SELECT 1 FROM sites s WHERE s.id = e.site_id)",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+
+    // Nobody but its triggers writes it: not even an admin.
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.com", "admin", &[]))).await;
+    for who in [&op.pool, &carol.pool] {
+        let r = sqlx::query("UPDATE entity_sites SET site_id = site_id").execute(who).await;
+        assert_eq!(sqlstate(r), DENIED);
+    }
+}
+
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn manual_placements_are_your_own(admin: PgPool) {
     let e = estate(&admin).await;
@@ -454,7 +560,8 @@ async fn point_to_point_host_and_ipv6_prefixes_count_and_allocate_correctly(admi
     assert_eq!(next("192.0.2.4/31").await.unwrap(), "192.0.2.4");
     assert_eq!(next("192.0.2.4/31").await.unwrap(), "192.0.2.5");
     assert_eq!(next("192.0.2.9/32").await.unwrap(), "192.0.2.9");
-    assert!(next("192.0.2.9/32").await.is_err());
+    let full = next("192.0.2.9/32").await.unwrap_err();
+    assert_eq!(full.code, ErrorCode::Conflict, "{full}");
     assert_eq!(next("2001:db8::/64").await.unwrap(), "2001:db8::1");
     assert_eq!(next("2001:db8::/64").await.unwrap(), "2001:db8::2");
     assert_eq!(next("2001:db8:1::/127").await.unwrap(), "2001:db8:1::");

@@ -389,3 +389,72 @@ async fn on_the_embedded_default_only_the_start_token_acts_as_the_local_login() 
         .args(["embedded", "stop"])
         .output();
 }
+
+/// A browser downloads a report file by the same rule the desktop opens one: an execution
+/// it may see, the file still there, inside an allowed folder, with its format's extension.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_report_file_downloads_only_as_the_desktop_would_open_it(pool: PgPool) {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let operator = TestLogin::new(&pool, "eio_operator", "operator", &[]).await;
+    let b = browser();
+    let r = b
+        .post(server.url("/api/session"))
+        .json(&json!({"username": operator.login, "password": operator.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (s, runs, _) = body(
+        b.post(server.url("/api/reports/run"))
+            .json(&json!({"type": "ipam_utilization", "format": "csv"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{runs}");
+    let id = runs[0]["id"].as_str().unwrap().to_owned();
+    let path = std::path::PathBuf::from(runs[0]["storage_path"].as_str().unwrap());
+    assert!(path.starts_with(dir.path().join("reports")), "{}", path.display());
+
+    let r = b.get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-disposition"].to_str().unwrap(),
+        format!("attachment; filename=\"{name}\"; filename*=UTF-8''{name}")
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), std::fs::read(&path).unwrap().as_slice());
+
+    // Nobody without a session; no second file; no id that isn't one.
+    let (s, v, _) = body(browser().get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap()).await;
+    assert_error(s, &v, 401, "forbidden");
+    let (s, v, _) = body(b.get(server.url(&format!("/api/report-files/{id}/1"))).send().await.unwrap()).await;
+    assert_error(s, &v, 404, "not_found");
+    assert_eq!(v["error"]["message"], "this ipam_utilization report wrote 1 file(s), not a file 2");
+    let (s, v, _) = body(b.get(server.url("/api/report-files/etc-passwd/0")).send().await.unwrap()).await;
+    assert_error(s, &v, 400, "invalid_input");
+
+    // An execution whose recorded path was forged to a file outside every allowed folder
+    // is refused by that rule, not served.
+    let outside = tempfile::tempdir().unwrap();
+    let planted = outside.path().join("secrets.csv");
+    std::fs::write(&planted, "not a report").unwrap();
+    sqlx::query("UPDATE report_executions SET storage_path = $2, files = ARRAY[$2] WHERE id = $1::uuid")
+        .bind(&id)
+        .bind(planted.display().to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (s, v, _) = body(b.get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap()).await;
+    assert_error(s, &v, 403, "forbidden");
+    assert!(v["error"]["message"].as_str().unwrap().contains("outside the reports folder"), "{v}");
+
+    // A file that isn't on this machine (run elsewhere, or deleted) says so.
+    std::fs::remove_file(&planted).unwrap();
+    let (s, v, _) = body(b.get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap()).await;
+    assert_error(s, &v, 404, "not_found");
+    assert!(v["error"]["message"].as_str().unwrap().contains("is not on this machine"), "{v}");
+}

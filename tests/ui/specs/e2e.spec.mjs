@@ -1,12 +1,13 @@
 // The operator's UI end to end, in a real browser against `eio serve`, a real PostgreSQL
 // and the lab simulators: sign in, sync, search a VM, open a server's firmware, create a
 // maintenance job, see it await approval, approve it as a second user, watch it pause on a
-// blocked evacuation and choose Cancel; allocate an IP; run a report and get the file.
+// blocked evacuation and choose Cancel; allocate an IP; run a report and download the file.
 // Every wait is on an element or a state the page shows — never a fixed sleep. Screenshots
 // of the main pages land in ui/screenshots/ (the README shows them).
 
 import assert from "node:assert/strict";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { launchBrowser, screenshot, signIn, signOut, startStack, stopLab, stopStack } from "../harness.mjs";
 
@@ -196,6 +197,10 @@ describe("EIO in a browser", () => {
     const path = (await done.getByTestId("report-path").innerText()).replace(/ \(\+\d+\)$/, "");
     assert.ok(existsSync(path), `the report file ${path} exists`);
     assert.ok(statSync(path).size > 0, `the report file ${path} has content`);
+    // Download it as a browser user does: the same bytes, under the file's own name.
+    const [download] = await Promise.all([page.waitForEvent("download"), done.getByTestId("report-download").first().click()]);
+    assert.equal(download.suggestedFilename(), basename(path));
+    assert.deepEqual(readFileSync(await download.path()), readFileSync(path));
   });
 
   test("an admin adds a vCenter after checking its certificate, removes it, and imports iDRACs from a CSV", async () => {
@@ -285,7 +290,17 @@ describe("EIO in a browser", () => {
     await page.getByTestId("rule-add-save").click();
     await page.getByTestId("rules-table").getByText("DE-FRA-01").waitFor();
     await page.getByTestId("site-infer").click();
+    await page.getByText(/^Inference: /).first().waitFor();
     await screenshot(page, "settings-sites");
+
+    // The inventory filters by where inference placed each VM: every lab VM is at DE-FRA-01
+    // now, though its vCenter names no site.
+    await page.getByTestId("nav-inventory").click();
+    await page.getByTestId("vm-table").waitFor();
+    await page.getByTestId("filter-site").click();
+    await page.getByRole("option", { name: /^DE-FRA-01/ }).click();
+    await page.getByTestId("inventory-total").filter({ hasText: `${stack.lab.vcenter.vms} VMs` }).waitFor();
+    await page.getByTestId("vm-table").getByText("DE-FRA-01").first().waitFor();
   });
 
   test("the dark theme and the settings page", async () => {

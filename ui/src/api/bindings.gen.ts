@@ -159,6 +159,20 @@ refused: string | null, };
  */
 export type Choice = "cancel" | "retry" | "shutdown" | "suspend";
 
+/**
+ * How many disruptive jobs may run at once in one cluster or site (`name` None: every
+ * cluster or site without a limit of its own).
+ */
+export type ConcurrencyLimit = { scope: LimitScope, 
+/**
+ * A site code or a cluster name; None for the default.
+ */
+name: string | null, max_running: number, 
+/**
+ * For a cluster: its vCenter (cluster names repeat across vCenters).
+ */
+vcenter: string | null, };
+
 export type ConnectionMode = "embedded" | "shared";
 
 export type ConnectionSettings = { mode: ConnectionMode, host: string, port: number, database: string, username: string, 
@@ -435,7 +449,11 @@ export type HostListRow = { id: string, moid: string, name: string, connection_s
 /**
  * The physical server it runs on (service tag), when mapped.
  */
-server: string | null, mapping_confidence: number | null, cluster: string | null, site: string | null, vcenter: string, };
+server: string | null, mapping_confidence: number | null, cluster: string | null, 
+/**
+ * Where site inference placed it (a pin wins), else its vCenter's site.
+ */
+site: string | null, vcenter: string, };
 
 export type HostRow = { hardware_uuid: string | null, moid: string, name: string, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, esxi_version: string | null, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, management_ips: Array<string>, vms: number, vcenter: string, datacenter: string | null, cluster: string | null, 
 /**
@@ -580,7 +598,8 @@ kind: InventoryKind | null,
  */
 q: string | null, 
 /**
- * Site code.
+ * Site code, where site inference placed the object (a pin wins), else its
+ * vCenter's configured site.
  */
 site: string | null, 
 /**
@@ -709,7 +728,11 @@ export type JobTargets = { clusters: Array<string>, hosts: Array<HostTarget>, po
 /**
  * Source names (for sync jobs).
  */
-sources: Array<string>, };
+sources: Array<string>, 
+/**
+ * Report definition names (for report jobs).
+ */
+report_definitions: Array<string>, };
 
 export type JobsPage = { jobs: Array<JobSummary>, 
 /**
@@ -738,6 +761,29 @@ export type KillSwitch = { engaged: boolean, reason: string | null, changed_by: 
 export type KillSwitchInput = { engaged: boolean, reason: string, };
 
 export type KillSwitchStatus = { engaged: boolean, reason: string | null, changed_by: string | null, changed_at: string | null, };
+
+/**
+ * Set (or, with `max_running` None, remove) one limit.
+ */
+export type LimitInput = { scope: LimitScope, 
+/**
+ * A site code or a cluster name (a cluster name must be unique, else add its vCenter);
+ * None or "" for the default.
+ */
+name: string | null, 
+/**
+ * For a cluster whose name repeats across vCenters.
+ */
+vcenter: string | null, 
+/**
+ * None removes the limit (the default then applies; the default itself stays).
+ */
+max_running: number | null, };
+
+/**
+ * Where a limit applies.
+ */
+export type LimitScope = "cluster" | "site";
 
 /**
  * One change, as ids and kinds only.
@@ -896,13 +942,18 @@ export type ObservationSource = "vcenter_vm" | "esxi_mgmt" | "idrac_mgmt";
 export type ObservedAddress = { address: string, observations: Array<Observation>, };
 
 /**
- * Open a recorded report file, or the folder holding it (desktop only).
+ * Open, save or download a recorded report file, or open the folder holding it.
  */
 export type OpenReportInput = { execution_id: string, 
 /**
- * Open the folder instead of the file.
+ * Open the folder instead of the file (desktop only).
  */
-folder: boolean, };
+folder: boolean, 
+/**
+ * Which of the execution's files (csv of a multi-sheet report writes several); the
+ * first by default.
+ */
+file: number | null, };
 
 /**
  * What was opened.
@@ -1008,7 +1059,36 @@ action: string, };
  */
 export type Policy = { allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, vm_limit: number, shutdown_timeout_seconds: number, require_approval: boolean, tag_filters: Array<string>, folder_filters: Array<string>, policy_name: string | null, };
 
-export type PolicyChoice = { name: string, description: string | null, require_approval: boolean, allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, vm_limit: number, };
+/**
+ * A named job policy, as an admin made it.
+ */
+export type PolicyChoice = { name: string, description: string | null, require_approval: boolean, allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, vm_limit: number, shutdown_timeout_seconds: number, 
+/**
+ * Only VMs with one of these tags may be stopped (empty: any).
+ */
+tag_filters: Array<string>, 
+/**
+ * Only VMs in these folders (or below) may be stopped (empty: any).
+ */
+folder_filters: Array<string>, };
+
+/**
+ * A named policy to create or change (by name).
+ */
+export type PolicyInput = { name: string, description: string | null, require_approval: boolean, allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, 
+/**
+ * At most this many VMs per host may be shut down or suspended.
+ */
+vm_limit: number, 
+/**
+ * How long a guest shutdown may take before the job pauses (1–86400 s).
+ */
+shutdown_timeout_seconds: number, tag_filters: Array<string>, folder_filters: Array<string>, };
+
+/**
+ * Which policy.
+ */
+export type PolicyNameInput = { name: string, };
 
 export type PowerAction = "shutdown" | "power_off" | "suspend" | "reset" | "power_cycle";
 
@@ -1294,6 +1374,11 @@ prefixes: number, created_at: string, };
 
 export type RuleIdInput = { id: string, };
 
+/**
+ * Where a copy was saved; `path` is None when the operator cancelled the dialog.
+ */
+export type SavedReport = { path: string | null, };
+
 export type SchemaStatus = { applied_version: number | null, latest_version: number, pending: Array<number>, up_to_date: boolean, };
 
 export type SearchHit = { kind: HitKind, 
@@ -1369,7 +1454,11 @@ esxi_host: string | null, mapping_method: string | null, mapping_confidence: num
 /**
  * How many baseline components it violates (OME compliance).
  */
-noncompliant_components: number, last_sync: string, };
+noncompliant_components: number, 
+/**
+ * Where site inference placed it (a pin wins), else its iDRAC's or OME's site.
+ */
+site: string | null, last_sync: string, };
 
 export type ServersPage = { servers: Array<ServerRow>, 
 /**
@@ -1852,7 +1941,11 @@ export type VmListRow = { id: string, moid: string, name: string, power_state: s
 /**
  * The first address the guest reports.
  */
-ip: string | null, vcpu: number | null, memory_mb: number | null, tags: Array<string>, cluster: string | null, host: string | null, site: string | null, vcenter: string, };
+ip: string | null, vcpu: number | null, memory_mb: number | null, tags: Array<string>, cluster: string | null, host: string | null, 
+/**
+ * Where site inference placed it (a pin wins), else its vCenter's site.
+ */
+site: string | null, vcenter: string, };
 
 export type VmRef = { moid: string, name: string, power_state: string | null, };
 
@@ -1969,6 +2062,11 @@ export const operations = {
   job_cancel: { method: "POST", path: "/api/jobs/cancel" },
   job_decide: { method: "POST", path: "/api/jobs/decide" },
   kill_switch_set: { method: "POST", path: "/api/kill-switch" },
+  job_policies: { method: "GET", path: "/api/job-policies" },
+  job_policy_save: { method: "POST", path: "/api/job-policies" },
+  job_policy_remove: { method: "POST", path: "/api/job-policies/remove" },
+  concurrency_limits: { method: "GET", path: "/api/concurrency-limits" },
+  concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits" },
   settings_page: { method: "GET", path: "/api/pages/settings" },
   user_set_role: { method: "POST", path: "/api/users/role" },
   user_enable: { method: "POST", path: "/api/users/enable" },
@@ -2162,6 +2260,21 @@ export function makeApi(transport: Transport) {
     /** Engage (operators) or release (admins) the global kill switch. */
     kill_switch_set: (input: KillSwitchInput): Promise<KillSwitch> =>
       transport.call<KillSwitch>("kill_switch_set", operations.kill_switch_set.method, operations.kill_switch_set.path, input),
+    /** Named job policies, `default` first. */
+    job_policies: (input: NoInput = {}): Promise<Array<PolicyChoice>> =>
+      transport.call<Array<PolicyChoice>>("job_policies", operations.job_policies.method, operations.job_policies.path, input),
+    /** Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs. */
+    job_policy_save: (input: PolicyInput): Promise<PolicyChoice> =>
+      transport.call<PolicyChoice>("job_policy_save", operations.job_policy_save.method, operations.job_policy_save.path, input),
+    /** Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with. */
+    job_policy_remove: (input: PolicyNameInput): Promise<Array<PolicyChoice>> =>
+      transport.call<Array<PolicyChoice>>("job_policy_remove", operations.job_policy_remove.method, operations.job_policy_remove.path, input),
+    /** How many disruptive jobs may run at once per cluster and per site. */
+    concurrency_limits: (input: NoInput = {}): Promise<Array<ConcurrencyLimit>> =>
+      transport.call<Array<ConcurrencyLimit>>("concurrency_limits", operations.concurrency_limits.method, operations.concurrency_limits.path, input),
+    /** Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it. */
+    concurrency_limit_set: (input: LimitInput): Promise<Array<ConcurrencyLimit>> =>
+      transport.call<Array<ConcurrencyLimit>>("concurrency_limit_set", operations.concurrency_limit_set.method, operations.concurrency_limit_set.path, input),
     /** The settings page model: connection, sources, service identities, users, sites, workers. */
     settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
       transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),
@@ -2319,6 +2432,8 @@ export function makeDesktop(invoke: DesktopInvoke) {
     sign_out: (): Promise<ConnectionState> => invoke<ConnectionState>("sign_out", {}),
     /** Open a recorded report file (or its folder) with the desktop's default application. */
     open_report: (input: OpenReportInput): Promise<OpenedReport> => invoke<OpenedReport>("open_report", { input }),
+    /** Save a copy of a recorded report file where the operator chooses (a Save as… dialog). */
+    save_report: (input: OpenReportInput): Promise<SavedReport> => invoke<SavedReport>("save_report", { input }),
     /** Try the demo lab: simulators in this process and EIO set up on them (embedded default only). */
     start_demo: (): Promise<ConnectionState> => invoke<ConnectionState>("start_demo", {}),
   };

@@ -115,6 +115,7 @@ export function InventoryPage() {
       { key: "os", header: "Guest OS", width: "minmax(120px, 1.4fr)", render: (r) => r.guest_os ?? "–" },
       { key: "cpu", header: "vCPU / RAM", width: "110px", render: (r) => `${r.vcpu ?? "–"} / ${memory(r.memory_mb)}` },
       { key: "cluster", header: "Cluster", width: "minmax(100px, 1fr)", render: (r) => r.cluster ?? "–" },
+      { key: "site", header: "Site", width: "110px", render: (r) => r.site ?? "–" },
       { key: "host", header: "Host", width: "minmax(120px, 1fr)", render: (r) => r.host ?? "–" },
       { key: "tools", header: "Tools", width: "110px", render: (r) => <StatusBadge value={r.tools_status} /> },
       {
@@ -142,6 +143,7 @@ export function InventoryPage() {
       { key: "power", header: "Power", width: "110px", render: (r) => <StatusBadge value={r.power_state} /> },
       { key: "version", header: "ESXi", width: "100px", render: (r) => r.esxi_version ?? "–" },
       { key: "cluster", header: "Cluster", width: "minmax(100px, 1fr)", render: (r) => r.cluster ?? "–" },
+      { key: "site", header: "Site", width: "110px", render: (r) => r.site ?? "–" },
       { key: "vms", header: "VMs", width: "70px", render: (r) => r.vms },
       { key: "server", header: "Server", width: "minmax(100px, 1fr)", render: (r) => r.server ?? <Text size="sm" c="dimmed">not mapped</Text> },
       { key: "model", header: "Model", width: "minmax(100px, 1fr)", render: (r) => r.model ?? "–" },
@@ -191,7 +193,7 @@ export function InventoryPage() {
           aria-label="Search"
           data-testid="inventory-search"
         />
-        <Select placeholder="Site" data={options(facets?.sites)} value={filters.site} onChange={set("site")} clearable searchable w={150} aria-label="Site" />
+        <Select placeholder="Site" data={options(facets?.sites)} value={filters.site} onChange={set("site")} clearable searchable w={150} aria-label="Site" data-testid="filter-site" />
         <Select placeholder="Cluster" data={options(facets?.clusters)} value={filters.cluster} onChange={set("cluster")} clearable searchable w={170} aria-label="Cluster" />
         <Select placeholder="Power" data={options(facets?.power)} value={filters.power} onChange={set("power")} clearable w={160} aria-label="Power" data-testid="filter-power" />
         {kind === "vms" && (

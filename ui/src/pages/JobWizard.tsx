@@ -24,15 +24,16 @@ import { useEffect, useState } from "react";
 import type { ApiError, JobSpec, JsonValue, JobTargets, PowerAction, SubmitRequest, Submitted } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { ErrorAlert } from "../components/common";
-import { useMay } from "../lib/me";
+import { useMay, useMe } from "../lib/me";
 import { PlanView } from "./PlanView";
 
-type Kind = "maintenance_mode" | "firmware_update" | "power" | "sync";
+type Kind = "maintenance_mode" | "firmware_update" | "power" | "sync" | "report";
 const KINDS: { value: Kind; label: string; description: string }[] = [
   { value: "maintenance_mode", label: "Maintenance mode", description: "Evacuate hosts one at a time (DRS) and enter or leave maintenance mode." },
   { value: "firmware_update", label: "Firmware update", description: "Rolling update: maintenance mode, update, reboot, verify, exit — one host at a time." },
   { value: "power", label: "Power", description: "Shut down, power off or suspend VMs; restart or power-cycle servers." },
   { value: "sync", label: "Sync", description: "A full sync of one source, or of all of them." },
+  { value: "report", label: "Report", description: "Run a report definition: every format, into its folder (on a schedule, too)." },
 ];
 
 export type WizardState = {
@@ -47,11 +48,16 @@ export type WizardState = {
   vms: string[];
   servers: string[];
   source: string | null;
+  /** The report definition a report job runs. */
+  definition: string | null;
   policyName: string;
   allowShutdown: boolean | null;
   allowHardPoweroff: boolean | null;
   vmLimit: number | null;
   requireApproval: boolean | null;
+  /** VM tag and folder filters (tighten a policy that has none). */
+  tagFilters: string[];
+  folderFilters: string[];
   title: string;
   /** now | at (runAt) | schedule (cron) */
   when: "now" | "at" | "schedule";
@@ -75,11 +81,14 @@ export const INITIAL: WizardState = {
   vms: [],
   servers: [],
   source: null,
+  definition: null,
   policyName: "default",
   allowShutdown: null,
   allowHardPoweroff: null,
   vmLimit: null,
   requireApproval: null,
+  tagFilters: [],
+  folderFilters: [],
   title: "",
   when: "now",
   runAt: "",
@@ -103,12 +112,17 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
     case "sync":
       spec = { type: "sync", source: s.source, kind: null, benchmark_noop: false };
       break;
+    case "report":
+      spec = { type: "report", definition: s.definition ?? "" };
+      break;
   }
   const overrides: { [key: string]: JsonValue } = {};
   if (s.allowShutdown !== null) overrides.allow_vm_shutdown = s.allowShutdown;
   if (s.allowHardPoweroff !== null) overrides.allow_hard_poweroff = s.allowHardPoweroff;
   if (s.vmLimit !== null) overrides.vm_limit = s.vmLimit;
   if (s.requireApproval !== null) overrides.require_approval = s.requireApproval;
+  if (s.tagFilters.length) overrides.tag_filters = s.tagFilters;
+  if (s.folderFilters.length) overrides.folder_filters = s.folderFilters;
   return {
     spec,
     title: s.title.trim() || null,
@@ -119,6 +133,17 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
     schedule: s.when === "schedule" ? s.schedule.trim() || null : null,
     dry_run: dryRun,
   };
+}
+
+/** Job kinds that can take a host down or stop VMs (the rest never need approval). */
+export function disruptive(kind: Kind): boolean {
+  return kind !== "sync" && kind !== "report";
+}
+
+/** A policy that skips approval or allows stopping VMs: using it for a disruptive job
+ *  needs the `relaxed_policy` capability (the database checks; this only says so first). */
+export function isRelaxed(p: { require_approval: boolean; allow_vm_shutdown: boolean; allow_hard_poweroff: boolean }): boolean {
+  return !p.require_approval || p.allow_vm_shutdown || p.allow_hard_poweroff;
 }
 
 /** Why the "when" choice can't go on yet (null: it can). */
@@ -144,6 +169,8 @@ export function targetProblem(s: WizardState): string | null {
       return s.servers.length ? null : "Name the servers.";
     case "sync":
       return null;
+    case "report":
+      return s.definition ? null : "Choose a report definition (define one on the Reports page).";
   }
 }
 
@@ -156,6 +183,7 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof WizardState>(k: K, v: WizardState[K]) => setS((x) => ({ ...x, [k]: v }));
   const kinds = KINDS.filter((k) => may.job_types.includes(k.value));
+  const mayRelax = useMe()?.capabilities.includes("relaxed_policy") ?? false;
 
   useEffect(() => {
     if (step !== 3) return;
@@ -213,10 +241,18 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
           <Stack mt="sm">
             <Select
               label="Policy"
-              data={props.targets.policies.map((p) => ({ value: p.name, label: p.description ? `${p.name} — ${p.description}` : p.name }))}
+              data={props.targets.policies.map((p) => {
+                const locked = disruptive(s.kind) && isRelaxed(p) && !mayRelax;
+                const label = p.description ? `${p.name} — ${p.description}` : p.name;
+                return { value: p.name, label: locked ? `${label} (needs the relaxed_policy capability)` : label, disabled: locked };
+              })}
               value={s.policyName}
-              onChange={(v) => set("policyName", v ?? "default")}
+              onChange={(v) =>
+                // A new policy starts from its own settings: overrides made for the last one go.
+                setS((x) => ({ ...x, policyName: v ?? "default", allowShutdown: null, allowHardPoweroff: null, vmLimit: null, requireApproval: null }))
+              }
               allowDeselect={false}
+              data-testid="wizard-policy"
             />
             <Text size="sm" c="dimmed">
               Destructive choices are opt-in: the job pauses and asks instead of shutting a VM down. Here you can only make
@@ -245,9 +281,31 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
             <Switch
               label="Require a second person's approval"
               checked={s.requireApproval ?? policy?.require_approval ?? true}
-              disabled={s.kind !== "sync" && (policy?.require_approval ?? true)}
+              disabled={disruptive(s.kind) && (policy?.require_approval ?? true)}
               onChange={(e) => set("requireApproval", e.currentTarget.checked)}
             />
+            {(s.kind === "power" || s.kind === "maintenance_mode" || s.kind === "firmware_update") && (
+              <Group grow align="flex-start">
+                <TagsInput
+                  label="Only VMs with these tags"
+                  description="VMs without one of them are never shut down or suspended by this job."
+                  value={s.tagFilters}
+                  onChange={(v) => set("tagFilters", v)}
+                  disabled={(policy?.tag_filters.length ?? 0) > 0}
+                  placeholder={(policy?.tag_filters.length ?? 0) > 0 ? `the policy's: ${policy?.tag_filters.join(", ")}` : "any tag"}
+                  data-testid="wizard-tag-filters"
+                />
+                <TagsInput
+                  label="Only VMs in these folders"
+                  description="A folder path; its sub-folders are included."
+                  value={s.folderFilters}
+                  onChange={(v) => set("folderFilters", v)}
+                  disabled={(policy?.folder_filters.length ?? 0) > 0}
+                  placeholder={(policy?.folder_filters.length ?? 0) > 0 ? `the policy's: ${policy?.folder_filters.join(", ")}` : "any folder"}
+                  data-testid="wizard-folder-filters"
+                />
+              </Group>
+            )}
             <TextInput label="Title (optional)" placeholder="Defaults to the plan's summary" value={s.title} onChange={(e) => set("title", e.currentTarget.value)} />
             <SegmentedControl
               data={[
@@ -381,6 +439,18 @@ function TargetStep(props: { s: WizardState; set: <K extends keyof WizardState>(
           clearable
           searchable
           data-testid="wizard-source"
+        />
+      );
+    case "report":
+      return (
+        <Select
+          label="Report definition"
+          placeholder={targets.report_definitions.length ? "Choose one" : "No definitions yet: define one on the Reports page"}
+          data={targets.report_definitions}
+          value={s.definition}
+          onChange={(v) => set("definition", v)}
+          searchable
+          data-testid="wizard-definition"
         />
       );
   }

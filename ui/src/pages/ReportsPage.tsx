@@ -1,7 +1,9 @@
 // Reports: definitions (`report_define`), their schedules, "run now" (`report_run`, a
 // definition or one type in one format), and the history of executions with their files.
-// In the desktop a file (or its folder) opens with the system's application (`open_report`);
-// in a browser the files are on the machine that ran the report, so the page shows the path.
+// In the desktop a file (or its folder) opens with the system's application (`open_report`)
+// or is saved where the operator chooses (`save_report`, a Save as… dialog); in a browser
+// each file downloads from `eio serve` (`/api/report-files/{execution}/{n}`, the same rule
+// as the desktop's opener) when it ran there.
 import {
   Badge,
   Button,
@@ -21,7 +23,7 @@ import {
   Tooltip,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconFileReport, IconFolderOpen, IconPlayerPlay, IconPlus } from "@tabler/icons-react";
+import { IconDeviceFloppy, IconDownload, IconFileReport, IconFolderOpen, IconPlayerPlay, IconPlus } from "@tabler/icons-react";
 import { useState } from "react";
 import type {
   NewDefinition,
@@ -302,7 +304,7 @@ function RunNowCard(props: { model: ReportsModel; onDone: () => void }) {
   );
 }
 
-/** Open file / open folder in the desktop; the path in a browser. */
+/** Open, open the folder or save as… in the desktop; download in a browser. */
 function FileCell(props: { e: ReportExecution }) {
   const { e } = props;
   if (e.status === "failed") {
@@ -315,29 +317,62 @@ function FileCell(props: { e: ReportExecution }) {
   if (!e.storage_path) return <Text size="sm">–</Text>;
   const open = async (folder: boolean) => {
     try {
-      await desktop?.open_report({ execution_id: e.id, folder });
+      await desktop?.open_report({ execution_id: e.id, folder, file: null });
     } catch (err) {
       notifications.show({ color: "red", title: "Cannot open", message: toApiError(err).message });
     }
   };
+  const save = async (file: number) => {
+    try {
+      const saved = await desktop?.save_report({ execution_id: e.id, folder: false, file });
+      if (saved?.path) notifications.show({ color: "green", title: "Report saved", message: saved.path });
+    } catch (err) {
+      notifications.show({ color: "red", title: "Cannot save", message: toApiError(err).message });
+    }
+  };
+  const base = (p: string) => p.split(/[\\/]/).pop() ?? p;
   return (
-    <Group gap={4} wrap="nowrap">
+    <Stack gap={2}>
       <Code data-testid="report-path">{e.files.length > 1 ? `${e.storage_path} (+${e.files.length - 1})` : e.storage_path}</Code>
-      {desktop && (
-        <>
-          <Tooltip label="Open the file">
-            <Button size="compact-xs" variant="light" onClick={() => open(false)} leftSection={<IconFileReport size={14} />}>
-              Open
+      <Group gap={4} wrap="wrap">
+        {desktop ? (
+          <>
+            <Tooltip label="Open the file">
+              <Button size="compact-xs" variant="light" onClick={() => open(false)} leftSection={<IconFileReport size={14} />}>
+                Open
+              </Button>
+            </Tooltip>
+            <Tooltip label="Open the folder">
+              <Button size="compact-xs" variant="subtle" onClick={() => open(true)} leftSection={<IconFolderOpen size={14} />}>
+                Folder
+              </Button>
+            </Tooltip>
+            {(e.files.length ? e.files : [e.storage_path]).map((f, i) => (
+              <Tooltip key={f} label={`Save a copy of ${base(f)} where you choose`}>
+                <Button size="compact-xs" variant="subtle" onClick={() => save(i)} leftSection={<IconDeviceFloppy size={14} />} data-testid="report-save">
+                  {e.files.length > 1 ? `Save ${base(f)} as…` : "Save as…"}
+                </Button>
+              </Tooltip>
+            ))}
+          </>
+        ) : (
+          (e.files.length ? e.files : [e.storage_path]).map((f, i) => (
+            <Button
+              key={f}
+              component="a"
+              href={`/api/report-files/${encodeURIComponent(e.id)}/${i}`}
+              download={base(f)}
+              size="compact-xs"
+              variant="light"
+              leftSection={<IconDownload size={14} />}
+              data-testid="report-download"
+            >
+              {e.files.length > 1 ? base(f) : "Download"}
             </Button>
-          </Tooltip>
-          <Tooltip label="Open the folder">
-            <Button size="compact-xs" variant="subtle" onClick={() => open(true)} leftSection={<IconFolderOpen size={14} />}>
-              Folder
-            </Button>
-          </Tooltip>
-        </>
-      )}
-    </Group>
+          ))
+        )}
+      </Group>
+    </Stack>
   );
 }
 
@@ -564,7 +599,8 @@ export function ReportsPage() {
         )}
         {!desktop && m.history.length > 0 && (
           <Text size="xs" c="dimmed" mt="xs">
-            Files are on the machine that ran the report; open them there.
+            Download fetches a file from this server; a report that ran on another machine (a desktop's worker) is kept
+            there.
           </Text>
         )}
       </Card>

@@ -35,6 +35,7 @@ export function ServersPage() {
   const page = usePageModel(() => api.servers_page(), [], ["inventory"]);
   const [q, setQ] = useState("");
   const [generation, setGeneration] = useState<string | null>(null);
+  const [site, setSite] = useState<string | null>(null);
   const [compliance, setCompliance] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
@@ -44,16 +45,23 @@ export function ServersPage() {
       (r) =>
         (!s || [r.service_tag, r.hostname, r.idrac, r.model, r.esxi_host].some((x) => x?.toLowerCase().includes(s))) &&
         (!generation || (r.generation ?? "unknown") === generation) &&
+        (!site || r.site === site) &&
         (!compliance ||
           (compliance === "noncompliant" ? r.noncompliant_components > 0 : compliance === "mapped" ? !!r.esxi_host : !r.esxi_host)),
     );
-  }, [page.data, q, generation, compliance]);
+  }, [page.data, q, generation, site, compliance]);
+  // Where site inference placed each server (a pin wins), else its iDRAC's or OME's site.
+  const sites = useMemo(
+    () => [...new Set((page.data?.servers ?? []).flatMap((r) => (r.site ? [r.site] : [])))].sort(),
+    [page.data],
+  );
 
   const columns = useMemo<Column<ServerRow>[]>(
     () => [
       { key: "tag", header: "Service tag", width: "120px", render: (r) => <span className="mono">{r.service_tag ?? "–"}</span> },
       { key: "name", header: "Hostname / iDRAC", width: "minmax(160px, 1.5fr)", render: (r) => r.hostname ?? r.idrac ?? "–" },
       { key: "model", header: "Model", width: "minmax(120px, 1fr)", render: (r) => r.model ?? "–" },
+      { key: "site", header: "Site", width: "110px", render: (r) => r.site ?? "–" },
       { key: "gen", header: "iDRAC", width: "90px", render: (r) => r.generation ?? "–" },
       { key: "driver", header: "Driver", width: "90px", render: (r) => r.driver ?? "–" },
       { key: "fw", header: "iDRAC fw", width: "110px", render: (r) => r.idrac_firmware ?? "–" },
@@ -142,6 +150,7 @@ export function ServersPage() {
           aria-label="Search servers"
           data-testid="servers-search"
         />
+        <Select placeholder="Site" data={sites} value={site} onChange={setSite} clearable searchable w={150} aria-label="Site" />
         <Select placeholder="Generation" data={m.generations.map((g) => g.value)} value={generation} onChange={setGeneration} clearable w={150} aria-label="Generation" />
         <Select
           placeholder="Show"

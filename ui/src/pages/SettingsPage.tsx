@@ -33,6 +33,7 @@ import { ago } from "../lib/format";
 import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
 import { CapabilitiesForm, PasswordForm, WorkerKeys } from "./IdentitySettings";
+import { JobPoliciesSettings } from "./JobPoliciesSettings";
 import { SitesSettings } from "./SitesSettings";
 import { Sources } from "./SourcesSettings";
 
@@ -55,6 +56,7 @@ function Settings(props: { m: Model; reload: () => void }) {
           <Tabs.Tab value="users" data-testid="tab-users">Users and roles</Tabs.Tab>
           <Tabs.Tab value="connection" data-testid="tab-connection">Database</Tabs.Tab>
           <Tabs.Tab value="sites" data-testid="tab-sites">Sites</Tabs.Tab>
+          <Tabs.Tab value="job-policies" data-testid="tab-job-policies">Job policies</Tabs.Tab>
           <Tabs.Tab value="workers">Workers</Tabs.Tab>
           <Tabs.Tab value="appearance" data-testid="tab-appearance">Appearance</Tabs.Tab>
         </Tabs.List>
@@ -99,6 +101,9 @@ function Settings(props: { m: Model; reload: () => void }) {
         </Tabs.Panel>
         <Tabs.Panel value="sites" pt="md">
           <SitesSettings />
+        </Tabs.Panel>
+        <Tabs.Panel value="job-policies" pt="md">
+          <JobPoliciesSettings />
         </Tabs.Panel>
         <Tabs.Panel value="workers" pt="md">
           <Stack>

@@ -1,57 +1,16 @@
 // Settings → Sites (`sites_page`): regions, countries and sites; the inference rules; run
 // inference; conflicts with every opinion, pinned by hand. Admins manage geography and
 // rules, operators run inference and pin; each action is one registry operation.
-import { Alert, Badge, Button, Group, Modal, NumberInput, Select, Skeleton, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, NumberInput, Select, Skeleton, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useState, type FormEvent, type ReactNode } from "react";
+import { useState } from "react";
 import type { InferenceMethod, SiteConflict, SiteStatus } from "../api/bindings.gen";
-import { api, toApiError } from "../api/client";
+import { api } from "../api/client";
 import { EmptyState, ErrorAlert, StatusBadge } from "../components/common";
+import { failed, FormButton } from "../components/FormButton";
 import { words } from "../lib/format";
 import { useMay, useMe } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
-
-function failed(title: string, e: unknown) {
-  notifications.show({ color: "red", title, message: toApiError(e).message });
-}
-
-/** A button that opens a small form in a modal; `submit` returns the success message. */
-function FormButton(props: { label: string; title: string; testId: string; submit: () => Promise<string>; onDone: () => void; children: ReactNode }) {
-  const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const go = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    try {
-      notifications.show({ color: "green", message: await props.submit() });
-      setOpen(false);
-      props.onDone();
-    } catch (err) {
-      failed(`${props.title}: not saved`, err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <>
-      <Button size="xs" variant="light" onClick={() => setOpen(true)} data-testid={props.testId}>
-        {props.label}
-      </Button>
-      <Modal opened={open} onClose={() => setOpen(false)} title={props.title}>
-        <form onSubmit={go}>
-          <Stack>
-            {props.children}
-            <Group justify="flex-end">
-              <Button type="submit" loading={busy} data-testid={`${props.testId}-save`}>
-                Save
-              </Button>
-            </Group>
-          </Stack>
-        </form>
-      </Modal>
-    </>
-  );
-}
 
 export function SitesSettings() {
   const page = usePageModel(() => api.sites_page(), [], ["inventory"]);

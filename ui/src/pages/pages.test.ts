@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { INITIAL, targetProblem, toRequest, whenProblem } from "./JobWizard";
+import { INITIAL, isRelaxed, targetProblem, toRequest, whenProblem } from "./JobWizard";
 import { readPause } from "./JobDetailPage";
 
 describe("the job wizard", () => {
@@ -32,6 +32,18 @@ describe("the job wizard", () => {
     expect(toRequest(weekly, false)).toMatchObject({ schedule: "0 2 * * 6", run_at: null });
     expect(whenProblem({ ...weekly, schedule: " " }, now)).toMatch(/cron schedule/);
     expect(toRequest({ ...INITIAL, idempotencyKey: " mm-1 " }, false).idempotency_key).toBe("mm-1");
+  });
+
+  it("runs a report definition, narrows VMs by tag and folder, and knows a relaxed policy", () => {
+    expect(targetProblem({ ...INITIAL, kind: "report" })).toMatch(/report definition/);
+    const report = toRequest({ ...INITIAL, kind: "report", definition: "weekly-vinfo", when: "schedule", schedule: "0 6 * * 1" }, false);
+    expect(report).toMatchObject({ spec: { type: "report", definition: "weekly-vinfo" }, schedule: "0 6 * * 1" });
+    const filtered = toRequest({ ...INITIAL, kind: "power", vms: ["db01"], tagFilters: ["prod"], folderFilters: ["/dc/vm/db"] }, true);
+    expect(filtered.policy).toEqual({ tag_filters: ["prod"], folder_filters: ["/dc/vm/db"] });
+    const strict = { require_approval: true, allow_vm_shutdown: false, allow_hard_poweroff: false };
+    expect(isRelaxed(strict)).toBe(false);
+    expect(isRelaxed({ ...strict, require_approval: false })).toBe(true);
+    expect(isRelaxed({ ...strict, allow_vm_shutdown: true })).toBe(true);
   });
 });
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::Database;
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct ServerRow {
     #[ts(type = "string")]
     pub uuid: Uuid,
@@ -41,24 +41,31 @@ pub struct ServerRow {
     pub mapping_confidence: Option<f32>,
     /// How many baseline components it violates (OME compliance).
     pub noncompliant_components: i64,
+    /// Where site inference placed it (a pin wins), else its iDRAC's or OME's site.
+    pub site: Option<String>,
     #[ts(type = "string")]
     pub last_sync: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, ServerRow>(
         r#"
-        SELECT p.id, p.service_tag, p.system_uuid, p.model, e.generation::text AS generation,
+        SELECT p.id AS uuid, p.service_tag, p.system_uuid, p.model, e.generation::text AS generation,
                p.power_state::text AS power_state, p.health::text AS health, p.hostname, e.name AS idrac,
                p.idrac_firmware, host(p.idrac_ip) AS idrac_ip,
                coalesce(e.driver_override, e.driver_preference)::text AS driver, p.bios_version,
-               (SELECT count(*) FROM firmware_inventory f WHERE f.server_id = p.id AND f.removed_at IS NULL) AS fw,
-               h.name AS esxi_host, m.method::text AS mapping_method, m.confidence,
+               (SELECT count(*) FROM firmware_inventory f WHERE f.server_id = p.id AND f.removed_at IS NULL)
+                   AS firmware_components,
+               h.name AS esxi_host, m.method::text AS mapping_method, m.confidence AS mapping_confidence,
                (SELECT count(*) FROM firmware_compliance c
-                WHERE c.physical_server_id = p.id AND c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade')) AS noncompliant,
-               p.last_sync
+                WHERE c.physical_server_id = p.id AND c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade'))
+                   AS noncompliant_components,
+               s.code AS site, p.last_sync
         FROM physical_servers p
         LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
+        LEFT JOIN ome_instances o ON o.id = p.ome_instance_id
+        LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id, o.site_id)
         LEFT JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
         LEFT JOIN esxi_hosts h ON h.id = m.esxi_host_id
         WHERE p.removed_at IS NULL
@@ -66,32 +73,7 @@ pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
         "#,
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ServerRow {
-                uuid: r.try_get("id")?,
-                service_tag: r.try_get("service_tag")?,
-                system_uuid: r.try_get("system_uuid")?,
-                model: r.try_get("model")?,
-                generation: r.try_get("generation")?,
-                power_state: r.try_get("power_state")?,
-                health: r.try_get("health")?,
-                hostname: r.try_get("hostname")?,
-                idrac: r.try_get("idrac")?,
-                idrac_firmware: r.try_get("idrac_firmware")?,
-                idrac_ip: r.try_get("idrac_ip")?,
-                driver: r.try_get("driver")?,
-                bios_version: r.try_get("bios_version")?,
-                firmware_components: r.try_get("fw")?,
-                esxi_host: r.try_get("esxi_host")?,
-                mapping_method: r.try_get("mapping_method")?,
-                mapping_confidence: r.try_get("confidence")?,
-                noncompliant_components: r.try_get("noncompliant")?,
-                last_sync: r.try_get("last_sync")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]

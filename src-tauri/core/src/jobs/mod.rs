@@ -5,7 +5,9 @@
 //! (`submit_job`, `approve_job`, `decide_job`, `cancel_job`, `set_kill_switch`: roles,
 //! capabilities, four eyes, legal transitions); the plan refusals here stop a job that
 //! could never run before it is submitted. Running jobs is the engine's business.
+//! [`policies`]: the named policies and concurrency limits admins decide.
 pub mod plan;
+pub mod policies;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -210,13 +210,13 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
             SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS vms,
                    count(*) FILTER (WHERE v.power_state = 'powered_on') AS vms_on
             FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-            LEFT JOIN site_placements pl ON pl.entity_type = 'virtual_machine' AND pl.entity_id = v.id
+            LEFT JOIN entity_sites pl ON pl.entity_type = 'virtual_machine' AND pl.entity_id = v.id
             WHERE v.removed_at IS NULL AND NOT v.is_template
             GROUP BY 1
         ), host AS (
             SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS hosts, count(DISTINCT h.cluster_id) AS clusters
             FROM esxi_hosts h JOIN vcenter_instances vc ON vc.id = h.vcenter_id
-            LEFT JOIN site_placements pl ON pl.entity_type = 'esxi_host' AND pl.entity_id = h.id
+            LEFT JOIN entity_sites pl ON pl.entity_type = 'esxi_host' AND pl.entity_id = h.id
             WHERE h.removed_at IS NULL
             GROUP BY 1
         ), srv AS (
@@ -224,7 +224,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
             FROM physical_servers p
             LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
             LEFT JOIN ome_instances o ON o.id = p.ome_instance_id
-            LEFT JOIN site_placements pl ON pl.entity_type = 'physical_server' AND pl.entity_id = p.id
+            LEFT JOIN entity_sites pl ON pl.entity_type = 'physical_server' AND pl.entity_id = p.id
             WHERE p.removed_at IS NULL
             GROUP BY 1
         ), keys AS (

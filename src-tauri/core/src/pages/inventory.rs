@@ -36,7 +36,8 @@ pub struct InventoryQuery {
     /// Fuzzy search: name, guest hostname, an exact IP, or a tag.
     #[serde(default)]
     pub q: Option<String>,
-    /// Site code.
+    /// Site code, where site inference placed the object (a pin wins), else its
+    /// vCenter's configured site.
     #[serde(default)]
     pub site: Option<String>,
     /// Cluster name.
@@ -100,6 +101,7 @@ pub struct VmListRow {
     pub tags: Vec<String>,
     pub cluster: Option<String>,
     pub host: Option<String>,
+    /// Where site inference placed it (a pin wins), else its vCenter's site.
     pub site: Option<String>,
     pub vcenter: String,
 }
@@ -122,6 +124,7 @@ pub struct HostListRow {
     pub server: Option<String>,
     pub mapping_confidence: Option<f32>,
     pub cluster: Option<String>,
+    /// Where site inference placed it (a pin wins), else its vCenter's site.
     pub site: Option<String>,
     pub vcenter: String,
 }
@@ -142,7 +145,8 @@ SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status:
        count(*) OVER () AS total
 FROM virtual_machines v
 JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-LEFT JOIN sites s ON s.id = vc.site_id
+LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
 LEFT JOIN clusters c ON c.id = v.cluster_id
 LEFT JOIN esxi_hosts h ON h.id = v.host_id
 WHERE v.removed_at IS NULL AND NOT v.is_template
@@ -186,7 +190,8 @@ kept AS (
     FROM best b
     JOIN virtual_machines v ON v.id = b.id
     JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-    LEFT JOIN sites s ON s.id = vc.site_id
+    LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+    LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
     LEFT JOIN clusters c ON c.id = v.cluster_id
     WHERE v.removed_at IS NULL AND NOT v.is_template
       AND ($3::text IS NULL OR s.code = $3)
@@ -203,7 +208,8 @@ SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status:
 FROM win w
 JOIN virtual_machines v ON v.id = w.id
 JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-LEFT JOIN sites s ON s.id = vc.site_id
+LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
 LEFT JOIN clusters c ON c.id = v.cluster_id
 LEFT JOIN esxi_hosts h ON h.id = v.host_id
 ORDER BY w.sim DESC, w.name, w.id
@@ -316,7 +322,8 @@ async fn rows(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
                        count(*) OVER () AS total
                 FROM esxi_hosts h
                 JOIN vcenter_instances vc ON vc.id = h.vcenter_id
-                LEFT JOIN sites s ON s.id = vc.site_id
+                LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = h.id
+                LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
                 LEFT JOIN clusters c ON c.id = h.cluster_id
                 LEFT JOIN (SELECT host_id, count(*) AS vms FROM virtual_machines
                            WHERE removed_at IS NULL GROUP BY host_id) n ON n.host_id = h.id
@@ -381,7 +388,8 @@ async fn facets(db: &Database, kind: InventoryKind) -> Result<InventoryFacets> {
                 SELECT v.power_state::text AS power, v.tools_status::text AS tools, v.tags, c.name AS cluster,
                        s.code AS site
                 FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-                LEFT JOIN sites s ON s.id = vc.site_id LEFT JOIN clusters c ON c.id = v.cluster_id
+                LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+                LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id) LEFT JOIN clusters c ON c.id = v.cluster_id
                 WHERE v.removed_at IS NULL AND NOT v.is_template
             )
             SELECT 'site' AS facet, site AS value, count(*) AS n FROM v WHERE site IS NOT NULL GROUP BY site
@@ -396,7 +404,8 @@ async fn facets(db: &Database, kind: InventoryKind) -> Result<InventoryFacets> {
             WITH h AS (
                 SELECT h.power_state::text AS power, h.tags, c.name AS cluster, s.code AS site
                 FROM esxi_hosts h JOIN vcenter_instances vc ON vc.id = h.vcenter_id
-                LEFT JOIN sites s ON s.id = vc.site_id LEFT JOIN clusters c ON c.id = h.cluster_id
+                LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = h.id
+                LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id) LEFT JOIN clusters c ON c.id = h.cluster_id
                 WHERE h.removed_at IS NULL
             )
             SELECT 'site' AS facet, site AS value, count(*) AS n FROM h WHERE site IS NOT NULL GROUP BY site
@@ -582,7 +591,8 @@ pub async fn vm(db: &Database, id: Uuid) -> Result<VmDetail> {
                CASE WHEN v.removed_at IS NULL THEN greatest(v.last_sync, vc.last_full_sync_at) ELSE v.last_sync END AS last_sync
         FROM virtual_machines v
         JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-        LEFT JOIN sites s ON s.id = vc.site_id
+        LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
         LEFT JOIN datacenters d ON d.id = v.datacenter_id
         LEFT JOIN clusters c ON c.id = v.cluster_id
         LEFT JOIN esxi_hosts h ON h.id = v.host_id
@@ -684,7 +694,8 @@ pub async fn host(db: &Database, id: Uuid) -> Result<HostDetail> {
                CASE WHEN h.removed_at IS NULL THEN greatest(h.last_sync, vc.last_full_sync_at) ELSE h.last_sync END AS last_sync
         FROM esxi_hosts h
         JOIN vcenter_instances vc ON vc.id = h.vcenter_id
-        LEFT JOIN sites s ON s.id = vc.site_id
+        LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = h.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
         LEFT JOIN datacenters d ON d.id = h.datacenter_id
         LEFT JOIN clusters c ON c.id = h.cluster_id
         WHERE h.id = $1

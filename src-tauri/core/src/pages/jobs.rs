@@ -50,6 +50,8 @@ pub struct JobTargets {
     pub policies: Vec<PolicyChoice>,
     /// Source names (for sync jobs).
     pub sources: Vec<String>,
+    /// Report definition names (for report jobs).
+    pub report_definitions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
@@ -61,7 +63,8 @@ pub struct HostTarget {
     pub server: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+/// A named job policy, as an admin made it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct PolicyChoice {
     pub name: String,
     pub description: Option<String>,
@@ -69,6 +72,11 @@ pub struct PolicyChoice {
     pub allow_vm_shutdown: bool,
     pub allow_hard_poweroff: bool,
     pub vm_limit: i32,
+    pub shutdown_timeout_seconds: i32,
+    /// Only VMs with one of these tags may be stopped (empty: any).
+    pub tag_filters: Vec<String>,
+    /// Only VMs in these folders (or below) may be stopped (empty: any).
+    pub folder_filters: Vec<String>,
 }
 
 pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
@@ -126,37 +134,22 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
         sqlx::query_scalar("SELECT DISTINCT name FROM clusters WHERE removed_at IS NULL ORDER BY name")
             .fetch_all(pool)
             .await?;
-    let policies = sqlx::query(
-        "SELECT name, description, require_approval, allow_vm_shutdown, allow_hard_poweroff, vm_limit
-         FROM job_policies ORDER BY name = 'default' DESC, name",
-    )
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(PolicyChoice {
-            name: r.try_get("name")?,
-            description: r.try_get("description")?,
-            require_approval: r.try_get("require_approval")?,
-            allow_vm_shutdown: r.try_get("allow_vm_shutdown")?,
-            allow_hard_poweroff: r.try_get("allow_hard_poweroff")?,
-            vm_limit: r.try_get("vm_limit")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let policies = crate::jobs::policies::list(db).await?;
     let sources: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM (SELECT name FROM vcenter_instances UNION SELECT name FROM idrac_endpoints
                            UNION SELECT name FROM ome_instances) s ORDER BY name",
     )
     .fetch_all(pool)
     .await?;
+    let report_definitions: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM report_definitions ORDER BY name").fetch_all(pool).await?;
 
     Ok(JobsPage {
         jobs,
         counts,
         approvals,
         kill_switch: jobs::kill_switch(db).await?,
-        targets: JobTargets { clusters, hosts, policies, sources },
+        targets: JobTargets { clusters, hosts, policies, sources, report_definitions },
     })
 }
 

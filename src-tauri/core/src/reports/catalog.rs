@@ -129,7 +129,13 @@ pub fn report(t: ReportType) -> &'static Report {
 
 // ---------------------------------------------------------------------------------
 // vCenter filters shared by the inventory reports: $1 site, $2 vcenter, $3 cluster.
-const SITE: Filter = Filter { key: "site", kind: FilterKind::Text, help: "site code (US-EAST-01)" };
+// A VM, host or server is at the site inference placed it (a pin wins; `entity_sites`),
+// else at its source's site; a cluster, at its vCenter's; a prefix, at its own.
+const SITE: Filter = Filter {
+    key: "site",
+    kind: FilterKind::Text,
+    help: "site code (US-EAST-01): where site inference placed each VM, host or server, else its source's site",
+};
 const VCENTER: Filter = Filter { key: "vcenter", kind: FilterKind::Text, help: "vCenter source name" };
 const CLUSTER: Filter = Filter { key: "cluster", kind: FilterKind::Text, help: "cluster name" };
 
@@ -207,7 +213,8 @@ pub static INVENTORY_SUMMARY: Report = Report {
                                                     AND fc.status IN ('upgrade', 'downgrade')))::int8
             FROM physical_servers p
             LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
-            LEFT JOIN sites s ON s.id = e.site_id
+            LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
+            LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id)
             WHERE p.removed_at IS NULL
               AND ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR true) AND ($3::text IS NULL OR true)
             GROUP BY 1, 2
@@ -251,7 +258,8 @@ macro_rules! rv_vms {
             LEFT JOIN datacenters d ON d.id = v.datacenter_id
             LEFT JOIN clusters c ON c.id = v.cluster_id
             LEFT JOIN esxi_hosts h ON h.id = v.host_id
-            LEFT JOIN sites s ON s.id = vc.site_id "#,
+            LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+            LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id) "#,
             $extra_from,
             r#"
             WHERE v.removed_at IS NULL
@@ -362,7 +370,8 @@ pub static RVTOOLS: Report = Report {
             JOIN vcenter_instances vc ON vc.id = h.vcenter_id
             LEFT JOIN datacenters d ON d.id = h.datacenter_id
             LEFT JOIN clusters c ON c.id = h.cluster_id
-            LEFT JOIN sites s ON s.id = vc.site_id
+            LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = h.id
+            LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
             LEFT JOIN LATERAL (
                 SELECT count(*)::int8 AS total,
                        count(*) FILTER (WHERE v.power_state = 'powered_on')::int8 AS running,
@@ -559,7 +568,8 @@ pub static FIRMWARE_COMPLIANCE: Report = Report {
         JOIN firmware_baselines b ON b.id = fc.baseline_id
         LEFT JOIN physical_servers p ON p.id = fc.physical_server_id
         LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
-        LEFT JOIN sites s ON s.id = e.site_id
+        LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id)
         WHERE fc.removed_at IS NULL AND b.removed_at IS NULL
           AND ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR b.name = $2)
           AND ($3::text IS NULL OR fc.status::text = $3) AND ($4::text IS NULL OR lower(fc.criticality) = lower($4))
@@ -576,7 +586,8 @@ pub static FIRMWARE_COMPLIANCE: Report = Report {
         JOIN firmware_baselines b ON b.id = fc.baseline_id
         LEFT JOIN physical_servers p ON p.id = fc.physical_server_id
         LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
-        LEFT JOIN sites s ON s.id = e.site_id
+        LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id)
         WHERE fc.removed_at IS NULL AND b.removed_at IS NULL
           AND ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR b.name = $2)
           AND ($3::text IS NULL OR fc.status::text = $3) AND ($4::text IS NULL OR lower(fc.criticality) = lower($4))
@@ -628,7 +639,8 @@ pub static SERVER_MAPPING: Report = Report {
         JOIN vcenter_instances vc ON vc.id = h.vcenter_id
         LEFT JOIN clusters c ON c.id = h.cluster_id
         LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
-        LEFT JOIN sites s ON s.id = coalesce(e.site_id, vc.site_id)
+        LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id, vc.site_id)
         WHERE ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR m.method::text = $2)
           AND ($3::text IS NULL OR m.status::text = $3)
         ORDER BY upper(p.service_tag), h.name, m.id
@@ -644,7 +656,8 @@ pub static SERVER_MAPPING: Report = Report {
         JOIN esxi_hosts h ON h.id = m.esxi_host_id
         JOIN vcenter_instances vc ON vc.id = h.vcenter_id
         LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
-        LEFT JOIN sites s ON s.id = coalesce(e.site_id, vc.site_id)
+        LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
+        LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id, vc.site_id)
         WHERE ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR m.method::text = $2)
           AND ($3::text IS NULL OR m.status::text = $3)
         GROUP BY 1 ORDER BY 2 DESC, 1

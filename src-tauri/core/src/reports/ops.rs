@@ -96,20 +96,44 @@ pub struct ReportRunInput {
     pub filters: Filters,
 }
 
-/// Open a recorded report file, or the folder holding it (desktop only).
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+/// Open, save or download a recorded report file, or open the folder holding it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
 pub struct OpenReportInput {
     #[ts(type = "string")]
     pub execution_id: Uuid,
-    /// Open the folder instead of the file.
+    /// Open the folder instead of the file (desktop only).
     #[serde(default)]
     pub folder: bool,
+    /// Which of the execution's files (csv of a multi-sheet report writes several); the
+    /// first by default.
+    #[serde(default)]
+    pub file: Option<u32>,
 }
 
 /// What was opened.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
 pub struct OpenedReport {
     pub path: String,
+}
+
+/// Where a copy was saved; `path` is None when the operator cancelled the dialog.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SavedReport {
+    pub path: Option<String>,
+}
+
+/// Copy report file `from` to `to`, which the operator chose: through a temporary file
+/// beside it, so a failed copy never leaves half a file under the chosen name.
+pub fn save_copy(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    let folder = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = folder.join(format!(".{name}.eio-{}.part", Uuid::new_v4().simple()));
+    let copied = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::invalid(format!("cannot save {} as {}: {e}", from.display(), to.display())));
+    }
+    Ok(())
 }
 
 fn type_info(t: ReportType) -> ReportTypeInfo {
@@ -211,15 +235,28 @@ pub async fn openable_path(session: &Session, input: &OpenReportInput) -> Result
 /// As [`openable_path`], with the allowed folders given.
 pub async fn openable_path_within(session: &Session, input: &OpenReportInput, allowed: &[PathBuf]) -> Result<PathBuf> {
     let e = super::execution(&session.db, input.execution_id).await?;
-    let file = e.storage_path.map(PathBuf::from).ok_or_else(|| {
-        Error::not_found(format!(
+    let recorded = match input.file {
+        None | Some(0) => e.storage_path.clone(),
+        Some(n) => e.files.get(n as usize).cloned(),
+    };
+    let file = recorded.map(PathBuf::from).ok_or_else(|| match input.file {
+        Some(n) if e.storage_path.is_some() => Error::not_found(format!(
+            "this {} report wrote {} file(s), not a file {}",
+            e.report_type,
+            e.files.len(),
+            n + 1
+        )),
+        _ => Error::not_found(format!(
             "this {} report has no file ({})",
             e.report_type,
             format!("{:?}", e.status).to_lowercase()
-        ))
+        )),
     })?;
     if !file.is_file() {
-        return Err(Error::not_found(format!("{} is no longer there (moved or deleted)", file.display())));
+        return Err(Error::not_found(format!(
+            "{} is not on this machine: it was moved or deleted, or the report ran on another machine",
+            file.display()
+        )));
     }
     let real =
         file.canonicalize().map_err(|err| Error::not_found(format!("{} can't be read: {err}", file.display())))?;
@@ -240,6 +277,28 @@ pub async fn openable_path_within(session: &Session, input: &OpenReportInput, al
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_copy_is_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("vinfo.xlsx");
+        std::fs::write(&from, b"PK report bytes").unwrap();
+        let to = dir.path().join("chosen.xlsx");
+        save_copy(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"PK report bytes");
+        // A folder that isn't there: a clear error, and nothing left behind anywhere.
+        let nowhere = dir.path().join("missing").join("x.xlsx");
+        let e = save_copy(&from, &nowhere).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidInput);
+        assert!(
+            e.message.starts_with(&format!("cannot save {} as {}: ", from.display(), nowhere.display())),
+            "{}",
+            e.message
+        );
+        let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["chosen.xlsx", "vinfo.xlsx"]);
+    }
 
     #[test]
     fn every_type_is_offered_with_its_filters() {

@@ -158,7 +158,8 @@ pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router 
     let mut r = Router::new()
         .route("/api/openapi.json", get(|State(st): State<Arc<AppState>>| async move { Json(st.doc.document.clone()) }))
         .route("/api/session", get(session_get).post(session_post).delete(session_delete))
-        .route("/api/events", get(events));
+        .route("/api/events", get(events))
+        .route("/api/report-files/{execution}/{file}", get(report_file));
     for (path, route) in by_path {
         r = r.route(path, route);
     }
@@ -333,6 +334,53 @@ fn sse_event(e: &LiveEvent) -> Event {
 }
 
 /// Live updates: `ready` once subscribed, then one event per change until the server stops.
+/// A report file as a download (the browser's counterpart of the desktop's Open and Save
+/// as…): only what `openable_path` allows, the same rule the desktop's opener follows: a
+/// file an execution this login may see recorded, still there, inside the reports folder
+/// or an admin-allowed one, with its format's extension. Always an attachment, never shown
+/// on this origin (an HTML report is somebody's data).
+async fn report_file(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path((execution, file)): axum::extract::Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    let (session, _, _) = st.who(&headers).ok_or_else(HttpError::unauthorized)?;
+    let execution_id = execution
+        .parse::<uuid::Uuid>()
+        .map_err(|_| HttpError::malformed(format!("\"{execution}\" is not a report execution id")))?;
+    let file = file.parse::<u32>().map_err(|_| HttpError::malformed(format!("\"{file}\" is not a file number")))?;
+    let input = eio_core::reports::ops::OpenReportInput { execution_id, folder: false, file: Some(file) };
+    let path = eio_core::reports::ops::openable_path(&session, &input).await?;
+    let bytes =
+        tokio::fs::read(&path).await.map_err(|e| Error::not_found(format!("{} can't be read: {e}", path.display())))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let content_type = match path.extension().and_then(|x| x.to_str()) {
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, attachment(&name))], bytes)
+        .into_response())
+}
+
+/// `Content-Disposition: attachment` naming `name`: an ASCII fallback and the UTF-8 form
+/// (RFC 6266), neither able to break out of the header.
+fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 async fn events(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, HttpError> {
     st.who(&headers).ok_or_else(HttpError::unauthorized)?;
     let rx = st.live.subscribe();

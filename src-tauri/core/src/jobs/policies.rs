@@ -1,0 +1,281 @@
+//! Named job policies and concurrency limits: what admins decide once so operators don't
+//! decide it per job. A named policy is the only way a job may skip approval or stop VMs
+//! (an override at submission only tightens one), and every change to a policy is audited
+//! by the database; limits say how many disruptive jobs may run at once per cluster and
+//! per site (a row without a name is the default for every cluster or site).
+//!
+//! This module writes as the caller: the database decides who may (admins) and records
+//! who did. It never relaxes the built-in `default` policy's guarantees by itself: the
+//! `default` policy can be edited (an admin's call) but never removed, and a limit is at
+//! least 1.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::api::{NoInput, Session};
+use crate::error::{Error, Result};
+use crate::pages::jobs::PolicyChoice;
+use crate::Database;
+
+/// Every named policy, `default` first.
+pub async fn list(db: &Database) -> Result<Vec<PolicyChoice>> {
+    Ok(sqlx::query_as::<_, PolicyChoice>(
+        "SELECT name, description, require_approval, allow_vm_shutdown, allow_hard_poweroff, vm_limit,
+                shutdown_timeout_seconds, tag_filters, folder_filters
+         FROM job_policies ORDER BY name = 'default' DESC, name",
+    )
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// A named policy to create or change (by name).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PolicyInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub require_approval: bool,
+    pub allow_vm_shutdown: bool,
+    pub allow_hard_poweroff: bool,
+    /// At most this many VMs per host may be shut down or suspended.
+    pub vm_limit: i32,
+    /// How long a guest shutdown may take before the job pauses (1–86400 s).
+    pub shutdown_timeout_seconds: i32,
+    #[serde(default)]
+    pub tag_filters: Vec<String>,
+    #[serde(default)]
+    pub folder_filters: Vec<String>,
+}
+
+fn clean(list: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    out.dedup();
+    out
+}
+
+/// Create the policy, or change the one of that name (admins; audited by the database).
+pub async fn save(db: &Database, p: &PolicyInput) -> Result<PolicyChoice> {
+    let name = p.name.trim();
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(Error::invalid(format!(
+            "\"{name}\" is not a policy name: use up to 64 letters, digits, '-', '_' or '.' (e.g. lab-unattended)"
+        )));
+    }
+    if p.allow_hard_poweroff && !p.allow_vm_shutdown {
+        return Err(Error::invalid("a policy that allows hard power-off must allow shutting VMs down too"));
+    }
+    if p.vm_limit < 0 {
+        return Err(Error::invalid("vm_limit is 0 or more"));
+    }
+    if !(1..=86_400).contains(&p.shutdown_timeout_seconds) {
+        return Err(Error::invalid("the shutdown timeout is between 1 and 86400 seconds"));
+    }
+    let description = p.description.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    sqlx::query(
+        "INSERT INTO job_policies (name, description, require_approval, allow_vm_shutdown, allow_hard_poweroff,
+                                   vm_limit, shutdown_timeout_seconds, tag_filters, folder_filters)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT ON CONSTRAINT job_policies_name_key DO UPDATE
+         SET description = EXCLUDED.description, require_approval = EXCLUDED.require_approval,
+             allow_vm_shutdown = EXCLUDED.allow_vm_shutdown, allow_hard_poweroff = EXCLUDED.allow_hard_poweroff,
+             vm_limit = EXCLUDED.vm_limit, shutdown_timeout_seconds = EXCLUDED.shutdown_timeout_seconds,
+             tag_filters = EXCLUDED.tag_filters, folder_filters = EXCLUDED.folder_filters, updated_at = now()",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(p.require_approval)
+    .bind(p.allow_vm_shutdown)
+    .bind(p.allow_hard_poweroff)
+    .bind(p.vm_limit)
+    .bind(p.shutdown_timeout_seconds)
+    .bind(clean(&p.tag_filters))
+    .bind(clean(&p.folder_filters))
+    .execute(db.pool())
+    .await?;
+    list(db)
+        .await?
+        .into_iter()
+        .find(|x| x.name == name)
+        .ok_or_else(|| Error::not_found(format!("no job policy named \"{name}\"")))
+}
+
+/// Remove a named policy (admins). Jobs keep the policy they were submitted with (it is
+/// copied into each job); `default` stays.
+pub async fn remove(db: &Database, name: &str) -> Result<()> {
+    let name = name.trim();
+    if name == "default" {
+        return Err(Error::invalid("the default policy stays: change it instead"));
+    }
+    let n =
+        sqlx::query("DELETE FROM job_policies WHERE name = $1").bind(name).execute(db.pool()).await?.rows_affected();
+    if n == 0 {
+        return Err(Error::not_found(format!("no job policy named \"{name}\"")));
+    }
+    Ok(())
+}
+
+/// Where a limit applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitScope {
+    Cluster,
+    Site,
+}
+
+impl LimitScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            LimitScope::Cluster => "cluster",
+            LimitScope::Site => "site",
+        }
+    }
+}
+
+/// How many disruptive jobs may run at once in one cluster or site (`name` None: every
+/// cluster or site without a limit of its own).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ConcurrencyLimit {
+    pub scope: LimitScope,
+    /// A site code or a cluster name; None for the default.
+    pub name: Option<String>,
+    pub max_running: i32,
+    /// For a cluster: its vCenter (cluster names repeat across vCenters).
+    pub vcenter: Option<String>,
+}
+
+pub async fn limits(db: &Database) -> Result<Vec<ConcurrencyLimit>> {
+    let rows: Vec<(String, Option<String>, i32, Option<String>)> = sqlx::query_as(
+        "SELECT l.scope_type, coalesce(s.code, c.name), l.max_running, vc.name
+         FROM concurrency_limits l
+         LEFT JOIN sites s ON l.scope_type = 'site' AND s.id = l.scope_id
+         LEFT JOIN clusters c ON l.scope_type = 'cluster' AND c.id = l.scope_id
+         LEFT JOIN vcenter_instances vc ON vc.id = c.vcenter_id
+         ORDER BY l.scope_type, l.scope_id IS NOT NULL, 2, 4",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(scope, name, max_running, vcenter)| ConcurrencyLimit {
+            scope: if scope == "site" { LimitScope::Site } else { LimitScope::Cluster },
+            name,
+            max_running,
+            vcenter,
+        })
+        .collect())
+}
+
+/// Set (or, with `max_running` None, remove) one limit.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct LimitInput {
+    pub scope: LimitScope,
+    /// A site code or a cluster name (a cluster name must be unique, else add its vCenter);
+    /// None or "" for the default.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// For a cluster whose name repeats across vCenters.
+    #[serde(default)]
+    pub vcenter: Option<String>,
+    /// None removes the limit (the default then applies; the default itself stays).
+    #[serde(default)]
+    pub max_running: Option<i32>,
+}
+
+async fn scope_id(db: &Database, i: &LimitInput) -> Result<Option<uuid::Uuid>> {
+    let Some(name) = i.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+    match i.scope {
+        LimitScope::Site => sqlx::query_scalar("SELECT id FROM sites WHERE code = upper($1)")
+            .bind(name)
+            .fetch_optional(db.pool())
+            .await?
+            .map(Some)
+            .ok_or_else(|| Error::not_found(format!("no site with code \"{name}\""))),
+        LimitScope::Cluster => {
+            let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT c.id FROM clusters c JOIN vcenter_instances vc ON vc.id = c.vcenter_id
+                 WHERE c.name = $1 AND c.removed_at IS NULL AND ($2::text IS NULL OR vc.name = $2)",
+            )
+            .bind(name)
+            .bind(i.vcenter.as_deref().map(str::trim).filter(|v| !v.is_empty()))
+            .fetch_all(db.pool())
+            .await?;
+            match ids.as_slice() {
+                [id] => Ok(Some(*id)),
+                [] => Err(Error::not_found(format!("no cluster named \"{name}\""))),
+                _ => Err(Error::invalid(format!("{} clusters are named \"{name}\": say which vCenter's", ids.len()))),
+            }
+        }
+    }
+}
+
+/// Set or remove a limit (admins), then list them all.
+pub async fn set_limit(db: &Database, i: &LimitInput) -> Result<Vec<ConcurrencyLimit>> {
+    let id = scope_id(db, i).await?;
+    match i.max_running {
+        Some(n) if n < 1 => {
+            return Err(Error::invalid(
+                "a limit is at least 1: to stop disruptive jobs at once, engage the kill switch",
+            ))
+        }
+        Some(n) => {
+            let updated = sqlx::query(
+                "UPDATE concurrency_limits SET max_running = $3 WHERE scope_type = $1 AND scope_id IS NOT DISTINCT FROM $2",
+            )
+            .bind(i.scope.as_str())
+            .bind(id)
+            .bind(n)
+            .execute(db.pool())
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                sqlx::query("INSERT INTO concurrency_limits (scope_type, scope_id, max_running) VALUES ($1, $2, $3)")
+                    .bind(i.scope.as_str())
+                    .bind(id)
+                    .bind(n)
+                    .execute(db.pool())
+                    .await?;
+            }
+        }
+        None if id.is_none() => {
+            return Err(Error::invalid(format!("the default {} limit stays: change it instead", i.scope.as_str())))
+        }
+        None => {
+            sqlx::query("DELETE FROM concurrency_limits WHERE scope_type = $1 AND scope_id = $2")
+                .bind(i.scope.as_str())
+                .bind(id)
+                .execute(db.pool())
+                .await?;
+        }
+    }
+    limits(db).await
+}
+
+// ---------------------------------------------------------------------------------
+// Registry handlers.
+
+pub async fn job_policies(s: &Session, _: NoInput) -> Result<Vec<PolicyChoice>> {
+    list(&s.db).await
+}
+
+pub async fn job_policy_save(s: &Session, p: PolicyInput) -> Result<PolicyChoice> {
+    save(&s.db, &p).await
+}
+
+/// Which policy.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PolicyNameInput {
+    pub name: String,
+}
+
+pub async fn job_policy_remove(s: &Session, p: PolicyNameInput) -> Result<Vec<PolicyChoice>> {
+    remove(&s.db, &p.name).await?;
+    list(&s.db).await
+}
+
+pub async fn concurrency_limits(s: &Session, _: NoInput) -> Result<Vec<ConcurrencyLimit>> {
+    limits(&s.db).await
+}
+
+pub async fn concurrency_limit_set(s: &Session, i: LimitInput) -> Result<Vec<ConcurrencyLimit>> {
+    set_limit(&s.db, &i).await
+}

@@ -1,0 +1,132 @@
+//! Named job policies and concurrency limits through the operation registry, as real
+//! logins: admins decide them (audited by the database), everyone else reads them.
+mod common;
+
+use common::{two_sites, Login};
+use eio_core::api::{self, op, NoInput, Session};
+use eio_core::error::ErrorCode;
+use eio_core::jobs::policies::{LimitInput, LimitScope, PolicyInput, PolicyNameInput};
+use eio_core::Database;
+use sqlx::PgPool;
+
+fn session(login: &Login) -> Session {
+    Session::new(Database::from_pool(login.pool.clone()))
+}
+
+fn policy(name: &str) -> PolicyInput {
+    PolicyInput {
+        name: name.into(),
+        description: Some("lab hosts, nobody on call".into()),
+        require_approval: false,
+        allow_vm_shutdown: true,
+        allow_hard_poweroff: false,
+        vm_limit: 3,
+        shutdown_timeout_seconds: 120,
+        tag_filters: vec![" lab ".into(), "".into()],
+        folder_filters: vec![],
+    }
+}
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn admins_decide_policies_and_limits_and_everyone_else_reads_them(admin: PgPool) {
+    two_sites(&admin).await;
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    let alice = Login::new(&admin, "eio_operator", Some(("alice@example.test", "operator", &[]))).await;
+    let (c, a) = (session(&carol), session(&alice));
+
+    // A policy: operators can't make one, admins can, and what is stored is cleaned.
+    let err = api::call::<op::job_policy_save>(&a, policy("lab-unattended")).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err:?}");
+    let saved = api::call::<op::job_policy_save>(&c, policy("lab-unattended")).await.unwrap();
+    assert_eq!(
+        (saved.require_approval, saved.vm_limit, saved.tag_filters.clone()),
+        (false, 3, vec!["lab".to_string()])
+    );
+    let mut changed = policy("lab-unattended");
+    changed.vm_limit = 1;
+    assert_eq!(api::call::<op::job_policy_save>(&c, changed).await.unwrap().vm_limit, 1);
+    let names: Vec<String> =
+        api::call::<op::job_policies>(&a, NoInput {}).await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["default", "lab-unattended"]);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE target_type = 'job_policy' AND actor_user = $1 ORDER BY id",
+    )
+    .bind(carol.user_id)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["job_policy.insert", "job_policy.update"]);
+
+    // Bad input is refused with a sentence, and nothing changes.
+    let mut bad = policy("lab unattended");
+    let err = api::call::<op::job_policy_save>(&c, bad.clone()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+    assert!(err.message.starts_with("\"lab unattended\" is not a policy name"), "{}", err.message);
+    bad.name = "x".into();
+    bad.allow_vm_shutdown = false;
+    bad.allow_hard_poweroff = true;
+    let err = api::call::<op::job_policy_save>(&c, bad).await.unwrap_err();
+    assert_eq!(err.message, "a policy that allows hard power-off must allow shutting VMs down too");
+    let err = api::call::<op::job_policy_remove>(&c, PolicyNameInput { name: "default".into() }).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::InvalidInput, "the default policy stays: change it instead")
+    );
+    let err =
+        api::call::<op::job_policy_remove>(&a, PolicyNameInput { name: "lab-unattended".into() }).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    let left = api::call::<op::job_policy_remove>(&c, PolicyNameInput { name: "lab-unattended".into() }).await.unwrap();
+    assert_eq!(left.len(), 1);
+
+    // Limits: the defaults, a site's own, then removed; never below 1.
+    let limits = api::call::<op::concurrency_limits>(&a, NoInput {}).await.unwrap();
+    let shown: Vec<(LimitScope, Option<String>, i32)> =
+        limits.iter().map(|l| (l.scope, l.name.clone(), l.max_running)).collect();
+    assert_eq!(shown, [(LimitScope::Cluster, None, 1), (LimitScope::Site, None, 4)]);
+    let east =
+        LimitInput { scope: LimitScope::Site, name: Some("us-east-01".into()), vcenter: None, max_running: Some(2) };
+    let err = api::call::<op::concurrency_limit_set>(&a, east.clone()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    let limits = api::call::<op::concurrency_limit_set>(&c, east.clone()).await.unwrap();
+    assert!(limits.iter().any(|l| l.name.as_deref() == Some("US-EAST-01") && l.max_running == 2), "{limits:?}");
+    let err = api::call::<op::concurrency_limit_set>(&c, LimitInput { max_running: Some(0), ..east.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "a limit is at least 1: to stop disruptive jobs at once, engage the kill switch");
+    let err = api::call::<op::concurrency_limit_set>(
+        &c,
+        LimitInput { scope: LimitScope::Cluster, name: Some("prod".into()), vcenter: None, max_running: Some(2) },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.message, "2 clusters are named \"prod\": say which vCenter's");
+    let limits = api::call::<op::concurrency_limit_set>(
+        &c,
+        LimitInput {
+            scope: LimitScope::Cluster,
+            name: Some("prod".into()),
+            vcenter: Some("vc-west".into()),
+            max_running: Some(2),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(limits.iter().any(|l| l.vcenter.as_deref() == Some("vc-west") && l.max_running == 2), "{limits:?}");
+    let limits = api::call::<op::concurrency_limit_set>(&c, LimitInput { max_running: None, ..east }).await.unwrap();
+    assert!(!limits.iter().any(|l| l.name.as_deref() == Some("US-EAST-01")), "{limits:?}");
+    let err = api::call::<op::concurrency_limit_set>(
+        &c,
+        LimitInput { scope: LimitScope::Site, name: None, vcenter: None, max_running: None },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.message, "the default site limit stays: change it instead");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE target_type = 'concurrency_limit' AND actor_user = $1",
+    )
+    .bind(carol.user_id)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(audited, 3, "insert east, insert vc-west/prod, delete east");
+}
