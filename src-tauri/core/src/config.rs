@@ -24,6 +24,9 @@ pub struct Config {
     pub database: DatabaseChoice,
     pub data_dir: PathBuf,
     pub config_file: PathBuf,
+    /// `[worker] key_file` in the config file: where this machine's worker key lives when
+    /// it is not in the OS keyring (a service without a Secret Service, say).
+    pub worker_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +70,14 @@ impl Overrides {
 struct ConfigFile {
     #[serde(default)]
     database: DatabaseSection,
+    #[serde(default)]
+    worker: WorkerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerSection {
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,7 +102,8 @@ impl Config {
         } else {
             DatabaseChoice::Embedded
         };
-        Ok(Config { database, data_dir, config_file })
+        let worker_key_file = file.worker.key_file.filter(|p| !p.as_os_str().is_empty());
+        Ok(Config { database, data_dir, config_file, worker_key_file })
     }
 
     /// Where the embedded cluster lives (whether or not it is in use).

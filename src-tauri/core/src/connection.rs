@@ -250,6 +250,7 @@ mod tests {
             database: DatabaseChoice::External { url, origin: config::UrlOrigin::ConfigFile("/tmp/c.toml".into()) },
             data_dir: "/tmp".into(),
             config_file: "/tmp/c.toml".into(),
+            worker_key_file: None,
         };
         let back = ConnectionSettings::from_config(&config);
         assert_eq!(

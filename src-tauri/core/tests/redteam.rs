@@ -1075,6 +1075,7 @@ fn external(url: &str) -> eio_core::config::Config {
         },
         data_dir: std::env::temp_dir(),
         config_file: std::env::temp_dir().join("none.toml"),
+        worker_key_file: None,
     }
 }
 

@@ -194,6 +194,36 @@ async fn the_kill_switch_stops_leasing_and_is_seen_by_every_worker(pool: PgPool)
     }
 }
 
+/// Any database login may NOTIFY `eio_kill_switch` with a payload of its own: a worker
+/// re-reads the row, so a forged "engaged" stops nothing (and a forged release would free
+/// nothing either: the row decides both ways).
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_forged_kill_switch_notification_is_read_back_and_stops_nothing(pool: PgPool) {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let w = Arc::new(worker(&pool, "w-forged"));
+    let task = {
+        let (w, stop) = (w.clone(), stop.clone());
+        tokio::spawn(async move { w.run(stop).await.unwrap() })
+    };
+    wait_until(&pool, "SELECT count(*) = 1 FROM worker_instances WHERE stopped_at IS NULL", "the worker").await;
+    let changed = w.stats.kill_switch_changed.notified();
+    sqlx::query("SELECT pg_notify('eio_kill_switch', '{\"engaged\": true, \"reason\": \"forged\"}')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), changed).await.expect("the worker never read the notification");
+    assert!(w.stats.kill_switch_seen_at.lock().unwrap().is_none(), "a forged payload engaged the kill switch");
+    let job = insert_job(&pool, "sync", noop(), "pending", None).await;
+    wait_until(
+        &pool,
+        &format!("SELECT status = 'succeeded' FROM jobs WHERE id = '{job}'"),
+        "the job after the forgery",
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+}
+
 /// A fake external system: counts issued actions, and says whether the effect happened.
 #[derive(Default)]
 struct Target {

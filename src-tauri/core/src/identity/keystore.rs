@@ -40,8 +40,8 @@ pub fn default_key_file(config: &Config) -> PathBuf {
 }
 
 /// Where to look for the worker key: a file only when the operator chose one (`--key-file`,
-/// `EIO_WORKER_KEY_FILE`, or the data directory's key file that such a choice created),
-/// else the OS keyring. A machine without a Secret Service gets a clear error saying to
+/// `EIO_WORKER_KEY_FILE`, `[worker] key_file` in the config file, or the data directory's
+/// key file that such a choice created), else the OS keyring. A machine without a Secret Service gets a clear error saying to
 /// name a key file, never a silent fallback to one.
 pub fn locate(config: &Config, explicit: Option<&Path>) -> KeyLocation {
     locate_with(config, explicit, std::env::var_os(ENV_WORKER_KEY_FILE))
@@ -54,6 +54,9 @@ fn locate_with(config: &Config, explicit: Option<&Path>, env_file: Option<std::f
     }
     if let Some(p) = env_file.filter(|p| !p.is_empty()) {
         return KeyLocation::File(PathBuf::from(p));
+    }
+    if let Some(p) = &config.worker_key_file {
+        return KeyLocation::File(p.clone());
     }
     let file = default_key_file(config);
     if file.exists() {
@@ -169,7 +172,7 @@ pub async fn remember_database_password(account: &str, password: &Secret) -> Res
     blocking(move || {
         keyring::Entry::new(KEYRING_SERVICE_DATABASE, &account)
             .and_then(|e| e.set_password(password.expose()))
-            .map_err(keyring_error)
+            .map_err(database_keyring_error)
     })
     .await
 }
@@ -180,7 +183,7 @@ pub async fn remembered_database_password(account: &str) -> Result<Option<Secret
     blocking(move || match keyring::Entry::new(KEYRING_SERVICE_DATABASE, &account).and_then(|e| e.get_password()) {
         Ok(p) => Ok(Some(Secret::new(p))),
         Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(keyring_error(e)),
+        Err(e) => Err(database_keyring_error(e)),
     })
     .await
 }
@@ -190,7 +193,7 @@ pub async fn forget_database_password(account: &str) -> Result<()> {
     blocking(move || {
         match keyring::Entry::new(KEYRING_SERVICE_DATABASE, &account).and_then(|e| e.delete_credential()) {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(keyring_error(e)),
+            Err(e) => Err(database_keyring_error(e)),
         }
     })
     .await
@@ -199,8 +202,17 @@ pub async fn forget_database_password(account: &str) -> Result<()> {
 fn keyring_error(e: keyring::Error) -> Error {
     Error::config(format!(
         "no Secret Service (OS keyring) answers here ({e}): on a headless instance keep the worker key in a file \
-         you name with --key-file PATH or EIO_WORKER_KEY_FILE (it is written with mode 0600, readable by this \
-         account only)"
+         you name with --key-file PATH, EIO_WORKER_KEY_FILE or `[worker] key_file` in the config file (it is \
+         written with mode 0600, readable by this account only)"
+    ))
+}
+
+/// The database password is only ever remembered in the keyring: without one, it is typed
+/// at each sign-in (never written to a file).
+fn database_keyring_error(e: keyring::Error) -> Error {
+    Error::config(format!(
+        "no Secret Service (OS keyring) answers here ({e}), so the database password can't be remembered on this \
+         machine: type it at each sign-in"
     ))
 }
 
@@ -239,16 +251,29 @@ mod tests {
             database: crate::config::DatabaseChoice::Embedded,
             data_dir: dir.path().to_path_buf(),
             config_file: dir.path().join("none.toml"),
+            worker_key_file: None,
         };
         // Nothing chosen: the keyring, whether or not a desktop session is around.
         assert_eq!(locate(&config, None), KeyLocation::Keyring { account: "default".into() });
         let named = dir.path().join("mine.age");
-        assert_eq!(locate(&config, Some(&named)), KeyLocation::File(named));
+        assert_eq!(locate(&config, Some(&named)), KeyLocation::File(named.clone()));
         // A key file an earlier explicit choice left in the data directory is still used.
         std::fs::write(default_key_file(&config), "x").unwrap();
         assert_eq!(locate(&config, None), KeyLocation::File(default_key_file(&config)));
         let from_env = dir.path().join("env.age");
+        assert_eq!(locate_with(&config, None, Some(from_env.clone().into())), KeyLocation::File(from_env.clone()));
+        // The config file's choice comes after the command line and the environment.
+        let configured = dir.path().join("etc-eio-worker.age");
+        std::fs::write(&config.config_file, format!("[worker]\nkey_file = \"{}\"\n", configured.display())).unwrap();
+        let config = Config::load(crate::config::Overrides {
+            database_url: None,
+            data_dir: Some(config.data_dir.clone()),
+            config_file: Some(config.config_file.clone()),
+        })
+        .unwrap();
+        assert_eq!(locate_with(&config, None, None), KeyLocation::File(configured));
         assert_eq!(locate_with(&config, None, Some(from_env.clone().into())), KeyLocation::File(from_env));
+        assert_eq!(locate_with(&config, Some(&named), None), KeyLocation::File(named));
     }
 
     #[tokio::test]
