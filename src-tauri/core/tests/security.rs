@@ -60,6 +60,27 @@ async fn every_object_belongs_to_eio_owner(admin: PgPool) {
     .await
     .unwrap();
     assert!(public_exec.is_empty(), "functions executable by PUBLIC: {public_exec:?}");
+    // Not vacuously: the project has functions, and the check sees one that PUBLIC may run.
+    let ours: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = 'eio_owner'::regrole",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(ours > 100, "only {ours} project functions");
+    let mut tx = admin.begin().await.unwrap();
+    sqlx::raw_sql("GRANT EXECUTE ON FUNCTION current_app_user_id() TO PUBLIC").execute(&mut *tx).await.unwrap();
+    let seen: Vec<String> = sqlx::query_scalar(
+        "SELECT p.proname::text FROM pg_proc p
+         WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = 'eio_owner'::regrole
+           AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                       WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(seen, ["current_app_user_id"]);
+    tx.rollback().await.unwrap();
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
