@@ -91,7 +91,10 @@ function stopProcess(child) {
 }
 
 /** `blockHost`: the lab pins the first VM of that host (its evacuation is blocked). */
-export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost } = {}) {
+/** `eio serve` on a fresh database with the lab running. `empty`: nothing else but one admin
+ *  (carol) and a trusted worker key — an operator's first day; otherwise also an operator
+ *  (alice), an approver (bob), a planned prefix, and the lab's sources added by the CLI. */
+export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost, empty = false } = {}) {
   need(EIO, "cargo build -p eio-server (or set EIO_BIN)");
   need(LAB, "cargo build -p eio-server --example e2e_lab (or set EIO_LAB_BIN)");
   need(join(UI, "index.html"), "cd ui && npm run build (or set EIO_UI_DIST)");
@@ -123,8 +126,11 @@ export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost } = {}) 
       return { login: loginName, password, email: `${name}@example.test` };
     };
     const caps = ["maintenance_mode", "firmware_update", "power"];
-    stack.alice = login("alice", "eio_operator", "operator", caps);
-    stack.bob = login("bob", "eio_approver", "approver", caps);
+    stack.tag = tag;
+    if (!empty) {
+      stack.alice = login("alice", "eio_operator", "operator", caps);
+      stack.bob = login("bob", "eio_approver", "approver", caps);
+    }
     stack.carol = login("carol", "eio_admin", "admin", caps);
     const worker = login("worker", "eio_worker", null, []);
 
@@ -132,7 +138,9 @@ export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost } = {}) 
     eio(["identity", "init-worker-key", "--key-file", key, "--label", `e2e-${tag}`], admin);
 
     // A planned prefix where the lab's VMs are observed (their guest IPs are 10.100.x.y).
-    psql(dbUrl.toString(), `INSERT INTO prefixes (routing_domain_id, cidr, description) VALUES (default_routing_domain_id(), '10.100.0.0/24', 'lab VMs')`);
+    if (!empty) {
+      psql(dbUrl.toString(), `INSERT INTO prefixes (routing_domain_id, cidr, description) VALUES (default_routing_domain_id(), '10.100.0.0/24', 'lab VMs')`);
+    }
 
     const labArgs = ["--hosts", String(hosts), "--vms-per-host", String(vmsPerHost)];
     if (blockHost !== undefined) labArgs.push("--block-host", String(blockHost));
@@ -146,16 +154,19 @@ export async function startStack({ hosts = 4, vmsPerHost = 5, blockHost } = {}) 
     stack.children.push(lab.child);
     stack.lab = lab.value;
     const l = stack.lab;
-    eio(
-      ["source", "add", "vcenter", "--name", "vc-lab", "--url", l.vcenter.url, "--username", l.vcenter.username, "--thumbprint", l.vcenter.thumbprint, "--password-stdin"],
-      admin,
-      `${l.vcenter.password}\n`,
-    );
-    const csv = join(work, "idracs.csv");
-    writeFileSync(csv, `name,url,thumbprint\n${l.idracs.map((i) => `${i.name},${i.url},${i.thumbprint}`).join("\n")}\n`);
-    eio(["source", "add", "idrac", "--csv", csv, "--username", l.dell_username, "--identity-name", "idrac-fleet", "--password-stdin"], admin, `${l.dell_password}\n`);
-    if (l.ome) {
-      eio(["source", "add", "ome", "--name", "ome-lab", "--url", l.ome.url, "--thumbprint", l.ome.thumbprint, "--identity", "idrac-fleet"], admin);
+    if (!empty) addLabSources(l);
+    function addLabSources(l) {
+      eio(
+        ["source", "add", "vcenter", "--name", "vc-lab", "--url", l.vcenter.url, "--username", l.vcenter.username, "--thumbprint", l.vcenter.thumbprint, "--password-stdin"],
+        admin,
+        `${l.vcenter.password}\n`,
+      );
+      const csv = join(work, "idracs.csv");
+      writeFileSync(csv, `name,url,thumbprint\n${l.idracs.map((i) => `${i.name},${i.url},${i.thumbprint}`).join("\n")}\n`);
+      eio(["source", "add", "idrac", "--csv", csv, "--username", l.dell_username, "--identity-name", "idrac-fleet", "--password-stdin"], admin, `${l.dell_password}\n`);
+      if (l.ome) {
+        eio(["source", "add", "ome", "--name", "ome-lab", "--url", l.ome.url, "--thumbprint", l.ome.thumbprint, "--identity", "idrac-fleet"], admin);
+      }
     }
 
     const serverUrl = new URL(dbUrl);

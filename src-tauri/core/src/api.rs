@@ -312,6 +312,8 @@ operations! {
     site_rules: Get "/api/sites/rules", NoInput => Vec<crate::sites::SiteRule> = crate::sites::ops::site_rules;
     /// Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins).
     site_rule_add: Post "/api/sites/rules", crate::sites::ops::SiteRuleAddInput => crate::sites::SiteRule = crate::sites::ops::site_rule_add;
+    /// What a rule would place, and what would move, before it is saved: inference run with it, then rolled back (admins).
+    site_rule_preview: Post "/api/sites/rules/preview", crate::sites::ops::SiteRuleAddInput => crate::sites::RulePreview = crate::sites::ops::site_rule_preview;
     /// Remove an inference rule (admins).
     site_rule_remove: Post "/api/sites/rules/remove", crate::sites::ops::RuleIdInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_rule_remove;
     /// Run site inference now (operators; it also runs after every sync).

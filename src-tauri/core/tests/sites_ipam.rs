@@ -396,6 +396,61 @@ async fn inventory_servers_and_reports_are_where_inference_placed_them_and_a_pin
     }
 }
 
+/// A rule's preview runs inference with it and rolls back: it says what would be placed and
+/// what would move, and leaves no trace.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_rule_preview_says_what_would_move_and_changes_nothing(admin: PgPool) {
+    let e = estate(&admin).await;
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let d = db(&boss.pool);
+    sites::infer(&d).await.unwrap();
+    let state = || async {
+        sqlx::query_scalar::<_, serde_json::Value>(
+            "SELECT jsonb_build_object(
+                 'rules', (SELECT count(*) FROM site_rules),
+                 'inferences', (SELECT jsonb_agg(to_jsonb(i) ORDER BY i.id) FROM site_inferences i),
+                 'placed', (SELECT jsonb_agg(to_jsonb(p) ORDER BY p.entity_type, p.entity_id) FROM entity_sites p))",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap()
+    };
+    let before = state().await;
+    // web01 is at FRA-01 by its datacenter (0.9); a more confident name rule moves it.
+    let rule = NewSiteRule {
+        site: "MUC-01".into(),
+        rule: RuleMatch::Dns("^web".into()),
+        confidence: Some(0.95),
+        description: None,
+    };
+    let preview = sites::preview_rule(&d, &rule).await.unwrap();
+    assert_eq!(
+        preview.matched.iter().map(|k| (k.kind, k.count)).collect::<Vec<_>>(),
+        vec![(EntityKind::VirtualMachine, 1)]
+    );
+    assert_eq!(preview.moved, 1);
+    let m = &preview.examples[0];
+    assert_eq!(
+        (m.kind, m.name.as_deref(), m.from_site.as_deref(), m.to_site.as_str()),
+        (EntityKind::VirtualMachine, Some("web01"), Some("FRA-01"), "MUC-01")
+    );
+    assert_eq!(state().await, before, "a preview leaves nothing behind");
+    // A rule that agrees with where things are moves nothing.
+    let agree =
+        NewSiteRule { site: "FRA-01".into(), rule: RuleMatch::Dns("^web".into()), confidence: None, description: None };
+    let preview = sites::preview_rule(&d, &agree).await.unwrap();
+    assert_eq!((preview.matched.len(), preview.moved), (1, 0));
+    // Previewing is for those who may add rules.
+    let err = sites::preview_rule(&db(&op.pool), &rule).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+    // The rule saved does what its preview said.
+    sites::add_rule(&d, &rule).await.unwrap();
+    sites::infer(&d).await.unwrap();
+    let web = sites::placement(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert_eq!(web.winner.unwrap().site, "MUC-01");
+}
+
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn manual_placements_are_your_own(admin: PgPool) {
     let e = estate(&admin).await;

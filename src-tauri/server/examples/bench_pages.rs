@@ -165,6 +165,14 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<String, Box<dyn st
         let pool = pool.clone();
         async move { sqlx::query_scalar::<_, String>(sql).fetch_one(&pool).await }
     };
+    // A site for the rule preview to place things at.
+    sqlx::raw_sql(
+        "INSERT INTO regions (code, name) VALUES ('BENCH', 'Bench');
+         INSERT INTO countries (region_id, iso_code, name) SELECT id, 'BE', 'Bench' FROM regions WHERE code = 'BENCH';
+         INSERT INTO sites (country_id, code) SELECT id, 'BENCH-01' FROM countries WHERE iso_code = 'BE';",
+    )
+    .execute(&pool)
+    .await?;
     let vm = first("SELECT id::text FROM virtual_machines ORDER BY name LIMIT 1").await?;
     let host = first("SELECT id::text FROM esxi_hosts ORDER BY name LIMIT 1").await?;
     let mut cases: Vec<(String, &'static str, Value)> = OPERATIONS
@@ -183,6 +191,16 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<String, Box<dyn st
         ("vm_detail".into(), "vm_detail", json!({"id": vm})),
         ("host_detail".into(), "host_detail", json!({"id": host})),
         ("server_detail".into(), "server_detail", json!({"server": service_tag(0)})),
+        ("site_placement (a VM)".into(), "site_placement", json!({"kind": "vm", "id": vm})),
+        ("job_policies".into(), "job_policies", json!({})),
+        ("concurrency_limits".into(), "concurrency_limits", json!({})),
+        ("sources".into(), "sources", json!({})),
+        // A form action, not a page: inference over the whole estate with the rule, rolled back.
+        (
+            "site_rule_preview (every VM)".into(),
+            "site_rule_preview",
+            json!({"site": "BENCH-01", "method": "dns", "pattern": "^lab-vm"}),
+        ),
     ]);
 
     println!("\npage model (rounds: {rounds})                      p50 ms   p95 ms   max ms   bytes");

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { launchBrowser, screenshot, signIn, signOut, startStack, stopLab, stopStack } from "../harness.mjs";
+import { addVcenter, siteAndRule, vmsAtInferredSite } from "../steps.mjs";
 
 describe("EIO in a browser", () => {
   let stack;
@@ -211,17 +212,7 @@ describe("EIO in a browser", () => {
     await page.getByTestId("sources-table").waitFor();
 
     // Add: the certificate is shown before anything is trusted; the operator pins it.
-    await page.getByTestId("source-add").click();
-    await page.getByTestId("source-name").fill("vc-ui");
-    await page.getByTestId("source-url").fill(l.vcenter.url);
-    await page.getByTestId("source-username").fill(l.vcenter.username);
-    await page.getByTestId("source-password").fill(l.vcenter.password);
-    await page.getByTestId("source-check").click();
-    await page.getByTestId("certificate").waitFor();
-    assert.equal(await page.getByTestId("cert-sha256").innerText(), l.vcenter.thumbprint);
-    await page.getByTestId("cert-untrusted").waitFor();
-    assert.equal(await page.getByTestId("source-save").isDisabled(), true, "nothing is trusted until the operator chooses");
-    await page.getByTestId("trust-pin").click();
+    await addVcenter(page, l.vcenter, "vc-ui");
     await screenshot(page, "settings-add-source");
     await page.getByTestId("source-save").click();
     const row = page.locator('[data-testid="source-row"][data-name="vc-ui"]');
@@ -263,44 +254,24 @@ describe("EIO in a browser", () => {
     await alice.getByText("relaxed_policy", { exact: true }).waitFor();
 
     // Sites: a region, a country in it, a site, and a rule that places the lab there.
-    await page.getByTestId("tab-sites").click();
-    await page.getByTestId("sites-settings").waitFor();
-    await page.getByTestId("region-add").click();
-    await page.getByTestId("region-code").fill("EMEA");
-    await page.getByTestId("region-name").fill("Europe");
-    await page.getByTestId("region-add-save").click();
-    await page.getByTestId("country-add").click();
-    await page.getByTestId("country-iso").fill("DE");
-    await page.getByTestId("country-region").click();
-    await page.getByRole("option", { name: "EMEA" }).click();
-    await page.getByTestId("country-name").fill("Germany");
-    await page.getByTestId("country-add-save").click();
-    await page.getByTestId("site-add").click();
-    await page.getByTestId("site-code").fill("DE-FRA-01");
-    await page.getByTestId("site-country").click();
-    await page.getByRole("option", { name: /^DE/ }).click();
-    await page.getByTestId("site-add-save").click();
-    const fra = page.locator('[data-testid="site-row"][data-code="DE-FRA-01"]');
-    await fra.waitFor();
-    assert.match(await fra.innerText(), /Germany \/ EMEA/);
-    await page.getByTestId("rule-add").click();
-    await page.getByTestId("rule-site").click();
-    await page.getByRole("option", { name: "DE-FRA-01" }).click();
-    await page.getByTestId("rule-pattern").fill(".");
-    await page.getByTestId("rule-add-save").click();
-    await page.getByTestId("rules-table").getByText("DE-FRA-01").waitFor();
-    await page.getByTestId("site-infer").click();
-    await page.getByText(/^Inference: /).first().waitFor();
+    await siteAndRule(page, stack.lab.vcenter.vms);
     await screenshot(page, "settings-sites");
 
     // The inventory filters by where inference placed each VM: every lab VM is at DE-FRA-01
     // now, though its vCenter names no site.
-    await page.getByTestId("nav-inventory").click();
-    await page.getByTestId("vm-table").waitFor();
-    await page.getByTestId("filter-site").click();
-    await page.getByRole("option", { name: /^DE-FRA-01/ }).click();
-    await page.getByTestId("inventory-total").filter({ hasText: `${stack.lab.vcenter.vms} VMs` }).waitFor();
-    await page.getByTestId("vm-table").getByText("DE-FRA-01").first().waitFor();
+    await vmsAtInferredSite(page, stack.lab.vcenter.vms);
+    // A VM's drawer says why it is there, and an operator's pin wins over the rule.
+    await page.getByTestId("row").first().click();
+    const placement = page.getByTestId("site-placement");
+    await placement.filter({ hasText: "At DE-FRA-01: by vcenter" }).waitFor();
+    await page.getByTestId("pin-site").click();
+    await page.getByRole("option", { name: "DE-FRA-01" }).click();
+    await page.getByTestId("pin-save").click();
+    await placement.filter({ hasText: "pinned by hand" }).waitFor();
+    await page.getByTestId("pin-remove").click();
+    await placement.filter({ hasText: "by vcenter" }).waitFor();
+    await page.keyboard.press("Escape");
+    await page.getByTestId("vm-detail").waitFor({ state: "detached" });
   });
 
   test("the dark theme and the settings page", async () => {

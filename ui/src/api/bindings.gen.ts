@@ -322,6 +322,9 @@ export type ErrorCode = "forbidden" | "not_found" | "conflict" | "invalid_input"
  */
 export type ExecutionStatus = "pending" | "generating" | "completed" | "failed";
 
+/**
+ * The system a service identity logs in to.
+ */
 export type ExternalSystem = "vcenter" | "idrac" | "ome" | "other";
 
 /**
@@ -761,6 +764,8 @@ export type KillSwitch = { engaged: boolean, reason: string | null, changed_by: 
 export type KillSwitchInput = { engaged: boolean, reason: string, };
 
 export type KillSwitchStatus = { engaged: boolean, reason: string | null, changed_by: string | null, changed_at: string | null, };
+
+export type KindCount = { kind: EntityKind, count: number, };
 
 /**
  * Set (or, with `max_running` None, remove) one limit.
@@ -1204,6 +1209,12 @@ vlan_id: number | null,
  */
 description: string | null, utilization_threshold: number | null, };
 
+export type PreviewMove = { kind: EntityKind, name: string | null, 
+/**
+ * Where it is placed now (None: nowhere yet).
+ */
+from_site: string | null, to_site: string, };
+
 /**
  * How the query was understood.
  */
@@ -1373,6 +1384,24 @@ export type RoutingDomain = { id: string, name: string, description: string | nu
 prefixes: number, created_at: string, };
 
 export type RuleIdInput = { id: string, };
+
+/**
+ * What a rule would do, before it is saved.
+ */
+export type RulePreview = { 
+/**
+ * How many objects the rule would hold an opinion on, per kind.
+ */
+matched: Array<KindCount>, 
+/**
+ * How many objects would be placed elsewhere than they are now (the rule's opinion
+ * wins over theirs).
+ */
+moved: number, 
+/**
+ * Up to 20 of those, with where they are now and where they would be.
+ */
+examples: Array<PreviewMove>, };
 
 /**
  * Where a copy was saved; `path` is None when the operator cancelled the dialog.
@@ -1868,6 +1897,9 @@ capabilities: Array<string>, };
  */
 export type UserPasswordInput = { email: string, password: string, };
 
+/**
+ * What a person may do in EIO (each a PostgreSQL group role of the same name).
+ */
 export type UserRole = "viewer" | "operator" | "approver" | "admin";
 
 /**
@@ -2099,6 +2131,7 @@ export const operations = {
   country_add: { method: "POST", path: "/api/countries" },
   site_rules: { method: "GET", path: "/api/sites/rules" },
   site_rule_add: { method: "POST", path: "/api/sites/rules" },
+  site_rule_preview: { method: "POST", path: "/api/sites/rules/preview" },
   site_rule_remove: { method: "POST", path: "/api/sites/rules/remove" },
   site_infer: { method: "POST", path: "/api/sites/infer" },
   site_conflicts: { method: "GET", path: "/api/sites/conflicts" },
@@ -2371,6 +2404,9 @@ export function makeApi(transport: Transport) {
     /** Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins). */
     site_rule_add: (input: SiteRuleAddInput): Promise<SiteRule> =>
       transport.call<SiteRule>("site_rule_add", operations.site_rule_add.method, operations.site_rule_add.path, input),
+    /** What a rule would place, and what would move, before it is saved: inference run with it, then rolled back (admins). */
+    site_rule_preview: (input: SiteRuleAddInput): Promise<RulePreview> =>
+      transport.call<RulePreview>("site_rule_preview", operations.site_rule_preview.method, operations.site_rule_preview.path, input),
     /** Remove an inference rule (admins). */
     site_rule_remove: (input: RuleIdInput): Promise<SiteChanged> =>
       transport.call<SiteChanged>("site_rule_remove", operations.site_rule_remove.method, operations.site_rule_remove.path, input),

@@ -1,9 +1,14 @@
-// The detail drawers of the inventory: one VM (`vm_detail`) or one host (`host_detail`).
-import { Badge, Divider, Group, Progress, Skeleton, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+// The detail drawers of the inventory: one VM (`vm_detail`) or one host (`host_detail`),
+// with where site inference placed it and every opinion (`site_placement`); operators pin
+// it to a site by hand (`site_pin`, a pin wins) or hand it back to inference (`site_unpin`).
+import { Badge, Button, Divider, Group, Progress, Select, Skeleton, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useState } from "react";
 import type { MappingInfo } from "../api/bindings.gen";
-import { api } from "../api/client";
+import { api, toApiError } from "../api/client";
 import { ErrorAlert, Evidence, Facts, StatusBadge } from "../components/common";
 import { ago, confidenceWord, memory, percent, words } from "../lib/format";
+import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
 
 function Confidence(props: { value: number }) {
@@ -42,6 +47,62 @@ export function MappingCard(props: { m: MappingInfo }) {
   );
 }
 
+/** Where inference placed this object, every opinion, and a pin (operators). */
+export function SitePlacementCard(props: { kind: "vm" | "host"; id: string; onChanged: () => void }) {
+  const placement = usePageModel(() => api.site_placement({ kind: props.kind, id: props.id }), [props.kind, props.id], ["inventory"]);
+  const sites = usePageModel(() => api.sites(), [], []);
+  const may = useMay();
+  const [site, setSite] = useState<string | null>(null);
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+  if (placement.error) return <ErrorAlert error={placement.error} onRetry={placement.reload} />;
+  const p = placement.data;
+  if (!p) return <Skeleton height={60} />;
+  const pinned = p.winner?.method === "manual";
+  const act = async (pin: boolean) => {
+    setBusy(true);
+    try {
+      if (pin && site) await api.site_pin({ kind: props.kind, id: props.id, site, note: note.trim() || null });
+      else await api.site_unpin({ kind: props.kind, id: props.id });
+      notifications.show({ color: "green", message: pin ? `Pinned to ${site}.` : "Unpinned: inference places it again." });
+      placement.reload();
+      props.onChanged();
+    } catch (e) {
+      notifications.show({ color: "red", title: pin ? "Not pinned" : "Not unpinned", message: toApiError(e).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Stack gap={6} data-testid="site-placement">
+      <Text size="sm">
+        {p.winner
+          ? `At ${p.winner.site}: ${pinned ? "pinned by hand" : `by ${words(p.winner.method)}`} (${percent(p.winner.confidence)})${p.conflict ? "; the opinions disagree" : ""}.`
+          : "No opinion places it yet: its vCenter's site applies."}
+      </Text>
+      {p.inferences.length > 1 && (
+        <Text size="xs" c="dimmed">
+          {p.inferences.map((i) => `${i.site} by ${words(i.method)} (${percent(i.confidence)})`).join(" · ")}
+        </Text>
+      )}
+      {may.plan_ipam && (
+        <Group gap="xs" align="flex-end">
+          <Select size="xs" label="Pin to a site" placeholder="Site" data={(sites.data ?? []).map((s) => s.code)} value={site} onChange={setSite} searchable w={150} data-testid="pin-site" />
+          <TextInput size="xs" label="Why (optional)" value={note} onChange={(e) => setNote(e.currentTarget.value)} w={200} />
+          <Button size="xs" variant="light" disabled={!site} loading={busy} onClick={() => act(true)} data-testid="pin-save">
+            Pin
+          </Button>
+          {pinned && (
+            <Button size="xs" variant="subtle" loading={busy} onClick={() => act(false)} data-testid="pin-remove">
+              Unpin
+            </Button>
+          )}
+        </Group>
+      )}
+    </Stack>
+  );
+}
+
 export function VmDetailView(props: { id: string }) {
   const page = usePageModel(() => api.vm_detail({ id: props.id }), [props.id], ["inventory"]);
   if (page.error) return <ErrorAlert error={page.error} onRetry={page.reload} />;
@@ -67,6 +128,8 @@ export function VmDetailView(props: { id: string }) {
           ["Last sync", ago(vm.last_sync)],
         ]}
       />
+      <Divider label="Site" labelPosition="left" />
+      <SitePlacementCard kind="vm" id={vm.id} onChanged={page.reload} />
       <Divider label="IP addresses" labelPosition="left" />
       {vm.ips.length === 0 ? (
         <Text size="sm" c="dimmed">
@@ -155,6 +218,8 @@ export function HostDetailView(props: { id: string }) {
           ["Last sync", ago(h.last_sync)],
         ]}
       />
+      <Divider label="Site" labelPosition="left" />
+      <SitePlacementCard kind="host" id={h.id} onChanged={page.reload} />
       <Divider label="Mapping to a physical server" labelPosition="left" />
       {h.mappings.length === 0 ? (
         <Text size="sm" c="dimmed">No candidate server: sync the iDRACs, or map it by hand on the Dell servers page.</Text>

@@ -367,11 +367,11 @@ function AddPrefix(props: { domains: string[]; sites: string[]; onAdded: () => v
   };
   return (
     <Group align="flex-end" gap="xs" data-testid="prefix-add">
-      <TextInput label="Add prefix" placeholder="10.20.0.0/24" value={cidr} onChange={(e) => setCidr(e.currentTarget.value)} w={200} />
-      <Select label="Routing domain" placeholder="default" data={props.domains} value={domain} onChange={setDomain} clearable w={160} />
+      <TextInput label="Add prefix" placeholder="10.20.0.0/24" value={cidr} onChange={(e) => setCidr(e.currentTarget.value)} w={200} data-testid="prefix-add-cidr" />
+      <Select label="Routing domain" placeholder="default" data={props.domains} value={domain} onChange={setDomain} clearable w={160} data-testid="prefix-add-domain" />
       <Select label="Site" placeholder="none" data={props.sites} value={site} onChange={setSite} clearable searchable w={160} />
       <NumberInput label="VLAN" value={vlan} onChange={setVlan} min={1} max={4094} w={100} />
-      <Button onClick={add} loading={busy} disabled={!cidr.trim()}>
+      <Button onClick={add} loading={busy} disabled={!cidr.trim()} data-testid="prefix-add-save">
         Add
       </Button>
     </Group>

@@ -188,7 +188,7 @@ function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) 
   return (
     <form onSubmit={submit}>
       <Stack>
-        <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required disabled={rotating} />
+        <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required disabled={rotating} data-testid="identity-name" />
         <Select
           label="System"
           data={["vcenter", "idrac", "ome", "other"]}
@@ -196,8 +196,9 @@ function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) 
           onChange={(v) => setSystem((v ?? "other") as ExternalSystem)}
           disabled={rotating}
           allowDeselect={false}
+          data-testid="identity-system"
         />
-        <TextInput label="Username" value={username} onChange={(e) => setUsername(e.currentTarget.value)} required />
+        <TextInput label="Username" value={username} onChange={(e) => setUsername(e.currentTarget.value)} required data-testid="identity-username" />
         <PasswordInput
           label="Password"
           description="Sealed for the workers' keys at once; nobody (admins included) can read it back."
@@ -205,10 +206,11 @@ function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) 
           onChange={(e) => setPassword(e.currentTarget.value)}
           required
           autoComplete="new-password"
+          data-testid="identity-password"
         />
         {!rotating && <NumberInput label="Rotate every (days)" value={days} min={1} onChange={(v) => setDays(typeof v === "number" ? v : 90)} />}
         <Group justify="flex-end">
-          <Button type="submit" loading={busy}>
+          <Button type="submit" loading={busy} data-testid="identity-save">
             {rotating ? "Rotate" : "Add"}
           </Button>
         </Group>
@@ -466,15 +468,16 @@ function UserForm(props: { onDone: () => void }) {
   return (
     <form onSubmit={submit}>
       <Stack>
-        <TextInput label="Email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} required type="email" />
-        <TextInput label="PostgreSQL login" description="Created if it doesn't exist" value={login} onChange={(e) => setLogin(e.currentTarget.value)} required />
-        <Select label="Role" data={ROLES} value={role} onChange={(v) => setRole((v ?? "viewer") as UserRole)} allowDeselect={false} />
+        <TextInput label="Email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} required type="email" data-testid="new-user-email" />
+        <TextInput label="PostgreSQL login" description="Created if it doesn't exist" value={login} onChange={(e) => setLogin(e.currentTarget.value)} required data-testid="new-user-login" />
+        <Select label="Role" data={ROLES} value={role} onChange={(v) => setRole((v ?? "viewer") as UserRole)} allowDeselect={false} data-testid="new-user-role" />
         <TagsInput
           label="Capabilities"
           data={["maintenance_mode", "firmware_update", "power"]}
           value={capabilities}
           onChange={setCapabilities}
           description="Job types they may submit or approve; site:<CODE> limits them to a site"
+          data-testid="new-user-capabilities"
         />
         <PasswordInput
           label="Initial password"
@@ -482,9 +485,10 @@ function UserForm(props: { onDone: () => void }) {
           value={password}
           onChange={(e) => setPassword(e.currentTarget.value)}
           autoComplete="new-password"
+          data-testid="new-user-password"
         />
         <Group justify="flex-end">
-          <Button type="submit" loading={busy}>
+          <Button type="submit" loading={busy} data-testid="new-user-save">
             Add user
           </Button>
         </Group>

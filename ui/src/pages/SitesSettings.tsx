@@ -4,13 +4,19 @@
 import { Alert, Badge, Button, Group, NumberInput, Select, Skeleton, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useState } from "react";
-import type { InferenceMethod, SiteConflict, SiteStatus } from "../api/bindings.gen";
+import type { InferenceMethod, RulePreview, SiteConflict, SiteStatus } from "../api/bindings.gen";
 import { api } from "../api/client";
 import { EmptyState, ErrorAlert, StatusBadge } from "../components/common";
 import { failed, FormButton } from "../components/FormButton";
 import { words } from "../lib/format";
 import { useMay, useMe } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
+
+/** What an operator calls each kind of placed object. */
+export function kindLabel(kind: string): string {
+  const labels: Record<string, string> = { virtual_machine: "VM", esxi_host: "ESXi host", physical_server: "server", ip_observation: "observed address" };
+  return labels[kind] ?? words(kind);
+}
 
 export function SitesSettings() {
   const page = usePageModel(() => api.sites_page(), [], ["inventory"]);
@@ -22,10 +28,30 @@ export function SitesSettings() {
   const [site, setSite] = useState({ code: "", country: "", name: "", timezone: "UTC" });
   const [rule, setRule] = useState<{ site: string; method: InferenceMethod; pattern: string; vlan: number | string }>({ site: "", method: "vcenter", pattern: "", vlan: "" });
   const [inferring, setInferring] = useState(false);
+  const [preview, setPreview] = useState<RulePreview | null>(null);
+  const [previewing, setPreviewing] = useState(false);
   if (page.error && !page.data) return <ErrorAlert error={page.error} onRetry={page.reload} />;
   const m = page.data;
   if (!m) return <Skeleton height={300} />;
 
+  const ruleInput = () => ({
+    site: rule.site,
+    method: rule.method,
+    pattern: rule.method === "vlan" ? null : rule.pattern,
+    vlan_id: rule.method === "vlan" && typeof rule.vlan === "number" ? rule.vlan : null,
+    confidence: null,
+    description: null,
+  });
+  const runPreview = async () => {
+    setPreviewing(true);
+    try {
+      setPreview(await api.site_rule_preview(ruleInput()));
+    } catch (e) {
+      failed("No preview", e);
+    } finally {
+      setPreviewing(false);
+    }
+  };
   const infer = async () => {
     setInferring(true);
     try {
@@ -147,15 +173,9 @@ export function SitesSettings() {
               title="New inference rule"
               testId="rule-add"
               onDone={page.reload}
+              onOpen={() => setPreview(null)}
               submit={async () => {
-                const r = await api.site_rule_add({
-                  site: rule.site,
-                  method: rule.method,
-                  pattern: rule.method === "vlan" ? null : rule.pattern,
-                  vlan_id: rule.method === "vlan" && typeof rule.vlan === "number" ? rule.vlan : null,
-                  confidence: null,
-                  description: null,
-                });
+                const r = await api.site_rule_add(ruleInput());
                 return `Rule added for ${r.site} (confidence ${r.confidence.toFixed(2)}); run inference to apply it.`;
               }}
             >
@@ -175,6 +195,25 @@ export function SitesSettings() {
                 <NumberInput label="VLAN id" value={rule.vlan} onChange={(v) => setRule({ ...rule, vlan: v })} min={1} max={4094} required />
               ) : (
                 <TextInput label="Pattern" description="A case-insensitive regular expression, e.g. ^nyc-" value={rule.pattern} onChange={(e) => setRule({ ...rule, pattern: e.currentTarget.value })} required data-testid="rule-pattern" />
+              )}
+              <Group justify="space-between" align="flex-start">
+                <Button size="xs" variant="subtle" onClick={runPreview} loading={previewing} data-testid="rule-preview">
+                  Preview what it would place
+                </Button>
+              </Group>
+              {preview && (
+                <Alert color={preview.moved > 0 ? "orange" : "blue"} data-testid="rule-preview-result">
+                  <Text size="sm">
+                    {preview.matched.length === 0
+                      ? "It matches nothing in the inventory now."
+                      : `It would hold an opinion on ${preview.matched.map((k) => `${k.count} ${kindLabel(k.kind)}(s)`).join(", ")}; ${preview.moved} would move.`}
+                  </Text>
+                  {preview.examples.map((x, i) => (
+                    <Text size="xs" key={i} className="mono">
+                      {x.name ?? kindLabel(x.kind)}: {x.from_site ?? "nowhere"} → {x.to_site}
+                    </Text>
+                  ))}
+                </Alert>
               )}
             </FormButton>
           )}

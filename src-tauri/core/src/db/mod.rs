@@ -23,6 +23,68 @@ use crate::config::{Config, DatabaseChoice, DatabaseUrl, UrlOrigin};
 use crate::error::{Error, ErrorCode, Result};
 use embedded::EmbeddedCluster;
 
+/// A closed set of words stored as a PostgreSQL enum: serde, TypeScript, JSON schema and
+/// sqlx agree on the spelling, and `FromStr` gives command lines a helpful error.
+macro_rules! db_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident: $pg:literal, $what:literal {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize, ts_rs::TS, schemars::JsonSchema, sqlx::Type,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[sqlx(type_name = $pg, rename_all = "snake_case")]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            /// Every value, in the database's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::Error;
+            fn from_str(s: &str) -> $crate::Result<Self> {
+                match s.trim() {
+                    $($text => Ok($name::$variant),)+
+                    other => Err($crate::Error::invalid(format!(
+                        "unknown {} \"{other}\" ({})",
+                        $what,
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+pub(crate) use db_enum;
+
+/// The name of the constraint a database error names, if any.
+pub(crate) fn constraint_of(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
 /// Every migration in `migrations/`, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 

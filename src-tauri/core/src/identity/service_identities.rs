@@ -18,36 +18,13 @@ use super::sealing::{self, WorkerKey};
 use crate::error::{Error, Result};
 use crate::Database;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExternalSystem {
-    Vcenter,
-    Idrac,
-    Ome,
-    Other,
-}
-
-impl ExternalSystem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExternalSystem::Vcenter => "vcenter",
-            ExternalSystem::Idrac => "idrac",
-            ExternalSystem::Ome => "ome",
-            ExternalSystem::Other => "other",
-        }
-    }
-}
-
-impl std::str::FromStr for ExternalSystem {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "vcenter" => Ok(ExternalSystem::Vcenter),
-            "idrac" => Ok(ExternalSystem::Idrac),
-            "ome" => Ok(ExternalSystem::Ome),
-            "other" => Ok(ExternalSystem::Other),
-            o => Err(Error::invalid(format!("unknown system \"{o}\" (vcenter, idrac, ome, other)"))),
-        }
+crate::db::db_enum! {
+    /// The system a service identity logs in to.
+    pub enum ExternalSystem: "external_system", "system" {
+        Vcenter = "vcenter",
+        Idrac = "idrac",
+        Ome = "ome",
+        Other = "other",
     }
 }
 

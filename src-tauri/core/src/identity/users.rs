@@ -12,36 +12,13 @@ use ts_rs::TS;
 use crate::error::{Error, Result};
 use crate::Database;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UserRole {
-    Viewer,
-    Operator,
-    Approver,
-    Admin,
-}
-
-impl UserRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserRole::Viewer => "viewer",
-            UserRole::Operator => "operator",
-            UserRole::Approver => "approver",
-            UserRole::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for UserRole {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "viewer" => Ok(UserRole::Viewer),
-            "operator" => Ok(UserRole::Operator),
-            "approver" => Ok(UserRole::Approver),
-            "admin" => Ok(UserRole::Admin),
-            other => Err(Error::invalid(format!("unknown role \"{other}\" (viewer, operator, approver, admin)"))),
-        }
+crate::db::db_enum! {
+    /// What a person may do in EIO (each a PostgreSQL group role of the same name).
+    pub enum UserRole: "user_role", "role" {
+        Viewer = "viewer",
+        Operator = "operator",
+        Approver = "approver",
+        Admin = "admin",
     }
 }
 

@@ -20,8 +20,8 @@ use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
+use crate::db::{constraint_of, db_enum};
 use crate::error::{Error, Result};
-use crate::ipam::{constraint_of, db_enum};
 use crate::Database;
 
 db_enum! {
@@ -446,6 +446,13 @@ pub async fn rules(db: &Database) -> Result<Vec<SiteRule>> {
 /// Add an inference rule (admins).
 pub async fn add_rule(db: &Database, new: &NewSiteRule) -> Result<SiteRule> {
     let site = get(db, &new.site).await?;
+    let mut conn = db.pool().acquire().await?;
+    let id = insert_rule(&mut conn, new, site.id, &site.code).await?;
+    let row = sqlx::query(&format!("{RULE_SELECT} WHERE x.id = $1")).bind(id).fetch_one(db.pool()).await?;
+    rule_from_row(&row)
+}
+
+async fn insert_rule(conn: &mut sqlx::PgConnection, new: &NewSiteRule, site: Uuid, code: &str) -> Result<Uuid> {
     let (method, pattern, vlan, default_confidence) = match &new.rule {
         RuleMatch::Vcenter(p) => {
             (InferenceMethod::Vcenter, Some(non_empty(p, "a vcenter rule needs a pattern")?), None, 0.9)
@@ -453,21 +460,90 @@ pub async fn add_rule(db: &Database, new: &NewSiteRule) -> Result<SiteRule> {
         RuleMatch::Dns(p) => (InferenceMethod::Dns, Some(non_empty(p, "a dns rule needs a pattern")?), None, 0.5),
         RuleMatch::Vlan(v) => (InferenceMethod::Vlan, None, Some(*v), 0.6),
     };
-    let id: Uuid = sqlx::query_scalar(
+    sqlx::query_scalar(
         "INSERT INTO site_rules (method, site_id, pattern, vlan_id, confidence, description, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, current_app_user_id()) RETURNING id",
     )
     .bind(method)
-    .bind(site.id)
+    .bind(site)
     .bind(pattern)
     .bind(vlan)
     .bind(new.confidence.unwrap_or(default_confidence))
     .bind(new.description.as_deref().map(str::trim).filter(|d| !d.is_empty()))
-    .fetch_one(db.pool())
+    .fetch_one(&mut *conn)
     .await
-    .map_err(|e| map_geo_error(e, &site.code))?;
-    let row = sqlx::query(&format!("{RULE_SELECT} WHERE x.id = $1")).bind(id).fetch_one(db.pool()).await?;
-    rule_from_row(&row)
+    .map_err(|e| map_geo_error(e, code))
+}
+
+/// What a rule would do, before it is saved.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct RulePreview {
+    /// How many objects the rule would hold an opinion on, per kind.
+    pub matched: Vec<KindCount>,
+    /// How many objects would be placed elsewhere than they are now (the rule's opinion
+    /// wins over theirs).
+    pub moved: i64,
+    /// Up to 20 of those, with where they are now and where they would be.
+    pub examples: Vec<PreviewMove>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct KindCount {
+    pub kind: EntityKind,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
+pub struct PreviewMove {
+    pub kind: EntityKind,
+    pub name: Option<String>,
+    /// Where it is placed now (None: nowhere yet).
+    pub from_site: Option<String>,
+    pub to_site: String,
+}
+
+/// Run inference with the rule added, read what it did, and roll it all back: the preview
+/// uses the very matching the saved rule will (`refresh_site_inferences`), so it can't say
+/// something the rule then doesn't do. Nothing is kept, nothing is announced. As the
+/// caller: previewing is for those who may add rules (admins).
+pub async fn preview_rule(db: &Database, new: &NewSiteRule) -> Result<RulePreview> {
+    let site = get(db, &new.site).await?;
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "CREATE TEMP TABLE eio_rule_preview_before ON COMMIT DROP AS SELECT entity_type, entity_id, site_id FROM entity_sites",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let id = insert_rule(&mut tx, new, site.id, &site.code).await?;
+    sqlx::query("SELECT * FROM refresh_site_inferences()").execute(&mut *tx).await?;
+    let matched: Vec<(EntityKind, i64)> = sqlx::query_as(
+        "SELECT entity_type, count(*) FROM site_inferences WHERE evidence ->> 'rule_id' = $1::text
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    const MOVED: &str = "FROM entity_sites e
+         JOIN site_inferences i ON i.entity_type = e.entity_type AND i.entity_id = e.entity_id
+                                AND i.evidence ->> 'rule_id' = $1::text AND i.site_id = e.site_id
+         LEFT JOIN pg_temp.eio_rule_preview_before b ON b.entity_type = e.entity_type AND b.entity_id = e.entity_id
+         WHERE b.site_id IS DISTINCT FROM e.site_id";
+    let moved: i64 = sqlx::query_scalar(&format!("SELECT count(*) {MOVED}")).bind(id).fetch_one(&mut *tx).await?;
+    let examples: Vec<PreviewMove> = sqlx::query_as(&format!(
+        "SELECT e.entity_type AS kind, entity_label(e.entity_type, e.entity_id) AS name,
+                (SELECT code FROM sites WHERE id = b.site_id) AS from_site,
+                (SELECT code FROM sites WHERE id = e.site_id) AS to_site
+         {MOVED} ORDER BY 1, 2 LIMIT 20"
+    ))
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.rollback().await?;
+    Ok(RulePreview {
+        matched: matched.into_iter().map(|(kind, count)| KindCount { kind, count }).collect(),
+        moved,
+        examples,
+    })
 }
 
 pub async fn remove_rule(db: &Database, id: Uuid) -> Result<()> {

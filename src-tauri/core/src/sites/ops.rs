@@ -136,6 +136,15 @@ pub struct SiteRuleAddInput {
 }
 
 pub async fn site_rule_add(s: &Session, i: SiteRuleAddInput) -> Result<SiteRule> {
+    super::add_rule(&s.db, &new_rule(i)?).await
+}
+
+/// What the rule would place, and what would move, before it is saved (admins).
+pub async fn site_rule_preview(s: &Session, i: SiteRuleAddInput) -> Result<super::RulePreview> {
+    super::preview_rule(&s.db, &new_rule(i)?).await
+}
+
+fn new_rule(i: SiteRuleAddInput) -> Result<NewSiteRule> {
     let pattern = i.pattern.filter(|p| !p.trim().is_empty());
     let rule = match (i.method, pattern, i.vlan_id) {
         (InferenceMethod::Vcenter, Some(p), None) => RuleMatch::Vcenter(p),
@@ -151,8 +160,7 @@ pub async fn site_rule_add(s: &Session, i: SiteRuleAddInput) -> Result<SiteRule>
             )))
         }
     };
-    super::add_rule(&s.db, &NewSiteRule { site: i.site, rule, confidence: i.confidence, description: i.description })
-        .await
+    Ok(NewSiteRule { site: i.site, rule, confidence: i.confidence, description: i.description })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
