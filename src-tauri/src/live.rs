@@ -199,30 +199,17 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
         crate::tray::set_badge(app, m.approvals_for_me);
         viewer = Viewer::from(&m);
     }
-    let (tx, mut rx) = mpsc::channel::<LiveEvent>(QUEUE);
-    let overflowed = Arc::new(AtomicBool::new(false));
+    let (inbox, mut rx, overflowed) = Inbox::new();
     let pool = session.db.pool().clone();
-    let full = overflowed.clone();
     let listen = async move {
-        let deliver = move |e| match tx.try_send(e) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                full.store(true, Ordering::Relaxed);
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        };
-        if let Err(e) = eio_core::pages::live::relay(&pool, deliver).await {
+        if let Err(e) = eio_core::pages::live::relay(&pool, move |e| inbox.deliver(e)).await {
             tracing::warn!(error = %e, "no live updates from the database");
         }
     };
     let handle = async {
         let mut judge = Judge::default();
-        while let Some(mut e) = rx.recv().await {
-            if overflowed.swap(false, Ordering::Relaxed) {
-                tracing::info!("live updates came faster than they could be shown: reloading instead");
-                e = LiveEvent::resync();
-            }
+        while let Some(e) = rx.recv().await {
+            let e = Inbox::next(&overflowed, e);
             if let Err(err) = app.emit(LIVE_EVENT, &e) {
                 tracing::debug!(error = %err, "live event not delivered to the window");
             }
@@ -240,6 +227,62 @@ pub async fn relay<R: Runtime>(app: &AppHandle<R>, session: &Session) {
     tokio::join!(listen, handle);
 }
 
+/// One of [`MAX_NOTIFICATION_THREADS`] places for a notification waiting on a click; given
+/// back however its thread ends (or if it never starts).
+struct Slot(&'static AtomicUsize);
+
+impl Slot {
+    fn take(count: &'static AtomicUsize) -> Option<Slot> {
+        if count.fetch_add(1, Ordering::SeqCst) >= MAX_NOTIFICATION_THREADS {
+            count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Slot(count))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The listener's side of the bounded queue: an event that finds it full is dropped and
+/// remembered, and the next one handled becomes a single "reload" instead ([`Inbox::next`]).
+struct Inbox {
+    tx: mpsc::Sender<LiveEvent>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Inbox {
+    fn new() -> (Inbox, mpsc::Receiver<LiveEvent>, Arc<AtomicBool>) {
+        let (tx, rx) = mpsc::channel::<LiveEvent>(QUEUE);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        (Inbox { tx, overflowed: overflowed.clone() }, rx, overflowed)
+    }
+
+    /// Queue `e`; false once the handler is gone.
+    fn deliver(&self, e: LiveEvent) -> bool {
+        match self.tx.try_send(e) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflowed.store(true, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// The event to handle for `e` taken off the queue: a resync if events were lost.
+    fn next(overflowed: &AtomicBool, e: LiveEvent) -> LiveEvent {
+        if overflowed.swap(false, Ordering::Relaxed) {
+            tracing::info!("live updates came faster than they could be shown: reloading instead");
+            return LiveEvent::resync();
+        }
+        e
+    }
+}
+
 /// Show a desktop notification; clicking it opens the job. Never fails the caller.
 fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
     let (summary, body) = match n {
@@ -254,22 +297,13 @@ fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
     let notification = move || {
         notify_rust::Notification::new().appname("EIO").summary(summary).body(&body).action("default", "Open").show()
     };
-    if NOTIFICATION_THREADS.fetch_add(1, Ordering::SeqCst) >= MAX_NOTIFICATION_THREADS {
-        NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
+    let Some(slot) = Slot::take(&NOTIFICATION_THREADS) else {
         // Enough notifications already wait for a click: show this one without waiting on it.
         if let Err(e) = notification() {
             tracing::info!(error = %e, "no desktop notification (no notification daemon?)");
         }
         return;
-    }
-    /// Gives the slot back however the thread ends (or if it never starts).
-    struct Slot;
-    impl Drop for Slot {
-        fn drop(&mut self) {
-            NOTIFICATION_THREADS.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-    let slot = Slot;
+    };
     // notify-rust talks D-Bus synchronously and waits for the click: its own thread.
     let spawned = std::thread::Builder::new().name("eio-notification".into()).spawn(move || {
         let _slot = slot;
@@ -291,6 +325,42 @@ fn notify<R: Runtime>(app: &AppHandle<R>, n: Notice, title: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_burst_fills_the_queue_once_and_becomes_one_reload() {
+        let (inbox, mut rx, overflowed) = Inbox::new();
+        let job = |n: u128| {
+            let mut e = LiveEvent::resync();
+            e.kind = LiveKind::Job;
+            e.job_id = Some(Uuid::from_u128(n));
+            e
+        };
+        for n in 0..(QUEUE as u128 + 500) {
+            assert!(inbox.deliver(job(n)), "the handler is still there");
+        }
+        let mut queued = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            queued.push(e);
+        }
+        assert_eq!(queued.len(), QUEUE, "the queue holds what it holds, never more");
+        let first = Inbox::next(&overflowed, queued.remove(0));
+        assert_eq!(first.kind, LiveKind::Resync, "the events lost become one reload");
+        let second = Inbox::next(&overflowed, queued.remove(0));
+        assert_eq!((second.kind, second.job_id), (LiveKind::Job, Some(Uuid::from_u128(1))));
+        drop(rx);
+        assert!(!inbox.deliver(job(0)), "a closed queue stops the listener");
+    }
+
+    #[test]
+    fn at_most_a_few_notifications_hold_a_thread() {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let held: Vec<Slot> = (0..MAX_NOTIFICATION_THREADS).map(|_| Slot::take(&COUNT).expect("a free slot")).collect();
+        assert!(Slot::take(&COUNT).is_none(), "one more would start another thread");
+        assert_eq!(COUNT.load(Ordering::SeqCst), MAX_NOTIFICATION_THREADS);
+        drop(held);
+        assert_eq!(COUNT.load(Ordering::SeqCst), 0, "every slot is given back");
+        assert!(Slot::take(&COUNT).is_some());
+    }
 
     fn event(kind: LiveKind, status: Option<&str>, by: Option<Uuid>) -> LiveEvent {
         let mut e = LiveEvent::resync();
