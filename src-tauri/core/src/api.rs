@@ -63,20 +63,47 @@ pub enum HttpMethod {
     Post,
 }
 
+/// The least a login must be for the database to let the operation through: a hint for
+/// adapters and readers (the UI hides, the OpenAPI document says), never the check — the
+/// database decides every call. `Worker` operations also need this machine's worker key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Approver,
+    Admin,
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+            Role::Worker => "worker",
+        }
+    }
+}
+
 /// The description of one operation.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct OperationSpec {
     pub name: &'static str,
     pub method: HttpMethod,
     pub path: &'static str,
+    /// Who may call it (see [`Role`]).
+    pub role: Role,
     pub doc: &'static str,
 }
 
 macro_rules! operations {
-    ($( $(#[doc = $doc:literal])* $name:ident : $method:ident $path:literal, $input:ty => $output:ty = $handler:path; )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident : $method:ident $path:literal [$role:ident], $input:ty => $output:ty = $handler:path; )*) => {
         /// Every operation, in declaration order.
         pub const OPERATIONS: &[OperationSpec] = &[
-            $( OperationSpec { name: stringify!($name), method: HttpMethod::$method, path: $path,
+            $( OperationSpec { name: stringify!($name), method: HttpMethod::$method, path: $path, role: Role::$role,
                                doc: concat!($($doc, "\n"),*) }, )*
         ];
 
@@ -149,199 +176,199 @@ pub async fn call<O: Operation>(session: &Session, input: O::Input) -> Result<O:
 
 operations! {
     /// The status page: connection, schema version, row counts, pending approvals, kill switch.
-    status: Get "/api/status", NoInput => StatusPage = crate::status::status_page;
+    status: Get "/api/status" [Viewer], NoInput => StatusPage = crate::status::status_page;
     /// Who this session is and what it may do (a hint for hiding actions; the database decides).
-    me: Get "/api/me", NoInput => Me = crate::identity::ops::me;
+    me: Get "/api/me" [Viewer], NoInput => Me = crate::identity::ops::me;
     /// Every user (admins manage them).
-    users: Get "/api/users", NoInput => Vec<User> = crate::identity::ops::users;
+    users: Get "/api/users" [Viewer], NoInput => Vec<User> = crate::identity::ops::users;
     /// Create a login and its user, or map an existing login (admins).
-    user_add: Post "/api/users", UserAddInput => User = crate::identity::ops::user_add;
+    user_add: Post "/api/users" [Admin], UserAddInput => User = crate::identity::ops::user_add;
     /// Refuse a user's logins and end their sessions (admins).
-    user_disable: Post "/api/users/disable", EmailInput => User = crate::identity::ops::user_disable;
+    user_disable: Post "/api/users/disable" [Admin], EmailInput => User = crate::identity::ops::user_disable;
     /// Every service identity, without its credentials.
-    service_identities: Get "/api/service-identities", NoInput => Vec<ServiceIdentity> = crate::identity::ops::service_identities;
+    service_identities: Get "/api/service-identities" [Viewer], NoInput => Vec<ServiceIdentity> = crate::identity::ops::service_identities;
     /// Seal and store credentials for a new service identity (admins).
-    service_identity_add: Post "/api/service-identities", ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_add;
+    service_identity_add: Post "/api/service-identities" [Admin], ServiceIdentityInput => ServiceIdentity = crate::identity::ops::service_identity_add;
     /// Replace a service identity's credentials (admins).
-    service_identity_rotate: Post "/api/service-identities/rotate", crate::identity::ops::ServiceIdentityRotateInput => ServiceIdentity = crate::identity::ops::service_identity_rotate;
+    service_identity_rotate: Post "/api/service-identities/rotate" [Admin], crate::identity::ops::ServiceIdentityRotateInput => ServiceIdentity = crate::identity::ops::service_identity_rotate;
     /// Open a service identity's credentials with this machine's worker key and record the result.
-    service_identity_test: Post "/api/service-identities/test", crate::identity::ops::IdentityNameInput => crate::identity::ops::IdentityTest = crate::identity::ops::service_identity_test;
+    service_identity_test: Post "/api/service-identities/test" [Worker], crate::identity::ops::IdentityNameInput => crate::identity::ops::IdentityTest = crate::identity::ops::service_identity_test;
     /// Re-encrypt every identity this machine's key opens for the currently trusted worker keys (admins).
-    service_identities_reseal: Post "/api/service-identities/reseal", NoInput => crate::identity::ops::Reseal = crate::identity::ops::service_identities_reseal;
+    service_identities_reseal: Post "/api/service-identities/reseal" [Admin], NoInput => crate::identity::ops::Reseal = crate::identity::ops::service_identities_reseal;
     /// Worker public keys credentials are sealed for, revoked ones included.
-    worker_keys: Get "/api/worker-keys", NoInput => Vec<crate::identity::service_identities::WorkerKeyInfo> = crate::identity::ops::worker_keys;
+    worker_keys: Get "/api/worker-keys" [Viewer], NoInput => Vec<crate::identity::service_identities::WorkerKeyInfo> = crate::identity::ops::worker_keys;
     /// Trust a worker's public key: credentials sealed from now on include it (admins).
-    worker_key_trust: Post "/api/worker-keys", crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_trust;
+    worker_key_trust: Post "/api/worker-keys" [Admin], crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_trust;
     /// Stop sealing credentials for a worker key (admins).
-    worker_key_revoke: Post "/api/worker-keys/revoke", crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_revoke;
+    worker_key_revoke: Post "/api/worker-keys/revoke" [Admin], crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_revoke;
     /// Replace a user's capabilities (admins).
-    user_set_capabilities: Post "/api/users/capabilities", crate::identity::ops::UserCapabilitiesInput => User = crate::identity::ops::user_set_capabilities;
+    user_set_capabilities: Post "/api/users/capabilities" [Admin], crate::identity::ops::UserCapabilitiesInput => User = crate::identity::ops::user_set_capabilities;
     /// Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored).
-    user_set_password: Post "/api/users/password", crate::identity::ops::UserPasswordInput => crate::identity::ops::Done = crate::identity::ops::user_set_password;
+    user_set_password: Post "/api/users/password" [Admin], crate::identity::ops::UserPasswordInput => crate::identity::ops::Done = crate::identity::ops::user_set_password;
     /// Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync.
-    sources: Get "/api/sources", NoInput => Vec<crate::sources::Source> = crate::sources::ops::sources;
+    sources: Get "/api/sources" [Viewer], NoInput => Vec<crate::sources::Source> = crate::sources::ops::sources;
     /// Add a source, reusing a service identity or creating one with it (admins).
-    source_add: Post "/api/sources", crate::sources::ops::SourceAddInput => crate::sources::Source = crate::sources::ops::source_add;
+    source_add: Post "/api/sources" [Admin], crate::sources::ops::SourceAddInput => crate::sources::Source = crate::sources::ops::source_add;
     /// Change a source: address, identity, site, driver, trust (re-pin), enabled (admins).
-    source_update: Post "/api/sources/update", crate::sources::ops::SourceUpdateInput => crate::sources::Source = crate::sources::ops::source_update;
+    source_update: Post "/api/sources/update" [Admin], crate::sources::ops::SourceUpdateInput => crate::sources::Source = crate::sources::ops::source_update;
     /// Remove a source and its cached inventory, or (dry_run) say what would go (admins).
-    source_remove: Post "/api/sources/remove", crate::sources::ops::SourceRemoveInput => crate::sources::SourceRemoval = crate::sources::ops::source_remove;
+    source_remove: Post "/api/sources/remove" [Admin], crate::sources::ops::SourceRemoveInput => crate::sources::SourceRemoval = crate::sources::ops::source_remove;
     /// Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins).
-    source_probe: Post "/api/sources/probe", crate::sources::ops::SourceProbeInput => crate::sources::ops::SourceProbe = crate::sources::ops::source_probe;
+    source_probe: Post "/api/sources/probe" [Admin], crate::sources::ops::SourceProbeInput => crate::sources::ops::SourceProbe = crate::sources::ops::source_probe;
     /// Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins).
-    source_import_idracs: Post "/api/sources/import", crate::sources::ops::IdracImportInput => crate::sources::import::ImportResult = crate::sources::ops::source_import_idracs;
+    source_import_idracs: Post "/api/sources/import" [Admin], crate::sources::ops::IdracImportInput => crate::sources::import::ImportResult = crate::sources::ops::source_import_idracs;
     /// The frame around every page: who is signed in, approvals waiting, the kill switch.
-    shell_page: Get "/api/pages/shell", NoInput => crate::pages::shell::ShellModel = crate::pages::ops::shell_page;
+    shell_page: Get "/api/pages/shell" [Viewer], NoInput => crate::pages::shell::ShellModel = crate::pages::ops::shell_page;
     /// The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch.
-    dashboard_page: Get "/api/pages/dashboard", NoInput => crate::pages::dashboard::DashboardPage = crate::pages::ops::dashboard_page;
+    dashboard_page: Get "/api/pages/dashboard" [Viewer], NoInput => crate::pages::dashboard::DashboardPage = crate::pages::ops::dashboard_page;
     /// A window of VMs or hosts, searched and filtered, with the filters' facets.
-    inventory_page: Get "/api/pages/inventory", crate::pages::inventory::InventoryQuery => crate::pages::inventory::InventoryPage = crate::pages::ops::inventory_page;
+    inventory_page: Get "/api/pages/inventory" [Viewer], crate::pages::inventory::InventoryQuery => crate::pages::inventory::InventoryPage = crate::pages::ops::inventory_page;
     /// One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping.
-    vm_detail: Get "/api/vms/detail", crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
+    vm_detail: Get "/api/vms/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
     /// One ESXi host: hardware, mapping candidates with evidence, its VMs.
-    host_detail: Get "/api/hosts/detail", crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
+    host_detail: Get "/api/hosts/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
     /// VMs with the seed's fields, optionally narrowed by a fuzzy search.
-    vms: Get "/api/vms", crate::inventory::ops::VmListInput => Vec<crate::inventory::VmRow> = crate::inventory::ops::vms;
+    vms: Get "/api/vms" [Viewer], crate::inventory::ops::VmListInput => Vec<crate::inventory::VmRow> = crate::inventory::ops::vms;
     /// ESXi hosts: hardware, state, management IPs, VM count, mapped server.
-    hosts: Get "/api/hosts", NoInput => Vec<crate::inventory::HostRow> = crate::inventory::ops::hosts;
+    hosts: Get "/api/hosts" [Viewer], NoInput => Vec<crate::inventory::HostRow> = crate::inventory::ops::hosts;
     /// Physical servers: service tag, model, generation, power, health, firmware, mapping.
-    servers: Get "/api/servers", NoInput => Vec<crate::inventory::ServerRow> = crate::inventory::ops::servers;
+    servers: Get "/api/servers" [Viewer], NoInput => Vec<crate::inventory::ServerRow> = crate::inventory::ops::servers;
     /// A server's firmware, component by component, with its baseline verdict.
-    server_firmware: Get "/api/servers/firmware", crate::inventory::ops::ServerNameInput => Vec<crate::inventory::FirmwareRow> = crate::inventory::ops::server_firmware;
+    server_firmware: Get "/api/servers/firmware" [Viewer], crate::inventory::ops::ServerNameInput => Vec<crate::inventory::FirmwareRow> = crate::inventory::ops::server_firmware;
     /// Server-to-host mappings with method, confidence and status.
-    mappings: Get "/api/mappings", NoInput => Vec<crate::inventory::MappingRow> = crate::inventory::ops::mappings;
+    mappings: Get "/api/mappings" [Viewer], NoInput => Vec<crate::inventory::MappingRow> = crate::inventory::ops::mappings;
     /// Recompute the automatic server-to-host mappings now (operators).
-    mappings_refresh: Post "/api/mappings/refresh", NoInput => crate::inventory::ops::MappingRefresh = crate::inventory::ops::mappings_refresh;
+    mappings_refresh: Post "/api/mappings/refresh" [Operator], NoInput => crate::inventory::ops::MappingRefresh = crate::inventory::ops::mappings_refresh;
     /// The Dell servers page model: servers, generations, compliance, mappings to settle.
-    servers_page: Get "/api/pages/servers", NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
+    servers_page: Get "/api/pages/servers" [Viewer], NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
     /// One server: firmware per component against the baseline, mapping candidates with evidence.
-    server_detail: Get "/api/servers/detail", crate::pages::servers::ServerInput => crate::pages::servers::ServerDetail = crate::pages::ops::server_detail;
+    server_detail: Get "/api/servers/detail" [Viewer], crate::pages::servers::ServerInput => crate::pages::servers::ServerDetail = crate::pages::ops::server_detail;
     /// Map a server to an ESXi host by hand (operators); it wins over every automatic mapping.
-    mapping_set: Post "/api/mappings/manual", crate::pages::servers::ManualMappingInput => crate::pages::servers::ServerDetail = crate::pages::ops::mapping_set;
+    mapping_set: Post "/api/mappings/manual" [Operator], crate::pages::servers::ManualMappingInput => crate::pages::servers::ServerDetail = crate::pages::ops::mapping_set;
     /// The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices.
-    jobs_page: Get "/api/pages/jobs", crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
+    jobs_page: Get "/api/pages/jobs" [Viewer], crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
     /// Jobs, newest first, optionally in one state.
-    jobs: Get "/api/jobs", crate::pages::jobs::JobsQuery => Vec<crate::jobs::JobSummary> = crate::pages::ops::jobs_list;
+    jobs: Get "/api/jobs" [Viewer], crate::pages::jobs::JobsQuery => Vec<crate::jobs::JobSummary> = crate::pages::ops::jobs_list;
     /// The global kill switch: engaged or not, by whom and why.
-    kill_switch: Get "/api/kill-switch", NoInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch;
+    kill_switch: Get "/api/kill-switch" [Viewer], NoInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch;
     /// One job: spec, policy, plan, why it paused, steps and events.
-    job_detail: Get "/api/jobs/detail", crate::pages::jobs::JobIdInput => crate::jobs::JobDetail = crate::pages::ops::job_detail;
+    job_detail: Get "/api/jobs/detail" [Viewer], crate::pages::jobs::JobIdInput => crate::jobs::JobDetail = crate::pages::ops::job_detail;
     /// Plan a job and submit it (with dry_run: only plan it).
-    job_submit: Post "/api/jobs", crate::jobs::SubmitRequest => crate::jobs::Submitted = crate::pages::ops::job_submit;
+    job_submit: Post "/api/jobs" [Operator], crate::jobs::SubmitRequest => crate::jobs::Submitted = crate::pages::ops::job_submit;
     /// Approve someone else's job (approvers; never your own).
-    job_approve: Post "/api/jobs/approve", crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_approve;
+    job_approve: Post "/api/jobs/approve" [Approver], crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_approve;
     /// Deny someone else's job.
-    job_deny: Post "/api/jobs/deny", crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_deny;
+    job_deny: Post "/api/jobs/deny" [Approver], crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_deny;
     /// Cancel a job (a running one stops at its next safe point).
-    job_cancel: Post "/api/jobs/cancel", crate::pages::jobs::JobCancelInput => crate::jobs::JobSummary = crate::pages::ops::job_cancel;
+    job_cancel: Post "/api/jobs/cancel" [Operator], crate::pages::jobs::JobCancelInput => crate::jobs::JobSummary = crate::pages::ops::job_cancel;
     /// Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it.
-    job_decide: Post "/api/jobs/decide", crate::pages::jobs::JobDecideInput => crate::jobs::JobSummary = crate::pages::ops::job_decide;
+    job_decide: Post "/api/jobs/decide" [Operator], crate::pages::jobs::JobDecideInput => crate::jobs::JobSummary = crate::pages::ops::job_decide;
     /// Engage (operators) or release (admins) the global kill switch.
-    kill_switch_set: Post "/api/kill-switch", crate::pages::jobs::KillSwitchInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch_set;
+    kill_switch_set: Post "/api/kill-switch" [Operator], crate::pages::jobs::KillSwitchInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch_set;
     /// Named job policies, `default` first.
-    job_policies: Get "/api/job-policies", NoInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policies;
+    job_policies: Get "/api/job-policies" [Viewer], NoInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policies;
     /// Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs.
-    job_policy_save: Post "/api/job-policies", crate::jobs::policies::PolicyInput => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_save;
+    job_policy_save: Post "/api/job-policies" [Admin], crate::jobs::policies::PolicyInput => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_save;
     /// Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with.
-    job_policy_remove: Post "/api/job-policies/remove", crate::jobs::policies::PolicyNameInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policy_remove;
+    job_policy_remove: Post "/api/job-policies/remove" [Admin], crate::jobs::policies::PolicyNameInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policy_remove;
     /// How many disruptive jobs may run at once per cluster and per site.
-    concurrency_limits: Get "/api/concurrency-limits", NoInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limits;
+    concurrency_limits: Get "/api/concurrency-limits" [Viewer], NoInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limits;
     /// Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it.
-    concurrency_limit_set: Post "/api/concurrency-limits", crate::jobs::policies::LimitInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limit_set;
+    concurrency_limit_set: Post "/api/concurrency-limits" [Admin], crate::jobs::policies::LimitInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limit_set;
     /// The settings page model: connection, sources, service identities, users, sites, workers.
-    settings_page: Get "/api/pages/settings", NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
+    settings_page: Get "/api/pages/settings" [Viewer], NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
     /// Change a user's role (admins).
-    user_set_role: Post "/api/users/role", crate::identity::ops::UserRoleInput => User = crate::identity::ops::user_set_role;
+    user_set_role: Post "/api/users/role" [Admin], crate::identity::ops::UserRoleInput => User = crate::identity::ops::user_set_role;
     /// Let a disabled user sign in again (admins).
-    user_enable: Post "/api/users/enable", EmailInput => User = crate::identity::ops::user_enable;
+    user_enable: Post "/api/users/enable" [Admin], EmailInput => User = crate::identity::ops::user_enable;
     /// The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings.
-    ipam_page: Get "/api/pages/ipam", crate::ipam::ops::IpamPageQuery => crate::ipam::ops::IpamPage = crate::ipam::ops::ipam_page;
+    ipam_page: Get "/api/pages/ipam" [Viewer], crate::ipam::ops::IpamPageQuery => crate::ipam::ops::IpamPage = crate::ipam::ops::ipam_page;
     /// One prefix: ancestors, children, planned and observed addresses, free space, findings.
-    ipam_prefix: Get "/api/ipam/prefix", crate::ipam::ops::PrefixInput => crate::ipam::prefixes::PrefixPage = crate::ipam::ops::ipam_prefix;
+    ipam_prefix: Get "/api/ipam/prefix" [Viewer], crate::ipam::ops::PrefixInput => crate::ipam::prefixes::PrefixPage = crate::ipam::ops::ipam_prefix;
     /// The free blocks of a prefix as CIDRs (only those holding a /length, when given).
-    ipam_available: Get "/api/ipam/available", crate::ipam::ops::AvailableInput => crate::ipam::space::AvailableRanges = crate::ipam::ops::ipam_available;
+    ipam_available: Get "/api/ipam/available" [Viewer], crate::ipam::ops::AvailableInput => crate::ipam::space::AvailableRanges = crate::ipam::ops::ipam_available;
     /// Plan the next free address of a prefix, or create its next free /length (operators; race-free).
-    ipam_allocate: Post "/api/ipam/allocate", crate::ipam::ops::AllocateInput => crate::ipam::ops::Allocation = crate::ipam::ops::ipam_allocate;
+    ipam_allocate: Post "/api/ipam/allocate" [Operator], crate::ipam::ops::AllocateInput => crate::ipam::ops::Allocation = crate::ipam::ops::ipam_allocate;
     /// Add a prefix to a routing domain (operators).
-    ipam_prefix_add: Post "/api/ipam/prefixes", crate::ipam::ops::PrefixAddInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_add;
+    ipam_prefix_add: Post "/api/ipam/prefixes" [Operator], crate::ipam::ops::PrefixAddInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_add;
     /// Routing domains (VRFs) with how many prefixes each holds.
-    ipam_domains: Get "/api/ipam/domains", NoInput => Vec<crate::ipam::prefixes::RoutingDomain> = crate::ipam::ops::ipam_domains;
+    ipam_domains: Get "/api/ipam/domains" [Viewer], NoInput => Vec<crate::ipam::prefixes::RoutingDomain> = crate::ipam::ops::ipam_domains;
     /// Add a routing domain (admins).
-    ipam_domain_add: Post "/api/ipam/domains", crate::ipam::ops::DomainAddInput => crate::ipam::prefixes::RoutingDomain = crate::ipam::ops::ipam_domain_add;
+    ipam_domain_add: Post "/api/ipam/domains" [Admin], crate::ipam::ops::DomainAddInput => crate::ipam::prefixes::RoutingDomain = crate::ipam::ops::ipam_domain_add;
     /// Change a prefix's status, site, VLAN, description or threshold (operators).
-    ipam_prefix_update: Post "/api/ipam/prefixes/update", crate::ipam::ops::PrefixUpdateInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_update;
+    ipam_prefix_update: Post "/api/ipam/prefixes/update" [Operator], crate::ipam::ops::PrefixUpdateInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_update;
     /// Remove a prefix; its children and addresses move to the prefix above it (operators).
-    ipam_prefix_remove: Post "/api/ipam/prefixes/remove", crate::ipam::ops::PrefixInput => crate::ipam::ops::Removed = crate::ipam::ops::ipam_prefix_remove;
+    ipam_prefix_remove: Post "/api/ipam/prefixes/remove" [Operator], crate::ipam::ops::PrefixInput => crate::ipam::ops::Removed = crate::ipam::ops::ipam_prefix_remove;
     /// Who uses this IP: the prefixes holding it, its plans, and every report of it over time.
-    ipam_lookup: Get "/api/ipam/lookup", crate::ipam::ops::AddressInput => crate::ipam::space::AddressInfo = crate::ipam::ops::ipam_lookup;
+    ipam_lookup: Get "/api/ipam/lookup" [Viewer], crate::ipam::ops::AddressInput => crate::ipam::space::AddressInfo = crate::ipam::ops::ipam_lookup;
     /// Plan a chosen address (operators).
-    ipam_assign: Post "/api/ipam/assignments", crate::ipam::ops::AssignInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assign;
+    ipam_assign: Post "/api/ipam/assignments" [Operator], crate::ipam::ops::AssignInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assign;
     /// Change a planned address's host name, MAC, description or status (operators).
-    ipam_assignment_update: Post "/api/ipam/assignments/update", crate::ipam::ops::AssignmentUpdateInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assignment_update;
+    ipam_assignment_update: Post "/api/ipam/assignments/update" [Operator], crate::ipam::ops::AssignmentUpdateInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assignment_update;
     /// Release a planned or reserved address (operators).
-    ipam_release: Post "/api/ipam/assignments/release", crate::ipam::ops::AddressInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_release;
+    ipam_release: Post "/api/ipam/assignments/release" [Operator], crate::ipam::ops::AddressInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_release;
     /// Prefixes with parent and utilization, optionally of one domain or inside one block.
-    ipam_prefixes: Get "/api/ipam/prefixes", crate::ipam::ops::PrefixListInput => Vec<crate::ipam::prefixes::Prefix> = crate::ipam::ops::ipam_prefixes;
+    ipam_prefixes: Get "/api/ipam/prefixes" [Viewer], crate::ipam::ops::PrefixListInput => Vec<crate::ipam::prefixes::Prefix> = crate::ipam::ops::ipam_prefixes;
     /// IPAM findings, open ones unless asked for all.
-    findings: Get "/api/ipam/findings", crate::ipam::ops::FindingsInput => Vec<crate::ipam::findings::Finding> = crate::ipam::ops::findings_list;
+    findings: Get "/api/ipam/findings" [Viewer], crate::ipam::ops::FindingsInput => Vec<crate::ipam::findings::Finding> = crate::ipam::ops::findings_list;
     /// Acknowledge a finding as yourself, with a note saying why (operators).
-    finding_acknowledge: Post "/api/ipam/findings/acknowledge", crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
+    finding_acknowledge: Post "/api/ipam/findings/acknowledge" [Operator], crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
     /// Run the findings engine now (operators; it also runs after every sync).
-    findings_run: Post "/api/ipam/findings/run", NoInput => crate::ipam::findings::FindingRun = crate::ipam::ops::findings_run;
+    findings_run: Post "/api/ipam/findings/run" [Operator], NoInput => crate::ipam::findings::FindingRun = crate::ipam::ops::findings_run;
     /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked.
-    search: Get "/api/search", crate::ipam::ops::SearchInput => crate::search::SearchResults = crate::ipam::ops::search;
+    search: Get "/api/search" [Viewer], crate::ipam::ops::SearchInput => crate::search::SearchResults = crate::ipam::ops::search;
     /// Every site, by region and country.
-    sites: Get "/api/sites", NoInput => Vec<crate::sites::Site> = crate::sites::ops::sites;
+    sites: Get "/api/sites" [Viewer], NoInput => Vec<crate::sites::Site> = crate::sites::ops::sites;
     /// Add a site to a country (admins).
-    site_add: Post "/api/sites", crate::sites::NewSite => crate::sites::Site = crate::sites::ops::site_add;
+    site_add: Post "/api/sites" [Admin], crate::sites::NewSite => crate::sites::Site = crate::sites::ops::site_add;
     /// Regions, countries, sites, inference rules and conflicts: the Sites page.
-    sites_page: Get "/api/pages/sites", NoInput => crate::sites::ops::SitesPage = crate::sites::ops::sites_page;
+    sites_page: Get "/api/pages/sites" [Viewer], NoInput => crate::sites::ops::SitesPage = crate::sites::ops::sites_page;
     /// Change a site's name, time zone or status (admins).
-    site_update: Post "/api/sites/update", crate::sites::ops::SiteUpdateInput => crate::sites::Site = crate::sites::ops::site_update;
+    site_update: Post "/api/sites/update" [Admin], crate::sites::ops::SiteUpdateInput => crate::sites::Site = crate::sites::ops::site_update;
     /// Remove a site; its prefixes and sources stay, without a site (admins).
-    site_remove: Post "/api/sites/remove", crate::sites::ops::SiteCodeInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_remove;
+    site_remove: Post "/api/sites/remove" [Admin], crate::sites::ops::SiteCodeInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_remove;
     /// Regions (EMEA, US-EAST, …).
-    regions: Get "/api/regions", NoInput => Vec<crate::sites::Region> = crate::sites::ops::regions;
+    regions: Get "/api/regions" [Viewer], NoInput => Vec<crate::sites::Region> = crate::sites::ops::regions;
     /// Add a region (admins).
-    region_add: Post "/api/regions", crate::sites::ops::RegionAddInput => crate::sites::Region = crate::sites::ops::region_add;
+    region_add: Post "/api/regions" [Admin], crate::sites::ops::RegionAddInput => crate::sites::Region = crate::sites::ops::region_add;
     /// Countries within regions.
-    countries: Get "/api/countries", NoInput => Vec<crate::sites::Country> = crate::sites::ops::countries;
+    countries: Get "/api/countries" [Viewer], NoInput => Vec<crate::sites::Country> = crate::sites::ops::countries;
     /// Add a country to a region (admins).
-    country_add: Post "/api/countries", crate::sites::ops::CountryAddInput => crate::sites::Country = crate::sites::ops::country_add;
+    country_add: Post "/api/countries" [Admin], crate::sites::ops::CountryAddInput => crate::sites::Country = crate::sites::ops::country_add;
     /// The rules that place things at sites.
-    site_rules: Get "/api/sites/rules", NoInput => Vec<crate::sites::SiteRule> = crate::sites::ops::site_rules;
+    site_rules: Get "/api/sites/rules" [Viewer], NoInput => Vec<crate::sites::SiteRule> = crate::sites::ops::site_rules;
     /// Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins).
-    site_rule_add: Post "/api/sites/rules", crate::sites::ops::SiteRuleAddInput => crate::sites::SiteRule = crate::sites::ops::site_rule_add;
+    site_rule_add: Post "/api/sites/rules" [Admin], crate::sites::ops::SiteRuleAddInput => crate::sites::SiteRule = crate::sites::ops::site_rule_add;
     /// What a rule would place, and what would move, before it is saved: inference run with it, then rolled back (admins).
-    site_rule_preview: Post "/api/sites/rules/preview", crate::sites::ops::SiteRuleAddInput => crate::sites::RulePreview = crate::sites::ops::site_rule_preview;
+    site_rule_preview: Post "/api/sites/rules/preview" [Admin], crate::sites::ops::SiteRuleAddInput => crate::sites::RulePreview = crate::sites::ops::site_rule_preview;
     /// Remove an inference rule (admins).
-    site_rule_remove: Post "/api/sites/rules/remove", crate::sites::ops::RuleIdInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_rule_remove;
+    site_rule_remove: Post "/api/sites/rules/remove" [Admin], crate::sites::ops::RuleIdInput => crate::sites::ops::SiteChanged = crate::sites::ops::site_rule_remove;
     /// Run site inference now (operators; it also runs after every sync).
-    site_infer: Post "/api/sites/infer", NoInput => Vec<crate::sites::InferenceCount> = crate::sites::ops::site_infer;
+    site_infer: Post "/api/sites/infer" [Operator], NoInput => Vec<crate::sites::InferenceCount> = crate::sites::ops::site_infer;
     /// Things whose inference methods name different sites, with every opinion.
-    site_conflicts: Get "/api/sites/conflicts", NoInput => Vec<crate::sites::SiteConflict> = crate::sites::ops::site_conflicts;
+    site_conflicts: Get "/api/sites/conflicts" [Viewer], NoInput => Vec<crate::sites::SiteConflict> = crate::sites::ops::site_conflicts;
     /// Where a VM, host, server or observed address is, with every opinion and its evidence.
-    site_placement: Get "/api/sites/placement", crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_placement;
+    site_placement: Get "/api/sites/placement" [Viewer], crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_placement;
     /// Place something at a site by hand: it wins and survives resyncs (operators).
-    site_pin: Post "/api/sites/pin", crate::sites::ops::PinInput => crate::sites::Placement = crate::sites::ops::site_pin;
+    site_pin: Post "/api/sites/pin" [Operator], crate::sites::ops::PinInput => crate::sites::Placement = crate::sites::ops::site_pin;
     /// Remove a manual placement; inference decides again (operators).
-    site_unpin: Post "/api/sites/unpin", crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_unpin;
+    site_unpin: Post "/api/sites/unpin" [Operator], crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_unpin;
     /// The Reports page: report types and their filters, definitions, schedules, history.
-    reports_page: Get "/api/pages/reports", NoInput => crate::reports::ops::ReportsPage = crate::reports::ops::reports_page;
+    reports_page: Get "/api/pages/reports" [Viewer], NoInput => crate::reports::ops::ReportsPage = crate::reports::ops::reports_page;
     /// Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators).
-    report_run: Post "/api/reports/run", crate::reports::ops::ReportRunInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_run;
+    report_run: Post "/api/reports/run" [Operator], crate::reports::ops::ReportRunInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_run;
     /// Report definitions with their schedules and folders.
-    report_definitions: Get "/api/reports/definitions", NoInput => Vec<crate::reports::ReportDefinition> = crate::reports::ops::report_definitions;
+    report_definitions: Get "/api/reports/definitions" [Viewer], NoInput => Vec<crate::reports::ReportDefinition> = crate::reports::ops::report_definitions;
     /// Report executions, newest first, optionally of one definition.
-    report_history: Get "/api/reports/history", crate::reports::ops::ReportHistoryInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_history;
+    report_history: Get "/api/reports/history" [Viewer], crate::reports::ops::ReportHistoryInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_history;
     /// The folders, besides the reports folder, that report definitions may write to.
-    report_folders: Get "/api/reports/folders", NoInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folders;
+    report_folders: Get "/api/reports/folders" [Viewer], NoInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folders;
     /// Allow report definitions to write to a folder (admins).
-    report_folder_add: Post "/api/reports/folders", crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_add;
+    report_folder_add: Post "/api/reports/folders" [Admin], crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_add;
     /// Take a folder off the list (admins).
-    report_folder_remove: Post "/api/reports/folders/remove", crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_remove;
+    report_folder_remove: Post "/api/reports/folders/remove" [Admin], crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_remove;
     /// Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators).
-    report_define: Post "/api/reports/definitions", crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
+    report_define: Post "/api/reports/definitions" [Operator], crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
 }
 
 pub fn find(name: &str) -> Option<&'static OperationSpec> {
@@ -444,7 +471,12 @@ pub fn typescript_bindings() -> String {
             HttpMethod::Get => "GET",
             HttpMethod::Post => "POST",
         };
-        out.push_str(&format!("  {}: {{ method: \"{method}\", path: \"{}\" }},\n", op.name, op.path));
+        out.push_str(&format!(
+            "  {}: {{ method: \"{method}\", path: \"{}\", role: \"{}\" }},\n",
+            op.name,
+            op.path,
+            op.role.as_str()
+        ));
     }
     out.push_str("} as const;\n\nexport type OperationName = keyof typeof operations;\n\n");
     out.push_str(
@@ -454,9 +486,9 @@ pub fn typescript_bindings() -> String {
     out.push_str("/** A typed client: one method per operation. */\nexport function makeApi(transport: Transport) {\n  return {\n");
     for ((name, input, output), op) in signatures.iter().zip(OPERATIONS) {
         let doc = op.doc.trim();
-        if !doc.is_empty() {
-            out.push_str(&format!("    /** {} */\n", doc.replace('\n', " ").replace("*/", "* /")));
-        }
+        let needs = format!("Needs: {}.", op.role.as_str());
+        let doc = if doc.is_empty() { needs } else { format!("{} {needs}", doc.replace('\n', " ")) };
+        out.push_str(&format!("    /** {} */\n", doc.replace("*/", "* /")));
         let arg = if input == "NoInput" { format!("input: {input} = {{}}") } else { format!("input: {input}") };
         out.push_str(&format!(
             "    {name}: ({arg}): Promise<{output}> =>\n      transport.call<{output}>(\"{name}\", operations.{name}.method, operations.{name}.path, input),\n"

@@ -2049,103 +2049,103 @@ export type HttpMethod = "GET" | "POST";
 
 /** Every operation: name → HTTP method and path. */
 export const operations = {
-  status: { method: "GET", path: "/api/status" },
-  me: { method: "GET", path: "/api/me" },
-  users: { method: "GET", path: "/api/users" },
-  user_add: { method: "POST", path: "/api/users" },
-  user_disable: { method: "POST", path: "/api/users/disable" },
-  service_identities: { method: "GET", path: "/api/service-identities" },
-  service_identity_add: { method: "POST", path: "/api/service-identities" },
-  service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate" },
-  service_identity_test: { method: "POST", path: "/api/service-identities/test" },
-  service_identities_reseal: { method: "POST", path: "/api/service-identities/reseal" },
-  worker_keys: { method: "GET", path: "/api/worker-keys" },
-  worker_key_trust: { method: "POST", path: "/api/worker-keys" },
-  worker_key_revoke: { method: "POST", path: "/api/worker-keys/revoke" },
-  user_set_capabilities: { method: "POST", path: "/api/users/capabilities" },
-  user_set_password: { method: "POST", path: "/api/users/password" },
-  sources: { method: "GET", path: "/api/sources" },
-  source_add: { method: "POST", path: "/api/sources" },
-  source_update: { method: "POST", path: "/api/sources/update" },
-  source_remove: { method: "POST", path: "/api/sources/remove" },
-  source_probe: { method: "POST", path: "/api/sources/probe" },
-  source_import_idracs: { method: "POST", path: "/api/sources/import" },
-  shell_page: { method: "GET", path: "/api/pages/shell" },
-  dashboard_page: { method: "GET", path: "/api/pages/dashboard" },
-  inventory_page: { method: "GET", path: "/api/pages/inventory" },
-  vm_detail: { method: "GET", path: "/api/vms/detail" },
-  host_detail: { method: "GET", path: "/api/hosts/detail" },
-  vms: { method: "GET", path: "/api/vms" },
-  hosts: { method: "GET", path: "/api/hosts" },
-  servers: { method: "GET", path: "/api/servers" },
-  server_firmware: { method: "GET", path: "/api/servers/firmware" },
-  mappings: { method: "GET", path: "/api/mappings" },
-  mappings_refresh: { method: "POST", path: "/api/mappings/refresh" },
-  servers_page: { method: "GET", path: "/api/pages/servers" },
-  server_detail: { method: "GET", path: "/api/servers/detail" },
-  mapping_set: { method: "POST", path: "/api/mappings/manual" },
-  jobs_page: { method: "GET", path: "/api/pages/jobs" },
-  jobs: { method: "GET", path: "/api/jobs" },
-  kill_switch: { method: "GET", path: "/api/kill-switch" },
-  job_detail: { method: "GET", path: "/api/jobs/detail" },
-  job_submit: { method: "POST", path: "/api/jobs" },
-  job_approve: { method: "POST", path: "/api/jobs/approve" },
-  job_deny: { method: "POST", path: "/api/jobs/deny" },
-  job_cancel: { method: "POST", path: "/api/jobs/cancel" },
-  job_decide: { method: "POST", path: "/api/jobs/decide" },
-  kill_switch_set: { method: "POST", path: "/api/kill-switch" },
-  job_policies: { method: "GET", path: "/api/job-policies" },
-  job_policy_save: { method: "POST", path: "/api/job-policies" },
-  job_policy_remove: { method: "POST", path: "/api/job-policies/remove" },
-  concurrency_limits: { method: "GET", path: "/api/concurrency-limits" },
-  concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits" },
-  settings_page: { method: "GET", path: "/api/pages/settings" },
-  user_set_role: { method: "POST", path: "/api/users/role" },
-  user_enable: { method: "POST", path: "/api/users/enable" },
-  ipam_page: { method: "GET", path: "/api/pages/ipam" },
-  ipam_prefix: { method: "GET", path: "/api/ipam/prefix" },
-  ipam_available: { method: "GET", path: "/api/ipam/available" },
-  ipam_allocate: { method: "POST", path: "/api/ipam/allocate" },
-  ipam_prefix_add: { method: "POST", path: "/api/ipam/prefixes" },
-  ipam_domains: { method: "GET", path: "/api/ipam/domains" },
-  ipam_domain_add: { method: "POST", path: "/api/ipam/domains" },
-  ipam_prefix_update: { method: "POST", path: "/api/ipam/prefixes/update" },
-  ipam_prefix_remove: { method: "POST", path: "/api/ipam/prefixes/remove" },
-  ipam_lookup: { method: "GET", path: "/api/ipam/lookup" },
-  ipam_assign: { method: "POST", path: "/api/ipam/assignments" },
-  ipam_assignment_update: { method: "POST", path: "/api/ipam/assignments/update" },
-  ipam_release: { method: "POST", path: "/api/ipam/assignments/release" },
-  ipam_prefixes: { method: "GET", path: "/api/ipam/prefixes" },
-  findings: { method: "GET", path: "/api/ipam/findings" },
-  finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge" },
-  findings_run: { method: "POST", path: "/api/ipam/findings/run" },
-  search: { method: "GET", path: "/api/search" },
-  sites: { method: "GET", path: "/api/sites" },
-  site_add: { method: "POST", path: "/api/sites" },
-  sites_page: { method: "GET", path: "/api/pages/sites" },
-  site_update: { method: "POST", path: "/api/sites/update" },
-  site_remove: { method: "POST", path: "/api/sites/remove" },
-  regions: { method: "GET", path: "/api/regions" },
-  region_add: { method: "POST", path: "/api/regions" },
-  countries: { method: "GET", path: "/api/countries" },
-  country_add: { method: "POST", path: "/api/countries" },
-  site_rules: { method: "GET", path: "/api/sites/rules" },
-  site_rule_add: { method: "POST", path: "/api/sites/rules" },
-  site_rule_preview: { method: "POST", path: "/api/sites/rules/preview" },
-  site_rule_remove: { method: "POST", path: "/api/sites/rules/remove" },
-  site_infer: { method: "POST", path: "/api/sites/infer" },
-  site_conflicts: { method: "GET", path: "/api/sites/conflicts" },
-  site_placement: { method: "GET", path: "/api/sites/placement" },
-  site_pin: { method: "POST", path: "/api/sites/pin" },
-  site_unpin: { method: "POST", path: "/api/sites/unpin" },
-  reports_page: { method: "GET", path: "/api/pages/reports" },
-  report_run: { method: "POST", path: "/api/reports/run" },
-  report_definitions: { method: "GET", path: "/api/reports/definitions" },
-  report_history: { method: "GET", path: "/api/reports/history" },
-  report_folders: { method: "GET", path: "/api/reports/folders" },
-  report_folder_add: { method: "POST", path: "/api/reports/folders" },
-  report_folder_remove: { method: "POST", path: "/api/reports/folders/remove" },
-  report_define: { method: "POST", path: "/api/reports/definitions" },
+  status: { method: "GET", path: "/api/status", role: "viewer" },
+  me: { method: "GET", path: "/api/me", role: "viewer" },
+  users: { method: "GET", path: "/api/users", role: "viewer" },
+  user_add: { method: "POST", path: "/api/users", role: "admin" },
+  user_disable: { method: "POST", path: "/api/users/disable", role: "admin" },
+  service_identities: { method: "GET", path: "/api/service-identities", role: "viewer" },
+  service_identity_add: { method: "POST", path: "/api/service-identities", role: "admin" },
+  service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate", role: "admin" },
+  service_identity_test: { method: "POST", path: "/api/service-identities/test", role: "worker" },
+  service_identities_reseal: { method: "POST", path: "/api/service-identities/reseal", role: "admin" },
+  worker_keys: { method: "GET", path: "/api/worker-keys", role: "viewer" },
+  worker_key_trust: { method: "POST", path: "/api/worker-keys", role: "admin" },
+  worker_key_revoke: { method: "POST", path: "/api/worker-keys/revoke", role: "admin" },
+  user_set_capabilities: { method: "POST", path: "/api/users/capabilities", role: "admin" },
+  user_set_password: { method: "POST", path: "/api/users/password", role: "admin" },
+  sources: { method: "GET", path: "/api/sources", role: "viewer" },
+  source_add: { method: "POST", path: "/api/sources", role: "admin" },
+  source_update: { method: "POST", path: "/api/sources/update", role: "admin" },
+  source_remove: { method: "POST", path: "/api/sources/remove", role: "admin" },
+  source_probe: { method: "POST", path: "/api/sources/probe", role: "admin" },
+  source_import_idracs: { method: "POST", path: "/api/sources/import", role: "admin" },
+  shell_page: { method: "GET", path: "/api/pages/shell", role: "viewer" },
+  dashboard_page: { method: "GET", path: "/api/pages/dashboard", role: "viewer" },
+  inventory_page: { method: "GET", path: "/api/pages/inventory", role: "viewer" },
+  vm_detail: { method: "GET", path: "/api/vms/detail", role: "viewer" },
+  host_detail: { method: "GET", path: "/api/hosts/detail", role: "viewer" },
+  vms: { method: "GET", path: "/api/vms", role: "viewer" },
+  hosts: { method: "GET", path: "/api/hosts", role: "viewer" },
+  servers: { method: "GET", path: "/api/servers", role: "viewer" },
+  server_firmware: { method: "GET", path: "/api/servers/firmware", role: "viewer" },
+  mappings: { method: "GET", path: "/api/mappings", role: "viewer" },
+  mappings_refresh: { method: "POST", path: "/api/mappings/refresh", role: "operator" },
+  servers_page: { method: "GET", path: "/api/pages/servers", role: "viewer" },
+  server_detail: { method: "GET", path: "/api/servers/detail", role: "viewer" },
+  mapping_set: { method: "POST", path: "/api/mappings/manual", role: "operator" },
+  jobs_page: { method: "GET", path: "/api/pages/jobs", role: "viewer" },
+  jobs: { method: "GET", path: "/api/jobs", role: "viewer" },
+  kill_switch: { method: "GET", path: "/api/kill-switch", role: "viewer" },
+  job_detail: { method: "GET", path: "/api/jobs/detail", role: "viewer" },
+  job_submit: { method: "POST", path: "/api/jobs", role: "operator" },
+  job_approve: { method: "POST", path: "/api/jobs/approve", role: "approver" },
+  job_deny: { method: "POST", path: "/api/jobs/deny", role: "approver" },
+  job_cancel: { method: "POST", path: "/api/jobs/cancel", role: "operator" },
+  job_decide: { method: "POST", path: "/api/jobs/decide", role: "operator" },
+  kill_switch_set: { method: "POST", path: "/api/kill-switch", role: "operator" },
+  job_policies: { method: "GET", path: "/api/job-policies", role: "viewer" },
+  job_policy_save: { method: "POST", path: "/api/job-policies", role: "admin" },
+  job_policy_remove: { method: "POST", path: "/api/job-policies/remove", role: "admin" },
+  concurrency_limits: { method: "GET", path: "/api/concurrency-limits", role: "viewer" },
+  concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits", role: "admin" },
+  settings_page: { method: "GET", path: "/api/pages/settings", role: "viewer" },
+  user_set_role: { method: "POST", path: "/api/users/role", role: "admin" },
+  user_enable: { method: "POST", path: "/api/users/enable", role: "admin" },
+  ipam_page: { method: "GET", path: "/api/pages/ipam", role: "viewer" },
+  ipam_prefix: { method: "GET", path: "/api/ipam/prefix", role: "viewer" },
+  ipam_available: { method: "GET", path: "/api/ipam/available", role: "viewer" },
+  ipam_allocate: { method: "POST", path: "/api/ipam/allocate", role: "operator" },
+  ipam_prefix_add: { method: "POST", path: "/api/ipam/prefixes", role: "operator" },
+  ipam_domains: { method: "GET", path: "/api/ipam/domains", role: "viewer" },
+  ipam_domain_add: { method: "POST", path: "/api/ipam/domains", role: "admin" },
+  ipam_prefix_update: { method: "POST", path: "/api/ipam/prefixes/update", role: "operator" },
+  ipam_prefix_remove: { method: "POST", path: "/api/ipam/prefixes/remove", role: "operator" },
+  ipam_lookup: { method: "GET", path: "/api/ipam/lookup", role: "viewer" },
+  ipam_assign: { method: "POST", path: "/api/ipam/assignments", role: "operator" },
+  ipam_assignment_update: { method: "POST", path: "/api/ipam/assignments/update", role: "operator" },
+  ipam_release: { method: "POST", path: "/api/ipam/assignments/release", role: "operator" },
+  ipam_prefixes: { method: "GET", path: "/api/ipam/prefixes", role: "viewer" },
+  findings: { method: "GET", path: "/api/ipam/findings", role: "viewer" },
+  finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge", role: "operator" },
+  findings_run: { method: "POST", path: "/api/ipam/findings/run", role: "operator" },
+  search: { method: "GET", path: "/api/search", role: "viewer" },
+  sites: { method: "GET", path: "/api/sites", role: "viewer" },
+  site_add: { method: "POST", path: "/api/sites", role: "admin" },
+  sites_page: { method: "GET", path: "/api/pages/sites", role: "viewer" },
+  site_update: { method: "POST", path: "/api/sites/update", role: "admin" },
+  site_remove: { method: "POST", path: "/api/sites/remove", role: "admin" },
+  regions: { method: "GET", path: "/api/regions", role: "viewer" },
+  region_add: { method: "POST", path: "/api/regions", role: "admin" },
+  countries: { method: "GET", path: "/api/countries", role: "viewer" },
+  country_add: { method: "POST", path: "/api/countries", role: "admin" },
+  site_rules: { method: "GET", path: "/api/sites/rules", role: "viewer" },
+  site_rule_add: { method: "POST", path: "/api/sites/rules", role: "admin" },
+  site_rule_preview: { method: "POST", path: "/api/sites/rules/preview", role: "admin" },
+  site_rule_remove: { method: "POST", path: "/api/sites/rules/remove", role: "admin" },
+  site_infer: { method: "POST", path: "/api/sites/infer", role: "operator" },
+  site_conflicts: { method: "GET", path: "/api/sites/conflicts", role: "viewer" },
+  site_placement: { method: "GET", path: "/api/sites/placement", role: "viewer" },
+  site_pin: { method: "POST", path: "/api/sites/pin", role: "operator" },
+  site_unpin: { method: "POST", path: "/api/sites/unpin", role: "operator" },
+  reports_page: { method: "GET", path: "/api/pages/reports", role: "viewer" },
+  report_run: { method: "POST", path: "/api/reports/run", role: "operator" },
+  report_definitions: { method: "GET", path: "/api/reports/definitions", role: "viewer" },
+  report_history: { method: "GET", path: "/api/reports/history", role: "viewer" },
+  report_folders: { method: "GET", path: "/api/reports/folders", role: "viewer" },
+  report_folder_add: { method: "POST", path: "/api/reports/folders", role: "admin" },
+  report_folder_remove: { method: "POST", path: "/api/reports/folders/remove", role: "admin" },
+  report_define: { method: "POST", path: "/api/reports/definitions", role: "operator" },
 } as const;
 
 export type OperationName = keyof typeof operations;
@@ -2158,295 +2158,295 @@ export interface Transport {
 /** A typed client: one method per operation. */
 export function makeApi(transport: Transport) {
   return {
-    /** The status page: connection, schema version, row counts, pending approvals, kill switch. */
+    /** The status page: connection, schema version, row counts, pending approvals, kill switch. Needs: viewer. */
     status: (input: NoInput = {}): Promise<StatusPage> =>
       transport.call<StatusPage>("status", operations.status.method, operations.status.path, input),
-    /** Who this session is and what it may do (a hint for hiding actions; the database decides). */
+    /** Who this session is and what it may do (a hint for hiding actions; the database decides). Needs: viewer. */
     me: (input: NoInput = {}): Promise<Me> =>
       transport.call<Me>("me", operations.me.method, operations.me.path, input),
-    /** Every user (admins manage them). */
+    /** Every user (admins manage them). Needs: viewer. */
     users: (input: NoInput = {}): Promise<Array<User>> =>
       transport.call<Array<User>>("users", operations.users.method, operations.users.path, input),
-    /** Create a login and its user, or map an existing login (admins). */
+    /** Create a login and its user, or map an existing login (admins). Needs: admin. */
     user_add: (input: UserAddInput): Promise<User> =>
       transport.call<User>("user_add", operations.user_add.method, operations.user_add.path, input),
-    /** Refuse a user's logins and end their sessions (admins). */
+    /** Refuse a user's logins and end their sessions (admins). Needs: admin. */
     user_disable: (input: EmailInput): Promise<User> =>
       transport.call<User>("user_disable", operations.user_disable.method, operations.user_disable.path, input),
-    /** Every service identity, without its credentials. */
+    /** Every service identity, without its credentials. Needs: viewer. */
     service_identities: (input: NoInput = {}): Promise<Array<ServiceIdentity>> =>
       transport.call<Array<ServiceIdentity>>("service_identities", operations.service_identities.method, operations.service_identities.path, input),
-    /** Seal and store credentials for a new service identity (admins). */
+    /** Seal and store credentials for a new service identity (admins). Needs: admin. */
     service_identity_add: (input: ServiceIdentityInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_add", operations.service_identity_add.method, operations.service_identity_add.path, input),
-    /** Replace a service identity's credentials (admins). */
+    /** Replace a service identity's credentials (admins). Needs: admin. */
     service_identity_rotate: (input: ServiceIdentityRotateInput): Promise<ServiceIdentity> =>
       transport.call<ServiceIdentity>("service_identity_rotate", operations.service_identity_rotate.method, operations.service_identity_rotate.path, input),
-    /** Open a service identity's credentials with this machine's worker key and record the result. */
+    /** Open a service identity's credentials with this machine's worker key and record the result. Needs: worker. */
     service_identity_test: (input: IdentityNameInput): Promise<IdentityTest> =>
       transport.call<IdentityTest>("service_identity_test", operations.service_identity_test.method, operations.service_identity_test.path, input),
-    /** Re-encrypt every identity this machine's key opens for the currently trusted worker keys (admins). */
+    /** Re-encrypt every identity this machine's key opens for the currently trusted worker keys (admins). Needs: admin. */
     service_identities_reseal: (input: NoInput = {}): Promise<Reseal> =>
       transport.call<Reseal>("service_identities_reseal", operations.service_identities_reseal.method, operations.service_identities_reseal.path, input),
-    /** Worker public keys credentials are sealed for, revoked ones included. */
+    /** Worker public keys credentials are sealed for, revoked ones included. Needs: viewer. */
     worker_keys: (input: NoInput = {}): Promise<Array<WorkerKeyInfo>> =>
       transport.call<Array<WorkerKeyInfo>>("worker_keys", operations.worker_keys.method, operations.worker_keys.path, input),
-    /** Trust a worker's public key: credentials sealed from now on include it (admins). */
+    /** Trust a worker's public key: credentials sealed from now on include it (admins). Needs: admin. */
     worker_key_trust: (input: WorkerKeyInput): Promise<Done> =>
       transport.call<Done>("worker_key_trust", operations.worker_key_trust.method, operations.worker_key_trust.path, input),
-    /** Stop sealing credentials for a worker key (admins). */
+    /** Stop sealing credentials for a worker key (admins). Needs: admin. */
     worker_key_revoke: (input: WorkerKeyInput): Promise<Done> =>
       transport.call<Done>("worker_key_revoke", operations.worker_key_revoke.method, operations.worker_key_revoke.path, input),
-    /** Replace a user's capabilities (admins). */
+    /** Replace a user's capabilities (admins). Needs: admin. */
     user_set_capabilities: (input: UserCapabilitiesInput): Promise<User> =>
       transport.call<User>("user_set_capabilities", operations.user_set_capabilities.method, operations.user_set_capabilities.path, input),
-    /** Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored). */
+    /** Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored). Needs: admin. */
     user_set_password: (input: UserPasswordInput): Promise<Done> =>
       transport.call<Done>("user_set_password", operations.user_set_password.method, operations.user_set_password.path, input),
-    /** Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync. */
+    /** Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync. Needs: viewer. */
     sources: (input: NoInput = {}): Promise<Array<Source>> =>
       transport.call<Array<Source>>("sources", operations.sources.method, operations.sources.path, input),
-    /** Add a source, reusing a service identity or creating one with it (admins). */
+    /** Add a source, reusing a service identity or creating one with it (admins). Needs: admin. */
     source_add: (input: SourceAddInput): Promise<Source> =>
       transport.call<Source>("source_add", operations.source_add.method, operations.source_add.path, input),
-    /** Change a source: address, identity, site, driver, trust (re-pin), enabled (admins). */
+    /** Change a source: address, identity, site, driver, trust (re-pin), enabled (admins). Needs: admin. */
     source_update: (input: SourceUpdateInput): Promise<Source> =>
       transport.call<Source>("source_update", operations.source_update.method, operations.source_update.path, input),
-    /** Remove a source and its cached inventory, or (dry_run) say what would go (admins). */
+    /** Remove a source and its cached inventory, or (dry_run) say what would go (admins). Needs: admin. */
     source_remove: (input: SourceRemoveInput): Promise<SourceRemoval> =>
       transport.call<SourceRemoval>("source_remove", operations.source_remove.method, operations.source_remove.path, input),
-    /** Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins). */
+    /** Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins). Needs: admin. */
     source_probe: (input: SourceProbeInput): Promise<SourceProbe> =>
       transport.call<SourceProbe>("source_probe", operations.source_probe.method, operations.source_probe.path, input),
-    /** Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins). */
+    /** Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins). Needs: admin. */
     source_import_idracs: (input: IdracImportInput): Promise<ImportResult> =>
       transport.call<ImportResult>("source_import_idracs", operations.source_import_idracs.method, operations.source_import_idracs.path, input),
-    /** The frame around every page: who is signed in, approvals waiting, the kill switch. */
+    /** The frame around every page: who is signed in, approvals waiting, the kill switch. Needs: viewer. */
     shell_page: (input: NoInput = {}): Promise<ShellModel> =>
       transport.call<ShellModel>("shell_page", operations.shell_page.method, operations.shell_page.path, input),
-    /** The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch. */
+    /** The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch. Needs: viewer. */
     dashboard_page: (input: NoInput = {}): Promise<DashboardPage> =>
       transport.call<DashboardPage>("dashboard_page", operations.dashboard_page.method, operations.dashboard_page.path, input),
-    /** A window of VMs or hosts, searched and filtered, with the filters' facets. */
+    /** A window of VMs or hosts, searched and filtered, with the filters' facets. Needs: viewer. */
     inventory_page: (input: InventoryQuery): Promise<InventoryPage> =>
       transport.call<InventoryPage>("inventory_page", operations.inventory_page.method, operations.inventory_page.path, input),
-    /** One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping. */
+    /** One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping. Needs: viewer. */
     vm_detail: (input: IdInput): Promise<VmDetail> =>
       transport.call<VmDetail>("vm_detail", operations.vm_detail.method, operations.vm_detail.path, input),
-    /** One ESXi host: hardware, mapping candidates with evidence, its VMs. */
+    /** One ESXi host: hardware, mapping candidates with evidence, its VMs. Needs: viewer. */
     host_detail: (input: IdInput): Promise<HostDetail> =>
       transport.call<HostDetail>("host_detail", operations.host_detail.method, operations.host_detail.path, input),
-    /** VMs with the seed's fields, optionally narrowed by a fuzzy search. */
+    /** VMs with the seed's fields, optionally narrowed by a fuzzy search. Needs: viewer. */
     vms: (input: VmListInput): Promise<Array<VmRow>> =>
       transport.call<Array<VmRow>>("vms", operations.vms.method, operations.vms.path, input),
-    /** ESXi hosts: hardware, state, management IPs, VM count, mapped server. */
+    /** ESXi hosts: hardware, state, management IPs, VM count, mapped server. Needs: viewer. */
     hosts: (input: NoInput = {}): Promise<Array<HostRow>> =>
       transport.call<Array<HostRow>>("hosts", operations.hosts.method, operations.hosts.path, input),
-    /** Physical servers: service tag, model, generation, power, health, firmware, mapping. */
+    /** Physical servers: service tag, model, generation, power, health, firmware, mapping. Needs: viewer. */
     servers: (input: NoInput = {}): Promise<Array<ServerRow>> =>
       transport.call<Array<ServerRow>>("servers", operations.servers.method, operations.servers.path, input),
-    /** A server's firmware, component by component, with its baseline verdict. */
+    /** A server's firmware, component by component, with its baseline verdict. Needs: viewer. */
     server_firmware: (input: ServerNameInput): Promise<Array<FirmwareRow>> =>
       transport.call<Array<FirmwareRow>>("server_firmware", operations.server_firmware.method, operations.server_firmware.path, input),
-    /** Server-to-host mappings with method, confidence and status. */
+    /** Server-to-host mappings with method, confidence and status. Needs: viewer. */
     mappings: (input: NoInput = {}): Promise<Array<MappingRow>> =>
       transport.call<Array<MappingRow>>("mappings", operations.mappings.method, operations.mappings.path, input),
-    /** Recompute the automatic server-to-host mappings now (operators). */
+    /** Recompute the automatic server-to-host mappings now (operators). Needs: operator. */
     mappings_refresh: (input: NoInput = {}): Promise<MappingRefresh> =>
       transport.call<MappingRefresh>("mappings_refresh", operations.mappings_refresh.method, operations.mappings_refresh.path, input),
-    /** The Dell servers page model: servers, generations, compliance, mappings to settle. */
+    /** The Dell servers page model: servers, generations, compliance, mappings to settle. Needs: viewer. */
     servers_page: (input: NoInput = {}): Promise<ServersPage> =>
       transport.call<ServersPage>("servers_page", operations.servers_page.method, operations.servers_page.path, input),
-    /** One server: firmware per component against the baseline, mapping candidates with evidence. */
+    /** One server: firmware per component against the baseline, mapping candidates with evidence. Needs: viewer. */
     server_detail: (input: ServerInput): Promise<ServerDetail> =>
       transport.call<ServerDetail>("server_detail", operations.server_detail.method, operations.server_detail.path, input),
-    /** Map a server to an ESXi host by hand (operators); it wins over every automatic mapping. */
+    /** Map a server to an ESXi host by hand (operators); it wins over every automatic mapping. Needs: operator. */
     mapping_set: (input: ManualMappingInput): Promise<ServerDetail> =>
       transport.call<ServerDetail>("mapping_set", operations.mapping_set.method, operations.mapping_set.path, input),
-    /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. */
+    /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. Needs: viewer. */
     jobs_page: (input: JobsQuery): Promise<JobsPage> =>
       transport.call<JobsPage>("jobs_page", operations.jobs_page.method, operations.jobs_page.path, input),
-    /** Jobs, newest first, optionally in one state. */
+    /** Jobs, newest first, optionally in one state. Needs: viewer. */
     jobs: (input: JobsQuery): Promise<Array<JobSummary>> =>
       transport.call<Array<JobSummary>>("jobs", operations.jobs.method, operations.jobs.path, input),
-    /** The global kill switch: engaged or not, by whom and why. */
+    /** The global kill switch: engaged or not, by whom and why. Needs: viewer. */
     kill_switch: (input: NoInput = {}): Promise<KillSwitch> =>
       transport.call<KillSwitch>("kill_switch", operations.kill_switch.method, operations.kill_switch.path, input),
-    /** One job: spec, policy, plan, why it paused, steps and events. */
+    /** One job: spec, policy, plan, why it paused, steps and events. Needs: viewer. */
     job_detail: (input: JobIdInput): Promise<JobDetail> =>
       transport.call<JobDetail>("job_detail", operations.job_detail.method, operations.job_detail.path, input),
-    /** Plan a job and submit it (with dry_run: only plan it). */
+    /** Plan a job and submit it (with dry_run: only plan it). Needs: operator. */
     job_submit: (input: SubmitRequest): Promise<Submitted> =>
       transport.call<Submitted>("job_submit", operations.job_submit.method, operations.job_submit.path, input),
-    /** Approve someone else's job (approvers; never your own). */
+    /** Approve someone else's job (approvers; never your own). Needs: approver. */
     job_approve: (input: JobCommentInput): Promise<JobSummary> =>
       transport.call<JobSummary>("job_approve", operations.job_approve.method, operations.job_approve.path, input),
-    /** Deny someone else's job. */
+    /** Deny someone else's job. Needs: approver. */
     job_deny: (input: JobCommentInput): Promise<JobSummary> =>
       transport.call<JobSummary>("job_deny", operations.job_deny.method, operations.job_deny.path, input),
-    /** Cancel a job (a running one stops at its next safe point). */
+    /** Cancel a job (a running one stops at its next safe point). Needs: operator. */
     job_cancel: (input: JobCancelInput): Promise<JobSummary> =>
       transport.call<JobSummary>("job_cancel", operations.job_cancel.method, operations.job_cancel.path, input),
-    /** Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it. */
+    /** Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it. Needs: operator. */
     job_decide: (input: JobDecideInput): Promise<JobSummary> =>
       transport.call<JobSummary>("job_decide", operations.job_decide.method, operations.job_decide.path, input),
-    /** Engage (operators) or release (admins) the global kill switch. */
+    /** Engage (operators) or release (admins) the global kill switch. Needs: operator. */
     kill_switch_set: (input: KillSwitchInput): Promise<KillSwitch> =>
       transport.call<KillSwitch>("kill_switch_set", operations.kill_switch_set.method, operations.kill_switch_set.path, input),
-    /** Named job policies, `default` first. */
+    /** Named job policies, `default` first. Needs: viewer. */
     job_policies: (input: NoInput = {}): Promise<Array<PolicyChoice>> =>
       transport.call<Array<PolicyChoice>>("job_policies", operations.job_policies.method, operations.job_policies.path, input),
-    /** Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs. */
+    /** Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs. Needs: admin. */
     job_policy_save: (input: PolicyInput): Promise<PolicyChoice> =>
       transport.call<PolicyChoice>("job_policy_save", operations.job_policy_save.method, operations.job_policy_save.path, input),
-    /** Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with. */
+    /** Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with. Needs: admin. */
     job_policy_remove: (input: PolicyNameInput): Promise<Array<PolicyChoice>> =>
       transport.call<Array<PolicyChoice>>("job_policy_remove", operations.job_policy_remove.method, operations.job_policy_remove.path, input),
-    /** How many disruptive jobs may run at once per cluster and per site. */
+    /** How many disruptive jobs may run at once per cluster and per site. Needs: viewer. */
     concurrency_limits: (input: NoInput = {}): Promise<Array<ConcurrencyLimit>> =>
       transport.call<Array<ConcurrencyLimit>>("concurrency_limits", operations.concurrency_limits.method, operations.concurrency_limits.path, input),
-    /** Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it. */
+    /** Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it. Needs: admin. */
     concurrency_limit_set: (input: LimitInput): Promise<Array<ConcurrencyLimit>> =>
       transport.call<Array<ConcurrencyLimit>>("concurrency_limit_set", operations.concurrency_limit_set.method, operations.concurrency_limit_set.path, input),
-    /** The settings page model: connection, sources, service identities, users, sites, workers. */
+    /** The settings page model: connection, sources, service identities, users, sites, workers. Needs: viewer. */
     settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
       transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),
-    /** Change a user's role (admins). */
+    /** Change a user's role (admins). Needs: admin. */
     user_set_role: (input: UserRoleInput): Promise<User> =>
       transport.call<User>("user_set_role", operations.user_set_role.method, operations.user_set_role.path, input),
-    /** Let a disabled user sign in again (admins). */
+    /** Let a disabled user sign in again (admins). Needs: admin. */
     user_enable: (input: EmailInput): Promise<User> =>
       transport.call<User>("user_enable", operations.user_enable.method, operations.user_enable.path, input),
-    /** The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings. */
+    /** The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings. Needs: viewer. */
     ipam_page: (input: IpamPageQuery): Promise<IpamPage> =>
       transport.call<IpamPage>("ipam_page", operations.ipam_page.method, operations.ipam_page.path, input),
-    /** One prefix: ancestors, children, planned and observed addresses, free space, findings. */
+    /** One prefix: ancestors, children, planned and observed addresses, free space, findings. Needs: viewer. */
     ipam_prefix: (input: PrefixInput): Promise<PrefixPage> =>
       transport.call<PrefixPage>("ipam_prefix", operations.ipam_prefix.method, operations.ipam_prefix.path, input),
-    /** The free blocks of a prefix as CIDRs (only those holding a /length, when given). */
+    /** The free blocks of a prefix as CIDRs (only those holding a /length, when given). Needs: viewer. */
     ipam_available: (input: AvailableInput): Promise<AvailableRanges> =>
       transport.call<AvailableRanges>("ipam_available", operations.ipam_available.method, operations.ipam_available.path, input),
-    /** Plan the next free address of a prefix, or create its next free /length (operators; race-free). */
+    /** Plan the next free address of a prefix, or create its next free /length (operators; race-free). Needs: operator. */
     ipam_allocate: (input: AllocateInput): Promise<Allocation> =>
       transport.call<Allocation>("ipam_allocate", operations.ipam_allocate.method, operations.ipam_allocate.path, input),
-    /** Add a prefix to a routing domain (operators). */
+    /** Add a prefix to a routing domain (operators). Needs: operator. */
     ipam_prefix_add: (input: PrefixAddInput): Promise<Prefix> =>
       transport.call<Prefix>("ipam_prefix_add", operations.ipam_prefix_add.method, operations.ipam_prefix_add.path, input),
-    /** Routing domains (VRFs) with how many prefixes each holds. */
+    /** Routing domains (VRFs) with how many prefixes each holds. Needs: viewer. */
     ipam_domains: (input: NoInput = {}): Promise<Array<RoutingDomain>> =>
       transport.call<Array<RoutingDomain>>("ipam_domains", operations.ipam_domains.method, operations.ipam_domains.path, input),
-    /** Add a routing domain (admins). */
+    /** Add a routing domain (admins). Needs: admin. */
     ipam_domain_add: (input: DomainAddInput): Promise<RoutingDomain> =>
       transport.call<RoutingDomain>("ipam_domain_add", operations.ipam_domain_add.method, operations.ipam_domain_add.path, input),
-    /** Change a prefix's status, site, VLAN, description or threshold (operators). */
+    /** Change a prefix's status, site, VLAN, description or threshold (operators). Needs: operator. */
     ipam_prefix_update: (input: PrefixUpdateInput): Promise<Prefix> =>
       transport.call<Prefix>("ipam_prefix_update", operations.ipam_prefix_update.method, operations.ipam_prefix_update.path, input),
-    /** Remove a prefix; its children and addresses move to the prefix above it (operators). */
+    /** Remove a prefix; its children and addresses move to the prefix above it (operators). Needs: operator. */
     ipam_prefix_remove: (input: PrefixInput): Promise<Removed> =>
       transport.call<Removed>("ipam_prefix_remove", operations.ipam_prefix_remove.method, operations.ipam_prefix_remove.path, input),
-    /** Who uses this IP: the prefixes holding it, its plans, and every report of it over time. */
+    /** Who uses this IP: the prefixes holding it, its plans, and every report of it over time. Needs: viewer. */
     ipam_lookup: (input: AddressInput): Promise<AddressInfo> =>
       transport.call<AddressInfo>("ipam_lookup", operations.ipam_lookup.method, operations.ipam_lookup.path, input),
-    /** Plan a chosen address (operators). */
+    /** Plan a chosen address (operators). Needs: operator. */
     ipam_assign: (input: AssignInput): Promise<Assignment> =>
       transport.call<Assignment>("ipam_assign", operations.ipam_assign.method, operations.ipam_assign.path, input),
-    /** Change a planned address's host name, MAC, description or status (operators). */
+    /** Change a planned address's host name, MAC, description or status (operators). Needs: operator. */
     ipam_assignment_update: (input: AssignmentUpdateInput): Promise<Assignment> =>
       transport.call<Assignment>("ipam_assignment_update", operations.ipam_assignment_update.method, operations.ipam_assignment_update.path, input),
-    /** Release a planned or reserved address (operators). */
+    /** Release a planned or reserved address (operators). Needs: operator. */
     ipam_release: (input: AddressInput): Promise<Assignment> =>
       transport.call<Assignment>("ipam_release", operations.ipam_release.method, operations.ipam_release.path, input),
-    /** Prefixes with parent and utilization, optionally of one domain or inside one block. */
+    /** Prefixes with parent and utilization, optionally of one domain or inside one block. Needs: viewer. */
     ipam_prefixes: (input: PrefixListInput): Promise<Array<Prefix>> =>
       transport.call<Array<Prefix>>("ipam_prefixes", operations.ipam_prefixes.method, operations.ipam_prefixes.path, input),
-    /** IPAM findings, open ones unless asked for all. */
+    /** IPAM findings, open ones unless asked for all. Needs: viewer. */
     findings: (input: FindingsInput): Promise<Array<Finding>> =>
       transport.call<Array<Finding>>("findings", operations.findings.method, operations.findings.path, input),
-    /** Acknowledge a finding as yourself, with a note saying why (operators). */
+    /** Acknowledge a finding as yourself, with a note saying why (operators). Needs: operator. */
     finding_acknowledge: (input: AcknowledgeInput): Promise<Finding> =>
       transport.call<Finding>("finding_acknowledge", operations.finding_acknowledge.method, operations.finding_acknowledge.path, input),
-    /** Run the findings engine now (operators; it also runs after every sync). */
+    /** Run the findings engine now (operators; it also runs after every sync). Needs: operator. */
     findings_run: (input: NoInput = {}): Promise<FindingRun> =>
       transport.call<FindingRun>("findings_run", operations.findings_run.method, operations.findings_run.path, input),
-    /** Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked. */
+    /** Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked. Needs: viewer. */
     search: (input: SearchInput): Promise<SearchResults> =>
       transport.call<SearchResults>("search", operations.search.method, operations.search.path, input),
-    /** Every site, by region and country. */
+    /** Every site, by region and country. Needs: viewer. */
     sites: (input: NoInput = {}): Promise<Array<Site>> =>
       transport.call<Array<Site>>("sites", operations.sites.method, operations.sites.path, input),
-    /** Add a site to a country (admins). */
+    /** Add a site to a country (admins). Needs: admin. */
     site_add: (input: NewSite): Promise<Site> =>
       transport.call<Site>("site_add", operations.site_add.method, operations.site_add.path, input),
-    /** Regions, countries, sites, inference rules and conflicts: the Sites page. */
+    /** Regions, countries, sites, inference rules and conflicts: the Sites page. Needs: viewer. */
     sites_page: (input: NoInput = {}): Promise<SitesPage> =>
       transport.call<SitesPage>("sites_page", operations.sites_page.method, operations.sites_page.path, input),
-    /** Change a site's name, time zone or status (admins). */
+    /** Change a site's name, time zone or status (admins). Needs: admin. */
     site_update: (input: SiteUpdateInput): Promise<Site> =>
       transport.call<Site>("site_update", operations.site_update.method, operations.site_update.path, input),
-    /** Remove a site; its prefixes and sources stay, without a site (admins). */
+    /** Remove a site; its prefixes and sources stay, without a site (admins). Needs: admin. */
     site_remove: (input: SiteCodeInput): Promise<SiteChanged> =>
       transport.call<SiteChanged>("site_remove", operations.site_remove.method, operations.site_remove.path, input),
-    /** Regions (EMEA, US-EAST, …). */
+    /** Regions (EMEA, US-EAST, …). Needs: viewer. */
     regions: (input: NoInput = {}): Promise<Array<Region>> =>
       transport.call<Array<Region>>("regions", operations.regions.method, operations.regions.path, input),
-    /** Add a region (admins). */
+    /** Add a region (admins). Needs: admin. */
     region_add: (input: RegionAddInput): Promise<Region> =>
       transport.call<Region>("region_add", operations.region_add.method, operations.region_add.path, input),
-    /** Countries within regions. */
+    /** Countries within regions. Needs: viewer. */
     countries: (input: NoInput = {}): Promise<Array<Country>> =>
       transport.call<Array<Country>>("countries", operations.countries.method, operations.countries.path, input),
-    /** Add a country to a region (admins). */
+    /** Add a country to a region (admins). Needs: admin. */
     country_add: (input: CountryAddInput): Promise<Country> =>
       transport.call<Country>("country_add", operations.country_add.method, operations.country_add.path, input),
-    /** The rules that place things at sites. */
+    /** The rules that place things at sites. Needs: viewer. */
     site_rules: (input: NoInput = {}): Promise<Array<SiteRule>> =>
       transport.call<Array<SiteRule>>("site_rules", operations.site_rules.method, operations.site_rules.path, input),
-    /** Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins). */
+    /** Add an inference rule: a name pattern (vcenter, dns) or a VLAN (admins). Needs: admin. */
     site_rule_add: (input: SiteRuleAddInput): Promise<SiteRule> =>
       transport.call<SiteRule>("site_rule_add", operations.site_rule_add.method, operations.site_rule_add.path, input),
-    /** What a rule would place, and what would move, before it is saved: inference run with it, then rolled back (admins). */
+    /** What a rule would place, and what would move, before it is saved: inference run with it, then rolled back (admins). Needs: admin. */
     site_rule_preview: (input: SiteRuleAddInput): Promise<RulePreview> =>
       transport.call<RulePreview>("site_rule_preview", operations.site_rule_preview.method, operations.site_rule_preview.path, input),
-    /** Remove an inference rule (admins). */
+    /** Remove an inference rule (admins). Needs: admin. */
     site_rule_remove: (input: RuleIdInput): Promise<SiteChanged> =>
       transport.call<SiteChanged>("site_rule_remove", operations.site_rule_remove.method, operations.site_rule_remove.path, input),
-    /** Run site inference now (operators; it also runs after every sync). */
+    /** Run site inference now (operators; it also runs after every sync). Needs: operator. */
     site_infer: (input: NoInput = {}): Promise<Array<InferenceCount>> =>
       transport.call<Array<InferenceCount>>("site_infer", operations.site_infer.method, operations.site_infer.path, input),
-    /** Things whose inference methods name different sites, with every opinion. */
+    /** Things whose inference methods name different sites, with every opinion. Needs: viewer. */
     site_conflicts: (input: NoInput = {}): Promise<Array<SiteConflict>> =>
       transport.call<Array<SiteConflict>>("site_conflicts", operations.site_conflicts.method, operations.site_conflicts.path, input),
-    /** Where a VM, host, server or observed address is, with every opinion and its evidence. */
+    /** Where a VM, host, server or observed address is, with every opinion and its evidence. Needs: viewer. */
     site_placement: (input: EntityInput): Promise<Placement> =>
       transport.call<Placement>("site_placement", operations.site_placement.method, operations.site_placement.path, input),
-    /** Place something at a site by hand: it wins and survives resyncs (operators). */
+    /** Place something at a site by hand: it wins and survives resyncs (operators). Needs: operator. */
     site_pin: (input: PinInput): Promise<Placement> =>
       transport.call<Placement>("site_pin", operations.site_pin.method, operations.site_pin.path, input),
-    /** Remove a manual placement; inference decides again (operators). */
+    /** Remove a manual placement; inference decides again (operators). Needs: operator. */
     site_unpin: (input: EntityInput): Promise<Placement> =>
       transport.call<Placement>("site_unpin", operations.site_unpin.method, operations.site_unpin.path, input),
-    /** The Reports page: report types and their filters, definitions, schedules, history. */
+    /** The Reports page: report types and their filters, definitions, schedules, history. Needs: viewer. */
     reports_page: (input: NoInput = {}): Promise<ReportsPage> =>
       transport.call<ReportsPage>("reports_page", operations.reports_page.method, operations.reports_page.path, input),
-    /** Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators). */
+    /** Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators). Needs: operator. */
     report_run: (input: ReportRunInput): Promise<Array<ReportExecution>> =>
       transport.call<Array<ReportExecution>>("report_run", operations.report_run.method, operations.report_run.path, input),
-    /** Report definitions with their schedules and folders. */
+    /** Report definitions with their schedules and folders. Needs: viewer. */
     report_definitions: (input: NoInput = {}): Promise<Array<ReportDefinition>> =>
       transport.call<Array<ReportDefinition>>("report_definitions", operations.report_definitions.method, operations.report_definitions.path, input),
-    /** Report executions, newest first, optionally of one definition. */
+    /** Report executions, newest first, optionally of one definition. Needs: viewer. */
     report_history: (input: ReportHistoryInput): Promise<Array<ReportExecution>> =>
       transport.call<Array<ReportExecution>>("report_history", operations.report_history.method, operations.report_history.path, input),
-    /** The folders, besides the reports folder, that report definitions may write to. */
+    /** The folders, besides the reports folder, that report definitions may write to. Needs: viewer. */
     report_folders: (input: NoInput = {}): Promise<Array<OutputFolder>> =>
       transport.call<Array<OutputFolder>>("report_folders", operations.report_folders.method, operations.report_folders.path, input),
-    /** Allow report definitions to write to a folder (admins). */
+    /** Allow report definitions to write to a folder (admins). Needs: admin. */
     report_folder_add: (input: ReportFolderInput): Promise<Array<OutputFolder>> =>
       transport.call<Array<OutputFolder>>("report_folder_add", operations.report_folder_add.method, operations.report_folder_add.path, input),
-    /** Take a folder off the list (admins). */
+    /** Take a folder off the list (admins). Needs: admin. */
     report_folder_remove: (input: ReportFolderInput): Promise<Array<OutputFolder>> =>
       transport.call<Array<OutputFolder>>("report_folder_remove", operations.report_folder_remove.method, operations.report_folder_remove.path, input),
-    /** Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators). */
+    /** Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators). Needs: operator. */
     report_define: (input: NewDefinition): Promise<ReportDefinition> =>
       transport.call<ReportDefinition>("report_define", operations.report_define.method, operations.report_define.path, input),
   };

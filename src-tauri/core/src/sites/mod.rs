@@ -516,26 +516,43 @@ pub async fn preview_rule(db: &Database, new: &NewSiteRule) -> Result<RulePrevie
     .await?;
     let id = insert_rule(&mut tx, new, site.id, &site.code).await?;
     sqlx::query("SELECT * FROM refresh_site_inferences()").execute(&mut *tx).await?;
-    let matched: Vec<(EntityKind, i64)> = sqlx::query_as(
-        "SELECT entity_type, count(*) FROM site_inferences WHERE evidence ->> 'rule_id' = $1::text
-         GROUP BY 1 ORDER BY 1",
+    // What the rule holds an opinion on, and where things were before, in tables of this
+    // session's own that it can analyze: the real tables' statistics don't know about
+    // rows a preview inserted (and rolls back), and a nested loop over two tables the
+    // planner believes empty took 26 s at 10k VMs. Hash joins only, for this transaction.
+    sqlx::query(
+        "CREATE TEMP TABLE eio_rule_preview_matched ON COMMIT DROP AS
+         SELECT entity_type, entity_id, site_id FROM site_inferences WHERE evidence ->> 'rule_id' = $1::text",
     )
     .bind(id)
-    .fetch_all(&mut *tx)
+    .execute(&mut *tx)
     .await?;
-    const MOVED: &str = "FROM entity_sites e
-         JOIN site_inferences i ON i.entity_type = e.entity_type AND i.entity_id = e.entity_id
-                                AND i.evidence ->> 'rule_id' = $1::text AND i.site_id = e.site_id
-         LEFT JOIN pg_temp.eio_rule_preview_before b ON b.entity_type = e.entity_type AND b.entity_id = e.entity_id
+    for sql in [
+        "ANALYZE pg_temp.eio_rule_preview_before",
+        "ANALYZE pg_temp.eio_rule_preview_matched",
+        "SET LOCAL enable_nestloop = off",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await?;
+    }
+    let matched: Vec<(EntityKind, i64)> =
+        sqlx::query_as("SELECT entity_type, count(*) FROM pg_temp.eio_rule_preview_matched GROUP BY 1 ORDER BY 1")
+            .fetch_all(&mut *tx)
+            .await?;
+    // Moved: the rule's opinion now wins, and the object was elsewhere (or nowhere) before.
+    const MOVED: &str = "FROM pg_temp.eio_rule_preview_matched m
+         JOIN entity_sites e ON e.entity_type = m.entity_type AND e.entity_id = m.entity_id AND e.site_id = m.site_id
+         LEFT JOIN pg_temp.eio_rule_preview_before b ON b.entity_type = m.entity_type AND b.entity_id = m.entity_id
          WHERE b.site_id IS DISTINCT FROM e.site_id";
-    let moved: i64 = sqlx::query_scalar(&format!("SELECT count(*) {MOVED}")).bind(id).fetch_one(&mut *tx).await?;
+    let moved: i64 = sqlx::query_scalar(&format!("SELECT count(*) {MOVED}")).fetch_one(&mut *tx).await?;
     let examples: Vec<PreviewMove> = sqlx::query_as(&format!(
-        "SELECT e.entity_type AS kind, entity_label(e.entity_type, e.entity_id) AS name,
-                (SELECT code FROM sites WHERE id = b.site_id) AS from_site,
-                (SELECT code FROM sites WHERE id = e.site_id) AS to_site
-         {MOVED} ORDER BY 1, 2 LIMIT 20"
+        "SELECT kind, name, from_site, to_site FROM (
+             SELECT e.entity_type AS kind, e.entity_id, b.site_id AS before, e.site_id AS after
+             {MOVED} ORDER BY e.entity_type, e.entity_id LIMIT 200) x,
+         LATERAL (SELECT entity_label(x.kind, x.entity_id) AS name,
+                         (SELECT code FROM sites WHERE id = x.before) AS from_site,
+                         (SELECT code FROM sites WHERE id = x.after) AS to_site) l
+         ORDER BY kind, name LIMIT 20"
     ))
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
     tx.rollback().await?;

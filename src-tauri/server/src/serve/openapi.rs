@@ -90,6 +90,8 @@ pub fn build() -> Result<ApiDoc, String> {
             o.insert("description".into(), json!(doc));
         }
         o.insert("tags".into(), json!([tag(op.path)]));
+        // The least role the database lets through (a hint: the database decides).
+        o.insert("x-eio-role".into(), json!(op.role.as_str()));
         let mut responses = error_responses(op.method == HttpMethod::Post);
         responses.insert("200".into(), ok(&summary, output.to_value()));
         o.insert("responses".into(), Value::Object(responses));
@@ -206,6 +208,7 @@ mod tests {
             let method = if op.method == HttpMethod::Get { "get" } else { "post" };
             let o = &d["paths"][op.path][method];
             assert_eq!(o["operationId"], op.name, "{} {}", method, op.path);
+            assert_eq!(o["x-eio-role"], op.role.as_str(), "{}", op.name);
             assert!(o["responses"]["200"]["content"]["application/json"]["schema"].is_object(), "{}", op.name);
             assert_eq!(
                 o["responses"]["403"]["content"]["application/json"]["schema"]["$ref"],
