@@ -20,8 +20,19 @@ GRANT SELECT ON entity_sites TO eio_viewer, eio_worker;
 
 -- Place again the entities named by the pairs (p_types[i], p_ids[i]): the winner of their
 -- inferences now, or no row when none is left.
+--
+-- Writers of site_inferences overlap (a worker's inference run, an operator's pin), and each
+-- would otherwise compute the winner from its own snapshot and overwrite the other's answer
+-- with a stale one. So placing takes the inference lock first (an inference run already
+-- holds it; a pin waits for the run, a run for the pin's commit) and then decides in a
+-- statement of its own, whose snapshot sees every committed opinion.
 CREATE FUNCTION place_entities(p_types entity_kind[], p_ids uuid[]) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF coalesce(cardinality(p_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('eio:site_inference', 0));
     WITH touched AS (
         SELECT DISTINCT t.entity_type, t.entity_id FROM unnest(p_types, p_ids) AS t(entity_type, entity_id)
     ),
@@ -33,14 +44,15 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
         ORDER BY i.entity_type, i.entity_id, (i.method = 'manual') DESC, i.confidence DESC, i.method, s.code
     ),
     gone AS (
-        DELETE FROM entity_sites e USING touched t
-        WHERE e.entity_type = t.entity_type AND e.entity_id = t.entity_id
-          AND NOT EXISTS (SELECT 1 FROM win w WHERE w.entity_type = e.entity_type AND w.entity_id = e.entity_id)
+        DELETE FROM entity_sites e
+        USING touched t LEFT JOIN win w ON w.entity_type = t.entity_type AND w.entity_id = t.entity_id
+        WHERE e.entity_type = t.entity_type AND e.entity_id = t.entity_id AND w.entity_id IS NULL
     )
     INSERT INTO entity_sites AS e (entity_type, entity_id, site_id)
     SELECT w.entity_type, w.entity_id, w.site_id FROM win w
     ON CONFLICT ON CONSTRAINT entity_sites_pkey DO UPDATE SET site_id = EXCLUDED.site_id
-    WHERE e.site_id IS DISTINCT FROM EXCLUDED.site_id
+    WHERE e.site_id IS DISTINCT FROM EXCLUDED.site_id;
+END
 $$;
 
 CREATE FUNCTION site_inferences_place_new() RETURNS trigger

@@ -15,6 +15,7 @@
 --  4. Approving a job under a relaxed policy needs `relaxed_policy`, as submitting one does
 --     (0050 said so of `decide_approval` but did not check it).
 --  5. Changes to concurrency limits are audited, as changes to named policies are.
+--  6. Jobs not finished yet are scoped again by 3.
 SET LOCAL ROLE eio_owner;
 
 -- 1. -------------------------------------------------------------------------------
@@ -154,3 +155,12 @@ END
 $$;
 CREATE TRIGGER concurrency_limits_audit AFTER INSERT OR UPDATE OR DELETE ON concurrency_limits
     FOR EACH ROW EXECUTE FUNCTION audit_concurrency_limit_change();
+
+-- 6. -------------------------------------------------------------------------------
+-- Jobs not finished yet get the scope 3. derives (a server's iDRAC and OpenManage sites
+-- count now), as 0050 did for the scope it introduced.
+UPDATE jobs j SET cluster_ids = s.cluster_ids, site_ids = s.site_ids
+FROM jobs k CROSS JOIN LATERAL job_scope(k.plan) s
+WHERE j.id = k.id AND k.plan IS NOT NULL
+  AND k.status IN ('pending', 'awaiting_approval', 'scheduled', 'running', 'paused')
+  AND (j.cluster_ids IS DISTINCT FROM s.cluster_ids OR j.site_ids IS DISTINCT FROM s.site_ids);

@@ -42,6 +42,10 @@ async fn admins_decide_policies_and_limits_and_everyone_else_reads_them(admin: P
         (saved.require_approval, saved.vm_limit, saved.tag_filters.clone()),
         (false, 3, vec!["lab".to_string()])
     );
+    let mut repeated = policy("lab-unattended");
+    repeated.tag_filters = vec!["b".into(), "a".into(), " b ".into()];
+    let saved = api::call::<op::job_policy_save>(&c, repeated).await.unwrap();
+    assert_eq!(saved.tag_filters, ["b", "a"], "repeats go, the order stays");
     let mut changed = policy("lab-unattended");
     changed.vm_limit = 1;
     assert_eq!(api::call::<op::job_policy_save>(&c, changed).await.unwrap().vm_limit, 1);
@@ -55,7 +59,7 @@ async fn admins_decide_policies_and_limits_and_everyone_else_reads_them(admin: P
     .fetch_all(&admin)
     .await
     .unwrap();
-    assert_eq!(actions, ["job_policy.insert", "job_policy.update"]);
+    assert_eq!(actions, ["job_policy.insert", "job_policy.update", "job_policy.update"]);
 
     // Bad input is refused with a sentence, and nothing changes.
     let mut bad = policy("lab unattended");
@@ -112,8 +116,14 @@ async fn admins_decide_policies_and_limits_and_everyone_else_reads_them(admin: P
     .await
     .unwrap();
     assert!(limits.iter().any(|l| l.vcenter.as_deref() == Some("vc-west") && l.max_running == 2), "{limits:?}");
-    let limits = api::call::<op::concurrency_limit_set>(&c, LimitInput { max_running: None, ..east }).await.unwrap();
+    let limits =
+        api::call::<op::concurrency_limit_set>(&c, LimitInput { max_running: None, ..east.clone() }).await.unwrap();
     assert!(!limits.iter().any(|l| l.name.as_deref() == Some("US-EAST-01")), "{limits:?}");
+    let err = api::call::<op::concurrency_limit_set>(&c, LimitInput { max_running: None, ..east }).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::NotFound, "site us-east-01 has no limit of its own: the default applies")
+    );
     let err = api::call::<op::concurrency_limit_set>(
         &c,
         LimitInput { scope: LimitScope::Site, name: None, vcenter: None, max_running: None },

@@ -450,11 +450,26 @@ async fn a_report_file_downloads_only_as_the_desktop_would_open_it(pool: PgPool)
         .unwrap();
     let (s, v, _) = body(b.get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap()).await;
     assert_error(s, &v, 403, "forbidden");
-    assert!(v["error"]["message"].as_str().unwrap().contains("outside the reports folder"), "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("outside the reports folder"), "{v}");
+    assert!(!message.contains(&planted.display().to_string()), "no server path in the answer: {v}");
 
-    // A file that isn't on this machine (run elsewhere, or deleted) says so.
+    // Whether a file exists outside the folders is never said: gone, it is refused the same.
     std::fs::remove_file(&planted).unwrap();
     let (s, v, _) = body(b.get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap()).await;
+    assert_error(s, &v, 403, "forbidden");
+    // A report file that isn't on this server (run elsewhere, or deleted) says so.
+    std::fs::remove_file(&path).unwrap();
+    sqlx::query("UPDATE report_executions SET storage_path = $2, files = ARRAY[$2] WHERE id = $1::uuid")
+        .bind(&id)
+        .bind(path.display().to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (s, v, _) = body(b.get(server.url(&format!("/api/report-files/{id}/0"))).send().await.unwrap()).await;
     assert_error(s, &v, 404, "not_found");
-    assert!(v["error"]["message"].as_str().unwrap().contains("is not on this machine"), "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "this report file is not on this server: it was moved or deleted, or the report ran on another machine"
+    );
 }

@@ -62,8 +62,12 @@ export function SitePlacementCard(props: { kind: "vm" | "host"; id: string; onCh
   const act = async (pin: boolean) => {
     setBusy(true);
     try {
-      if (pin && site) await api.site_pin({ kind: props.kind, id: props.id, site, note: note.trim() || null });
-      else await api.site_unpin({ kind: props.kind, id: props.id });
+      if (pin) {
+        if (!site) return;
+        await api.site_pin({ kind: props.kind, id: props.id, site, note: note.trim() || null });
+      } else {
+        await api.site_unpin({ kind: props.kind, id: props.id });
+      }
       notifications.show({ color: "green", message: pin ? `Pinned to ${site}.` : "Unpinned: inference places it again." });
       placement.reload();
       props.onChanged();
@@ -129,7 +133,7 @@ export function VmDetailView(props: { id: string }) {
         ]}
       />
       <Divider label="Site" labelPosition="left" />
-      <SitePlacementCard kind="vm" id={vm.id} onChanged={page.reload} />
+      <SitePlacementCard key={vm.id} kind="vm" id={vm.id} onChanged={page.reload} />
       <Divider label="IP addresses" labelPosition="left" />
       {vm.ips.length === 0 ? (
         <Text size="sm" c="dimmed">
@@ -219,7 +223,7 @@ export function HostDetailView(props: { id: string }) {
         ]}
       />
       <Divider label="Site" labelPosition="left" />
-      <SitePlacementCard kind="host" id={h.id} onChanged={page.reload} />
+      <SitePlacementCard key={h.id} kind="host" id={h.id} onChanged={page.reload} />
       <Divider label="Mapping to a physical server" labelPosition="left" />
       {h.mappings.length === 0 ? (
         <Text size="sm" c="dimmed">No candidate server: sync the iDRACs, or map it by hand on the Dell servers page.</Text>

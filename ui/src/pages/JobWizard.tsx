@@ -69,6 +69,17 @@ export type WizardState = {
   idempotencyKey: string;
 };
 
+/** The policy step's choices, as a new kind or policy starts them. */
+const POLICY_CHOICES = {
+  policyName: "default",
+  allowShutdown: null,
+  allowHardPoweroff: null,
+  vmLimit: null,
+  requireApproval: null,
+  tagFilters: [] as string[],
+  folderFilters: [] as string[],
+};
+
 export const INITIAL: WizardState = {
   kind: "maintenance_mode",
   hosts: [],
@@ -121,8 +132,9 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
   if (s.allowHardPoweroff !== null) overrides.allow_hard_poweroff = s.allowHardPoweroff;
   if (s.vmLimit !== null) overrides.vm_limit = s.vmLimit;
   if (s.requireApproval !== null) overrides.require_approval = s.requireApproval;
-  if (s.tagFilters.length) overrides.tag_filters = s.tagFilters;
-  if (s.folderFilters.length) overrides.folder_filters = s.folderFilters;
+  // VM filters narrow what a disruptive job may stop; sync and report jobs stop nothing.
+  if (disruptive(s.kind) && s.tagFilters.length) overrides.tag_filters = s.tagFilters;
+  if (disruptive(s.kind) && s.folderFilters.length) overrides.folder_filters = s.folderFilters;
   return {
     spec,
     title: s.title.trim() || null,
@@ -214,7 +226,12 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
     <Stack data-testid="job-wizard">
       <Stepper active={step} onStepClick={(i) => i < step && setStep(i)} size="sm">
         <Stepper.Step label="What">
-          <Radio.Group value={s.kind} onChange={(v) => set("kind", v as Kind)} data-testid="wizard-kind">
+          <Radio.Group
+            value={s.kind}
+            // Another kind starts from the default policy: what was chosen for the last one may not apply.
+            onChange={(v) => setS((x) => ({ ...x, ...POLICY_CHOICES, kind: v as Kind }))}
+            data-testid="wizard-kind"
+          >
             <SimpleGrid cols={2} mt="sm">
               {kinds.map((k) => (
                 <Radio.Card key={k.value} value={k.value} p="md" radius="md" data-testid={`kind-${k.value}`}>
@@ -249,7 +266,7 @@ export function JobWizard(props: { targets: JobTargets; onSubmitted: (jobId: str
               value={s.policyName}
               onChange={(v) =>
                 // A new policy starts from its own settings: overrides made for the last one go.
-                setS((x) => ({ ...x, policyName: v ?? "default", allowShutdown: null, allowHardPoweroff: null, vmLimit: null, requireApproval: null }))
+                setS((x) => ({ ...x, ...POLICY_CHOICES, policyName: v ?? "default" }))
               }
               allowDeselect={false}
               data-testid="wizard-policy"

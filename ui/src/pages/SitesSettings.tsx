@@ -34,6 +34,11 @@ export function SitesSettings() {
   const m = page.data;
   if (!m) return <Skeleton height={300} />;
 
+  // A preview answers for the rule as it was: any edit takes it away.
+  const editRule = (r: typeof rule) => {
+    setRule(r);
+    setPreview(null);
+  };
   const ruleInput = () => ({
     site: rule.site,
     method: rule.method,
@@ -179,7 +184,7 @@ export function SitesSettings() {
                 return `Rule added for ${r.site} (confidence ${r.confidence.toFixed(2)}); run inference to apply it.`;
               }}
             >
-              <Select label="Site" data={m.sites.map((s) => s.code)} value={rule.site || null} onChange={(v) => setRule({ ...rule, site: v ?? "" })} required data-testid="rule-site" />
+              <Select label="Site" data={m.sites.map((s) => s.code)} value={rule.site || null} onChange={(v) => editRule({ ...rule, site: v ?? "" })} required data-testid="rule-site" />
               <Select
                 label="Matches"
                 data={[
@@ -188,13 +193,13 @@ export function SitesSettings() {
                   { value: "vlan", label: "A VLAN (prefixes and port groups)" },
                 ]}
                 value={rule.method}
-                onChange={(v) => setRule({ ...rule, method: (v ?? "vcenter") as InferenceMethod })}
+                onChange={(v) => editRule({ ...rule, method: (v ?? "vcenter") as InferenceMethod })}
                 allowDeselect={false}
               />
               {rule.method === "vlan" ? (
-                <NumberInput label="VLAN id" value={rule.vlan} onChange={(v) => setRule({ ...rule, vlan: v })} min={1} max={4094} required />
+                <NumberInput label="VLAN id" value={rule.vlan} onChange={(v) => editRule({ ...rule, vlan: v })} min={1} max={4094} required />
               ) : (
-                <TextInput label="Pattern" description="A case-insensitive regular expression, e.g. ^nyc-" value={rule.pattern} onChange={(e) => setRule({ ...rule, pattern: e.currentTarget.value })} required data-testid="rule-pattern" />
+                <TextInput label="Pattern" description="A case-insensitive regular expression, e.g. ^nyc-" value={rule.pattern} onChange={(e) => editRule({ ...rule, pattern: e.currentTarget.value })} required data-testid="rule-pattern" />
               )}
               <Group justify="space-between" align="flex-start">
                 <Button size="xs" variant="subtle" onClick={runPreview} loading={previewing} data-testid="rule-preview">

@@ -40,6 +40,7 @@ describe("the job wizard", () => {
     expect(report).toMatchObject({ spec: { type: "report", definition: "weekly-vinfo" }, schedule: "0 6 * * 1" });
     const filtered = toRequest({ ...INITIAL, kind: "power", vms: ["db01"], tagFilters: ["prod"], folderFilters: ["/dc/vm/db"] }, true);
     expect(filtered.policy).toEqual({ tag_filters: ["prod"], folder_filters: ["/dc/vm/db"] });
+    expect(toRequest({ ...INITIAL, kind: "sync", tagFilters: ["prod"] }, true).policy).toBeNull();
     const strict = { require_approval: true, allow_vm_shutdown: false, allow_hard_poweroff: false };
     expect(isRelaxed(strict)).toBe(false);
     expect(isRelaxed({ ...strict, require_approval: false })).toBe(true);

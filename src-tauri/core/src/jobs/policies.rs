@@ -47,9 +47,14 @@ pub struct PolicyInput {
     pub folder_filters: Vec<String>,
 }
 
+/// Trimmed, without blanks or repeats, in the order given.
 fn clean(list: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-    out.dedup();
+    let mut out: Vec<String> = Vec::new();
+    for s in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
     out
 }
 
@@ -218,33 +223,35 @@ pub async fn set_limit(db: &Database, i: &LimitInput) -> Result<Vec<ConcurrencyL
             ))
         }
         Some(n) => {
-            let updated = sqlx::query(
-                "UPDATE concurrency_limits SET max_running = $3 WHERE scope_type = $1 AND scope_id IS NOT DISTINCT FROM $2",
+            // One statement, so two admins setting the same limit at once can't collide.
+            sqlx::query(
+                "INSERT INTO concurrency_limits (scope_type, scope_id, max_running) VALUES ($1, $2, $3)
+                 ON CONFLICT (scope_type, coalesce(scope_id, '00000000-0000-0000-0000-000000000000'::uuid))
+                 DO UPDATE SET max_running = EXCLUDED.max_running",
             )
             .bind(i.scope.as_str())
             .bind(id)
             .bind(n)
             .execute(db.pool())
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                sqlx::query("INSERT INTO concurrency_limits (scope_type, scope_id, max_running) VALUES ($1, $2, $3)")
-                    .bind(i.scope.as_str())
-                    .bind(id)
-                    .bind(n)
-                    .execute(db.pool())
-                    .await?;
-            }
+            .await?;
         }
         None if id.is_none() => {
             return Err(Error::invalid(format!("the default {} limit stays: change it instead", i.scope.as_str())))
         }
         None => {
-            sqlx::query("DELETE FROM concurrency_limits WHERE scope_type = $1 AND scope_id = $2")
+            let n = sqlx::query("DELETE FROM concurrency_limits WHERE scope_type = $1 AND scope_id = $2")
                 .bind(i.scope.as_str())
                 .bind(id)
                 .execute(db.pool())
-                .await?;
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(Error::not_found(format!(
+                    "{} {} has no limit of its own: the default applies",
+                    i.scope.as_str(),
+                    i.name.as_deref().unwrap_or_default().trim()
+                )));
+            }
         }
     }
     limits(db).await

@@ -252,20 +252,30 @@ pub async fn openable_path_within(session: &Session, input: &OpenReportInput, al
             format!("{:?}", e.status).to_lowercase()
         )),
     })?;
-    if !file.is_file() {
-        return Err(Error::not_found(format!(
+    let refuse = |why: &str| Error::forbidden(format!("{} is not opened: {why}", file.display()));
+    let missing = || {
+        Error::not_found(format!(
             "{} is not on this machine: it was moved or deleted, or the report ran on another machine",
             file.display()
-        )));
+        ))
+    };
+    let allowed: Vec<PathBuf> = allowed.iter().filter_map(|d| d.canonicalize().ok()).collect();
+    let inside = |p: &std::path::Path| allowed.iter().any(|d| p.starts_with(d) && p != d);
+    // Where the path points is judged before whether anything is there, so a recorded path
+    // can't be used to ask whether some file outside the folders exists.
+    let folder = file.parent().and_then(|p| p.canonicalize().ok());
+    if folder.as_deref().is_some_and(|f| !inside(f) && !allowed.iter().any(|d| f == d)) {
+        return Err(refuse("it is outside the reports folder and the report folders an admin allowed"));
     }
-    let real =
-        file.canonicalize().map_err(|err| Error::not_found(format!("{} can't be read: {err}", file.display())))?;
-    let refuse = |why: &str| Error::forbidden(format!("{} is not opened: {why}", file.display()));
+    if !file.is_file() {
+        return Err(missing());
+    }
+    let real = file.canonicalize().map_err(|_| missing())?;
     if real.extension().and_then(|x| x.to_str()) != Some(e.format.extension()) {
         return Err(refuse(&format!("a {} report's file ends in .{}", e.format.as_str(), e.format.extension())));
     }
-    let inside = allowed.iter().filter_map(|d| d.canonicalize().ok()).any(|d| real.starts_with(&d) && real != d);
-    if !inside {
+    // The file itself (a link resolved) must lie inside too.
+    if !inside(&real) {
         return Err(refuse("it is outside the reports folder and the report folders an admin allowed"));
     }
     if input.folder {

@@ -333,7 +333,6 @@ fn sse_event(e: &LiveEvent) -> Event {
     Event::default().event(kind_name(e.kind)).data(serde_json::to_string(e).unwrap_or_else(|_| "{}".into()))
 }
 
-/// Live updates: `ready` once subscribed, then one event per change until the server stops.
 /// A report file as a download (the browser's counterpart of the desktop's Open and Save
 /// as…): only what `openable_path` allows, the same rule the desktop's opener follows: a
 /// file an execution this login may see recorded, still there, inside the reports folder
@@ -350,9 +349,21 @@ async fn report_file(
         .map_err(|_| HttpError::malformed(format!("\"{execution}\" is not a report execution id")))?;
     let file = file.parse::<u32>().map_err(|_| HttpError::malformed(format!("\"{file}\" is not a file number")))?;
     let input = eio_core::reports::ops::OpenReportInput { execution_id, folder: false, file: Some(file) };
-    let path = eio_core::reports::ops::openable_path(&session, &input).await?;
+    // The same rule as the desktop's opener, said without the server's paths.
+    let path = eio_core::reports::ops::openable_path(&session, &input).await.map_err(|e| {
+        match e.code {
+        ErrorCode::Forbidden => Error::forbidden(
+            "this report file is not served: it is outside the reports folder and the report folders an admin allowed, \
+             or not a file of the report's format",
+        ),
+        ErrorCode::NotFound if e.message.contains(" is not on this machine") => Error::not_found(
+            "this report file is not on this server: it was moved or deleted, or the report ran on another machine",
+        ),
+        _ => e,
+    }
+    })?;
     let bytes =
-        tokio::fs::read(&path).await.map_err(|e| Error::not_found(format!("{} can't be read: {e}", path.display())))?;
+        tokio::fs::read(&path).await.map_err(|_| Error::not_found("this report file can't be read on this server"))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
     let content_type = match path.extension().and_then(|x| x.to_str()) {
         Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -360,13 +371,17 @@ async fn report_file(
         Some("json") => "application/json",
         _ => "application/octet-stream",
     };
-    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, attachment(&name))], bytes)
-        .into_response())
+    let headers = [
+        (header::CONTENT_TYPE, content_type.to_string()),
+        (header::CONTENT_DISPOSITION, attachment(&name)),
+        (header::CACHE_CONTROL, "private, no-store".to_string()),
+    ];
+    Ok((headers, bytes).into_response())
 }
 
 /// `Content-Disposition: attachment` naming `name`: an ASCII fallback and the UTF-8 form
 /// (RFC 6266), neither able to break out of the header.
-fn attachment(name: &str) -> String {
+pub(crate) fn attachment(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
@@ -381,6 +396,7 @@ fn attachment(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// Live updates: `ready` once subscribed, then one event per change until the server stops.
 async fn events(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, HttpError> {
     st.who(&headers).ok_or_else(HttpError::unauthorized)?;
     let rx = st.live.subscribe();
@@ -401,4 +417,23 @@ async fn events(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<R
         Some((Ok::<_, Infallible>(event), (rx, stopping)))
     });
     Ok(Sse::new(futures::StreamExt::chain(ready, changes)).keep_alive(KeepAlive::default()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment;
+
+    #[test]
+    fn a_file_name_never_breaks_out_of_its_header() {
+        assert_eq!(attachment("vinfo.xlsx"), "attachment; filename=\"vinfo.xlsx\"; filename*=UTF-8''vinfo.xlsx");
+        let hostile = "a\"b\\c\r\nSet-Cookie: x=1;é.csv";
+        let header = attachment(hostile);
+        assert!(axum::http::HeaderValue::from_str(&header).is_ok(), "{header}");
+        assert!(!header.contains('\r') && !header.contains('\n'), "{header}");
+        assert_eq!(
+            header,
+            "attachment; filename=\"a_b_c__Set-Cookie: x=1;_.csv\"; \
+             filename*=UTF-8''a%22b%5Cc%0D%0ASet-Cookie%3A%20x%3D1%3B%C3%A9.csv"
+        );
+    }
 }
