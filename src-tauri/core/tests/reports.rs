@@ -412,7 +412,7 @@ async fn run_all_formats(db: &Database, dir: &Path, t: ReportType, filters: &[&s
     let filters = reports::parse_filter_args(filters).unwrap();
     let mut got: BTreeMap<ReportFormat, Sheets> = BTreeMap::new();
     let mut csv_files = Vec::new();
-    for format in ReportFormat::ALL {
+    for &format in ReportFormat::ALL {
         let out = dir.join(format!("{t}.{format}"));
         let done = reports::run(
             db,
@@ -671,7 +671,7 @@ async fn a_full_disk_fails_the_run_and_keeps_the_good_file(admin: PgPool) {
     seed(&admin, 400).await;
     let (_op, db) = operator(&admin).await;
     let dir = tempfile::tempdir().unwrap();
-    for format in ReportFormat::ALL {
+    for &format in ReportFormat::ALL {
         let out = dir.path().join(format!("inventory.{format}"));
         // A good file from an earlier run (a small one: one cluster's VMs).
         let good = reports::run(

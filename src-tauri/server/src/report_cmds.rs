@@ -16,10 +16,10 @@ pub enum ReportCommand {
     Run {
         /// inventory_summary, rvtools, firmware_compliance, server_mapping, ipam_utilization,
         /// ipam_findings, job_history or credential_rotation
-        #[arg(value_name = "TYPE")]
+        #[arg(value_name = "TYPE", value_parser = ReportType::parse_lenient)]
         report_type: ReportType,
         /// html, csv, json or xlsx
-        #[arg(long)]
+        #[arg(long, value_parser = ReportFormat::parse_lenient)]
         format: ReportFormat,
         /// The file to write (an existing folder: a file named after the report in it)
         #[arg(long, value_name = "PATH")]
@@ -37,10 +37,16 @@ pub enum ReportCommand {
         /// The definition's name (letters, digits, . _ -)
         name: String,
         /// The report type (see `eio report run --help`)
-        #[arg(long = "type", value_name = "TYPE")]
+        #[arg(long = "type", value_name = "TYPE", value_parser = ReportType::parse_lenient)]
         report_type: ReportType,
         /// Formats to write, repeatable or comma-separated: html, csv, json, xlsx
-        #[arg(long = "format", value_name = "F", required = true, value_delimiter = ',')]
+        #[arg(
+            long = "format",
+            value_name = "F",
+            required = true,
+            value_delimiter = ',',
+            value_parser = ReportFormat::parse_lenient
+        )]
         formats: Vec<ReportFormat>,
         /// Cron schedule, five fields in UTC ("0 6 * * 1" = Mondays 06:00) or @daily; none = on demand
         #[arg(long, value_name = "CRON")]

@@ -1,12 +1,15 @@
 //! The operations the UI's Reports page calls (registered in `api.rs`): the page model
 //! (report types with their filters, definitions, schedules, history), "run now" (a
-//! definition, or one report type in one format) and defining a report; and, for the
-//! desktop shell's "open file / open folder", the path of a recorded report file.
+//! definition, or one report type in one format), defining a report, the history, and
+//! the admins' list of report folders; and, for the desktop shell's "open file / open
+//! folder / save as…" and the server's downloads, the path of a recorded report file.
 //!
-//! Files are only ever written where a definition says (an absolute folder chosen by the
-//! operator who defined it) or into the reports folder under the data directory of the
-//! process that runs the operation: a UI never names an arbitrary file to write. Opening
-//! only ever opens a file an execution recorded and this login may see.
+//! Reports are only ever written where a definition says (an absolute folder on the
+//! admins' list) or into the reports folder under the data directory of the process that
+//! runs the operation: a UI never names a file to write. The one copy written elsewhere
+//! is [`save_copy`]'s, to where the operator chose in the desktop's own save dialog.
+//! Opening, saving and downloading only ever use a file an execution recorded, this login
+//! may see, and [`openable_path`] allows.
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -190,7 +193,7 @@ pub async fn reports_page(session: &Session, _: NoInput) -> Result<ReportsPage> 
     let definitions = super::definitions(&session.db).await?;
     let history = super::history(&session.db, None, PAGE_HISTORY).await?;
     Ok(ReportsPage {
-        types: ReportType::ALL.into_iter().map(type_info).collect(),
+        types: ReportType::ALL.iter().copied().map(type_info).collect(),
         formats: ReportFormat::ALL.to_vec(),
         schedules: schedules(&definitions),
         definitions,
@@ -246,11 +249,7 @@ pub async fn openable_path_within(session: &Session, input: &OpenReportInput, al
             e.files.len(),
             n + 1
         )),
-        _ => Error::not_found(format!(
-            "this {} report has no file ({})",
-            e.report_type,
-            format!("{:?}", e.status).to_lowercase()
-        )),
+        _ => Error::not_found(format!("this {} report has no file ({})", e.report_type, e.status)),
     })?;
     let refuse = |why: &str| Error::forbidden(format!("{} is not opened: {why}", file.display()));
     let missing = || {
@@ -282,46 +281,6 @@ pub async fn openable_path_within(session: &Session, input: &OpenReportInput, al
         return Ok(super::atomic::folder_of(&real));
     }
     Ok(real)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_saved_copy_is_whole_or_absent() {
-        let dir = tempfile::tempdir().unwrap();
-        let from = dir.path().join("vinfo.xlsx");
-        std::fs::write(&from, b"PK report bytes").unwrap();
-        let to = dir.path().join("chosen.xlsx");
-        save_copy(&from, &to).unwrap();
-        assert_eq!(std::fs::read(&to).unwrap(), b"PK report bytes");
-        // A folder that isn't there: a clear error, and nothing left behind anywhere.
-        let nowhere = dir.path().join("missing").join("x.xlsx");
-        let e = save_copy(&from, &nowhere).unwrap_err();
-        assert_eq!(e.code, crate::error::ErrorCode::InvalidInput);
-        assert!(
-            e.message.starts_with(&format!("cannot save {} as {}: ", from.display(), nowhere.display())),
-            "{}",
-            e.message
-        );
-        let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        left.sort();
-        assert_eq!(left, ["chosen.xlsx", "vinfo.xlsx"]);
-    }
-
-    #[test]
-    fn every_type_is_offered_with_its_filters() {
-        for t in ReportType::ALL {
-            let info = type_info(t);
-            assert_eq!(info.filters.len(), t.catalog().filters.len());
-            assert!(!info.sheets.is_empty());
-        }
-        let findings = type_info(ReportType::IpamFindings);
-        let severity = findings.filters.iter().find(|f| f.key == "severity").unwrap();
-        assert_eq!(severity.kind, "choice");
-        assert_eq!(severity.choices, ["info", "warning", "error"]);
-    }
 }
 
 pub async fn report_definitions(session: &Session, _: NoInput) -> Result<Vec<ReportDefinition>> {
@@ -366,4 +325,44 @@ pub async fn report_folder_add(session: &Session, input: ReportFolderInput) -> R
 
 pub async fn report_folder_remove(session: &Session, input: ReportFolderInput) -> Result<Vec<super::OutputFolder>> {
     super::remove_output_folder(&session.db, &input.path).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_copy_is_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("vinfo.xlsx");
+        std::fs::write(&from, b"PK report bytes").unwrap();
+        let to = dir.path().join("chosen.xlsx");
+        save_copy(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"PK report bytes");
+        // A folder that isn't there: a clear error, and nothing left behind anywhere.
+        let nowhere = dir.path().join("missing").join("x.xlsx");
+        let e = save_copy(&from, &nowhere).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidInput);
+        assert!(
+            e.message.starts_with(&format!("cannot save {} as {}: ", from.display(), nowhere.display())),
+            "{}",
+            e.message
+        );
+        let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["chosen.xlsx", "vinfo.xlsx"]);
+    }
+
+    #[test]
+    fn every_type_is_offered_with_its_filters() {
+        for &t in ReportType::ALL {
+            let info = type_info(t);
+            assert_eq!(info.filters.len(), t.catalog().filters.len());
+            assert!(!info.sheets.is_empty());
+        }
+        let findings = type_info(ReportType::IpamFindings);
+        let severity = findings.filters.iter().find(|f| f.key == "severity").unwrap();
+        assert_eq!(severity.kind, "choice");
+        assert_eq!(severity.choices, ["info", "warning", "error"]);
+    }
 }

@@ -12,9 +12,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
-use sqlx::Row;
 use uuid::Uuid;
 
+use super::ReportType;
 use crate::error::{Error, Result};
 use crate::jobs::{JobSpec, ReportTarget};
 use crate::Database;
@@ -65,18 +65,30 @@ pub fn job_key(definition: Uuid, due: DateTime<Utc>) -> String {
     format!("report:{definition}:{}", due.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
+/// A definition [`enqueue_due`] found due, as it claimed it.
+#[derive(sqlx::FromRow)]
+struct DueDefinition {
+    id: Uuid,
+    name: String,
+    schedule: String,
+    #[sqlx(rename = "type")]
+    report_type: ReportType,
+    next_run_at: DateTime<Utc>,
+}
+
 /// For every enabled definition whose `next_run_at` is due: advance `next_run_at` to the
 /// next cron time after now (missed runs collapse into one) and create exactly one
 /// `report` job for the due time: its target is the [`JobSpec::Report`] naming the
 /// definition (what `eio job submit` writes too), its params `{"definition_id", "due_at"}`
-/// pin the definition and name the files after the due time. Returns the ids of the jobs this call created (empty when
-/// another instance got there first). Runs as a worker login (it inserts into `jobs`).
+/// pin the definition and name the files after the due time. Returns the ids of the jobs
+/// this call created (empty when another instance got there first). Runs as a worker
+/// login (it inserts into `jobs`).
 pub async fn enqueue_due(db: &Database) -> Result<Vec<Uuid>> {
     let mut tx = db.pool().begin().await?;
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&mut *tx).await?;
-    let due = sqlx::query(
+    let due = sqlx::query_as::<_, DueDefinition>(
         r#"
-        SELECT id, name, schedule, type::text AS type, next_run_at
+        SELECT id, name, schedule, type, next_run_at
         FROM report_definitions
         WHERE enabled AND schedule IS NOT NULL AND next_run_at <= now()
         ORDER BY next_run_at, id
@@ -88,12 +100,7 @@ pub async fn enqueue_due(db: &Database) -> Result<Vec<Uuid>> {
     .map_err(|e| Error::from(e).context("claiming due report definitions"))?;
 
     let mut created = Vec::new();
-    for row in due {
-        let id: Uuid = row.try_get("id")?;
-        let name: String = row.try_get("name")?;
-        let expression: String = row.try_get("schedule")?;
-        let report_type: String = row.try_get("type")?;
-        let due_at: DateTime<Utc> = row.try_get("next_run_at")?;
+    for DueDefinition { id, name, schedule: expression, report_type, next_run_at: due_at } in due {
         let next = match parse(&expression).and_then(|s| s.next_after(now)) {
             Ok(next) => Some(next),
             Err(e) => {

@@ -2,8 +2,9 @@
 //!
 //! A single-sheet report is one file at the destination. A multi-sheet report (rvtools,
 //! inventory_summary, job_history) is one file per sheet beside it, named
-//! `<stem>_<sheet>.csv` (`inventory_vInfo.csv`), as RVTools' own CSV export does; all of them
-//! are committed together. Cells as [`Cell::write_text`] prints them.
+//! `<stem>_<sheet>.csv` (`inventory_vInfo.csv`; a space in a sheet name becomes `_`,
+//! `history_Job_events.csv`), as RVTools' own CSV export does; all of them are committed
+//! together. Cells as [`Cell::write_text`] prints them.
 //!
 //! Text comes from whoever may edit vCenter (VM names, notes, custom attributes), so a text
 //! cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
