@@ -38,7 +38,7 @@ fn event(kind: LiveKind, job: Uuid, status: Option<&str>, by: Option<Uuid>) -> L
     let mut e = LiveEvent::resync();
     e.kind = kind;
     e.job_id = Some(job);
-    e.status = status.map(str::to_owned);
+    e.status = status.map(|s| s.parse().unwrap());
     e.initiated_by_user = by;
     e
 }

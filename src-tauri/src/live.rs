@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use eio_core::api::Session;
+use eio_core::jobs::{JobStatus, JobType};
 use eio_core::pages::live::{LiveEvent, LiveKind};
 use eio_core::pages::shell::ShellModel;
 use tauri::{AppHandle, Emitter, Runtime};
@@ -79,15 +80,15 @@ pub fn notice(e: &LiveEvent, viewer: &Viewer) -> Option<Notice> {
     let job = e.job_id?;
     let mine = viewer.user_id.is_some() && e.initiated_by_user == viewer.user_id;
     let scheduled_report =
-        viewer.user_id.is_some() && e.initiated_by_user.is_none() && e.job_type.as_deref() == Some("report");
+        viewer.user_id.is_some() && e.initiated_by_user.is_none() && e.job_type == Some(JobType::Report);
     match e.kind {
         LiveKind::Approval if viewer.may_approve && !mine => Some(Notice::AwaitsYourApproval(job)),
-        LiveKind::Job if mine && e.status.as_deref() == Some("paused") => Some(Notice::YourJobPaused(job)),
-        LiveKind::Job if mine && e.status.as_deref() == Some("failed") => Some(Notice::YourJobFailed(job)),
+        LiveKind::Job if mine && e.status == Some(JobStatus::Paused) => Some(Notice::YourJobPaused(job)),
+        LiveKind::Job if mine && e.status == Some(JobStatus::Failed) => Some(Notice::YourJobFailed(job)),
         // Scheduled reports are everybody's (signed in): the worker ran them for nobody.
-        LiveKind::Job if scheduled_report => match e.status.as_deref() {
-            Some("succeeded") => Some(Notice::ReportReady(job)),
-            Some("failed") => Some(Notice::ReportFailed(job)),
+        LiveKind::Job if scheduled_report => match e.status {
+            Some(JobStatus::Succeeded) => Some(Notice::ReportReady(job)),
+            Some(JobStatus::Failed) => Some(Notice::ReportFailed(job)),
             _ => None,
         },
         _ => None,
@@ -110,14 +111,14 @@ static NOTIFICATION_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// that is not awaiting approval.
 async fn facts(session: &Session, mut e: LiveEvent) -> Option<LiveEvent> {
     let id = e.job_id?;
-    let row: Option<(String, String, Option<Uuid>)> =
-        sqlx::query_as("SELECT type::text, status::text, initiated_by_user FROM jobs WHERE id = $1")
+    let row: Option<(JobType, JobStatus, Option<Uuid>)> =
+        sqlx::query_as("SELECT type, status, initiated_by_user FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_optional(session.db.pool())
             .await
             .ok()?;
     let (job_type, status, by) = row?;
-    if e.kind == LiveKind::Approval && status != "awaiting_approval" {
+    if e.kind == LiveKind::Approval && status != JobStatus::AwaitingApproval {
         return None;
     }
     e.job_type = Some(job_type);
@@ -131,7 +132,7 @@ async fn facts(session: &Session, mut e: LiveEvent) -> Option<LiveEvent> {
 /// announced (a job sent back for approval is told again: it moved away and back).
 #[derive(Default)]
 pub struct Judge {
-    last_status: HashMap<Uuid, String>,
+    last_status: HashMap<Uuid, JobStatus>,
 }
 
 impl Judge {
@@ -140,11 +141,11 @@ impl Judge {
             return None;
         }
         let fact = facts(session, e).await?;
-        let (Some(job), Some(status)) = (fact.job_id, fact.status.clone()) else { return None };
+        let (Some(job), Some(status)) = (fact.job_id, fact.status) else { return None };
         if self.last_status.len() > 4096 {
             self.last_status.clear();
         }
-        if self.last_status.insert(job, status.clone()).as_deref() == Some(status.as_str()) {
+        if self.last_status.insert(job, status) == Some(status) {
             return None;
         }
         notice(&fact, viewer)
@@ -366,7 +367,7 @@ mod tests {
         let mut e = LiveEvent::resync();
         e.kind = kind;
         e.job_id = Some(Uuid::from_u128(7));
-        e.status = status.map(str::to_owned);
+        e.status = status.map(|s| s.parse().unwrap());
         e.initiated_by_user = by;
         e
     }
@@ -404,7 +405,7 @@ mod tests {
         let job = Uuid::from_u128(7);
         let report = |status: &str, by: Option<Uuid>| {
             let mut e = event(LiveKind::Job, Some(status), by);
-            e.job_type = Some("report".into());
+            e.job_type = Some(JobType::Report);
             e
         };
         assert_eq!(notice(&report("succeeded", None), &viewer), Some(Notice::ReportReady(job)));
@@ -415,7 +416,7 @@ mod tests {
         // A report job someone else submitted by hand is theirs; a sync job is nobody's news.
         assert_eq!(notice(&report("succeeded", Some(Uuid::from_u128(2))), &viewer), None);
         let mut sync = event(LiveKind::Job, Some("succeeded"), None);
-        sync.job_type = Some("sync".into());
+        sync.job_type = Some(JobType::Sync);
         assert_eq!(notice(&sync, &viewer), None);
         let nobody = Viewer { user_id: None, may_approve: false };
         assert_eq!(notice(&report("succeeded", None), &nobody), None);

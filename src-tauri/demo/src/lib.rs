@@ -698,8 +698,7 @@ async fn connect_as(config: &Config, login: &str, password: &Secret) -> Result<D
 /// fresh at the same addresses, and the next sync brings their inventory back in step.
 async fn reset_demo_data(db: &Database, estate: &Estate) -> Result<(), Error> {
     for j in jobs::list(db, None, 500).await? {
-        let open = matches!(j.status.as_str(), "pending" | "awaiting_approval" | "scheduled" | "running" | "paused");
-        if open && j.initiated_by.as_deref() == Some(OPERATOR_EMAIL) {
+        if j.status.is_open() && j.initiated_by.as_deref() == Some(OPERATOR_EMAIL) {
             let _ = jobs::cancel(db, j.id, "eio demo --reset").await;
         }
     }

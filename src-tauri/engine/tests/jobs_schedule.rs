@@ -129,7 +129,7 @@ mod scheduled_jobs {
         .await
         .unwrap();
         let job = submitted.job.unwrap();
-        assert_eq!(job.status, "scheduled");
+        assert_eq!(job.status, eio_core::jobs::JobStatus::Scheduled);
         assert_eq!(job.schedule.as_deref(), Some(schedule));
         assert!(job.next_run_at.unwrap() > chrono::Utc::now(), "{job:?}");
         job.id

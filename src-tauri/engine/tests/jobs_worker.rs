@@ -271,7 +271,7 @@ impl Action for FakeAction {
 
 async fn lease_as(pool: &PgPool, worker: &str, id: Uuid) -> JobContext {
     let r = sqlx::query(
-        "SELECT id, type::text AS type, target, policy, plan, plan_hash, decision, attempts
+        "SELECT id, type, target, policy, plan, plan_hash, decision, attempts
          FROM lease_jobs($1, 1, interval '30 seconds')",
     )
     .bind(worker)
@@ -351,7 +351,7 @@ fn lease_as_unleased(pool: &PgPool, job: Uuid) -> JobContext {
         worker: "nobody".into(),
         job: LeasedJob {
             id: job,
-            job_type: "sync".into(),
+            job_type: eio_core::jobs::JobType::Sync,
             target: noop(),
             policy: json!({}),
             plan: None,

@@ -151,6 +151,11 @@ pub enum RuleCommand {
         confidence: Option<f32>,
         #[arg(long)]
         description: Option<String>,
+        /// Show what the rule would place and what would move; save nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
     },
     List {
         #[arg(long)]
@@ -412,7 +417,7 @@ impl SiteCommand {
             | SiteCommand::Where { json, .. }
             | SiteCommand::Region(RegionCommand::List { json })
             | SiteCommand::Country(CountryCommand::List { json })
-            | SiteCommand::Rule(RuleCommand::List { json }) => *json,
+            | SiteCommand::Rule(RuleCommand::List { json } | RuleCommand::Add { json, .. }) => *json,
             _ => false,
         }
     }
@@ -634,18 +639,41 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
 
 async fn rule(session: &Session, cmd: RuleCommand) -> Result<(), Error> {
     match cmd {
-        RuleCommand::Add { site, vcenter, dns, vlan, confidence, description } => {
+        RuleCommand::Add { site, vcenter, dns, vlan, confidence, description, dry_run, json } => {
             let (method, pattern) = match (vcenter, dns, vlan) {
                 (Some(p), None, None) => (InferenceMethod::Vcenter, Some(p)),
                 (None, Some(p), None) => (InferenceMethod::Dns, Some(p)),
                 (None, None, Some(_)) => (InferenceMethod::Vlan, None),
                 _ => return Err(Error::invalid("say what the rule matches: one of --vcenter, --dns or --vlan")),
             };
-            let r = api::call::<op::site_rule_add>(
-                session,
-                SiteRuleAddInput { site, method, pattern, vlan_id: vlan, confidence, description },
-            )
-            .await?;
+            let input = SiteRuleAddInput { site, method, pattern, vlan_id: vlan, confidence, description };
+            if dry_run {
+                let p = api::call::<op::site_rule_preview>(session, input).await?;
+                if json {
+                    return print_json(&p);
+                }
+                let matched: Vec<String> =
+                    p.matched.iter().map(|k| format!("{} {}(s)", k.count, k.kind.as_str().replace('_', " "))).collect();
+                println!(
+                    "The rule would hold an opinion on {}; {} would be placed elsewhere than now. Nothing was saved.",
+                    if matched.is_empty() { "nothing".to_string() } else { matched.join(", ") },
+                    p.moved
+                );
+                for m in &p.examples {
+                    println!(
+                        "  {} {}: {} → {}",
+                        m.kind.as_str().replace('_', " "),
+                        m.name.as_deref().unwrap_or("(unnamed)"),
+                        m.from_site.as_deref().unwrap_or("(nowhere)"),
+                        m.to_site
+                    );
+                }
+                return Ok(());
+            }
+            let r = api::call::<op::site_rule_add>(session, input).await?;
+            if json {
+                return print_json(&r);
+            }
             println!(
                 "Added {} rule {} for {}: {} (confidence {:.2}).",
                 r.method,

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
+use eio_core::jobs::policies::{LimitInput, LimitScope, PolicyInput, PolicyNameInput};
 use eio_core::jobs::{
-    Choice, FirmwareTarget, JobSpec, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget, SubmitRequest,
-    SyncTarget,
+    Choice, FirmwareTarget, JobSpec, JobStatus, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget,
+    SubmitRequest, SyncTarget,
 };
 use eio_core::pages::jobs::{JobCancelInput, JobCommentInput, JobDecideInput, JobIdInput, JobsQuery, KillSwitchInput};
 use eio_core::sources::SourceKind;
@@ -59,6 +60,101 @@ pub enum JobCommand {
     },
     /// Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it
     Decide(DecideArgs),
+    /// Named job policies: what jobs may do (admins change them)
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// How many disruptive jobs may run at once per cluster or site (admins change them)
+    #[command(subcommand)]
+    Limit(LimitCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// The named policies
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a policy, or change one by name: what is not given stays as it is (a new policy
+    /// starts from `default`)
+    Save {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, value_name = "true|false")]
+        require_approval: Option<bool>,
+        #[arg(long, value_name = "true|false")]
+        allow_vm_shutdown: Option<bool>,
+        #[arg(long, value_name = "true|false")]
+        allow_hard_poweroff: Option<bool>,
+        /// At most this many VMs per host may be shut down or suspended
+        #[arg(long)]
+        vm_limit: Option<i32>,
+        /// How long a guest shutdown may take before the job pauses (seconds)
+        #[arg(long)]
+        shutdown_timeout: Option<i32>,
+        /// Only VMs with one of these tags may be stopped (repeat; replaces the list)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only VMs in these folders may be stopped (repeat; replaces the list)
+        #[arg(long = "folder")]
+        folders: Vec<String>,
+        /// Empty the tag and folder filters
+        #[arg(long, conflicts_with_all = ["tags", "folders"])]
+        clear_filters: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a named policy (`default` stays)
+    Remove {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LimitCommand {
+    /// The limits: per site, per cluster, and the defaults
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set one limit, or remove it with --remove (the default then applies)
+    Set {
+        /// cluster or site
+        scope: LimitScope,
+        /// A site code or a cluster name; none for the default of every site or cluster
+        name: Option<String>,
+        /// For a cluster whose name repeats across vCenters
+        #[arg(long)]
+        vcenter: Option<String>,
+        /// How many may run at once
+        #[arg(long, required_unless_present = "remove")]
+        max: Option<i32>,
+        #[arg(long, conflicts_with = "max")]
+        remove: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl JobCommand {
+    /// Whether the command was asked for JSON (errors then come as JSON too).
+    pub fn json(&self) -> bool {
+        match self {
+            JobCommand::List { json, .. } | JobCommand::Show { json, .. } => *json,
+            JobCommand::Policy(
+                PolicyCommand::List { json } | PolicyCommand::Save { json, .. } | PolicyCommand::Remove { json, .. },
+            )
+            | JobCommand::Limit(LimitCommand::List { json } | LimitCommand::Set { json, .. }) => *json,
+            JobCommand::Submit(_)
+            | JobCommand::Approve { .. }
+            | JobCommand::Deny { .. }
+            | JobCommand::Cancel { .. }
+            | JobCommand::Decide(_) => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -215,9 +311,83 @@ pub struct WorkerArgs {
     pub watch_vcenters: bool,
 }
 
+async fn policy(session: &Session, cmd: PolicyCommand) -> Result<(), Error> {
+    match cmd {
+        PolicyCommand::List { json } => {
+            output::policies(&api::call::<op::job_policies>(session, NoInput {}).await?, json)
+        }
+        PolicyCommand::Save {
+            name,
+            description,
+            require_approval,
+            allow_vm_shutdown,
+            allow_hard_poweroff,
+            vm_limit,
+            shutdown_timeout,
+            tags,
+            folders,
+            clear_filters,
+            json,
+        } => {
+            // What is not given stays: the base is the policy itself, or `default` for a new one.
+            let all = api::call::<op::job_policies>(session, NoInput {}).await?;
+            let base = all
+                .iter()
+                .find(|p| p.name == name)
+                .or_else(|| all.iter().find(|p| p.name == "default"))
+                .ok_or_else(|| Error::not_found("no policy named default to start from"))?;
+            let input = PolicyInput {
+                name: name.clone(),
+                description: description.or_else(|| base.description.clone().filter(|_| base.name == name)),
+                require_approval: require_approval.unwrap_or(base.require_approval),
+                allow_vm_shutdown: allow_vm_shutdown.unwrap_or(base.allow_vm_shutdown),
+                allow_hard_poweroff: allow_hard_poweroff.unwrap_or(base.allow_hard_poweroff),
+                vm_limit: vm_limit.unwrap_or(base.vm_limit),
+                shutdown_timeout_seconds: shutdown_timeout.unwrap_or(base.shutdown_timeout_seconds),
+                tag_filters: if clear_filters || !tags.is_empty() { tags } else { base.tag_filters.clone() },
+                folder_filters: if clear_filters || !folders.is_empty() {
+                    folders
+                } else {
+                    base.folder_filters.clone()
+                },
+            };
+            let saved = api::call::<op::job_policy_save>(session, input).await?;
+            if !json {
+                println!("Saved policy {}.", saved.name);
+            }
+            output::policies(&[saved], json)
+        }
+        PolicyCommand::Remove { name, json } => {
+            let left = api::call::<op::job_policy_remove>(session, PolicyNameInput { name: name.clone() }).await?;
+            if json {
+                return output::policies(&left, true);
+            }
+            println!("Removed policy {name}.");
+            Ok(())
+        }
+    }
+}
+
+async fn limit(session: &Session, cmd: LimitCommand) -> Result<(), Error> {
+    match cmd {
+        LimitCommand::List { json } => {
+            output::limits(&api::call::<op::concurrency_limits>(session, NoInput {}).await?, json)
+        }
+        LimitCommand::Set { scope, name, vcenter, max, remove, json } => {
+            let max_running = if remove { None } else { max };
+            let list =
+                api::call::<op::concurrency_limit_set>(session, LimitInput { scope, name, vcenter, max_running })
+                    .await?;
+            output::limits(&list, json)
+        }
+    }
+}
+
 pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
     let session = &Session::new(db.clone());
     match cmd {
+        JobCommand::Policy(cmd) => policy(session, cmd).await,
+        JobCommand::Limit(cmd) => limit(session, cmd).await,
         JobCommand::Submit(args) => submit(session, *args).await,
         JobCommand::List { status, limit, json } => {
             output::jobs(&api::call::<op::jobs>(session, JobsQuery { status, limit: Some(limit) }).await?, json)
@@ -237,7 +407,7 @@ pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
         }
         JobCommand::Cancel { id, reason } => {
             let j = api::call::<op::job_cancel>(session, JobCancelInput { id, reason: Some(reason) }).await?;
-            if j.status == "running" {
+            if j.status == JobStatus::Running {
                 println!("Cancel requested: job {} stops at its next safe point.", j.id);
             } else {
                 println!("Job {} is {}.", j.id, j.status);

@@ -160,7 +160,6 @@ impl Command {
             | Command::Mapping(source_cmds::MappingCommand::List { json })
             | Command::Vm(source_cmds::VmCommand::List { json, .. })
             | Command::Host(source_cmds::HostCommand::List { json })
-            | Command::Job(job_cmds::JobCommand::List { json, .. } | job_cmds::JobCommand::Show { json, .. })
             | Command::KillSwitch(job_cmds::KillSwitchCommand::Status { json }) => *json,
             Command::Source(source_cmds::SourceCommand::Add(add)) => add.json,
             Command::Sync(args) => args.json,
@@ -169,11 +168,11 @@ impl Command {
             Command::Ipam(cmd) => cmd.json(),
             Command::Search(args) => args.json,
             Command::Report(cmd) => cmd.json(),
+            Command::Job(cmd) => cmd.json(),
             Command::User(_)
             | Command::Identity(_)
             | Command::Source(_)
             | Command::Mapping(_)
-            | Command::Job(_)
             | Command::KillSwitch(_)
             | Command::Worker(_)
             | Command::Serve(_) => false,
@@ -386,7 +385,7 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("site region list", &["regions"]),
     ("site country add", &["country_add"]),
     ("site country list", &["countries"]),
-    ("site rule add", &["site_rule_add"]),
+    ("site rule add", &["site_rule_add", "site_rule_preview"]),
     ("site rule list", &["site_rules"]),
     ("site rule remove", &["site_rule_remove"]),
     ("site infer", &["site_infer"]),
@@ -405,6 +404,11 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("job deny", &["job_deny"]),
     ("job cancel", &["job_cancel"]),
     ("job decide", &["job_decide"]),
+    ("job policy list", &["job_policies"]),
+    ("job policy save", &["job_policies", "job_policy_save"]),
+    ("job policy remove", &["job_policy_remove"]),
+    ("job limit list", &["concurrency_limits"]),
+    ("job limit set", &["concurrency_limit_set"]),
     ("kill-switch on", &["kill_switch_set"]),
     ("kill-switch off", &["kill_switch_set"]),
     ("kill-switch status", &["kill_switch"]),

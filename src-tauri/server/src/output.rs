@@ -3,7 +3,9 @@ use eio_core::db::MigrationReport;
 use eio_core::identity::service_identities::{ServiceIdentity, WorkerKeyInfo};
 use eio_core::identity::users::User;
 use eio_core::inventory::{FirmwareRow, HostRow, MappingRow, ServerRow, VmRow};
-use eio_core::jobs::{JobDetail, JobSummary, Submitted};
+use eio_core::jobs::policies::ConcurrencyLimit;
+use eio_core::jobs::{Choice, JobDetail, JobSummary, PauseReason, Submitted};
+use eio_core::pages::jobs::PolicyChoice;
 use eio_core::sources::Source;
 use eio_core::status::StatusPage;
 use eio_core::Error;
@@ -424,6 +426,66 @@ pub fn hosts(list: &[HostRow], json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+pub fn policies(list: &[PolicyChoice], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+    table(
+        &[
+            "NAME",
+            "APPROVAL",
+            "VM SHUTDOWN",
+            "HARD POWER-OFF",
+            "VM LIMIT",
+            "SHUTDOWN TIMEOUT",
+            "FILTERS",
+            "DESCRIPTION",
+        ],
+        list.iter()
+            .map(|p| {
+                let filters: Vec<String> = p
+                    .tag_filters
+                    .iter()
+                    .map(|t| format!("tag:{t}"))
+                    .chain(p.folder_filters.iter().map(|f| format!("folder:{f}")))
+                    .collect();
+                vec![
+                    p.name.clone(),
+                    yes(p.require_approval),
+                    yes(p.allow_vm_shutdown),
+                    yes(p.allow_hard_poweroff),
+                    p.vm_limit.to_string(),
+                    format!("{} s", p.shutdown_timeout_seconds),
+                    if filters.is_empty() { "-".into() } else { filters.join(", ") },
+                    opt(&p.description),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub fn limits(list: &[ConcurrencyLimit], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    table(
+        &["SCOPE", "NAME", "VCENTER", "MAX RUNNING"],
+        list.iter()
+            .map(|l| {
+                vec![
+                    l.scope.to_string(),
+                    l.name.clone().unwrap_or_else(|| "(default)".into()),
+                    opt(&l.vcenter),
+                    l.max_running.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
 pub fn jobs(list: &[JobSummary], json: bool) -> Result<(), Error> {
     if json {
         return print_json(&list);
@@ -434,7 +496,7 @@ pub fn jobs(list: &[JobSummary], json: bool) -> Result<(), Error> {
             .map(|j| {
                 vec![
                     j.id.to_string(),
-                    j.job_type.clone(),
+                    j.job_type.to_string(),
                     format!("{}{}", j.status, if j.cancel_requested { " (cancelling)" } else { "" }),
                     j.title.clone(),
                     opt(&j.initiated_by),
@@ -497,6 +559,36 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// A pause for people: the sentence, who blocks, what may be chosen.
+fn pause(p: &PauseReason) {
+    println!("paused: {}", p.message());
+    let vms = p.blocking_vms();
+    if !vms.is_empty() {
+        let host = p.host().map(|h| format!(" on {h}")).unwrap_or_default();
+        println!("VMs that can't move{host}:");
+        for v in vms {
+            println!("  {} ({}) — {} [{}]", v.vm_name, v.vm_moid, v.reason, v.reason_code);
+        }
+    }
+    let choices = match p {
+        PauseReason::BlockedEvacuation { choices, .. }
+        | PauseReason::DellQueueBusy { choices, .. }
+        | PauseReason::KillSwitch { choices, .. } => choices.clone(),
+        PauseReason::Blocked { details, .. } => details.choices.clone(),
+        _ => Vec::new(),
+    };
+    if !choices.is_empty() {
+        let words: Vec<String> = choices
+            .iter()
+            .map(|c| match c {
+                Choice::Shutdown | Choice::Suspend => format!("--{} VM…", c.as_str()),
+                _ => format!("--{}", c.as_str()),
+            })
+            .collect();
+        println!("choose: eio job decide ID {}", words.join(" | "));
+    }
+}
+
 pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
     if json {
         return print_json(d);
@@ -516,7 +608,12 @@ pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
         println!("error: {e}");
     }
     if let Some(p) = &d.pause_reason {
-        println!("paused: {p}");
+        pause(p);
+    }
+    if let Some(x) = &d.decision {
+        let vms = if x.vms.is_empty() { String::new() } else { format!(" {}", x.vms.join(", ")) };
+        let comment = x.comment.as_deref().map(|c| format!(": \"{c}\"")).unwrap_or_default();
+        println!("decided: {}{vms} by {} at {}{comment}", x.choice.as_str(), opt(&x.by), x.at.to_rfc3339());
     }
     if !d.steps.is_empty() {
         println!("\nsteps:");

@@ -201,3 +201,126 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     c.args(["kill-switch", "off", "--reason", "fixed"]);
     ok(&run(c, None).await);
 }
+
+/// What the desktop's Settings pages do, from the command line: a rule previewed before it is
+/// saved (nothing kept), named policies changed field by field, limits set and removed — and
+/// an operator refused each change by the database.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn admins_preview_rules_and_manage_policies_and_limits_from_the_cli(pool: PgPool) {
+    let vc = LabVcenter::start(LabModel::one_cluster(2, 3)).await.unwrap();
+    let dir = data_dir();
+    let key = dir.path().join("worker.age");
+    let s = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let op = format!("eio_t_pop_{s}");
+    let _cleanup = DropRoles(pool.clone(), vec![op.clone()]);
+    let as_ = |url: String| {
+        let mut c = eio(dir.path());
+        c.env("EIO_DATABASE_URL", url).env("EIO_WORKER_KEY_FILE", &key);
+        c
+    };
+    let admin = |args: &[&str]| {
+        let mut c = as_(url_of(&pool));
+        c.args(args);
+        c
+    };
+    let operator = |args: &[&str]| {
+        let mut c = as_(url_as(&pool, Some(&op)));
+        c.args(args);
+        c
+    };
+    ok(&run(admin(&["identity", "init-worker-key", "--key-file", key.to_str().unwrap()]), None).await);
+    let mut c = admin(&["source", "add", "vcenter", "--name", "vc", "--url", vc.sdk_url.as_str()]);
+    c.args(["--username", vc.username(), "--password-stdin", "--thumbprint", &vc.thumbprint.to_string()]);
+    ok(&run(c, Some(format!("{}\n", vc.password()))).await);
+    ok(&run(admin(&["sync"]), None).await);
+    let mut c = admin(&["user", "add", "pop@lab.test", "--role", "operator", "--login", &op, "--password-env", "PW"]);
+    c.env("PW", "pw-1");
+    ok(&run(c, None).await);
+
+    // A rule previewed: every VM of the vCenter would be placed at the site; nothing is kept.
+    ok(&run(admin(&["site", "region", "add", "emea", "--name", "EMEA"]), None).await);
+    ok(&run(admin(&["site", "country", "add", "de", "--region", "EMEA", "--name", "Germany"]), None).await);
+    ok(&run(admin(&["site", "add", "fra-01", "--country", "DE"]), None).await);
+    let vms: i64 = sqlx::query_scalar("SELECT count(*) FROM virtual_machines WHERE removed_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(vms >= 6, "the lab has VMs: {vms}");
+    let preview =
+        json_of(ok(
+            &run(admin(&["site", "rule", "add", "FRA-01", "--vcenter", ".", "--dry-run", "--json"]), None).await
+        ))
+        .clone();
+    let matched = preview["matched"].as_array().unwrap();
+    let vm_count = matched.iter().find(|k| k["kind"] == "virtual_machine").map(|k| k["count"].clone());
+    assert_eq!(vm_count, Some(serde_json::json!(vms)), "{preview}");
+    assert!(preview["moved"].as_i64().unwrap() >= vms, "{preview}");
+    let human = run(admin(&["site", "rule", "add", "FRA-01", "--vcenter", ".", "--dry-run"]), None).await;
+    let said = String::from_utf8_lossy(&ok(&human).stdout).into_owned();
+    assert!(said.contains(&format!("{vms} virtual machine(s)")) && said.contains("Nothing was saved"), "{said}");
+    let kept: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM site_rules), (SELECT count(*) FROM entity_sites es JOIN sites s ON s.id = es.site_id
+                                                     WHERE s.code = 'FRA-01')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, (0, 0), "a preview keeps no rule and places nothing");
+    // An operator may not preview (it is for those who may add rules).
+    let out = run(operator(&["site", "rule", "add", "FRA-01", "--vcenter", ".", "--dry-run", "--json"]), None).await;
+    assert_eq!(json_of(&out)["error"]["code"], "forbidden", "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A named policy: created from `default`, then changed one field at a time.
+    let default: (bool, i32) =
+        sqlx::query_as("SELECT require_approval, shutdown_timeout_seconds FROM job_policies WHERE name = 'default'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let args = ["job", "policy", "save", "lab-shutdown", "--allow-vm-shutdown", "true", "--vm-limit", "3"];
+    ok(&run(admin(&[&args[..], &["--description", "lab only", "--tag", "lab"]].concat()), None).await);
+    ok(&run(admin(&["job", "policy", "save", "lab-shutdown", "--vm-limit", "5", "--json"]), None).await);
+    type Row = (bool, bool, i32, i32, Option<String>, Vec<String>);
+    let row: Row = sqlx::query_as(
+        "SELECT require_approval, allow_vm_shutdown, vm_limit, shutdown_timeout_seconds, description, tag_filters
+         FROM job_policies WHERE name = 'lab-shutdown'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (default.0, true, 5, default.1, Some("lab only".into()), vec!["lab".to_string()]));
+    let listed = json_of(ok(&run(admin(&["job", "policy", "list", "--json"]), None).await)).clone();
+    let mine = listed.as_array().unwrap().iter().find(|p| p["name"] == "lab-shutdown").cloned();
+    assert_eq!(mine.map(|p| p["vm_limit"].clone()), Some(serde_json::json!(5)), "{listed}");
+    let out = run(operator(&["job", "policy", "save", "lab-shutdown", "--vm-limit", "50", "--json"]), None).await;
+    assert_eq!(json_of(&out)["error"]["code"], "forbidden");
+    let out = run(operator(&["job", "policy", "remove", "lab-shutdown", "--json"]), None).await;
+    assert_eq!(json_of(&out)["error"]["code"], "forbidden");
+    ok(&run(admin(&["job", "policy", "remove", "lab-shutdown"]), None).await);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM job_policies WHERE name = 'lab-shutdown'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+
+    // Limits: a cluster's own, then removed (the default applies again).
+    let cluster: String = sqlx::query_scalar("SELECT name FROM clusters LIMIT 1").fetch_one(&pool).await.unwrap();
+    let set =
+        json_of(ok(&run(admin(&["job", "limit", "set", "cluster", &cluster, "--max", "1", "--json"]), None).await))
+            .clone();
+    let own = set.as_array().unwrap().iter().find(|l| l["name"] == cluster.as_str()).cloned();
+    assert_eq!(own.map(|l| l["max_running"].clone()), Some(serde_json::json!(1)), "{set}");
+    let out = run(operator(&["job", "limit", "set", "cluster", &cluster, "--max", "9", "--json"]), None).await;
+    assert_eq!(json_of(&out)["error"]["code"], "forbidden");
+    let limits: Vec<(Option<String>, i32)> = sqlx::query_as(
+        "SELECT c.name, l.max_running FROM concurrency_limits l LEFT JOIN clusters c ON c.id = l.scope_id
+         WHERE l.scope_type = 'cluster' AND l.scope_id IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(limits, vec![(Some(cluster.clone()), 1)], "the operator's attempt changed nothing");
+    ok(&run(admin(&["job", "limit", "set", "cluster", &cluster, "--remove"]), None).await);
+    let listed = json_of(ok(&run(admin(&["job", "limit", "list", "--json"]), None).await)).clone();
+    assert!(listed.as_array().unwrap().iter().all(|l| l["name"] != cluster.as_str()), "removed: {listed}");
+    assert!(!listed.as_array().unwrap().is_empty(), "the defaults stay: {listed}");
+}

@@ -62,9 +62,9 @@ export type ApiError = { code: ErrorCode, message: string, };
 
 export type ApprovalItem = { job: JobSummary, plan: Plan | null, 
 /**
- * The policy it would run under.
+ * The policy it would run under (none for the system's own jobs).
  */
-policy: JsonValue, };
+policy: Policy | null, };
 
 /**
  * Plan exactly this address (not the next free one).
@@ -277,6 +277,19 @@ warnings: Array<string>, };
 export type DatabaseMode = "embedded" | "external";
 
 /**
+ * What a person decided about a paused job (`jobs.decision`, written by `decide_job`).
+ */
+export type Decision = { choice: Choice, 
+/**
+ * The VMs a shutdown or suspend applies to (moids).
+ */
+vms: Array<string>, 
+/**
+ * Who decided (their email).
+ */
+by: string | null, at: string, comment: string | null, };
+
+/**
  * A new routing domain (VRF): the same prefix may exist once in each.
  */
 export type DomainAddInput = { name: string, description: string | null, };
@@ -316,6 +329,11 @@ export type EntityKind = "vcenter_instance" | "datacenter" | "cluster" | "esxi_h
  * What kind of failure this is, for a UI or script to act on.
  */
 export type ErrorCode = "forbidden" | "not_found" | "conflict" | "invalid_input" | "unavailable" | "schema_outdated" | "embedded_postgres" | "config" | "internal";
+
+/**
+ * How much a timeline entry matters.
+ */
+export type EventLevel = "debug" | "info" | "warning" | "error";
 
 /**
  * Where an execution stands (`report_status` in the database).
@@ -690,13 +708,22 @@ export type JobDecideInput = { id: string, choice: Choice, vms: Array<string>, c
 /**
  * Everything about one job: the job page model.
  */
-export type JobDetail = { job: JobSummary, spec: JobSpec, policy: JsonValue, plan: Plan | null, 
+export type JobDetail = { job: JobSummary, spec: JobSpec, 
 /**
- * Why it paused and what may be chosen (blocking VMs with reasons, …).
+ * The policy it runs under; none for the system's own jobs (syncs and reports a
+ * schedule made).
  */
-pause_reason: JsonValue | null, decision: JsonValue | null, steps: Array<JobStep>, events: Array<JobEvent>, };
+policy: Policy | null, plan: Plan | null, 
+/**
+ * Why it paused and what may be chosen.
+ */
+pause_reason: PauseReason | null, 
+/**
+ * The last decision taken on a pause.
+ */
+decision: Decision | null, steps: Array<JobStep>, events: Array<JobEvent>, };
 
-export type JobEvent = { id: number, at: string, level: string, message: string, data: JsonValue, actor: string, };
+export type JobEvent = { id: number, at: string, level: EventLevel, message: string, data: JsonValue, actor: string, };
 
 /**
  * One job, by id.
@@ -708,9 +735,14 @@ export type JobIdInput = { id: string, };
  */
 export type JobSpec = { "type": "maintenance_mode" } & MaintenanceTarget | { "type": "firmware_update" } & FirmwareTarget | { "type": "power" } & PowerTarget | { "type": "sync" } & SyncTarget | { "type": "report" } & ReportTarget;
 
-export type JobStep = { seq: number, name: string, kind: string, status: string, external_task_id: string | null, attempts: number, error: string | null, started_at: string | null, finished_at: string | null, };
+/**
+ * Where a job is in its life; the database allows only legal transitions.
+ */
+export type JobStatus = "pending" | "awaiting_approval" | "scheduled" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
 
-export type JobSummary = { id: string, type: string, status: string, title: string, initiated_by: string | null, approved_by: string | null, progress: number | null, progress_message: string | null, error: string | null, external_task_ids: Array<string>, attempts: number, cancel_requested: boolean, 
+export type JobStep = { seq: number, name: string, kind: string, status: StepStatus, external_task_id: string | null, attempts: number, error: string | null, started_at: string | null, finished_at: string | null, };
+
+export type JobSummary = { id: string, type: JobType, status: JobStatus, title: string, initiated_by: string | null, approved_by: string | null, progress: number | null, progress_message: string | null, error: string | null, external_task_ids: Array<string>, attempts: number, cancel_requested: boolean, 
 /**
  * A schedule definition's cron expression (its runs are jobs of their own).
  */
@@ -736,6 +768,11 @@ sources: Array<string>,
  * Report definition names (for report jobs).
  */
 report_definitions: Array<string>, };
+
+/**
+ * What kind of work a job is.
+ */
+export type JobType = "firmware_update" | "maintenance_mode" | "power" | "sync" | "report";
 
 export type JobsPage = { jobs: Array<JobSummary>, 
 /**
@@ -797,11 +834,11 @@ export type LiveEvent = { kind: LiveKind, job_id: string | null,
 /**
  * The job's new status (job).
  */
-status: string | null, 
+status: JobStatus | null, 
 /**
  * The job's type (job).
  */
-job_type: string | null, 
+job_type: JobType | null, 
 /**
  * Who submitted the job (job, approval): for "your job paused" notifications.
  */
@@ -809,7 +846,7 @@ initiated_by_user: string | null,
 /**
  * The timeline entry's id and level (job_event).
  */
-event_id: number | null, level: string | null, 
+event_id: number | null, level: EventLevel | null, 
 /**
  * Kill switch state (kill_switch).
  */
@@ -969,6 +1006,46 @@ export type OpenedReport = { path: string, };
  * A folder report definitions may write to (admins: `eio report folder add`).
  */
 export type OutputFolder = { path: string, description: string | null, created_by: string | null, created_at: string, };
+
+/**
+ * The policy bounds a blocked evacuation's choices were offered under.
+ */
+export type PausePolicy = { allow_vm_shutdown: boolean, vm_limit: number, shutdown_timeout_seconds: number, };
+
+/**
+ * Why a job paused, by kind. Every kind carries a sentence for the operator
+ * ([`PauseReason::message`]).
+ */
+export type PauseReason = { "kind": "blocked_evacuation", 
+/**
+ * The host's name.
+ */
+host: string, host_moid: string, message: string, blocking_vms: Array<PausedVm>, choices: Array<Choice>, 
+/**
+ * The parts of the job's policy that bound the choices.
+ */
+policy: PausePolicy, } | { "kind": "dell_queue_busy", host: string, message: string, jobs: Array<QueuedDellJob>, choices: Array<Choice>, } | { "kind": "blocked", step: number, task: string, details: StepBlock, } | { "kind": "unreachable", step: number, task: string, message: string, } | { "kind": "timeout", step: number, task: string, message: string, } | { "kind": "kill_switch", reason: string, choices: Array<Choice>, } | { "kind": "unrecognized", message: string, };
+
+/**
+ * A VM that keeps a host from entering maintenance mode, as the engine found it.
+ */
+export type PausedVm = { vm_moid: string, vm_name: string, power_state: string | null, 
+/**
+ * A stable code (`local_storage`, `host_device`, `affinity_rule`, …).
+ */
+reason_code: string, 
+/**
+ * What to tell the operator.
+ */
+reason: string, 
+/**
+ * `drs` (vCenter said so) or `configuration` (read from the VM before trying).
+ */
+source: string | null, 
+/**
+ * vSphere's fault type, when DRS reported it.
+ */
+fault_type: string | null, };
 
 /**
  * One flag per action the UI offers. A hint only: the database decides.
@@ -1219,6 +1296,11 @@ from_site: string | null, to_site: string, };
  * How the query was understood.
  */
 export type QueryKind = "text" | "address" | "block" | "mac";
+
+/**
+ * A job in an iDRAC's own queue.
+ */
+export type QueuedDellJob = { id: string, state: string, name: string | null, };
 
 export type Region = { id: string, code: string, name: string, countries: number, };
 
@@ -1811,6 +1893,32 @@ pending_approvals: number | null, kill_switch: KillSwitchStatus | null,
 warnings: Array<string>, };
 
 /**
+ * What a blocked step says: a sentence, and the VMs or Dell jobs concerned.
+ */
+export type StepBlock = { 
+/**
+ * A stable code (`reset_unconfirmed`), when the step gave one.
+ */
+reason: string | null, message: string | null, blocking_vms: Array<PausedVm>, 
+/**
+ * The iDRAC concerned, for a server's step.
+ */
+idrac: string | null, 
+/**
+ * The server's power state when the step stopped.
+ */
+power_state: string | null, 
+/**
+ * The Dell jobs the step waits on.
+ */
+jobs: Array<WaitedDellJob>, choices: Array<Choice>, };
+
+/**
+ * Where one step of a job is.
+ */
+export type StepStatus = "pending" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled";
+
+/**
  * What `eio job submit` asks for.
  */
 export type SubmitRequest = { spec: JobSpec, title: string | null, policy_name: string | null, 
@@ -1997,6 +2105,11 @@ nics: JsonValue,
  * [{ip, confidence, mac}]
  */
 guest_ips: JsonValue, tags: Array<string>, custom_attributes: JsonValue, notes: string | null, has_snapshot: boolean, last_sync: string, vcenter: string, datacenter: string | null, cluster: string | null, host: string | null, };
+
+/**
+ * A Dell job a step waits on, and how far it got.
+ */
+export type WaitedDellJob = { job_id: string, state: string, finished: boolean, };
 
 export type WebSession = { mode: WebSessionMode, 
 /**

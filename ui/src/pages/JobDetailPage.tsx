@@ -23,7 +23,7 @@ import { notifications } from "@mantine/notifications";
 import { IconCircleCheck, IconCircleDashed, IconCircleX, IconHandStop, IconLoader } from "@tabler/icons-react";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
-import type { Choice, JobDetail, JobEvent } from "../api/bindings.gen";
+import type { Choice, JobDetail, JobEvent, PauseReason, Policy } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { ErrorAlert, Facts, PageHeader, StatusBadge } from "../components/common";
 import { ago, dateTime, words } from "../lib/format";
@@ -141,15 +141,16 @@ function JobView(props: { d: JobDetail; reload: () => void }) {
   );
 }
 
-function PolicySummary(props: { policy: unknown }) {
-  const p = (props.policy ?? {}) as Record<string, unknown>;
+function PolicySummary(props: { policy: Policy | null }) {
+  const p = props.policy;
+  if (!p) return <Text size="sm" c="dimmed">none (the system's own job)</Text>;
   return (
     <Group gap={4}>
-      <Badge variant="outline">{String(p.policy_name ?? "default")}</Badge>
-      {p.allow_vm_shutdown === true && <Badge color="orange">VM shutdown allowed</Badge>}
-      {p.allow_hard_poweroff === true && <Badge color="red">hard power-off allowed</Badge>}
-      {p.require_approval === true && <Badge color="blue">approval required</Badge>}
-      <Badge variant="light">vm_limit {String(p.vm_limit ?? "–")}</Badge>
+      <Badge variant="outline">{p.policy_name ?? "default"}</Badge>
+      {p.allow_vm_shutdown && <Badge color="orange">VM shutdown allowed</Badge>}
+      {p.allow_hard_poweroff && <Badge color="red">hard power-off allowed</Badge>}
+      {p.require_approval && <Badge color="blue">approval required</Badge>}
+      <Badge variant="light">vm_limit {p.vm_limit}</Badge>
     </Group>
   );
 }
@@ -231,37 +232,31 @@ function EventList(props: { events: JobEvent[] }) {
   );
 }
 
-type Blocking = { vm_moid: string; name?: string; reason?: string; host?: string };
+type Blocking = { vm_moid: string; name: string; reason: string; host: string | null };
 
-/** What a pause reason says, read leniently: a step's pause (`{kind, step, task, details}`)
- * carries its message and blockers under `details`. */
-export function readPause(reason: unknown): { message: string; blocking: Blocking[] } {
-  const top = (reason ?? {}) as Record<string, unknown>;
-  const details = typeof top.details === "object" && top.details !== null ? (top.details as Record<string, unknown>) : {};
-  const r = { ...details, ...top };
-  const message = String(r.message ?? r.reason ?? r.summary ?? "The job paused and waits for a decision.");
-  const raw = Array.isArray(r.blocking_vms) ? r.blocking_vms : [];
-  const blocking = raw
-    .filter((b): b is Record<string, unknown> => typeof b === "object" && b !== null && typeof (b as Record<string, unknown>).vm_moid === "string")
-    .map((b) => {
-      // The engine's blockers say `vm_name`; the host is the paused job's, named once at the top.
-      const name = b.vm_name ?? b.name;
-      const host = b.host ?? r.host;
-      return {
-        vm_moid: String(b.vm_moid),
-        name: name === undefined ? undefined : String(name),
-        reason: b.reason === undefined ? undefined : String(b.reason),
-        host: host === undefined ? undefined : String(host),
-      };
-    });
-  return { message, blocking };
+/** What a pause says: its sentence and the VMs that block it (a step's pause carries them
+ * under `details`; a blocked evacuation names its host once for all of them). */
+export function readPause(reason: PauseReason | null): { message: string; blocking: Blocking[] } {
+  if (!reason) return { message: "The job paused and waits for a decision.", blocking: [] };
+  const host = reason.kind === "blocked_evacuation" || reason.kind === "dell_queue_busy" ? reason.host : null;
+  const vms = reason.kind === "blocked_evacuation" ? reason.blocking_vms : reason.kind === "blocked" ? reason.details.blocking_vms : [];
+  const message = (() => {
+    switch (reason.kind) {
+      case "blocked":
+        return reason.details.message ?? `Step ${reason.step} (${reason.task}) is blocked and waits for a decision.`;
+      case "kill_switch":
+        return `Paused: the kill switch is engaged (${reason.reason}).`;
+      default:
+        return reason.message;
+    }
+  })();
+  return { message, blocking: vms.map((b) => ({ vm_moid: b.vm_moid, name: b.vm_name, reason: b.reason, host })) };
 }
 
 function DecisionPanel(props: { d: JobDetail; onDecided: () => void }) {
   const may = useMay();
   const { message, blocking } = readPause(props.d.pause_reason);
-  const policy = (props.d.policy ?? {}) as Record<string, unknown>;
-  const allowShutdown = policy.allow_vm_shutdown === true;
+  const allowShutdown = props.d.policy?.allow_vm_shutdown === true;
   const [chosen, setChosen] = useState<string[]>([]);
   const [comment, setComment] = useState("");
   const [busy, setBusy] = useState<Choice | null>(null);
@@ -306,14 +301,14 @@ function DecisionPanel(props: { d: JobDetail; onDecided: () => void }) {
               <Table.Tr key={b.vm_moid}>
                 <Table.Td>
                   <Checkbox
-                    aria-label={`Choose ${b.name ?? b.vm_moid}`}
+                    aria-label={`Choose ${b.name}`}
                     checked={chosen.includes(b.vm_moid)}
                     onChange={(e) => setChosen((c) => (e.currentTarget.checked ? [...c, b.vm_moid] : c.filter((x) => x !== b.vm_moid)))}
                   />
                 </Table.Td>
-                <Table.Td>{b.name ?? b.vm_moid}</Table.Td>
+                <Table.Td>{b.name}</Table.Td>
                 <Table.Td>{b.host ?? "–"}</Table.Td>
-                <Table.Td>{b.reason ?? "–"}</Table.Td>
+                <Table.Td>{b.reason}</Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>

@@ -50,12 +50,17 @@ describe("the job wizard", () => {
 
 describe("a paused job", () => {
   it("reads the blocking VMs and why", () => {
-    // The engine's shape (engine/src/jobs/handlers/actions.rs `blocked_pause`).
+    // The engine's shape (core/src/jobs/pause.rs, written by engine actions.rs `blocked_pause`).
     const p = readPause({
       kind: "blocked_evacuation",
       host: "esx-001.lab.local",
+      host_moid: "host-1",
       message: "host esx-001 can't be evacuated",
-      blocking_vms: [{ vm_moid: "vm-1", vm_name: "db01", reason: "local storage", reason_code: "local_storage" }, { nope: 1 }],
+      blocking_vms: [
+        { vm_moid: "vm-1", vm_name: "db01", power_state: "powered_on", reason: "local storage", reason_code: "local_storage", source: "configuration", fault_type: null },
+      ],
+      choices: ["cancel", "retry", "suspend"],
+      policy: { allow_vm_shutdown: false, vm_limit: 20, shutdown_timeout_seconds: 300 },
     });
     expect(p.message).toBe("host esx-001 can't be evacuated");
     expect(p.blocking).toEqual([{ vm_moid: "vm-1", name: "db01", reason: "local storage", host: "esx-001.lab.local" }]);
@@ -65,9 +70,20 @@ describe("a paused job", () => {
       kind: "blocked",
       step: 2,
       task: "reset-unconfirmed:idrac-7",
-      details: { reason: "reset_unconfirmed", message: "it may or may not have been sent", blocking_vms: [{ vm_moid: "vm-9", vm_name: "app9" }] },
+      details: {
+        reason: "reset_unconfirmed",
+        message: "it may or may not have been sent",
+        blocking_vms: [{ vm_moid: "vm-9", vm_name: "app9", power_state: null, reason: "pinned", reason_code: "affinity_rule", source: "drs", fault_type: null }],
+        idrac: null,
+        power_state: null,
+        jobs: [],
+        choices: [],
+      },
     });
     expect(step.message).toBe("it may or may not have been sent");
     expect(step.blocking.map((b) => b.name)).toEqual(["app9"]);
+    expect(readPause({ kind: "kill_switch", reason: "storm", choices: ["retry", "cancel"] }).message).toBe(
+      "Paused: the kill switch is engaged (storm).",
+    );
   });
 });

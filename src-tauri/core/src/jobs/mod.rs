@@ -5,21 +5,79 @@
 //! (`submit_job`, `approve_job`, `decide_job`, `cancel_job`, `set_kill_switch`: roles,
 //! capabilities, four eyes, legal transitions); the plan refusals here stop a job that
 //! could never run before it is submitted. Running jobs is the engine's business.
-//! [`policies`]: the named policies and concurrency limits admins decide.
+//! [`policies`]: the named policies and concurrency limits admins decide; [`pause`]: why a
+//! job paused and what was decided, typed.
+pub mod pause;
 pub mod plan;
 pub mod policies;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
+use crate::db::db_enum;
 use crate::error::{Error, Result};
 use crate::sources::SourceKind;
 use crate::Database;
+pub use pause::{Decision, PauseReason, PausedVm};
 pub use plan::Plan;
+
+db_enum! {
+    /// What kind of work a job is.
+    pub enum JobType: "job_type", "job type" {
+        FirmwareUpdate = "firmware_update",
+        MaintenanceMode = "maintenance_mode",
+        Power = "power",
+        Sync = "sync",
+        Report = "report",
+    }
+}
+
+db_enum! {
+    /// Where a job is in its life; the database allows only legal transitions.
+    pub enum JobStatus: "job_status", "job status" {
+        Pending = "pending",
+        AwaitingApproval = "awaiting_approval",
+        Scheduled = "scheduled",
+        Running = "running",
+        Paused = "paused",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+
+impl JobStatus {
+    /// Not ended: it may still run or wait on someone.
+    pub fn is_open(self) -> bool {
+        !matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+    }
+}
+
+db_enum! {
+    /// Where one step of a job is.
+    pub enum StepStatus: "step_status", "step status" {
+        Pending = "pending",
+        Running = "running",
+        Waiting = "waiting",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Skipped = "skipped",
+        Cancelled = "cancelled",
+    }
+}
+
+db_enum! {
+    /// How much a timeline entry matters.
+    pub enum EventLevel: "event_level", "event level" {
+        Debug = "debug",
+        Info = "info",
+        Warning = "warning",
+        Error = "error",
+    }
+}
 
 /// What a job does, with its target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
@@ -33,13 +91,13 @@ pub enum JobSpec {
 }
 
 impl JobSpec {
-    pub fn job_type(&self) -> &'static str {
+    pub fn job_type(&self) -> JobType {
         match self {
-            JobSpec::MaintenanceMode(_) => "maintenance_mode",
-            JobSpec::FirmwareUpdate(_) => "firmware_update",
-            JobSpec::Power(_) => "power",
-            JobSpec::Sync(_) => "sync",
-            JobSpec::Report(_) => "report",
+            JobSpec::MaintenanceMode(_) => JobType::MaintenanceMode,
+            JobSpec::FirmwareUpdate(_) => JobType::FirmwareUpdate,
+            JobSpec::Power(_) => JobType::Power,
+            JobSpec::Sync(_) => JobType::Sync,
+            JobSpec::Report(_) => JobType::Report,
         }
     }
 
@@ -140,11 +198,11 @@ pub struct Policy {
 /// job types an override may only tighten the named policy (42501 otherwise).
 pub async fn resolve_policy(
     db: &Database,
-    job_type: &str,
+    job_type: JobType,
     name: Option<&str>,
     overrides: Option<&serde_json::Value>,
 ) -> Result<Policy> {
-    let v: serde_json::Value = sqlx::query_scalar("SELECT resolve_job_policy($1, $2, $3::job_type)")
+    let v: serde_json::Value = sqlx::query_scalar("SELECT resolve_job_policy($1, $2, $3)")
         .bind(name.unwrap_or("default"))
         .bind(overrides)
         .bind(job_type)
@@ -257,13 +315,14 @@ pub async fn hash_of(db: &Database, material: &serde_json::Value) -> Result<Stri
     Ok(sqlx::query_scalar("SELECT md5($1::jsonb::text)").bind(material).fetch_one(db.pool()).await?)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct JobSummary {
     #[ts(type = "string")]
     pub id: Uuid,
     #[serde(rename = "type")]
-    pub job_type: String,
-    pub status: String,
+    #[sqlx(rename = "type")]
+    pub job_type: JobType,
+    pub status: JobStatus,
     pub title: String,
     pub initiated_by: Option<String>,
     pub approved_by: Option<String>,
@@ -290,63 +349,38 @@ pub struct JobSummary {
 }
 
 const SUMMARY_SQL: &str = r#"
-    SELECT j.id, j.type::text AS type, j.status::text AS status, j.title, ui.email AS initiated_by,
+    SELECT j.id, j.type, j.status, j.title, ui.email AS initiated_by,
            ua.email AS approved_by, j.progress, j.progress_message, j.error, j.external_task_ids, j.attempts,
            j.cancel_requested_at IS NOT NULL AS cancel_requested, j.schedule, j.next_run_at, j.parent_job_id,
            j.created_at, j.started_at, j.finished_at
     FROM jobs j LEFT JOIN users ui ON ui.id = j.initiated_by_user LEFT JOIN users ua ON ua.id = j.approved_by_user
 "#;
 
-fn summary_from(r: &sqlx::postgres::PgRow) -> Result<JobSummary> {
-    Ok(JobSummary {
-        id: r.try_get("id")?,
-        job_type: r.try_get("type")?,
-        status: r.try_get("status")?,
-        title: r.try_get("title")?,
-        initiated_by: r.try_get("initiated_by")?,
-        approved_by: r.try_get("approved_by")?,
-        progress: r.try_get("progress")?,
-        progress_message: r.try_get("progress_message")?,
-        error: r.try_get("error")?,
-        external_task_ids: r.try_get("external_task_ids")?,
-        attempts: r.try_get("attempts")?,
-        cancel_requested: r.try_get("cancel_requested")?,
-        schedule: r.try_get("schedule")?,
-        next_run_at: r.try_get("next_run_at")?,
-        parent_job_id: r.try_get("parent_job_id")?,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        finished_at: r.try_get("finished_at")?,
-    })
-}
-
 pub async fn get(db: &Database, id: Uuid) -> Result<JobSummary> {
-    let row = sqlx::query(&format!("{SUMMARY_SQL} WHERE j.id = $1"))
+    sqlx::query_as(&format!("{SUMMARY_SQL} WHERE j.id = $1"))
         .bind(id)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no job {id}")))?;
-    summary_from(&row)
+        .ok_or_else(|| Error::not_found(format!("no job {id}")))
 }
 
 /// Jobs, newest first; `status` narrows (e.g. awaiting_approval for the approval queue).
 pub async fn list(db: &Database, status: Option<&str>, limit: i64) -> Result<Vec<JobSummary>> {
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "{SUMMARY_SQL} WHERE ($1::text IS NULL OR j.status::text = $1) ORDER BY j.created_at DESC LIMIT $2"
     ))
     .bind(status)
     .bind(limit)
     .fetch_all(db.pool())
-    .await?;
-    rows.iter().map(summary_from).collect()
+    .await?)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct JobStep {
     pub seq: i32,
     pub name: String,
     pub kind: String,
-    pub status: String,
+    pub status: StepStatus,
     pub external_task_id: Option<String>,
     pub attempts: i32,
     pub error: Option<String>,
@@ -356,12 +390,12 @@ pub struct JobStep {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct JobEvent {
     pub id: i64,
     #[ts(type = "string")]
     pub at: DateTime<Utc>,
-    pub level: String,
+    pub level: EventLevel,
     pub message: String,
     pub data: serde_json::Value,
     pub actor: String,
@@ -372,70 +406,65 @@ pub struct JobEvent {
 pub struct JobDetail {
     pub job: JobSummary,
     pub spec: JobSpec,
-    pub policy: serde_json::Value,
+    /// The policy it runs under; none for the system's own jobs (syncs and reports a
+    /// schedule made).
+    pub policy: Option<Policy>,
     pub plan: Option<Plan>,
-    /// Why it paused and what may be chosen (blocking VMs with reasons, …).
-    pub pause_reason: Option<serde_json::Value>,
-    pub decision: Option<serde_json::Value>,
+    /// Why it paused and what may be chosen.
+    pub pause_reason: Option<PauseReason>,
+    /// The last decision taken on a pause.
+    pub decision: Option<Decision>,
     pub steps: Vec<JobStep>,
     pub events: Vec<JobEvent>,
 }
 
+/// A job's stored policy: `{}` for a job that has none.
+pub(crate) fn stored_policy(v: serde_json::Value) -> Result<Option<Policy>> {
+    if v.as_object().is_some_and(|o| o.is_empty()) || v.is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(v).map(Some).map_err(|e| Error::internal(format!("stored policy shape: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    target: serde_json::Value,
+    policy: serde_json::Value,
+    plan: Option<serde_json::Value>,
+    pause_reason: Option<serde_json::Value>,
+    decision: Option<serde_json::Value>,
+}
+
 pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
     let job = get(db, id).await?;
-    let row = sqlx::query("SELECT target, policy, plan, pause_reason, decision FROM jobs WHERE id = $1")
+    let row: DetailRow = sqlx::query_as("SELECT target, policy, plan, pause_reason, decision FROM jobs WHERE id = $1")
         .bind(id)
         .fetch_one(db.pool())
         .await?;
-    let steps = sqlx::query(
-        "SELECT seq, name, kind, status::text AS status, external_task_id, attempts, error, started_at, finished_at
+    let steps = sqlx::query_as(
+        "SELECT seq, name, kind, status, external_task_id, attempts, error, started_at, finished_at
          FROM job_steps WHERE job_id = $1 ORDER BY seq",
     )
     .bind(id)
     .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(JobStep {
-            seq: r.try_get("seq")?,
-            name: r.try_get("name")?,
-            kind: r.try_get("kind")?,
-            status: r.try_get("status")?,
-            external_task_id: r.try_get("external_task_id")?,
-            attempts: r.try_get("attempts")?,
-            error: r.try_get("error")?,
-            started_at: r.try_get("started_at")?,
-            finished_at: r.try_get("finished_at")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let events = sqlx::query(
-        "SELECT e.id, e.at, e.level::text AS level, e.message, e.data, coalesce(u.email, e.actor_login::text) AS actor
+    .await?;
+    let events = sqlx::query_as(
+        "SELECT e.id, e.at, e.level, e.message, e.data, coalesce(u.email, e.actor_login::text) AS actor
          FROM job_events e LEFT JOIN users u ON u.id = e.actor_user WHERE e.job_id = $1 ORDER BY e.id",
     )
     .bind(id)
     .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(JobEvent {
-            id: r.try_get("id")?,
-            at: r.try_get("at")?,
-            level: r.try_get("level")?,
-            message: r.try_get("message")?,
-            data: r.try_get("data")?,
-            actor: r.try_get("actor")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let plan: Option<serde_json::Value> = row.try_get("plan")?;
+    .await?;
     Ok(JobDetail {
         job,
-        spec: JobSpec::from_target(&row.try_get("target")?)?,
-        policy: row.try_get("policy")?,
-        plan: plan.and_then(|p| serde_json::from_value(p).ok()),
-        pause_reason: row.try_get("pause_reason")?,
-        decision: row.try_get("decision")?,
+        spec: JobSpec::from_target(&row.target)?,
+        policy: stored_policy(row.policy)?,
+        plan: row.plan.and_then(|p| serde_json::from_value(p).ok()),
+        pause_reason: row.pause_reason.map(PauseReason::from_stored),
+        decision: row
+            .decision
+            .map(|d| serde_json::from_value(d).map_err(|e| Error::internal(format!("stored decision shape: {e}"))))
+            .transpose()?,
         steps,
         events,
     })
@@ -466,6 +495,18 @@ pub enum Choice {
     Suspend,
 }
 
+impl Choice {
+    /// The word `decide_job` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Cancel => "cancel",
+            Choice::Retry => "retry",
+            Choice::Shutdown => "shutdown",
+            Choice::Suspend => "suspend",
+        }
+    }
+}
+
 pub async fn decide(
     db: &Database,
     id: Uuid,
@@ -473,23 +514,18 @@ pub async fn decide(
     vms: &[String],
     comment: Option<&str>,
 ) -> Result<JobSummary> {
-    let choice = serde_json::to_value(choice).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let choice = choice.as_str();
     // Operators name VMs as they see them; the pause lists each blocking VM's name and moid.
-    let reason: Option<serde_json::Value> = sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1")
+    let reason: Option<PauseReason> = sqlx::query_scalar("SELECT pause_reason FROM jobs WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
         .await?
-        .flatten();
-    let blocking = reason.as_ref().and_then(|r| r["blocking_vms"].as_array().cloned()).unwrap_or_default();
+        .flatten()
+        .map(PauseReason::from_stored);
+    let blocking = reason.as_ref().map(PauseReason::blocking_vms).unwrap_or_default();
     let vms: Vec<String> = vms
         .iter()
-        .map(|v| {
-            blocking
-                .iter()
-                .find(|b| b["vm_name"].as_str() == Some(v.as_str()))
-                .and_then(|b| b["vm_moid"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| v.clone())
-        })
+        .map(|v| blocking.iter().find(|b| &b.vm_name == v).map(|b| b.vm_moid.clone()).unwrap_or_else(|| v.clone()))
         .collect();
     sqlx::query("SELECT decide_job($1, $2, $3, $4)")
         .bind(id)
@@ -501,7 +537,7 @@ pub async fn decide(
     get(db, id).await
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct KillSwitch {
     pub engaged: bool,
     pub reason: Option<String>,
@@ -511,15 +547,9 @@ pub struct KillSwitch {
 }
 
 pub async fn kill_switch(db: &Database) -> Result<KillSwitch> {
-    let r = sqlx::query("SELECT engaged, reason, changed_by_login::text AS changed_by, changed_at FROM kill_switch")
+    Ok(sqlx::query_as("SELECT engaged, reason, changed_by_login::text AS changed_by, changed_at FROM kill_switch")
         .fetch_one(db.pool())
-        .await?;
-    Ok(KillSwitch {
-        engaged: r.try_get("engaged")?,
-        reason: r.try_get("reason")?,
-        changed_by: r.try_get("changed_by")?,
-        changed_at: r.try_get("changed_at")?,
-    })
+        .await?)
 }
 
 /// Engage (any operator) or release (admins) the global kill switch.

@@ -128,10 +128,27 @@ pub enum LimitScope {
 }
 
 impl LimitScope {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             LimitScope::Cluster => "cluster",
             LimitScope::Site => "site",
+        }
+    }
+}
+
+impl std::fmt::Display for LimitScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LimitScope {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "cluster" => Ok(LimitScope::Cluster),
+            "site" => Ok(LimitScope::Site),
+            other => Err(Error::invalid(format!("unknown limit scope \"{other}\" (cluster, site)"))),
         }
     }
 }

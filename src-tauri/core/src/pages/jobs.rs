@@ -3,14 +3,12 @@
 //! timeline is `jobs::detail`.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
-use super::dashboard::JOB_STATUSES;
 use super::{filter, window, Count};
 use crate::error::Result;
-use crate::jobs::{self, Choice, JobSummary, KillSwitch, Plan};
+use crate::jobs::{self, Choice, JobStatus, JobSummary, KillSwitch, Plan, Policy};
 use crate::Database;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
@@ -38,8 +36,8 @@ pub struct JobsPage {
 pub struct ApprovalItem {
     pub job: JobSummary,
     pub plan: Option<Plan>,
-    /// The policy it would run under.
-    pub policy: serde_json::Value,
+    /// The policy it would run under (none for the system's own jobs).
+    pub policy: Option<Policy>,
 }
 
 /// What the create wizard offers.
@@ -54,7 +52,7 @@ pub struct JobTargets {
     pub report_definitions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct HostTarget {
     pub name: String,
     pub cluster: Option<String>,
@@ -83,30 +81,30 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
     let pool = db.pool();
     let (_, limit) = window(None, q.limit, 100, 500);
     let jobs = jobs::list(db, filter(&q.status), limit).await?;
-    let mut have = std::collections::HashMap::new();
-    for r in sqlx::query("SELECT status::text AS status, count(*) AS n FROM jobs GROUP BY 1").fetch_all(pool).await? {
-        have.insert(r.try_get::<String, _>("status")?, r.try_get::<i64, _>("n")?);
-    }
-    let counts =
-        JOB_STATUSES.iter().map(|s| Count { value: (*s).into(), count: have.get(*s).copied().unwrap_or(0) }).collect();
+    let have: std::collections::HashMap<JobStatus, i64> =
+        sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY 1").fetch_all(pool).await?.into_iter().collect();
+    let counts = JobStatus::ALL
+        .iter()
+        .map(|s| Count { value: s.as_str().into(), count: have.get(s).copied().unwrap_or(0) })
+        .collect();
 
     let waiting = jobs::list(db, Some("awaiting_approval"), 100).await?;
     let ids: Vec<Uuid> = waiting.iter().map(|j| j.id).collect();
     let mut plans = std::collections::HashMap::new();
-    for r in sqlx::query("SELECT id, plan, policy FROM jobs WHERE id = ANY($1)").bind(&ids).fetch_all(pool).await? {
-        let plan: Option<serde_json::Value> = r.try_get("plan")?;
-        let policy: serde_json::Value = r.try_get("policy")?;
-        plans.insert(r.try_get::<Uuid, _>("id")?, (plan.and_then(|p| serde_json::from_value::<Plan>(p).ok()), policy));
+    let rows: Vec<(Uuid, Option<serde_json::Value>, serde_json::Value)> =
+        sqlx::query_as("SELECT id, plan, policy FROM jobs WHERE id = ANY($1)").bind(&ids).fetch_all(pool).await?;
+    for (id, plan, policy) in rows {
+        plans.insert(id, (plan.and_then(|p| serde_json::from_value::<Plan>(p).ok()), jobs::stored_policy(policy)?));
     }
     let approvals = waiting
         .into_iter()
         .map(|job| {
-            let (plan, policy) = plans.remove(&job.id).unwrap_or((None, serde_json::Value::Null));
+            let (plan, policy) = plans.remove(&job.id).unwrap_or((None, None));
             ApprovalItem { job, plan, policy }
         })
         .collect();
 
-    let hosts = sqlx::query(
+    let hosts = sqlx::query_as(
         r#"
         SELECT h.name, c.name AS cluster, h.in_maintenance_mode, p.service_tag AS server
         FROM esxi_hosts h
@@ -119,17 +117,7 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
         "#,
     )
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(HostTarget {
-            name: r.try_get("name")?,
-            cluster: r.try_get("cluster")?,
-            in_maintenance_mode: r.try_get("in_maintenance_mode")?,
-            server: r.try_get("server")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    .await?;
     let clusters: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT name FROM clusters WHERE removed_at IS NULL ORDER BY name")
             .fetch_all(pool)

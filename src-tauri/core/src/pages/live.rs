@@ -16,6 +16,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::jobs::{EventLevel, JobStatus, JobType};
 
 /// The channels relayed, in the order listened to.
 pub const CHANNELS: &[&str] = &["eio_jobs", "eio_job_events", "eio_approvals", "eio_kill_switch", "eio_inventory"];
@@ -44,15 +45,15 @@ pub struct LiveEvent {
     #[ts(type = "string | null")]
     pub job_id: Option<Uuid>,
     /// The job's new status (job).
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// The job's type (job).
-    pub job_type: Option<String>,
+    pub job_type: Option<JobType>,
     /// Who submitted the job (job, approval): for "your job paused" notifications.
     #[ts(type = "string | null")]
     pub initiated_by_user: Option<Uuid>,
     /// The timeline entry's id and level (job_event).
     pub event_id: Option<i64>,
-    pub level: Option<String>,
+    pub level: Option<EventLevel>,
     /// Kill switch state (kill_switch).
     pub engaged: Option<bool>,
     /// The source synced (inventory).
@@ -111,11 +112,9 @@ impl LiveEvent {
             }
             _ => return None,
         };
-        // Short, plain words only: a status or level is an enum value, never free text.
-        for s in [&mut e.status, &mut e.job_type, &mut e.level, &mut e.source] {
-            if s.as_ref().is_some_and(|x| x.len() > 64) {
-                *s = None;
-            }
+        // A source's name, not a paragraph someone slipped into a payload.
+        if e.source.as_ref().is_some_and(|x| x.len() > 64) {
+            e.source = None;
         }
         Some(e)
     }

@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eio_core::jobs::pause::StepBlock;
+use eio_core::jobs::{JobType, PauseReason};
 use eio_core::{Database, Error};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,7 +41,7 @@ pub enum Interrupt {
 pub enum JobError {
     Interrupted(Interrupt),
     /// Stop and ask an operator (blocked evacuation, drift, timeout): `reason` is shown.
-    Pause(serde_json::Value),
+    Pause(PauseReason),
     /// Needs a new approval: the inventory drifted past the approved plan.
     Reapprove {
         plan: serde_json::Value,
@@ -73,10 +75,11 @@ pub struct Flags {
 }
 
 /// The job row as a handler needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LeasedJob {
     pub id: Uuid,
-    pub job_type: String,
+    #[sqlx(rename = "type")]
+    pub job_type: JobType,
     pub target: serde_json::Value,
     pub policy: serde_json::Value,
     pub plan: Option<serde_json::Value>,
@@ -134,7 +137,7 @@ pub enum Polled<T> {
     Done(T),
     Failed(String),
     /// Can't proceed without an operator's choice (details shown to them).
-    Blocked(serde_json::Value),
+    Blocked(StepBlock),
 }
 
 /// An external action made safe to resume. Implementations talk to one target.
@@ -420,9 +423,7 @@ impl JobContext {
                     return Err(JobError::Failed(format!("step {}: {message}", step.seq)));
                 }
                 Ok(Polled::Blocked(details)) => {
-                    return Err(JobError::Pause(serde_json::json!({
-                        "kind": "blocked", "step": step.seq, "task": task, "details": details,
-                    })));
+                    return Err(JobError::Pause(PauseReason::Blocked { step: step.seq, task: task.into(), details }));
                 }
                 Ok(Polled::Running { .. }) => failures = 0,
                 Err(message) => {
@@ -434,18 +435,20 @@ impl JobContext {
                     )
                     .await?;
                     if failures >= 5 {
-                        return Err(JobError::Pause(serde_json::json!({
-                            "kind": "unreachable", "step": step.seq, "task": task,
-                            "message": format!("{task} could not be read 5 times in a row: {message}"),
-                        })));
+                        return Err(JobError::Pause(PauseReason::Unreachable {
+                            step: step.seq,
+                            task: task.into(),
+                            message: format!("{task} could not be read 5 times in a row: {message}"),
+                        }));
                     }
                 }
             }
             if started.elapsed() > action.timeout() {
-                return Err(JobError::Pause(serde_json::json!({
-                    "kind": "timeout", "step": step.seq, "task": task,
-                    "message": format!("{task} did not finish within {} s", action.timeout().as_secs()),
-                })));
+                return Err(JobError::Pause(PauseReason::Timeout {
+                    step: step.seq,
+                    task: task.into(),
+                    message: format!("{task} did not finish within {} s", action.timeout().as_secs()),
+                }));
             }
             tokio::time::sleep(self.poll_every).await;
         }

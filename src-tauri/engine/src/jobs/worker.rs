@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eio_core::jobs::{Choice, PauseReason};
 use eio_core::{Database, Result};
 use sqlx::postgres::PgListener;
-use sqlx::Row;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
@@ -250,29 +250,15 @@ impl Worker {
     }
 
     async fn lease(&self, n: usize) -> Result<Vec<LeasedJob>> {
-        let rows = sqlx::query(
-            "SELECT id, type::text AS type, target, policy, plan, plan_hash, decision, attempts
+        Ok(sqlx::query_as(
+            "SELECT id, type, target, policy, plan, plan_hash, decision, attempts
              FROM lease_jobs($1, $2, make_interval(secs => $3))",
         )
         .bind(&self.config.id)
         .bind(n as i32)
         .bind(self.config.lease_ttl.as_secs_f64())
         .fetch_all(self.db().pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LeasedJob {
-                    id: r.try_get("id")?,
-                    job_type: r.try_get("type")?,
-                    target: r.try_get("target")?,
-                    policy: r.try_get("policy")?,
-                    plan: r.try_get("plan")?,
-                    plan_hash: r.try_get("plan_hash")?,
-                    decision: r.try_get("decision")?,
-                    attempts: r.try_get("attempts")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Renew leases of running jobs; flag the lost and the cancelled.
@@ -436,15 +422,12 @@ async fn finish(ctx: &JobContext, outcome: std::result::Result<serde_json::Value
                 "paused",
                 &format!("paused: the kill switch is engaged ({reason})"),
                 serde_json::json!({"kind": "kill_switch", "reason": reason}),
-                Some(serde_json::json!({"kind": "kill_switch", "reason": reason,
-                                        "choices": ["retry", "cancel"]})),
+                Some(PauseReason::KillSwitch { reason: reason.clone(), choices: vec![Choice::Retry, Choice::Cancel] }),
             )
             .await?;
         }
         Err(JobError::Pause(reason)) => {
-            let message =
-                reason["message"].as_str().map(str::to_owned).unwrap_or_else(|| "paused: needs a decision".into());
-            end_with(ctx, "paused", &message, reason.clone(), Some(reason)).await?;
+            end_with(ctx, "paused", &reason.message(), reason.to_stored(), Some(reason)).await?;
         }
         Err(JobError::Reapprove { plan, message }) => {
             sqlx::query_scalar::<_, bool>("SELECT job_reapprove($1, $2, $3, $4)")
@@ -471,7 +454,7 @@ async fn end_with(
     status: &str,
     message: &str,
     data: serde_json::Value,
-    pause_reason: Option<serde_json::Value>,
+    pause_reason: Option<PauseReason>,
 ) -> Result<()> {
     sqlx::query_scalar::<_, bool>("SELECT job_finish($1, $2, $3::job_status, $4, $5, $6)")
         .bind(ctx.job.id)
@@ -479,7 +462,7 @@ async fn end_with(
         .bind(status)
         .bind(message)
         .bind(data)
-        .bind(&pause_reason)
+        .bind(pause_reason.map(|p| p.to_stored()))
         .fetch_one(ctx.db.pool())
         .await?;
     Ok(())

@@ -18,7 +18,9 @@ use std::time::Duration;
 use eio_connectors::idrac::jobs::DellActions;
 use eio_connectors::idrac::records::{DriverKind, JobState, PowerState, ResetKind};
 use eio_connectors::idrac::FirmwareUpdate;
-use eio_connectors::vcenter::{BlockingVm, Session, TaskState, VmPowerState};
+use eio_connectors::vcenter::{Session, TaskState, VmPowerState};
+use eio_core::jobs::pause::{PausePolicy, StepBlock, WaitedDellJob};
+use eio_core::jobs::{Choice, PauseReason, PausedVm};
 use serde_json::{json, Value};
 
 use super::targets::{polled_task, HOST_TASK_TIMEOUT};
@@ -102,7 +104,10 @@ impl Action for EnterMaintenance<'_> {
                 if info.cancelable {
                     self.session.cancel_task(task).await.map_err(|e| e.to_string())?;
                 }
-                return Ok(Polled::Blocked(json!({ "blocking_vms": blockers })));
+                return Ok(Polled::Blocked(StepBlock {
+                    blocking_vms: blockers.iter().map(PausedVm::from).collect(),
+                    ..StepBlock::default()
+                }));
             }
         }
         Ok(polled_task(&info, |_| Value::Null))
@@ -350,7 +355,7 @@ pub struct ResetServer<'a> {
 
 impl ResetServer<'_> {
     /// Jobs still waiting for a reboot, and how the others ended.
-    async fn look(&self) -> Result<(usize, Vec<Value>, Vec<String>), String> {
+    async fn look(&self) -> Result<(usize, Vec<WaitedDellJob>, Vec<String>), String> {
         let (mut waiting, mut states, mut failed) = (0, Vec::new(), Vec::new());
         for id in &self.jobs {
             let s = self.dell.job(id).await.map_err(|e| e.to_string())?;
@@ -359,7 +364,11 @@ impl ResetServer<'_> {
             } else if s.state.is_finished() && !s.state.is_success() {
                 failed.push(format!("Dell job {id} ended {}: {}", s.raw_state, s.message.clone().unwrap_or_default()));
             }
-            states.push(json!({ "job_id": id, "state": s.state, "finished": s.state.is_finished() }));
+            states.push(WaitedDellJob {
+                job_id: id.clone(),
+                state: word(s.state).unwrap_or_else(|| s.raw_state.clone()),
+                finished: s.state.is_finished(),
+            });
         }
         Ok((waiting, states, failed))
     }
@@ -418,17 +427,19 @@ impl Action for ResetServer<'_> {
                 // Whether the reset went out is unknowable (no task to find, and the power
                 // state is the same either way): never send it twice, never claim it
                 // happened — pause and ask.
-                return Ok(Polled::Blocked(json!({
-                    "reason": "reset_unconfirmed",
-                    "message": format!(
+                return Ok(Polled::Blocked(StepBlock {
+                    reason: Some("reset_unconfirmed".into()),
+                    message: Some(format!(
                         "the worker running this reset stopped after deciding to reset {} and before recording \
                          the call, so it may or may not have been sent; it is not sent again. The server is \
                          {power:?}: check whether it restarted, then cancel this job (and submit a new reset \
                          if it did not)",
                         self.idrac
-                    ),
-                    "power_state": power,
-                })));
+                    )),
+                    idrac: Some(self.idrac.to_string()),
+                    power_state: word(power),
+                    ..StepBlock::default()
+                }));
             }
             let leaves = match self.kind {
                 ResetKind::ForceOff | ResetKind::GracefulShutdown => PowerState::Off,
@@ -456,21 +467,22 @@ impl Action for ResetServer<'_> {
                     message: Some("a worker stopped around restarting the server: watching whether it restarts".into()),
                 });
             }
-            return Ok(Polled::Blocked(json!({
-                "reason": "reset_unconfirmed",
-                "idrac": self.idrac,
-                "message": format!(
+            return Ok(Polled::Blocked(StepBlock {
+                reason: Some("reset_unconfirmed".into()),
+                idrac: Some(self.idrac.to_string()),
+                message: Some(format!(
                     "the worker restarting {} to apply the update stopped around sending the restart, and the \
                      update jobs still wait for it {} min later, so it was most likely not sent. It is not sent \
                      again unasked: check the server, then choose Retry to send the restart now, or Cancel",
                     self.idrac,
                     waited.as_secs() / 60
-                ),
-                "jobs": states,
-                "choices": ["retry", "cancel"],
-            })));
+                )),
+                jobs: states.clone(),
+                choices: vec![Choice::Retry, Choice::Cancel],
+                ..StepBlock::default()
+            }));
         }
-        let done = states.iter().all(|s| s["finished"] == json!(true));
+        let done = states.iter().all(|s| s.finished);
         Ok(if waiting == 0 && done {
             Polled::Done(json!({ "jobs": states }))
         } else {
@@ -512,32 +524,42 @@ impl Action for AwaitHost<'_> {
     }
 }
 
+/// A value's own name, as serde spells it (`PowerState::On` → "On").
+fn word<T: serde::Serialize>(v: T) -> Option<String> {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned))
+}
+
 /// The blockers as a pause reason: what `decide_job` checks a decision against.
-pub fn blocked_pause(host: &str, host_name: &str, blockers: &[BlockingVm], policy: &eio_core::jobs::Policy) -> Value {
+pub fn blocked_pause(
+    host: &str,
+    host_name: &str,
+    blockers: &[PausedVm],
+    policy: &eio_core::jobs::Policy,
+) -> PauseReason {
     let mut vms: Vec<&str> = blockers.iter().map(|b| b.vm_name.as_str()).collect();
     vms.dedup();
-    let mut choices = vec!["cancel", "retry", "suspend"];
+    let mut choices = vec![Choice::Cancel, Choice::Retry, Choice::Suspend];
     if policy.allow_vm_shutdown {
-        choices.push("shutdown");
+        choices.push(Choice::Shutdown);
     }
-    json!({
-        "kind": "blocked_evacuation",
-        "host": host_name,
-        "host_moid": host,
-        "message": format!(
+    PauseReason::BlockedEvacuation {
+        host: host_name.into(),
+        host_moid: host.into(),
+        message: format!(
             "{host_name} cannot enter maintenance mode: {} VM(s) can't be moved ({}). Choose: cancel, retry{}, or suspend \
              selected VMs",
-            vms.len(), vms.join(", "),
+            vms.len(),
+            vms.join(", "),
             if policy.allow_vm_shutdown { ", shut down selected VMs" } else { "" }
         ),
-        "blocking_vms": blockers,
-        "choices": choices,
-        "policy": {
-            "allow_vm_shutdown": policy.allow_vm_shutdown,
-            "vm_limit": policy.vm_limit,
-            "shutdown_timeout_seconds": policy.shutdown_timeout_seconds,
+        blocking_vms: blockers.to_vec(),
+        choices,
+        policy: PausePolicy {
+            allow_vm_shutdown: policy.allow_vm_shutdown,
+            vm_limit: policy.vm_limit,
+            shutdown_timeout_seconds: policy.shutdown_timeout_seconds,
         },
-    })
+    }
 }
 
 #[cfg(test)]
@@ -692,8 +714,8 @@ mod tests {
         reset.confirm_window = Duration::ZERO;
         match reset.poll(&task).await.unwrap() {
             Polled::Blocked(why) => {
-                assert_eq!(why["reason"], "reset_unconfirmed", "{why}");
-                assert_eq!(why["choices"], json!(["retry", "cancel"]), "{why}");
+                assert_eq!(why.reason.as_deref(), Some("reset_unconfirmed"), "{why:?}");
+                assert_eq!(why.choices, [Choice::Retry, Choice::Cancel], "{why:?}");
             }
             other => panic!("{other:?}"),
         }

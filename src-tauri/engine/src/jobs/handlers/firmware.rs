@@ -11,7 +11,8 @@
 //! killed anywhere leaves a job another worker finishes without repeating an action.
 use eio_connectors::idrac::records::{ApplyTime, DriverKind, ResetKind};
 use eio_connectors::idrac::{FirmwareImage, FirmwareUpdate, ImageSource};
-use eio_core::jobs::{FirmwareTarget, JobSpec};
+use eio_core::jobs::pause::QueuedDellJob;
+use eio_core::jobs::{Choice, FirmwareTarget, JobSpec, PauseReason};
 use serde_json::{json, Value};
 
 use super::actions::{reset_check_started, reset_confirm_window, AwaitHost, ResetServer, UpdateFirmware};
@@ -66,27 +67,43 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
             ctx.progress(share(0.0), format!("{}: pre-checks", host.name)).await?;
             let dell = targets::dell(ctx, syncer, &idrac).await?;
             let outcome = async {
-                let pre = ctx.step(base + PRECHECK, &format!("pre-checks: {}", host.name), "precheck", json!({})).await?;
+                let pre =
+                    ctx.step(base + PRECHECK, &format!("pre-checks: {}", host.name), "precheck", json!({})).await?;
                 if pre.status != "succeeded" {
                     ctx.guard().await?;
                     let pending = dell.pending_jobs().await.map_err(|e| JobError::Failed(e.to_string()))?;
                     if !pending.is_empty() {
-                        return Err(JobError::Pause(json!({
-                            "kind": "dell_queue_busy",
-                            "host": host.name,
-                            "message": format!(
+                        return Err(JobError::Pause(PauseReason::DellQueueBusy {
+                            host: host.name.clone(),
+                            message: format!(
                                 "the iDRAC of {} has {} unfinished job(s) ({}): let them finish or clear the queue, \
                                  then choose Retry",
                                 host.name,
                                 pending.len(),
-                                pending.iter().map(|j| format!("{} {}", j.id, j.raw_state)).collect::<Vec<_>>().join(", ")
+                                pending
+                                    .iter()
+                                    .map(|j| format!("{} {}", j.id, j.raw_state))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
-                            "jobs": pending.iter().map(|j| json!({"id": j.id, "state": j.raw_state, "name": j.name})).collect::<Vec<_>>(),
-                            "choices": ["cancel", "retry"],
-                        })));
+                            jobs: pending
+                                .iter()
+                                .map(|j| QueuedDellJob {
+                                    id: j.id.clone(),
+                                    state: j.raw_state.clone(),
+                                    name: j.name.clone(),
+                                })
+                                .collect(),
+                            choices: vec![Choice::Cancel, Choice::Retry],
+                        }));
                     }
-                    ctx.set_step(&pre, "succeeded", Some(json!({ "driver": format!("{:?}", dell.driver_kind()) })), None)
-                        .await?;
+                    ctx.set_step(
+                        &pre,
+                        "succeeded",
+                        Some(json!({ "driver": format!("{:?}", dell.driver_kind()) })),
+                        None,
+                    )
+                    .await?;
                 }
 
                 // WSMan: the iDRAC pulls the package; one on our disk is served to it, from
@@ -152,7 +169,8 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                     ctx.run_action(base + AWAIT, &format!("{} back in vCenter", host.name), &wait).await?;
                 }
 
-                let verify = ctx.step(base + VERIFY, &format!("verify versions: {}", host.name), "verify", json!({})).await?;
+                let verify =
+                    ctx.step(base + VERIFY, &format!("verify versions: {}", host.name), "verify", json!({})).await?;
                 if verify.status != "succeeded" {
                     ctx.guard().await?;
                     let mut checked = Vec::new();
@@ -167,7 +185,9 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                                 v.expected_version
                             );
                             ctx.set_step(&verify, "failed", None, Some(&message)).await?;
-                            return Err(JobError::Failed(format!("{message}; stopping (the host stays in maintenance mode)")));
+                            return Err(JobError::Failed(format!(
+                                "{message}; stopping (the host stays in maintenance mode)"
+                            )));
                         }
                         checked.push(json!({ "component": v.component_fqdd, "installed": v.installed_version }));
                     }
@@ -176,7 +196,12 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
 
                 if found_in_maintenance {
                     let step = ctx
-                        .step(base + EXIT_OFFSET, &format!("exit maintenance mode: {}", host.name), "exit_maintenance_mode", json!({}))
+                        .step(
+                            base + EXIT_OFFSET,
+                            &format!("exit maintenance mode: {}", host.name),
+                            "exit_maintenance_mode",
+                            json!({}),
+                        )
                         .await?;
                     ctx.set_step(&step, "skipped", Some(json!({ "left_in_maintenance_mode": true })), None).await?;
                     ctx.event(

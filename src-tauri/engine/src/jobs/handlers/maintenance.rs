@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use eio_connectors::vcenter::{HostState, Session};
-use eio_core::jobs::{JobSpec, MaintenanceTarget, Plan, Policy};
+use eio_core::jobs::{JobSpec, MaintenanceTarget, PauseReason, PausedVm, Plan, Policy};
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -164,6 +164,7 @@ pub async fn enter(
         None => Vec::new(),
     };
     if !blockers.is_empty() {
+        let blockers: Vec<PausedVm> = blockers.iter().map(PausedVm::from).collect();
         return Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &blockers, policy)));
     }
     gate(host, policy, ctx.run_action(next, &name, &action).await)
@@ -172,10 +173,8 @@ pub async fn enter(
 /// A block found while the task ran becomes the same pause as one found before it.
 fn gate(host: &HostTarget, policy: &Policy, r: Result<Value, JobError>) -> Result<Value, JobError> {
     match r {
-        Err(JobError::Pause(p)) if p["kind"] == "blocked" => {
-            let blockers: Vec<eio_connectors::vcenter::BlockingVm> =
-                serde_json::from_value(p["details"]["blocking_vms"].clone()).unwrap_or_default();
-            Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &blockers, policy)))
+        Err(JobError::Pause(PauseReason::Blocked { details, .. })) => {
+            Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &details.blocking_vms, policy)))
         }
         other => other,
     }
