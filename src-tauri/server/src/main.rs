@@ -21,6 +21,7 @@ mod job_cmds;
 mod output;
 mod report_cmds;
 mod serve;
+mod site_cmds;
 mod source_cmds;
 
 #[derive(Debug, Parser)]
@@ -108,7 +109,7 @@ enum Command {
     Worker(job_cmds::WorkerArgs),
     /// Sites: regions, countries, sites, inference rules, where things are
     #[command(subcommand)]
-    Site(ipam_cmds::SiteCommand),
+    Site(site_cmds::SiteCommand),
     /// IPAM: routing domains, prefixes, free space, allocation, findings
     #[command(subcommand)]
     Ipam(ipam_cmds::IpamCommand),
@@ -254,7 +255,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let db = open_current(&config).await?;
             job_cmds::worker(&config, &db, cli.key_file.as_deref(), args).await
         }
-        Command::Site(cmd) => ipam_cmds::site(&open_current(&config).await?, cmd).await,
+        Command::Site(cmd) => site_cmds::site(&open_current(&config).await?, cmd).await,
         Command::Ipam(cmd) => ipam_cmds::ipam(&open_current(&config).await?, cmd).await,
         Command::Search(args) => ipam_cmds::search(&open_current(&config).await?, args).await,
         Command::Report(cmd) => report_cmds::report(&config, &open_current(&config).await?, cmd).await,
