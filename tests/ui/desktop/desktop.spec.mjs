@@ -14,14 +14,10 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { REPO } from "../harness.mjs";
-import { APP, DRIVER, EIO, NATIVE_DRIVER, psql, serveUi, startDriver, stopDriver, UI, windowMemory } from "./window.mjs";
-
-const ARTIFACTS = join(REPO, "tests/ui/artifacts");
+import { signIn, tid } from "./steps.mjs";
+import { APP, EIO, missingWindowTools, psql, serveUi, startDriver, stopDriver, windowConfig, windowMemory } from "./window.mjs";
 
 let driver;
 let wd;
@@ -30,16 +26,8 @@ let dataDir;
 let db;
 
 before(async () => {
-  for (const [path, how] of [
-    [APP, "cargo build -p eio-desktop"],
-    [EIO, "cargo build -p eio-server"],
-    [join(UI, "index.html"), "cd ui && npm run build"],
-    [DRIVER, "run scripts/peers/tauri-driver"],
-    [NATIVE_DRIVER, "run scripts/peers/tauri-driver (Debian webkit2gtk-driver)"],
-  ]) {
-    assert.ok(existsSync(path), `${path} is missing: ${how}`);
-  }
-  assert.ok(process.env.DISPLAY, "no display: run under xvfb-run -a dbus-run-session");
+  const missing = missingWindowTools();
+  assert.deepEqual(missing, [], missing.join("\n"));
 
   // A fresh database and a real login in it (an operator), as a team's DBA would set up.
   const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -48,20 +36,16 @@ before(async () => {
   url.pathname = `/eio_desk_${tag}`;
   db = { adminUrl, name: `eio_desk_${tag}`, login: `desk_ann_${tag}`, password: `pw-${randomBytes(8).toString("hex")}` };
   psql(adminUrl, `CREATE DATABASE ${db.name}`);
-  dataDir = mkdtempSync(join(tmpdir(), "eio-desktop-"));
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("EIO_")));
-  const base = { ...clean, EIO_DATA_DIR: dataDir, EIO_CONFIG: join(dataDir, "config.toml") };
+  // The app remembers an address whose login doesn't exist (yet): it can't resume on its own
+  // (whatever pg_hba.conf trusts) and opens on the sign-in page, saying why.
+  let base;
+  ({ dataDir, env: base } = windowConfig(url.toString()));
   execFileSync(EIO, ["migrate"], { env: { ...base, EIO_DATABASE_URL: url.toString() }, stdio: "pipe" });
   psql(url.toString(), `CREATE ROLE ${db.login} LOGIN PASSWORD '${db.password}' IN ROLE eio_operator`);
   psql(
     url.toString(),
     `INSERT INTO users (email, display_name, role, login_role) VALUES ('ann@example.test', 'Ann', 'operator', '${db.login}')`,
   );
-  // The app remembers an address whose login doesn't exist (yet): it can't resume on its own
-  // (whatever pg_hba.conf trusts) and opens on the sign-in page, saying why.
-  const appUrl = new URL(url);
-  appUrl.username = "nobody_signed_in_yet";
-  writeFileSync(base.EIO_CONFIG, `[database]\nurl = "${appUrl.toString()}"\n`);
 
   ui = await serveUi();
   ({ driver, wd } = await startDriver(base));
@@ -87,33 +71,23 @@ test("the real window signs in to a shared database and shows the dashboard", as
     await signInAndLook();
   } catch (e) {
     // What the window showed, for whoever reads the failure (tests/ui/artifacts is ignored by git).
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await wd.screenshot().then((png) => writeFileSync(join(ARTIFACTS, "desktop-failure.png"), Buffer.from(png, "base64")), () => undefined);
+    await wd.saveScreenshot("desktop-failure");
     throw e;
   }
 });
 
 async function signInAndLook() {
-  // The sign-in page, with the address from the config file and why it didn't connect.
-  await wd.waitFor('[data-testid="sign-in"]');
-  await wd.waitForText('[data-testid="sign-in-error"]', /nobody_signed_in_yet/);
-  const login = await wd.waitFor('[data-testid="desktop-login"]');
-  await wd.clear(login);
-  await wd.type(login, db.login);
-  await wd.type(await wd.waitFor('[data-testid="desktop-password"]'), db.password);
-  await wd.click(await wd.waitFor('[data-testid="connect"]'));
-
-  await wd.waitForText('[data-testid="dashboard"]', /Dashboard/);
-  assert.equal(await wd.waitForText('[data-testid="stat-vms-value"]', /\S/), "0");
-  await wd.waitForText('[data-testid="signed-in-as"]', /ann@example\.test/);
+  // The sign-in page, with the address from the config file and why it didn't connect; the
+  // user types their login and password, and the dashboard says who they are.
+  await signIn(wd, { login: db.login, password: db.password, email: "ann@example.test" });
+  assert.equal(await wd.waitForText(tid("stat-vms-value"), /\S/), "0");
   reportMemory();
   // For the record, not for the README (WebKitWebDriver's screenshot leaves out the fixed
   // header and navbar): tests/ui/artifacts, ignored by git.
-  mkdirSync(ARTIFACTS, { recursive: true });
-  writeFileSync(join(ARTIFACTS, "desktop-dashboard.png"), Buffer.from(await wd.screenshot(), "base64"));
+  assert.ok(await wd.saveScreenshot("desktop-dashboard"), "the dashboard's screenshot was saved");
 
-  await wd.click(await wd.waitFor('[data-testid="nav-jobs"]'));
-  await wd.waitFor('[data-testid="jobs"]');
+  await wd.press(tid("nav-jobs"));
+  await wd.element(tid("jobs"));
 }
 
 /** A number for the record, not an assertion: the window's resident memory (the app and

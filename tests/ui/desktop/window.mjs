@@ -1,10 +1,11 @@
 // The real desktop window through tauri-driver (WebDriver) and Debian's WebKitWebDriver:
-// what the window test (desktop.spec.mjs) and the startup benchmark (../bench/first-data.mjs)
-// share. Nothing here asserts; callers decide what a result means.
+// what the window tests (desktop.spec.mjs, first-day.spec.mjs) and the startup benchmark
+// (../bench/first-data.mjs) share. Nothing here asserts; callers decide what a result means.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { REPO } from "../harness.mjs";
 
@@ -13,6 +14,7 @@ export const EIO = process.env.EIO_BIN ?? join(REPO, "target/debug/eio");
 export const UI = process.env.EIO_UI_DIST ?? join(REPO, "ui/dist");
 export const DRIVER = process.env.TAURI_DRIVER ?? join(REPO, "target/peers/cargo-bin/bin/tauri-driver");
 export const NATIVE_DRIVER = "/usr/bin/WebKitWebDriver";
+export const ARTIFACTS = join(REPO, "tests/ui/artifacts");
 /** `build.devUrl` in tauri.conf.json: where a debug build looks for its UI. */
 const DEV_URL = new URL(JSON.parse(readFileSync(join(REPO, "tauri.conf.json"), "utf8")).build.devUrl);
 
@@ -43,6 +45,18 @@ export function serveUi() {
   });
 }
 
+/** WebDriver errors that mean "not yet": the page changes between finding and clicking. */
+const TRANSIENT = /stale element|element click intercepted|element not interactable|no such element/;
+
+/** In the page: the first element matching a selector (and a pattern over its text) that is
+ * rendered (a closing modal's leftovers, closed dropdowns' options and hidden inputs are not).
+ * Its text is what it shows, trimmed (WebKit ends some elements' innerText with a newline). */
+const FIND_NODE = `const find = (css, source, flags) => {
+  const re = source === null ? null : new RegExp(source, flags);
+  return [...document.querySelectorAll(css)].find((e) => e.getClientRects().length > 0 && (re === null || re.test(e.innerText.trim()))) ?? null;
+};`;
+const FIND = `${FIND_NODE} return find(...arguments);`;
+
 export class WebDriver {
   /** `pollMs`: how often waitFor/waitForText look again (the benchmark looks often). */
   constructor(base, pollMs = 250) {
@@ -54,6 +68,9 @@ export class WebDriver {
       method,
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // Every command answers in seconds (a session's start included): a driver that stopped
+      // answering fails the test instead of hanging it.
+      signal: AbortSignal.timeout(120_000),
     });
     const json = await r.json();
     if (!r.ok || json.value?.error) throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
@@ -101,12 +118,140 @@ export class WebDriver {
   screenshot() {
     return this.call("GET", `/session/${this.session}/screenshot`);
   }
+
+  // What a test does with the window, in the page's terms (playwright's locators, for
+  // WebDriver): each polls until the page shows what it needs, never waits a fixed time.
+
+  /** Run `script` (a function body; its `arguments` are `args`) in the page. */
+  execute(script, args = []) {
+    return this.call("POST", `/session/${this.session}/execute/sync`, { script, args });
+  }
+  /** Poll `probe` until it returns something other than null, undefined or false; returns it.
+   * A WebDriver error the page's next render may clear (a click an overlay took, an element
+   * React replaced) counts as "not yet". */
+  async until(what, probe, timeoutMs = 90_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    for (;;) {
+      try {
+        last = await probe();
+        if (last !== null && last !== undefined && last !== false) return last;
+      } catch (e) {
+        if (!TRANSIENT.test(e.message)) throw e;
+        last = e.message;
+      }
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+      await new Promise((r) => setTimeout(r, this.pollMs));
+    }
+  }
+  /** The first rendered element matching `css` (and whose text matches `re`), or null. */
+  async find(css, re) {
+    const v = await this.execute(FIND, [css, re?.source ?? null, re?.flags ?? ""]);
+    return v ? Object.values(v)[0] : null;
+  }
+  /** Poll for a rendered element matching `css` (and `re`); returns its reference. */
+  element(css, re, timeoutMs) {
+    return this.until(`an element ${css}${re ? ` showing ${re}` : ""}`, () => this.find(css, re), timeoutMs);
+  }
+  /** The text of the first rendered element matching `css` (and `re`), once there is one. */
+  text(css, re, timeoutMs) {
+    return this.until(
+      `an element ${css}${re ? ` showing ${re}` : ""}`,
+      () => this.execute(`${FIND_NODE} const e = find(...arguments); return e ? e.innerText.trim() : null;`, [css, re?.source ?? null, re?.flags ?? ""]),
+      timeoutMs,
+    );
+  }
+  /** Click the element matching `css` (and `re`) once it is there and nothing covers it. */
+  press(css, re, timeoutMs) {
+    return this.until(`click ${css}${re ? ` showing ${re}` : ""}`, async () => {
+      const el = await this.find(css, re);
+      if (!el) return null;
+      await this.click(el);
+      return true;
+    }, timeoutMs);
+  }
+  /** Clear the input matching `css` and type `text` into it, until it holds just that (an
+   * input in an opening drawer may not take keys yet). */
+  fill(css, text) {
+    const value = () => this.execute(`${FIND_NODE} return find(arguments[0], null, "")?.value ?? null;`, [css]);
+    return this.until(`${css} holds ${JSON.stringify(text)}`, async () => {
+      const el = await this.find(css);
+      if (!el) return null;
+      await this.clear(el);
+      await this.type(el, text);
+      return (await value()) === text;
+    });
+  }
+  /** Open the select matching `css` and choose the option whose text matches `re`. */
+  async choose(css, re) {
+    await this.until(`${css} offers ${re}`, async () => {
+      if (!(await this.find('[role="option"]', re))) await this.click(await this.element(css));
+      const option = await this.find('[role="option"]', re);
+      if (!option) return null;
+      await this.click(option);
+      return true;
+    });
+  }
+  /** Poll until no rendered element matches `css` (and `re`). */
+  gone(css, re, timeoutMs) {
+    return this.until(`${css}${re ? ` showing ${re}` : ""} gone`, async () => (await this.find(css, re)) === null, timeoutMs);
+  }
+  /** `name` of the first rendered element matching `css` (a DOM property: value, disabled…). */
+  property(css, name) {
+    return this.until(`${css}.${name}`, () =>
+      this.execute(`${FIND_NODE} const e = find(arguments[0], null, ""); return e ? { v: e[arguments[1]] } : null;`, [css, name]),
+    ).then((r) => r.v);
+  }
+  /** Save what the window shows as tests/ui/artifacts/NAME.png (ignored by git); never throws. */
+  async saveScreenshot(name) {
+    try {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const file = join(ARTIFACTS, `${name}.png`);
+      writeFileSync(file, Buffer.from(await this.screenshot(), "base64"));
+      return file;
+    } catch {
+      return null;
+    }
+  }
   async stop() {
     if (this.session) await this.call("DELETE", `/session/${this.session}`).catch(() => undefined);
   }
 }
 
 export const psql = (url, sql) => execFileSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" });
+
+/** What a window test needs on this machine; says how to get what is missing. */
+export function missingWindowTools() {
+  const missing = [
+    [APP, "cargo build -p eio-desktop"],
+    [EIO, "cargo build -p eio-server"],
+    [join(UI, "index.html"), "cd ui && npm run build"],
+    [DRIVER, "run scripts/peers/tauri-driver"],
+    [NATIVE_DRIVER, "run scripts/peers/tauri-driver (Debian webkit2gtk-driver)"],
+  ]
+    .filter(([path]) => !existsSync(path))
+    .map(([path, how]) => `${path} is missing: ${how}`);
+  if (!process.env.DISPLAY) missing.push("no display: run under xvfb-run -a dbus-run-session");
+  return missing;
+}
+
+/** The login the window's config file remembers: none that exists, so the window can't
+ * resume on its own (whatever pg_hba.conf trusts) and opens on the sign-in page. */
+export const NOBODY = "nobody_signed_in_yet";
+
+/** A data directory and config file for the app that remember `databaseUrl` with the login
+ * NOBODY; returns the directory and the environment to start tauri-driver (and so the app)
+ * with: this process's, without any EIO_* variable. */
+export function windowConfig(databaseUrl) {
+  const dataDir = mkdtempSync(join(tmpdir(), "eio-desktop-"));
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("EIO_")));
+  const env = { ...clean, EIO_DATA_DIR: dataDir, EIO_CONFIG: join(dataDir, "config.toml") };
+  const url = new URL(databaseUrl);
+  url.username = NOBODY;
+  url.password = "";
+  writeFileSync(env.EIO_CONFIG, `[database]\nurl = "${url.toString()}"\n`);
+  return { dataDir, env };
+}
 
 /** Start tauri-driver on free ports with `env`; resolves once it answers. */
 export async function startDriver(env, pollMs) {

@@ -241,7 +241,7 @@ export function CertificateFacts(props: { c: Certificate }) {
   const c = props.c;
   const rows: [string, ReactNode][] = [
     ["Endpoint", <Code key="e">{c.endpoint}</Code>],
-    ["Subject", c.subject || "–"],
+    ["Subject", <span key="su" data-testid="cert-subject">{c.subject || "–"}</span>],
     ["Issuer", `${c.issuer || "–"}${c.self_signed ? " (self-signed)" : ""}`],
     ["Valid", `${dateTime(c.not_before)} → ${dateTime(c.not_after)}`],
     ["Names", c.names.join(", ") || "–"],
