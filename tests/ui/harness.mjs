@@ -247,7 +247,9 @@ export async function signOut(page) {
   await page.getByTestId("web-sign-in").waitFor();
 }
 
+/** A README picture of what the page shows — without the toasts of the steps before it. */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  const style = ".mantine-Notifications-root, .m_b37d9ac7 { display: none !important; }";
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false, style });
 }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { launchBrowser, signIn, signOut, startStack, stopStack } from "../harness.mjs";
+import { launchBrowser, screenshot, signIn, signOut, startStack, stopStack } from "../harness.mjs";
 import { addVcenter, siteAndRule, vmsAtInferredSite } from "../steps.mjs";
 
 describe("an operator's first day, from an empty database", () => {
@@ -103,6 +103,7 @@ describe("an operator's first day, from an empty database", () => {
     await page.getByTestId("assign-save").click();
     const chosen = page.locator('[data-testid="assignment-row"][data-address="10.200.0.10"]');
     await chosen.waitFor();
+    await screenshot(page, "ipam-chosen-address");
     await chosen.getByTestId("assignment-release").click();
     await chosen.waitFor({ state: "detached" });
     await page.keyboard.press("Escape");
@@ -126,6 +127,8 @@ describe("an operator's first day, from an empty database", () => {
       await page.getByTestId("new-user-save").click();
       await page.getByTestId("user-row").filter({ hasText: who.email }).waitFor();
     }
+    await page.getByTestId("new-user-save").waitFor({ state: "detached" });
+    await screenshot(page, "settings-users");
   });
 
   let jobId;
@@ -145,6 +148,7 @@ describe("an operator's first day, from an empty database", () => {
     const at = new Date(Date.now() + 24 * 3600 * 1000);
     const local = new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
     await page.getByTestId("wizard-run-at").fill(local);
+    await screenshot(page, "job-wizard-when");
     await page.getByTestId("wizard-next").click();
     await page.getByTestId("plan-summary").waitFor();
     await page.getByTestId("wizard-submit").click();
