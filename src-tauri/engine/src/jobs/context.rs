@@ -41,7 +41,7 @@ pub enum Interrupt {
 pub enum JobError {
     Interrupted(Interrupt),
     /// Stop and ask an operator (blocked evacuation, drift, timeout): `reason` is shown.
-    Pause(PauseReason),
+    Pause(Box<PauseReason>),
     /// Needs a new approval: the inventory drifted past the approved plan.
     Reapprove {
         plan: serde_json::Value,
@@ -51,6 +51,12 @@ pub enum JobError {
     Failed(String),
     /// The database failed; the job stays leased and is retried when the lease lapses.
     Database(Error),
+}
+
+impl JobError {
+    pub fn pause(reason: PauseReason) -> Self {
+        JobError::Pause(Box::new(reason))
+    }
 }
 
 impl From<Error> for JobError {
@@ -423,7 +429,7 @@ impl JobContext {
                     return Err(JobError::Failed(format!("step {}: {message}", step.seq)));
                 }
                 Ok(Polled::Blocked(details)) => {
-                    return Err(JobError::Pause(PauseReason::Blocked { step: step.seq, task: task.into(), details }));
+                    return Err(JobError::pause(PauseReason::Blocked { step: step.seq, task: task.into(), details }));
                 }
                 Ok(Polled::Running { .. }) => failures = 0,
                 Err(message) => {
@@ -435,7 +441,7 @@ impl JobContext {
                     )
                     .await?;
                     if failures >= 5 {
-                        return Err(JobError::Pause(PauseReason::Unreachable {
+                        return Err(JobError::pause(PauseReason::Unreachable {
                             step: step.seq,
                             task: task.into(),
                             message: format!("{task} could not be read 5 times in a row: {message}"),
@@ -444,7 +450,7 @@ impl JobContext {
                 }
             }
             if started.elapsed() > action.timeout() {
-                return Err(JobError::Pause(PauseReason::Timeout {
+                return Err(JobError::pause(PauseReason::Timeout {
                     step: step.seq,
                     task: task.into(),
                     message: format!("{task} did not finish within {} s", action.timeout().as_secs()),

@@ -427,7 +427,7 @@ async fn finish(ctx: &JobContext, outcome: std::result::Result<serde_json::Value
             .await?;
         }
         Err(JobError::Pause(reason)) => {
-            end_with(ctx, "paused", &reason.message(), reason.to_stored(), Some(reason)).await?;
+            end_with(ctx, "paused", &reason.message(), reason.to_stored(), Some(*reason)).await?;
         }
         Err(JobError::Reapprove { plan, message }) => {
             sqlx::query_scalar::<_, bool>("SELECT job_reapprove($1, $2, $3, $4)")

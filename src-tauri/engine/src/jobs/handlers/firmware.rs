@@ -73,7 +73,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                     ctx.guard().await?;
                     let pending = dell.pending_jobs().await.map_err(|e| JobError::Failed(e.to_string()))?;
                     if !pending.is_empty() {
-                        return Err(JobError::Pause(PauseReason::DellQueueBusy {
+                        return Err(JobError::pause(PauseReason::DellQueueBusy {
                             host: host.name.clone(),
                             message: format!(
                                 "the iDRAC of {} has {} unfinished job(s) ({}): let them finish or clear the queue, \

@@ -165,7 +165,7 @@ pub async fn enter(
     };
     if !blockers.is_empty() {
         let blockers: Vec<PausedVm> = blockers.iter().map(PausedVm::from).collect();
-        return Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &blockers, policy)));
+        return Err(JobError::pause(blocked_pause(&host.moid, &host.name, &blockers, policy)));
     }
     gate(host, policy, ctx.run_action(next, &name, &action).await)
 }
@@ -173,9 +173,12 @@ pub async fn enter(
 /// A block found while the task ran becomes the same pause as one found before it.
 fn gate(host: &HostTarget, policy: &Policy, r: Result<Value, JobError>) -> Result<Value, JobError> {
     match r {
-        Err(JobError::Pause(PauseReason::Blocked { details, .. })) => {
-            Err(JobError::Pause(blocked_pause(&host.moid, &host.name, &details.blocking_vms, policy)))
-        }
+        Err(JobError::Pause(p)) => match *p {
+            PauseReason::Blocked { details, .. } => {
+                Err(JobError::pause(blocked_pause(&host.moid, &host.name, &details.blocking_vms, policy)))
+            }
+            other => Err(JobError::pause(other)),
+        },
         other => other,
     }
 }
