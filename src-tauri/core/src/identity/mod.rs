@@ -15,7 +15,6 @@ pub mod users;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 
 use crate::error::Result;
@@ -49,8 +48,23 @@ pub struct Permissions {
     pub job_types: Vec<String>,
 }
 
+/// The row [`me`] reads: who the session is and which group roles it holds.
+#[derive(sqlx::FromRow)]
+struct MeRow {
+    login: String,
+    email: Option<String>,
+    role: Option<String>,
+    capabilities: Vec<String>,
+    disabled: Option<bool>,
+    viewer: bool,
+    operator: bool,
+    approver: bool,
+    admin: bool,
+    worker: bool,
+}
+
 pub async fn me(db: &Database) -> Result<Me> {
-    let r = sqlx::query(
+    let r: MeRow = sqlx::query_as(
         r#"
         SELECT session_user::text AS login,
                u.email, u.role::text AS role, coalesce(u.capabilities, '{}') AS capabilities,
@@ -66,13 +80,9 @@ pub async fn me(db: &Database) -> Result<Me> {
     )
     .fetch_one(db.pool())
     .await?;
-    let email: Option<String> = r.try_get("email")?;
-    let role: Option<String> = r.try_get("role")?;
-    let capabilities: Vec<String> = r.try_get("capabilities")?;
-    let disabled: bool = r.try_get::<Option<bool>, _>("disabled")?.unwrap_or(false);
+    let MeRow { login, email, role, capabilities, disabled, viewer, operator, approver, admin, worker } = r;
+    let disabled = disabled.unwrap_or(false);
     let mapped = email.is_some() && !disabled;
-    let (operator, approver, admin): (bool, bool, bool) =
-        (r.try_get("operator")?, r.try_get("approver")?, r.try_get("admin")?);
     let is_admin_user = role.as_deref() == Some("admin");
     let job_types = ["maintenance_mode", "firmware_update", "power", "sync", "report"]
         .into_iter()
@@ -83,9 +93,9 @@ pub async fn me(db: &Database) -> Result<Me> {
         .map(str::to_owned)
         .collect();
     Ok(Me {
-        login: r.try_get("login")?,
+        login,
         may: Permissions {
-            read: r.try_get("viewer")?,
+            read: viewer,
             submit_jobs: operator && mapped,
             approve_jobs: approver && mapped,
             engage_kill_switch: operator,
@@ -94,7 +104,7 @@ pub async fn me(db: &Database) -> Result<Me> {
             manage_users: admin && mapped,
             manage_sources: admin,
             manage_service_identities: admin,
-            run_workers: r.try_get("worker")?,
+            run_workers: worker,
             job_types: if operator && mapped { job_types } else { Vec::new() },
         },
         email,

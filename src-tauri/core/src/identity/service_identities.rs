@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use eio_secret::Credentials;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -29,7 +28,7 @@ crate::db::db_enum! {
 }
 
 /// A service identity as listings show it: never the ciphertext, never a password.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct ServiceIdentity {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -54,8 +53,8 @@ pub struct ServiceIdentity {
 }
 
 const COLUMNS: &str = r#"
-    s.id, s.name, s.system::text AS system, s.username, s.recipients, s.rotation_due,
-    coalesce(s.rotation_due < now(), false) AS overdue, s.rotation_period_days, s.rotated_at,
+    s.id, s.name, s.system, s.username, s.recipients AS sealed_for, s.rotation_due,
+    coalesce(s.rotation_due < now(), false) AS rotation_overdue, s.rotation_period_days, s.rotated_at,
     s.last_success, s.last_failure, s.last_error,
     ARRAY(SELECT 'vcenter ' || v.name FROM vcenter_instances v WHERE v.service_identity_id = s.id
           UNION ALL SELECT 'idrac ' || i.name FROM idrac_endpoints i WHERE i.service_identity_id = s.id
@@ -63,38 +62,18 @@ const COLUMNS: &str = r#"
           ORDER BY 1) AS used_by
 "#;
 
-fn from_row(r: &sqlx::postgres::PgRow) -> Result<ServiceIdentity> {
-    Ok(ServiceIdentity {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        system: r.try_get::<String, _>("system")?.parse()?,
-        username: r.try_get("username")?,
-        sealed_for: r.try_get("recipients")?,
-        rotation_due: r.try_get("rotation_due")?,
-        rotation_overdue: r.try_get("overdue")?,
-        rotation_period_days: r.try_get("rotation_period_days")?,
-        rotated_at: r.try_get("rotated_at")?,
-        last_success: r.try_get("last_success")?,
-        last_failure: r.try_get("last_failure")?,
-        last_error: r.try_get("last_error")?,
-        used_by: r.try_get("used_by")?,
-    })
-}
-
 pub async fn list(db: &Database) -> Result<Vec<ServiceIdentity>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM service_identities s ORDER BY s.name"))
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM service_identities s ORDER BY s.name"))
         .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(from_row).collect()
+        .await?)
 }
 
 pub async fn get(db: &Database, name: &str) -> Result<ServiceIdentity> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM service_identities s WHERE s.name = $1"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM service_identities s WHERE s.name = $1"))
         .bind(name)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no service identity named \"{name}\"")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("no service identity named \"{name}\"")))
 }
 
 /// The public keys of every trusted (not revoked) worker key.
@@ -104,7 +83,7 @@ pub async fn trusted_worker_keys(db: &Database) -> Result<Vec<String>> {
         .await?)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct WorkerKeyInfo {
     pub public_key: String,
     pub label: String,
@@ -114,21 +93,11 @@ pub struct WorkerKeyInfo {
 }
 
 pub async fn worker_keys(db: &Database) -> Result<Vec<WorkerKeyInfo>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, WorkerKeyInfo>(
         "SELECT public_key, label, created_at, revoked_at IS NOT NULL AS revoked FROM worker_keys ORDER BY created_at",
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(WorkerKeyInfo {
-                public_key: r.try_get("public_key")?,
-                label: r.try_get("label")?,
-                created_at: r.try_get("created_at")?,
-                revoked: r.try_get("revoked")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Trust a worker's public key (admins). Credentials sealed from now on include it.
@@ -236,14 +205,12 @@ pub async fn open_by_id(db: &Database, id: Uuid, key: &WorkerKey) -> Result<(Str
 /// Decrypt an identity's credentials for use (workers). A failure to open is itself a
 /// failed use and is recorded as one.
 pub async fn open_for_use(db: &Database, name: &str, key: &WorkerKey) -> Result<(Uuid, Credentials)> {
-    let row = sqlx::query("SELECT id, encrypted_credentials, recipients FROM service_identities WHERE name = $1")
-        .bind(name)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no service identity named \"{name}\"")))?;
-    let id: Uuid = row.try_get("id")?;
-    let ciphertext: Vec<u8> = row.try_get("encrypted_credentials")?;
-    let recipients: Vec<String> = row.try_get("recipients")?;
+    let (id, ciphertext, recipients): (Uuid, Vec<u8>, Vec<String>) =
+        sqlx::query_as("SELECT id, encrypted_credentials, recipients FROM service_identities WHERE name = $1")
+            .bind(name)
+            .fetch_optional(db.pool())
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no service identity named \"{name}\"")))?;
     match sealing::open(name, &ciphertext, &recipients, key) {
         Ok(c) => Ok((id, c)),
         Err(e) => {
@@ -274,14 +241,12 @@ pub async fn record_use(db: &Database, id: Uuid, outcome: std::result::Result<()
 /// admin role. Returns the names resealed and those it could not open.
 pub async fn reseal_all(db: &Database, key: &WorkerKey) -> Result<(Vec<String>, Vec<(String, String)>)> {
     let recipients = trusted_worker_keys(db).await?;
-    let rows = sqlx::query("SELECT name, encrypted_credentials, recipients FROM service_identities ORDER BY name")
-        .fetch_all(db.pool())
-        .await?;
+    let rows: Vec<(String, Vec<u8>, Vec<String>)> =
+        sqlx::query_as("SELECT name, encrypted_credentials, recipients FROM service_identities ORDER BY name")
+            .fetch_all(db.pool())
+            .await?;
     let (mut done, mut failed) = (Vec::new(), Vec::new());
-    for r in rows {
-        let name: String = r.try_get("name")?;
-        let ct: Vec<u8> = r.try_get("encrypted_credentials")?;
-        let sealed_for: Vec<String> = r.try_get("recipients")?;
+    for (name, ct, sealed_for) in rows {
         match sealing::open(&name, &ct, &sealed_for, key) {
             Ok(creds) => {
                 let sealed = sealing::seal(&name, &creds, &recipients)?;

@@ -6,7 +6,6 @@
 use eio_secret::Secret;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
@@ -23,7 +22,7 @@ crate::db::db_enum! {
 }
 
 /// A user as listings show it.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct User {
     #[ts(type = "string")]
     pub id: uuid::Uuid,
@@ -58,25 +57,12 @@ pub fn password_verifier(password: &Secret) -> Result<String> {
 }
 
 const USER_COLUMNS: &str =
-    "id, email, display_name, role::text AS role, capabilities, login_role::text AS login, disabled_at IS NOT NULL AS disabled, created_at";
-
-fn user_from_row(r: &sqlx::postgres::PgRow) -> Result<User> {
-    Ok(User {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        display_name: r.try_get("display_name")?,
-        role: r.try_get::<String, _>("role")?.parse()?,
-        capabilities: r.try_get("capabilities")?,
-        login: r.try_get("login")?,
-        disabled: r.try_get("disabled")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
+    "id, email, display_name, role, capabilities, login_role::text AS login, disabled_at IS NOT NULL AS disabled, created_at";
 
 /// Create (or link) the login and its user. Admins only; the database checks.
 pub async fn add(db: &Database, new: &NewUser) -> Result<User> {
     let verifier = new.password.as_ref().map(password_verifier).transpose()?;
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM create_user($1, $2::user_role, $3, $4, $5, $6)"))
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM create_user($1, $2::user_role, $3, $4, $5, $6)"))
         .bind(&new.email)
         .bind(new.role.as_str())
         .bind(&new.login)
@@ -85,8 +71,7 @@ pub async fn add(db: &Database, new: &NewUser) -> Result<User> {
         .bind(&new.display_name)
         .fetch_one(db.pool())
         .await
-        .map_err(|e| map_user_error(e, &new.email, &new.login))?;
-    user_from_row(&row)
+        .map_err(|e| map_user_error(e, &new.email, &new.login))
 }
 
 fn map_user_error(e: sqlx::Error, email: &str, login: &str) -> Error {
@@ -103,40 +88,32 @@ fn map_user_error(e: sqlx::Error, email: &str, login: &str) -> Error {
 }
 
 pub async fn list(db: &Database) -> Result<Vec<User>> {
-    let rows =
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY lower(email)")).fetch_all(db.pool()).await?;
-    rows.iter().map(user_from_row).collect()
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY lower(email)")).fetch_all(db.pool()).await?)
 }
 
 /// Refuse new logins and end the user's open sessions.
 pub async fn disable(db: &Database, email: &str) -> Result<User> {
-    let row =
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM disable_user($1)")).bind(email).fetch_one(db.pool()).await?;
-    user_from_row(&row)
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM disable_user($1)")).bind(email).fetch_one(db.pool()).await?)
 }
 
 pub async fn enable(db: &Database, email: &str) -> Result<User> {
-    let row =
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM enable_user($1)")).bind(email).fetch_one(db.pool()).await?;
-    user_from_row(&row)
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM enable_user($1)")).bind(email).fetch_one(db.pool()).await?)
 }
 
 pub async fn set_role(db: &Database, email: &str, role: UserRole) -> Result<User> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM set_user_role($1, $2::user_role)"))
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM set_user_role($1, $2::user_role)"))
         .bind(email)
         .bind(role.as_str())
         .fetch_one(db.pool())
-        .await?;
-    user_from_row(&row)
+        .await?)
 }
 
 pub async fn set_capabilities(db: &Database, email: &str, capabilities: &[String]) -> Result<User> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM set_user_capabilities($1, $2)"))
+    Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM set_user_capabilities($1, $2)"))
         .bind(email)
         .bind(capabilities)
         .fetch_one(db.pool())
-        .await?;
-    user_from_row(&row)
+        .await?)
 }
 
 /// Set a user's password (admins: anyone's; everyone: their own).

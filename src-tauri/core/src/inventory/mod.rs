@@ -1,16 +1,17 @@
 //! Reading the inventory cache: physical servers, their firmware and how they map to ESXi
-//! hosts (and, with the vCenter sync, hosts and VMs). Set-based queries returning page-ready
-//! rows with the seed's field names; objects a source no longer reports are left out
-//! unless asked for.
+//! hosts, and the ESXi hosts and VMs the vCenter sync reports. Set-based queries returning
+//! page-ready rows with the seed's field names; objects a source no longer reports are
+//! left out.
 //!
-//! This module only reads, with the caller's own rights. Manual mapping overrides are the
-//! one write here, done as the operator (row-level security checks they act as themselves).
-//! [`ops`] holds the listings as registry operations.
+//! This module reads with the caller's own rights. Its two writes are about mappings: an
+//! operator's manual override, done as the operator (row-level security checks they act as
+//! themselves), and recomputing the automatic mappings on demand (the database's
+//! `refresh_server_mappings()` decides them, never this module). [`ops`] holds the
+//! listings as registry operations.
 pub mod ops;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -76,7 +77,7 @@ pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
     .await?)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct FirmwareRow {
     pub fqdd: String,
     pub component_id: Option<String>,
@@ -117,7 +118,7 @@ pub async fn find_server(db: &Database, name: &str) -> Result<Uuid> {
 }
 
 pub async fn firmware(db: &Database, server: Uuid) -> Result<Vec<FirmwareRow>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, FirmwareRow>(
         r#"
         SELECT f.fqdd, f.component_id, f.name, f.version, f.category, f.updateable, f.reported_by,
                c.baseline_version, c.status::text AS compliance, c.criticality
@@ -133,26 +134,10 @@ pub async fn firmware(db: &Database, server: Uuid) -> Result<Vec<FirmwareRow>> {
     )
     .bind(server)
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(FirmwareRow {
-                fqdd: r.try_get("fqdd")?,
-                component_id: r.try_get("component_id")?,
-                name: r.try_get("name")?,
-                version: r.try_get("version")?,
-                category: r.try_get("category")?,
-                updateable: r.try_get("updateable")?,
-                reported_by: r.try_get("reported_by")?,
-                baseline_version: r.try_get("baseline_version")?,
-                compliance: r.try_get("compliance")?,
-                criticality: r.try_get("criticality")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct MappingRow {
     pub service_tag: Option<String>,
     pub idrac: Option<String>,
@@ -166,7 +151,7 @@ pub struct MappingRow {
 }
 
 pub async fn mappings(db: &Database) -> Result<Vec<MappingRow>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, MappingRow>(
         r#"
         SELECT p.service_tag, e.name AS idrac, h.name AS esxi_host, m.method::text AS method, m.confidence,
                m.status::text AS status, m.verified_at IS NOT NULL AS verified, m.evidence
@@ -178,21 +163,7 @@ pub async fn mappings(db: &Database) -> Result<Vec<MappingRow>> {
         "#,
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MappingRow {
-                service_tag: r.try_get("service_tag")?,
-                idrac: r.try_get("idrac")?,
-                esxi_host: r.try_get("esxi_host")?,
-                method: r.try_get("method")?,
-                confidence: r.try_get("confidence")?,
-                status: r.try_get("status")?,
-                verified: r.try_get("verified")?,
-                evidence: r.try_get("evidence")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// An operator's manual mapping: it always wins and survives every resync. Any other
@@ -219,7 +190,7 @@ pub async fn set_manual_mapping(db: &Database, server: &str, host: &str) -> Resu
 }
 
 /// A VM with every seed field (and where it runs).
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct VmRow {
     /// BIOS uuid (config.uuid).
     #[ts(type = "string | null")]
@@ -252,7 +223,7 @@ pub struct VmRow {
 /// VMs, optionally narrowed to those whose name, guest hostname or an IP matches `search`
 /// (best matches first). At most `limit` rows.
 pub async fn vms(db: &Database, search: Option<&str>, limit: i64) -> Result<Vec<VmRow>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, VmRow>(
         r#"
         SELECT v.uuid, v.moid, v.name, v.folder_path, v.vcpu, v.memory_mb, v.power_state::text AS power_state,
                v.tools_status::text AS tools_status, v.guest_os, v.guest_hostname, v.nics, v.guest_ips, v.tags,
@@ -275,37 +246,10 @@ pub async fn vms(db: &Database, search: Option<&str>, limit: i64) -> Result<Vec<
     .bind(search.filter(|s| !s.trim().is_empty()))
     .bind(limit)
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(VmRow {
-                uuid: r.try_get("uuid")?,
-                moid: r.try_get("moid")?,
-                name: r.try_get("name")?,
-                folder_path: r.try_get("folder_path")?,
-                vcpu: r.try_get("vcpu")?,
-                memory_mb: r.try_get("memory_mb")?,
-                power_state: r.try_get("power_state")?,
-                tools_status: r.try_get("tools_status")?,
-                guest_os: r.try_get("guest_os")?,
-                guest_hostname: r.try_get("guest_hostname")?,
-                nics: r.try_get("nics")?,
-                guest_ips: r.try_get("guest_ips")?,
-                tags: r.try_get("tags")?,
-                custom_attributes: r.try_get("custom_attributes")?,
-                notes: r.try_get("notes")?,
-                has_snapshot: r.try_get("has_snapshot")?,
-                last_sync: r.try_get("last_sync")?,
-                vcenter: r.try_get("vcenter")?,
-                datacenter: r.try_get("datacenter")?,
-                cluster: r.try_get("cluster")?,
-                host: r.try_get("host")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct HostRow {
     #[ts(type = "string | null")]
     pub hardware_uuid: Option<Uuid>,
@@ -331,7 +275,7 @@ pub struct HostRow {
 }
 
 pub async fn hosts(db: &Database) -> Result<Vec<HostRow>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, HostRow>(
         r#"
         SELECT h.hardware_uuid, h.moid, h.name, h.vendor, h.model, h.serial_number, h.service_tag, h.esxi_version,
                h.connection_state::text AS connection_state, h.power_state::text AS power_state, h.in_maintenance_mode,
@@ -350,31 +294,7 @@ pub async fn hosts(db: &Database) -> Result<Vec<HostRow>> {
         "#,
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(HostRow {
-                hardware_uuid: r.try_get("hardware_uuid")?,
-                moid: r.try_get("moid")?,
-                name: r.try_get("name")?,
-                vendor: r.try_get("vendor")?,
-                model: r.try_get("model")?,
-                serial_number: r.try_get("serial_number")?,
-                service_tag: r.try_get("service_tag")?,
-                esxi_version: r.try_get("esxi_version")?,
-                connection_state: r.try_get("connection_state")?,
-                power_state: r.try_get("power_state")?,
-                in_maintenance_mode: r.try_get("in_maintenance_mode")?,
-                management_ips: r.try_get("management_ips")?,
-                vms: r.try_get("vms")?,
-                vcenter: r.try_get("vcenter")?,
-                datacenter: r.try_get("datacenter")?,
-                cluster: r.try_get("cluster")?,
-                server: r.try_get("server")?,
-                last_sync: r.try_get("last_sync")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Recompute the automatic server-to-host mappings now; returns the function's counts.

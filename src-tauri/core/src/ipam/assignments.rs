@@ -4,9 +4,9 @@
 //! A chosen address must lie in a prefix of its routing domain that is not deprecated, and
 //! must not be one the prefix reserves (its network or broadcast address), so what is
 //! planned is what the findings engine can check. These are consistency rules with clear
-//! messages, not security: an operator may write assignments in any case. The database places the assignment in its most specific
-//! prefix and stamps who planned it; operators may write assignments (`eio_operator`), and
-//! nothing here plans on someone else's behalf.
+//! messages, not security: an operator (`eio_operator`) may write assignments in any case.
+//! The database places the assignment in its most specific prefix and stamps who planned
+//! it; nothing here plans on someone else's behalf.
 use std::net::IpAddr;
 
 use uuid::Uuid;

@@ -14,8 +14,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -46,11 +44,12 @@ db_enum! {
 }
 
 /// One finding, open or resolved.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Finding {
     #[ts(type = "string")]
     pub id: Uuid,
     #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
     pub kind: FindingType,
     pub severity: Severity,
     /// Stable identity of the condition: a finding that returns reopens this row.
@@ -78,7 +77,7 @@ pub struct Finding {
 }
 
 /// One run of the engine.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct FindingRun {
     pub id: i64,
     #[ts(type = "string")]
@@ -95,7 +94,17 @@ pub struct FindingRun {
     /// Findings whose condition cleared.
     pub resolved: i32,
     pub open_total: i32,
+    // Read from the row's JSON by `FindingRunRow`, with a message of its own.
+    #[sqlx(skip)]
     pub open_by_type: BTreeMap<String, i64>,
+}
+
+/// A row of `run_ipam_findings()`: the run, and its open findings per type as JSON.
+#[derive(sqlx::FromRow)]
+struct FindingRunRow {
+    #[sqlx(flatten)]
+    run: FindingRun,
+    open_by_type: serde_json::Value,
 }
 
 /// Which findings a listing shows.
@@ -121,31 +130,10 @@ const FINDING_SELECT: &str = r#"
 const FINDING_ORDER: &str =
     "ORDER BY f.resolved_at IS NOT NULL, f.resolved_at DESC, f.severity DESC, f.type, f.address, f.subject_key";
 
-fn finding_from_row(r: &PgRow) -> Result<Finding> {
-    Ok(Finding {
-        id: r.try_get("id")?,
-        kind: r.try_get("type")?,
-        severity: r.try_get("severity")?,
-        subject_key: r.try_get("subject_key")?,
-        routing_domain: r.try_get("routing_domain")?,
-        prefix: r.try_get("prefix")?,
-        address: r.try_get("address")?,
-        message: r.try_get("message")?,
-        details: r.try_get("details")?,
-        first_seen_at: r.try_get("first_seen_at")?,
-        last_seen_at: r.try_get("last_seen_at")?,
-        resolved_at: r.try_get("resolved_at")?,
-        reopened_count: r.try_get("reopened_count")?,
-        acknowledged_at: r.try_get("acknowledged_at")?,
-        acknowledged_by: r.try_get("acknowledged_by")?,
-        acknowledge_note: r.try_get("acknowledge_note")?,
-    })
-}
-
 /// Run the engine now (operators on demand, workers after every sync). Planned
 /// addresses younger than `planned_grace` (default one day) are not yet "not seen".
 pub async fn run(db: &Database, planned_grace: Option<Duration>) -> Result<FindingRun> {
-    let row = sqlx::query(
+    let FindingRunRow { run, open_by_type } = sqlx::query_as(
         "SELECT id, started_at, finished_at, duration_ms, run_by::text AS run_by, opened, reopened, resolved,
                 open_total, open_by_type
          FROM run_ipam_findings(coalesce(make_interval(secs => $1::float8), interval '1 day'))",
@@ -153,26 +141,17 @@ pub async fn run(db: &Database, planned_grace: Option<Duration>) -> Result<Findi
     .bind(planned_grace.map(|d| d.as_secs_f64()))
     .fetch_one(db.pool())
     .await?;
-    let by_type: serde_json::Value = row.try_get("open_by_type")?;
     Ok(FindingRun {
-        id: row.try_get("id")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        duration_ms: row.try_get("duration_ms")?,
-        run_by: row.try_get("run_by")?,
-        opened: row.try_get("opened")?,
-        reopened: row.try_get("reopened")?,
-        resolved: row.try_get("resolved")?,
-        open_total: row.try_get("open_total")?,
-        open_by_type: serde_json::from_value(by_type)
+        open_by_type: serde_json::from_value(open_by_type)
             .map_err(|e| Error::internal(format!("reading the findings run: {e}")))?,
+        ..run
     })
 }
 
 /// Findings, open first (most severe first), then the resolved ones if asked for.
 pub async fn list(db: &Database, filter: &FindingFilter) -> Result<Vec<Finding>> {
     let types: Vec<String> = filter.types.iter().map(|t| t.as_str().to_owned()).collect();
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "{FINDING_SELECT}
          WHERE ($1 OR f.resolved_at IS NULL) AND (cardinality($2::text[]) = 0 OR f.type::text = ANY ($2))
          {FINDING_ORDER} LIMIT $3"
@@ -181,22 +160,20 @@ pub async fn list(db: &Database, filter: &FindingFilter) -> Result<Vec<Finding>>
     .bind(&types)
     .bind(filter.limit)
     .fetch_all(db.pool())
-    .await?;
-    rows.iter().map(finding_from_row).collect()
+    .await?)
 }
 
 pub async fn get(db: &Database, id: Uuid) -> Result<Finding> {
-    let row = sqlx::query(&format!("{FINDING_SELECT} WHERE f.id = $1"))
+    sqlx::query_as(&format!("{FINDING_SELECT} WHERE f.id = $1"))
         .bind(id)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no finding with id {id}")))?;
-    finding_from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("no finding with id {id}")))
 }
 
 /// Open findings about prefix `prefix_id` or an address (or prefix) inside it.
 pub(crate) async fn open_in_prefix(db: &Database, prefix_id: Uuid, limit: i64) -> Result<Vec<Finding>> {
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "{FINDING_SELECT}, prefixes q
          WHERE q.id = $1 AND f.resolved_at IS NULL
            AND (f.prefix_id = q.id OR (f.routing_domain_id = q.routing_domain_id AND f.address <<= q.cidr))
@@ -205,8 +182,7 @@ pub(crate) async fn open_in_prefix(db: &Database, prefix_id: Uuid, limit: i64) -
     .bind(prefix_id)
     .bind(limit)
     .fetch_all(db.pool())
-    .await?;
-    rows.iter().map(finding_from_row).collect()
+    .await?)
 }
 
 /// Acknowledge a finding as the session's own user, with a note saying why (operators).

@@ -3,11 +3,14 @@
 //! allocation and address lookup ([`space`]), and the findings engine ([`findings`]) that
 //! compares what is planned with what the connectors observe.
 //!
-//! The arithmetic lives in PostgreSQL (`migrations/0010_sites_ipam_findings.sql`:
-//! `available_ranges`, `allocate_ip`, `allocate_prefix`, `prefix_utilization`,
-//! `run_ipam_findings`), so the CLI, the desktop and `psql` get the same answers and
-//! allocation is race-free under an advisory lock per prefix. This module checks input
-//! for clear messages, scopes everything by routing domain, and shapes page models.
+//! Allocation, utilization and the findings live in PostgreSQL
+//! (`migrations/0010_sites_ipam_findings.sql`: `allocate_ip`, `allocate_prefix`,
+//! `prefix_utilization`, `run_ipam_findings`), so the CLI, the desktop and `psql` get the
+//! same answers and allocation is race-free under an advisory lock per prefix. Listing a
+//! prefix's free space is the exception: one statement reads what takes space in it and
+//! [`space`] merges the gaps and cuts them into blocks (migration 0032), the same blocks
+//! `available_ranges()` lists in SQL. This module checks input for clear messages, scopes
+//! everything by routing domain, and shapes page models.
 //! It must never write observations (the sync workers do), never decide a rule the
 //! database enforces, and never mix two routing domains in one answer.
 pub mod assignments;

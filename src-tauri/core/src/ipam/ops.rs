@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -69,7 +68,7 @@ pub struct IpamPage {
 }
 
 /// When the findings engine last ran and what it did.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct FindingRunSummary {
     #[ts(type = "string")]
     pub finished_at: chrono::DateTime<chrono::Utc>,
@@ -102,7 +101,7 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     };
     let within = q.within.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| parse_cidr("within", w));
     let within = within.transpose()?.map(|c| c.to_string());
-    let rows = sqlx::query(
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT id, count(*) OVER () AS total FROM prefixes
          WHERE ($1::uuid IS NULL OR routing_domain_id = $1) AND ($2::cidr IS NULL OR cidr <<= $2::cidr)
          ORDER BY routing_domain_id, cidr LIMIT $3",
@@ -112,8 +111,8 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     .bind(PAGE_PREFIXES)
     .fetch_all(db.pool())
     .await?;
-    let prefixes_total = rows.first().map(|r| r.try_get::<i64, _>("total")).transpose()?.unwrap_or(0);
-    let ids = rows.iter().map(|r| r.try_get("id")).collect::<std::result::Result<Vec<Uuid>, _>>()?;
+    let prefixes_total = rows.first().map_or(0, |&(_, total)| total);
+    let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
     let mut by_domain: BTreeMap<String, Vec<Prefix>> = BTreeMap::new();
     for p in prefixes::load(db, &ids).await? {
         by_domain.entry(p.routing_domain.clone()).or_default().push(p);
@@ -135,22 +134,12 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     .into_iter()
     .collect();
     let sites = sqlx::query_scalar("SELECT code FROM sites ORDER BY code").fetch_all(db.pool()).await?;
-    let last_findings_run = sqlx::query(
+    let last_findings_run = sqlx::query_as::<_, FindingRunSummary>(
         "SELECT finished_at, duration_ms, run_by::text AS run_by, opened, resolved FROM finding_runs
          ORDER BY finished_at DESC LIMIT 1",
     )
     .fetch_optional(db.pool())
-    .await?
-    .map(|r| {
-        Ok::<_, Error>(FindingRunSummary {
-            finished_at: r.try_get("finished_at")?,
-            duration_ms: r.try_get("duration_ms")?,
-            run_by: r.try_get("run_by")?,
-            opened: r.try_get("opened")?,
-            resolved: r.try_get("resolved")?,
-        })
-    })
-    .transpose()?;
+    .await?;
     Ok(IpamPage { trees, prefixes_total, findings, findings_by_type, sites, last_findings_run })
 }
 

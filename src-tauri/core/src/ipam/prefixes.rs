@@ -6,8 +6,6 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -28,7 +26,7 @@ db_enum! {
 }
 
 /// A routing domain (a VRF): prefixes in different domains never mix.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct RoutingDomain {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -43,7 +41,7 @@ pub struct RoutingDomain {
 /// How full a prefix is, from both sides. Address counts are decimal strings (an IPv6
 /// prefix can hold 2^128); ratios are fractions of the usable addresses (of all
 /// addresses for child coverage).
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Utilization {
     /// Every address of the prefix.
     pub addresses: String,
@@ -66,7 +64,7 @@ pub struct Utilization {
 }
 
 /// A prefix where it sits in the hierarchy, with its utilization.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Prefix {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -84,11 +82,12 @@ pub struct Prefix {
     pub status: PrefixStatus,
     pub description: Option<String>,
     pub utilization_threshold: f32,
+    #[sqlx(flatten)]
     pub utilization: Utilization,
 }
 
 /// A prefix named in passing (ancestors).
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct PrefixRef {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -161,24 +160,13 @@ pub struct PrefixPage {
 pub const PAGE_LIMIT: i64 = 500;
 
 pub async fn domains(db: &Database) -> Result<Vec<RoutingDomain>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, RoutingDomain>(
         "SELECT d.id, d.name, d.description, d.created_at,
                 (SELECT count(*) FROM prefixes p WHERE p.routing_domain_id = d.id) AS prefixes
          FROM routing_domains d ORDER BY d.name = 'default' DESC, d.name",
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RoutingDomain {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                description: r.try_get("description")?,
-                prefixes: r.try_get("prefixes")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Add a routing domain (admins).
@@ -219,42 +207,12 @@ const PREFIX_SELECT: &str = r#"
     ORDER BY d.name = 'default' DESC, d.name, t.cidr
 "#;
 
-fn prefix_from_row(r: &PgRow) -> Result<Prefix> {
-    Ok(Prefix {
-        id: r.try_get("id")?,
-        routing_domain: r.try_get("routing_domain")?,
-        cidr: r.try_get("cidr")?,
-        family: r.try_get("family")?,
-        parent_id: r.try_get("parent_id")?,
-        parent: r.try_get("parent")?,
-        depth: r.try_get("depth")?,
-        site: r.try_get("site")?,
-        vlan_id: r.try_get("vlan_id")?,
-        status: r.try_get("status")?,
-        description: r.try_get("description")?,
-        utilization_threshold: r.try_get("utilization_threshold")?,
-        utilization: Utilization {
-            addresses: r.try_get("addresses")?,
-            usable: r.try_get("usable")?,
-            planned: r.try_get("planned")?,
-            observed: r.try_get("observed")?,
-            child_prefixes: r.try_get("child_prefixes")?,
-            child_addresses: r.try_get("child_addresses")?,
-            planned_ratio: r.try_get("planned_ratio")?,
-            observed_ratio: r.try_get("observed_ratio")?,
-            child_ratio: r.try_get("child_ratio")?,
-            utilization: r.try_get("utilization")?,
-        },
-    })
-}
-
 /// The prefixes with these ids, in tree order (domain, then address: parents first).
 pub(crate) async fn load(db: &Database, ids: &[Uuid]) -> Result<Vec<Prefix>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(PREFIX_SELECT).bind(ids).fetch_all(db.pool()).await?;
-    rows.iter().map(prefix_from_row).collect()
+    Ok(sqlx::query_as(PREFIX_SELECT).bind(ids).fetch_all(db.pool()).await?)
 }
 
 /// Every prefix the filter selects, in tree order, with parent, depth and utilization.
@@ -423,7 +381,7 @@ pub async fn remove(db: &Database, domain: Option<&str>, cidr: &Cidr) -> Result<
 
 /// Direct children of a prefix: the prefixes inside it not inside another one of them.
 async fn child_ids(db: &Database, id: Uuid) -> Result<(Vec<Uuid>, i64)> {
-    let rows = sqlx::query(
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
         r#"
         SELECT k.id, count(*) OVER () AS total FROM (
             SELECT c.id, c.cidr,
@@ -443,15 +401,15 @@ async fn child_ids(db: &Database, id: Uuid) -> Result<(Vec<Uuid>, i64)> {
     .bind(PAGE_LIMIT)
     .fetch_all(db.pool())
     .await?;
-    let total = rows.first().map(|r| r.try_get::<i64, _>("total")).transpose()?.unwrap_or(0);
-    let ids = rows.iter().map(|r| r.try_get("id")).collect::<Result<Vec<Uuid>, _>>()?;
+    let total = rows.first().map_or(0, |&(_, total)| total);
+    let ids = rows.into_iter().map(|(id, _)| id).collect();
     Ok((ids, total))
 }
 
 /// The prefix page model.
 pub async fn page(db: &Database, domain: Option<&str>, cidr: &Cidr) -> Result<PrefixPage> {
     let prefix = get(db, domain, cidr).await?;
-    let ancestors = sqlx::query(
+    let ancestors = sqlx::query_as::<_, PrefixRef>(
         "SELECT a.id, a.cidr::text AS cidr, a.status, s.code AS site, a.vlan_id
          FROM prefixes p
          JOIN prefixes a ON a.routing_domain_id = p.routing_domain_id AND a.cidr >> p.cidr
@@ -460,18 +418,7 @@ pub async fn page(db: &Database, domain: Option<&str>, cidr: &Cidr) -> Result<Pr
     )
     .bind(prefix.id)
     .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(PrefixRef {
-            id: r.try_get("id")?,
-            cidr: r.try_get("cidr")?,
-            status: r.try_get("status")?,
-            site: r.try_get("site")?,
-            vlan_id: r.try_get("vlan_id")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    .await?;
     let (ids, children_total) = child_ids(db, prefix.id).await?;
     let children = load(db, &ids).await?;
     let (assignments, assignments_total) = space::assignments_in(db, prefix.id, PAGE_LIMIT).await?;

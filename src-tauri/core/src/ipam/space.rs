@@ -1,13 +1,12 @@
-//! Address space: the free blocks of a prefix (`available_ranges` in SQL), allocation of
-//! the next free address or /N (race-free: `allocate_ip` / `allocate_prefix` hold an
+//! Address space: the free blocks of a prefix (cut here from the gaps between what takes
+//! space in it, as `available_ranges()` lists them in SQL), allocation of the next free
+//! address or /N (race-free: `allocate_ip` / `allocate_prefix` hold an
 //! advisory lock on the prefix while they read its free space and write), what is
 //! planned and seen inside a prefix, and the lookup of one address (the prefixes that
 //! hold it, most specific first, its assignments and who is seen using it).
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -59,7 +58,7 @@ pub struct AvailableRanges {
 }
 
 /// A planned (or reserved) address or block.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Assignment {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -79,7 +78,7 @@ pub struct Assignment {
 }
 
 /// One connector's report of an address in use.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Observation {
     pub address: String,
     pub source: ObservationSource,
@@ -253,6 +252,21 @@ SELECT p.id, p.cidr, p.routing_domain_id, x.small, k.starts, k.lens, a.firsts, a
                              AND o.address >= p.cidr::inet AND o.address <= ipam_last_address(p.cidr)) AS observed
 "#;
 
+/// A [`TAKEN_COLUMNS`] row.
+#[derive(sqlx::FromRow)]
+struct TakenRow {
+    id: Uuid,
+    cidr: sqlx::types::ipnetwork::IpNetwork,
+    routing_domain_id: Uuid,
+    small: bool,
+    starts: Option<Vec<i64>>,
+    lens: Option<Vec<i32>>,
+    firsts: Option<Vec<i64>>,
+    lasts: Option<Vec<i64>>,
+    covered: bool,
+    observed: bool,
+}
+
 /// See [`TAKEN_COLUMNS`].
 const TAKEN_LATERALS: &str = r#"
 CROSS JOIN LATERAL (SELECT family(p.cidr) = 4 OR masklen(p.cidr) >= 66 AS small,
@@ -272,22 +286,21 @@ CROSS JOIN LATERAL (
 
 /// The free spans of prefix `id`.
 async fn free_spans(db: &Database, id: Uuid) -> Result<FreeSpans> {
-    let row = sqlx::query(&format!("{TAKEN_COLUMNS} FROM prefixes p {TAKEN_LATERALS} WHERE p.id = $1"))
+    let row: TakenRow = sqlx::query_as(&format!("{TAKEN_COLUMNS} FROM prefixes p {TAKEN_LATERALS} WHERE p.id = $1"))
         .bind(id)
         .fetch_optional(db.pool())
         .await?
         .ok_or_else(|| Error::not_found("that prefix no longer exists"))?;
-    spans_from_row(db, &row).await
+    spans_from_row(db, row).await
 }
 
 /// The free spans of the prefix a [`TAKEN_COLUMNS`] row describes: the gaps between what
 /// takes space, merged here, split at the observed addresses SQL finds in them.
-async fn spans_from_row(db: &Database, row: &PgRow) -> Result<FreeSpans> {
-    let id: Uuid = row.try_get("id")?;
-    let cidr: sqlx::types::ipnetwork::IpNetwork = row.try_get("cidr")?;
+async fn spans_from_row(db: &Database, row: TakenRow) -> Result<FreeSpans> {
+    let TakenRow { id, cidr, routing_domain_id, small, starts, lens, firsts, lasts, covered, observed } = row;
     let width: u32 = if cidr.is_ipv4() { 32 } else { 128 };
     let base = address_bits(cidr.network());
-    if !row.try_get::<bool, _>("small")? {
+    if !small {
         let rows: Vec<(sqlx::types::ipnetwork::IpNetwork, sqlx::types::ipnetwork::IpNetwork)> = sqlx::query_as(
             "SELECT s.first, s.last FROM prefixes p
              CROSS JOIN LATERAL ipam_free_spans_large(p.routing_domain_id, p.cidr) s WHERE p.id = $1
@@ -301,10 +314,10 @@ async fn spans_from_row(db: &Database, row: &PgRow) -> Result<FreeSpans> {
     }
     let bad = |what: &str| Error::internal(format!("free space of {cidr}: {what}"));
     let last: i64 = (1i64 << (width - u32::from(cidr.prefix()))) - 1;
-    let starts: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("starts")?.unwrap_or_default();
-    let lens: Vec<i32> = row.try_get::<Option<Vec<i32>>, _>("lens")?.unwrap_or_default();
-    let firsts: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("firsts")?.unwrap_or_default();
-    let lasts: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("lasts")?.unwrap_or_default();
+    let starts: Vec<i64> = starts.unwrap_or_default();
+    let lens: Vec<i32> = lens.unwrap_or_default();
+    let firsts: Vec<i64> = firsts.unwrap_or_default();
+    let lasts: Vec<i64> = lasts.unwrap_or_default();
     if starts.len() != lens.len() || firsts.len() != lasts.len() {
         return Err(bad("arrays of different lengths"));
     }
@@ -314,14 +327,14 @@ async fn spans_from_row(db: &Database, row: &PgRow) -> Result<FreeSpans> {
         taken.push((s, s + ((1i64 << size) - 1)));
     }
     taken.extend(firsts.iter().zip(&lasts).map(|(&a, &b)| (a.max(0), b.min(last))));
-    if row.try_get::<bool, _>("covered")? {
+    if covered {
         taken.push((0, last));
     }
     let gaps = gaps_between(&mut taken, last);
-    let observed: Vec<i64> = if row.try_get::<bool, _>("observed")? && !gaps.is_empty() {
+    let observed: Vec<i64> = if observed && !gaps.is_empty() {
         let (ga, gb): (Vec<i64>, Vec<i64>) = gaps.iter().copied().unzip();
         sqlx::query_scalar("SELECT ipam_observed_in_gaps($1, $2::inet, $3, $4)")
-            .bind(row.try_get::<Uuid, _>("routing_domain_id")?)
+            .bind(routing_domain_id)
             .bind(cidr.network().to_string())
             .bind(&ga)
             .bind(&gb)
@@ -445,7 +458,7 @@ pub async fn available(
         }
     }
     // One statement in the common case: the domain, the prefix and what takes space in it.
-    let row = sqlx::query(&format!(
+    let row: Option<TakenRow> = sqlx::query_as(&format!(
         "{TAKEN_COLUMNS} FROM routing_domains d JOIN prefixes p ON p.routing_domain_id = d.id AND p.cidr = $2::cidr
          {TAKEN_LATERALS} WHERE d.name = $1"
     ))
@@ -454,7 +467,7 @@ pub async fn available(
     .fetch_optional(db.pool())
     .await?;
     let spans = match row {
-        Some(row) => spans_from_row(db, &row).await?,
+        Some(row) => spans_from_row(db, row).await?,
         // Say which of the two is missing.
         None => free_spans(db, prefixes::find(db, domain, cidr).await?).await?,
     };
@@ -478,29 +491,13 @@ const ASSIGNMENT_SELECT: &str = r#"
     LEFT JOIN users u ON u.id = a.created_by
 "#;
 
-fn assignment_from_row(r: &PgRow) -> Result<Assignment> {
-    Ok(Assignment {
-        id: r.try_get("id")?,
-        routing_domain: r.try_get("routing_domain")?,
-        address: r.try_get("address")?,
-        prefix: r.try_get("prefix")?,
-        status: r.try_get("status")?,
-        hostname: r.try_get("hostname")?,
-        mac_address: r.try_get("mac_address")?,
-        description: r.try_get("description")?,
-        created_by: r.try_get("created_by")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 pub(crate) async fn assignment(db: &Database, id: Uuid) -> Result<Assignment> {
-    let row = sqlx::query(&format!("{ASSIGNMENT_SELECT} WHERE a.id = $1")).bind(id).fetch_one(db.pool()).await?;
-    assignment_from_row(&row)
+    Ok(sqlx::query_as(&format!("{ASSIGNMENT_SELECT} WHERE a.id = $1")).bind(id).fetch_one(db.pool()).await?)
 }
 
 /// Assignments inside prefix `id` (children's included), in address order.
 pub(crate) async fn assignments_in(db: &Database, id: Uuid, limit: i64) -> Result<(Vec<Assignment>, i64)> {
-    let rows = sqlx::query(&format!(
+    let rows: Vec<Assignment> = sqlx::query_as(&format!(
         "{ASSIGNMENT_SELECT}, prefixes q
          WHERE q.id = $1 AND a.routing_domain_id = q.routing_domain_id AND a.address <<= q.cidr
          ORDER BY a.address LIMIT $2"
@@ -516,12 +513,12 @@ pub(crate) async fn assignments_in(db: &Database, id: Uuid, limit: i64) -> Resul
     .bind(id)
     .fetch_one(db.pool())
     .await?;
-    Ok((rows.iter().map(assignment_from_row).collect::<Result<Vec<_>>>()?, total))
+    Ok((rows, total))
 }
 
 /// Addresses seen in use inside prefix `id`, in address order, with every live report.
 pub(crate) async fn observed_in(db: &Database, id: Uuid, limit: i64) -> Result<(Vec<ObservedAddress>, i64)> {
-    let rows = sqlx::query(
+    let rows: Vec<Observation> = sqlx::query_as(
         r#"
         WITH q AS (SELECT routing_domain_id AS rd, cidr FROM prefixes WHERE id = $1),
         addrs AS (
@@ -552,18 +549,7 @@ pub(crate) async fn observed_in(db: &Database, id: Uuid, limit: i64) -> Result<(
     .fetch_one(db.pool())
     .await?;
     let mut out: Vec<ObservedAddress> = Vec::new();
-    for r in &rows {
-        let obs = Observation {
-            address: r.try_get("address")?,
-            source: r.try_get("source")?,
-            mac_address: r.try_get("mac_address")?,
-            entity_type: r.try_get("entity_type")?,
-            entity_id: r.try_get("entity_id")?,
-            entity_name: r.try_get("entity_name")?,
-            hostname: r.try_get("hostname")?,
-            confidence: r.try_get("confidence")?,
-            last_seen: r.try_get("last_seen")?,
-        };
+    for obs in rows {
         match out.last_mut() {
             Some(last) if last.address == obs.address => last.observations.push(obs),
             _ => out.push(ObservedAddress { address: obs.address.clone(), observations: vec![obs] }),

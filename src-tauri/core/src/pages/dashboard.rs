@@ -2,12 +2,11 @@
 //! (open IPAM findings, paused jobs, pending approvals) and whether the kill switch is on.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 
 use super::Count;
 use crate::error::Result;
-use crate::jobs::{self, JobSummary, KillSwitch};
+use crate::jobs::{self, JobStatus, JobSummary, KillSwitch};
 use crate::sources::{self, SourceKind};
 use crate::Database;
 
@@ -148,7 +147,7 @@ pub fn group_failures(sources: &[SourceHealth]) -> Vec<SyncFailureGroup> {
     groups
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct InventoryTotals {
     pub vms: i64,
     pub vms_powered_on: i64,
@@ -160,7 +159,7 @@ pub struct InventoryTotals {
     pub servers_noncompliant: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct SiteCounts {
     pub site: Option<String>,
     pub name: Option<String>,
@@ -187,7 +186,7 @@ pub struct SourceHealth {
     pub demo_lab: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct WorkerInstance {
     pub id: String,
     pub hostname: String,
@@ -199,12 +198,9 @@ pub struct WorkerInstance {
     pub alive: bool,
 }
 
-pub const JOB_STATUSES: &[&str] =
-    &["pending", "awaiting_approval", "scheduled", "running", "paused", "succeeded", "failed", "cancelled"];
-
 pub async fn load(db: &Database) -> Result<DashboardPage> {
     let pool = db.pool();
-    let sites = sqlx::query(
+    let sites = sqlx::query_as::<_, SiteCounts>(
         r#"
         WITH vm AS (
             SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS vms,
@@ -231,7 +227,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
             SELECT id AS site_id FROM sites
             UNION SELECT site_id FROM vm UNION SELECT site_id FROM host UNION SELECT site_id FROM srv
         )
-        SELECT s.code, s.name, coalesce(vm.vms, 0) AS vms, coalesce(vm.vms_on, 0) AS vms_on,
+        SELECT s.code AS site, s.name, coalesce(vm.vms, 0) AS vms, coalesce(vm.vms_on, 0) AS vms_powered_on,
                coalesce(host.hosts, 0) AS hosts, coalesce(host.clusters, 0) AS clusters,
                coalesce(srv.servers, 0) AS servers
         FROM keys k
@@ -243,46 +239,24 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         "#,
     )
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(SiteCounts {
-            site: r.try_get("code")?,
-            name: r.try_get("name")?,
-            vms: r.try_get("vms")?,
-            vms_powered_on: r.try_get("vms_on")?,
-            hosts: r.try_get("hosts")?,
-            clusters: r.try_get("clusters")?,
-            servers: r.try_get("servers")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    .await?;
 
-    let t = sqlx::query(
+    let totals = sqlx::query_as::<_, InventoryTotals>(
         r#"
         SELECT (SELECT count(*) FROM virtual_machines WHERE removed_at IS NULL AND NOT is_template) AS vms,
                (SELECT count(*) FROM virtual_machines
-                WHERE removed_at IS NULL AND NOT is_template AND power_state = 'powered_on') AS vms_on,
+                WHERE removed_at IS NULL AND NOT is_template AND power_state = 'powered_on') AS vms_powered_on,
                (SELECT count(*) FROM esxi_hosts WHERE removed_at IS NULL) AS hosts,
-               (SELECT count(*) FROM esxi_hosts WHERE removed_at IS NULL AND in_maintenance_mode) AS hosts_mm,
+               (SELECT count(*) FROM esxi_hosts WHERE removed_at IS NULL AND in_maintenance_mode) AS hosts_in_maintenance,
                (SELECT count(*) FROM clusters WHERE removed_at IS NULL) AS clusters,
                (SELECT count(*) FROM physical_servers WHERE removed_at IS NULL) AS servers,
                (SELECT count(DISTINCT c.physical_server_id) FROM firmware_compliance c
                 JOIN physical_servers p ON p.id = c.physical_server_id AND p.removed_at IS NULL
-                WHERE c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade')) AS noncompliant
+                WHERE c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade')) AS servers_noncompliant
         "#,
     )
     .fetch_one(pool)
     .await?;
-    let totals = InventoryTotals {
-        vms: t.try_get("vms")?,
-        vms_powered_on: t.try_get("vms_on")?,
-        hosts: t.try_get("hosts")?,
-        hosts_in_maintenance: t.try_get("hosts_mm")?,
-        clusters: t.try_get("clusters")?,
-        servers: t.try_get("servers")?,
-        servers_noncompliant: t.try_get("noncompliant")?,
-    };
 
     let sources: Vec<SourceHealth> = sources::list(db)
         .await?
@@ -300,7 +274,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         .collect();
 
     let findings = counts_of(
-        sqlx::query(
+        sqlx::query_as(
             "SELECT severity::text AS value, count(*) AS n FROM ipam_findings WHERE resolved_at IS NULL GROUP BY 1",
         )
         .fetch_all(pool)
@@ -308,8 +282,8 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         &["error", "warning", "info"],
     )?;
     let job_counts = counts_of(
-        sqlx::query("SELECT status::text AS value, count(*) AS n FROM jobs GROUP BY 1").fetch_all(pool).await?,
-        JOB_STATUSES,
+        sqlx::query_as("SELECT status::text AS value, count(*) AS n FROM jobs GROUP BY 1").fetch_all(pool).await?,
+        &JobStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     )?;
 
     let mut active_jobs = jobs::list(db, Some("paused"), 25).await?;
@@ -317,23 +291,12 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
     let approvals = jobs::list(db, Some("awaiting_approval"), 25).await?;
     let kill_switch = jobs::kill_switch(db).await?;
 
-    let workers = sqlx::query(
+    let workers = sqlx::query_as::<_, WorkerInstance>(
         "SELECT id, hostname, mode, heartbeat_at, heartbeat_at > now() - interval '90 seconds' AS alive
          FROM worker_instances WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC LIMIT 50",
     )
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(WorkerInstance {
-            id: r.try_get("id")?,
-            hostname: r.try_get("hostname")?,
-            mode: r.try_get("mode")?,
-            heartbeat_at: r.try_get("heartbeat_at")?,
-            alive: r.try_get("alive")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    .await?;
 
     let mut warnings = Vec::new();
     if kill_switch.engaged {
@@ -371,11 +334,8 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
 }
 
 /// `(value, n)` rows as counts, in `order`, with zeros for values absent from the rows.
-fn counts_of(rows: Vec<sqlx::postgres::PgRow>, order: &[&str]) -> Result<Vec<Count>> {
-    let mut have = std::collections::HashMap::new();
-    for r in rows {
-        have.insert(r.try_get::<String, _>("value")?, r.try_get::<i64, _>("n")?);
-    }
+fn counts_of(rows: Vec<(String, i64)>, order: &[&str]) -> Result<Vec<Count>> {
+    let have: std::collections::HashMap<String, i64> = rows.into_iter().collect();
     Ok(order.iter().map(|v| Count { value: (*v).to_owned(), count: have.get(*v).copied().unwrap_or(0) }).collect())
 }
 

@@ -1,12 +1,14 @@
 //! Page models: everything one page of the UI shows, from one call.
 //!
-//! The UI never assembles a page from many small requests (ARCHITECTURE.md, "UI data
-//! flow"): each page asks for its model once — [`dashboard`], [`inventory`], [`servers`],
-//! [`jobs`], [`settings`] — and a detail drawer asks for one object's model. Each is a
-//! handful of set-based statements whose count doesn't grow with the rows shown (no
-//! N+1), run with the caller's own rights, so grants and row-level security shape what a
-//! page contains. Writes are not here: they stay in their domain modules, and the
-//! operation registry (`api.rs`) exposes both.
+//! The UI never assembles a page from many small requests: each page asks for its model
+//! once — [`dashboard`], [`inventory`], [`servers`], [`jobs`], [`settings`], and the frame
+//! around them, [`shell`] — and a detail drawer asks for one object's model. (The IPAM and
+//! Sites pages are built by their domains' operations, `crate::ipam::ops` and
+//! `crate::sites::ops`; [`live`] tells open pages when to ask again, and [`session`] is the
+//! browser's sign-in.) Each is a handful of set-based statements whose count doesn't grow
+//! with the rows shown (no N+1), run with the caller's own rights, so grants and row-level
+//! security shape what a page contains. Writes are not here: they stay in their domain
+//! modules, and the operation registry (`api.rs`) exposes both.
 //!
 //! This module must never contact a source, and never return a field a viewer may not
 //! read (credentials never reach a page model).

@@ -4,7 +4,6 @@
 //! and the hosts a manual mapping may choose from.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -27,6 +26,15 @@ pub struct ServersPage {
     pub ambiguous_mappings: Vec<MappingInfo>,
 }
 
+/// Servers per compliance verdict, and the unmapped ones: [`load`]'s one statement.
+#[derive(sqlx::FromRow)]
+struct VerdictCounts {
+    compliant: i64,
+    noncompliant: i64,
+    no_baseline: i64,
+    unmapped: i64,
+}
+
 pub async fn load(db: &Database) -> Result<ServersPage> {
     let servers = inventory::servers(db).await?;
     let mut generations: Vec<Count> = Vec::new();
@@ -38,7 +46,7 @@ pub async fn load(db: &Database) -> Result<ServersPage> {
         }
     }
     generations.sort_by(|a, b| a.value.cmp(&b.value));
-    let r = sqlx::query(
+    let r: VerdictCounts = sqlx::query_as(
         r#"
         WITH verdict AS (
             SELECT p.id,
@@ -59,14 +67,14 @@ pub async fn load(db: &Database) -> Result<ServersPage> {
     )
     .fetch_one(db.pool())
     .await?;
-    let compliance = ["compliant", "noncompliant", "no_baseline"]
-        .iter()
-        .map(|k| Ok(Count { value: (*k).into(), count: r.try_get(*k)? }))
-        .collect::<Result<Vec<_>>>()?;
+    let compliance = [("compliant", r.compliant), ("noncompliant", r.noncompliant), ("no_baseline", r.no_baseline)]
+        .into_iter()
+        .map(|(value, count)| Count { value: value.into(), count })
+        .collect();
     let ambiguous_mappings =
         mappings_where(db, "m.status = 'ambiguous' AND p.removed_at IS NULL AND $1::uuid IS NOT NULL", Uuid::nil())
             .await?;
-    Ok(ServersPage { servers, generations, compliance, unmapped: r.try_get("unmapped")?, ambiguous_mappings })
+    Ok(ServersPage { servers, generations, compliance, unmapped: r.unmapped, ambiguous_mappings })
 }
 
 /// Which server: its id, service tag, hostname, iDRAC name or ESXi host name.

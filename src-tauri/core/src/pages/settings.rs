@@ -1,9 +1,8 @@
 //! The settings page: the database connection, sources, service identities (never their
-//! credentials), users and roles, sites and the worker processes. What a user may change
-//! here is decided by the database; `me` tells the UI which controls to show.
+//! credentials), users and roles, sites, the worker processes and their keys. What a user
+//! may change here is decided by the database; `me` tells the UI which controls to show.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 
 use super::dashboard::WorkerInstance;
@@ -28,7 +27,7 @@ pub struct SettingsPage {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct SiteRow {
     pub code: String,
     pub name: Option<String>,
@@ -39,7 +38,7 @@ pub struct SiteRow {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct WorkerKeyRow {
     pub public_key: String,
     pub label: String,
@@ -48,7 +47,7 @@ pub struct WorkerKeyRow {
 
 pub async fn load(db: &Database) -> Result<SettingsPage> {
     let status = crate::status::load(db).await?;
-    let sites = sqlx::query(
+    let sites = sqlx::query_as::<_, SiteRow>(
         r#"
         SELECT s.code, s.name, c.name AS country, r.name AS region, s.timezone, s.status::text AS status
         FROM sites s JOIN countries c ON c.id = s.country_id JOIN regions r ON r.id = c.region_id
@@ -56,49 +55,18 @@ pub async fn load(db: &Database) -> Result<SettingsPage> {
         "#,
     )
     .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(SiteRow {
-            code: r.try_get("code")?,
-            name: r.try_get("name")?,
-            country: r.try_get("country")?,
-            region: r.try_get("region")?,
-            timezone: r.try_get("timezone")?,
-            status: r.try_get("status")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let workers = sqlx::query(
+    .await?;
+    let workers = sqlx::query_as::<_, WorkerInstance>(
         "SELECT id, hostname, mode, heartbeat_at, heartbeat_at > now() - interval '90 seconds' AS alive
          FROM worker_instances WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC LIMIT 50",
     )
     .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(WorkerInstance {
-            id: r.try_get("id")?,
-            hostname: r.try_get("hostname")?,
-            mode: r.try_get("mode")?,
-            heartbeat_at: r.try_get("heartbeat_at")?,
-            alive: r.try_get("alive")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let worker_keys =
-        sqlx::query("SELECT public_key, label, revoked_at IS NOT NULL AS revoked FROM worker_keys ORDER BY created_at")
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(WorkerKeyRow {
-                    public_key: r.try_get("public_key")?,
-                    label: r.try_get("label")?,
-                    revoked: r.try_get("revoked")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+    .await?;
+    let worker_keys = sqlx::query_as::<_, WorkerKeyRow>(
+        "SELECT public_key, label, revoked_at IS NOT NULL AS revoked FROM worker_keys ORDER BY created_at",
+    )
+    .fetch_all(db.pool())
+    .await?;
     Ok(SettingsPage {
         connection: status.connection,
         schema: status.schema,

@@ -3,7 +3,6 @@
 //! switch is on (a banner on every page).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -27,9 +26,18 @@ pub struct ShellModel {
     pub kill_switch: KillSwitch,
 }
 
+/// The job counts [`load`] reads in one statement.
+#[derive(sqlx::FromRow)]
+struct ShellCounts {
+    user_id: Option<Uuid>,
+    pending: i64,
+    for_me: i64,
+    paused: i64,
+}
+
 pub async fn load(db: &Database) -> Result<ShellModel> {
     let me = identity::me(db).await?;
-    let r = sqlx::query(
+    let ShellCounts { user_id, pending, for_me, paused } = sqlx::query_as(
         r#"
         SELECT current_app_user_id() AS user_id,
                count(*) FILTER (WHERE j.status = 'awaiting_approval') AS pending,
@@ -42,12 +50,11 @@ pub async fn load(db: &Database) -> Result<ShellModel> {
     )
     .fetch_one(db.pool())
     .await?;
-    let for_me: i64 = r.try_get("for_me")?;
     Ok(ShellModel {
         approvals_for_me: if me.may.approve_jobs { for_me } else { 0 },
-        user_id: r.try_get("user_id")?,
-        pending_approvals: r.try_get("pending")?,
-        my_paused_jobs: r.try_get("paused")?,
+        user_id,
+        pending_approvals: pending,
+        my_paused_jobs: paused,
         kill_switch: jobs::kill_switch(db).await?,
         me,
     })

@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::HitKind;
@@ -73,6 +72,18 @@ pub struct SearchIndexCell {
     current: Mutex<Option<Arc<TextIndex>>>,
     /// A build is under way (first use waits for it; a rebuild runs in the background).
     building: tokio::sync::Mutex<()>,
+}
+
+/// A row of [`ENTRIES_SQL`].
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    kind: String,
+    id: Option<Uuid>,
+    label: String,
+    field: String,
+    matched: Option<String>,
+    detail: Option<String>,
+    exact_only: bool,
 }
 
 /// What text search reads: (kind, id, label, field, matched, detail, exact_only), the same
@@ -140,16 +151,15 @@ impl TextIndex {
         let mut tx = db.pool().begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text").fetch_one(&mut *tx).await?;
-        let rows = sqlx::query(ENTRIES_SQL).fetch_all(&mut *tx).await?;
+        let rows: Vec<EntryRow> = sqlx::query_as(ENTRIES_SQL).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let mut entries = Vec::with_capacity(rows.len());
         let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut exact: HashMap<String, Vec<u32>> = HashMap::new();
         let mut non_ascii_names = Vec::new();
-        for r in &rows {
-            let Some(matched) = r.try_get::<Option<String>, _>("matched")? else { continue };
-            let kind: String = r.try_get("kind")?;
-            let exact_only: bool = r.try_get("exact_only")?;
+        for r in rows {
+            let EntryRow { kind, id, label, field, matched, detail, exact_only } = r;
+            let Some(matched) = matched else { continue };
             let n = u32::try_from(entries.len()).unwrap_or(u32::MAX);
             let mut count = 0u16;
             if exact_only {
@@ -161,18 +171,17 @@ impl TextIndex {
                     postings.entry(g).or_default().push(n);
                 }
             }
-            let field: String = r.try_get("field")?;
             if field == "name" && !matched.is_ascii() {
                 non_ascii_names.push(n);
             }
             entries.push(Entry {
                 kind: HitKind::parse(&kind)?,
-                id: r.try_get("id")?,
-                label: r.try_get("label")?,
+                id,
+                label,
                 field,
                 ascii: matched.is_ascii(),
                 matched,
-                detail: r.try_get::<Option<String>, _>("detail")?.filter(|d| !d.is_empty()),
+                detail: detail.filter(|d| !d.is_empty()),
                 exact_only,
                 trigrams: count,
             });
@@ -284,7 +293,7 @@ pub(super) async fn score(
     let ids: Vec<i32> = candidates.iter().map(|&c| i32::try_from(c).unwrap_or(i32::MAX)).collect();
     let matched: Vec<&str> = candidates.iter().map(|&c| index.entries[c as usize].matched.as_str()).collect();
     let exact_only: Vec<bool> = candidates.iter().map(|&c| index.entries[c as usize].exact_only).collect();
-    let rows = sqlx::query(SCORE_SQL)
+    let rows: Vec<(bool, Option<i32>, Option<f64>)> = sqlx::query_as(SCORE_SQL)
         .bind(query)
         .bind(&index.snapshot)
         .bind(&ids)
@@ -293,12 +302,12 @@ pub(super) async fn score(
         .bind(min_score)
         .fetch_all(db.pool())
         .await?;
-    if rows.first().map(|r| r.try_get::<bool, _>("stale")).transpose()?.unwrap_or(true) {
+    if rows.first().is_none_or(|&(stale, _, _)| stale) {
         return Ok(None);
     }
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        if let (Some(i), Some(s)) = (r.try_get::<Option<i32>, _>("i")?, r.try_get::<Option<f64>, _>("score")?) {
+    for (_, i, s) in rows {
+        if let (Some(i), Some(s)) = (i, s) {
             out.push((u32::try_from(i).unwrap_or(u32::MAX), s));
         }
     }

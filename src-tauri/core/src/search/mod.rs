@@ -19,8 +19,6 @@ use std::net::IpAddr;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -327,22 +325,36 @@ SELECT DISTINCT kind, id, label, field, matched, detail, 1.0::float8 AS score FR
 ORDER BY matched, kind, label LIMIT $4
 "#;
 
-fn hit_from_row(r: &PgRow) -> Result<SearchHit> {
-    let kind: String = r.try_get("kind")?;
-    Ok(SearchHit {
-        kind: HitKind::parse(&kind)?,
-        id: r.try_get("id")?,
-        label: r.try_get("label")?,
-        field: r.try_get("field")?,
-        matched: r.try_get::<Option<String>, _>("matched")?.unwrap_or_default(),
-        detail: r.try_get::<Option<String>, _>("detail")?.filter(|d| !d.is_empty()),
-        score: r.try_get("score")?,
-    })
+/// A row of the SQL plans: a hit as the statements spell it.
+#[derive(sqlx::FromRow)]
+struct HitRow {
+    kind: String,
+    id: Option<Uuid>,
+    label: String,
+    field: String,
+    matched: Option<String>,
+    detail: Option<String>,
+    score: f64,
+}
+
+impl TryFrom<HitRow> for SearchHit {
+    type Error = Error;
+    fn try_from(r: HitRow) -> Result<SearchHit> {
+        Ok(SearchHit {
+            kind: HitKind::parse(&r.kind)?,
+            id: r.id,
+            label: r.label,
+            field: r.field,
+            matched: r.matched.unwrap_or_default(),
+            detail: r.detail.filter(|d| !d.is_empty()),
+            score: r.score,
+        })
+    }
 }
 
 /// Text through SQL alone (the plan the index stands in for).
-async fn text_rows(db: &Database, q: &str, limit: i64) -> Result<Vec<PgRow>> {
-    Ok(sqlx::query(TEXT_SQL)
+async fn text_rows(db: &Database, q: &str, limit: i64) -> Result<Vec<HitRow>> {
+    Ok(sqlx::query_as(TEXT_SQL)
         .bind(q)
         .bind(limit)
         .bind(MIN_SCORE)
@@ -422,20 +434,26 @@ async fn search_with(db: &Database, query: &str, limit: Option<i64>, use_index: 
         }
         Parsed::Address(a) => (
             QueryKind::Address,
-            sqlx::query(ADDRESS_SQL).bind(Cidr::host(a).to_string()).bind(limit).fetch_all(db.pool()).await?,
+            sqlx::query_as(ADDRESS_SQL).bind(Cidr::host(a).to_string()).bind(limit).fetch_all(db.pool()).await?,
         ),
         Parsed::Block(b) => {
-            (QueryKind::Block, sqlx::query(BLOCK_SQL).bind(b.to_string()).bind(limit).fetch_all(db.pool()).await?)
+            (QueryKind::Block, sqlx::query_as(BLOCK_SQL).bind(b.to_string()).bind(limit).fetch_all(db.pool()).await?)
         }
         Parsed::Mac { exact, low, high } => (
             QueryKind::Mac,
-            sqlx::query(MAC_SQL).bind(&low).bind(&high).bind(exact.is_some()).bind(limit).fetch_all(db.pool()).await?,
+            sqlx::query_as(MAC_SQL)
+                .bind(&low)
+                .bind(&high)
+                .bind(exact.is_some())
+                .bind(limit)
+                .fetch_all(db.pool())
+                .await?,
         ),
     };
     Ok(SearchResults {
         query: query.trim().to_owned(),
         interpreted_as: kind,
-        hits: rows.iter().map(hit_from_row).collect::<Result<Vec<_>>>()?,
+        hits: rows.into_iter().map(SearchHit::try_from).collect::<Result<Vec<_>>>()?,
     })
 }
 

@@ -15,8 +15,6 @@ pub mod ops;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -77,7 +75,7 @@ impl EntityKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Region {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -86,7 +84,7 @@ pub struct Region {
     pub countries: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Country {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -97,7 +95,7 @@ pub struct Country {
     pub sites: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Site {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -140,7 +138,7 @@ pub struct SiteChanges {
 }
 
 /// A rule inference applies.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct SiteRule {
     #[ts(type = "string")]
     pub id: Uuid,
@@ -175,7 +173,7 @@ pub struct NewSiteRule {
 }
 
 /// One method's opinion about where an entity is.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Inference {
     pub method: InferenceMethod,
     pub site: String,
@@ -204,7 +202,7 @@ pub struct Placement {
 }
 
 /// An entity whose inference methods disagree.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct SiteConflict {
     pub entity_type: EntityKind,
     #[ts(type = "string")]
@@ -218,7 +216,7 @@ pub struct SiteConflict {
 }
 
 /// What one inference pass did, per method.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct InferenceCount {
     pub method: InferenceMethod,
     /// Inferences of this method now.
@@ -254,22 +252,12 @@ fn map_geo_error(e: sqlx::Error, what: &str) -> Error {
 }
 
 pub async fn regions(db: &Database) -> Result<Vec<Region>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, Region>(
         "SELECT r.id, r.code, r.name, (SELECT count(*) FROM countries c WHERE c.region_id = r.id) AS countries
          FROM regions r ORDER BY r.code",
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Region {
-                id: r.try_get("id")?,
-                code: r.try_get("code")?,
-                name: r.try_get("name")?,
-                countries: r.try_get("countries")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Add a region (admins).
@@ -285,24 +273,13 @@ pub async fn add_region(db: &Database, code: &str, name: &str) -> Result<Region>
 }
 
 pub async fn countries(db: &Database) -> Result<Vec<Country>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, Country>(
         "SELECT c.id, c.iso_code::text AS iso_code, c.name, r.code AS region,
                 (SELECT count(*) FROM sites s WHERE s.country_id = c.id) AS sites
          FROM countries c JOIN regions r ON r.id = c.region_id ORDER BY c.iso_code",
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Country {
-                id: r.try_get("id")?,
-                iso_code: r.try_get("iso_code")?,
-                name: r.try_get("name")?,
-                region: r.try_get("region")?,
-                sites: r.try_get("sites")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Add a country to a region (admins).
@@ -339,35 +316,18 @@ const SITE_SELECT: &str = r#"
     FROM sites s JOIN countries c ON c.id = s.country_id JOIN regions r ON r.id = c.region_id
 "#;
 
-fn site_from_row(r: &PgRow) -> Result<Site> {
-    Ok(Site {
-        id: r.try_get("id")?,
-        code: r.try_get("code")?,
-        name: r.try_get("name")?,
-        timezone: r.try_get("timezone")?,
-        status: r.try_get("status")?,
-        country: r.try_get("country")?,
-        country_name: r.try_get("country_name")?,
-        region: r.try_get("region")?,
-        prefixes: r.try_get("prefixes")?,
-        rules: r.try_get("rules")?,
-    })
-}
-
 /// Every site, by region, country and code.
 pub async fn list(db: &Database) -> Result<Vec<Site>> {
-    let rows = sqlx::query(&format!("{SITE_SELECT} ORDER BY r.code, c.iso_code, s.code")).fetch_all(db.pool()).await?;
-    rows.iter().map(site_from_row).collect()
+    Ok(sqlx::query_as(&format!("{SITE_SELECT} ORDER BY r.code, c.iso_code, s.code")).fetch_all(db.pool()).await?)
 }
 
 pub async fn get(db: &Database, code: &str) -> Result<Site> {
     let code = code.trim().to_uppercase();
-    let row = sqlx::query(&format!("{SITE_SELECT} WHERE s.code = $1"))
+    sqlx::query_as(&format!("{SITE_SELECT} WHERE s.code = $1"))
         .bind(&code)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no site with code {code}")))?;
-    site_from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("no site with code {code}")))
 }
 
 /// Add a site (admins).
@@ -424,23 +384,10 @@ const RULE_SELECT: &str = r#"
     FROM site_rules x JOIN sites s ON s.id = x.site_id
 "#;
 
-fn rule_from_row(r: &PgRow) -> Result<SiteRule> {
-    Ok(SiteRule {
-        id: r.try_get("id")?,
-        method: r.try_get("method")?,
-        site: r.try_get("site")?,
-        pattern: r.try_get("pattern")?,
-        vlan_id: r.try_get("vlan_id")?,
-        confidence: r.try_get("confidence")?,
-        description: r.try_get("description")?,
-    })
-}
-
 pub async fn rules(db: &Database) -> Result<Vec<SiteRule>> {
-    let rows = sqlx::query(&format!("{RULE_SELECT} ORDER BY x.method, s.code, x.pattern, x.vlan_id"))
+    Ok(sqlx::query_as(&format!("{RULE_SELECT} ORDER BY x.method, s.code, x.pattern, x.vlan_id"))
         .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(rule_from_row).collect()
+        .await?)
 }
 
 /// Add an inference rule (admins).
@@ -448,8 +395,7 @@ pub async fn add_rule(db: &Database, new: &NewSiteRule) -> Result<SiteRule> {
     let site = get(db, &new.site).await?;
     let mut conn = db.pool().acquire().await?;
     let id = insert_rule(&mut conn, new, site.id, &site.code).await?;
-    let row = sqlx::query(&format!("{RULE_SELECT} WHERE x.id = $1")).bind(id).fetch_one(db.pool()).await?;
-    rule_from_row(&row)
+    Ok(sqlx::query_as(&format!("{RULE_SELECT} WHERE x.id = $1")).bind(id).fetch_one(db.pool()).await?)
 }
 
 async fn insert_rule(conn: &mut sqlx::PgConnection, new: &NewSiteRule, site: Uuid, code: &str) -> Result<Uuid> {
@@ -573,26 +519,16 @@ pub async fn remove_rule(db: &Database, id: Uuid) -> Result<()> {
 
 /// Run inference now (operators on demand, workers after every sync).
 pub async fn infer(db: &Database) -> Result<Vec<InferenceCount>> {
-    let rows = sqlx::query("SELECT method, total, written, removed FROM refresh_site_inferences()")
+    Ok(sqlx::query_as::<_, InferenceCount>("SELECT method, total, written, removed FROM refresh_site_inferences()")
         .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(InferenceCount {
-                method: r.try_get("method")?,
-                total: r.try_get("total")?,
-                written: r.try_get("written")?,
-                removed: r.try_get("removed")?,
-            })
-        })
-        .collect()
+        .await?)
 }
 
 /// Where `entity` is, with every opinion, winner first.
 pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Placement> {
     let name: Option<String> =
         sqlx::query_scalar("SELECT entity_label($1, $2)").bind(kind).bind(id).fetch_one(db.pool()).await?;
-    let rows = sqlx::query(
+    let inferences: Vec<Inference> = sqlx::query_as(
         "SELECT i.method, s.code AS site, i.confidence, i.evidence, i.updated_at
          FROM site_inferences i JOIN sites s ON s.id = i.site_id
          WHERE i.entity_type = $1 AND i.entity_id = $2
@@ -602,18 +538,6 @@ pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Plac
     .bind(id)
     .fetch_all(db.pool())
     .await?;
-    let inferences = rows
-        .iter()
-        .map(|r| {
-            Ok(Inference {
-                method: r.try_get("method")?,
-                site: r.try_get("site")?,
-                confidence: r.try_get("confidence")?,
-                evidence: r.try_get("evidence")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     if name.is_none() && inferences.is_empty() {
         return Err(Error::not_found(format!("no {kind} with id {id}")));
     }
@@ -623,25 +547,14 @@ pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Plac
 
 /// Entities whose inference methods name different sites, with every opinion.
 pub async fn conflicts(db: &Database) -> Result<Vec<SiteConflict>> {
-    let rows = sqlx::query(
-        "SELECT entity_type, entity_id, entity_label(entity_type, entity_id) AS name, winner_site_code, winner_method,
+    Ok(sqlx::query_as::<_, SiteConflict>(
+        "SELECT entity_type, entity_id, entity_label(entity_type, entity_id) AS name, winner_site_code AS winner_site,
+                winner_method,
                 opinions
          FROM site_inference_conflicts ORDER BY entity_type, name, entity_id",
     )
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SiteConflict {
-                entity_type: r.try_get("entity_type")?,
-                entity_id: r.try_get("entity_id")?,
-                name: r.try_get("name")?,
-                winner_site: r.try_get("winner_site_code")?,
-                winner_method: r.try_get("winner_method")?,
-                opinions: r.try_get("opinions")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Place `entity` at `site` by hand (operators, as themselves). A manual placement wins

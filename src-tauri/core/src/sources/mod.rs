@@ -15,7 +15,6 @@ pub mod ops;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -24,23 +23,16 @@ use crate::identity::service_identities::{self as ids, ExternalSystem};
 use crate::Database;
 use eio_secret::Credentials;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    Vcenter,
-    Idrac,
-    Ome,
+crate::db::db_enum! {
+    /// What a source is: a vCenter, an iDRAC, or an OpenManage Enterprise.
+    pub enum SourceKind: "source_kind", "source kind" {
+        Vcenter = "vcenter",
+        Idrac = "idrac",
+        Ome = "ome",
+    }
 }
 
 impl SourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Vcenter => "vcenter",
-            SourceKind::Idrac => "idrac",
-            SourceKind::Ome => "ome",
-        }
-    }
-
     /// The table holding this kind of source.
     pub fn table(self) -> &'static str {
         match self {
@@ -59,15 +51,11 @@ impl SourceKind {
     }
 }
 
-impl std::str::FromStr for SourceKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "vcenter" => Ok(SourceKind::Vcenter),
-            "idrac" => Ok(SourceKind::Idrac),
-            "ome" => Ok(SourceKind::Ome),
-            o => Err(Error::invalid(format!("unknown source kind \"{o}\" (vcenter, idrac, ome)"))),
-        }
+/// The kind a listing's row names (as text: the three tables share no enum column).
+impl TryFrom<String> for SourceKind {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
     }
 }
 
@@ -124,6 +112,25 @@ impl TlsMode {
     }
 }
 
+/// The columns a source's [`TlsMode`] follows from.
+#[derive(sqlx::FromRow)]
+struct TlsColumns {
+    thumbprint_sha256: Option<String>,
+    insecure: bool,
+}
+
+impl From<TlsColumns> for TlsMode {
+    fn from(c: TlsColumns) -> TlsMode {
+        if c.insecure {
+            TlsMode::Insecure
+        } else if c.thumbprint_sha256.is_some() {
+            TlsMode::Pinned
+        } else {
+            TlsMode::Verify
+        }
+    }
+}
+
 impl std::fmt::Display for TlsMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -131,14 +138,16 @@ impl std::fmt::Display for TlsMode {
 }
 
 /// A source as listings show it.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct Source {
     #[ts(type = "string")]
     pub id: Uuid,
+    #[sqlx(try_from = "String")]
     pub kind: SourceKind,
     pub name: String,
     pub url: String,
     pub service_identity: String,
+    #[sqlx(flatten, try_from = "TlsColumns")]
     pub tls: TlsMode,
     pub thumbprint_sha256: Option<String>,
     pub site: Option<String>,
@@ -368,7 +377,7 @@ pub async fn update(db: &Database, kind: SourceKind, name: &str, changes: &Sourc
 }
 
 const LIST_SQL: &str = r#"
-    SELECT s.id, s.kind, s.name, s.url, si.name AS identity, s.thumbprint_sha256, s.insecure, st.code AS site,
+    SELECT s.id, s.kind, s.name, s.url, si.name AS service_identity, s.thumbprint_sha256, s.insecure, st.code AS site,
            s.enabled, s.last_sync_at, s.last_sync_status::text AS last_sync_status, s.last_error,
            s.generation, s.driver, s.driver_reason, s.demo_lab
     FROM (
@@ -390,48 +399,17 @@ const LIST_SQL: &str = r#"
     LEFT JOIN sites st ON st.id = s.site_id
 "#;
 
-fn from_row(r: &sqlx::postgres::PgRow) -> Result<Source> {
-    let thumbprint: Option<String> = r.try_get("thumbprint_sha256")?;
-    let insecure: bool = r.try_get("insecure")?;
-    Ok(Source {
-        id: r.try_get("id")?,
-        kind: r.try_get::<String, _>("kind")?.parse()?,
-        name: r.try_get("name")?,
-        url: r.try_get("url")?,
-        service_identity: r.try_get("identity")?,
-        tls: if insecure {
-            TlsMode::Insecure
-        } else if thumbprint.is_some() {
-            TlsMode::Pinned
-        } else {
-            TlsMode::Verify
-        },
-        thumbprint_sha256: thumbprint,
-        site: r.try_get("site")?,
-        enabled: r.try_get("enabled")?,
-        last_sync_at: r.try_get("last_sync_at")?,
-        last_sync_status: r.try_get("last_sync_status")?,
-        last_error: r.try_get("last_error")?,
-        generation: r.try_get("generation")?,
-        driver: r.try_get("driver")?,
-        driver_reason: r.try_get("driver_reason")?,
-        demo_lab: r.try_get("demo_lab")?,
-    })
-}
-
 pub async fn list(db: &Database) -> Result<Vec<Source>> {
-    let rows = sqlx::query(&format!("{LIST_SQL} ORDER BY s.kind, s.name")).fetch_all(db.pool()).await?;
-    rows.iter().map(from_row).collect()
+    Ok(sqlx::query_as(&format!("{LIST_SQL} ORDER BY s.kind, s.name")).fetch_all(db.pool()).await?)
 }
 
 pub async fn get(db: &Database, kind: SourceKind, name: &str) -> Result<Source> {
-    let row = sqlx::query(&format!("{LIST_SQL} WHERE s.kind = $1 AND s.name = $2"))
+    sqlx::query_as(&format!("{LIST_SQL} WHERE s.kind = $1 AND s.name = $2"))
         .bind(kind.as_str())
         .bind(name)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no {} source named \"{name}\"", kind.as_str())))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("no {} source named \"{name}\"", kind.as_str())))
 }
 
 /// Mark a source as the demo lab's (admins; the demo does it for the sources it adds).
