@@ -269,6 +269,8 @@ operations! {
     job_policies: Get "/api/job-policies" [Viewer], NoInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policies;
     /// Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs.
     job_policy_save: Post "/api/job-policies" [Admin], crate::jobs::policies::PolicyInput => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_save;
+    /// Change some fields of a named policy (the others stay); a new one starts from the safe defaults.
+    job_policy_change: Post "/api/job-policies/change" [Admin], crate::jobs::policies::PolicyChange => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_change;
     /// Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with.
     job_policy_remove: Post "/api/job-policies/remove" [Admin], crate::jobs::policies::PolicyNameInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policy_remove;
     /// How many disruptive jobs may run at once per cluster and per site.

@@ -140,3 +140,43 @@ async fn admins_decide_policies_and_limits_and_everyone_else_reads_them(admin: P
     .unwrap();
     assert_eq!(audited, 3, "insert east, insert vc-west/prod, delete east");
 }
+
+/// The job page reads every job the system makes and every pause or decision stored, even
+/// ones this version only partly understands: a scheduled sync has no policy to show, a
+/// decision taken with `decide_job(…, NULL)` names no VMs, and a pause with one unreadable
+/// blocker still offers the others.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_job_page_reads_system_jobs_and_damaged_pauses(admin: PgPool) {
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "SELECT enqueue_system_job('sync', 'scheduled sync', '{\"type\": \"sync\"}', '{}', 'every-15-min')",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let db = Database::from_pool(admin.clone());
+    let page = eio_core::jobs::detail(&db, id).await.unwrap();
+    assert!(page.policy.is_none(), "{:?}", page.policy);
+    assert_eq!(page.job.job_type, eio_core::jobs::JobType::Sync);
+
+    sqlx::query(
+        r#"UPDATE jobs SET
+             pause_reason = '{"kind": "blocked_evacuation", "host": "esx-1", "host_moid": "host-1", "message": "esx-1 cannot enter",
+                              "blocking_vms": [{"vm_moid": 7}, {"vm_moid": "vm-2", "vm_name": "web02",
+                                               "reason_code": "host_device", "reason": "a host CD-ROM"}],
+                              "choices": ["cancel", "retry"],
+                              "policy": {"allow_vm_shutdown": false, "vm_limit": 1, "shutdown_timeout_seconds": 60}}',
+             decision = '{"choice": "retry", "vms": null, "by": "ann@example.test", "at": "2026-12-06T11:30:00+00:00"}'
+           WHERE id = $1"#,
+    )
+    .bind(id)
+    .execute(&admin)
+    .await
+    .unwrap();
+    let page = eio_core::jobs::detail(&db, id).await.unwrap();
+    let pause = page.pause_reason.expect("the pause is shown");
+    let names: Vec<&str> = pause.blocking_vms().iter().map(|v| v.vm_name.as_str()).collect();
+    assert_eq!(names, ["web02"]);
+    assert_eq!(page.pause_message.as_deref(), Some("esx-1 cannot enter"));
+    let decision = page.decision.expect("the decision is shown");
+    assert_eq!((decision.choice, decision.vms.len()), (eio_core::jobs::Choice::Retry, 0));
+}

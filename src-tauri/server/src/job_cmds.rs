@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
-use eio_core::jobs::policies::{LimitInput, LimitScope, PolicyInput, PolicyNameInput};
+use eio_core::jobs::policies::{LimitInput, LimitScope, PolicyChange, PolicyNameInput};
 use eio_core::jobs::{
     Choice, FirmwareTarget, JobSpec, JobStatus, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget,
     SubmitRequest, SyncTarget,
@@ -76,7 +76,7 @@ pub enum PolicyCommand {
         json: bool,
     },
     /// Create a policy, or change one by name: what is not given stays as it is (a new policy
-    /// starts from `default`)
+    /// starts safe: approval required, no VM shutdown, no hard power-off)
     Save {
         name: String,
         #[arg(long)]
@@ -329,29 +329,18 @@ async fn policy(session: &Session, cmd: PolicyCommand) -> Result<(), Error> {
             clear_filters,
             json,
         } => {
-            // What is not given stays: the base is the policy itself, or `default` for a new one.
-            let all = api::call::<op::job_policies>(session, NoInput {}).await?;
-            let base = all
-                .iter()
-                .find(|p| p.name == name)
-                .or_else(|| all.iter().find(|p| p.name == "default"))
-                .ok_or_else(|| Error::not_found("no policy named default to start from"))?;
-            let input = PolicyInput {
-                name: name.clone(),
-                description: description.or_else(|| base.description.clone().filter(|_| base.name == name)),
-                require_approval: require_approval.unwrap_or(base.require_approval),
-                allow_vm_shutdown: allow_vm_shutdown.unwrap_or(base.allow_vm_shutdown),
-                allow_hard_poweroff: allow_hard_poweroff.unwrap_or(base.allow_hard_poweroff),
-                vm_limit: vm_limit.unwrap_or(base.vm_limit),
-                shutdown_timeout_seconds: shutdown_timeout.unwrap_or(base.shutdown_timeout_seconds),
-                tag_filters: if clear_filters || !tags.is_empty() { tags } else { base.tag_filters.clone() },
-                folder_filters: if clear_filters || !folders.is_empty() {
-                    folders
-                } else {
-                    base.folder_filters.clone()
-                },
+            let change = PolicyChange {
+                name,
+                description,
+                require_approval,
+                allow_vm_shutdown,
+                allow_hard_poweroff,
+                vm_limit,
+                shutdown_timeout_seconds: shutdown_timeout,
+                tag_filters: (clear_filters || !tags.is_empty()).then_some(tags),
+                folder_filters: (clear_filters || !folders.is_empty()).then_some(folders),
             };
-            let saved = api::call::<op::job_policy_save>(session, input).await?;
+            let saved = api::call::<op::job_policy_change>(session, change).await?;
             if !json {
                 println!("Saved policy {}.", saved.name);
             }

@@ -406,7 +406,7 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("job cancel", &["job_cancel"]),
     ("job decide", &["job_decide"]),
     ("job policy list", &["job_policies"]),
-    ("job policy save", &["job_policies", "job_policy_save"]),
+    ("job policy save", &["job_policy_change"]),
     ("job policy remove", &["job_policy_remove"]),
     ("job limit list", &["concurrency_limits"]),
     ("job limit set", &["concurrency_limit_set"]),

@@ -560,7 +560,7 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
 }
 
 /// A pause for people: the sentence, who blocks, what may be chosen.
-fn pause(p: &PauseReason) {
+fn pause(job: uuid::Uuid, p: &PauseReason) {
     println!("paused: {}", p.message());
     let vms = p.blocking_vms();
     if !vms.is_empty() {
@@ -577,16 +577,16 @@ fn pause(p: &PauseReason) {
         PauseReason::Blocked { details, .. } => details.choices.clone(),
         _ => Vec::new(),
     };
-    if !choices.is_empty() {
-        let words: Vec<String> = choices
-            .iter()
-            .map(|c| match c {
-                Choice::Shutdown | Choice::Suspend => format!("--{} VM…", c.as_str()),
-                _ => format!("--{}", c.as_str()),
-            })
-            .collect();
-        println!("choose: eio job decide ID {}", words.join(" | "));
-    }
+    // Every pause may be retried or cancelled (`decide_job`); some offer more.
+    let choices = if choices.is_empty() { vec![Choice::Retry, Choice::Cancel] } else { choices };
+    let words: Vec<String> = choices
+        .iter()
+        .map(|c| match c {
+            Choice::Shutdown | Choice::Suspend => format!("--{} VM…", c.as_str()),
+            _ => format!("--{}", c.as_str()),
+        })
+        .collect();
+    println!("choose: eio job decide {job} {}", words.join(" | "));
 }
 
 pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
@@ -608,7 +608,7 @@ pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
         println!("error: {e}");
     }
     if let Some(p) = &d.pause_reason {
-        pause(p);
+        pause(j.id, p);
     }
     if let Some(x) = &d.decision {
         let vms = if x.vms.is_empty() { String::new() } else { format!(" {}", x.vms.join(", ")) };

@@ -270,15 +270,17 @@ async fn admins_preview_rules_and_manage_policies_and_limits_from_the_cli(pool: 
     let out = run(operator(&["site", "rule", "add", "FRA-01", "--vcenter", ".", "--dry-run", "--json"]), None).await;
     assert_eq!(json_of(&out)["error"]["code"], "forbidden", "{}", String::from_utf8_lossy(&out.stderr));
 
-    // A named policy: created from `default`, then changed one field at a time.
-    let default: (bool, i32) =
-        sqlx::query_as("SELECT require_approval, shutdown_timeout_seconds FROM job_policies WHERE name = 'default'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    // A named policy: a new one starts safe (never from `default`, which an admin may have
+    // loosened), then changes one field at a time; a padded name is the same policy.
+    sqlx::query(
+        "UPDATE job_policies SET require_approval = false, shutdown_timeout_seconds = 60 WHERE name = 'default'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let args = ["job", "policy", "save", "lab-shutdown", "--allow-vm-shutdown", "true", "--vm-limit", "3"];
     ok(&run(admin(&[&args[..], &["--description", "lab only", "--tag", "lab"]].concat()), None).await);
-    ok(&run(admin(&["job", "policy", "save", "lab-shutdown", "--vm-limit", "5", "--json"]), None).await);
+    ok(&run(admin(&["job", "policy", "save", " lab-shutdown ", "--vm-limit", "5", "--json"]), None).await);
     type Row = (bool, bool, i32, i32, Option<String>, Vec<String>);
     let row: Row = sqlx::query_as(
         "SELECT require_approval, allow_vm_shutdown, vm_limit, shutdown_timeout_seconds, description, tag_filters
@@ -287,7 +289,7 @@ async fn admins_preview_rules_and_manage_policies_and_limits_from_the_cli(pool: 
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(row, (default.0, true, 5, default.1, Some("lab only".into()), vec!["lab".to_string()]));
+    assert_eq!(row, (true, true, 5, 300, Some("lab only".into()), vec!["lab".to_string()]));
     let listed = json_of(ok(&run(admin(&["job", "policy", "list", "--json"]), None).await)).clone();
     let mine = listed.as_array().unwrap().iter().find(|p| p["name"] == "lab-shutdown").cloned();
     assert_eq!(mine.map(|p| p["vm_limit"].clone()), Some(serde_json::json!(5)), "{listed}");

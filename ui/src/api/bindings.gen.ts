@@ -719,6 +719,10 @@ policy: Policy | null, plan: Plan | null,
  */
 pause_reason: PauseReason | null, 
 /**
+ * The pause's sentence for the operator (the same words `eio job show` prints).
+ */
+pause_message: string | null, 
+/**
  * The last decision taken on a pause.
  */
 decision: Decision | null, steps: Array<JobStep>, events: Array<JobEvent>, };
@@ -1140,6 +1144,20 @@ action: string, };
  * JobPolicy, exactly as the seed.
  */
 export type Policy = { allow_vm_shutdown: boolean, allow_hard_poweroff: boolean, vm_limit: number, shutdown_timeout_seconds: number, require_approval: boolean, tag_filters: Array<string>, folder_filters: Array<string>, policy_name: string | null, };
+
+/**
+ * Some fields of a named policy to change; the others stay as they are. A policy that
+ * doesn't exist yet starts from [`PolicyInput::safe`].
+ */
+export type PolicyChange = { name: string, description: string | null, require_approval: boolean | null, allow_vm_shutdown: boolean | null, allow_hard_poweroff: boolean | null, vm_limit: number | null, shutdown_timeout_seconds: number | null, 
+/**
+ * Replaces the list (an empty list clears it).
+ */
+tag_filters: Array<string> | null, 
+/**
+ * Replaces the list (an empty list clears it).
+ */
+folder_filters: Array<string> | null, };
 
 /**
  * A named job policy, as an admin made it.
@@ -1793,6 +1811,9 @@ last_sync_status: string | null, last_error: string | null,
  */
 demo_lab: boolean, };
 
+/**
+ * What a source is: a vCenter, an iDRAC, or an OpenManage Enterprise.
+ */
 export type SourceKind = "vcenter" | "idrac" | "ome";
 
 export type SourceProbe = { 
@@ -2209,6 +2230,7 @@ export const operations = {
   kill_switch_set: { method: "POST", path: "/api/kill-switch", role: "operator" },
   job_policies: { method: "GET", path: "/api/job-policies", role: "viewer" },
   job_policy_save: { method: "POST", path: "/api/job-policies", role: "admin" },
+  job_policy_change: { method: "POST", path: "/api/job-policies/change", role: "admin" },
   job_policy_remove: { method: "POST", path: "/api/job-policies/remove", role: "admin" },
   concurrency_limits: { method: "GET", path: "/api/concurrency-limits", role: "viewer" },
   concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits", role: "admin" },
@@ -2412,6 +2434,9 @@ export function makeApi(transport: Transport) {
     /** Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs. Needs: admin. */
     job_policy_save: (input: PolicyInput): Promise<PolicyChoice> =>
       transport.call<PolicyChoice>("job_policy_save", operations.job_policy_save.method, operations.job_policy_save.path, input),
+    /** Change some fields of a named policy (the others stay); a new one starts from the safe defaults. Needs: admin. */
+    job_policy_change: (input: PolicyChange): Promise<PolicyChoice> =>
+      transport.call<PolicyChoice>("job_policy_change", operations.job_policy_change.method, operations.job_policy_change.path, input),
     /** Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with. Needs: admin. */
     job_policy_remove: (input: PolicyNameInput): Promise<Array<PolicyChoice>> =>
       transport.call<Array<PolicyChoice>>("job_policy_remove", operations.job_policy_remove.method, operations.job_policy_remove.path, input),

@@ -234,28 +234,20 @@ function EventList(props: { events: JobEvent[] }) {
 
 type Blocking = { vm_moid: string; name: string; reason: string; host: string | null };
 
-/** What a pause says: its sentence and the VMs that block it (a step's pause carries them
- * under `details`; a blocked evacuation names its host once for all of them). */
-export function readPause(reason: PauseReason | null): { message: string; blocking: Blocking[] } {
-  if (!reason) return { message: "The job paused and waits for a decision.", blocking: [] };
+/** The VMs that block a pause (a step's pause carries them under `details`; a blocked
+ * evacuation names its host once for all of them). Its sentence comes from Rust
+ * (`JobDetail.pause_message`). */
+export function blockingOf(reason: PauseReason | null): Blocking[] {
+  if (!reason) return [];
   const host = reason.kind === "blocked_evacuation" || reason.kind === "dell_queue_busy" ? reason.host : null;
   const vms = reason.kind === "blocked_evacuation" ? reason.blocking_vms : reason.kind === "blocked" ? reason.details.blocking_vms : [];
-  const message = (() => {
-    switch (reason.kind) {
-      case "blocked":
-        return reason.details.message ?? `Step ${reason.step} (${reason.task}) is blocked and waits for a decision.`;
-      case "kill_switch":
-        return `Paused: the kill switch is engaged (${reason.reason}).`;
-      default:
-        return reason.message;
-    }
-  })();
-  return { message, blocking: vms.map((b) => ({ vm_moid: b.vm_moid, name: b.vm_name, reason: b.reason, host })) };
+  return vms.map((b) => ({ vm_moid: b.vm_moid, name: b.vm_name, reason: b.reason, host }));
 }
 
 function DecisionPanel(props: { d: JobDetail; onDecided: () => void }) {
   const may = useMay();
-  const { message, blocking } = readPause(props.d.pause_reason);
+  const blocking = blockingOf(props.d.pause_reason);
+  const message = props.d.pause_message ?? "The job paused and waits for a decision.";
   const allowShutdown = props.d.policy?.allow_vm_shutdown === true;
   const [chosen, setChosen] = useState<string[]>([]);
   const [comment, setComment] = useState("");

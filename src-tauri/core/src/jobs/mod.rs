@@ -412,18 +412,19 @@ pub struct JobDetail {
     pub plan: Option<Plan>,
     /// Why it paused and what may be chosen.
     pub pause_reason: Option<PauseReason>,
+    /// The pause's sentence for the operator (the same words `eio job show` prints).
+    pub pause_message: Option<String>,
     /// The last decision taken on a pause.
     pub decision: Option<Decision>,
     pub steps: Vec<JobStep>,
     pub events: Vec<JobEvent>,
 }
 
-/// A job's stored policy: `{}` for a job that has none.
-pub(crate) fn stored_policy(v: serde_json::Value) -> Result<Option<Policy>> {
-    if v.as_object().is_some_and(|o| o.is_empty()) || v.is_null() {
-        return Ok(None);
-    }
-    serde_json::from_value(v).map(Some).map_err(|e| Error::internal(format!("stored policy shape: {e}")))
+/// A job's stored policy, when it has one to show. The system's own jobs (scheduled syncs
+/// and reports, `enqueue_system_job`) store only `{"require_approval": false}`: they have
+/// no policy in this sense, and a page never fails over that.
+pub(crate) fn stored_policy(v: serde_json::Value) -> Option<Policy> {
+    serde_json::from_value(v).ok()
 }
 
 #[derive(sqlx::FromRow)]
@@ -455,16 +456,16 @@ pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
     .bind(id)
     .fetch_all(db.pool())
     .await?;
+    let pause = row.pause_reason.map(PauseReason::from_stored);
     Ok(JobDetail {
         job,
         spec: JobSpec::from_target(&row.target)?,
-        policy: stored_policy(row.policy)?,
+        policy: stored_policy(row.policy),
         plan: row.plan.and_then(|p| serde_json::from_value(p).ok()),
-        pause_reason: row.pause_reason.map(PauseReason::from_stored),
-        decision: row
-            .decision
-            .map(|d| serde_json::from_value(d).map_err(|e| Error::internal(format!("stored decision shape: {e}"))))
-            .transpose()?,
+        pause_message: pause.as_ref().map(PauseReason::message),
+        pause_reason: pause,
+        // Written by `decide_job` alone; one this version can't read is not shown.
+        decision: row.decision.and_then(|d| serde_json::from_value(d).ok()),
         steps,
         events,
     })

@@ -24,6 +24,7 @@ pub enum PauseReason {
         host: String,
         host_moid: String,
         message: String,
+        #[serde(deserialize_with = "readable")]
         blocking_vms: Vec<PausedVm>,
         choices: Vec<Choice>,
         /// The parts of the job's policy that bound the choices.
@@ -88,7 +89,7 @@ pub struct StepBlock {
     pub reason: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "readable")]
     pub blocking_vms: Vec<PausedVm>,
     /// The iDRAC concerned, for a server's step.
     #[serde(default)]
@@ -109,6 +110,17 @@ pub struct WaitedDellJob {
     pub job_id: String,
     pub state: String,
     pub finished: bool,
+}
+
+/// A stored list read as far as it can be: `null` is empty, and an entry this version can't
+/// read is left out rather than hiding the others (a pause still offers the VMs it can name).
+fn readable<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let raw: Option<Vec<serde_json::Value>> = Option::deserialize(d)?;
+    Ok(raw.unwrap_or_default().into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
 }
 
 impl PauseReason {
@@ -187,7 +199,7 @@ impl From<&eio_connectors::vcenter::BlockingVm> for PausedVm {
 pub struct Decision {
     pub choice: Choice,
     /// The VMs a shutdown or suspend applies to (moids).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "readable")]
     pub vms: Vec<String>,
     /// Who decided (their email).
     #[serde(default)]
@@ -221,7 +233,7 @@ mod tests {
 
         let step = PauseReason::from_stored(json!({
             "kind": "blocked", "step": 3, "task": "reset:idrac-1",
-            "details": {"reason": "reset_unconfirmed", "message": "may or may not", "power_state": "On"},
+            "details": {"reason": "reset_unconfirmed", "message": "may or may not", "power_state": "on"},
         }));
         assert_eq!(step.message(), "may or may not");
         let PauseReason::Blocked { details, .. } = &step else { panic!("{step:?}") };
@@ -230,6 +242,18 @@ mod tests {
         let kill =
             PauseReason::from_stored(json!({"kind": "kill_switch", "reason": "storm", "choices": ["retry", "cancel"]}));
         assert_eq!(kill.message(), "paused: the kill switch is engaged (storm)");
+
+        // One unreadable blocker doesn't hide the others; null lists are empty.
+        let partial = PauseReason::from_stored(json!({
+            "kind": "blocked_evacuation", "host": "esx-1", "host_moid": "host-1", "message": "m",
+            "blocking_vms": [{"nope": 1}, {"vm_moid": "vm-2", "vm_name": "web02", "reason_code": "host_device",
+                                           "reason": "a host CD-ROM"}],
+            "choices": ["cancel"], "policy": {"allow_vm_shutdown": false, "vm_limit": 1, "shutdown_timeout_seconds": 60},
+        }));
+        assert_eq!(partial.blocking_vms().iter().map(|v| v.vm_name.as_str()).collect::<Vec<_>>(), ["web02"]);
+        let null = PauseReason::from_stored(json!({"kind": "blocked", "step": 1, "task": "t",
+                                                   "details": {"blocking_vms": null, "message": "x"}}));
+        assert_eq!((null.blocking_vms().len(), null.message()), (0, "x".to_string()));
 
         let unknown = PauseReason::from_stored(json!({"kind": "from_the_future", "message": "ask Ann"}));
         assert_eq!(unknown, PauseReason::Unrecognized { message: "ask Ann".into() });
@@ -243,5 +267,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!((d.choice, d.vms.as_slice()), (Choice::Suspend, &["vm-1".to_string()][..]));
+        // `decide_job(id, 'retry', NULL)` from psql stores "vms": null.
+        let retry: Decision = serde_json::from_value(json!({
+            "choice": "retry", "vms": null, "by": "ann@example.test", "at": "2026-12-06T11:30:00+00:00",
+        }))
+        .unwrap();
+        assert!(retry.vms.is_empty());
     }
 }

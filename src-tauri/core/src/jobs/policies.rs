@@ -60,6 +60,112 @@ fn clean(list: &[String]) -> Vec<String> {
 
 /// Create the policy, or change the one of that name (admins; audited by the database).
 pub async fn save(db: &Database, p: &PolicyInput) -> Result<PolicyChoice> {
+    let mut conn = db.pool().acquire().await?;
+    let name = upsert(&mut conn, p).await?;
+    drop(conn);
+    find(db, &name).await
+}
+
+/// Some fields of a named policy to change; the others stay as they are. A policy that
+/// doesn't exist yet starts from [`PolicyInput::safe`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PolicyChange {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub require_approval: Option<bool>,
+    #[serde(default)]
+    pub allow_vm_shutdown: Option<bool>,
+    #[serde(default)]
+    pub allow_hard_poweroff: Option<bool>,
+    #[serde(default)]
+    pub vm_limit: Option<i32>,
+    #[serde(default)]
+    pub shutdown_timeout_seconds: Option<i32>,
+    /// Replaces the list (an empty list clears it).
+    #[serde(default)]
+    pub tag_filters: Option<Vec<String>>,
+    /// Replaces the list (an empty list clears it).
+    #[serde(default)]
+    pub folder_filters: Option<Vec<String>>,
+}
+
+impl PolicyInput {
+    /// Where a new policy starts: pause and ask — approval required, no VM shutdown, no hard
+    /// power-off (what the desktop's "Add a policy" shows too). Never another policy's
+    /// settings: a loosened `default` must not leak into a policy made later.
+    pub fn safe(name: &str) -> PolicyInput {
+        PolicyInput {
+            name: name.into(),
+            description: None,
+            require_approval: true,
+            allow_vm_shutdown: false,
+            allow_hard_poweroff: false,
+            vm_limit: 10,
+            shutdown_timeout_seconds: 300,
+            tag_filters: Vec::new(),
+            folder_filters: Vec::new(),
+        }
+    }
+}
+
+impl From<PolicyChoice> for PolicyInput {
+    fn from(p: PolicyChoice) -> Self {
+        PolicyInput {
+            name: p.name,
+            description: p.description,
+            require_approval: p.require_approval,
+            allow_vm_shutdown: p.allow_vm_shutdown,
+            allow_hard_poweroff: p.allow_hard_poweroff,
+            vm_limit: p.vm_limit,
+            shutdown_timeout_seconds: p.shutdown_timeout_seconds,
+            tag_filters: p.tag_filters,
+            folder_filters: p.folder_filters,
+        }
+    }
+}
+
+/// Change the fields given (admins), in one transaction: the row is locked while the others
+/// are read, so a change another admin makes meanwhile is not lost.
+pub async fn change(db: &Database, c: &PolicyChange) -> Result<PolicyChoice> {
+    let name = c.name.trim();
+    let mut tx = db.pool().begin().await?;
+    let existing: Option<PolicyChoice> = sqlx::query_as(
+        "SELECT name, description, require_approval, allow_vm_shutdown, allow_hard_poweroff, vm_limit,
+                shutdown_timeout_seconds, tag_filters, folder_filters
+         FROM job_policies WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let base = existing.map(PolicyInput::from).unwrap_or_else(|| PolicyInput::safe(name));
+    let merged = PolicyInput {
+        name: name.into(),
+        description: c.description.clone().or(base.description),
+        require_approval: c.require_approval.unwrap_or(base.require_approval),
+        allow_vm_shutdown: c.allow_vm_shutdown.unwrap_or(base.allow_vm_shutdown),
+        allow_hard_poweroff: c.allow_hard_poweroff.unwrap_or(base.allow_hard_poweroff),
+        vm_limit: c.vm_limit.unwrap_or(base.vm_limit),
+        shutdown_timeout_seconds: c.shutdown_timeout_seconds.unwrap_or(base.shutdown_timeout_seconds),
+        tag_filters: c.tag_filters.clone().unwrap_or(base.tag_filters),
+        folder_filters: c.folder_filters.clone().unwrap_or(base.folder_filters),
+    };
+    upsert(&mut tx, &merged).await?;
+    tx.commit().await?;
+    find(db, name).await
+}
+
+async fn find(db: &Database, name: &str) -> Result<PolicyChoice> {
+    list(db)
+        .await?
+        .into_iter()
+        .find(|x| x.name == name)
+        .ok_or_else(|| Error::not_found(format!("no job policy named \"{name}\"")))
+}
+
+/// Check `p` and write it; the trimmed name written.
+async fn upsert(conn: &mut sqlx::PgConnection, p: &PolicyInput) -> Result<String> {
     let name = p.name.trim();
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(Error::invalid(format!(
@@ -95,13 +201,9 @@ pub async fn save(db: &Database, p: &PolicyInput) -> Result<PolicyChoice> {
     .bind(p.shutdown_timeout_seconds)
     .bind(clean(&p.tag_filters))
     .bind(clean(&p.folder_filters))
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
-    list(db)
-        .await?
-        .into_iter()
-        .find(|x| x.name == name)
-        .ok_or_else(|| Error::not_found(format!("no job policy named \"{name}\"")))
+    Ok(name.to_owned())
 }
 
 /// Remove a named policy (admins). Jobs keep the policy they were submitted with (it is
@@ -283,6 +385,10 @@ pub async fn job_policies(s: &Session, _: NoInput) -> Result<Vec<PolicyChoice>> 
 
 pub async fn job_policy_save(s: &Session, p: PolicyInput) -> Result<PolicyChoice> {
     save(&s.db, &p).await
+}
+
+pub async fn job_policy_change(s: &Session, c: PolicyChange) -> Result<PolicyChoice> {
+    change(&s.db, &c).await
 }
 
 /// Which policy.

@@ -94,7 +94,7 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
     let rows: Vec<(Uuid, Option<serde_json::Value>, serde_json::Value)> =
         sqlx::query_as("SELECT id, plan, policy FROM jobs WHERE id = ANY($1)").bind(&ids).fetch_all(pool).await?;
     for (id, plan, policy) in rows {
-        plans.insert(id, (plan.and_then(|p| serde_json::from_value::<Plan>(p).ok()), jobs::stored_policy(policy)?));
+        plans.insert(id, (plan.and_then(|p| serde_json::from_value::<Plan>(p).ok()), jobs::stored_policy(policy)));
     }
     let approvals = waiting
         .into_iter()

@@ -524,7 +524,7 @@ impl Action for AwaitHost<'_> {
     }
 }
 
-/// A value's own name, as serde spells it (`PowerState::On` → "On").
+/// A value's own name, as serde spells it (`PowerState::On` → "on").
 fn word<T: serde::Serialize>(v: T) -> Option<String> {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned))
 }
