@@ -4,7 +4,7 @@ use eio_core::identity::service_identities::{ServiceIdentity, WorkerKeyInfo};
 use eio_core::identity::users::User;
 use eio_core::inventory::{FirmwareRow, HostRow, MappingRow, ServerRow, VmRow};
 use eio_core::jobs::policies::ConcurrencyLimit;
-use eio_core::jobs::{Choice, JobDetail, JobSummary, PauseReason, Submitted};
+use eio_core::jobs::{Choice, JobDetail, JobSummary, PauseReason, Plan, Submitted};
 use eio_core::pages::jobs::PolicyChoice;
 use eio_core::sources::Source;
 use eio_core::status::StatusPage;
@@ -514,36 +514,7 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
     if json {
         return print_json(s);
     }
-    let p = &s.plan;
-    println!("Plan: {}", p.summary);
-    for h in &p.hosts {
-        println!(
-            "  {}. {}{}: {} VM(s) to move, {} staying",
-            h.order,
-            h.name,
-            h.server.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(),
-            h.vms_to_move.len(),
-            h.vms_staying.len()
-        );
-    }
-    for f in &p.firmware {
-        println!("  {} {}: {} → {}", f.host, f.fqdd, f.from, f.to);
-    }
-    for v in &p.vms {
-        println!("  {} ({}): {}", v.name, v.power_state.clone().unwrap_or_default(), v.action);
-    }
-    for s in &p.servers {
-        println!("  {} ({}): {}", opt(&s.service_tag), opt(&s.idrac), s.action);
-    }
-    for f in &p.forbidden {
-        println!("  policy: {f}");
-    }
-    for n in &p.notes {
-        println!("  note: {n}");
-    }
-    for r in &p.refusals {
-        println!("  REFUSED: {r}");
-    }
+    plan(&s.plan);
     match &s.job {
         Some(j) => match (&j.schedule, j.next_run_at) {
             (Some(cron), Some(next)) => println!(
@@ -557,6 +528,47 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
         None => println!("Dry run: nothing submitted."),
     }
     Ok(())
+}
+
+/// A plan for people: what it does in order, which VMs move, what the policy forbids and
+/// what refuses it (`--json` keeps the structure).
+fn plan(p: &Plan) {
+    println!("Plan: {}", p.summary);
+    let names =
+        |vms: &[eio_core::jobs::plan::VmRef]| vms.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ");
+    for h in &p.hosts {
+        let already = if h.in_maintenance_mode { " (already in maintenance mode)" } else { "" };
+        println!(
+            "  {}. {}{}{already}",
+            h.order,
+            h.name,
+            h.server.as_deref().map(|t| format!(" (server {t})")).unwrap_or_default()
+        );
+        if !h.vms_to_move.is_empty() {
+            println!("     moves {} VM(s): {}", h.vms_to_move.len(), names(&h.vms_to_move));
+        }
+        if !h.vms_staying.is_empty() {
+            println!("     {} VM(s) stay (not running): {}", h.vms_staying.len(), names(&h.vms_staying));
+        }
+    }
+    for f in &p.firmware {
+        println!("  firmware on {}: {} {} → {}", f.host, f.fqdd, f.from, f.to);
+    }
+    for v in &p.vms {
+        println!("  {} ({}): {}", v.name, v.power_state.clone().unwrap_or_default(), v.action);
+    }
+    for s in &p.servers {
+        println!("  {} ({}): {}", opt(&s.service_tag), opt(&s.idrac), s.action);
+    }
+    for f in &p.forbidden {
+        println!("  forbidden by the policy: {f}");
+    }
+    for n in &p.notes {
+        println!("  note: {n}");
+    }
+    for r in &p.refusals {
+        println!("  REFUSED: {r}");
+    }
 }
 
 /// A pause for people: the sentence, who blocks, what may be chosen.
@@ -609,6 +621,13 @@ pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
     }
     if let Some(p) = &d.pause_reason {
         pause(j.id, p);
+    }
+    match &d.plan {
+        Some(p) => {
+            println!();
+            plan(p);
+        }
+        None => println!("no plan recorded"),
     }
     if let Some(x) = &d.decision {
         let vms = if x.vms.is_empty() { String::new() } else { format!(" {}", x.vms.join(", ")) };

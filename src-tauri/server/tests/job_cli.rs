@@ -148,6 +148,21 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     let text = shown.to_string();
     assert!(text.contains("ap@lab.test"), "the approver is recorded: {text}");
     assert!(text.contains("window agreed"), "the comment is an event: {text}");
+    // For people: the plan in order, the VMs that move by name, not JSON.
+    let mut c = approver();
+    c.args(["job", "show", &id]);
+    let out = run(c, None).await;
+    let said = String::from_utf8_lossy(&ok(&out).stdout).into_owned();
+    let moving: Vec<&str> = shown["plan"]["hosts"][0]["vms_to_move"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(!moving.is_empty(), "the lab's host runs VMs: {shown}");
+    assert!(said.contains(&format!("1. {host}")), "{said}");
+    assert!(said.contains(&format!("moves {} VM(s): {}", moving.len(), moving.join(", "))), "{said}");
+    assert!(!said.contains("\"vms_to_move\""), "not JSON: {said}");
 
     // A job on a cron schedule: a definition; each due time a run that waits for an approver.
     let mut c = operator();
