@@ -104,7 +104,7 @@ pub struct JobContext {
 }
 
 /// A step as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Step {
     pub id: Uuid,
     pub seq: i32,
@@ -238,20 +238,19 @@ impl JobContext {
         .bind(target)
         .execute(self.db.pool())
         .await?;
-        let r = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, seq, status::text AS status, external_task_id, result FROM job_steps WHERE job_id = $1 AND seq = $2",
         )
         .bind(self.job.id)
         .bind(seq)
         .fetch_one(self.db.pool())
-        .await?;
-        Ok(step_of(&r)?)
+        .await?)
     }
 
     /// This job's steps with seq in `lo..hi`, in order (how a handler finds the attempts it
     /// numbered itself).
     pub async fn steps_between(&self, lo: i32, hi: i32) -> Result<Vec<Step>, JobError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, seq, status::text AS status, external_task_id, result FROM job_steps
              WHERE job_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
         )
@@ -259,8 +258,7 @@ impl JobContext {
         .bind(lo)
         .bind(hi)
         .fetch_all(self.db.pool())
-        .await?;
-        Ok(rows.iter().map(step_of).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     /// Set a step's status (lease-checked), with its result or error.
@@ -465,14 +463,4 @@ impl JobContext {
         self.set_step(step, "succeeded", Some(value), None).await?;
         Ok(out)
     }
-}
-
-fn step_of(r: &sqlx::postgres::PgRow) -> Result<Step, sqlx::Error> {
-    Ok(Step {
-        id: r.try_get("id")?,
-        seq: r.try_get("seq")?,
-        status: r.try_get("status")?,
-        external_task_id: r.try_get("external_task_id")?,
-        result: r.try_get("result")?,
-    })
 }

@@ -16,20 +16,19 @@ use eio_core::jobs::{plan, JobSpec, Policy, SyncTarget};
 use eio_core::reports::schedule as cron;
 use eio_core::sources::SourceKind;
 use eio_core::{Database, Error, Result};
-use sqlx::Row;
 use uuid::Uuid;
 
 /// Create the sync jobs due now; returns the ids created by this call.
 pub async fn enqueue_due_syncs(db: &Database, every: Duration) -> Result<Vec<Uuid>> {
     let secs = every.as_secs().max(60) as i64;
-    let due = sqlx::query(
+    let due: Vec<(SourceKind, String, i64)> = sqlx::query_as(
         r#"
         WITH s AS (
             SELECT 'vcenter'::source_kind AS kind, id, name FROM vcenter_instances WHERE enabled
             UNION ALL SELECT 'idrac', id, name FROM idrac_endpoints WHERE enabled
             UNION ALL SELECT 'ome', id, name FROM ome_instances WHERE enabled
         )
-        SELECT s.kind::text AS kind, s.name, floor(extract(epoch FROM now()) / $1)::bigint AS slot
+        SELECT s.kind, s.name, floor(extract(epoch FROM now()) / $1)::bigint AS slot
         FROM s
         WHERE NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.source_type = s.kind AND r.source_id = s.id
                             AND r.started_at > now() - make_interval(secs => $1))
@@ -45,11 +44,7 @@ pub async fn enqueue_due_syncs(db: &Database, every: Duration) -> Result<Vec<Uui
     .fetch_all(db.pool())
     .await?;
     let mut wanted: Vec<(SourceKind, Option<String>, i64)> = Vec::new();
-    for r in due {
-        let kind: String = r.try_get("kind")?;
-        let name: String = r.try_get("name")?;
-        let slot: i64 = r.try_get("slot")?;
-        let Ok(k) = kind.parse::<SourceKind>() else { continue };
+    for (k, name, slot) in due {
         if k == SourceKind::Idrac {
             if !wanted.iter().any(|(wk, _, _)| *wk == SourceKind::Idrac) {
                 wanted.push((k, None, slot));
@@ -74,6 +69,16 @@ pub async fn enqueue_due_syncs(db: &Database, every: Duration) -> Result<Vec<Uui
     Ok(created)
 }
 
+/// A schedule definition that is due.
+#[derive(sqlx::FromRow)]
+struct DueJob {
+    id: Uuid,
+    schedule: String,
+    next_run_at: DateTime<Utc>,
+    target: serde_json::Value,
+    policy: serde_json::Value,
+}
+
 /// For every scheduled job definition (`jobs.schedule`) that is due: create its run for the
 /// due time and advance `next_run_at` to the next cron time after now (missed runs collapse
 /// into one), in one transaction holding the definition's row (`FOR UPDATE SKIP LOCKED`), so
@@ -87,7 +92,7 @@ pub async fn enqueue_due_syncs(db: &Database, every: Duration) -> Result<Vec<Uui
 pub async fn enqueue_due_runs(db: &Database) -> Result<Vec<Uuid>> {
     let mut tx = db.pool().begin().await?;
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&mut *tx).await?;
-    let due = sqlx::query(
+    let due: Vec<DueJob> = sqlx::query_as(
         "SELECT id, schedule, next_run_at, target, policy FROM jobs
          WHERE schedule IS NOT NULL AND status = 'scheduled' AND next_run_at <= now()
          ORDER BY next_run_at, id
@@ -98,10 +103,8 @@ pub async fn enqueue_due_runs(db: &Database) -> Result<Vec<Uuid>> {
     .map_err(|e| Error::from(e).context("claiming due scheduled jobs"))?;
     let mut created = Vec::new();
     for row in due {
-        let id: Uuid = row.try_get("id")?;
-        let expression: String = row.try_get("schedule")?;
-        let due_at: DateTime<Utc> = row.try_get("next_run_at")?;
-        let next = match cron::parse(&expression).and_then(|s| s.next_after(now)) {
+        let (id, due_at) = (row.id, row.next_run_at);
+        let next = match cron::parse(&row.schedule).and_then(|s| s.next_after(now)) {
             Ok(next) => Some(next),
             Err(e) => {
                 // Written past the application (psql): stop retrying it every tick.
@@ -115,8 +118,8 @@ pub async fn enqueue_due_runs(db: &Database) -> Result<Vec<Uuid>> {
         }
         // The plan of this run, from the inventory of now: what its approver approves.
         let planned = async {
-            let spec = JobSpec::from_target(&row.try_get("target")?)?;
-            let policy: Policy = serde_json::from_value(row.try_get("policy")?)
+            let spec = JobSpec::from_target(&row.target)?;
+            let policy: Policy = serde_json::from_value(row.policy.clone())
                 .map_err(|e| Error::internal(format!("the scheduled job's policy: {e}")))?;
             plan::compute(db, &spec, &policy).await
         }

@@ -22,7 +22,6 @@ use eio_core::identity::service_identities as ids;
 use eio_core::sources::SourceKind;
 use eio_core::{Database, Error, Result};
 use eio_secret::Credentials;
-use sqlx::Row;
 use uuid::Uuid;
 
 /// How often and how patiently to retry an endpoint that failed for a passing reason
@@ -144,7 +143,7 @@ pub async fn refresh_derived(db: &Database) {
 }
 
 /// What a worker needs to know about one source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SourceRow {
     pub kind: SourceKind,
     pub id: Uuid,
@@ -167,32 +166,18 @@ pub async fn sources(db: &Database, kind: SourceKind, name: Option<&str>) -> Res
     } else {
         "NULL::text AS driver_override, NULL::text AS driver_preference"
     };
-    let rows = sqlx::query(&format!(
-        "SELECT id, name, url, service_identity_id, thumbprint_sha256, insecure, site_id, routing_domain_id, {drivers}
+    let rows: Vec<SourceRow> = sqlx::query_as(&format!(
+        "SELECT $2 AS kind, id, name, url, service_identity_id AS identity_id, thumbprint_sha256 AS thumbprint,
+                insecure, site_id, routing_domain_id, {drivers}
          FROM {} WHERE enabled AND ($1::text IS NULL OR name = $1) ORDER BY name",
         kind.table()
     ))
     .bind(name)
+    .bind(kind)
     .fetch_all(db.pool())
     .await?;
     if let (Some(n), true) = (name, rows.is_empty()) {
         return Err(Error::not_found(format!("no enabled {} source named \"{n}\"", kind.as_str())));
     }
-    rows.iter()
-        .map(|r| {
-            Ok(SourceRow {
-                kind,
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                url: r.try_get("url")?,
-                identity_id: r.try_get("service_identity_id")?,
-                thumbprint: r.try_get("thumbprint_sha256")?,
-                insecure: r.try_get("insecure")?,
-                site_id: r.try_get("site_id")?,
-                routing_domain_id: r.try_get("routing_domain_id")?,
-                driver_override: r.try_get("driver_override")?,
-                driver_preference: r.try_get("driver_preference")?,
-            })
-        })
-        .collect()
+    Ok(rows)
 }

@@ -758,6 +758,12 @@ impl LabBmc {
         guard(&self.state.ledger).iter().filter(|a| a.action == action && a.refused.is_none()).count()
     }
 
+    /// Every `action` request the iDRAC received, refused or not (a second update refused
+    /// with RAC0679 is still a second update).
+    pub fn call_count(&self, action: &str) -> usize {
+        guard(&self.state.ledger).iter().filter(|a| a.action == action).count()
+    }
+
     /// The version of a component the server reports now.
     pub fn firmware_version(&self, fqdd: &str) -> Option<String> {
         self.state.spec().firmware(fqdd).map(|f| f.version.clone())

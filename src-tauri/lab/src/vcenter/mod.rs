@@ -326,6 +326,12 @@ impl LabVcenter {
         self.actions().iter().filter(|a| a.method == method && a.target == target && a.refused.is_none()).count()
     }
 
+    /// Every call of `method` on `target` the simulator received, refused or not: a duplicate
+    /// it turned away is still a duplicate (what the crash harness counts).
+    pub fn call_count(&self, method: &str, target: &str) -> usize {
+        self.actions().iter().filter(|a| a.method == method && a.target == target).count()
+    }
+
     pub fn task(&self, task: &str) -> Option<LabTaskView> {
         self.live().world.task_view(task)
     }

@@ -8,7 +8,6 @@ use eio_connectors::idrac::records::DriverKind;
 use eio_connectors::idrac::IdracEndpoint;
 use eio_connectors::vcenter::{HostState, Session, TaskInfo, TaskState};
 use eio_core::sources::SourceKind;
-use sqlx::Row;
 
 use crate::jobs::context::{JobContext, JobError, Polled};
 use crate::sync::{self, vcenter, SourceRow, Syncer};
@@ -28,9 +27,18 @@ fn failed(what: impl std::fmt::Display) -> JobError {
     JobError::Failed(what.to_string())
 }
 
+#[derive(sqlx::FromRow)]
+struct HostRow {
+    moid: String,
+    name: String,
+    cluster_moid: Option<String>,
+    vcenter: String,
+    idrac: Option<String>,
+}
+
 /// Look a host up by moid and vCenter (as the plan names them: moids repeat across vCenters).
 pub async fn host(ctx: &JobContext, moid: &str, vcenter: Option<&str>) -> Result<HostTarget, JobError> {
-    let row = sqlx::query(
+    let row: HostRow = sqlx::query_as(
         "SELECT h.moid, h.name, c.moid AS cluster_moid, vc.name AS vcenter, e.name AS idrac
          FROM esxi_hosts h JOIN vcenter_instances vc ON vc.id = h.vcenter_id
          LEFT JOIN clusters c ON c.id = h.cluster_id
@@ -45,25 +53,18 @@ pub async fn host(ctx: &JobContext, moid: &str, vcenter: Option<&str>) -> Result
     .fetch_optional(ctx.db.pool())
     .await?
     .ok_or_else(|| failed(format!("host {moid} is no longer in the inventory")))?;
-    let vcenter_name: String = row.try_get("vcenter")?;
-    let vcenter = source(ctx, SourceKind::Vcenter, &vcenter_name).await?;
-    let idrac = match row.try_get::<Option<String>, _>("idrac")? {
-        Some(name) => Some(source(ctx, SourceKind::Idrac, &name).await?),
+    let vcenter = source(ctx, SourceKind::Vcenter, &row.vcenter).await?;
+    let idrac = match &row.idrac {
+        Some(name) => Some(source(ctx, SourceKind::Idrac, name).await?),
         None => None,
     };
-    Ok(HostTarget {
-        moid: row.try_get("moid")?,
-        name: row.try_get("name")?,
-        cluster_moid: row.try_get("cluster_moid")?,
-        vcenter,
-        idrac,
-    })
+    Ok(HostTarget { moid: row.moid, name: row.name, cluster_moid: row.cluster_moid, vcenter, idrac })
 }
 
 /// The vCenter source managing the VM `moid` (in `vcenter`, when the plan says), and the
 /// VM's host moid.
 pub async fn vm(ctx: &JobContext, moid: &str, vcenter: Option<&str>) -> Result<(SourceRow, Option<String>), JobError> {
-    let row = sqlx::query(
+    let (name, host): (String, Option<String>) = sqlx::query_as(
         "SELECT vc.name AS vcenter, h.moid AS host FROM virtual_machines v
          JOIN vcenter_instances vc ON vc.id = v.vcenter_id LEFT JOIN esxi_hosts h ON h.id = v.host_id
          WHERE v.moid = $1 AND v.removed_at IS NULL AND ($2::text IS NULL OR vc.name = $2) ORDER BY vc.name LIMIT 1",
@@ -73,8 +74,7 @@ pub async fn vm(ctx: &JobContext, moid: &str, vcenter: Option<&str>) -> Result<(
     .fetch_optional(ctx.db.pool())
     .await?
     .ok_or_else(|| failed(format!("VM {moid} is no longer in the inventory")))?;
-    let name: String = row.try_get("vcenter")?;
-    Ok((source(ctx, SourceKind::Vcenter, &name).await?, row.try_get("host")?))
+    Ok((source(ctx, SourceKind::Vcenter, &name).await?, host))
 }
 
 /// The iDRAC source of a server named by service tag or iDRAC name.
