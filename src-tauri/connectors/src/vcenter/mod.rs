@@ -30,6 +30,7 @@
 //! runs random, mutated, truncated, deeply nested and huge-attribute documents through the
 //! reader for the given number of seconds and prints how many it tried.
 mod actions;
+mod blockers;
 pub mod error;
 mod inventory;
 pub mod model;
@@ -45,7 +46,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use actions::{BlockReason, BlockerSource, BlockingVm, HostState, HostVm};
+pub use actions::{HostState, HostVm};
+pub use blockers::{BlockReason, BlockerSource, BlockingVm};
 pub use error::{FaultKind, SoapFault, VcenterError};
 pub use inventory::inventory_from_page;
 pub use records::*;
