@@ -129,6 +129,14 @@ describe("an operator's first day, from an empty database", () => {
     }
     await page.getByTestId("new-user-save").waitFor({ state: "detached" });
     await screenshot(page, "settings-users");
+    // The other settings an admin keeps, for the README: the service identities (sealed for
+    // the worker keys), and the named job policies with the concurrency limits.
+    await page.getByTestId("tab-identities").click();
+    await page.getByRole("cell", { name: "idrac", exact: true }).first().waitFor();
+    await screenshot(page, "settings-identities");
+    await page.getByTestId("tab-job-policies").click();
+    await page.locator('[data-testid="policy-row"][data-name="default"]').waitFor();
+    await screenshot(page, "settings-job-policies");
   });
 
   let jobId;
