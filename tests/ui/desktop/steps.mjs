@@ -78,8 +78,8 @@ export async function siteAndRule(wd, { pattern, preview }) {
   await submit(wd, tid("region-add-save"), tid("region-code"));
   await wd.press(tid("country-add"));
   await wd.fill(tid("country-iso"), "DE");
-  await wd.choose(tid("country-region"), /^EMEA$/);
   await wd.fill(tid("country-name"), "Germany");
+  await wd.choose(tid("country-region"), /^EMEA$/);
   await submit(wd, tid("country-add-save"), tid("country-iso"));
   await wd.press(tid("site-add"));
   await wd.fill(tid("site-code"), "DE-FRA-01");
@@ -89,8 +89,8 @@ export async function siteAndRule(wd, { pattern, preview }) {
   assert.match(fra, /Germany \/ EMEA/);
 
   await wd.press(tid("rule-add"));
-  await wd.choose(tid("rule-site"), /^DE-FRA-01$/);
   await wd.fill(tid("rule-pattern"), pattern);
+  await wd.choose(tid("rule-site"), /^DE-FRA-01$/);
   await wd.press(tid("rule-preview"));
   assert.match(await wd.text(tid("rule-preview-result")), preview);
   await submit(wd, tid("rule-add-save"), tid("rule-pattern"));

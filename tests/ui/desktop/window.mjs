@@ -182,14 +182,18 @@ export class WebDriver {
       return (await value()) === text;
     });
   }
-  /** Open the select matching `css` and choose the option whose text matches `re`. */
+  /** Open the select matching `css` and choose the option whose text matches `re`, until the
+   * select shows it (a click on an option still fading in can land on nothing, and then the
+   * form would be sent without the choice). */
   async choose(css, re) {
-    await this.until(`${css} offers ${re}`, async () => {
+    const shown = () => this.execute(`${FIND_NODE} return find(arguments[0], null, "")?.value ?? null;`, [css]);
+    await this.until(`${css} shows ${re}`, async () => {
+      const now = await shown();
+      if (now !== null && re.test(now)) return true;
       if (!(await this.find('[role="option"]', re))) await this.click(await this.element(css));
       const option = await this.find('[role="option"]', re);
-      if (!option) return null;
-      await this.click(option);
-      return true;
+      if (option) await this.click(option);
+      return null;
     });
   }
   /** Poll until no rendered element matches `css` (and `re`). */
