@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use eio_connectors::http::{HttpError, Thumbprint, TlsFailure, TlsPolicy};
 use eio_connectors::vcenter::{
-    FaultKind, InventoryRecord, Session, UpdateKind, VcenterError, VmPowerState, IP_CONFIDENCE_LOW,
+    BlockReason, FaultKind, InventoryRecord, Session, UpdateKind, VcenterError, VmPowerState, IP_CONFIDENCE_LOW,
 };
 use eio_connectors::Credentials;
 use vcsim::Vcsim;
@@ -66,7 +66,24 @@ async fn inventory_matches_the_simulators_model() {
         assert_eq!(vm.nics[0].mac.len(), 17);
         assert!(vm.nics[0].network.is_some(), "{vm:?}");
         assert!(!vm.has_snapshot && !vm.is_template);
+        // vcsim gives every VM a connected ATAPI CD-ROM (a device of the host) and its files
+        // on a datastore of the inventory.
+        let cdroms: Vec<_> = vm.mobility.devices.iter().filter(|d| d.reason == BlockReason::HostDevice).collect();
+        assert_eq!(cdroms.len(), 1, "{:?}", vm.mobility);
+        assert!(cdroms[0].key.is_some(), "{:?}", vm.mobility);
+        assert!(!vm.mobility.datastores.is_empty(), "{:?}", vm.mobility);
+        assert!(
+            vm.mobility.datastores.iter().all(|d| inv.datastores.iter().any(|s| &s.moid == d)),
+            "{:?}",
+            vm.mobility
+        );
     }
+    assert!(inv
+        .datastores
+        .iter()
+        .all(|d| d.hosts.as_ref().is_some_and(|h| h.iter().all(|h| host_ids.contains(h.as_str())))));
+    assert!(inv.clusters.iter().all(|c| c.drs.as_ref().and_then(|d| d.enabled) == Some(true)), "{:?}", inv.clusters);
+    assert!(inv.hosts.iter().all(|h| h.cpu_mhz.is_some_and(|m| m > 0)), "{:?}", inv.hosts);
     assert_eq!(uuids.len(), 200, "every VM has its own uuid");
     let clustered = inv.vms.iter().filter(|v| v.cluster_moid.is_some()).count();
     assert_eq!(clustered, 150, "25 VMs in each of the 6 clusters");

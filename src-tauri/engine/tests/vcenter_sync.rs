@@ -158,6 +158,192 @@ async fn a_full_sync_matches_vcsim_and_a_second_one_changes_nothing(admin: PgPoo
     worker.drop_role().await;
 }
 
+/// A VM's synced mobility facts: (moid, `mobility` JSON).
+async fn mobility(admin: &PgPool) -> Vec<(String, serde_json::Value)> {
+    sqlx::query_as("SELECT moid, mobility FROM virtual_machines WHERE removed_at IS NULL ORDER BY name")
+        .fetch_all(admin)
+        .await
+        .unwrap()
+}
+
+/// vcsim's CD-ROMs of a VM, in its own words: (key, label, connected, backing type).
+async fn vcsim_cdroms(sim: &Vcsim, vm: &str) -> Vec<(i64, String, bool, String)> {
+    let devices = sim.property("VirtualMachine", vm, "config.hardware.device").await.unwrap();
+    devices
+        .children
+        .iter()
+        .filter(|d| d.xsi_type.as_deref().is_some_and(|t| t.ends_with("VirtualCdrom")))
+        .map(|d| {
+            (
+                d.text_of("key").unwrap().trim().parse().unwrap(),
+                d.at(&["deviceInfo", "label"]).unwrap().text.trim().to_owned(),
+                d.at(&["connectable", "connected"]).is_some_and(|c| c.text.trim() == "true"),
+                d.child("backing").and_then(|b| b.xsi_type.as_deref()).unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The host CD-ROM entries of a `mobility` JSON: (key, label).
+fn host_devices(mobility: &serde_json::Value) -> Vec<(i64, String)> {
+    mobility["devices"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no devices array in {mobility}"))
+        .iter()
+        .filter(|d| d["reason"] == "host_device")
+        .map(|d| (d["key"].as_i64().unwrap(), d["label"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// What keeps DRS from emptying a host reaches the database with the inventory (issue 20):
+/// every vcsim VM's connected host CD-ROM (label and device key as vcsim states them), its
+/// datastores (each a synced datastore mounted by synced hosts), each cluster's DRS
+/// configuration and each host's core speed. An unchanged resync writes none of it again;
+/// a CD-ROM removed in vcsim leaves that VM with no pinning device after the next full
+/// sync, and another removed while the watcher runs is applied by the watcher.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn what_pins_a_vm_is_synced_and_follows_a_removed_cdrom(admin: PgPool) {
+    let (sim, worker, syncer) = synced_vcsim(&admin, &["-dc", "1", "-cluster", "1", "-host", "3", "-vm", "4"]).await;
+    let vc: Uuid = sqlx::query_scalar("SELECT id FROM vcenter_instances").fetch_one(&admin).await.unwrap();
+
+    let vms = mobility(&admin).await;
+    assert_eq!(vms.len(), sim.counts.vms);
+    let mut pinned_by_cdrom = Vec::new();
+    for (moid, m) in &vms {
+        let cdroms = vcsim_cdroms(&sim, moid).await;
+        assert!(!cdroms.is_empty(), "vcsim gave {moid} no CD-ROM");
+        let want: Vec<(i64, String)> = cdroms
+            .iter()
+            .filter(|(_, _, connected, backing)| *connected && backing.ends_with("VirtualCdromAtapiBackingInfo"))
+            .map(|(key, label, _, _)| (*key, label.clone()))
+            .collect();
+        assert!(!want.is_empty(), "vcsim's CD-ROM of {moid} is a connected host (ATAPI) device: {cdroms:?}");
+        assert_eq!(host_devices(m), want, "{moid}: {m}");
+        pinned_by_cdrom.push(moid.clone());
+
+        // Its datastores are vcsim's, each a synced datastore mounted by synced hosts.
+        let truth: Vec<String> = sim
+            .property("VirtualMachine", moid, "datastore")
+            .await
+            .unwrap()
+            .children
+            .iter()
+            .map(|d| d.text.trim().to_owned())
+            .collect();
+        let stored: Vec<String> = serde_json::from_value(m["datastores"].clone()).unwrap();
+        assert!(!stored.is_empty(), "{moid}: {m}");
+        assert_eq!(stored, truth, "{moid}");
+        for ds in &stored {
+            let hosts: Option<Vec<String>> =
+                sqlx::query_scalar("SELECT host_moids FROM datastores WHERE vcenter_id = $1 AND moid = $2")
+                    .bind(vc)
+                    .bind(ds)
+                    .fetch_optional(&admin)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{moid}'s datastore {ds} is not in the datastores table"));
+            let hosts = hosts.unwrap_or_default();
+            let mounts = sim.property("Datastore", ds, "host").await.unwrap();
+            let mut truth: Vec<String> =
+                mounts.children.iter().filter_map(|m| m.child("key")).map(|k| k.text.trim().to_owned()).collect();
+            truth.sort();
+            let mut sorted = hosts.clone();
+            sorted.sort();
+            assert!(!hosts.is_empty(), "{ds} lists no host");
+            assert_eq!(sorted, truth, "{ds}: the hosts vcsim says mount it");
+            let known: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM esxi_hosts WHERE vcenter_id = $1 AND moid = ANY($2) AND removed_at IS NULL",
+            )
+            .bind(vc)
+            .bind(&hosts)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+            assert_eq!(known as usize, hosts.len(), "{ds} mounted by hosts not synced: {hosts:?}");
+        }
+    }
+    let drs: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT moid, drs->>'enabled' FROM clusters WHERE removed_at IS NULL")
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+    assert_eq!(drs.len(), sim.counts.clusters);
+    assert!(drs.iter().all(|(_, on)| on.as_deref() == Some("true")), "{drs:?}");
+    let speeds: Vec<(String, Option<i32>)> =
+        sqlx::query_as("SELECT moid, cpu_mhz FROM esxi_hosts WHERE removed_at IS NULL")
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+    for (host, mhz) in &speeds {
+        let truth = sim.property("HostSystem", host, "summary.hardware.cpuMhz").await.unwrap();
+        assert_eq!(*mhz, Some(truth.text.trim().parse().unwrap()), "{host}");
+    }
+
+    // Nothing changed: nothing in the ledger, no datastore row written or locked.
+    let datastore_versions = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT moid || ' ' || xmin::text || '/' || xmax::text FROM datastores ORDER BY moid",
+        )
+        .fetch_all(&admin)
+        .await
+        .unwrap()
+    };
+    let before = datastore_versions().await;
+    assert!(!before.is_empty());
+    let again = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(again.outcome, Outcome::Succeeded, "{:?}", again.error);
+    let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM inventory_changes WHERE sync_run_id = $1")
+        .bind(again.run_id)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(changes, 0, "{:?}", again.counts);
+    assert_eq!(again.counts["datastores"].changed(), 0);
+    assert_eq!(datastore_versions().await, before, "an unchanged resync rewrote datastore rows");
+
+    // The first VM's CD-ROM is removed: after a full sync it has no pinning device, the
+    // ledger says its mobility changed, and every other VM keeps its CD-ROM.
+    let freed = pinned_by_cdrom[0].clone();
+    let removed = sim.remove_cdroms(&freed).await.unwrap();
+    assert!(!removed.is_empty());
+    assert!(vcsim_cdroms(&sim, &freed).await.is_empty(), "vcsim still has the CD-ROM");
+    let resync = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(resync.outcome, Outcome::Succeeded, "{:?}", resync.error);
+    let after = mobility(&admin).await;
+    for (moid, m) in &after {
+        if *moid == freed {
+            assert_eq!(m["devices"], serde_json::json!([]), "{moid}: {m}");
+            assert!(!m["datastores"].as_array().unwrap().is_empty(), "its datastores stay: {m}");
+        } else {
+            assert_eq!(host_devices(m).len(), 1, "{moid} lost its CD-ROM too: {m}");
+        }
+    }
+    let diffs: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT v.moid, ARRAY(SELECT jsonb_object_keys(c.diff)) FROM inventory_changes c
+         JOIN virtual_machines v ON v.id = c.entity_id WHERE c.sync_run_id = $1",
+    )
+    .bind(resync.run_id)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(diffs, [(freed.clone(), vec!["mobility".to_owned()])]);
+
+    // While the watcher runs, a second VM's CD-ROM goes: the watcher applies it.
+    let Watching { source, mut listener, stop_tx, watcher } = start_watching(&admin, &syncer).await;
+    announced(&mut listener, &source.id.to_string()).await;
+    let second = pinned_by_cdrom[1].clone();
+    assert!(!sim.remove_cdroms(&second).await.unwrap().is_empty());
+    announced(&mut listener, &second).await;
+    let watched = mobility(&admin).await;
+    let m = &watched.iter().find(|(moid, _)| *moid == second).unwrap().1;
+    assert_eq!(m["devices"], serde_json::json!([]), "the watcher applied the removal: {m}");
+    let still: usize = watched.iter().filter(|(_, m)| host_devices(m).len() == 1).count();
+    assert_eq!(still, vms.len() - 2, "only the two VMs lost their CD-ROM");
+    let _ = stop_tx.send(true);
+    watcher.await.unwrap().unwrap();
+    worker.drop_role().await;
+}
+
 /// The vCenter source's watcher running, with a listener on `eio_inventory` (started
 /// before the watcher, so it sees the watcher's first batch).
 struct Watching {
@@ -326,12 +512,22 @@ async fn every_fault_is_a_clear_error_and_the_last_good_inventory_stays_byte_for
     let good = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
     assert_eq!(good.outcome, Outcome::Succeeded, "{:?}", good.error);
     assert_eq!(count(&admin, "virtual_machines").await as usize, lab.model.vms());
+    // One shared datastore per cluster, one local to each host.
+    let datastores: i64 = sqlx::query_scalar("SELECT count(*) FROM datastores").fetch_one(&admin).await.unwrap();
+    assert_eq!(datastores as usize, lab.model.clusters() + lab.model.hosts());
 
     let image = || async {
         let mut out = String::new();
-        for table in ["datacenters", "clusters", "esxi_hosts", "virtual_machines", "ip_observations"] {
+        for (table, key) in [
+            ("datacenters", "id"),
+            ("clusters", "id"),
+            ("esxi_hosts", "id"),
+            ("virtual_machines", "id"),
+            ("datastores", "moid"),
+            ("ip_observations", "id"),
+        ] {
             let rows: Vec<String> =
-                sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY id"))
+                sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY {key}"))
                     .fetch_all(&admin)
                     .await
                     .unwrap();

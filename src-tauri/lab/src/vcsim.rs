@@ -1,6 +1,8 @@
 //! Starting govmomi's vCenter simulator (`target/peers/vcsim`, built by
 //! `scripts/peers/build-vcsim`) for a test: on a free loopback port, waiting for its ready
-//! line (never sleeping), and stopping it when the handle is dropped.
+//! line (never sleeping), and stopping it when the handle is dropped. Tests change and read
+//! it with raw SOAP where our client has no method ([`Vcsim::remove_cdroms`],
+//! [`Vcsim::property`]), so what they compare with is vcsim's word, not our client's.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -9,6 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use eio_connectors::http::{HttpClient, HttpConfig, Thumbprint, TlsPolicy};
+use eio_connectors::vcenter::xml::{parse_document, Node};
 use eio_connectors::vcenter::VcenterConfig;
 use eio_connectors::Credentials;
 
@@ -151,6 +154,86 @@ impl Vcsim {
             )
             .await;
         assert!(text.contains("LoginResponse"), "raw login failed: {text}");
+    }
+
+    /// Remove every CD-ROM of VM `vm_moid` (a raw ReconfigVM_Task with one `remove`
+    /// device change per `VirtualCdrom`, followed until the task ends): what an operator
+    /// does to free a VM a host CD-ROM pins. Returns the device keys removed (none when it
+    /// had no CD-ROM, without reconfiguring anything); `Err` says what vcsim answered.
+    pub async fn remove_cdroms(&self, vm_moid: &str) -> Result<Vec<i32>, String> {
+        let http = self.http();
+        self.raw_login(&http).await;
+        let devices = self.property_on(&http, "VirtualMachine", vm_moid, "config.hardware.device").await?;
+        let keys: Vec<i32> = devices
+            .children
+            .iter()
+            .filter(|d| d.xsi_type.as_deref().is_some_and(|t| t.rsplit(':').next() == Some("VirtualCdrom")))
+            .filter_map(|d| d.text_of("key")?.trim().parse().ok())
+            .collect();
+        if keys.is_empty() {
+            return Ok(keys);
+        }
+        let changes: String = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "<deviceChange><operation>remove</operation><device xsi:type=\"VirtualCdrom\"><key>{k}</key></device></deviceChange>"
+                )
+            })
+            .collect();
+        let answer = self
+            .raw_soap(
+                &http,
+                &format!(
+                    "<ReconfigVM_Task xmlns=\"urn:vim25\"><_this type=\"VirtualMachine\">{}</_this><spec>{changes}</spec></ReconfigVM_Task>",
+                    quick_xml::escape::escape(vm_moid)
+                ),
+            )
+            .await;
+        let doc = parse_document(answer.as_bytes()).map_err(|e| format!("{e}: {answer}"))?;
+        let task = doc
+            .at(&["Body", "ReconfigVM_TaskResponse", "returnval"])
+            .map(|t| t.text.trim().to_owned())
+            .ok_or_else(|| format!("ReconfigVM_Task was refused: {answer}"))?;
+        for _ in 0..200 {
+            let info = self.property_on(&http, "Task", &task, "info").await?;
+            match info.text_of("state").map(str::trim) {
+                Some("success") => return Ok(keys),
+                Some("error") => return Err(format!("{task} failed: {answer}")),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        Err(format!("{task} did not finish"))
+    }
+
+    /// Property `path` of object `kind`:`moid` as vcsim states it (its `val` element), read
+    /// with raw SOAP on a session of its own: the truth a test compares our client's
+    /// reading with. `Err` when vcsim does not give it.
+    pub async fn property(&self, kind: &str, moid: &str, path: &str) -> Result<Node, String> {
+        let http = self.http();
+        self.raw_login(&http).await;
+        self.property_on(&http, kind, moid, path).await
+    }
+
+    async fn property_on(&self, http: &HttpClient, kind: &str, moid: &str, path: &str) -> Result<Node, String> {
+        let (kind_x, moid_x, path_x) =
+            (quick_xml::escape::escape(kind), quick_xml::escape::escape(moid), quick_xml::escape::escape(path));
+        let answer = self
+            .raw_soap(
+                http,
+                &format!(
+                    "<RetrievePropertiesEx xmlns=\"urn:vim25\"><_this type=\"PropertyCollector\">propertyCollector</_this><specSet>\
+                     <propSet><type>{kind_x}</type><pathSet>{path_x}</pathSet></propSet>\
+                     <objectSet><obj type=\"{kind_x}\">{moid_x}</obj></objectSet></specSet><options/></RetrievePropertiesEx>"
+                ),
+            )
+            .await;
+        let doc = parse_document(answer.as_bytes()).map_err(|e| format!("{e}: {answer}"))?;
+        doc.at(&["Body", "RetrievePropertiesExResponse", "returnval", "objects"])
+            .and_then(|o| o.children_named("propSet").find(|p| p.text_of("name").map(str::trim) == Some(path)))
+            .and_then(|p| p.child("val"))
+            .cloned()
+            .ok_or_else(|| format!("vcsim gave no {path} of {kind} {moid}: {answer}"))
     }
 }
 

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::actions::{prop_set, traversal, Props, HOST_STATE_PATHS};
 use super::error::{SoapFault, VcenterError};
+use super::mobility::{pinning_devices, ClusterDrs, DatastoreReach, Evacuation, PinningDevice, VmMobility};
 use super::records::VmPowerState;
 use super::soap::MoRef;
-use super::xml::Node;
 use super::Session;
 
 /// Why DRS cannot (or will not) move a VM off a host, in the operator's words.
@@ -74,6 +74,9 @@ pub struct BlockingVm {
     pub source: BlockerSource,
     /// vSphere's fault type, when DRS reported it (e.g. `VmHostAffinityRuleViolation`).
     pub fault_type: Option<String>,
+    /// What it rests on: the device (label and key), datastore or rule name.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 impl Session {
@@ -147,128 +150,12 @@ fn local(t: &str) -> &str {
     t.rsplit(':').next().unwrap_or(t)
 }
 
-/// A device of a VM that keeps it on its host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PinningDevice {
-    reason: BlockReason,
-    label: String,
-}
-
-/// Devices in `config.hardware.device` that vMotion cannot take along.
-fn pinning_devices(val: &Node) -> Vec<PinningDevice> {
-    let mut out = Vec::new();
-    for d in &val.children {
-        let kind = d.xsi_type.as_deref().map(local).unwrap_or_default();
-        let backing = d.child("backing").and_then(|b| b.xsi_type.as_deref()).map(local).unwrap_or_default();
-        let label = d
-            .at(&["deviceInfo", "label"])
-            .map(|l| l.text.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| kind.to_owned());
-        let connected = d
-            .at(&["connectable", "connected"])
-            .or_else(|| d.child("connected"))
-            .map(|c| c.text.trim() == "true")
-            .unwrap_or(true);
-        let reason = match kind {
-            "VirtualPCIPassthrough" => Some(BlockReason::PassthroughDevice),
-            "VirtualUSB" if backing == "VirtualUSBUSBBackingInfo" && connected => Some(BlockReason::UsbDevice),
-            "VirtualCdrom" | "VirtualFloppy" | "VirtualSerialPort" | "VirtualParallelPort"
-                if connected
-                    && matches!(
-                        backing,
-                        "VirtualCdromAtapiBackingInfo"
-                            | "VirtualCdromPassthroughBackingInfo"
-                            | "VirtualFloppyDeviceBackingInfo"
-                            | "VirtualSerialPortDeviceBackingInfo"
-                            | "VirtualParallelPortDeviceBackingInfo"
-                    ) =>
-            {
-                Some(BlockReason::HostDevice)
-            }
-            _ => None,
-        };
-        if let Some(reason) = reason {
-            out.push(PinningDevice { reason, label });
-        }
-    }
-    out
-}
-
-/// A DRS rule that binds VMs to (or away from) a group of hosts.
-#[derive(Debug, Clone)]
-struct VmHostRule {
-    name: String,
-    vm_group: String,
-    affine_hosts: Option<String>,
-    anti_affine_hosts: Option<String>,
-}
-
-/// What the cluster's `configurationEx` says about DRS.
-#[derive(Debug, Clone, Default)]
-struct DrsConfig {
-    /// None: not a cluster (a standalone host's compute resource).
-    enabled: Option<bool>,
-    behavior: Option<String>,
-    /// Per-VM overrides: (enabled, behavior).
-    vm_overrides: HashMap<String, (Option<bool>, Option<String>)>,
-    /// Mandatory, enabled VM/Host rules.
-    rules: Vec<VmHostRule>,
-    vm_groups: HashMap<String, BTreeSet<String>>,
-    host_groups: HashMap<String, BTreeSet<String>>,
-}
-
-impl DrsConfig {
-    fn read(cluster: Option<&Props>) -> DrsConfig {
-        let mut c = DrsConfig::default();
-        let Some(p) = cluster else { return c };
-        if p.kind != "ClusterComputeResource" {
-            return c;
-        }
-        let Some(cfg) = p.values.get("configurationEx") else {
-            c.enabled = Some(false);
-            return c;
-        };
-        c.enabled = Some(cfg.at(&["drsConfig", "enabled"]).is_some_and(|e| e.text.trim() == "true"));
-        c.behavior = cfg.at(&["drsConfig", "defaultVmBehavior"]).map(|b| b.text.trim().to_owned());
-        for o in cfg.children_named("drsVmConfig") {
-            if let Some(vm) = o.child("key").and_then(MoRef::from_node) {
-                let enabled = o.text_of("enabled").map(|t| t.trim() == "true");
-                let behavior = o.text_of("behavior").map(|t| t.trim().to_owned());
-                c.vm_overrides.insert(vm.value, (enabled, behavior));
-            }
-        }
-        for g in cfg.children_named("group") {
-            let name = g.text_of("name").unwrap_or_default().trim().to_owned();
-            match g.xsi_type.as_deref().map(local) {
-                Some("ClusterVmGroup") => {
-                    c.vm_groups
-                        .insert(name, g.children_named("vm").filter_map(MoRef::from_node).map(|m| m.value).collect());
-                }
-                Some("ClusterHostGroup") => {
-                    c.host_groups
-                        .insert(name, g.children_named("host").filter_map(MoRef::from_node).map(|m| m.value).collect());
-                }
-                _ => {}
-            }
-        }
-        for r in cfg.children_named("rule") {
-            let on = |n: &str| r.text_of(n).map(|t| t.trim() == "true");
-            if r.xsi_type.as_deref().map(local) != Some("ClusterVmHostRuleInfo")
-                || on("enabled") == Some(false)
-                || on("mandatory") != Some(true)
-            {
-                continue;
-            }
-            let text = |n: &str| r.text_of(n).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-            c.rules.push(VmHostRule {
-                name: text("name").unwrap_or_else(|| "(unnamed)".into()),
-                vm_group: text("vmGroupName").unwrap_or_default(),
-                affine_hosts: text("affineHostGroupName"),
-                anti_affine_hosts: text("antiAffineHostGroupName"),
-            });
-        }
-        c
+/// The cluster's DRS/HA configuration; a standalone host's compute resource has none
+/// (`enabled` None: not a cluster).
+fn cluster_drs(cluster: Option<&Props>) -> ClusterDrs {
+    match cluster {
+        Some(p) if p.kind == "ClusterComputeResource" => ClusterDrs::read(p.values.get("configurationEx")),
+        _ => ClusterDrs::default(),
     }
 }
 
@@ -309,10 +196,12 @@ struct Facts {
     host: String,
     host_name: String,
     objects: HashMap<String, Props>,
-    drs: DrsConfig,
+    drs: ClusterDrs,
     faults: BTreeMap<String, Vec<DrsVmFault>>,
     /// Other hosts of the cluster that are connected and out of maintenance mode.
     usable_hosts: BTreeSet<String>,
+    host_names: HashMap<String, String>,
+    datastores: HashMap<String, DatastoreReach>,
 }
 
 impl Facts {
@@ -330,18 +219,26 @@ impl Facts {
                 usable_hosts.insert(h.value);
             }
         }
+        let host_names = objects
+            .iter()
+            .filter(|(_, p)| p.kind == "HostSystem")
+            .filter_map(|(id, p)| Some((id.clone(), p.text("name")?)))
+            .collect();
+        let datastores = objects
+            .iter()
+            .filter(|(_, p)| p.kind == "Datastore")
+            .map(|(id, p)| (id.clone(), datastore_reach(id, p)))
+            .collect();
         Facts {
             host: host_moid.to_owned(),
             host_name: objects.get(host_moid).and_then(|p| p.text("name")).unwrap_or_else(|| host_moid.to_owned()),
             objects: objects.clone(),
-            drs: DrsConfig::read(cluster),
+            drs: cluster_drs(cluster),
             faults: drs_faults(cluster),
             usable_hosts,
+            host_names,
+            datastores,
         }
-    }
-
-    fn name_of(&self, moid: &str) -> String {
-        self.objects.get(moid).and_then(|p| p.text("name")).unwrap_or_else(|| moid.to_owned())
     }
 
     /// The VMs registered on the host (a VM reached by traversal whose runtime.host is it).
@@ -359,12 +256,23 @@ impl Facts {
     fn blockers(&self) -> Vec<BlockingVm> {
         let mut out: Vec<BlockingVm> = Vec::new();
         let mut seen: BTreeSet<(String, BlockReason)> = BTreeSet::new();
+        let evacuation = Evacuation {
+            host_name: &self.host_name,
+            usable_hosts: &self.usable_hosts,
+            host_names: &self.host_names,
+            drs: &self.drs,
+            datastores: &self.datastores,
+        };
         for (moid, p) in self.vms_on_host() {
             let power = p.text("runtime.powerState").and_then(|s| VmPowerState::from_vsphere(&s));
             let name = p.text("name").unwrap_or_else(|| moid.clone());
-            let devices = p.values.get("config.hardware.device").map(pinning_devices).unwrap_or_default();
-            let local_stores = self.local_datastores(p);
-            let mut push = |reason_code: BlockReason, reason: String, source: BlockerSource, fault: Option<String>| {
+            let mobility = vm_mobility(p);
+            let local_storage = !evacuation.local_datastores(&mobility).is_empty();
+            let mut push = |reason_code: BlockReason,
+                            reason: String,
+                            source: BlockerSource,
+                            fault: Option<String>,
+                            evidence: Option<String>| {
                 if seen.insert((moid.clone(), reason_code)) {
                     out.push(BlockingVm {
                         vm_moid: moid.clone(),
@@ -374,164 +282,50 @@ impl Facts {
                         reason,
                         source,
                         fault_type: fault,
+                        evidence,
                     });
                 }
             };
             // What DRS said, for any VM on the host (even one that is off now: the fault
             // stays until DRS runs again).
             for f in self.faults.get(moid).into_iter().flatten() {
-                let code = classify(&f.fault.type_name, &f.nested, &devices, !local_stores.is_empty());
+                let code = classify(&f.fault.type_name, &f.nested, &mobility.devices, local_storage);
                 let reason =
                     if f.fault.message.is_empty() { stock_reason(code).to_owned() } else { f.fault.message.clone() };
-                push(code, reason, BlockerSource::Drs, Some(f.fault.type_name.clone()));
+                push(code, reason, BlockerSource::Drs, Some(f.fault.type_name.clone()), None);
             }
             if power != Some(VmPowerState::PoweredOn) {
                 continue;
             }
-            // What the configuration says will stop DRS.
-            if self.usable_hosts.is_empty() {
-                push(
-                    BlockReason::NoTargetHost,
-                    format!(
-                        "no other host of the cluster is connected and out of maintenance mode to take it from {}",
-                        self.host_name
-                    ),
-                    BlockerSource::Configuration,
-                    None,
-                );
-            }
-            match (self.drs.enabled, self.drs.behavior.as_deref()) {
-                (None, _) => push(
-                    BlockReason::DrsDisabled,
-                    format!("{} is not in a DRS cluster: nothing moves its VMs automatically", self.host_name),
-                    BlockerSource::Configuration,
-                    None,
-                ),
-                (Some(false), _) => push(
-                    BlockReason::DrsDisabled,
-                    "DRS is disabled for the cluster: VMs are not moved automatically".into(),
-                    BlockerSource::Configuration,
-                    None,
-                ),
-                (Some(true), Some(b)) if b != "fullyAutomated" => push(
-                    BlockReason::DrsNotFullyAutomated,
-                    format!("the cluster's DRS automation level is {b}: its migrations must be applied by hand"),
-                    BlockerSource::Configuration,
-                    None,
-                ),
-                _ => {}
-            }
-            if let Some((enabled, behavior)) = self.drs.vm_overrides.get(moid) {
-                if *enabled == Some(false) {
-                    push(
-                        BlockReason::DrsDisabledForVm,
-                        "DRS is disabled for this VM (it is pinned to its host)".into(),
-                        BlockerSource::Configuration,
-                        None,
-                    );
-                } else if let Some(b) = behavior.as_deref().filter(|b| *b != "fullyAutomated") {
-                    push(
-                        BlockReason::DrsNotFullyAutomated,
-                        format!("the VM's DRS automation level is {b}: its migration must be applied by hand"),
-                        BlockerSource::Configuration,
-                        None,
-                    );
-                }
-            }
-            if !local_stores.is_empty() {
-                push(
-                    BlockReason::LocalStorage,
-                    format!(
-                        "its files are on {} which no other usable host of the cluster can reach",
-                        local_stores.join(", ")
-                    ),
-                    BlockerSource::Configuration,
-                    None,
-                );
-            }
-            for d in &devices {
-                let what = match d.reason {
-                    BlockReason::PassthroughDevice => "a PCI passthrough device",
-                    BlockReason::UsbDevice => "a USB device of the host",
-                    _ => "a device of the host",
-                };
-                push(d.reason, format!("{what} is attached ({})", d.label), BlockerSource::Configuration, None);
-            }
-            if let Some(rule) = self.binding_rule(moid) {
-                push(BlockReason::AffinityRule, rule, BlockerSource::Configuration, None);
-            }
-            let ft = p.text("runtime.faultToleranceState").unwrap_or_default();
-            if !ft.is_empty() && ft != "notConfigured" {
-                push(
-                    BlockReason::FaultTolerance,
-                    format!("fault tolerance is configured (state {ft}); DRS does not move it"),
-                    BlockerSource::Configuration,
-                    None,
-                );
+            // What the configuration says will stop DRS: the rule the plan uses too.
+            for f in evacuation.blockers_of(moid, &mobility) {
+                push(f.reason, f.sentence, BlockerSource::Configuration, None, f.evidence);
             }
         }
         out.sort_by(|a, b| (&a.vm_name, &a.vm_moid, a.reason_code).cmp(&(&b.vm_name, &b.vm_moid, b.reason_code)));
         out
     }
+}
 
-    /// Datastores of the VM that no usable other host mounts.
-    fn local_datastores(&self, vm: &Props) -> Vec<String> {
-        let mut out = Vec::new();
-        for ds in vm.morefs("datastore") {
-            let Some(p) = self.objects.get(&ds.value) else { continue };
-            let mounted: BTreeSet<String> = p
-                .values
-                .get("host")
-                .map(|h| {
-                    h.children
-                        .iter()
-                        .filter_map(|m| m.child("key"))
-                        .filter_map(MoRef::from_node)
-                        .map(|m| m.value)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let reachable = if p.values.contains_key("host") {
-                mounted.iter().any(|h| self.usable_hosts.contains(h))
-            } else {
-                p.flag("summary.multipleHostAccess").unwrap_or(true) && !self.usable_hosts.is_empty()
-            };
-            if !reachable {
-                out.push(p.text("name").unwrap_or(ds.value));
-            }
-        }
-        out
+/// A VM's mobility facts from its properties (the paths in [`VM_FACT_PATHS`]).
+fn vm_mobility(p: &Props) -> VmMobility {
+    VmMobility {
+        devices: p.values.get("config.hardware.device").map(pinning_devices).unwrap_or_default(),
+        datastores: p.morefs("datastore").into_iter().map(|m| m.value).collect(),
+        fault_tolerance: p.text("runtime.faultToleranceState").filter(|f| !f.is_empty() && f != "notConfigured"),
+        memory_reservation_mb: None,
+        cpu_reservation_mhz: None,
     }
+}
 
-    /// A mandatory VM/Host rule that leaves the VM no usable other host, described.
-    fn binding_rule(&self, vm: &str) -> Option<String> {
-        for r in &self.drs.rules {
-            if !self.drs.vm_groups.get(&r.vm_group).is_some_and(|g| g.contains(vm)) {
-                continue;
-            }
-            let empty = BTreeSet::new();
-            if let Some(g) = &r.affine_hosts {
-                let hosts = self.drs.host_groups.get(g).unwrap_or(&empty);
-                if !self.usable_hosts.iter().any(|h| hosts.contains(h)) {
-                    return Some(format!(
-                        "the mandatory VM/Host rule '{}' keeps it on host group '{g}', which has no other usable host",
-                        r.name
-                    ));
-                }
-            }
-            if let Some(g) = &r.anti_affine_hosts {
-                let hosts = self.drs.host_groups.get(g).unwrap_or(&empty);
-                if self.usable_hosts.iter().all(|h| hosts.contains(h)) {
-                    let names: Vec<String> = hosts.iter().map(|h| self.name_of(h)).collect();
-                    return Some(format!(
-                        "the mandatory VM/Host rule '{}' keeps it off host group '{g}' ({}), which holds every other usable host",
-                        r.name,
-                        names.join(", ")
-                    ));
-                }
-            }
-        }
-        None
+/// Which hosts mount a datastore (`host`'s mount keys), and whether several can.
+fn datastore_reach(moid: &str, p: &Props) -> DatastoreReach {
+    DatastoreReach {
+        name: p.text("name").unwrap_or_else(|| moid.to_owned()),
+        hosts: p.values.get("host").map(|h| {
+            h.children.iter().filter_map(|m| m.child("key")).filter_map(MoRef::from_node).map(|m| m.value).collect()
+        }),
+        multiple_host_access: p.flag("summary.multipleHostAccess"),
     }
 }
 
@@ -589,7 +383,7 @@ fn stock_reason(code: BlockReason) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::xml;
+    use super::super::xml::{self, Node};
     use super::*;
 
     fn doc(xml: &str) -> Node {
@@ -597,35 +391,8 @@ mod tests {
     }
 
     #[test]
-    fn devices_that_pin_a_vm() {
-        let val = doc(r#"<val xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-            <VirtualDevice xsi:type="VirtualPCIPassthrough"><key>13000</key><deviceInfo><label>PCI device 0</label></deviceInfo>
-              <backing xsi:type="VirtualPCIPassthroughDeviceBackingInfo"><id>0000:3b:00.0</id></backing></VirtualDevice>
-            <VirtualDevice xsi:type="VirtualUSB"><key>14000</key><deviceInfo><label>USB 1</label></deviceInfo>
-              <backing xsi:type="VirtualUSBUSBBackingInfo"><deviceName>path:1/0/1</deviceName></backing><connected>true</connected></VirtualDevice>
-            <VirtualDevice xsi:type="VirtualCdrom"><key>3000</key><deviceInfo><label>CD/DVD drive 1</label></deviceInfo>
-              <backing xsi:type="VirtualCdromAtapiBackingInfo"><deviceName>/vmfs/devices/cdrom/mpx</deviceName></backing>
-              <connectable><connected>true</connected></connectable></VirtualDevice>
-            <VirtualDevice xsi:type="VirtualCdrom"><key>3001</key><deviceInfo><label>CD/DVD drive 2</label></deviceInfo>
-              <backing xsi:type="VirtualCdromAtapiBackingInfo"/><connectable><connected>false</connected></connectable></VirtualDevice>
-            <VirtualDevice xsi:type="VirtualCdrom"><key>3002</key><deviceInfo><label>CD/DVD drive 3</label></deviceInfo>
-              <backing xsi:type="VirtualCdromIsoBackingInfo"/><connectable><connected>true</connected></connectable></VirtualDevice>
-            <VirtualDevice xsi:type="VirtualDisk"><key>2000</key></VirtualDevice></val>"#);
-        let found: Vec<(BlockReason, String)> =
-            pinning_devices(&val).into_iter().map(|d| (d.reason, d.label)).collect();
-        assert_eq!(
-            found,
-            [
-                (BlockReason::PassthroughDevice, "PCI device 0".into()),
-                (BlockReason::UsbDevice, "USB 1".into()),
-                (BlockReason::HostDevice, "CD/DVD drive 1".into()),
-            ]
-        );
-    }
-
-    #[test]
     fn drs_fault_types_become_reasons() {
-        let pci = [PinningDevice { reason: BlockReason::PassthroughDevice, label: "PCI".into() }];
+        let pci = [PinningDevice { reason: BlockReason::PassthroughDevice, label: "PCI".into(), key: None }];
         assert_eq!(classify("DisallowedMigrationDeviceAttached", &[], &pci, false), BlockReason::PassthroughDevice);
         assert_eq!(classify("DisallowedMigrationDeviceAttached", &[], &[], false), BlockReason::HostDevice);
         assert_eq!(classify("VmHostAffinityRuleViolation", &[], &[], false), BlockReason::AffinityRule);

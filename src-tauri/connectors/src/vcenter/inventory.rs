@@ -1,4 +1,4 @@
-//! The full sync: every datacenter, cluster, host and VM in one paged bulk read.
+//! The full sync: every datacenter, cluster, host, VM and datastore in one paged bulk read.
 //!
 //! Owns the paging loop (RetrievePropertiesEx, then ContinueRetrievePropertiesEx while
 //! vCenter hands back a token — never trusting one unpaged answer to be complete) and the
@@ -51,7 +51,8 @@ pub(crate) fn apply_object_content(state: &mut State, warnings: &mut Warnings, n
 
 impl Session {
     /// A full snapshot of the inventory: datacenters, clusters, hosts (clustered and
-    /// standalone) and VMs, with every seed field except `tags` (see [`Session::tags`]).
+    /// standalone), VMs and datastores, with every seed field except `tags` (see
+    /// [`Session::tags`]).
     pub async fn inventory(&self) -> Result<Inventory, VcenterError> {
         let calls_before = self.soap.calls();
         let bytes_before = self.soap.bytes();

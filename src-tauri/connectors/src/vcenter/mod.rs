@@ -33,6 +33,7 @@ mod actions;
 mod blockers;
 pub mod error;
 mod inventory;
+pub mod mobility;
 pub mod model;
 pub mod records;
 pub mod soap;

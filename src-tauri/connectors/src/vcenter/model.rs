@@ -3,12 +3,15 @@
 //!
 //! Owns the property paths we ask for (narrow ones, never whole `config`), the meaning of
 //! each one, and the derived fields (folder path, datacenter, cluster, network names,
-//! custom attribute names, guest IP confidence). A full sync and the change stream feed the
-//! same [`State`] through [`State::set`], so both produce identical records. It must never
-//! keep a response tree: each property value is turned into plain fields and dropped.
+//! custom attribute names, guest IP confidence, and what keeps a VM on its host — read
+//! with the live evacuation gate's rules, [`super::mobility`]). A full sync and the change
+//! stream feed the same [`State`] through [`State::set`], so both produce identical records.
+//! It must never keep a response tree: each property value is turned into plain fields and
+//! dropped.
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use super::mobility::{pinning_devices, ClusterDrs, PinningDevice, VmMobility};
 use super::records::*;
 use super::soap::{esc, MoRef};
 use super::xml::Node;
@@ -23,19 +26,23 @@ pub(crate) const VIEW_TYPES: &[&str] = &[
     "VirtualMachine",
     "Network",
     "DistributedVirtualPortgroup",
+    "Datastore",
 ];
 
 const FOLDER_PATHS: &[&str] = &["name", "parent"];
 const NETWORK_PATHS: &[&str] = &["name"];
 const COMPUTE_RESOURCE_PATHS: &[&str] = &["name", "parent"];
 // `configurationEx.drsConfig…` is refused by vCenter (InvalidProperty: the declared type
-// has no such member); the deprecated `configuration` still carries these.
+// has no such member); the deprecated `configuration` still carries these. The whole
+// `configurationEx` is fine (the evacuation gate reads it too): its rules, groups, per-VM
+// overrides and HA admission control are what [`ClusterDrs::read`] makes of it.
 const CLUSTER_PATHS: &[&str] = &[
     "name",
     "parent",
     "configuration.drsConfig.enabled",
     "configuration.drsConfig.defaultVmBehavior",
     "configuration.dasConfig.enabled",
+    "configurationEx",
 ];
 const HOST_PATHS: &[&str] = &[
     "name",
@@ -51,6 +58,7 @@ const HOST_PATHS: &[&str] = &[
     "summary.hardware.numCpuCores",
     "summary.hardware.numCpuThreads",
     "summary.hardware.memorySize",
+    "summary.hardware.cpuMhz",
     "customValue",
 ];
 const VM_PATHS: &[&str] = &[
@@ -58,6 +66,7 @@ const VM_PATHS: &[&str] = &[
     "parent",
     "runtime.host",
     "runtime.powerState",
+    "runtime.faultToleranceState",
     "config.uuid",
     "config.instanceUuid",
     "config.hardware.numCPU",
@@ -66,6 +75,9 @@ const VM_PATHS: &[&str] = &[
     "config.guestFullName",
     "config.annotation",
     "config.template",
+    "config.memoryAllocation.reservation",
+    "config.cpuAllocation.reservation",
+    "datastore",
     "guest.toolsStatus",
     "guest.toolsRunningStatus",
     "guest.hostName",
@@ -74,6 +86,8 @@ const VM_PATHS: &[&str] = &[
     "snapshot.rootSnapshotList",
     "customValue",
 ];
+
+const DATASTORE_PATHS: &[&str] = &["name", "summary.multipleHostAccess", "host"];
 
 /// The property specs of one PropertyFilterSpec: per type, the paths we read.
 pub(crate) const PROPERTY_SPECS: &[(&str, &[&str])] = &[
@@ -85,6 +99,7 @@ pub(crate) const PROPERTY_SPECS: &[(&str, &[&str])] = &[
     ("VirtualMachine", VM_PATHS),
     ("Network", NETWORK_PATHS),
     ("DistributedVirtualPortgroup", NETWORK_PATHS),
+    ("Datastore", DATASTORE_PATHS),
     ("CustomFieldsManager", &["field"]),
 ];
 
@@ -127,9 +142,17 @@ pub(crate) fn view_types_xml() -> String {
 }
 
 /// Elements inside property values that nothing in this module reads: mostly the
-/// details of non-network devices in `config.hardware.device`, the bulk of a VM page.
-/// Dropped while reading (see [`super::xml::Ignore`]); a reader that starts using one of
-/// these names must take it out of this list.
+/// details of non-network devices in `config.hardware.device`, the bulk of a VM page, and
+/// the per-VM and per-host parts of a cluster's `configurationEx` that say nothing about
+/// moving VMs. Dropped while reading (see [`super::xml::Ignore`]), at any depth, by local
+/// name; a reader that starts using one of these names must take it out of this list.
+///
+/// What [`pinning_devices`] and [`ClusterDrs::read`] read stays: a device's `key`,
+/// `deviceInfo.label`, `backing` (its xsi:type), `connectable.connected` and `connected`;
+/// `drsConfig`, `drsVmConfig`, `dasConfig`, `rule` and `group`. (`summary` and `datastore`
+/// here are a device's `deviceInfo.summary` and a disk backing's datastore; the
+/// properties `summary.…` and `datastore` arrive as `val` elements.) The model tests read
+/// pages through this list to keep it so.
 pub(crate) fn unread(name: &str) -> bool {
     matches!(
         name,
@@ -179,6 +202,10 @@ pub(crate) fn unread(name: &str) -> bool {
             | "sharing"
             | "deltaDiskFormat"
             | "nativeUnmanagedLinkedClone"
+            | "dasVmConfig"
+            | "dpmHostConfig"
+            | "vsanHostConfig"
+            | "vmOrchestration"
     )
 }
 
@@ -192,6 +219,7 @@ pub(crate) enum Kind {
     Host,
     Vm,
     Network,
+    Datastore,
     CustomFields,
     Other,
 }
@@ -206,6 +234,7 @@ impl Kind {
             "HostSystem" => Kind::Host,
             "VirtualMachine" => Kind::Vm,
             "Network" | "DistributedVirtualPortgroup" | "OpaqueNetwork" => Kind::Network,
+            "Datastore" => Kind::Datastore,
             "CustomFieldsManager" => Kind::CustomFields,
             _ => Kind::Other,
         }
@@ -213,7 +242,7 @@ impl Kind {
 
     /// Objects whose change can change other objects' derived fields.
     pub(crate) fn is_topology(self) -> bool {
-        !matches!(self, Kind::Vm | Kind::Other)
+        !matches!(self, Kind::Vm | Kind::Datastore | Kind::Other)
     }
 }
 
@@ -230,6 +259,8 @@ pub(crate) struct ClusterRaw {
     pub drs_enabled: Option<bool>,
     pub drs_behavior: Option<String>,
     pub ha_enabled: Option<bool>,
+    /// From the whole `configurationEx`.
+    pub drs: Option<ClusterDrs>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -249,6 +280,7 @@ pub(crate) struct HostRaw {
     pub cpu_cores: Option<u32>,
     pub cpu_threads: Option<u32>,
     pub memory_mb: Option<u64>,
+    pub cpu_mhz: Option<u32>,
     pub custom: Vec<(i32, String)>,
 }
 
@@ -296,6 +328,20 @@ pub(crate) struct VmRaw {
     pub snapshot_count: u32,
     pub is_template: bool,
     pub custom: Vec<(i32, String)>,
+    /// Devices of `config.hardware.device` that keep it on its host.
+    pub pinning: Vec<PinningDevice>,
+    /// `datastore`: moids, in vCenter's order.
+    pub datastores: Vec<String>,
+    pub fault_tolerance: Option<String>,
+    pub memory_reservation_mb: Option<i64>,
+    pub cpu_reservation_mhz: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DatastoreRaw {
+    pub name: String,
+    pub hosts: Option<Vec<String>>,
+    pub multiple_host_access: Option<bool>,
 }
 
 /// Everything known about one vCenter's objects.
@@ -306,6 +352,7 @@ pub(crate) struct State {
     pub clusters: HashMap<String, ClusterRaw>,
     pub hosts: HashMap<String, HostRaw>,
     pub vms: HashMap<String, VmRaw>,
+    pub datastores: HashMap<String, DatastoreRaw>,
     /// Custom field key → name.
     pub fields: HashMap<i32, String>,
     /// The root folder's moid (not itself in a container view of it).
@@ -323,6 +370,9 @@ impl State {
         match kind {
             Kind::Vm => {
                 self.vms.entry(obj.value.clone()).or_default();
+            }
+            Kind::Datastore => {
+                self.datastores.entry(obj.value.clone()).or_default();
             }
             Kind::Other | Kind::CustomFields => {}
             _ => {
@@ -346,6 +396,7 @@ impl State {
         self.clusters.remove(&obj.value);
         self.hosts.remove(&obj.value);
         self.vms.remove(&obj.value);
+        self.datastores.remove(&obj.value);
     }
 
     /// Set property `path` of `obj` to `val` (None: unset). Unknown paths are ignored.
@@ -365,6 +416,12 @@ impl State {
         if kind == Kind::Vm {
             if let Some(vm) = self.vms.get_mut(id) {
                 set_vm(vm, path, val);
+            }
+            return;
+        }
+        if kind == Kind::Datastore {
+            if let Some(ds) = self.datastores.get_mut(id) {
+                set_datastore(ds, path, val);
             }
             return;
         }
@@ -467,6 +524,7 @@ impl State {
             drs_enabled: c.drs_enabled,
             drs_behavior: c.drs_behavior.clone(),
             ha_enabled: c.ha_enabled,
+            drs: c.drs.clone(),
         })
     }
 
@@ -493,6 +551,7 @@ impl State {
             cpu_cores: h.cpu_cores,
             cpu_threads: h.cpu_threads,
             memory_mb: h.memory_mb,
+            cpu_mhz: h.cpu_mhz,
             tags: Vec::new(),
             custom_attributes: self.custom_attributes(&h.custom),
         })
@@ -550,13 +609,33 @@ impl State {
             host_moid,
             cluster_moid,
             datacenter_moid,
+            mobility: VmMobility {
+                devices: v.pinning.clone(),
+                datastores: v.datastores.clone(),
+                fault_tolerance: v.fault_tolerance.clone(),
+                memory_reservation_mb: v.memory_reservation_mb,
+                cpu_reservation_mhz: v.cpu_reservation_mhz,
+            },
         })
     }
 
-    /// The record of `id` if it is a datacenter, cluster, host or VM.
+    pub(crate) fn datastore(&self, id: &str) -> Option<DatastoreRecord> {
+        let d = self.datastores.get(id)?;
+        Some(DatastoreRecord {
+            moid: id.to_owned(),
+            name: d.name.clone(),
+            hosts: d.hosts.clone(),
+            multiple_host_access: d.multiple_host_access,
+        })
+    }
+
+    /// The record of `id` if it is a datacenter, cluster, host, VM or datastore.
     pub(crate) fn record(&self, id: &str) -> Option<InventoryRecord> {
         if self.vms.contains_key(id) {
             return self.vm(id).map(InventoryRecord::Vm);
+        }
+        if self.datastores.contains_key(id) {
+            return self.datastore(id).map(InventoryRecord::Datastore);
         }
         match self.places.get(id)?.kind {
             Kind::Datacenter => self.datacenter(id).map(InventoryRecord::Datacenter),
@@ -574,6 +653,7 @@ impl State {
             .filter(|(_, p)| matches!(p.kind, Kind::Datacenter | Kind::Cluster | Kind::Host))
             .map(|(id, _)| id.clone())
             .chain(self.vms.keys().cloned())
+            .chain(self.datastores.keys().cloned())
             .collect();
         ids.sort();
         ids
@@ -595,6 +675,9 @@ impl State {
         let mut vm_ids: Vec<&String> = self.vms.keys().collect();
         vm_ids.sort_by(|a, b| natural(a, b));
         inv.vms = vm_ids.into_iter().filter_map(|id| self.vm(id)).collect();
+        let mut ds_ids: Vec<&String> = self.datastores.keys().collect();
+        ds_ids.sort_by(|a, b| natural(a, b));
+        inv.datastores = ds_ids.into_iter().filter_map(|id| self.datastore(id)).collect();
         inv
     }
 }
@@ -637,6 +720,7 @@ fn set_cluster(c: &mut ClusterRaw, path: &str, val: Option<&Node>) {
         "configuration.drsConfig.enabled" => c.drs_enabled = boolean(val),
         "configuration.drsConfig.defaultVmBehavior" => c.drs_behavior = opt_text(val),
         "configuration.dasConfig.enabled" => c.ha_enabled = boolean(val),
+        "configurationEx" => c.drs = val.map(|v| ClusterDrs::read(Some(v))),
         _ => {}
     }
 }
@@ -675,6 +759,7 @@ fn set_host(h: &mut HostRaw, path: &str, val: Option<&Node>) {
         "summary.hardware.numCpuCores" => h.cpu_cores = parse(val),
         "summary.hardware.numCpuThreads" => h.cpu_threads = parse(val),
         "summary.hardware.memorySize" => h.memory_mb = parse::<u64>(val).map(|b| b / (1024 * 1024)),
+        "summary.hardware.cpuMhz" => h.cpu_mhz = parse(val),
         "config.virtualNicManagerInfo.netConfig" => h.management_ips = val.map(management_ips).unwrap_or_default(),
         "customValue" => h.custom = val.map(custom_values).unwrap_or_default(),
         _ => {}
@@ -720,7 +805,16 @@ fn set_vm(vm: &mut VmRaw, path: &str, val: Option<&Node>) {
         "config.instanceUuid" => vm.instance_uuid = opt_text(val),
         "config.hardware.numCPU" => vm.vcpu = parse(val),
         "config.hardware.memoryMB" => vm.memory_mb = parse(val),
-        "config.hardware.device" => vm.nics = val.map(nics).unwrap_or_default(),
+        "config.hardware.device" => {
+            vm.nics = val.map(nics).unwrap_or_default();
+            vm.pinning = val.map(pinning_devices).unwrap_or_default();
+        }
+        "runtime.faultToleranceState" => {
+            vm.fault_tolerance = opt_text(val).filter(|f| f != "notConfigured");
+        }
+        "config.memoryAllocation.reservation" => vm.memory_reservation_mb = parse::<i64>(val).filter(|r| *r > 0),
+        "config.cpuAllocation.reservation" => vm.cpu_reservation_mhz = parse::<i64>(val).filter(|r| *r > 0),
+        "datastore" => vm.datastores = val.map(morefs).unwrap_or_default(),
         "config.guestFullName" => vm.guest_os = opt_text(val),
         "config.annotation" => vm.notes = opt_text(val),
         "config.template" => vm.is_template = boolean(val).unwrap_or(false),
@@ -733,6 +827,33 @@ fn set_vm(vm: &mut VmRaw, path: &str, val: Option<&Node>) {
         "customValue" => vm.custom = val.map(custom_values).unwrap_or_default(),
         _ => {}
     }
+}
+
+fn set_datastore(d: &mut DatastoreRaw, path: &str, val: Option<&Node>) {
+    match path {
+        "name" => d.name = val.map(text).unwrap_or_default(),
+        "summary.multipleHostAccess" => d.multiple_host_access = boolean(val),
+        "host" => {
+            d.hosts = val.map(|v| {
+                let mut hosts: Vec<String> = v
+                    .children
+                    .iter()
+                    .filter_map(|m| m.child("key"))
+                    .filter_map(MoRef::from_node)
+                    .map(|m| m.value)
+                    .collect();
+                hosts.sort_by(|a, b| natural(a, b));
+                hosts.dedup();
+                hosts
+            })
+        }
+        _ => {}
+    }
+}
+
+/// The moids of an array of ManagedObjectReferences, in its order.
+fn morefs(val: &Node) -> Vec<String> {
+    val.children.iter().filter_map(MoRef::from_node).map(|m| m.value).collect()
 }
 
 /// Ethernet cards are the devices with a MAC address.
@@ -923,6 +1044,227 @@ mod tests {
         assert_eq!(s.cluster("c-1").unwrap().datacenter_moid.as_deref(), Some("dc-1"));
         let inv = s.inventory();
         assert_eq!((inv.datacenters.len(), inv.clusters.len(), inv.hosts.len(), inv.vms.len()), (1, 1, 1, 1));
+    }
+
+    /// One RetrievePropertiesEx page holding what a plan needs to judge an evacuation: a
+    /// cluster's whole `configurationEx` (rules, groups, a per-VM override, HA admission
+    /// control, and a per-VM HA setting nothing reads), a host's core speed, a VM's devices
+    /// (a host CD-ROM, a disk, a NIC), datastores, fault tolerance and reservations, and a
+    /// datastore's mounts. vcsim's spelling of `xsi:type` on the VM, vCenter's elsewhere.
+    const MOBILITY_PAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>
+<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>
+<objects><obj type="ClusterComputeResource">domain-c7</obj>
+ <propSet><name>name</name><val xsi:type="xsd:string">C0</val></propSet>
+ <propSet><name>configurationEx</name><val xsi:type="ClusterConfigInfoEx">
+  <dasConfig><enabled>true</enabled><admissionControlEnabled>true</admissionControlEnabled>
+   <admissionControlPolicy xsi:type="ClusterFailoverResourcesAdmissionControlPolicy"><cpuFailoverResourcesPercent>25</cpuFailoverResourcesPercent><memoryFailoverResourcesPercent>30</memoryFailoverResourcesPercent></admissionControlPolicy>
+   <heartbeatDatastore type="Datastore">datastore-11</heartbeatDatastore></dasConfig>
+  <dasVmConfig><key type="VirtualMachine">vm-21</key><restartPriority>high</restartPriority><powerOffOnIsolation>false</powerOffOnIsolation></dasVmConfig>
+  <drsConfig><enabled>true</enabled><enableVmBehaviorOverrides>true</enableVmBehaviorOverrides><defaultVmBehavior>fullyAutomated</defaultVmBehavior><vmotionRate>3</vmotionRate></drsConfig>
+  <drsVmConfig><key type="VirtualMachine">vm-22</key><enabled>true</enabled><behavior>manual</behavior></drsVmConfig>
+  <rule xsi:type="ClusterVmHostRuleInfo"><key>1</key><status>green</status><enabled>true</enabled><name>db-on-rack-a</name><mandatory>true</mandatory><userCreated>true</userCreated><vmGroupName>db</vmGroupName><affineHostGroupName>rack-a</affineHostGroupName></rule>
+  <group xsi:type="ClusterVmGroup"><name>db</name><vm type="VirtualMachine">vm-21</vm></group>
+  <group xsi:type="ClusterHostGroup"><name>rack-a</name><host type="HostSystem">host-10</host></group>
+ </val></propSet></objects>
+<objects><obj type="HostSystem">host-10</obj>
+ <propSet><name>name</name><val xsi:type="xsd:string">esx1</val></propSet>
+ <propSet><name>parent</name><val type="ClusterComputeResource" xsi:type="ManagedObjectReference">domain-c7</val></propSet>
+ <propSet><name>summary.hardware.cpuMhz</name><val xsi:type="xsd:int">2294</val></propSet></objects>
+<objects><obj type="VirtualMachine">vm-21</obj>
+ <propSet><name>name</name><val xsi:type="xsd:string">db-1</val></propSet>
+ <propSet><name>runtime.host</name><val type="HostSystem" xsi:type="ManagedObjectReference">host-10</val></propSet>
+ <propSet><name>runtime.faultToleranceState</name><val xsi:type="VirtualMachineFaultToleranceState">running</val></propSet>
+ <propSet><name>config.memoryAllocation.reservation</name><val xsi:type="xsd:long">2048</val></propSet>
+ <propSet><name>config.cpuAllocation.reservation</name><val xsi:type="xsd:long">0</val></propSet>
+ <propSet><name>datastore</name><val xsi:type="ArrayOfManagedObjectReference"><ManagedObjectReference type="Datastore">datastore-11</ManagedObjectReference><ManagedObjectReference type="Datastore">datastore-12</ManagedObjectReference></val></propSet>
+ <propSet><name>config.hardware.device</name><val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="ArrayOfVirtualDevice">
+  <VirtualDevice XMLSchema-instance:type="VirtualCdrom"><key>1697971134</key>
+   <deviceInfo XMLSchema-instance:type="Description"><label>CD/DVD drive 1</label><summary>Remote device</summary></deviceInfo>
+   <backing XMLSchema-instance:type="VirtualCdromAtapiBackingInfo"><deviceName>cdrom--201</deviceName><useAutoDetect>false</useAutoDetect></backing>
+   <connectable><startConnected>true</startConnected><allowGuestControl>true</allowGuestControl><connected>true</connected></connectable>
+   <controllerKey>202</controllerKey><unitNumber>0</unitNumber></VirtualDevice>
+  <VirtualDevice XMLSchema-instance:type="VirtualDisk"><key>2000</key>
+   <deviceInfo XMLSchema-instance:type="Description"><label>Hard disk 1</label><summary>1,024 KB</summary></deviceInfo>
+   <backing XMLSchema-instance:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] db-1/db-1.vmdk</fileName><datastore type="Datastore">datastore-11</datastore><diskMode>persistent</diskMode><thinProvisioned>true</thinProvisioned></backing>
+   <controllerKey>202</controllerKey><unitNumber>1</unitNumber><capacityInKB>1024</capacityInKB></VirtualDevice>
+  <VirtualDevice XMLSchema-instance:type="VirtualUSB"><key>14000</key><deviceInfo><label>USB 1</label></deviceInfo>
+   <backing XMLSchema-instance:type="VirtualUSBUSBBackingInfo"><deviceName>path:1/0/4</deviceName></backing><connected>true</connected></VirtualDevice>
+  <VirtualDevice XMLSchema-instance:type="VirtualVmxnet3"><key>4000</key><deviceInfo><label>Network adapter 1</label><summary>VM Network</summary></deviceInfo>
+   <backing XMLSchema-instance:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing>
+   <connectable><connected>true</connected></connectable><macAddress>00:50:56:AA:BB:01</macAddress></VirtualDevice>
+ </val></propSet></objects>
+<objects><obj type="VirtualMachine">vm-22</obj>
+ <propSet><name>name</name><val xsi:type="xsd:string">web-1</val></propSet>
+ <propSet><name>runtime.faultToleranceState</name><val xsi:type="VirtualMachineFaultToleranceState">notConfigured</val></propSet>
+ <propSet><name>config.cpuAllocation.reservation</name><val xsi:type="xsd:long">1500</val></propSet></objects>
+<objects><obj type="Datastore">datastore-11</obj>
+ <propSet><name>name</name><val xsi:type="xsd:string">shared-1</val></propSet>
+ <propSet><name>summary.multipleHostAccess</name><val xsi:type="xsd:boolean">true</val></propSet>
+ <propSet><name>host</name><val xsi:type="ArrayOfDatastoreHostMount">
+  <DatastoreHostMount xsi:type="DatastoreHostMount"><key type="HostSystem">host-11</key><mountInfo><accessMode>readWrite</accessMode><mounted>true</mounted></mountInfo></DatastoreHostMount>
+  <DatastoreHostMount xsi:type="DatastoreHostMount"><key type="HostSystem">host-10</key><mountInfo><accessMode>readWrite</accessMode><mounted>true</mounted></mountInfo></DatastoreHostMount>
+ </val></propSet></objects>
+<objects><obj type="Datastore">datastore-12</obj>
+ <propSet><name>name</name><val xsi:type="xsd:string">esx1-local</val></propSet></objects>
+</returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>"#;
+
+    #[test]
+    fn mobility_facts_are_read_through_the_page_reader() {
+        use super::super::mobility::HaAdmission;
+        use super::super::BlockReason;
+        let inv = super::super::inventory_from_page(MOBILITY_PAGE.as_bytes()).unwrap();
+
+        let db = inv.vms.iter().find(|v| v.moid == "vm-21").unwrap();
+        assert_eq!(
+            db.mobility,
+            VmMobility {
+                devices: vec![
+                    PinningDevice {
+                        reason: BlockReason::HostDevice,
+                        label: "CD/DVD drive 1".into(),
+                        key: Some(1697971134)
+                    },
+                    PinningDevice { reason: BlockReason::UsbDevice, label: "USB 1".into(), key: Some(14000) },
+                ],
+                datastores: vec!["datastore-11".into(), "datastore-12".into()],
+                fault_tolerance: Some("running".into()),
+                memory_reservation_mb: Some(2048),
+                cpu_reservation_mhz: None,
+            }
+        );
+        // The NIC is still read from the same property.
+        assert_eq!(db.nics.len(), 1);
+        assert_eq!(db.nics[0].mac, "00:50:56:aa:bb:01");
+        let web = inv.vms.iter().find(|v| v.moid == "vm-22").unwrap();
+        assert_eq!(
+            web.mobility,
+            VmMobility { cpu_reservation_mhz: Some(1500), ..VmMobility::default() },
+            "notConfigured is no fault tolerance; an absent device list pins nothing"
+        );
+
+        let drs = inv.clusters[0].drs.clone().expect("configurationEx was read");
+        assert_eq!(drs.enabled, Some(true));
+        assert_eq!(drs.behavior.as_deref(), Some("fullyAutomated"));
+        assert_eq!(drs.vm_overrides["vm-22"].behavior.as_deref(), Some("manual"));
+        assert_eq!(drs.rules.len(), 1);
+        assert_eq!(drs.rules[0].name, "db-on-rack-a");
+        assert_eq!(drs.rules[0].affine_hosts.as_deref(), Some("rack-a"));
+        assert_eq!(drs.vm_groups["db"].iter().collect::<Vec<_>>(), ["vm-21"]);
+        assert_eq!(drs.host_groups["rack-a"].iter().collect::<Vec<_>>(), ["host-10"]);
+        assert_eq!(drs.ha, Some(HaAdmission { cpu_percent: Some(25), memory_percent: Some(30), ..Default::default() }));
+        assert_eq!(inv.hosts[0].cpu_mhz, Some(2294));
+
+        assert_eq!(
+            inv.datastores,
+            [
+                DatastoreRecord {
+                    moid: "datastore-11".into(),
+                    name: "shared-1".into(),
+                    hosts: Some(vec!["host-10".into(), "host-11".into()]),
+                    multiple_host_access: Some(true),
+                },
+                DatastoreRecord {
+                    moid: "datastore-12".into(),
+                    name: "esx1-local".into(),
+                    hosts: None,
+                    multiple_host_access: None,
+                },
+            ]
+        );
+        // Datastores are records, not places: no VM's derived fields depend on them.
+        assert_eq!(db.cluster_moid.as_deref(), Some("domain-c7"));
+    }
+
+    /// The page reader still drops a disk's backing details and the cluster's per-VM HA
+    /// settings (the bulk of a big page) while keeping what the mobility rules read.
+    #[test]
+    fn the_bulk_of_a_page_is_still_dropped() {
+        let mut units: Vec<Node> = Vec::new();
+        super::super::xml::read_envelope(MOBILITY_PAGE.as_bytes(), |p| p == ["returnval"], unread, &mut |_, n| {
+            units.push(n);
+            Ok::<(), ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        let prop = |obj: &str, name: &str| -> Node {
+            let o = units
+                .iter()
+                .find(|u| u.child("obj").is_some_and(|x| x.text.trim() == obj))
+                .unwrap_or_else(|| panic!("{obj}"));
+            let p = o.children_named("propSet").find(|p| p.text_of("name") == Some(name)).unwrap();
+            p.child("val").unwrap().clone()
+        };
+        let names = |shape: &str| -> Vec<String> {
+            shape.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect()
+        };
+        let devices = prop("vm-21", "config.hardware.device").shape();
+        let read = names(&devices);
+        for dropped in ["fileName", "datastore", "diskMode", "capacityInKB", "controllerKey", "summary"] {
+            assert!(!read.iter().any(|n| n == dropped), "{dropped} is still read:\n{devices}");
+        }
+        for kept in ["key", "label", "connectable", "connected", "backing", "macAddress"] {
+            assert!(read.iter().any(|n| n == kept), "{kept} was dropped:\n{devices}");
+        }
+        assert!(devices.contains("backing xsi:type=VirtualCdromAtapiBackingInfo"), "{devices}");
+        let cfg = prop("domain-c7", "configurationEx").shape();
+        let read = names(&cfg);
+        assert!(!read.iter().any(|n| n == "dasVmConfig"), "{cfg}");
+        for kept in ["drsConfig", "drsVmConfig", "dasConfig", "admissionControlPolicy", "rule", "group", "vm", "host"] {
+            assert!(read.iter().any(|n| n == kept), "{kept} was dropped:\n{cfg}");
+        }
+        assert_eq!(prop("vm-21", "datastore").children.len(), 2);
+        assert_eq!(prop("datastore-11", "host").children.len(), 2);
+    }
+
+    /// The change stream sets and unsets the same properties: a removed CD-ROM, a
+    /// reservation set back to 0, fault tolerance turned off and a datastore unmounted
+    /// everywhere change the records as a full read would.
+    #[test]
+    fn mobility_properties_follow_changes() {
+        let mut s = State::default();
+        let vm = MoRef::new("VirtualMachine", "vm-1");
+        let doc = |x: &str| super::super::xml::parse_document(x.as_bytes()).unwrap();
+        s.set(
+            &vm,
+            "config.hardware.device",
+            Some(&doc(
+                r#"<val xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><VirtualDevice xsi:type="VirtualCdrom"><key>3000</key>
+                <deviceInfo><label>CD/DVD drive 1</label></deviceInfo><backing xsi:type="VirtualCdromAtapiBackingInfo"/>
+                <connectable><connected>true</connected></connectable></VirtualDevice></val>"#,
+            )),
+        );
+        s.set(&vm, "config.memoryAllocation.reservation", Some(&doc("<val>512</val>")));
+        s.set(&vm, "runtime.faultToleranceState", Some(&doc("<val>running</val>")));
+        let m = s.vm("vm-1").unwrap().mobility;
+        assert_eq!(m.devices.iter().map(|d| d.key).collect::<Vec<_>>(), [Some(3000)]);
+        assert_eq!((m.memory_reservation_mb, m.fault_tolerance.as_deref()), (Some(512), Some("running")));
+
+        s.set(&vm, "config.hardware.device", Some(&doc("<val/>")));
+        s.set(&vm, "config.memoryAllocation.reservation", Some(&doc("<val>0</val>")));
+        s.set(&vm, "runtime.faultToleranceState", Some(&doc("<val>notConfigured</val>")));
+        assert_eq!(s.vm("vm-1").unwrap().mobility, VmMobility::default());
+
+        let ds = MoRef::new("Datastore", "datastore-1");
+        s.set(&ds, "name", Some(&doc("<val>ds1</val>")));
+        s.set(
+            &ds,
+            "host",
+            Some(&doc(r#"<val><DatastoreHostMount><key type="HostSystem">host-2</key></DatastoreHostMount></val>"#)),
+        );
+        assert_eq!(s.datastore("datastore-1").unwrap().hosts, Some(vec!["host-2".to_owned()]));
+        s.set(&ds, "host", Some(&doc("<val/>")));
+        assert_eq!(s.datastore("datastore-1").unwrap().hosts, Some(vec![]));
+        assert!(matches!(s.record("datastore-1"), Some(InventoryRecord::Datastore(_))));
+        assert!(!Kind::of("Datastore").is_topology(), "a datastore's change never rewrites other records");
+        s.leave(&ds);
+        assert!(s.record("datastore-1").is_none());
+
+        let cluster = MoRef::new("ClusterComputeResource", "domain-c1");
+        s.set(&cluster, "configurationEx", Some(&doc("<val><drsConfig><enabled>false</enabled></drsConfig></val>")));
+        assert_eq!(s.cluster("domain-c1").unwrap().drs.and_then(|d| d.enabled), Some(false));
+        s.set(&cluster, "configurationEx", None);
+        assert_eq!(s.cluster("domain-c1").unwrap().drs, None, "unset: not known, not 'DRS off'");
     }
 
     #[test]

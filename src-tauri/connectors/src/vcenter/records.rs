@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::mobility::{ClusterDrs, VmMobility};
+
 /// `VirtualMachine.runtime.powerState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,6 +116,10 @@ pub struct ClusterRecord {
     /// `fullyAutomated` | `partiallyAutomated` | `manual`, as vCenter reports it.
     pub drs_behavior: Option<String>,
     pub ha_enabled: Option<bool>,
+    /// What the whole `configurationEx` says about moving VMs (DRS, its rules and groups,
+    /// per-VM overrides, HA admission control); None when vCenter did not give it.
+    #[serde(default)]
+    pub drs: Option<ClusterDrs>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +148,9 @@ pub struct HostRecord {
     pub cpu_cores: Option<u32>,
     pub cpu_threads: Option<u32>,
     pub memory_mb: Option<u64>,
+    /// `summary.hardware.cpuMhz`: the speed of one core.
+    #[serde(default)]
+    pub cpu_mhz: Option<u32>,
     /// Filled by the caller from [`super::Session::tags`].
     pub tags: Vec<String>,
     /// Custom attribute name → value.
@@ -219,6 +228,22 @@ pub struct VmRecord {
     pub host_moid: Option<String>,
     pub cluster_moid: Option<String>,
     pub datacenter_moid: Option<String>,
+    /// What decides whether it can leave its host: pinning devices, datastores, fault
+    /// tolerance, reservations.
+    #[serde(default)]
+    pub mobility: VmMobility,
+}
+
+/// A datastore, and which hosts mount it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatastoreRecord {
+    pub moid: String,
+    pub name: String,
+    /// Moids of the hosts that mount it (the keys of `Datastore.host`, sorted); None when
+    /// vCenter did not say.
+    pub hosts: Option<Vec<String>>,
+    /// `summary.multipleHostAccess`.
+    pub multiple_host_access: Option<bool>,
 }
 
 /// One vCenter's inventory at one moment, from a full sync.
@@ -228,6 +253,8 @@ pub struct Inventory {
     pub clusters: Vec<ClusterRecord>,
     pub hosts: Vec<HostRecord>,
     pub vms: Vec<VmRecord>,
+    #[serde(default)]
+    pub datastores: Vec<DatastoreRecord>,
     /// SOAP calls this sync made (the benchmark's budget is 12 for 10,000 VMs).
     pub soap_calls: u64,
     /// Response bytes read.
@@ -245,4 +272,5 @@ pub enum InventoryRecord {
     Cluster(ClusterRecord),
     Host(HostRecord),
     Vm(VmRecord),
+    Datastore(DatastoreRecord),
 }

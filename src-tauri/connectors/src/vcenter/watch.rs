@@ -32,7 +32,7 @@ pub enum UpdateKind {
 pub struct ObjectUpdate {
     pub kind: UpdateKind,
     pub moid: String,
-    /// `Datacenter`, `ClusterComputeResource`, `HostSystem`, `VirtualMachine`.
+    /// `Datacenter`, `ClusterComputeResource`, `HostSystem`, `VirtualMachine`, `Datastore`.
     pub object_type: String,
     /// Record fields that changed (Modify only), e.g. `["power_state"]`.
     pub changed: Vec<String>,
@@ -252,6 +252,9 @@ fn object_type_of(record: Option<&InventoryRecord>, state: &State, id: &str) -> 
         if state.vms.contains_key(id) {
             return "VirtualMachine";
         }
+        if state.datastores.contains_key(id) {
+            return "Datastore";
+        }
         match state.places.get(id).map(|p| p.kind) {
             Some(Kind::Datacenter) => "Datacenter",
             Some(Kind::Cluster) => "ClusterComputeResource",
@@ -263,6 +266,7 @@ fn object_type_of(record: Option<&InventoryRecord>, state: &State, id: &str) -> 
         Some(InventoryRecord::Host(_)) => "HostSystem",
         Some(InventoryRecord::Cluster(_)) => "ClusterComputeResource",
         Some(InventoryRecord::Datacenter(_)) => "Datacenter",
+        Some(InventoryRecord::Datastore(_)) => "Datastore",
         None => from_state(),
     }
     .to_owned()

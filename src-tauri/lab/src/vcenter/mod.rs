@@ -184,7 +184,7 @@ impl LabVcenter {
     }
 
     /// Every inventory object the lab serves (folders, datacenters, compute resources,
-    /// hosts, VMs, networks, custom fields; not datastores or tasks), as they are now: to
+    /// hosts, VMs, networks, custom fields, datastores; not tasks), as they are now: to
     /// compare a client's inventory with.
     pub fn objects(&self) -> Vec<LabObject> {
         self.live().world.inventory_objects()

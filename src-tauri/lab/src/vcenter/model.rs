@@ -374,6 +374,7 @@ fn host_props(o: &mut LabObject, n: usize, parent: &str, ptype: &str) {
         .set("summary.hardware.numCpuCores", typed("xsd:short", "48"))
         .set("summary.hardware.numCpuThreads", typed("xsd:short", "96"))
         .set("summary.hardware.memorySize", typed("xsd:long", &(768u64 * 1024 * 1024 * 1024).to_string()))
+        .set("summary.hardware.cpuMhz", typed("xsd:int", "3000"))
         .set("customValue", "<val xsi:type=\"ArrayOfCustomFieldValue\"></val>".into());
 }
 

@@ -405,7 +405,7 @@ impl World {
     }
 
     pub(crate) fn inventory_objects(&self) -> Vec<LabObject> {
-        self.objects.iter().filter(|o| !matches!(o.kind, "Datastore" | "Task")).cloned().collect()
+        self.objects.iter().filter(|o| o.kind != "Task").cloned().collect()
     }
 
     pub(crate) fn actions(&self) -> Vec<LabAction> {

@@ -9,6 +9,14 @@
 //! carrier stopped reporting get `gone_at`. Tags that can't be read make the run `partial`
 //! (the inventory still lands, keeping the tags it had).
 //!
+//! With them come the facts a job's plan judges an evacuation by (issue 20), read by the
+//! same rule as the live gate ([`vcenter::mobility`]): each VM's `mobility` (pinning
+//! devices, datastores, fault tolerance, reservations), each cluster's `drs` (its whole
+//! configurationEx), each host's `cpu_mhz`, and the `datastores` table (which hosts mount
+//! each datastore). Datastores are kept like the rest — unchanged rows untouched, a failed
+//! sync changing nothing — except that a vanished one is deleted rather than marked, and
+//! the ledger does not record them.
+//!
 //! The watcher applies each batch of changes the same way (delta mode) and announces what
 //! it changed on the `eio_inventory` channel; a lost version falls back to a full resync.
 //! Site inference and the findings engine run over its changes once they have gathered for
@@ -27,7 +35,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use eio_connectors::vcenter::{
-    self, HostRecord, Inventory, InventoryRecord, Session, UpdateKind, VcenterConfig, VcenterError, VmRecord,
+    self, ClusterRecord, DatacenterRecord, DatastoreRecord, HostRecord, Inventory, InventoryRecord, Session,
+    UpdateKind, VcenterConfig, VcenterError, VmRecord,
 };
 use eio_core::sources::SourceKind;
 use eio_core::{Error, Result};
@@ -140,20 +149,16 @@ async fn store(
     keep_tags: bool,
 ) -> std::result::Result<(), sqlx::Error> {
     let dcs = dedup(&inv.datacenters, |d| &d.moid);
-    let staged = Staged::new()
-        .column("moid", text(&dcs, |d| Some(d.moid.clone())))
-        .column("name", text(&dcs, |d| Some(d.name.clone())));
-    run.record("datacenters", snapshot::apply(tx, &DATACENTERS, source.id, run.id, staged, Mode::Full).await?);
+    run.record(
+        "datacenters",
+        snapshot::apply(tx, &DATACENTERS, source.id, run.id, stage_datacenters(&dcs), Mode::Full).await?,
+    );
 
     let clusters = dedup(&inv.clusters, |c| &c.moid);
-    let staged = Staged::new()
-        .column("moid", text(&clusters, |c| Some(c.moid.clone())))
-        .column("name", text(&clusters, |c| Some(c.name.clone())))
-        .column("datacenter_moid", text(&clusters, |c| c.datacenter_moid.clone()))
-        .column("drs_enabled", Column::Bool(clusters.iter().map(|c| c.drs_enabled).collect()))
-        .column("drs_behavior", text(&clusters, |c| c.drs_behavior.clone()))
-        .column("ha_enabled", Column::Bool(clusters.iter().map(|c| c.ha_enabled).collect()));
-    run.record("clusters", snapshot::apply(tx, &CLUSTERS, source.id, run.id, staged, Mode::Full).await?);
+    run.record(
+        "clusters",
+        snapshot::apply(tx, &CLUSTERS, source.id, run.id, stage_clusters(&clusters), Mode::Full).await?,
+    );
 
     // When tags couldn't be read, the stored ones stay as they are.
     let skip: &[&str] = if keep_tags { &["tags"] } else { &[] };
@@ -167,6 +172,8 @@ async fn store(
         "virtual_machines",
         snapshot::apply_skipping(tx, &VMS, source.id, run.id, stage_vms(&vms), Mode::Full, skip).await?,
     );
+    let datastores = dedup(&inv.datastores, |d| &d.moid);
+    run.record("datastores", store_datastores(tx, source.id, &datastores, None).await?);
 
     let counts = observe(tx, source, &hosts, &vms, true).await?;
     run.record("ip_observations", counts);
@@ -177,6 +184,69 @@ async fn store(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Make the `datastores` rows of vCenter `source` say what `datastores` says: insert new
+/// ones, update changed ones (unchanged rows are neither written nor locked, as in
+/// [`snapshot::apply`]), and delete the ones gone — every one not staged (`removed: None`,
+/// a full sync) or exactly the moids in `removed` (a change batch).
+async fn store_datastores(
+    tx: &mut Transaction<'_, Postgres>,
+    source: Uuid,
+    datastores: &[&DatastoreRecord],
+    removed: Option<&[String]>,
+) -> std::result::Result<EntityCounts, sqlx::Error> {
+    let staged = stage_datastores(datastores);
+    let row = sqlx::query(
+        r#"
+        WITH s AS (
+            SELECT moid, name,
+                   CASE WHEN jsonb_typeof(hosts) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(hosts)) END AS host_moids,
+                   multiple_host_access
+            FROM UNNEST($2::text[], $3::text[], $4::jsonb[], $5::bool[]) AS s(moid, name, hosts, multiple_host_access)
+        ),
+        fresh AS (
+            SELECT s.* FROM s LEFT JOIN datastores t ON t.vcenter_id = $1 AND t.moid = s.moid
+            WHERE t.moid IS NULL
+               OR (t.name, t.host_moids, t.multiple_host_access) IS DISTINCT FROM (s.name, s.host_moids, s.multiple_host_access)
+        ),
+        up AS (
+            INSERT INTO datastores AS t (vcenter_id, moid, name, host_moids, multiple_host_access)
+            SELECT $1, moid, name, host_moids, multiple_host_access FROM fresh
+            ON CONFLICT (vcenter_id, moid) DO UPDATE
+                SET name = EXCLUDED.name, host_moids = EXCLUDED.host_moids,
+                    multiple_host_access = EXCLUDED.multiple_host_access, last_sync = now()
+                WHERE (t.name, t.host_moids, t.multiple_host_access)
+                      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.host_moids, EXCLUDED.multiple_host_access)
+            RETURNING (xmax = 0) AS inserted
+        ),
+        gone AS (
+            DELETE FROM datastores t
+            WHERE t.vcenter_id = $1
+              AND ($6::text[] IS NULL OR t.moid = ANY($6::text[]))
+              AND NOT EXISTS (SELECT 1 FROM s WHERE s.moid = t.moid)
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM up WHERE inserted) AS created,
+               (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
+               (SELECT count(*) FROM gone) AS removed
+        "#,
+    )
+    .bind(source)
+    .bind(&staged.moid)
+    .bind(&staged.name)
+    .bind(&staged.hosts)
+    .bind(&staged.multiple_host_access)
+    .bind(removed)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(EntityCounts {
+        seen: datastores.len() as u64,
+        created: row.get::<i64, _>("created") as u64,
+        updated: row.get::<i64, _>("updated") as u64,
+        removed: row.get::<i64, _>("removed") as u64,
+        restored: 0,
+    })
 }
 
 /// Guest IPs and management IPs as observations. In a full sync, addresses the vCenter's
@@ -288,7 +358,8 @@ pub async fn vm_id(db: &eio_core::Database, source: Uuid, moid: &str) -> Result<
 mod tests {
     use super::parse_uuid;
     use super::*;
-    use eio_connectors::vcenter::{ClusterRecord, DatacenterRecord, VmPowerState};
+    use eio_connectors::vcenter::mobility::{ClusterDrs, PinningDevice, VmMobility};
+    use eio_connectors::vcenter::{BlockReason, VmPowerState};
     use serde_json::{json, Value};
     use sqlx::PgPool;
 
@@ -316,6 +387,7 @@ mod tests {
             host_moid: Some(host.into()),
             cluster_moid: Some("domain-c1".into()),
             datacenter_moid: Some("datacenter-1".into()),
+            mobility: Default::default(),
         }
     }
 
@@ -340,6 +412,7 @@ mod tests {
             cpu_cores: None,
             cpu_threads: None,
             memory_mb: None,
+            cpu_mhz: None,
             tags: Vec::new(),
             custom_attributes: BTreeMap::new(),
         }
@@ -355,6 +428,7 @@ mod tests {
                 drs_enabled: Some(true),
                 drs_behavior: None,
                 ha_enabled: None,
+                drs: None,
             }],
             hosts: vec![host("host-1"), host("host-2")],
             vms,
@@ -410,27 +484,7 @@ mod tests {
     /// diff, a vanished VM a removal; everything else is left as it was, not even locked.
     #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
     async fn a_resync_writes_exactly_what_changed_and_leaves_the_rest_untouched(pool: PgPool) {
-        use eio_core::identity::{sealing::WorkerKey, service_identities};
-        use eio_core::sources::{self as catalog, IdentityChoice, NewSource, TlsChoice};
-        let db = eio_core::Database::from_pool(pool.clone());
-        let key = WorkerKey::generate();
-        service_identities::trust_worker_key(&db, &key.public_key(), "test").await.unwrap();
-        let identity = IdentityChoice::New {
-            name: None,
-            credentials: eio_secret::Credentials::new("u", "p"),
-            rotation_period_days: 90,
-        };
-        let new = NewSource {
-            kind: SourceKind::Vcenter,
-            name: "vc".into(),
-            url: "https://vc.example/sdk".into(),
-            identity,
-            tls: TlsChoice { thumbprint: None, insecure: false },
-            site: None,
-            driver: None,
-        };
-        catalog::add(&db, &new).await.unwrap();
-        let source = sources(&db, SourceKind::Vcenter, None).await.unwrap().remove(0);
+        let source = vc_source(&pool).await;
         let first = inventory(vec![vm(1, "host-1"), vm(2, "host-1"), vm(3, "host-2")]);
         let created = store_once(&pool, &source, &first, false).await;
         assert_eq!(
@@ -471,6 +525,117 @@ mod tests {
         let tags: Vec<Vec<String>> =
             sqlx::query_scalar("SELECT tags FROM virtual_machines ORDER BY moid").fetch_all(&pool).await.unwrap();
         assert_eq!(tags, vec![vec!["prod".to_owned()]; 3]);
+    }
+
+    fn datastore(moid: &str, hosts: &[&str]) -> DatastoreRecord {
+        DatastoreRecord {
+            moid: moid.into(),
+            name: format!("{moid}-name"),
+            hosts: Some(hosts.iter().map(|h| h.to_string()).collect()),
+            multiple_host_access: Some(hosts.len() > 1),
+        }
+    }
+
+    /// Each datastore row as `moid hosts version`, the version moving when the row is
+    /// written or locked.
+    async fn datastore_rows(pool: &PgPool) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT moid || ' ' || coalesce(array_to_string(host_moids, ','), '-') || ' ' || xmin::text || '/' || xmax::text
+             FROM datastores ORDER BY moid",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    /// The mobility facts are columns like the others: stored as the connector's JSON, an
+    /// unchanged resync leaves them (and the datastore rows) alone, a change is one diff in
+    /// the ledger, a cluster whose configurationEx was not read is NULL, and a datastore
+    /// gone from the vCenter is deleted.
+    #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+    async fn mobility_drs_core_speed_and_datastores_are_stored_and_kept_in_step(pool: PgPool) {
+        let source = vc_source(&pool).await;
+        let mut pinned = vm(1, "host-1");
+        pinned.mobility = VmMobility {
+            devices: vec![PinningDevice {
+                reason: BlockReason::HostDevice,
+                label: "CD/DVD drive 1".into(),
+                key: Some(3000),
+            }],
+            datastores: vec!["datastore-1".into(), "datastore-2".into()],
+            fault_tolerance: None,
+            memory_reservation_mb: Some(1024),
+            cpu_reservation_mhz: None,
+        };
+        let mut first = inventory(vec![pinned.clone(), vm(2, "host-2")]);
+        first.hosts[0].cpu_mhz = Some(2294);
+        first.clusters[0].drs =
+            Some(ClusterDrs { enabled: Some(true), behavior: Some("fullyAutomated".into()), ..ClusterDrs::default() });
+        first.datastores = vec![datastore("datastore-1", &["host-1", "host-2"]), datastore("datastore-2", &["host-1"])];
+        store_once(&pool, &source, &first, false).await;
+
+        let stored: serde_json::Value = sqlx::query_scalar("SELECT mobility FROM virtual_machines WHERE moid = 'vm-1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(serde_json::from_value::<VmMobility>(stored.clone()).unwrap(), pinned.mobility);
+        assert_eq!(stored["devices"][0]["reason"], "host_device");
+        let drs: serde_json::Value = sqlx::query_scalar("SELECT drs FROM clusters").fetch_one(&pool).await.unwrap();
+        assert_eq!(serde_json::from_value::<ClusterDrs>(drs).unwrap(), first.clusters[0].drs.clone().unwrap());
+        let mhz: Vec<Option<i32>> =
+            sqlx::query_scalar("SELECT cpu_mhz FROM esxi_hosts ORDER BY moid").fetch_all(&pool).await.unwrap();
+        assert_eq!(mhz, [Some(2294), None]);
+        let rows = datastore_rows(&pool).await;
+        assert_eq!(
+            rows.iter().map(|r| r.rsplit_once(' ').unwrap().0).collect::<Vec<_>>(),
+            ["datastore-1 host-1,host-2", "datastore-2 host-1"]
+        );
+
+        assert!(store_once(&pool, &source, &first, false).await.is_empty(), "an unchanged resync records nothing");
+        assert_eq!(datastore_rows(&pool).await, rows, "an unchanged resync wrote or locked datastore rows");
+
+        // The CD-ROM is gone, the cluster's configuration could not be read, a datastore
+        // was unmounted from host-2 and the other removed.
+        let mut next = first.clone();
+        next.vms[0].mobility.devices.clear();
+        next.clusters[0].drs = None;
+        next.datastores = vec![datastore("datastore-1", &["host-1"])];
+        let changes = store_once(&pool, &source, &next, false).await;
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!((changes[0].0.as_str(), changes[0].1.as_str()), ("vm-1", "updated"));
+        assert_eq!(changes[0].2.as_object().unwrap().keys().collect::<Vec<_>>(), ["mobility"]);
+        assert_eq!(changes[0].2["mobility"][1]["devices"], json!([]));
+        let drs: Option<serde_json::Value> =
+            sqlx::query_scalar("SELECT drs FROM clusters").fetch_one(&pool).await.unwrap();
+        assert_eq!(drs, None, "not read is NULL, not JSON null");
+        let rows = datastore_rows(&pool).await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert!(rows[0].starts_with("datastore-1 host-1 "), "{rows:?}");
+    }
+
+    /// A vCenter source, as an admin adds it.
+    async fn vc_source(pool: &PgPool) -> SourceRow {
+        use eio_core::identity::{sealing::WorkerKey, service_identities};
+        use eio_core::sources::{self as catalog, IdentityChoice, NewSource, TlsChoice};
+        let db = eio_core::Database::from_pool(pool.clone());
+        let key = WorkerKey::generate();
+        service_identities::trust_worker_key(&db, &key.public_key(), "test").await.unwrap();
+        let identity = IdentityChoice::New {
+            name: None,
+            credentials: eio_secret::Credentials::new("u", "p"),
+            rotation_period_days: 90,
+        };
+        let new = NewSource {
+            kind: SourceKind::Vcenter,
+            name: "vc".into(),
+            url: "https://vc.example/sdk".into(),
+            identity,
+            tls: TlsChoice { thumbprint: None, insecure: false },
+            site: None,
+            driver: None,
+        };
+        catalog::add(&db, &new).await.unwrap();
+        sources(&db, SourceKind::Vcenter, None).await.unwrap().remove(0)
     }
 
     #[test]

@@ -294,6 +294,7 @@ async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::Update
     let mut clusters = Vec::new();
     let mut hosts = Vec::new();
     let mut vms = Vec::new();
+    let mut datastores = Vec::new();
     let mut left: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for change in &batch.changes {
         match (&change.kind, &change.record) {
@@ -303,6 +304,7 @@ async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::Update
                     "HostSystem" => "esxi_hosts",
                     "ClusterComputeResource" | "ComputeResource" => "clusters",
                     "Datacenter" => "datacenters",
+                    "Datastore" => "datastores",
                     _ => continue,
                 };
                 left.entry(table).or_default().push(change.moid.clone());
@@ -311,27 +313,26 @@ async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::Update
             (_, Some(InventoryRecord::Cluster(c))) => clusters.push(c.clone()),
             (_, Some(InventoryRecord::Host(h))) => hosts.push(h.clone()),
             (_, Some(InventoryRecord::Vm(v))) => vms.push(v.clone()),
+            (_, Some(InventoryRecord::Datastore(d))) => datastores.push(d.clone()),
             (_, None) => {}
         }
     }
-    if dcs.is_empty() && clusters.is_empty() && hosts.is_empty() && vms.is_empty() && left.is_empty() {
+    if dcs.is_empty()
+        && clusters.is_empty()
+        && hosts.is_empty()
+        && vms.is_empty()
+        && datastores.is_empty()
+        && left.is_empty()
+    {
         return Ok(None);
     }
     let mut run = Run::start(&syncer.db, SourceKind::Vcenter, source.id, &source.name, "delta", &syncer.worker).await?;
     let mut tx = snapshot::begin(&syncer.db).await?;
     let removed = |t: &str| Mode::Delta { removed: left.get(t).cloned().unwrap_or_default() };
     let result: std::result::Result<(), sqlx::Error> = async {
-        let staged = Staged::new()
-            .column("moid", text(&dcs, |d| Some(d.moid.clone())))
-            .column("name", text(&dcs, |d| Some(d.name.clone())));
+        let staged = stage_datacenters(&dedup(&dcs, |d| &d.moid));
         run.record("datacenters", snapshot::apply(&mut tx, &DATACENTERS, source.id, run.id, staged, removed("datacenters")).await?);
-        let staged = Staged::new()
-            .column("moid", text(&clusters, |c| Some(c.moid.clone())))
-            .column("name", text(&clusters, |c| Some(c.name.clone())))
-            .column("datacenter_moid", text(&clusters, |c| c.datacenter_moid.clone()))
-            .column("drs_enabled", Column::Bool(clusters.iter().map(|c| c.drs_enabled).collect()))
-            .column("drs_behavior", text(&clusters, |c| c.drs_behavior.clone()))
-            .column("ha_enabled", Column::Bool(clusters.iter().map(|c| c.ha_enabled).collect()));
+        let staged = stage_clusters(&dedup(&clusters, |c| &c.moid));
         run.record("clusters", snapshot::apply(&mut tx, &CLUSTERS, source.id, run.id, staged, removed("clusters")).await?);
         // Tags come from the REST API, not the change stream: keep the ones stored.
         let host_refs = dedup(&hosts, |h| &h.moid);
@@ -345,6 +346,11 @@ async fn apply_batch(syncer: &Syncer, source: &SourceRow, batch: vcenter::Update
             "virtual_machines",
             snapshot::apply_skipping(&mut tx, &VMS, source.id, run.id, stage_vms(&vm_refs), removed("virtual_machines"), &["tags"])
                 .await?,
+        );
+        let gone_datastores = left.get("datastores").cloned().unwrap_or_default();
+        run.record(
+            "datastores",
+            store_datastores(&mut tx, source.id, &dedup(&datastores, |d| &d.moid), Some(&gone_datastores)).await?,
         );
         run.record("ip_observations", observe(&mut tx, source, &host_refs, &vm_refs, false).await?);
         let moids: Vec<String> = batch.changes.iter().map(|c| c.moid.clone()).collect();
