@@ -592,12 +592,29 @@ async fn every_report_type_holds_the_same_rows_in_every_format(admin: PgPool) {
     let s = run_all_formats(&db, dir.path(), ReportType::IpamFindings, &["state=all"]).await;
     assert_eq!(column(&s, "Findings", "Type").len(), 3);
 
+    // What a maintenance gate found against the plan's prediction (as the engine records it).
+    sqlx::query(
+        r#"INSERT INTO job_events (job_id, level, message, data)
+           SELECT id, 'warning', 'esx01: the gate found 1 blocker(s) the plan did not predict and not 0 it did',
+                  '{"kind": "gate_check", "host": "host-1", "predicted": 1, "found": 2, "agreed": false,
+                    "missed": [["vm-7", "usb_device"]], "unexpected": []}'
+           FROM jobs WHERE title = 'Sync vc-lab'"#,
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
     // The audit trail is for admins: an operator's report leaves that sheet out.
     let s = run_all_formats(&db, dir.path(), ReportType::JobHistory, &[]).await;
-    assert_eq!(s.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["Jobs", "Job events"]);
+    assert_eq!(s.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["Jobs", "Job events", "Plan vs gate"]);
+    assert_eq!(column(&s, "Plan vs gate", "Agreed"), ["False"]);
+    assert_eq!(column(&s, "Plan vs gate", "Found, not predicted"), ["vm-7 usb_device"]);
+    assert_eq!(column(&s, "Plan vs gate", "Predicted"), ["1"]);
     assert_eq!(column(&s, "Jobs", "Title"), ["Sync vc-lab"]);
     let s = run_all_formats(&admin_db, dir.path(), ReportType::JobHistory, &[]).await;
-    assert_eq!(s.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["Jobs", "Job events", "Audit events"]);
+    assert_eq!(
+        s.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["Jobs", "Job events", "Plan vs gate", "Audit events"]
+    );
     assert!(column(&s, "Audit events", "Action").contains(&"report.seed"));
     let s = run_all_formats(&db, dir.path(), ReportType::JobHistory, &["from=2000-01-01", "to=2000-02-01"]).await;
     assert!(column(&s, "Jobs", "Title").is_empty(), "nothing in that range");

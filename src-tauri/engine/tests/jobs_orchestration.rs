@@ -17,6 +17,7 @@ use std::time::Duration;
 use eio_connectors::idrac::Generation;
 use eio_core::identity::sealing::WorkerKey;
 use eio_core::identity::service_identities as ids;
+use eio_core::jobs::{JobSpec, Policy};
 use eio_core::sources::{self, IdentityChoice, NewSource, SourceKind, TlsChoice};
 use eio_core::Database;
 use eio_engine::jobs::{Worker, WorkerConfig};
@@ -281,6 +282,185 @@ async fn a_blocked_evacuation_pauses_with_the_vms_and_the_operators_choice_is_ap
         .unwrap();
     assert!(events.iter().any(|m| m.contains("chose suspend")), "{events:?}");
     workers.stop().await;
+}
+
+/// Issue 20: the plan predicts from the synced inventory what the gate then finds live,
+/// and the gate records whether they agree — a blocker that appeared after the sync is a
+/// miss the job shows, not one it hides.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_gate_records_whether_it_found_what_the_plan_predicted(admin: PgPool) {
+    let e = estate(&admin, 3).await;
+    let host = e.hosts[0].clone();
+    let on_host = e.vc.host(&host).unwrap().vms;
+    let (stuck, late) = (on_host[0].clone(), on_host[1].clone());
+    assert!(e.vc.block_vm(&stuck, LabBlock::LocalStorage, "its disk is on the host's local datastore"));
+    for r in vcenter::sync_vcenters(&syncer(&admin, e.key.clone(), "resync"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    let spec: JobSpec = serde_json::from_value(json!({"type": "maintenance_mode", "hosts": [host]})).unwrap();
+    let policy: Policy = serde_json::from_value(json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false,
+        "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": false}))
+    .unwrap();
+    let plan = eio_core::jobs::plan::compute(&Database::from_pool(admin.clone()), &spec, &policy).await.unwrap();
+    let predicted: Vec<(Option<&str>, &str)> =
+        plan.blockers.iter().map(|b| (b.vm_moid.as_deref(), b.reason_code.as_str())).collect();
+    assert_eq!(predicted, [(Some(stuck.as_str()), "local_storage")], "{:#?}", plan.blockers);
+    assert_eq!(plan.blockers[0].evidence.as_deref().map(|d| d.contains("local")), Some(true), "{:?}", plan.blockers);
+
+    // A USB device connected after the sync: the gate finds it, the plan could not.
+    assert!(e.vc.block_vm(&late, LabBlock::UsbDevice, "a license dongle"));
+    let job =
+        insert_job(&admin, "maintenance_mode", json!({"type": "maintenance_mode", "hosts": [host]}), json!({})).await;
+    let workers = start_workers(&admin, &e.key, 1, Duration::from_secs(30));
+    assert_eq!(wait_status(&admin, job, &["paused", "failed", "succeeded"]).await, "paused");
+    workers.stop().await;
+    let checks: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT level::text, message, data FROM job_events WHERE job_id = $1 AND data ->> 'kind' = 'gate_check' ORDER BY id",
+    )
+    .bind(job)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let (level, message, data) = &checks[0];
+    assert_eq!(level, "warning");
+    assert_eq!(
+        (data["predicted"].clone(), data["found"].clone(), data["agreed"].clone()),
+        (json!(1), json!(2), json!(false))
+    );
+    assert_eq!(data["missed"], json!([[late, "usb_device"]]));
+    assert_eq!(data["unexpected"], json!([]));
+    assert!(message.ends_with("the gate found 1 blocker(s) the plan did not predict and not 0 it did"), "{message}");
+}
+
+/// The approval covers the blockers its plan showed: a plan submitted without them (the
+/// submitter writes the plan) is sent back for approval before anything is done, with the
+/// blockers the worker predicts.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_blocker_the_approval_did_not_acknowledge_sends_the_job_back(admin: PgPool) {
+    let e = estate(&admin, 3).await;
+    let host = e.hosts[0].clone();
+    let stuck = e.vc.host(&host).unwrap().vms[0].clone();
+    assert!(e.vc.block_vm(&stuck, LabBlock::LocalStorage, "its disk is on the host's local datastore"));
+    for r in vcenter::sync_vcenters(&syncer(&admin, e.key.clone(), "resync"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    let db = Database::from_pool(admin.clone());
+    let target = json!({"type": "maintenance_mode", "hosts": [host]});
+    let policy = json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false, "vm_limit": 5,
+                        "shutdown_timeout_seconds": 300, "require_approval": true});
+    let spec: JobSpec = serde_json::from_value(target.clone()).unwrap();
+    let mut plan =
+        eio_core::jobs::plan::compute(&db, &spec, &serde_json::from_value(policy.clone()).unwrap()).await.unwrap();
+    assert_eq!(plan.blockers.len(), 1, "{:#?}", plan.blockers);
+    // Forged: the material part as computed, the blockers left out; approved as it stood.
+    plan.blockers.clear();
+    let hash = eio_core::jobs::material_hash(&db, &plan).await.unwrap();
+    let mut stored = serde_json::to_value(&plan).unwrap();
+    stored["material"] = plan.material();
+    let job: Uuid = sqlx::query_scalar(
+        "WITH op AS (INSERT INTO users (email, role, login_role, capabilities)
+                   VALUES ('op@lab.test', 'operator', 'eio_t_forger', ARRAY['maintenance_mode']) RETURNING id)
+         INSERT INTO jobs (type, status, title, target, policy, plan, plan_hash, initiated_by_user, approved_by_user)
+         SELECT 'maintenance_mode', 'pending', 'forged', $1, $2, $3, $4, op.id, u.id
+         FROM op, users u WHERE u.email = 'admin@lab.test' RETURNING jobs.id",
+    )
+    .bind(&target)
+    .bind(&policy)
+    .bind(&stored)
+    .bind(&hash)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let workers = start_workers(&admin, &e.key, 1, Duration::from_secs(30));
+    assert_eq!(
+        wait_status(&admin, job, &["awaiting_approval", "paused", "failed", "succeeded"]).await,
+        "awaiting_approval"
+    );
+    workers.stop().await;
+    let (plan, approved_by): (serde_json::Value, Option<Uuid>) =
+        sqlx::query_as("SELECT plan, approved_by_user FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!(approved_by, None, "the old approval no longer counts");
+    assert_eq!(plan["blockers"][0]["vm_moid"], json!(stuck));
+    assert_eq!(plan["blockers"][0]["reason_code"], json!("local_storage"));
+    let said: Vec<String> = sqlx::query_scalar("SELECT message FROM job_events WHERE job_id = $1 ORDER BY id")
+        .bind(job)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    assert!(
+        said.iter().any(|m| m.contains("the plan now predicts 1 blocker(s) its approval did not acknowledge")),
+        "{said:?}"
+    );
+    // Nothing was asked of vCenter.
+    assert_eq!(e.vc.action_count("EnterMaintenanceMode_Task", &host), 0);
+}
+
+/// Every blocker the configuration says (the lab's seven kinds), synced, is predicted by the
+/// plan exactly as the gate reads it live: the same VMs with the same reason codes.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_plan_predicts_every_configuration_blocker_the_gate_finds(admin: PgPool) {
+    use eio_connectors::http::TlsPolicy;
+    use eio_connectors::vcenter::{Session, VcenterConfig};
+    use std::collections::BTreeSet;
+    let e = estate(&admin, 3).await;
+    let kinds = [
+        [LabBlock::LocalStorage, LabBlock::AffinityRule, LabBlock::PassthroughDevice],
+        [LabBlock::UsbDevice, LabBlock::DrsManual, LabBlock::DrsDisabledForVm],
+    ];
+    for (h, kinds) in kinds.iter().enumerate() {
+        let vms = e.vc.host(&e.hosts[h]).unwrap().vms;
+        for (vm, kind) in vms.iter().zip(kinds) {
+            assert!(e.vc.block_vm(vm, *kind, "blocked by the test"));
+        }
+    }
+    let ft = e.vc.host(&e.hosts[2]).unwrap().vms[0].clone();
+    assert!(e.vc.block_vm(&ft, LabBlock::FaultTolerance, "blocked by the test"));
+    for r in vcenter::sync_vcenters(&syncer(&admin, e.key.clone(), "resync"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    let mut cfg = VcenterConfig::new(e.vc.sdk_url.parse().unwrap(), Credentials::new(e.vc.username(), e.vc.password()));
+    cfg.http.tls = TlsPolicy::Pinned(e.vc.thumbprint);
+    let session = Session::login(&cfg).await.unwrap();
+    let cluster: String = sqlx::query_scalar("SELECT moid FROM clusters").fetch_one(&admin).await.unwrap();
+    let policy: Policy = serde_json::from_value(json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false,
+        "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": false}))
+    .unwrap();
+    let db = Database::from_pool(admin.clone());
+    let mut codes = BTreeSet::new();
+    for host in &e.hosts {
+        let spec: JobSpec = serde_json::from_value(json!({"type": "maintenance_mode", "hosts": [host]})).unwrap();
+        let plan = eio_core::jobs::plan::compute(&db, &spec, &policy).await.unwrap();
+        let predicted: BTreeSet<(String, String)> =
+            plan.blockers.iter().map(|b| (b.vm_moid.clone().unwrap_or_default(), b.reason_code.clone())).collect();
+        let live: BTreeSet<(String, String)> = session
+            .evacuation_blockers(&cluster, host)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| (b.vm_moid.clone(), eio_core::jobs::predict::code(b.reason_code)))
+            .collect();
+        assert_eq!(predicted, live, "{host}: {:#?}", plan.blockers);
+        codes.extend(live.into_iter().map(|(_, c)| c));
+    }
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    assert_eq!(
+        codes,
+        [
+            "affinity_rule",
+            "drs_disabled_for_vm",
+            "drs_not_fully_automated",
+            "fault_tolerance",
+            "local_storage",
+            "passthrough_device",
+            "usb_device"
+        ]
+    );
+    session.logout().await.unwrap();
 }
 
 async fn firmware_job(admin: &PgPool, e: &Estate, dir: &std::path::Path) -> Uuid {

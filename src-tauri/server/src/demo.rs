@@ -48,7 +48,10 @@ fn print_report(r: &DemoReport) {
             "  job {id} (maintenance mode for {}) was submitted by {} and awaits approval;",
             r.blocked_host, r.operator
         );
-        println!("    its evacuation is blocked by VM {}: approve it and watch the gate pause it.", r.blocked_vm);
+        println!(
+            "    its plan predicts VM {} blocks the evacuation: approve it acknowledging that, and watch the gate pause it.",
+            r.blocked_vm
+        );
     }
     let data = if r.database.starts_with("embedded") {
         format!("--data-dir {}", r.data_dir.display())
@@ -61,7 +64,7 @@ fn print_report(r: &DemoReport) {
     println!("  eio {data} server list");
     if let Some(id) = r.job_awaiting_approval {
         println!("  eio {data} job show {id}");
-        println!("  eio {data} job approve {id}");
+        println!("  eio {data} job approve {id} --acknowledge-blockers");
     }
     println!("  eio {data} serve          (the web UI: open the link with the token it prints)");
     println!("A VM powers on or off every 20-40 s (the live watcher picks it up). Ctrl-C stops the lab.");

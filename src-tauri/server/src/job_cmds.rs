@@ -45,6 +45,10 @@ pub enum JobCommand {
         id: Uuid,
         #[arg(long)]
         comment: Option<String>,
+        /// You have read the plan's predicted blockers (`eio job show ID`) and approve anyway;
+        /// needed when it has any
+        #[arg(long)]
+        acknowledge_blockers: bool,
     },
     /// Deny someone else's job
     Deny {
@@ -384,13 +388,24 @@ pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
         JobCommand::Show { id, json } => {
             output::job_detail(&api::call::<op::job_detail>(session, JobIdInput { id }).await?, json)
         }
-        JobCommand::Approve { id, comment } => {
-            let j = api::call::<op::job_approve>(session, JobCommentInput { id, comment }).await?;
+        JobCommand::Approve { id, comment, acknowledge_blockers } => {
+            let input = JobCommentInput { id, comment, acknowledge_blockers };
+            let j = api::call::<op::job_approve>(session, input).await.map_err(|e| {
+                if e.code == eio_core::error::ErrorCode::Conflict && e.message.contains("acknowledgement") {
+                    Error::conflict(format!(
+                        "{}: read them with `eio job show {id}`, then approve with --acknowledge-blockers",
+                        e.message
+                    ))
+                } else {
+                    e
+                }
+            })?;
             println!("Approved job {} ({}); it is now {}.", j.id, j.title, j.status);
             Ok(())
         }
         JobCommand::Deny { id, comment } => {
-            let j = api::call::<op::job_deny>(session, JobCommentInput { id, comment }).await?;
+            let j = api::call::<op::job_deny>(session, JobCommentInput { id, comment, acknowledge_blockers: false })
+                .await?;
             println!("Denied job {}: it is {}.", j.id, j.status);
             Ok(())
         }

@@ -534,6 +534,23 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
 /// what refuses it (`--json` keeps the structure).
 fn plan(p: &Plan) {
     println!("Plan: {}", p.summary);
+    // What will stop it comes first: approving needs these acknowledged.
+    if !p.blockers.is_empty() {
+        println!("PREDICTED BLOCKERS ({}): approving needs --acknowledge-blockers", p.blockers.len());
+        let mut host = "";
+        for b in &p.blockers {
+            if b.host != host {
+                host = &b.host;
+                println!("  emptying {host}:");
+            }
+            let who = match (&b.vm_name, &b.vm_moid) {
+                (Some(n), Some(m)) => format!("{n} ({m})"),
+                _ => "the cluster".into(),
+            };
+            let evidence = b.evidence.as_deref().map(|e| format!(" — {e}")).unwrap_or_default();
+            println!("    {who}: {} [{}]{evidence}", b.reason, b.reason_code);
+        }
+    }
     let names =
         |vms: &[eio_core::jobs::plan::VmRef]| vms.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ");
     for h in &p.hosts {

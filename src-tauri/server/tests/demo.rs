@@ -169,13 +169,38 @@ async fn the_demo_sets_up_a_working_estate_and_comes_back_the_same(pool: PgPool)
     // blocked VM stops the evacuation, so the job pauses and names it.
     let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await.unwrap();
     listener.listen("eio_jobs").await.unwrap();
-    let approve = tokio::task::spawn_blocking({
+    // Its plan predicts the blocked VM (from the sync): approving needs that acknowledged,
+    // and the refusal says how.
+    let approve = |ack: bool| {
         let mut cmd = eio_();
         cmd.env("EIO_DATABASE_URL", url_as(&pool, Some("eio_demo_approver"))).args(["job", "approve", &job]);
+        if ack {
+            cmd.arg("--acknowledge-blockers");
+        }
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    let refused = approve(false).await.unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains(&format!(
+            "the plan predicts 1 blocker(s): approving it needs their acknowledgement: read them with `eio job show {job}`, then approve with --acknowledge-blockers"
+        )),
+        "{said}"
+    );
+    let show = tokio::task::spawn_blocking({
+        let mut cmd = eio_();
+        cmd.env("EIO_DATABASE_URL", url_as(&pool, Some("eio_demo_approver"))).args(["job", "show", &job]);
         move || cmd.output().unwrap()
     })
     .await
     .unwrap();
+    ok(&show);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    let first = shown.lines().skip_while(|l| !l.starts_with("Plan: ")).nth(1).unwrap_or_default();
+    assert_eq!(first, "PREDICTED BLOCKERS (1): approving needs --acknowledge-blockers", "{shown}");
+    assert!(shown.contains("[local_storage]"), "{shown}");
+    let approve = approve(true).await.unwrap();
     ok(&approve);
     let paused = tokio::time::timeout(std::time::Duration::from_secs(300), async {
         loop {

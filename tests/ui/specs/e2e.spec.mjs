@@ -126,8 +126,14 @@ describe("EIO in a browser", () => {
     await page.getByTestId("tab-approvals").click();
     const card = page.locator(`[data-testid="approval-card"][data-job-id="${jobId}"]`);
     await card.getByTestId("plan-summary").waitFor();
+    // The plan says first what will stop it: the lab's pinned VM, predicted from the sync.
+    const blocker = card.locator(`[data-testid="plan-blocker"][data-vm="${stack.lab.blocked.moid}"]`);
+    await blocker.waitFor();
+    assert.equal(await blocker.getAttribute("data-reason"), "affinity_rule");
+    assert.equal(await card.getByTestId("approve").isDisabled(), true, "approving needs the blockers acknowledged");
     await screenshot(page, "approval-queue");
     await card.getByRole("textbox").fill("Checked with the cluster owner");
+    await card.getByTestId("acknowledge-blockers").check();
     await card.getByTestId("approve").click();
     await card.waitFor({ state: "detached" });
     await page.goto(`${stack.base}/#/jobs/${jobId}`);

@@ -698,7 +698,12 @@ export type JobCancelInput = { id: string, reason: string | null, };
 /**
  * Approve or deny a job, with an optional comment for the record.
  */
-export type JobCommentInput = { id: string, comment: string | null, };
+export type JobCommentInput = { id: string, comment: string | null, 
+/**
+ * Approving: the approver has read the plan's predicted blockers and approves anyway
+ * (needed when there are any; ignored when denying).
+ */
+acknowledge_blockers: boolean, };
 
 /**
  * The answer to a paused job: cancel, retry, or shut down / suspend blocking VMs (moids).
@@ -1104,6 +1109,11 @@ forbidden: Array<string>,
  */
 refusals: Array<string>, 
 /**
+ * What the inventory says will keep DRS from emptying a host, per host in order:
+ * approving the plan needs an acknowledgement of these.
+ */
+blockers: Array<PredictedBlocker>, 
+/**
  * Notes for the approver that change nothing.
  */
 notes: Array<string>, cluster_id: string | null, site_id: string | null, };
@@ -1193,6 +1203,33 @@ export type PolicyNameInput = { name: string, };
 export type PowerAction = "shutdown" | "power_off" | "suspend" | "reset" | "power_cycle";
 
 export type PowerTarget = { action: PowerAction, vms: Array<string>, servers: Array<string>, };
+
+/**
+ * Something the synced inventory says will stop the job emptying a host: a VM DRS can't
+ * move (its code is the run-time gate's `reason_code`), or a cluster without room for one
+ * host's VMs (`insufficient_resources`, no VM).
+ */
+export type PredictedBlocker = { 
+/**
+ * The host being emptied.
+ */
+host: string, host_moid: string, 
+/**
+ * The vCenter that manages the host (moids repeat across vCenters).
+ */
+vcenter: string | null, vm_moid: string | null, vm_name: string | null, 
+/**
+ * A stable code (`host_device`, `local_storage`, `affinity_rule`, `insufficient_resources`, …).
+ */
+reason_code: string, 
+/**
+ * What to tell the approver.
+ */
+reason: string, 
+/**
+ * What it rests on: the device (label and key), datastore, rule name or figures.
+ */
+evidence: string | null, };
 
 /**
  * A prefix where it sits in the hierarchy, with its utilization.

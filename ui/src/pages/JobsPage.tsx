@@ -4,6 +4,7 @@ import {
   Badge,
   Button,
   Card,
+  Checkbox,
   Group,
   Modal,
   SegmentedControl,
@@ -171,7 +172,8 @@ function ApprovalQueue(props: { model: Model; onDecided: () => void }) {
   return (
     <Stack>
       {props.model.approvals.map((a) => (
-        <ApprovalCard key={a.job.id} item={a} onDecided={props.onDecided} />
+        // Keyed by its blockers too: a plan sent back with new ones starts unacknowledged.
+        <ApprovalCard key={`${a.job.id}/${JSON.stringify(a.plan?.blockers ?? [])}`} item={a} onDecided={props.onDecided} />
       ))}
     </Stack>
   );
@@ -182,12 +184,14 @@ function ApprovalCard(props: { item: ApprovalItem; onDecided: () => void }) {
   const me = useMe();
   const may = useMay();
   const [comment, setComment] = useState("");
+  const [acknowledged, setAcknowledged] = useState(false);
   const [busy, setBusy] = useState<"approve" | "deny" | null>(null);
+  const blockers = plan?.blockers.length ?? 0;
   const own = !!me?.email && job.initiated_by === me.email;
   const decide = async (how: "approve" | "deny") => {
     setBusy(how);
     try {
-      const input = { id: job.id, comment: comment.trim() || null };
+      const input = { id: job.id, comment: comment.trim() || null, acknowledge_blockers: how === "approve" && acknowledged };
       const j = how === "approve" ? await api.job_approve(input) : await api.job_deny(input);
       notifications.show({ color: how === "approve" ? "green" : "gray", message: `${j.title}: ${words(j.status)}.` });
       props.onDecided();
@@ -216,8 +220,16 @@ function ApprovalCard(props: { item: ApprovalItem; onDecided: () => void }) {
       ) : may.approve_jobs ? (
         <Stack gap="xs" mt="sm">
           <Textarea placeholder="Comment for the record (optional)" value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={1} aria-label="Comment" />
+          {blockers > 0 && (
+            <Checkbox
+              label={`I have read the ${blockers} predicted blocker(s): approve anyway (the job pauses at each and asks)`}
+              checked={acknowledged}
+              onChange={(e) => setAcknowledged(e.currentTarget.checked)}
+              data-testid="acknowledge-blockers"
+            />
+          )}
           <Group>
-            <Button color="green" onClick={() => decide("approve")} loading={busy === "approve"} data-testid="approve">
+            <Button color="green" onClick={() => decide("approve")} loading={busy === "approve"} disabled={blockers > 0 && !acknowledged} data-testid="approve">
               Approve
             </Button>
             <Button color="red" variant="light" onClick={() => decide("deny")} loading={busy === "deny"} data-testid="deny">

@@ -1,10 +1,42 @@
-// A job's dry-run plan, as the approver reads it: the summary, the hosts in order with
-// the VMs that move, power targets, firmware from → to, what the policy forbids, what
+// A job's dry-run plan, as the approver reads it: the summary, what the inventory predicts
+// will block it (first, never collapsed), the hosts in order with the VMs that move, power targets, firmware from → to, what the policy forbids, what
 // refuses the job, and notes.
 import { Alert, Badge, Collapse, Group, List, Stack, Table, Text, UnstyledButton } from "@mantine/core";
 import { IconAlertTriangle, IconBan, IconChevronDown, IconChevronRight, IconInfoCircle } from "@tabler/icons-react";
 import { useState } from "react";
-import type { Plan } from "../api/bindings.gen";
+import type { Plan, PredictedBlocker } from "../api/bindings.gen";
+
+/** The predicted blockers, by host in the plan's order. */
+function PredictedBlockers(props: { blockers: PredictedBlocker[] }) {
+  const hosts = [...new Set(props.blockers.map((b) => b.host))];
+  return (
+    <Alert color="orange" icon={<IconAlertTriangle size={18} />} title={`Predicted blockers (${props.blockers.length})`} data-testid="plan-blockers">
+      <Text size="sm" mb="xs">
+        From the last sync, these will keep DRS from emptying a host: the job will pause there and ask. Approving needs them acknowledged.
+      </Text>
+      {hosts.map((h) => (
+        <Stack key={h} gap={2} mb="xs">
+          <Text size="sm" fw={500}>
+            Emptying {h}
+          </Text>
+          <Table>
+            <Table.Tbody>
+              {props.blockers
+                .filter((b) => b.host === h)
+                .map((b) => (
+                  <Table.Tr key={`${b.vm_moid ?? "cluster"}/${b.reason_code}`} data-testid="plan-blocker" data-vm={b.vm_moid ?? ""} data-reason={b.reason_code}>
+                    <Table.Td>{b.vm_name ?? "the cluster"}</Table.Td>
+                    <Table.Td>{b.reason}</Table.Td>
+                    <Table.Td className="mono">{b.evidence ?? ""}</Table.Td>
+                  </Table.Tr>
+                ))}
+            </Table.Tbody>
+          </Table>
+        </Stack>
+      ))}
+    </Alert>
+  );
+}
 
 export function PlanView(props: { plan: Plan; compact?: boolean }) {
   const p = props.plan;
@@ -15,6 +47,7 @@ export function PlanView(props: { plan: Plan; compact?: boolean }) {
       <Text fw={500} data-testid="plan-summary">
         {p.summary}
       </Text>
+      {p.blockers.length > 0 && <PredictedBlockers blockers={p.blockers} />}
       {p.refusals.length > 0 && (
         <Alert color="red" icon={<IconBan size={18} />} title="This job can't run" data-testid="plan-refusals">
           <List size="sm">

@@ -10,6 +10,7 @@
 pub mod pause;
 pub mod plan;
 pub mod policies;
+pub mod predict;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -471,8 +472,15 @@ pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
     })
 }
 
-pub async fn approve(db: &Database, id: Uuid, comment: Option<&str>) -> Result<JobSummary> {
-    sqlx::query("SELECT approve_job($1, $2)").bind(id).bind(comment).execute(db.pool()).await?;
+/// Approve someone else's job. A plan with predicted blockers needs `acknowledge_blockers`
+/// (the database refuses it otherwise, and keeps the acknowledged list with the approval).
+pub async fn approve(db: &Database, id: Uuid, comment: Option<&str>, acknowledge_blockers: bool) -> Result<JobSummary> {
+    sqlx::query("SELECT approve_job($1, $2, $3)")
+        .bind(id)
+        .bind(comment)
+        .bind(acknowledge_blockers)
+        .execute(db.pool())
+        .await?;
     get(db, id).await
 }
 

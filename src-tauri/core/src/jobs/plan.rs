@@ -8,6 +8,12 @@
 //! DRS moves around between approval and execution are not material: where a VM runs
 //! doesn't change what the job does.
 //!
+//! Every plan that empties hosts predicts, from the synced inventory, what will keep DRS
+//! from doing it ([`PredictedBlocker`]): the same rule the run-time gate applies live
+//! (`eio_connectors::vcenter::mobility`), on the facts the last sync stored. Which blockers
+//! are predicted is not material: the gate checks live anyway, and the approver
+//! acknowledges the ones shown when approving (`approve_job`, migration 0055).
+//!
 //! Planning only reads. It never contacts a source.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -31,6 +37,10 @@ pub struct Plan {
     pub forbidden: Vec<String>,
     /// Reasons the job can't run at all; a plan with refusals is never submitted.
     pub refusals: Vec<String>,
+    /// What the inventory says will keep DRS from emptying a host, per host in order:
+    /// approving the plan needs an acknowledgement of these.
+    #[serde(default)]
+    pub blockers: Vec<PredictedBlocker>,
     /// Notes for the approver that change nothing.
     pub notes: Vec<String>,
     #[ts(type = "string | null")]
@@ -75,6 +85,30 @@ pub struct PlannedVm {
     pub power_state: Option<String>,
     /// What the job will do to it.
     pub action: String,
+}
+
+/// Something the synced inventory says will stop the job emptying a host: a VM DRS can't
+/// move (its code is the run-time gate's `reason_code`), or a cluster without room for one
+/// host's VMs (`insufficient_resources`, no VM).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct PredictedBlocker {
+    /// The host being emptied.
+    pub host: String,
+    pub host_moid: String,
+    /// The vCenter that manages the host (moids repeat across vCenters).
+    #[serde(default)]
+    pub vcenter: Option<String>,
+    #[serde(default)]
+    pub vm_moid: Option<String>,
+    #[serde(default)]
+    pub vm_name: Option<String>,
+    /// A stable code (`host_device`, `local_storage`, `affinity_rule`, `insufficient_resources`, …).
+    pub reason_code: String,
+    /// What to tell the approver.
+    pub reason: String,
+    /// What it rests on: the device (label and key), datastore, rule name or figures.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
@@ -157,7 +191,7 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
         LEFT JOIN physical_servers p ON p.id = m.physical_server_id
         WHERE h.removed_at IS NULL
           AND (h.moid = ANY($1) OR h.name = ANY($1) OR split_part(h.name, '.', 1) = ANY($1)
-               OR ($2::text IS NOT NULL AND c.name = $2))
+               OR ($2::text IS NOT NULL AND (c.name = $2 OR vc.name || '/' || c.name = $2)))
         ORDER BY h.name
         "#,
     )
@@ -172,6 +206,21 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
         });
         if !found {
             return Err(Error::not_found(format!("no ESXi host named {wanted} in the inventory (sync first?)")));
+        }
+    }
+    if let Some(cluster) = &t.cluster {
+        // The same cluster name in two vCenters is two clusters: never both by accident.
+        let vcenters: std::collections::BTreeSet<String> = rows
+            .iter()
+            .filter(|r| r.get::<Option<String>, _>("cluster").as_deref().is_some())
+            .map(|r| r.get::<String, _>("vcenter"))
+            .collect();
+        if vcenters.len() > 1 && !cluster.contains('/') {
+            let list: Vec<String> = vcenters.into_iter().collect();
+            return Err(Error::invalid(format!(
+                "cluster {cluster} is in several vCenters ({}): name one as VCENTER/{cluster}",
+                list.join(", ")
+            )));
         }
     }
     if rows.is_empty() {
@@ -273,6 +322,10 @@ async fn maintenance(db: &Database, t: &MaintenanceTarget, policy: &Policy) -> R
         if hosts.len() > 1 && cluster_id.is_none() {
             plan.notes.push("the hosts span several clusters: they are still done one at a time".into());
         }
+        // Hosts stay in maintenance mode: each one emptied has the earlier ones out too.
+        let (blockers, notes) = super::predict::blockers(db, &hosts, true).await?;
+        plan.blockers = blockers;
+        plan.notes.extend(notes);
     }
     plan.hosts = hosts;
     Ok(plan)
@@ -343,6 +396,10 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
     for (i, h) in plan.hosts.iter_mut().enumerate() {
         h.order = i as u32 + 1;
     }
+    // Each host leaves maintenance mode before the next enters.
+    let (blockers, notes) = super::predict::blockers(db, &plan.hosts, false).await?;
+    plan.blockers = blockers;
+    plan.notes.extend(notes);
     if plan.firmware.is_empty() && plan.refusals.is_empty() {
         plan.refusals.push(format!("every host is already at {} {}: nothing to do", t.component, t.version));
     }

@@ -155,6 +155,10 @@ pub struct JobCommentInput {
     pub id: Uuid,
     #[serde(default)]
     pub comment: Option<String>,
+    /// Approving: the approver has read the plan's predicted blockers and approves anyway
+    /// (needed when there are any; ignored when denying).
+    #[serde(default)]
+    pub acknowledge_blockers: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]

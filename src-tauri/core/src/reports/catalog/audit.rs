@@ -89,6 +89,40 @@ pub static JOB_HISTORY: Report = Report {
             "#,
             needs_select_on: None,
         },
+        // Issue 20: what each maintenance gate found live against what the approved plan
+        // predicted for that host (`gate_check` events, written by the engine's gate).
+        Sheet {
+            name: "Plan vs gate",
+            columns: &[
+                time("At"),
+                text("Job ID", 36.0),
+                text("Job", 30.0),
+                text("Host", 24.0),
+                int("Predicted"),
+                int("Found"),
+                flag("Agreed"),
+                text("Found, not predicted", 36.0),
+                text("Predicted, not found", 36.0),
+            ],
+            sql: r#"
+            SELECT e.at, j.id::text, j.title, coalesce(h.name, e.data ->> 'host'),
+                   (e.data ->> 'predicted')::int8, (e.data ->> 'found')::int8, (e.data ->> 'agreed')::boolean,
+                   (SELECT string_agg(x ->> 0 || ' ' || (x ->> 1), ', ') FROM jsonb_array_elements(e.data -> 'missed') x),
+                   (SELECT string_agg(x ->> 0 || ' ' || (x ->> 1), ', ') FROM jsonb_array_elements(e.data -> 'unexpected') x)
+            FROM job_events e
+            JOIN jobs j ON j.id = e.job_id
+            LEFT JOIN LATERAL (SELECT h.name FROM esxi_hosts h JOIN vcenter_instances v ON v.id = h.vcenter_id
+                               WHERE h.moid = e.data ->> 'host' AND h.removed_at IS NULL
+                                 AND (e.data ->> 'vcenter' IS NULL OR v.name = e.data ->> 'vcenter')
+                               ORDER BY h.name LIMIT 1) h ON true
+            WHERE e.data ->> 'kind' = 'gate_check'
+              AND e.at >= coalesce($1::timestamptz, now() - interval '30 days')
+              AND e.at < coalesce($2::timestamptz, now())
+              AND ($3::text IS NULL OR j.type::text = $3) AND ($4::text IS NULL OR j.status::text = $4)
+            ORDER BY e.at, e.id
+            "#,
+            needs_select_on: None,
+        },
         Sheet {
             name: "Audit events",
             columns: &[

@@ -43,6 +43,7 @@ fn image(t: &FirmwareTarget) -> Result<ImageSource, JobError> {
 pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Result<Value, JobError> {
     let spec = JobSpec::FirmwareUpdate(t.clone());
     let plan = maintenance::plan(ctx, &spec).await?;
+    let approved = maintenance::approved_blockers(ctx, &plan);
     let policy = super::policy(ctx)?;
     let source = image(t)?;
     let mut sessions = Sessions::default();
@@ -126,7 +127,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
 
                 ctx.progress(share(0.1), format!("{}: entering maintenance mode", host.name)).await?;
                 let session = sessions.get(ctx, syncer, &host).await?;
-                let entered = maintenance::enter(ctx, session, &host, &policy, base).await?;
+                let entered = maintenance::enter(ctx, session, &host, &policy, base, &approved).await?;
                 let found_in_maintenance = entered["already"] == json!(true);
 
                 let mut staged = Vec::new();

@@ -15,7 +15,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use eio_connectors::vcenter::{HostState, Session};
+use eio_connectors::vcenter::{BlockingVm, HostState, Session};
+use eio_core::jobs::plan::PredictedBlocker;
 use eio_core::jobs::{JobSpec, MaintenanceTarget, PauseReason, PausedVm, Plan, Policy};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -80,6 +81,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &MaintenanceTarget) -> Re
     let spec = JobSpec::MaintenanceMode(t.clone());
     let plan = plan(ctx, &spec).await?;
     let policy = super::policy(ctx)?;
+    let approved = approved_blockers(ctx, &plan);
     let mut sessions = Sessions::default();
     let result = async {
         let mut done = Vec::new();
@@ -93,7 +95,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &MaintenanceTarget) -> Re
             let out = if t.exit {
                 exit(ctx, session, &host, base + EXIT_OFFSET).await?
             } else {
-                enter(ctx, session, &host, &policy, base).await?
+                enter(ctx, session, &host, &policy, base, &approved).await?
             };
             done.push(json!({ "host": host.name, "result": out }));
         }
@@ -105,13 +107,15 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &MaintenanceTarget) -> Re
     result
 }
 
-/// Put `host` into maintenance mode through the gate.
+/// Put `host` into maintenance mode through the gate. `predicted` are the approved plan's
+/// predicted blockers: what the gate finds live is recorded against them.
 pub async fn enter(
     ctx: &JobContext,
     session: &Session,
     host: &HostTarget,
     policy: &Policy,
     base: i32,
+    predicted: &[PredictedBlocker],
 ) -> Result<Value, JobError> {
     let action = EnterMaintenance { session, host: &host.moid, cluster: host.cluster_moid.as_deref() };
     let name = format!("enter maintenance mode: {}", host.name);
@@ -163,11 +167,105 @@ pub async fn enter(
         }
         None => Vec::new(),
     };
+    if host.cluster_moid.is_some() {
+        record_agreement(ctx, host, predicted, &blockers).await?;
+    }
     if !blockers.is_empty() {
         let blockers: Vec<PausedVm> = blockers.iter().map(PausedVm::from).collect();
         return Err(JobError::pause(blocked_pause(&host.moid, &host.name, &blockers, policy)));
     }
     gate(host, policy, ctx.run_action(next, &name, &action).await)
+}
+
+/// The blockers the approver acknowledged: the approved plan's (the job's stored plan),
+/// else — for a job that needed no approval — those of the plan it runs.
+pub fn approved_blockers(ctx: &JobContext, plan: &Plan) -> Vec<PredictedBlocker> {
+    ctx.job
+        .plan
+        .as_ref()
+        .and_then(|p| p.get("blockers"))
+        .and_then(|b| serde_json::from_value(b.clone()).ok())
+        .unwrap_or_else(|| plan.blockers.clone())
+}
+
+/// Record, the first time the gate reads a host, what it found live against what the
+/// approved plan predicted there, as a `gate_check` event (the job report counts them): a
+/// VM blocker found but not predicted is a miss the prediction should learn; one predicted
+/// but not found was resolved meanwhile (or wrongly predicted). The cluster's capacity is
+/// compared apart (predicted for the host, found by DRS per VM).
+async fn record_agreement(
+    ctx: &JobContext,
+    host: &HostTarget,
+    predicted: &[PredictedBlocker],
+    found: &[BlockingVm],
+) -> Result<(), JobError> {
+    use eio_connectors::vcenter::BlockReason;
+    use std::collections::BTreeSet;
+    let recorded: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM job_events WHERE job_id = $1 AND data ->> 'kind' = 'gate_check'
+                        AND data ->> 'host' = $2 AND data ->> 'vcenter' = $3)",
+    )
+    .bind(ctx.job.id)
+    .bind(&host.moid)
+    .bind(&host.vcenter.name)
+    .fetch_one(ctx.db.pool())
+    .await?;
+    if recorded {
+        return Ok(());
+    }
+    let capacity = eio_core::jobs::predict::code(BlockReason::InsufficientResources);
+    let here: Vec<&PredictedBlocker> = predicted
+        .iter()
+        .filter(|b| b.host_moid == host.moid && b.vcenter.as_ref().is_none_or(|v| *v == host.vcenter.name))
+        .collect();
+    let expected: BTreeSet<(String, String)> = here
+        .iter()
+        .filter(|b| b.reason_code != capacity)
+        .filter_map(|b| Some((b.vm_moid.clone()?, b.reason_code.clone())))
+        .collect();
+    let live: BTreeSet<(String, String)> = found
+        .iter()
+        .filter(|b| b.reason_code != BlockReason::InsufficientResources)
+        .map(|b| (b.vm_moid.clone(), eio_core::jobs::predict::code(b.reason_code)))
+        .collect();
+    let capacity_predicted = here.iter().any(|b| b.reason_code == capacity);
+    let capacity_found = found.iter().any(|b| b.reason_code == BlockReason::InsufficientResources);
+    let missed: Vec<&(String, String)> = live.difference(&expected).collect();
+    let unexpected: Vec<&(String, String)> = expected.difference(&live).collect();
+    let agreed = missed.is_empty() && unexpected.is_empty() && capacity_predicted == capacity_found;
+    let message = if agreed {
+        format!("{}: the gate found what the plan predicted ({} blocker(s))", host.name, live.len())
+    } else {
+        format!(
+            "{}: the gate found {} blocker(s) the plan did not predict and not {} it did{}",
+            host.name,
+            missed.len(),
+            unexpected.len(),
+            match (capacity_predicted, capacity_found) {
+                (true, false) => "; the predicted capacity shortfall did not stop DRS",
+                (false, true) => "; DRS found no room the plan did not foresee",
+                _ => "",
+            }
+        )
+    };
+    let pairs = |s: &[&(String, String)]| s.iter().map(|(vm, code)| json!([vm, code])).collect::<Vec<_>>();
+    ctx.event(
+        if agreed { "info" } else { "warning" },
+        message,
+        json!({
+            "kind": "gate_check",
+            "host": host.moid,
+            "vcenter": host.vcenter.name,
+            "predicted": expected.len(),
+            "found": live.len(),
+            "agreed": agreed,
+            "missed": pairs(&missed),
+            "unexpected": pairs(&unexpected),
+            "capacity_predicted": capacity_predicted,
+            "capacity_found": capacity_found,
+        }),
+    )
+    .await
 }
 
 /// A block found while the task ran becomes the same pause as one found before it.

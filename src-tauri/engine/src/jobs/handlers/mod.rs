@@ -44,7 +44,8 @@ pub fn policy(ctx: &JobContext) -> Result<Policy, JobError> {
 }
 
 /// Before the first external action: recompute the plan from today's inventory and, if its
-/// material part differs from what was approved, send the job back for approval.
+/// material part differs from what was approved — or it now predicts a blocker the approval
+/// did not acknowledge — send the job back for approval with the new plan.
 pub async fn check_drift(ctx: &JobContext, spec: &JobSpec) -> Result<jobs::Plan, JobError> {
     let policy = policy(ctx)?;
     let plan = jobs::plan::compute(&ctx.db, spec, &policy).await.map_err(|e| JobError::Failed(e.message))?;
@@ -60,6 +61,30 @@ pub async fn check_drift(ctx: &JobContext, spec: &JobSpec) -> Result<jobs::Plan,
             plan: plan_json,
             message: "the inventory changed since the plan was approved: it needs a new approval".into(),
         });
+    }
+    // The approver acknowledged the blockers of the plan they saw (the submitter wrote it):
+    // a blocker that plan did not show — new since, or left out — needs their eyes again.
+    if policy.require_approval && ctx.job.plan_hash.is_some() {
+        let seen = |b: &jobs::plan::PredictedBlocker| (b.host_moid.clone(), b.vm_moid.clone(), b.reason_code.clone());
+        let approved: Vec<jobs::plan::PredictedBlocker> = ctx
+            .job
+            .plan
+            .as_ref()
+            .and_then(|p| p.get("blockers"))
+            .and_then(|b| serde_json::from_value(b.clone()).ok())
+            .unwrap_or_default();
+        let acknowledged: std::collections::BTreeSet<_> = approved.iter().map(seen).collect();
+        let unseen = plan.blockers.iter().filter(|b| !acknowledged.contains(&seen(b))).count();
+        if unseen > 0 {
+            let mut plan_json = serde_json::to_value(&plan).map_err(|e| JobError::Failed(e.to_string()))?;
+            plan_json["material"] = plan.material();
+            return Err(JobError::Reapprove {
+                plan: plan_json,
+                message: format!(
+                    "the plan now predicts {unseen} blocker(s) its approval did not acknowledge: it needs a new approval"
+                ),
+            });
+        }
     }
     Ok(plan)
 }
