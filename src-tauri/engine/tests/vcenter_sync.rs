@@ -353,6 +353,64 @@ struct Watching {
     watcher: tokio::task::JoinHandle<eio_core::Result<Vec<eio_engine::sync::ledger::RunReport>>>,
 }
 
+/// Issue 20 against vcsim: a host whose running VMs have connected host CD-ROMs gets
+/// them as predicted blockers, the device as the reason and its label and key as the
+/// evidence; with the CD-ROMs removed and a resync, none.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_plan_predicts_vcsims_host_cdroms_until_they_are_removed(admin: PgPool) {
+    use eio_core::jobs::{plan, JobSpec, Policy};
+    let (sim, _worker, syncer) = synced_vcsim(&admin, &["-dc", "1", "-cluster", "1", "-host", "3", "-vm", "4"]).await;
+    let db = Database::from_pool(admin.clone());
+    let policy: Policy = serde_json::from_value(serde_json::json!({"allow_vm_shutdown": false,
+        "allow_hard_poweroff": false, "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": true}))
+    .unwrap();
+    let spec = |host: &str| -> JobSpec {
+        serde_json::from_value(serde_json::json!({"type": "maintenance_mode", "hosts": [host]})).unwrap()
+    };
+    let hosts: Vec<String> = sqlx::query_scalar(
+        "SELECT moid FROM esxi_hosts WHERE cluster_id IS NOT NULL AND removed_at IS NULL ORDER BY moid",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    // vcsim lists one host per datastore: the host whose VMs' datastores another host
+    // mounts is the one judged on its devices alone.
+    let mut chosen = None;
+    for host in &hosts {
+        let p = plan::compute(&db, &spec(host), &policy).await.unwrap();
+        if !p.blockers.is_empty() && p.blockers.iter().all(|b| b.reason_code == "host_device") {
+            chosen = Some((host.clone(), p));
+            break;
+        }
+    }
+    let (host, p) = chosen.expect("a vcsim host whose running VMs are held by their CD-ROMs alone");
+    let running: Vec<String> = sqlx::query_scalar(
+        "SELECT v.moid FROM virtual_machines v JOIN esxi_hosts h ON h.id = v.host_id
+         WHERE h.moid = $1 AND v.power_state = 'powered_on' AND v.removed_at IS NULL ORDER BY v.name",
+    )
+    .bind(&host)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(!running.is_empty());
+    let named: Vec<String> = p.blockers.iter().filter_map(|b| b.vm_moid.clone()).collect();
+    assert_eq!(named, running, "every running VM of {host}, once: {:#?}", p.blockers);
+    for b in &p.blockers {
+        let vm = b.vm_moid.as_deref().unwrap_or_default();
+        let cdrom = vcsim_cdroms(&sim, vm).await.into_iter().find(|c| c.2).expect("a connected CD-ROM");
+        assert_eq!(b.evidence.as_deref(), Some(format!("{} (key {})", cdrom.1, cdrom.0).as_str()));
+        assert_eq!(b.reason, format!("a device of the host is attached ({})", cdrom.1));
+    }
+
+    for vm in &running {
+        assert!(!sim.remove_cdroms(vm).await.unwrap().is_empty());
+    }
+    let resync = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(resync.outcome, Outcome::Succeeded, "{:?}", resync.error);
+    let p = plan::compute(&db, &spec(&host), &policy).await.unwrap();
+    assert_eq!(p.blockers, [], "the CD-ROMs are gone");
+}
+
 async fn start_watching(admin: &PgPool, syncer: &Syncer) -> Watching {
     let source = sync::sources(&syncer.db, SourceKind::Vcenter, None).await.unwrap().remove(0);
     let mut listener = PgListener::connect_with(admin).await.unwrap();
