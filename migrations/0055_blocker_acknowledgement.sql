@@ -12,8 +12,11 @@
 --     non-empty array without it fails with `object_not_in_prerequisite_state` (55000),
 --     naming how many. A plan whose `blockers` is not an array is refused the same way:
 --     what can't be read can't be acknowledged.
---  3. `approve_job(job, comment, acknowledge_blockers)`; `deny_job` is unchanged for its
---     callers. The three-argument `decide_approval` and two-argument `approve_job` go.
+--  3. `approve_job(job, comment, acknowledge_blockers, plan_hash)`: with the hash of the
+--     plan the approver read, an approval of a job whose plan changed meanwhile (sent back
+--     with a new plan, with new blockers) is refused (55000) instead of approving a plan
+--     nobody read. `deny_job` is unchanged for its callers. The three-argument
+--     `decide_approval` and two-argument `approve_job` go.
 SET LOCAL ROLE eio_owner;
 
 -- 1. -------------------------------------------------------------------------------
@@ -27,7 +30,7 @@ DROP FUNCTION deny_job(uuid, text);
 DROP FUNCTION decide_approval(uuid, approval_decision, text);
 
 CREATE FUNCTION decide_approval(p_job uuid, p_decision approval_decision, p_comment text,
-                                p_acknowledge_blockers boolean)
+                                p_acknowledge_blockers boolean, p_plan_hash text)
 RETURNS jobs
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -59,6 +62,10 @@ BEGIN
     END IF;
     IF j.status <> 'awaiting_approval' THEN
         RAISE EXCEPTION 'job % is %, not awaiting approval', j.id, j.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF p_decision = 'approved' AND p_plan_hash IS NOT NULL AND p_plan_hash IS DISTINCT FROM j.plan_hash THEN
+        RAISE EXCEPTION 'the plan changed since you read it: read it again before approving'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     blockers := j.plan -> 'blockers';
@@ -102,17 +109,18 @@ END
 $$;
 
 -- 3. -------------------------------------------------------------------------------
-CREATE FUNCTION approve_job(p_job uuid, p_comment text DEFAULT NULL, p_acknowledge_blockers boolean DEFAULT false)
+CREATE FUNCTION approve_job(p_job uuid, p_comment text DEFAULT NULL, p_acknowledge_blockers boolean DEFAULT false,
+                            p_plan_hash text DEFAULT NULL)
 RETURNS jobs
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT * FROM decide_approval(p_job, 'approved', p_comment, p_acknowledge_blockers)
+    SELECT * FROM decide_approval(p_job, 'approved', p_comment, p_acknowledge_blockers, p_plan_hash)
 $$;
 
 CREATE FUNCTION deny_job(p_job uuid, p_comment text DEFAULT NULL) RETURNS jobs
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT * FROM decide_approval(p_job, 'denied', p_comment, false)
+    SELECT * FROM decide_approval(p_job, 'denied', p_comment, false, NULL)
 $$;
 
-REVOKE ALL ON FUNCTION decide_approval(uuid, approval_decision, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION approve_job(uuid, text, boolean), deny_job(uuid, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION approve_job(uuid, text, boolean), deny_job(uuid, text) TO eio_approver;
+REVOKE ALL ON FUNCTION decide_approval(uuid, approval_decision, text, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION approve_job(uuid, text, boolean, text), deny_job(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION approve_job(uuid, text, boolean, text), deny_job(uuid, text) TO eio_approver;

@@ -219,7 +219,7 @@ async fn approving_a_plan_with_blockers_needs_their_acknowledgement(admin: PgPoo
     assert_eq!(submitted.plan.blockers.len(), 3);
 
     // Through the application: refused with a sentence that says how many and what to do.
-    let err = jobs::approve(&apdb, job, Some("looks fine"), false).await.unwrap_err();
+    let err = jobs::approve(&apdb, job, Some("looks fine"), false, None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict, "{err:?}");
     assert_eq!(err.message, "the plan predicts 3 blocker(s): approving it needs their acknowledgement");
 
@@ -229,7 +229,7 @@ async fn approving_a_plan_with_blockers_needs_their_acknowledgement(admin: PgPoo
         let r = sqlx::query(sql).bind(job).execute(&ap.pool).await;
         assert_eq!(sqlstate(r), NOT_IN_PREREQUISITE_STATE, "{sql}");
     }
-    let r = sqlx::query("SELECT decide_approval($1, 'approved', NULL, true)").bind(job).execute(&ap.pool).await;
+    let r = sqlx::query("SELECT decide_approval($1, 'approved', NULL, true, NULL)").bind(job).execute(&ap.pool).await;
     assert_eq!(sqlstate(r), DENIED);
     // The submitter can't acknowledge their own blockers either: four eyes come first.
     let r = sqlx::query("SELECT approve_job($1, NULL, true)").bind(job).execute(&op.pool).await;
@@ -240,8 +240,18 @@ async fn approving_a_plan_with_blockers_needs_their_acknowledgement(admin: PgPoo
     let approvals: i64 = sqlx::query_scalar("SELECT count(*) FROM approvals").fetch_one(&admin).await.unwrap();
     assert_eq!(approvals, 0);
 
+    // A plan other than the one read (a card left open while the job was planned again) is
+    // not approved, acknowledged or not.
+    let err = jobs::approve(&apdb, job, None, true, Some("a plan read earlier")).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::Conflict, "the plan changed since you read it: read it again before approving")
+    );
+    let read: String =
+        sqlx::query_scalar("SELECT plan_hash FROM jobs WHERE id = $1").bind(job).fetch_one(&ap.pool).await.unwrap();
+
     // Acknowledged: approved, and the approval keeps the blockers as the approver saw them.
-    let j = jobs::approve(&apdb, job, Some("CD-ROMs are ejected on the night"), true).await.unwrap();
+    let j = jobs::approve(&apdb, job, Some("CD-ROMs are ejected on the night"), true, Some(&read)).await.unwrap();
     assert_eq!(j.status.as_str(), "pending");
     let (kept, plan): (serde_json::Value, serde_json::Value) = sqlx::query_as(
         "SELECT a.acknowledged_blockers, j.plan -> 'blockers' FROM approvals a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1",

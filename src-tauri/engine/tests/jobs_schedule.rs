@@ -274,7 +274,7 @@ mod scheduled_jobs {
             .await
             .unwrap();
         assert!(leased.is_empty(), "{leased:?}");
-        let err = jobs::approve(&db, run, Some("self"), false).await.unwrap_err();
+        let err = jobs::approve(&db, run, Some("self"), false, None).await.unwrap_err();
         assert_eq!(err.code, eio_core::error::ErrorCode::Forbidden, "{}", err.message);
         assert!(err.message.contains("four eyes"), "{}", err.message);
         // The next due time makes another run, also waiting.

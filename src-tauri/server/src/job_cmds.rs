@@ -389,7 +389,7 @@ pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
             output::job_detail(&api::call::<op::job_detail>(session, JobIdInput { id }).await?, json)
         }
         JobCommand::Approve { id, comment, acknowledge_blockers } => {
-            let input = JobCommentInput { id, comment, acknowledge_blockers };
+            let input = JobCommentInput { id, comment, acknowledge_blockers, plan_hash: None };
             let j = api::call::<op::job_approve>(session, input).await.map_err(|e| {
                 if e.code == eio_core::error::ErrorCode::Conflict && e.message.contains("acknowledgement") {
                     Error::conflict(format!(
@@ -404,8 +404,11 @@ pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
             Ok(())
         }
         JobCommand::Deny { id, comment } => {
-            let j = api::call::<op::job_deny>(session, JobCommentInput { id, comment, acknowledge_blockers: false })
-                .await?;
+            let j = api::call::<op::job_deny>(
+                session,
+                JobCommentInput { id, comment, acknowledge_blockers: false, plan_hash: None },
+            )
+            .await?;
             println!("Denied job {}: it is {}.", j.id, j.status);
             Ok(())
         }

@@ -64,7 +64,12 @@ export type ApprovalItem = { job: JobSummary, plan: Plan | null,
 /**
  * The policy it would run under (none for the system's own jobs).
  */
-policy: Policy | null, };
+policy: Policy | null, 
+/**
+ * The hash of the plan shown: sent back with the approval, which the database refuses
+ * if the plan changed meanwhile.
+ */
+plan_hash: string | null, };
 
 /**
  * Plan exactly this address (not the next free one).
@@ -703,7 +708,12 @@ export type JobCommentInput = { id: string, comment: string | null,
  * Approving: the approver has read the plan's predicted blockers and approves anyway
  * (needed when there are any; ignored when denying).
  */
-acknowledge_blockers: boolean, };
+acknowledge_blockers: boolean, 
+/**
+ * Approving: the hash of the plan the approver read (`ApprovalItem.plan_hash`); the
+ * database refuses the approval if the job's plan is no longer that one.
+ */
+plan_hash: string | null, };
 
 /**
  * The answer to a paused job: cancel, retry, or shut down / suspend blocking VMs (moids).

@@ -191,7 +191,12 @@ function ApprovalCard(props: { item: ApprovalItem; onDecided: () => void }) {
   const decide = async (how: "approve" | "deny") => {
     setBusy(how);
     try {
-      const input = { id: job.id, comment: comment.trim() || null, acknowledge_blockers: how === "approve" && acknowledged };
+      const input = {
+        id: job.id,
+        comment: comment.trim() || null,
+        acknowledge_blockers: how === "approve" && acknowledged,
+        plan_hash: props.item.plan_hash,
+      };
       const j = how === "approve" ? await api.job_approve(input) : await api.job_deny(input);
       notifications.show({ color: how === "approve" ? "green" : "gray", message: `${j.title}: ${words(j.status)}.` });
       props.onDecided();

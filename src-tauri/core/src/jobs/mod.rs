@@ -473,12 +473,20 @@ pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
 }
 
 /// Approve someone else's job. A plan with predicted blockers needs `acknowledge_blockers`
-/// (the database refuses it otherwise, and keeps the acknowledged list with the approval).
-pub async fn approve(db: &Database, id: Uuid, comment: Option<&str>, acknowledge_blockers: bool) -> Result<JobSummary> {
-    sqlx::query("SELECT approve_job($1, $2, $3)")
+/// (the database refuses it otherwise, and keeps the acknowledged list with the approval);
+/// with `plan_hash`, the approval is refused if the job's plan is no longer the one read.
+pub async fn approve(
+    db: &Database,
+    id: Uuid,
+    comment: Option<&str>,
+    acknowledge_blockers: bool,
+    plan_hash: Option<&str>,
+) -> Result<JobSummary> {
+    sqlx::query("SELECT approve_job($1, $2, $3, $4)")
         .bind(id)
         .bind(comment)
         .bind(acknowledge_blockers)
+        .bind(plan_hash)
         .execute(db.pool())
         .await?;
     get(db, id).await

@@ -38,6 +38,9 @@ pub struct ApprovalItem {
     pub plan: Option<Plan>,
     /// The policy it would run under (none for the system's own jobs).
     pub policy: Option<Policy>,
+    /// The hash of the plan shown: sent back with the approval, which the database refuses
+    /// if the plan changed meanwhile.
+    pub plan_hash: Option<String>,
 }
 
 /// What the create wizard offers.
@@ -91,16 +94,20 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
     let waiting = jobs::list(db, Some("awaiting_approval"), 100).await?;
     let ids: Vec<Uuid> = waiting.iter().map(|j| j.id).collect();
     let mut plans = std::collections::HashMap::new();
-    let rows: Vec<(Uuid, Option<serde_json::Value>, serde_json::Value)> =
-        sqlx::query_as("SELECT id, plan, policy FROM jobs WHERE id = ANY($1)").bind(&ids).fetch_all(pool).await?;
-    for (id, plan, policy) in rows {
-        plans.insert(id, (plan.and_then(|p| serde_json::from_value::<Plan>(p).ok()), jobs::stored_policy(policy)));
+    let rows: Vec<(Uuid, Option<serde_json::Value>, serde_json::Value, Option<String>)> =
+        sqlx::query_as("SELECT id, plan, policy, plan_hash FROM jobs WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await?;
+    for (id, plan, policy, hash) in rows {
+        let plan = plan.and_then(|p| serde_json::from_value::<Plan>(p).ok());
+        plans.insert(id, (plan, jobs::stored_policy(policy), hash));
     }
     let approvals = waiting
         .into_iter()
         .map(|job| {
-            let (plan, policy) = plans.remove(&job.id).unwrap_or((None, None));
-            ApprovalItem { job, plan, policy }
+            let (plan, policy, plan_hash) = plans.remove(&job.id).unwrap_or((None, None, None));
+            ApprovalItem { job, plan, policy, plan_hash }
         })
         .collect();
 
@@ -159,6 +166,10 @@ pub struct JobCommentInput {
     /// (needed when there are any; ignored when denying).
     #[serde(default)]
     pub acknowledge_blockers: bool,
+    /// Approving: the hash of the plan the approver read (`ApprovalItem.plan_hash`); the
+    /// database refuses the approval if the job's plan is no longer that one.
+    #[serde(default)]
+    pub plan_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]

@@ -89,7 +89,7 @@ fn check_policy_overrides(policy: Option<&serde_json::Value>) -> Result<()> {
 }
 
 pub async fn job_approve(s: &Session, i: JobCommentInput) -> Result<JobSummary> {
-    jobs::approve(&s.db, i.id, i.comment.as_deref(), i.acknowledge_blockers).await
+    jobs::approve(&s.db, i.id, i.comment.as_deref(), i.acknowledge_blockers, i.plan_hash.as_deref()).await
 }
 
 pub async fn job_deny(s: &Session, i: JobCommentInput) -> Result<JobSummary> {
