@@ -442,7 +442,7 @@ async fn the_plan_predicts_every_configuration_blocker_the_gate_finds(admin: PgP
             .await
             .unwrap()
             .iter()
-            .map(|b| (b.vm_moid.clone(), eio_core::jobs::predict::code(b.reason_code)))
+            .map(|b| (b.vm_moid.clone(), b.reason_code.code().to_owned()))
             .collect();
         assert_eq!(predicted, live, "{host}: {:#?}", plan.blockers);
         codes.extend(live.into_iter().map(|(_, c)| c));

@@ -52,6 +52,28 @@ pub enum BlockReason {
     Other,
 }
 
+impl BlockReason {
+    /// Its stable code, as serde spells it: what pauses, plans and `decide_job` store.
+    pub fn code(self) -> &'static str {
+        match self {
+            BlockReason::LocalStorage => "local_storage",
+            BlockReason::AffinityRule => "affinity_rule",
+            BlockReason::PassthroughDevice => "passthrough_device",
+            BlockReason::UsbDevice => "usb_device",
+            BlockReason::HostDevice => "host_device",
+            BlockReason::DrsDisabled => "drs_disabled",
+            BlockReason::DrsDisabledForVm => "drs_disabled_for_vm",
+            BlockReason::DrsNotFullyAutomated => "drs_not_fully_automated",
+            BlockReason::FaultTolerance => "fault_tolerance",
+            BlockReason::DeltaDisk => "delta_disk",
+            BlockReason::InsufficientResources => "insufficient_resources",
+            BlockReason::NoCompatibleHost => "no_compatible_host",
+            BlockReason::NoTargetHost => "no_target_host",
+            BlockReason::Other => "other",
+        }
+    }
+}
+
 /// Where a blocker was learnt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -388,6 +410,29 @@ mod tests {
 
     fn doc(xml: &str) -> Node {
         xml::parse_document(xml.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_reasons_code_is_its_serde_name() {
+        use BlockReason::*;
+        for r in [
+            LocalStorage,
+            AffinityRule,
+            PassthroughDevice,
+            UsbDevice,
+            HostDevice,
+            DrsDisabled,
+            DrsDisabledForVm,
+            DrsNotFullyAutomated,
+            FaultTolerance,
+            DeltaDisk,
+            InsufficientResources,
+            NoCompatibleHost,
+            NoTargetHost,
+            Other,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.code()));
+        }
     }
 
     #[test]

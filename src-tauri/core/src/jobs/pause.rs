@@ -186,7 +186,7 @@ impl From<&eio_connectors::vcenter::BlockingVm> for PausedVm {
             vm_moid: b.vm_moid.clone(),
             vm_name: b.vm_name.clone(),
             power_state: b.power_state.and_then(|p| word(serde_json::to_value(p).unwrap_or_default())),
-            reason_code: word(serde_json::to_value(b.reason_code).unwrap_or_default()).unwrap_or_default(),
+            reason_code: b.reason_code.code().to_owned(),
             reason: b.reason.clone(),
             source: word(serde_json::to_value(b.source).unwrap_or_default()),
             fault_type: b.fault_type.clone(),

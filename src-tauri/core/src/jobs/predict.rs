@@ -208,7 +208,7 @@ pub async fn blockers(
                 vcenter: Some(host.vcenter.clone()),
                 vm_moid: vm.map(|v| v.moid.clone()),
                 vm_name: vm.map(|v| v.name.clone()),
-                reason_code: code(reason),
+                reason_code: reason.code().to_owned(),
                 reason: sentence,
                 evidence,
             });
@@ -267,9 +267,4 @@ pub async fn blockers(
         }
     }
     Ok((out, notes))
-}
-
-/// The gate's stable code for a reason (its serde name).
-pub fn code(reason: BlockReason) -> String {
-    serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "other".into())
 }

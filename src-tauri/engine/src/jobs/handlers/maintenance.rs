@@ -180,12 +180,7 @@ pub async fn enter(
 /// The blockers the approver acknowledged: the approved plan's (the job's stored plan),
 /// else — for a job that needed no approval — those of the plan it runs.
 pub fn approved_blockers(ctx: &JobContext, plan: &Plan) -> Vec<PredictedBlocker> {
-    ctx.job
-        .plan
-        .as_ref()
-        .and_then(|p| p.get("blockers"))
-        .and_then(|b| serde_json::from_value(b.clone()).ok())
-        .unwrap_or_else(|| plan.blockers.clone())
+    super::stored_blockers(ctx).unwrap_or_else(|| plan.blockers.clone())
 }
 
 /// Record, the first time the gate reads a host, what it found live against what the
@@ -213,7 +208,7 @@ async fn record_agreement(
     if recorded {
         return Ok(());
     }
-    let capacity = eio_core::jobs::predict::code(BlockReason::InsufficientResources);
+    let capacity = BlockReason::InsufficientResources.code();
     let here: Vec<&PredictedBlocker> = predicted
         .iter()
         .filter(|b| b.host_moid == host.moid && b.vcenter.as_ref().is_none_or(|v| *v == host.vcenter.name))
@@ -226,7 +221,7 @@ async fn record_agreement(
     let live: BTreeSet<(String, String)> = found
         .iter()
         .filter(|b| b.reason_code != BlockReason::InsufficientResources)
-        .map(|b| (b.vm_moid.clone(), eio_core::jobs::predict::code(b.reason_code)))
+        .map(|b| (b.vm_moid.clone(), b.reason_code.code().to_owned()))
         .collect();
     let capacity_predicted = here.iter().any(|b| b.reason_code == capacity);
     let capacity_found = found.iter().any(|b| b.reason_code == BlockReason::InsufficientResources);

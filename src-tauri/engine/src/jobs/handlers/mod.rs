@@ -43,6 +43,12 @@ pub fn policy(ctx: &JobContext) -> Result<Policy, JobError> {
         .map_err(|e| JobError::Failed(format!("the job's policy is unreadable: {e}")))
 }
 
+/// The predicted blockers of the job's stored plan (the one approved), if it has any this
+/// version can read.
+pub fn stored_blockers(ctx: &JobContext) -> Option<Vec<jobs::plan::PredictedBlocker>> {
+    serde_json::from_value(ctx.job.plan.as_ref()?.get("blockers")?.clone()).ok()
+}
+
 /// Before the first external action: recompute the plan from today's inventory and, if its
 /// material part differs from what was approved — or it now predicts a blocker the approval
 /// did not acknowledge — send the job back for approval with the new plan.
@@ -66,13 +72,7 @@ pub async fn check_drift(ctx: &JobContext, spec: &JobSpec) -> Result<jobs::Plan,
     // a blocker that plan did not show — new since, or left out — needs their eyes again.
     if policy.require_approval && ctx.job.plan_hash.is_some() {
         let seen = |b: &jobs::plan::PredictedBlocker| (b.host_moid.clone(), b.vm_moid.clone(), b.reason_code.clone());
-        let approved: Vec<jobs::plan::PredictedBlocker> = ctx
-            .job
-            .plan
-            .as_ref()
-            .and_then(|p| p.get("blockers"))
-            .and_then(|b| serde_json::from_value(b.clone()).ok())
-            .unwrap_or_default();
+        let approved = stored_blockers(ctx).unwrap_or_default();
         let acknowledged: std::collections::BTreeSet<_> = approved.iter().map(seen).collect();
         let unseen = plan.blockers.iter().filter(|b| !acknowledged.contains(&seen(b))).count();
         if unseen > 0 {
