@@ -20,14 +20,17 @@ export async function signIn(wd, who) {
   await wd.text(tid("signed-in-as"), new RegExp(who.email.replace(/\./g, "\\.")));
 }
 
+const REFUSAL = /\bnot [a-z]+ed\b|refused/i;
+
 /** Submit a form in a modal (its save button): resolves once the modal has closed (the form's
  * field `field` is gone), fails at once with the refusal the window shows. */
 export async function submit(wd, save, field) {
   await wd.press(save);
   await wd.until(`${save} saved`, async () => {
     if ((await wd.find(field)) === null) return true;
-    const refusal = await wd.find('[role="alert"]', /not saved|not planned|refused/i);
-    if (refusal) throw new Error(`${save}: ${await wd.text('[role="alert"]', /not saved|not planned|refused/i)}`);
+    // Every failure notification says "… not added/saved/planned" or "refused".
+    const refusal = await wd.find('[role="alert"]', REFUSAL);
+    if (refusal) throw new Error(`${save}: ${await wd.text('[role="alert"]', REFUSAL)}`);
     return null;
   });
 }

@@ -56,6 +56,12 @@ const FIND_NODE = `const find = (css, source, flags) => {
   return [...document.querySelectorAll(css)].find((e) => e.getClientRects().length > 0 && (re === null || re.test(e.innerText.trim()))) ?? null;
 };`;
 const FIND = `${FIND_NODE} return find(...arguments);`;
+/** FIND, but null while a CSS transition or animation still moves the element or an ancestor
+ * (a modal opening): WebDriver clicks where the element was when it looked, so a click during
+ * the move can land on nothing and be lost without an error (Playwright's "stable" check). */
+const FIND_STILL = `${FIND_NODE} const e = find(...arguments);
+  const moving = e && (document.getAnimations?.() ?? []).some((a) => a.playState === "running" && a.effect?.target instanceof Element && a.effect.target.contains(e));
+  return moving ? null : e;`;
 
 export class WebDriver {
   /** `pollMs`: how often waitFor/waitForText look again (the benchmark looks often). */
@@ -161,10 +167,11 @@ export class WebDriver {
       timeoutMs,
     );
   }
-  /** Click the element matching `css` (and `re`) once it is there and nothing covers it. */
+  /** Click the element matching `css` (and `re`) once it is there, still, and nothing covers it. */
   press(css, re, timeoutMs) {
     return this.until(`click ${css}${re ? ` showing ${re}` : ""}`, async () => {
-      const el = await this.find(css, re);
+      const v = await this.execute(FIND_STILL, [css, re?.source ?? null, re?.flags ?? ""]);
+      const el = v ? Object.values(v)[0] : null;
       if (!el) return null;
       await this.click(el);
       return true;

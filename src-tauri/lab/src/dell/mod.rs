@@ -269,7 +269,7 @@ impl BmcState {
 
     /// Start an update job (`action` names how it was asked for): a lab image with a
     /// manifest installs what it says; any other image walks the states by its name.
-    /// RAC0679 while another job has not finished.
+    /// RAC0679 while another job is busy (staged ones only wait for the restart).
     pub(crate) fn start_update(
         &self,
         action: &str,
@@ -284,7 +284,7 @@ impl BmcState {
             forced
         };
         let mut jobs = guard(&self.jobs);
-        if refuse || jobs.iter().any(|j| !j.is_finished()) {
+        if refuse || jobs.iter().any(SimJob::is_busy) {
             drop(jobs);
             self.record(action, image, None, Some("RAC0679"));
             return Err((
