@@ -277,6 +277,12 @@ operations! {
     concurrency_limits: Get "/api/concurrency-limits" [Viewer], NoInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limits;
     /// Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it.
     concurrency_limit_set: Post "/api/concurrency-limits" [Admin], crate::jobs::policies::LimitInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limit_set;
+    /// Firmware baselines: those defined in EIO (with their components) and OpenManage Enterprise's.
+    firmware_baselines: Get "/api/firmware-baselines" [Viewer], NoInput => Vec<crate::jobs::baselines::Baseline> = crate::jobs::baselines::firmware_baselines;
+    /// Define a firmware baseline in EIO, or replace the one of that name (admins; audited): per component the version and its package.
+    firmware_baseline_define: Post "/api/firmware-baselines" [Admin], crate::jobs::baselines::BaselineInput => crate::jobs::baselines::Baseline = crate::jobs::baselines::firmware_baseline_define;
+    /// Remove a firmware baseline defined in EIO (admins). Jobs keep the plan they were approved with.
+    firmware_baseline_remove: Post "/api/firmware-baselines/remove" [Admin], crate::jobs::baselines::BaselineNameInput => Vec<crate::jobs::baselines::Baseline> = crate::jobs::baselines::firmware_baseline_remove;
     /// The settings page model: connection, sources, service identities, users, sites, workers.
     settings_page: Get "/api/pages/settings" [Viewer], NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
     /// Change a user's role (admins).

@@ -1317,3 +1317,69 @@ async fn an_admin_cannot_take_over_an_existing_login(admin: PgPool) {
         .unwrap();
     sqlx::raw_sql("DROP TABLE other_apps_data").execute(&admin).await.unwrap();
 }
+
+/// What a baseline installs is an admin's decision: a worker login (which writes the synced
+/// OME compliance) and an operator can neither define a baseline nor change what one
+/// installs; an admin's change is audited with the admin's login.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn only_an_admin_changes_what_a_baseline_installs(admin: PgPool) {
+    let boss = Login::new(&admin, "eio_admin", Some(("boss@example.com", "admin", &[]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let alice = Login::new(&admin, "eio_operator", Some(("alice@example.com", "operator", &[]))).await;
+    let baseline: Uuid =
+        sqlx::query_scalar("INSERT INTO eio_baselines (name, repository) VALUES ('June', '/srv/dups') RETURNING id")
+            .fetch_one(&boss.pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO eio_baseline_components (baseline_id, component, version, package)
+         VALUES ($1, 'BIOS.Setup', '2.19.1', 'BIOS_2.19.1.EXE')",
+    )
+    .bind(baseline)
+    .execute(&boss.pool)
+    .await
+    .unwrap();
+    for who in [&worker, &alice] {
+        let forged = sqlx::query("UPDATE eio_baseline_components SET package = '/tmp/evil.EXE' WHERE baseline_id = $1")
+            .bind(baseline)
+            .execute(&who.pool)
+            .await;
+        assert_eq!(sqlstate(forged), DENIED);
+        let added = sqlx::query(
+            "INSERT INTO eio_baseline_components (baseline_id, component, version, package)
+             VALUES ($1, 'NIC.Integrated', '1.0', '/tmp/evil.EXE')",
+        )
+        .bind(baseline)
+        .execute(&who.pool)
+        .await;
+        assert_eq!(sqlstate(added), DENIED);
+        let moved = sqlx::query("UPDATE eio_baselines SET repository = 'https://evil.example' WHERE id = $1")
+            .bind(baseline)
+            .execute(&who.pool)
+            .await;
+        assert_eq!(sqlstate(moved), DENIED);
+        let own = sqlx::query("INSERT INTO eio_baselines (name) VALUES ('mine')").execute(&who.pool).await;
+        assert_eq!(sqlstate(own), DENIED);
+    }
+    let package: String = sqlx::query_scalar("SELECT package FROM eio_baseline_components WHERE baseline_id = $1")
+        .bind(baseline)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(package, "BIOS_2.19.1.EXE");
+    let audited: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT a.action, u.email FROM audit_events a LEFT JOIN users u ON u.id = a.actor_user
+         WHERE a.target_id = $1::text ORDER BY a.id",
+    )
+    .bind(baseline)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        [
+            ("firmware_baseline.insert".to_owned(), Some("boss@example.com".to_owned())),
+            ("firmware_baseline.insert".to_owned(), Some("boss@example.com".to_owned())),
+        ]
+    );
+}

@@ -51,10 +51,26 @@ async fn estate(admin: &PgPool, hosts: usize) -> Estate {
 
 /// [`estate`] with iDRACs of these generations (cycled through in host order).
 async fn estate_of(admin: &PgPool, hosts: usize, generations: &[(Generation, usize)]) -> Estate {
+    estate_with(admin, hosts, generations, |_, _| {}).await
+}
+
+/// [`estate_of`], each server's spec changed by `change` (its index, its spec) before the lab
+/// starts (what OME reports, too).
+async fn estate_with(
+    admin: &PgPool,
+    hosts: usize,
+    generations: &[(Generation, usize)],
+    change: fn(usize, &mut eio_lab::dell::ServerSpec),
+) -> Estate {
     let vc = LabVcenter::start(LabModel::one_cluster(hosts, 3)).await.unwrap();
-    let mut builder = DellLab::builder().bmcs(hosts).generation_mix(generations).credentials("root", PLANTED);
+    // With an OpenManage Enterprise holding the servers to its baseline.
+    let mut builder =
+        DellLab::builder().bmcs(hosts).generation_mix(generations).credentials("root", PLANTED).with_ome();
     for i in 0..hosts {
-        builder = builder.customize(i, move |s| s.service_tag = service_tag(i));
+        builder = builder.customize(i, move |s| {
+            s.service_tag = service_tag(i);
+            change(i, s);
+        });
     }
     let dell_lab = builder.build().await.unwrap();
     let key = WorkerKey::generate();
@@ -900,4 +916,264 @@ async fn each_host_is_acted_on_through_its_own_vcenter(admin: PgPool) {
     assert_eq!(a.action_count("EnterMaintenanceMode_Task", &moid), 1, "vc-a's host");
     assert_eq!(b.action_count("EnterMaintenanceMode_Task", &moid), 1, "vc-b's host");
     assert!(a.host(&moid).unwrap().in_maintenance_mode && b.host(&moid).unwrap().in_maintenance_mode);
+}
+
+const IDRAC: &str = "iDRAC.Embedded.1-1";
+const NIC: &str = "NIC.Integrated.1-1-1";
+/// The baseline the lab's servers are behind on three components: the iDRAC (applies at
+/// once, no restart), the BIOS and a NIC (both staged for one restart).
+const TARGETS: [(&str, &str, &str, bool); 3] = [
+    ("BIOS.Setup", NEW_BIOS, "BIOS_2.99.1.EXE", true),
+    ("NIC.Integrated.1-1", "23.0.8", "NIC_23.0.8.EXE", true),
+    ("iDRAC.Embedded", "7.20.10.50", "iDRAC_7.20.10.50.EXE", false),
+];
+
+/// The baseline "June" defined in EIO, its packages (lab images) in `dir`; the server of
+/// host `compliant` made compliant with it and resynced.
+async fn june_baseline(admin: &PgPool, e: &Estate, dir: &std::path::Path, compliant: Option<usize>) {
+    use eio_core::jobs::baselines::{self, BaselineComponent, BaselineInput};
+    let fqdd = |prefix: &str| [BIOS, NIC, IDRAC].into_iter().find(|f| f.starts_with(prefix)).unwrap();
+    for (prefix, version, package, _) in TARGETS {
+        std::fs::write(dir.join(package), lab_image(fqdd(prefix), version, 4096)).unwrap();
+    }
+    let input = BaselineInput {
+        name: "June".into(),
+        description: Some("the lab's June baseline".into()),
+        repository: Some(dir.to_string_lossy().into_owned()),
+        components: TARGETS
+            .iter()
+            .map(|(component, version, package, restart)| BaselineComponent {
+                component: (*component).into(),
+                version: (*version).into(),
+                package: (*package).into(),
+                reboot_required: *restart,
+            })
+            .collect(),
+    };
+    let defined = baselines::define(&Database::from_pool(admin.clone()), &input).await.unwrap();
+    assert_eq!(defined.components.len(), 3);
+    let Some(compliant) = compliant else { return };
+    e.dell.bmc(compliant).update_spec(|s| {
+        for f in s.firmware.iter_mut() {
+            if let Some((_, v, _, _)) = TARGETS.iter().find(|(c, ..)| f.fqdd.starts_with(c)) {
+                f.version = (*v).into();
+            }
+        }
+    });
+    for r in dell::sync_idracs(&syncer(admin, e.key.clone(), "resync"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+}
+
+/// Every update request an iDRAC received (refused ones too), in order: the image names.
+fn update_calls(bmc: &eio_lab::dell::LabBmc) -> Vec<String> {
+    bmc.actions()
+        .into_iter()
+        .filter(|a| {
+            ["MultipartUpdate", "HttpPushUpload", "SimpleUpdate", "InstallFromURI"].contains(&a.action.as_str())
+        })
+        .map(|a| a.detail)
+        .collect()
+}
+
+/// A cluster brought to a baseline: on each host behind it, every component behind is
+/// updated — the iDRAC first, then the BIOS, then the NIC, both staged — within one
+/// maintenance window and one restart; the compliant host is skipped and said so; the plan
+/// lists each component with its versions, package and whether it restarts the server.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_cluster_is_brought_to_its_baseline_with_one_window_and_one_restart_per_host(admin: PgPool) {
+    let e = estate(&admin, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    june_baseline(&admin, &e, dir.path(), Some(2)).await;
+    let cluster: String = sqlx::query_scalar("SELECT name FROM clusters").fetch_one(&admin).await.unwrap();
+    // The plan, as the approver reads it.
+    let spec = json!({"type": "firmware_update", "cluster": cluster, "baseline": ""});
+    let policy: Policy = serde_json::from_value(json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false,
+        "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": false}))
+    .unwrap();
+    let db = Database::from_pool(admin.clone());
+    let plan =
+        eio_core::jobs::plan::compute(&db, &serde_json::from_value(spec.clone()).unwrap(), &policy).await.unwrap();
+    assert_eq!(plan.refusals, Vec::<String>::new());
+    let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.moid.as_str()).collect();
+    assert_eq!(hosts, [e.hosts[0].as_str(), e.hosts[1].as_str()]);
+    assert_eq!(plan.firmware.len(), 6, "{:#?}", plan.firmware);
+    let first: Vec<(&str, &str, bool)> =
+        plan.firmware[..3].iter().map(|f| (f.fqdd.as_str(), f.to.as_str(), f.restart)).collect();
+    assert_eq!(first, [(IDRAC, "7.20.10.50", false), (BIOS, NEW_BIOS, true), (NIC, "23.0.8", true)]);
+    let bios = &plan.firmware[1];
+    assert_eq!(bios.package.as_deref(), Some(&*dir.path().join("BIOS_2.99.1.EXE").to_string_lossy()));
+    assert_eq!(Some(&bios.from), e.dell.bmc(0).firmware_version(BIOS).as_ref());
+    assert!(plan.notes.iter().any(|n| n.ends_with("is compliant with June: skipped")), "{:?}", plan.notes);
+    assert!(plan.summary.contains("baseline June (6 component(s) behind)"), "{}", plan.summary);
+
+    let job = insert_job(&admin, "firmware_update", spec, json!({})).await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+    assert_ends(&admin, job, "succeeded").await;
+    workers.stop().await;
+
+    for i in 0..2 {
+        let (bmc, host) = (e.dell.bmc(i), &e.hosts[i]);
+        for (fqdd, (_, version, _, _)) in [BIOS, NIC, IDRAC].iter().zip(TARGETS) {
+            assert_eq!(bmc.firmware_version(fqdd).as_deref(), Some(version), "host {host} {fqdd}");
+        }
+        // Dell's order, each component asked for once.
+        let calls = update_calls(bmc);
+        assert_eq!(calls.len(), 3, "host {host}: {:?}", bmc.actions());
+        for (call, package) in calls.iter().zip(["iDRAC_", "BIOS_", "NIC_"]) {
+            assert!(call.contains(package), "host {host}: {calls:?}");
+        }
+        assert!(bmc.actions().iter().all(|a| a.refused.is_none()), "host {host}: {:?}", bmc.actions());
+        // One restart, after every staged component was asked for.
+        assert_eq!(bmc.call_count("ComputerSystem.Reset"), 1, "host {host}: {:?}", bmc.actions());
+        let last_update = bmc.actions().iter().rposition(|a| a.action == "MultipartUpdate").unwrap();
+        let reset = bmc.actions().iter().position(|a| a.action == "ComputerSystem.Reset").unwrap();
+        assert!(last_update < reset, "host {host}: {:?}", bmc.actions());
+        assert_eq!(bmc.call_count("AutoReboot"), 0);
+        assert_eq!(e.vc.call_count("EnterMaintenanceMode_Task", host), 1, "host {host}");
+        assert_eq!(e.vc.call_count("ExitMaintenanceMode_Task", host), 1, "host {host}");
+        assert!(!e.vc.host(host).unwrap().in_maintenance_mode);
+    }
+    // Host 2 was compliant: nothing asked of its iDRAC or of vCenter for it.
+    let compliant = e.dell.bmc(2);
+    assert_eq!(update_calls(compliant), Vec::<String>::new());
+    assert_eq!(compliant.call_count("ComputerSystem.Reset"), 0);
+    assert_eq!(e.vc.call_count("EnterMaintenanceMode_Task", &e.hosts[2]), 0);
+}
+
+/// The first failure stops the rollout: the first host's BIOS update fails after the
+/// restart, the job fails on it, and the hosts after it are untouched.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_baseline_rollout_stops_at_the_first_failure_with_the_other_hosts_untouched(admin: PgPool) {
+    use eio_lab::dell::JobOutcome;
+    let e = estate(&admin, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    june_baseline(&admin, &e, dir.path(), Some(2)).await;
+    // The iDRAC's update completes; the BIOS's fails.
+    e.dell.bmc(0).set_next_job_outcomes(&[JobOutcome::Completed, JobOutcome::Failed]);
+    let job = insert_job(
+        &admin,
+        "firmware_update",
+        json!({"type": "firmware_update", "hosts": e.hosts, "baseline": "june"}),
+        json!({}),
+    )
+    .await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+    assert_ends(&admin, job, "failed").await;
+    workers.stop().await;
+    let first = e.dell.bmc(0);
+    assert_eq!(first.firmware_version(IDRAC).as_deref(), Some("7.20.10.50"));
+    assert_ne!(first.firmware_version(BIOS).as_deref(), Some(NEW_BIOS));
+    // It failed on the BIOS's Dell job, after the one restart.
+    let error: String =
+        sqlx::query_scalar("SELECT error FROM jobs WHERE id = $1").bind(job).fetch_one(&admin).await.unwrap();
+    let bios_job = first.actions().into_iter().find(|a| a.detail.contains("BIOS_")).and_then(|a| a.job).unwrap();
+    assert!(error.contains(&bios_job) && error.contains("Failed"), "{error}");
+    assert_eq!(first.call_count("ComputerSystem.Reset"), 1, "{:?}", first.actions());
+    let second = e.dell.bmc(1);
+    assert_eq!(update_calls(second), Vec::<String>::new(), "{:?}", second.actions());
+    assert_eq!(second.call_count("ComputerSystem.Reset"), 0);
+    assert_eq!(e.vc.call_count("EnterMaintenanceMode_Task", &e.hosts[1]), 0);
+    assert_eq!(e.vc.call_count("EnterMaintenanceMode_Task", &e.hosts[2]), 0);
+}
+
+/// An iDRAC7 (WSMan only) brought to the baseline: each package downloaded by the iDRAC
+/// (`InstallFromURI`), all of them scheduled with one reboot job, one maintenance window.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_idrac7_is_brought_to_its_baseline_with_one_reboot_job(admin: PgPool) {
+    let e = estate_of(&admin, 3, &[(Generation::Idrac9, 2), (Generation::Idrac7, 1)]).await;
+    let wsman = e.dell.bmc(2);
+    assert_eq!(wsman.spec().generation, Generation::Idrac7);
+    let dir = tempfile::tempdir().unwrap();
+    june_baseline(&admin, &e, dir.path(), None).await;
+    let job = insert_job(
+        &admin,
+        "firmware_update",
+        json!({"type": "firmware_update", "hosts": [e.hosts[2]], "baseline": "June"}),
+        json!({}),
+    )
+    .await;
+    let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
+    assert_ends(&admin, job, "succeeded").await;
+    workers.stop().await;
+    for (fqdd, (_, version, _, _)) in [BIOS, NIC, IDRAC].iter().zip(TARGETS) {
+        assert_eq!(wsman.firmware_version(fqdd).as_deref(), Some(version), "{fqdd}");
+    }
+    assert_eq!(wsman.call_count("InstallFromURI"), 3, "{:?}", wsman.actions());
+    for action in ["CreateRebootJob", "SetupJobQueue", "RebootJob"] {
+        assert_eq!(wsman.call_count(action), 1, "{action}: {:?}", wsman.actions());
+    }
+    assert!(wsman.actions().iter().all(|a| a.refused.is_none()), "{:?}", wsman.actions());
+    assert_eq!(e.vc.call_count("EnterMaintenanceMode_Task", &e.hosts[2]), 1);
+    assert_eq!(e.vc.call_count("ExitMaintenanceMode_Task", &e.hosts[2]), 1);
+    // The one reboot job scheduled the three update jobs with it.
+    let jobs: Vec<String> = wsman.jobs().into_iter().filter(|j| j.id.starts_with("JID_")).map(|j| j.id).collect();
+    assert_eq!(jobs.len(), 3);
+    let setup = wsman.actions().into_iter().find(|a| a.action == "SetupJobQueue").unwrap().detail;
+    for j in &jobs {
+        assert!(setup.contains(j.as_str()), "{setup} lacks {j}");
+    }
+}
+
+/// OME's baseline: what its compliance report says is behind (the lab's BIOS and iDRAC of
+/// an outdated server), with the package its report names, found under `--packages`; a
+/// plan without `--packages` is refused saying so, as is a name no baseline has.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn an_ome_baselines_plan_names_its_packages_under_the_repository_given(admin: PgPool) {
+    // Server 0 falls behind the baseline's BIOS.
+    let e = estate_with(&admin, 2, &[(Generation::Idrac9, 1)], |i, s| {
+        for f in s.firmware.iter_mut().filter(|f| i == 0 && f.fqdd == BIOS) {
+            f.version = "1.0.0".into();
+        }
+    })
+    .await;
+    let ome = e.dell.ome.as_ref().unwrap();
+    let db = Database::from_pool(admin.clone());
+    sources::add(
+        &db,
+        &NewSource {
+            kind: SourceKind::Ome,
+            name: "ome".into(),
+            url: ome.url.to_string(),
+            identity: IdentityChoice::Existing("idrac-fleet".into()),
+            tls: TlsChoice { thumbprint: Some(ome.thumbprint.to_string()), insecure: false },
+            site: None,
+            driver: None,
+        },
+    )
+    .await
+    .unwrap();
+    for r in dell::sync_omes(&syncer(&admin, e.key.clone(), "ome"), None).await.unwrap() {
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+    let behind: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT service_tag, fqdd, package FROM firmware_compliance WHERE status = 'upgrade' ORDER BY 1, 2",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(behind.iter().any(|(t, f, p)| *t == service_tag(0) && f == BIOS && p.is_some()), "{behind:?}");
+    let policy: Policy = serde_json::from_value(json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false,
+        "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": false}))
+    .unwrap();
+    let plan_of = |packages: Option<&str>| {
+        let spec: JobSpec = serde_json::from_value(json!({"type": "firmware_update", "hosts": [e.hosts[0]],
+            "baseline": "EIO fleet baseline", "packages": packages}))
+        .unwrap();
+        let (db, policy) = (db.clone(), policy.clone());
+        async move { eio_core::jobs::plan::compute(&db, &spec, &policy).await.unwrap() }
+    };
+    let without = plan_of(None).await;
+    assert!(without.refusals.iter().any(|r| r.contains("--packages")), "{:?}", without.refusals);
+    let plan = plan_of(Some("https://dups.example/catalog/")).await;
+    assert_eq!(plan.refusals, Vec::<String>::new());
+    let bios = plan.firmware.iter().find(|f| f.fqdd == BIOS).unwrap();
+    let (_, _, path) = behind.iter().find(|(t, f, _)| *t == service_tag(0) && f == BIOS).unwrap();
+    assert_eq!(bios.package, Some(format!("https://dups.example/catalog/{}", path.as_deref().unwrap())));
+    assert_eq!(bios.from, "1.0.0");
+    // A name no baseline has.
+    let spec: JobSpec =
+        serde_json::from_value(json!({"type": "firmware_update", "hosts": [e.hosts[0]], "baseline": "July"})).unwrap();
+    let err = eio_core::jobs::plan::compute(&db, &spec, &policy).await.unwrap_err();
+    assert_eq!(err.code, eio_core::error::ErrorCode::NotFound, "{err}");
 }

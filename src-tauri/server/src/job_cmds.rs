@@ -233,15 +233,23 @@ enum SubmitKind {
         hosts: Vec<String>,
         #[arg(long)]
         cluster: Option<String>,
-        /// FQDD prefix (BIOS.Setup, NIC.Integrated) or name fragment
-        #[arg(long)]
+        /// One component: FQDD prefix (BIOS.Setup, NIC.Integrated) or name fragment
+        #[arg(long, default_value = "")]
         component: String,
         /// The version the image installs
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         version: String,
-        /// The Dell Update Package, on the worker's disk
-        #[arg(long)]
+        /// The Dell Update Package, on the worker's disk, or an http(s) URL
+        #[arg(long, default_value = "")]
         image: String,
+        /// Every component behind this baseline instead, staged together: one maintenance
+        /// window and one restart per host (without a name: the one covering these hosts)
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        baseline: Option<String>,
+        /// Where the baseline's packages are (a directory on the workers or an http(s)
+        /// URL), instead of its repository
+        #[arg(long)]
+        packages: Option<String>,
     },
     /// Shut down, power off or suspend VMs; restart or power-cycle servers
     Power {
@@ -441,8 +449,8 @@ async fn submit(session: &Session, args: SubmitArgs) -> Result<(), Error> {
         SubmitKind::MaintenanceMode { hosts, cluster, exit } => {
             JobSpec::MaintenanceMode(MaintenanceTarget { hosts, cluster, exit })
         }
-        SubmitKind::FirmwareUpdate { hosts, cluster, component, version, image } => {
-            JobSpec::FirmwareUpdate(FirmwareTarget { hosts, cluster, component, version, image })
+        SubmitKind::FirmwareUpdate { hosts, cluster, component, version, image, baseline, packages } => {
+            JobSpec::FirmwareUpdate(FirmwareTarget { hosts, cluster, component, version, image, baseline, packages })
         }
         SubmitKind::Power { action, vms, servers } => JobSpec::Power(PowerTarget { action, vms, servers }),
         SubmitKind::Sync { source, kind } => JobSpec::Sync(SyncTarget { source, kind, benchmark_noop: false }),

@@ -156,7 +156,13 @@ impl Command {
                 | source_cmds::SourceCommand::Remove { json, .. },
             )
             | Command::Server(
-                source_cmds::ServerCommand::List { json } | source_cmds::ServerCommand::Firmware { json, .. },
+                source_cmds::ServerCommand::List { json }
+                | source_cmds::ServerCommand::Firmware { json, .. }
+                | source_cmds::ServerCommand::Baseline(
+                    source_cmds::BaselineCommand::List { json }
+                    | source_cmds::BaselineCommand::Define { json, .. }
+                    | source_cmds::BaselineCommand::Remove { json, .. },
+                ),
             )
             | Command::Mapping(source_cmds::MappingCommand::List { json })
             | Command::Vm(source_cmds::VmCommand::List { json, .. })
@@ -394,6 +400,9 @@ pub const CLI_OPERATIONS: &[(&str, &[&str])] = &[
     ("site where", &["site_placement"]),
     ("site pin", &["site_pin"]),
     ("site unpin", &["site_unpin"]),
+    ("server baseline list", &["firmware_baselines"]),
+    ("server baseline define", &["firmware_baseline_define"]),
+    ("server baseline remove", &["firmware_baseline_remove"]),
     ("job submit maintenance-mode", &["job_submit"]),
     ("job submit firmware-update", &["job_submit"]),
     ("job submit power", &["job_submit"]),

@@ -426,6 +426,31 @@ pub fn hosts(list: &[HostRow], json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Baselines: EIO's with one line per component, then OME's.
+pub fn baselines(list: &[eio_core::jobs::baselines::Baseline], json: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&list);
+    }
+    let mut rows = Vec::new();
+    for b in list {
+        let source = match b.source {
+            eio_core::jobs::baselines::BaselineSource::Eio => "EIO",
+            eio_core::jobs::baselines::BaselineSource::Ome => "OME",
+        };
+        let head = vec![b.name.clone(), source.into(), b.servers_behind.to_string(), opt(&b.repository)];
+        if b.components.is_empty() {
+            rows.push([head.clone(), vec!["-".into(), "-".into(), "-".into(), "-".into()]].concat());
+        }
+        for (i, c) in b.components.iter().enumerate() {
+            let lead = if i == 0 { head.clone() } else { vec![String::new(); 4] };
+            let restart = if c.reboot_required { "yes" } else { "no" };
+            rows.push([lead, vec![c.component.clone(), c.version.clone(), c.package.clone(), restart.into()]].concat());
+        }
+    }
+    table(&["NAME", "SOURCE", "SERVERS OFF", "REPOSITORY", "COMPONENT", "VERSION", "PACKAGE", "RESTART"], rows);
+    Ok(())
+}
+
 pub fn policies(list: &[PolicyChoice], json: bool) -> Result<(), Error> {
     if json {
         return print_json(&list);
@@ -567,9 +592,16 @@ fn plan(p: &Plan) {
         if !h.vms_staying.is_empty() {
             println!("     {} VM(s) stay (not running): {}", h.vms_staying.len(), names(&h.vms_staying));
         }
-    }
-    for f in &p.firmware {
-        println!("  firmware on {}: {} {} → {}", f.host, f.fqdd, f.from, f.to);
+        // Its firmware, in install order, and its one restart.
+        let components: Vec<_> = p.firmware.iter().filter(|f| f.host == h.name).collect();
+        for f in &components {
+            let when = if f.restart { "staged for the restart" } else { "applies at once" };
+            let package = f.package.as_deref().map(|p| format!(", package {p}")).unwrap_or_default();
+            println!("     {}: {} → {}{package} ({when})", f.fqdd, f.from, f.to);
+        }
+        if components.iter().any(|f| f.restart) {
+            println!("     then one restart of the server");
+        }
     }
     for v in &p.vms {
         println!("  {} ({}): {}", v.name, v.power_state.clone().unwrap_or_default(), v.action);

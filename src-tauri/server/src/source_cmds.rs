@@ -7,6 +7,7 @@ use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::identity::keystore;
 use eio_core::inventory::ops::{ServerNameInput, VmListInput};
+use eio_core::jobs::baselines::{BaselineInput, BaselineNameInput};
 use eio_core::pages::servers::ManualMappingInput;
 use eio_core::sources::ops::{
     IdracImportInput, NewIdentityInput, SourceAddInput, SourceProbeInput, SourceRemoveInput, SourceUpdateInput,
@@ -155,6 +156,34 @@ pub enum ServerCommand {
     Firmware {
         /// Service tag, hostname, iDRAC name or ESXi host name
         server: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Firmware baselines: defined in EIO, or OpenManage Enterprise's
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Every baseline: EIO's with their components, then OME's; servers off each
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Define a baseline in EIO, or replace the one of that name (admins): a JSON file
+    /// {"name", "description", "repository", "components": [{"component", "version",
+    /// "package", "reboot_required"}]}
+    Define {
+        /// The baseline as JSON
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a baseline defined in EIO (admins)
+    Remove {
+        name: String,
         #[arg(long)]
         json: bool,
     },
@@ -496,6 +525,30 @@ pub async fn server(db: &Database, cmd: ServerCommand) -> Result<(), Error> {
         ServerCommand::List { json } => output::servers(&api::call::<op::servers>(&session, NoInput {}).await?, json),
         ServerCommand::Firmware { server, json } => {
             output::firmware(&api::call::<op::server_firmware>(&session, ServerNameInput { server }).await?, json)
+        }
+        ServerCommand::Baseline(BaselineCommand::List { json }) => {
+            output::baselines(&api::call::<op::firmware_baselines>(&session, NoInput {}).await?, json)
+        }
+        ServerCommand::Baseline(BaselineCommand::Define { file, json }) => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
+            let input: BaselineInput = serde_json::from_str(&text)
+                .map_err(|e| Error::invalid(format!("{}: not a baseline: {e}", file.display())))?;
+            let b = api::call::<op::firmware_baseline_define>(&session, input).await?;
+            if json {
+                return output::baselines(std::slice::from_ref(&b), true);
+            }
+            println!("Baseline {} defined: {} component(s).", b.name, b.components.len());
+            Ok(())
+        }
+        ServerCommand::Baseline(BaselineCommand::Remove { name, json }) => {
+            let left =
+                api::call::<op::firmware_baseline_remove>(&session, BaselineNameInput { name: name.clone() }).await?;
+            if json {
+                return output::baselines(&left, true);
+            }
+            println!("Baseline {name} removed.");
+            Ok(())
         }
     }
 }

@@ -341,3 +341,100 @@ async fn admins_preview_rules_and_manage_policies_and_limits_from_the_cli(pool: 
     assert!(listed.as_array().unwrap().iter().all(|l| l["name"] != cluster.as_str()), "removed: {listed}");
     assert!(!listed.as_array().unwrap().is_empty(), "the defaults stay: {listed}");
 }
+
+/// A cluster to a baseline from the CLI: an admin defines the baseline from a file (an
+/// operator may not), everyone lists it, and the dry run prints, per host in order, each
+/// component behind with installed → target, its package and whether it waits for the one
+/// restart; a baseline with --component is refused with what to leave out.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_baseline_is_defined_listed_and_planned_from_the_cli(pool: PgPool) {
+    use eio_lab::dell::DellLab;
+    use eio_lab::vcenter::model::service_tag;
+    let vc = LabVcenter::start(LabModel::one_cluster(2, 3)).await.unwrap();
+    let mut builder = DellLab::builder().bmcs(2);
+    for i in 0..2 {
+        builder = builder.customize(i, move |s| s.service_tag = service_tag(i));
+    }
+    let lab = builder.build().await.unwrap();
+    let dir = data_dir();
+    let key = dir.path().join("worker.age");
+    let s = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let op = format!("eio_t_bop_{s}");
+    let _cleanup = DropRoles(pool.clone(), vec![op.clone()]);
+    let as_ = |url: String, args: &[&str]| {
+        let mut c = eio(dir.path());
+        c.env("EIO_DATABASE_URL", url).env("EIO_WORKER_KEY_FILE", &key).args(args);
+        c
+    };
+    let admin = |args: &[&str]| as_(url_of(&pool), args);
+    let operator = |args: &[&str]| as_(url_as(&pool, Some(&op)), args);
+    ok(&run(admin(&["identity", "init-worker-key", "--key-file", key.to_str().unwrap()]), None).await);
+    let mut c = admin(&["source", "add", "vcenter", "--name", "vc", "--url", vc.sdk_url.as_str()]);
+    c.args(["--username", vc.username(), "--password-stdin", "--thumbprint", &vc.thumbprint.to_string()]);
+    ok(&run(c, Some(format!("{}\n", vc.password()))).await);
+    let creds = lab.credentials();
+    for (i, bmc) in lab.bmcs.iter().enumerate() {
+        let (name, url) = (format!("bmc-{i}"), bmc.url.to_string());
+        let mut c = admin(&["source", "add", "idrac", "--name", &name, "--url", &url]);
+        c.args(["--thumbprint", &bmc.thumbprint.unwrap().to_string()]);
+        if i == 0 {
+            c.args(["--username", creds.username.as_str(), "--password-stdin", "--identity-name", "bmcs"]);
+        } else {
+            c.args(["--identity", "bmcs"]);
+        }
+        ok(&run(c, (i == 0).then(|| format!("{}\n", creds.password.expose()))).await);
+    }
+    ok(&run(admin(&["sync"]), None).await);
+    let mut c = admin(&["user", "add", "bop@lab.test", "--role", "operator", "--login", &op, "--password-env", "PW"]);
+    c.env("PW", "pw-1").args(["--capability", "firmware_update"]);
+    ok(&run(c, None).await);
+
+    let file = dir.path().join("june.json");
+    std::fs::write(
+        &file,
+        r#"{"name": "June", "repository": "/srv/dups", "components": [
+              {"component": "BIOS.Setup", "version": "2.99.1", "package": "BIOS_2.99.1.EXE"},
+              {"component": "iDRAC.Embedded", "version": "7.20.10.50", "package": "iDRAC.EXE", "reboot_required": false}]}"#,
+    )
+    .unwrap();
+    let out = run(operator(&["server", "baseline", "define", "--file", file.to_str().unwrap(), "--json"]), None).await;
+    assert_eq!(json_of(&out)["error"]["code"], "forbidden", "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(
+        &ok(&run(admin(&["server", "baseline", "define", "--file", file.to_str().unwrap()]), None).await).stdout,
+    )
+    .into_owned();
+    assert!(said.contains("Baseline June defined: 2 component(s)."), "{said}");
+    let listed = json_of(ok(&run(operator(&["server", "baseline", "list", "--json"]), None).await)).clone();
+    assert_eq!(listed[0]["name"], "June");
+    assert_eq!(listed[0]["source"], "eio");
+    assert_eq!(listed[0]["servers_behind"], 2, "{listed}");
+
+    let cluster: String = sqlx::query_scalar("SELECT name FROM clusters").fetch_one(&pool).await.unwrap();
+    let plan =
+        run(operator(&["job", "submit", "firmware-update", "--cluster", &cluster, "--baseline", "--dry-run"]), None)
+            .await;
+    let plan = String::from_utf8_lossy(&ok(&plan).stdout).into_owned();
+    let bios = lab.bmc(0).firmware_version("BIOS.Setup.1-1").unwrap();
+    let idrac = lab.bmc(0).firmware_version("iDRAC.Embedded.1-1").unwrap();
+    let lines: Vec<&str> = plan.lines().map(str::trim).collect();
+    let first = lines.iter().position(|l| l.starts_with("1. ")).unwrap_or_else(|| panic!("{plan}"));
+    assert!(lines[first].ends_with(&format!("(server {})", service_tag(0))), "{plan}");
+    assert!(lines[first + 1].starts_with("moves 3 VM(s)"), "{plan}");
+    assert_eq!(
+        &lines[first + 2..first + 5],
+        [
+            format!("iDRAC.Embedded.1-1: {idrac} → 7.20.10.50, package /srv/dups/iDRAC.EXE (applies at once)").as_str(),
+            format!("BIOS.Setup.1-1: {bios} → 2.99.1, package /srv/dups/BIOS_2.99.1.EXE (staged for the restart)")
+                .as_str(),
+            "then one restart of the server",
+        ],
+        "{plan}"
+    );
+    assert_eq!(jobs(&pool).await, 0, "a dry run submits nothing");
+    let args = ["job", "submit", "firmware-update", "--cluster", &cluster, "--baseline", "June", "--component", "BIOS"];
+    let both = run(operator(&[&args[..], &["--dry-run"]].concat()), None).await;
+    failed(&both, "leave out --component, --version and --image");
+    ok(&run(admin(&["server", "baseline", "remove", "June"]), None).await);
+    let listed = json_of(ok(&run(operator(&["server", "baseline", "list", "--json"]), None).await)).clone();
+    assert_eq!(listed, serde_json::json!([]));
+}

@@ -147,6 +147,59 @@ blocks_total: number,
 free_addresses: string, };
 
 /**
+ * A baseline as the wizard and `eio firmware baselines` list it.
+ */
+export type Baseline = { name: string, source: BaselineSource, description: string | null, 
+/**
+ * Where its packages are (EIO's); OME's are in its catalog's repository.
+ */
+repository: string | null, 
+/**
+ * EIO's components (OME's are in its compliance report).
+ */
+components: Array<BaselineComponent>, 
+/**
+ * Servers with at least one component off it: behind in OME's report; for EIO's, a
+ * synced version that differs (a plan says which are newer and left alone).
+ */
+servers_behind: number, };
+
+/**
+ * One component of a baseline defined in EIO.
+ */
+export type BaselineComponent = { 
+/**
+ * An FQDD prefix: `BIOS.Setup`, `iDRAC.Embedded`, `NIC.Integrated.1-1`.
+ */
+component: string, 
+/**
+ * The version the baseline wants.
+ */
+version: string, 
+/**
+ * The Dell Update Package: relative to the baseline's repository, or an absolute path
+ * on the workers' disk or an http(s) URL.
+ */
+package: string, 
+/**
+ * Whether installing it restarts the server (not the iDRAC's own firmware).
+ */
+reboot_required: boolean, };
+
+/**
+ * A baseline to define in EIO, or to replace (by name).
+ */
+export type BaselineInput = { name: string, description: string | null, 
+/**
+ * A directory on the workers' disk or an http(s) URL the packages are under.
+ */
+repository: string | null, components: Array<BaselineComponent>, };
+
+export type BaselineNameInput = { name: string, };
+
+export type BaselineSource = "eio" | "ome";
+
+/**
  * What an endpoint presents (see `eio_connectors::probe`).
  */
 export type Certificate = { endpoint: string, subject: string, issuer: string, not_before: string, not_after: string, names: Array<string>, key: string, 
@@ -423,17 +476,30 @@ baseline_version: string | null, compliance: string | null, criticality: string 
 
 export type FirmwareTarget = { hosts: Array<string>, cluster: string | null, 
 /**
- * The component: an FQDD prefix (`BIOS.Setup`, `NIC.Integrated`) or a name fragment.
+ * One component: an FQDD prefix (`BIOS.Setup`, `NIC.Integrated`) or a name fragment.
+ * Empty with `baseline`.
  */
 component: string, 
 /**
- * The version the update installs.
+ * The version the update installs (one component).
  */
 version: string, 
 /**
- * The Dell Update Package on the worker's disk.
+ * The Dell Update Package on the worker's disk, or an http(s) URL (one component).
  */
-image: string, };
+image: string, 
+/**
+ * Bring every component to this baseline instead (OME's or one defined in EIO; `""`:
+ * the one baseline that covers these hosts' servers). Each host is then updated once:
+ * every component behind staged together, one restart.
+ */
+baseline: string | null, 
+/**
+ * Where the baseline's packages are, overriding its repository: a directory on the
+ * workers' disk or an http(s) URL (OME's baselines name packages relative to their
+ * catalog's repository, which EIO can't read).
+ */
+packages: string | null, };
 
 /**
  * A free block of a prefix.
@@ -786,7 +852,11 @@ sources: Array<string>,
 /**
  * Report definition names (for report jobs).
  */
-report_definitions: Array<string>, };
+report_definitions: Array<string>, 
+/**
+ * Firmware baselines (for firmware updates to a baseline).
+ */
+baselines: Array<Baseline>, };
 
 /**
  * What kind of work a job is.
@@ -1128,7 +1198,17 @@ blockers: Array<PredictedBlocker>,
  */
 notes: Array<string>, cluster_id: string | null, site_id: string | null, };
 
-export type PlannedFirmware = { host: string, service_tag: string | null, idrac: string | null, fqdd: string, name: string, from: string, to: string, };
+export type PlannedFirmware = { host: string, service_tag: string | null, idrac: string | null, fqdd: string, name: string, from: string, to: string, 
+/**
+ * The package that installs it: a path on the workers' disk or an http(s) URL (plans
+ * made before baselines have none: the job's image).
+ */
+package: string | null, 
+/**
+ * Installing it needs the server restarted (the host's one restart, once every such
+ * component is staged); the iDRAC's own firmware applies at once, first.
+ */
+restart: boolean, };
 
 export type PlannedHost = { order: number, moid: string, name: string, 
 /**
@@ -2281,6 +2361,9 @@ export const operations = {
   job_policy_remove: { method: "POST", path: "/api/job-policies/remove", role: "admin" },
   concurrency_limits: { method: "GET", path: "/api/concurrency-limits", role: "viewer" },
   concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits", role: "admin" },
+  firmware_baselines: { method: "GET", path: "/api/firmware-baselines", role: "viewer" },
+  firmware_baseline_define: { method: "POST", path: "/api/firmware-baselines", role: "admin" },
+  firmware_baseline_remove: { method: "POST", path: "/api/firmware-baselines/remove", role: "admin" },
   settings_page: { method: "GET", path: "/api/pages/settings", role: "viewer" },
   user_set_role: { method: "POST", path: "/api/users/role", role: "admin" },
   user_enable: { method: "POST", path: "/api/users/enable", role: "admin" },
@@ -2493,6 +2576,15 @@ export function makeApi(transport: Transport) {
     /** Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it. Needs: admin. */
     concurrency_limit_set: (input: LimitInput): Promise<Array<ConcurrencyLimit>> =>
       transport.call<Array<ConcurrencyLimit>>("concurrency_limit_set", operations.concurrency_limit_set.method, operations.concurrency_limit_set.path, input),
+    /** Firmware baselines: those defined in EIO (with their components) and OpenManage Enterprise's. Needs: viewer. */
+    firmware_baselines: (input: NoInput = {}): Promise<Array<Baseline>> =>
+      transport.call<Array<Baseline>>("firmware_baselines", operations.firmware_baselines.method, operations.firmware_baselines.path, input),
+    /** Define a firmware baseline in EIO, or replace the one of that name (admins; audited): per component the version and its package. Needs: admin. */
+    firmware_baseline_define: (input: BaselineInput): Promise<Baseline> =>
+      transport.call<Baseline>("firmware_baseline_define", operations.firmware_baseline_define.method, operations.firmware_baseline_define.path, input),
+    /** Remove a firmware baseline defined in EIO (admins). Jobs keep the plan they were approved with. Needs: admin. */
+    firmware_baseline_remove: (input: BaselineNameInput): Promise<Array<Baseline>> =>
+      transport.call<Array<Baseline>>("firmware_baseline_remove", operations.firmware_baseline_remove.method, operations.firmware_baseline_remove.path, input),
     /** The settings page model: connection, sources, service identities, users, sites, workers. Needs: viewer. */
     settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
       transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),

@@ -41,6 +41,12 @@ export type WizardState = {
   hosts: string[];
   cluster: string | null;
   exit: boolean;
+  /** Firmware: every component behind a baseline, or one component to one version. */
+  firmwareTo: "baseline" | "component";
+  /** The baseline ("": the one covering the hosts). */
+  baseline: string;
+  /** Where the baseline's packages are, instead of its repository. */
+  packages: string;
   component: string;
   version: string;
   image: string;
@@ -85,6 +91,9 @@ export const INITIAL: WizardState = {
   hosts: [],
   cluster: null,
   exit: false,
+  firmwareTo: "baseline",
+  baseline: "",
+  packages: "",
   component: "",
   version: "",
   image: "",
@@ -115,7 +124,10 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
       spec = { type: "maintenance_mode", hosts: s.hosts, cluster: s.cluster, exit: s.exit };
       break;
     case "firmware_update":
-      spec = { type: "firmware_update", hosts: s.hosts, cluster: s.cluster, component: s.component.trim(), version: s.version.trim(), image: s.image.trim() };
+      spec =
+        s.firmwareTo === "baseline"
+          ? { type: "firmware_update", hosts: s.hosts, cluster: s.cluster, component: "", version: "", image: "", baseline: s.baseline, packages: s.packages.trim() || null }
+          : { type: "firmware_update", hosts: s.hosts, cluster: s.cluster, component: s.component.trim(), version: s.version.trim(), image: s.image.trim(), baseline: null, packages: null };
       break;
     case "power":
       spec = { type: "power", action: s.action, vms: s.vms, servers: s.servers };
@@ -175,6 +187,7 @@ export function targetProblem(s: WizardState): string | null {
       return s.hosts.length || s.cluster ? null : "Choose hosts or a cluster.";
     case "firmware_update":
       if (!s.hosts.length && !s.cluster) return "Choose hosts or a cluster.";
+      if (s.firmwareTo === "baseline") return null;
       return s.component.trim() && s.version.trim() && s.image.trim() ? null : "Say which component, which version, and the update package.";
     case "power":
       if (["shutdown", "power_off", "suspend"].includes(s.action)) return s.vms.length ? null : "Name the VMs.";
@@ -438,9 +451,42 @@ function TargetStep(props: { s: WizardState; set: <K extends keyof WizardState>(
       return (
         <>
           {hostPicker}
-          <TextInput label="Component" description="An FQDD prefix (BIOS.Setup, NIC.Integrated) or part of its name" value={s.component} onChange={(e) => set("component", e.currentTarget.value)} />
-          <TextInput label="Version it installs" value={s.version} onChange={(e) => set("version", e.currentTarget.value)} />
-          <TextInput label="Dell Update Package on the worker's disk" placeholder="/srv/firmware/BIOS_XXXX.EXE" value={s.image} onChange={(e) => set("image", e.currentTarget.value)} />
+          <SegmentedControl
+            value={s.firmwareTo}
+            onChange={(v) => set("firmwareTo", v as WizardState["firmwareTo"])}
+            data={[
+              { value: "baseline", label: "To a baseline" },
+              { value: "component", label: "One component" },
+            ]}
+            data-testid="wizard-firmware-to"
+          />
+          {s.firmwareTo === "baseline" ? (
+            <>
+              <Select
+                label="Baseline"
+                description="Every component behind it is staged together: each host enters maintenance mode once and restarts once."
+                data={[{ value: "", label: "The one covering these hosts" }, ...targets.baselines.map((b) => ({ value: b.name, label: `${b.name} (${b.source === "eio" ? "EIO" : "OME"})` }))]}
+                value={s.baseline}
+                onChange={(v) => set("baseline", v ?? "")}
+                allowDeselect={false}
+                data-testid="wizard-baseline"
+              />
+              <TextInput
+                label="Packages (optional)"
+                description="Where the baseline's packages are, if not in its repository: a directory on the workers or an http(s) URL. OME's baselines need it."
+                placeholder="/srv/firmware/catalog"
+                value={s.packages}
+                onChange={(e) => set("packages", e.currentTarget.value)}
+                data-testid="wizard-packages"
+              />
+            </>
+          ) : (
+            <>
+              <TextInput label="Component" description="An FQDD prefix (BIOS.Setup, NIC.Integrated) or part of its name" value={s.component} onChange={(e) => set("component", e.currentTarget.value)} />
+              <TextInput label="Version it installs" value={s.version} onChange={(e) => set("version", e.currentTarget.value)} />
+              <TextInput label="Dell Update Package on the worker's disk" placeholder="/srv/firmware/BIOS_XXXX.EXE" value={s.image} onChange={(e) => set("image", e.currentTarget.value)} />
+            </>
+          )}
         </>
       );
     case "power":

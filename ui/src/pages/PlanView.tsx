@@ -147,15 +147,21 @@ export function PlanView(props: { plan: Plan; compact?: boolean }) {
                   <Table.Th>Component</Table.Th>
                   <Table.Th>From</Table.Th>
                   <Table.Th>To</Table.Th>
+                  <Table.Th>Package</Table.Th>
+                  <Table.Th>Restart</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
                 {p.firmware.map((f) => (
                   <Table.Tr key={`${f.host}/${f.fqdd}`}>
                     <Table.Td>{f.host}</Table.Td>
-                    <Table.Td>{f.name}</Table.Td>
+                    <Table.Td>
+                      {f.name} <span className="mono">{f.fqdd}</span>
+                    </Table.Td>
                     <Table.Td className="mono">{f.from}</Table.Td>
                     <Table.Td className="mono">{f.to}</Table.Td>
+                    <Table.Td className="mono">{f.package ?? "—"}</Table.Td>
+                    <Table.Td>{f.restart ? "the host's one restart" : "applies at once"}</Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>

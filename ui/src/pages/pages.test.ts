@@ -16,8 +16,10 @@ describe("the job wizard", () => {
     expect(r.policy).toEqual({ allow_vm_shutdown: true });
     expect(r.dry_run).toBe(true);
     expect(toRequest(INITIAL, false).policy).toBeNull();
-    const fw = toRequest({ ...INITIAL, kind: "firmware_update", cluster: "c1", component: " BIOS ", version: "2.1", image: "/x" }, false);
-    expect(fw.spec).toMatchObject({ type: "firmware_update", component: "BIOS", cluster: "c1" });
+    const fw = toRequest({ ...INITIAL, kind: "firmware_update", firmwareTo: "component", cluster: "c1", component: " BIOS ", version: "2.1", image: "/x" }, false);
+    expect(fw.spec).toMatchObject({ type: "firmware_update", component: "BIOS", cluster: "c1", baseline: null });
+    const toBaseline = toRequest({ ...INITIAL, kind: "firmware_update", cluster: "c1", baseline: "June", packages: " " }, false);
+    expect(toBaseline.spec).toEqual({ type: "firmware_update", hosts: [], cluster: "c1", component: "", version: "", image: "", baseline: "June", packages: null });
     expect([r.run_at, r.schedule, r.idempotency_key]).toEqual([null, null, null]);
   });
 

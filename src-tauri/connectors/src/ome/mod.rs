@@ -150,6 +150,9 @@ pub struct ComponentCompliance {
     pub update_action: Option<String>,
     pub criticality: Option<String>,
     pub reboot_required: bool,
+    /// The package that brings it to the baseline, within the catalog's repository
+    /// (`FOLDER05937069M/1/BIOS_….EXE`).
+    pub path: Option<String>,
 }
 
 /// One device's standing against a baseline.
@@ -554,6 +557,7 @@ fn component_of(c: &Value) -> ComponentCompliance {
         update_action: s("UpdateAction"),
         criticality: s("Criticality"),
         reboot_required: c.get("RebootRequired").and_then(Value::as_bool).unwrap_or(false),
+        path: s("Path"),
     }
 }
 

@@ -7,6 +7,7 @@
 //! could never run before it is submitted. Running jobs is the engine's business.
 //! [`policies`]: the named policies and concurrency limits admins decide; [`pause`]: why a
 //! job paused and what was decided, typed.
+pub mod baselines;
 pub mod pause;
 pub mod plan;
 pub mod policies;
@@ -132,12 +133,45 @@ pub struct FirmwareTarget {
     pub hosts: Vec<String>,
     #[serde(default)]
     pub cluster: Option<String>,
-    /// The component: an FQDD prefix (`BIOS.Setup`, `NIC.Integrated`) or a name fragment.
+    /// One component: an FQDD prefix (`BIOS.Setup`, `NIC.Integrated`) or a name fragment.
+    /// Empty with `baseline`.
+    #[serde(default)]
     pub component: String,
-    /// The version the update installs.
+    /// The version the update installs (one component).
+    #[serde(default)]
     pub version: String,
-    /// The Dell Update Package on the worker's disk.
+    /// The Dell Update Package on the worker's disk, or an http(s) URL (one component).
+    #[serde(default)]
     pub image: String,
+    /// Bring every component to this baseline instead (OME's or one defined in EIO; `""`:
+    /// the one baseline that covers these hosts' servers). Each host is then updated once:
+    /// every component behind staged together, one restart.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// Where the baseline's packages are, overriding its repository: a directory on the
+    /// workers' disk or an http(s) URL (OME's baselines name packages relative to their
+    /// catalog's repository, which EIO can't read).
+    #[serde(default)]
+    pub packages: Option<String>,
+}
+
+impl FirmwareTarget {
+    /// One component to one version, or a baseline: never both, never neither.
+    pub fn check(&self) -> Result<()> {
+        let single = [&self.component, &self.version, &self.image].iter().filter(|s| !s.trim().is_empty()).count();
+        match (&self.baseline, single) {
+            (Some(_), 0) => Ok(()),
+            (Some(_), _) => Err(Error::invalid(
+                "a baseline names every component, version and package: leave out --component, --version and --image",
+            )),
+            (None, 3) if self.packages.is_none() => Ok(()),
+            (None, 3) => Err(Error::invalid("--packages goes with --baseline")),
+            (None, _) => Err(Error::invalid(
+                "name the component, its version and the image (--component, --version, --image), or bring the \
+                 hosts to a baseline (--baseline [NAME])",
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]

@@ -128,6 +128,18 @@ pub struct PlannedFirmware {
     pub name: String,
     pub from: String,
     pub to: String,
+    /// The package that installs it: a path on the workers' disk or an http(s) URL (plans
+    /// made before baselines have none: the job's image).
+    #[serde(default)]
+    pub package: Option<String>,
+    /// Installing it needs the server restarted (the host's one restart, once every such
+    /// component is staged); the iDRAC's own firmware applies at once, first.
+    #[serde(default = "restarts")]
+    pub restart: bool,
+}
+
+fn restarts() -> bool {
+    true
 }
 
 impl Plan {
@@ -139,7 +151,7 @@ impl Plan {
             "hosts": self.hosts.iter().map(|h| (&h.moid, h.order, &h.vcenter)).collect::<Vec<_>>(),
             "vms": self.vms.iter().map(|v| (&v.moid, &v.action, &v.vcenter)).collect::<Vec<_>>(),
             "servers": self.servers.iter().map(|s| (&s.service_tag, &s.action)).collect::<Vec<_>>(),
-            "firmware": self.firmware.iter().map(|f| (&f.host, &f.fqdd, &f.from, &f.to)).collect::<Vec<_>>(),
+            "firmware": self.firmware.iter().map(|f| (&f.host, &f.fqdd, &f.from, &f.to, &f.package)).collect::<Vec<_>>(),
             "forbidden": self.forbidden,
         })
     }
@@ -332,19 +344,62 @@ async fn maintenance(db: &Database, t: &MaintenanceTarget, policy: &Policy) -> R
 }
 
 async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> Result<Plan> {
+    t.check()?;
     let target = MaintenanceTarget { hosts: t.hosts.clone(), cluster: t.cluster.clone(), exit: false };
     let hosts = resolve_hosts(db, &target).await?;
     let moids: Vec<String> = hosts.iter().map(|h| h.moid.clone()).collect();
     let (cluster_id, site_id, notes) = cluster_and_site(db, &moids).await?;
     let mut plan = Plan { cluster_id, site_id, notes, ..Default::default() };
+    let baseline = match &t.baseline {
+        Some(name) => {
+            let tags: Vec<String> = hosts.iter().filter_map(|h| h.server.clone()).collect();
+            Some(super::baselines::resolve(db, name, &tags).await?)
+        }
+        None => None,
+    };
     for h in &hosts {
         let Some(tag) = &h.server else {
             plan.refusals.push(format!("{} is not mapped to a physical server (iDRAC): map it first", h.name));
             continue;
         };
+        let idrac: Option<String> = sqlx::query_scalar(
+            "SELECT e.name FROM physical_servers p JOIN idrac_endpoints e ON e.id = p.idrac_id
+             WHERE upper(p.service_tag) = upper($1) LIMIT 1",
+        )
+        .bind(tag)
+        .fetch_optional(db.pool())
+        .await?;
+        let planned = |b: super::baselines::Behind| PlannedFirmware {
+            host: h.name.clone(),
+            service_tag: Some(tag.clone()),
+            idrac: idrac.clone(),
+            fqdd: b.fqdd,
+            name: b.name,
+            from: b.from,
+            to: b.to,
+            package: b.package,
+            restart: b.restart,
+        };
+        if let Some(b) = &baseline {
+            let (behind, notes) = b.behind(db, tag, t.packages.as_deref()).await?;
+            plan.notes.extend(notes);
+            if behind.is_empty() {
+                plan.notes.push(format!("{} ({tag}) is compliant with {}: skipped", h.name, b.name));
+                continue;
+            }
+            for c in behind.iter().filter(|c| c.package.is_none()) {
+                plan.refusals.push(format!(
+                    "{} {}: no package location for {} {} (OME's baselines name packages within their catalog's \
+                     repository: say where it is with --packages DIR|URL)",
+                    h.name, c.fqdd, c.fqdd, c.to
+                ));
+            }
+            plan.firmware.extend(behind.into_iter().map(planned));
+            continue;
+        }
         let rows = sqlx::query(
-            "SELECT f.fqdd, f.name, f.version, e.name AS idrac FROM firmware_inventory f
-             JOIN physical_servers p ON p.id = f.server_id LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
+            "SELECT f.fqdd, f.name, f.version FROM firmware_inventory f
+             JOIN physical_servers p ON p.id = f.server_id
              WHERE upper(p.service_tag) = upper($1) AND f.removed_at IS NULL AND f.updateable
                AND (f.fqdd ILIKE $2 || '%' OR f.name ILIKE '%' || $2 || '%')
              ORDER BY f.fqdd",
@@ -360,24 +415,19 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
         }
         for r in rows {
             let from: String = r.get("version");
+            let fqdd: String = r.get("fqdd");
             if from == t.version {
-                plan.notes.push(format!(
-                    "{} {} is already at {}: skipped",
-                    h.name,
-                    r.get::<String, _>("fqdd"),
-                    t.version
-                ));
+                plan.notes.push(format!("{} {fqdd} is already at {}: skipped", h.name, t.version));
                 continue;
             }
-            plan.firmware.push(PlannedFirmware {
-                host: h.name.clone(),
-                service_tag: Some(tag.clone()),
-                idrac: r.get("idrac"),
-                fqdd: r.get("fqdd"),
+            plan.firmware.push(planned(super::baselines::Behind {
+                restart: !fqdd.starts_with("iDRAC."),
                 name: r.get("name"),
                 from,
                 to: t.version.clone(),
-            });
+                package: Some(t.image.clone()),
+                fqdd,
+            }));
         }
     }
     if !policy.allow_vm_shutdown {
@@ -386,12 +436,21 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
         );
     }
     let updating: std::collections::BTreeSet<&str> = plan.firmware.iter().map(|f| f.host.as_str()).collect();
-    plan.summary = format!(
-        "update {} to {} on {} host(s), one at a time: maintenance mode, update, reboot, verify, exit",
-        t.component,
-        t.version,
-        updating.len()
-    );
+    plan.summary = match &baseline {
+        Some(b) => format!(
+            "bring {} host(s) to the baseline {} ({} component(s) behind), one at a time: maintenance mode, every \
+             component staged, one restart, verify, exit",
+            updating.len(),
+            b.name,
+            plan.firmware.len()
+        ),
+        None => format!(
+            "update {} to {} on {} host(s), one at a time: maintenance mode, update, reboot, verify, exit",
+            t.component,
+            t.version,
+            updating.len()
+        ),
+    };
     plan.hosts = hosts.into_iter().filter(|h| updating.contains(h.name.as_str())).collect();
     for (i, h) in plan.hosts.iter_mut().enumerate() {
         h.order = i as u32 + 1;
@@ -401,7 +460,10 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
     plan.blockers = blockers;
     plan.notes.extend(notes);
     if plan.firmware.is_empty() && plan.refusals.is_empty() {
-        plan.refusals.push(format!("every host is already at {} {}: nothing to do", t.component, t.version));
+        plan.refusals.push(match &baseline {
+            Some(b) => format!("every host is compliant with the baseline {}: nothing to do", b.name),
+            None => format!("every host is already at {} {}: nothing to do", t.component, t.version),
+        });
     }
     Ok(plan)
 }

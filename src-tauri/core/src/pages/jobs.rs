@@ -53,6 +53,8 @@ pub struct JobTargets {
     pub sources: Vec<String>,
     /// Report definition names (for report jobs).
     pub report_definitions: Vec<String>,
+    /// Firmware baselines (for firmware updates to a baseline).
+    pub baselines: Vec<crate::jobs::baselines::Baseline>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
@@ -144,7 +146,14 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
         counts,
         approvals,
         kill_switch: jobs::kill_switch(db).await?,
-        targets: JobTargets { clusters, hosts, policies, sources, report_definitions },
+        targets: JobTargets {
+            clusters,
+            hosts,
+            policies,
+            sources,
+            report_definitions,
+            baselines: crate::jobs::baselines::list(db).await?,
+        },
     })
 }
 

@@ -63,6 +63,7 @@ const COMPLIANCE: TableSpec = TableSpec {
         ("status", "s.status::compliance_status"),
         ("criticality", "s.criticality"),
         ("reboot_required", "s.reboot_required"),
+        ("package", "s.package"),
     ],
     joins: &[],
     not_diffed: &["physical_server_id"],
@@ -463,7 +464,8 @@ pub async fn sync_ome(syncer: &Syncer, source: &SourceRow) -> Result<RunReport> 
             .column("baseline_version", Column::Text(rows.iter().map(|(_, _, c)| c.baseline_version.clone()).collect()))
             .column("status", Column::Text(rows.iter().map(|(_, _, c)| Some(compliance_status(c).into())).collect()))
             .column("criticality", Column::Text(rows.iter().map(|(_, _, c)| c.criticality.clone()).collect()))
-            .column("reboot_required", Column::Bool(rows.iter().map(|(_, _, c)| Some(c.reboot_required)).collect()));
+            .column("reboot_required", Column::Bool(rows.iter().map(|(_, _, c)| Some(c.reboot_required)).collect()))
+            .column("package", Column::Text(rows.iter().map(|(_, _, c)| c.path.clone()).collect()));
         let counts = snapshot::apply(&mut tx, &COMPLIANCE, baseline_id, run.id, staged, Mode::Full).await?;
         run.record("firmware_compliance", counts);
     }

@@ -419,6 +419,20 @@ impl SimJob {
         }
     }
 
+    /// Running in the iDRAC's sense: not finished and not staged, waiting for the server's
+    /// restart (Scheduled after its download, RebootPending; WSMan: Downloaded, Scheduled).
+    /// A new update is refused with RAC0679 only while a job is busy: staging several
+    /// updates for one restart is how Dell's own tools update a server.
+    pub fn is_busy(&self) -> bool {
+        let staged = match self.state.as_str() {
+            "RebootPending" => true,
+            "Scheduled" => self.wsman || self.target.is_some(),
+            "Downloaded" => self.wsman,
+            _ => false,
+        };
+        !self.is_finished() && !staged
+    }
+
     pub fn is_finished(&self) -> bool {
         matches!(
             self.state.as_str(),

@@ -256,6 +256,9 @@ pub struct UpdateFirmware<'a> {
     pub dell: &'a DellActions,
     pub idrac: &'a str,
     pub update: &'a FirmwareUpdate,
+    /// The Dell jobs this host's earlier updates (in this job) created: staged ones wait in
+    /// the queue for the restart, and are not this update's.
+    pub claimed: &'a [String],
 }
 
 impl Action for UpdateFirmware<'_> {
@@ -272,9 +275,13 @@ impl Action for UpdateFirmware<'_> {
     async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
         // The queue first, the installed version second (see `reconcile_host_task`): a job that
         // ends between the two reads is then seen as installed, never as not started.
-        // The pre-check saw an empty queue before this step: a firmware job in it now is ours.
+        // The pre-check saw an empty queue before this host's first update: a firmware job in
+        // it now that no earlier update of this host claimed is ours.
         let pending = self.dell.pending_jobs().await.map_err(|e| e.to_string())?;
-        if let Some(job) = pending.into_iter().find(|j| is_firmware_job(j.job_type.as_deref(), j.name.as_deref())) {
+        if let Some(job) = pending
+            .into_iter()
+            .find(|j| is_firmware_job(j.job_type.as_deref(), j.name.as_deref()) && !self.claimed.contains(&j.id))
+        {
             return Ok(Reconciled::InFlight(job.id));
         }
         Ok(if self.dell.verify(self.update).await.map_err(|e| e.to_string())?.is_ok() {

@@ -27,13 +27,14 @@ const RESET: i32 = 7_000;
 const AWAIT: i32 = 7_001;
 const VERIFY: i32 = 8_000;
 
-fn image(t: &FirmwareTarget) -> Result<ImageSource, JobError> {
-    if t.image.starts_with("http://") || t.image.starts_with("https://") {
-        return Ok(ImageSource::Uri(t.image.clone()));
+/// The package at `location`: a URL the iDRAC pulls, or a file on this worker it is sent.
+fn image(location: &str) -> Result<ImageSource, JobError> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(ImageSource::Uri(location.to_owned()));
     }
-    let bytes = std::fs::read(&t.image)
-        .map_err(|e| JobError::Failed(format!("the firmware image {} can't be read on this worker: {e}", t.image)))?;
-    let file_name = std::path::Path::new(&t.image)
+    let bytes = std::fs::read(location)
+        .map_err(|e| JobError::Failed(format!("the firmware package {location} can't be read on this worker: {e}")))?;
+    let file_name = std::path::Path::new(location)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "firmware.exe".into());
@@ -45,7 +46,6 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
     let plan = maintenance::plan(ctx, &spec).await?;
     let approved = maintenance::approved_blockers(ctx, &plan);
     let policy = super::policy(ctx)?;
-    let source = image(t)?;
     let mut sessions = Sessions::default();
     let result = async {
         let mut done = Vec::new();
@@ -107,47 +107,57 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                     .await?;
                 }
 
-                // WSMan: the iDRAC pulls the package; one on our disk is served to it, from
-                // before maintenance mode (a host is never taken down for a package it can't
-                // get) until its update steps are done.
-                let mut served = None;
-                let host_source = match (&source, dell.driver_kind()) {
-                    (ImageSource::Push(image), DriverKind::Wsman) if !components.is_empty() => {
-                        let url = url::Url::parse(&idrac.url)
-                            .map_err(|e| JobError::Failed(format!("bad URL {}: {e}", idrac.url)))?;
-                        let p = package::serve(image, &url)
-                            .await
-                            .map_err(|e| JobError::Failed(format!("{}: {e}", host.name)))?;
-                        let uri = ImageSource::Uri(p.url.clone());
-                        served = Some(p);
-                        uri
-                    }
-                    _ => source.clone(),
-                };
+                // Every package is read before maintenance mode (a host is never taken down
+                // for a package this worker can't read). WSMan: the iDRAC pulls each one; one
+                // on our disk is served to it until its update steps are done.
+                let url =
+                    url::Url::parse(&idrac.url).map_err(|e| JobError::Failed(format!("bad URL {}: {e}", idrac.url)))?;
+                let mut served = Vec::new();
+                let mut sources = Vec::new();
+                for c in &components {
+                    let source = image(c.package.as_deref().unwrap_or(&t.image))?;
+                    sources.push(match (source, dell.driver_kind()) {
+                        (ImageSource::Push(image), DriverKind::Wsman) => {
+                            let p = package::serve(&image, &url)
+                                .await
+                                .map_err(|e| JobError::Failed(format!("{}: {e}", host.name)))?;
+                            let uri = ImageSource::Uri(p.url.clone());
+                            served.push(p);
+                            uri
+                        }
+                        (source, _) => source,
+                    });
+                }
 
                 ctx.progress(share(0.1), format!("{}: entering maintenance mode", host.name)).await?;
                 let session = sessions.get(ctx, syncer, &host).await?;
                 let entered = maintenance::enter(ctx, session, &host, &policy, base, &approved).await?;
                 let found_in_maintenance = entered["already"] == json!(true);
 
+                // In the plan's order (the iDRAC first: it applies at once and restarts by
+                // itself; then the BIOS; then the rest), every component needing a restart
+                // staged for the one restart below.
                 let mut staged = Vec::new();
+                let mut claimed = Vec::new();
                 let mut updates = Vec::new();
-                for (k, c) in components.iter().enumerate() {
+                for (k, (c, source)) in components.iter().zip(sources).enumerate() {
                     ctx.progress(share(0.3), format!("{}: updating {} {} → {}", host.name, c.fqdd, c.from, c.to))
                         .await?;
                     let update = FirmwareUpdate {
                         component_fqdd: c.fqdd.clone(),
                         expected_version: c.to.clone(),
-                        image: host_source.clone(),
-                        apply: ApplyTime::OnReset,
+                        image: source,
+                        apply: if c.restart { ApplyTime::OnReset } else { ApplyTime::Immediate },
                     };
-                    let action = UpdateFirmware { dell: &dell, idrac: &idrac.name, update: &update };
+                    let action = UpdateFirmware { dell: &dell, idrac: &idrac.name, update: &update, claimed: &claimed };
                     let out = ctx
                         .run_action(base + UPDATE + k as i32, &format!("update {} on {}", c.fqdd, host.name), &action)
                         .await?;
+                    let job_id = out["job_id"].as_str().unwrap_or_default().to_owned();
                     if out["staged"] == json!(true) || out["state"] == json!("RebootPending") {
-                        staged.push(out["job_id"].as_str().unwrap_or_default().to_owned());
+                        staged.push(job_id.clone());
                     }
+                    claimed.push(job_id);
                     updates.push(update);
                 }
                 // Every package is on the iDRAC now.

@@ -1,0 +1,463 @@
+//! Firmware baselines: what a cluster's servers should run, component by component, and
+//! which of their components are behind.
+//!
+//! A baseline is OpenManage Enterprise's (synced into `firmware_baselines` and
+//! `firmware_compliance`: OME decides what is behind and names the package) or one defined
+//! in EIO (`eio_baselines`: an admin names per component the version and the package; what
+//! is behind is read from the synced firmware inventory). The planner reads both the same
+//! way ([`Resolved::behind`]); the wizard lists both ([`list`]); admins define EIO's
+//! ([`define`], written as the caller: the database lets only admins and audits it).
+//!
+//! It never decides on its own what is flashed: every package comes from a baseline an
+//! admin defined or OME's report, the plan lists each one, and the approver approves that
+//! list. A component newer than the baseline is never downgraded.
+use std::cmp::Ordering;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::api::{NoInput, Session};
+use crate::error::{Error, Result};
+use crate::Database;
+
+/// One component of a baseline defined in EIO.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
+pub struct BaselineComponent {
+    /// An FQDD prefix: `BIOS.Setup`, `iDRAC.Embedded`, `NIC.Integrated.1-1`.
+    pub component: String,
+    /// The version the baseline wants.
+    pub version: String,
+    /// The Dell Update Package: relative to the baseline's repository, or an absolute path
+    /// on the workers' disk or an http(s) URL.
+    pub package: String,
+    /// Whether installing it restarts the server (not the iDRAC's own firmware).
+    #[serde(default = "yes")]
+    pub reboot_required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineSource {
+    /// Defined in EIO by an admin.
+    Eio,
+    /// OpenManage Enterprise's, synced with its compliance report.
+    Ome,
+}
+
+/// A baseline as the wizard and `eio firmware baselines` list it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct Baseline {
+    pub name: String,
+    pub source: BaselineSource,
+    pub description: Option<String>,
+    /// Where its packages are (EIO's); OME's are in its catalog's repository.
+    pub repository: Option<String>,
+    /// EIO's components (OME's are in its compliance report).
+    pub components: Vec<BaselineComponent>,
+    /// Servers with at least one component off it: behind in OME's report; for EIO's, a
+    /// synced version that differs (a plan says which are newer and left alone).
+    pub servers_behind: i64,
+}
+
+/// A baseline to define in EIO, or to replace (by name).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct BaselineInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A directory on the workers' disk or an http(s) URL the packages are under.
+    #[serde(default)]
+    pub repository: Option<String>,
+    pub components: Vec<BaselineComponent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct BaselineNameInput {
+    pub name: String,
+}
+
+/// Dell's versions compared part by part (`2.19.1` < `2.20.0`; `A09` < `A10`): numbers as
+/// numbers, anything else as text.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let parts = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_ascii_lowercase).collect()
+    };
+    let (a, b) = (parts(a), parts(b));
+    for (x, y) in a.iter().zip(&b) {
+        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Dell's recommended order within one host: the iDRAC first (it restarts by itself), then
+/// the BIOS, then the rest.
+pub fn install_order(fqdd: &str) -> (u8, String) {
+    let rank = if fqdd.starts_with("iDRAC.") {
+        0
+    } else if fqdd.starts_with("BIOS.") {
+        1
+    } else {
+        2
+    };
+    (rank, fqdd.to_owned())
+}
+
+/// Where a package is: itself when absolute, else under `repository`.
+pub fn locate(repository: Option<&str>, package: &str) -> Option<String> {
+    let p = package.trim();
+    if p.starts_with('/') || p.starts_with("http://") || p.starts_with("https://") {
+        return Some(p.to_owned());
+    }
+    let repo = repository.map(str::trim).filter(|r| !r.is_empty())?;
+    Some(format!("{}/{}", repo.trim_end_matches('/'), p.trim_start_matches("./")))
+}
+
+/// A component of one server that is behind its baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behind {
+    pub fqdd: String,
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    /// Where the package is, or None when nothing says (a refusal in the plan).
+    pub package: Option<String>,
+    pub restart: bool,
+}
+
+/// The baseline a job brings servers to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub name: String,
+    pub source: BaselineSource,
+    id: Uuid,
+    repository: Option<String>,
+}
+
+impl Resolved {
+    /// The components of the server `service_tag` behind this baseline, in install order,
+    /// and what is said about the others (newer than the baseline, no package). Packages
+    /// are looked for under `packages` when given, else under the baseline's repository.
+    pub async fn behind(
+        &self,
+        db: &Database,
+        service_tag: &str,
+        packages: Option<&str>,
+    ) -> Result<(Vec<Behind>, Vec<String>)> {
+        let repository = packages.or(self.repository.as_deref());
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        match self.source {
+            BaselineSource::Eio => {
+                let rows = sqlx::query(
+                    "SELECT f.fqdd, f.name, f.version AS installed, c.version AS wanted, c.package, c.reboot_required
+                     FROM eio_baseline_components c
+                     JOIN firmware_inventory f ON f.fqdd ILIKE c.component || '%'
+                     JOIN physical_servers p ON p.id = f.server_id
+                     WHERE c.baseline_id = $1 AND upper(p.service_tag) = upper($2)
+                       AND f.removed_at IS NULL AND f.updateable
+                     ORDER BY f.fqdd",
+                )
+                .bind(self.id)
+                .bind(service_tag)
+                .fetch_all(db.pool())
+                .await?;
+                for r in rows {
+                    let (fqdd, installed, wanted): (String, String, String) =
+                        (r.get("fqdd"), r.get("installed"), r.get("wanted"));
+                    match compare_versions(&installed, &wanted) {
+                        Ordering::Equal => {}
+                        Ordering::Greater => notes.push(format!(
+                            "{service_tag} {fqdd} runs {installed}, newer than the baseline's {wanted}: left as it is"
+                        )),
+                        Ordering::Less => out.push(Behind {
+                            package: locate(repository, &r.get::<String, _>("package")),
+                            name: r.get("name"),
+                            from: installed,
+                            to: wanted,
+                            restart: r.get("reboot_required"),
+                            fqdd,
+                        }),
+                    }
+                }
+            }
+            BaselineSource::Ome => {
+                let rows = sqlx::query(
+                    "SELECT coalesce(c.fqdd, c.component) AS fqdd, c.component, c.current_version,
+                            c.baseline_version, c.status::text AS status, c.package, c.reboot_required
+                     FROM firmware_compliance c
+                     WHERE c.baseline_id = $1 AND upper(c.service_tag) = upper($2) AND c.removed_at IS NULL
+                       AND c.status IN ('upgrade', 'downgrade')
+                     ORDER BY 1",
+                )
+                .bind(self.id)
+                .bind(service_tag)
+                .fetch_all(db.pool())
+                .await?;
+                for r in rows {
+                    let fqdd: String = r.get("fqdd");
+                    let from: Option<String> = r.get("current_version");
+                    let to: Option<String> = r.get("baseline_version");
+                    if r.get::<String, _>("status") == "downgrade" {
+                        notes.push(format!(
+                            "{service_tag} {fqdd} runs {}, newer than OME's baseline {}: left as it is (EIO never \
+                             downgrades)",
+                            from.as_deref().unwrap_or("?"),
+                            to.as_deref().unwrap_or("?")
+                        ));
+                        continue;
+                    }
+                    let Some(to) = to else {
+                        notes.push(format!("{service_tag} {fqdd}: OME's report names no baseline version: left"));
+                        continue;
+                    };
+                    let package: Option<String> = r.get("package");
+                    out.push(Behind {
+                        package: package.and_then(|p| locate(repository, &p)),
+                        name: r.get("component"),
+                        from: from.unwrap_or_default(),
+                        to,
+                        restart: r.get::<Option<bool>, _>("reboot_required").unwrap_or(true),
+                        fqdd,
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|b| install_order(&b.fqdd));
+        Ok((out, notes))
+    }
+}
+
+/// The baseline called `name` (any case), or with `""` the one baseline that covers these
+/// servers (defined in EIO, or OME's with a report for one of them); a name two baselines
+/// share, or several candidates, is refused with their names.
+pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Result<Resolved> {
+    let rows = sqlx::query(
+        "SELECT id, name, 'eio' AS source, repository FROM eio_baselines
+         WHERE $1 = '' OR lower(name) = lower($1)
+         UNION ALL
+         SELECT b.id, b.name, 'ome', NULL FROM firmware_baselines b
+         WHERE b.removed_at IS NULL AND (lower(b.name) = lower($1)
+               OR ($1 = '' AND EXISTS (SELECT 1 FROM firmware_compliance c WHERE c.baseline_id = b.id
+                                        AND c.removed_at IS NULL AND upper(c.service_tag) = ANY ($2))))
+         ORDER BY 2, 3",
+    )
+    .bind(name.trim())
+    .bind(service_tags.iter().map(|t| t.to_uppercase()).collect::<Vec<_>>())
+    .fetch_all(db.pool())
+    .await?;
+    let names = || rows.iter().map(|r| format!("{} ({})", r.get::<String, _>("name"), r.get::<String, _>("source")));
+    match rows.as_slice() {
+        [r] => Ok(Resolved {
+            id: r.get("id"),
+            name: r.get("name"),
+            source: if r.get::<String, _>("source") == "eio" { BaselineSource::Eio } else { BaselineSource::Ome },
+            repository: r.get("repository"),
+        }),
+        [] if name.trim().is_empty() => Err(Error::invalid(
+            "no firmware baseline covers these hosts' servers: sync an OpenManage Enterprise that holds them to one, \
+             or define one (`eio server baseline define`)",
+        )),
+        [] => Err(Error::not_found(format!(
+            "no firmware baseline is called \"{name}\" (`eio server baseline list` lists them)"
+        ))),
+        _ if name.trim().is_empty() => Err(Error::invalid(format!(
+            "more than one baseline covers these hosts' servers: name one with --baseline NAME ({})",
+            names().collect::<Vec<_>>().join(", ")
+        ))),
+        _ => Err(Error::invalid(format!(
+            "\"{name}\" names more than one baseline ({}): rename the one defined in EIO",
+            names().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Every baseline: EIO's first, then OME's, by name.
+pub async fn list(db: &Database) -> Result<Vec<Baseline>> {
+    let components = sqlx::query(
+        "SELECT baseline_id, component, version, package, reboot_required FROM eio_baseline_components
+         ORDER BY baseline_id, component",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let rows = sqlx::query(
+        "SELECT b.id, b.name, 'eio' AS source, b.description, b.repository,
+                (SELECT count(DISTINCT p.id) FROM eio_baseline_components c
+                   JOIN firmware_inventory f ON f.fqdd ILIKE c.component || '%' AND f.removed_at IS NULL AND f.updateable
+                   JOIN physical_servers p ON p.id = f.server_id
+                  WHERE c.baseline_id = b.id AND f.version <> c.version) AS behind
+         FROM eio_baselines b
+         UNION ALL
+         SELECT b.id, b.name, 'ome', b.description, NULL,
+                (SELECT count(DISTINCT upper(c.service_tag)) FROM firmware_compliance c
+                  WHERE c.baseline_id = b.id AND c.removed_at IS NULL AND c.status = 'upgrade')
+         FROM firmware_baselines b WHERE b.removed_at IS NULL
+         ORDER BY 3 DESC, 2",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let id: Uuid = r.get("id");
+            let eio = r.get::<String, _>("source") == "eio";
+            Baseline {
+                name: r.get("name"),
+                source: if eio { BaselineSource::Eio } else { BaselineSource::Ome },
+                description: r.get("description"),
+                repository: r.get("repository"),
+                components: if eio {
+                    components
+                        .iter()
+                        .filter(|c| c.get::<Uuid, _>("baseline_id") == id)
+                        .map(|c| BaselineComponent {
+                            component: c.get("component"),
+                            version: c.get("version"),
+                            package: c.get("package"),
+                            reboot_required: c.get("reboot_required"),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                servers_behind: r.get::<Option<i64>, _>("behind").unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+impl BaselineInput {
+    fn check(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid("name the baseline"));
+        }
+        if self.components.is_empty() {
+            return Err(Error::invalid("a baseline needs at least one component"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &self.components {
+            let component = c.component.trim();
+            if component.is_empty() || c.version.trim().is_empty() || c.package.trim().is_empty() {
+                return Err(Error::invalid(format!(
+                    "every component needs its FQDD prefix, version and package (\"{component}\" doesn't)"
+                )));
+            }
+            if !seen.insert(component.to_ascii_lowercase()) {
+                return Err(Error::invalid(format!("{component} is listed twice")));
+            }
+            if locate(self.repository.as_deref(), &c.package).is_none() {
+                return Err(Error::invalid(format!(
+                    "{component}'s package {} is relative: give the baseline a repository (a directory or URL), or \
+                     the package's absolute path or URL",
+                    c.package
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Define the baseline, or replace the one of that name (admins; audited by the database).
+pub async fn define(db: &Database, input: &BaselineInput) -> Result<Baseline> {
+    input.check()?;
+    let mut tx = db.pool().begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO eio_baselines (name, description, repository) VALUES ($1, $2, $3)
+         ON CONFLICT ((lower(name))) DO UPDATE
+            SET name = EXCLUDED.name, description = EXCLUDED.description, repository = EXCLUDED.repository,
+                changed_at = now()
+         RETURNING id",
+    )
+    .bind(input.name.trim())
+    .bind(input.description.as_deref().map(str::trim).filter(|d| !d.is_empty()))
+    .bind(input.repository.as_deref().map(str::trim).filter(|r| !r.is_empty()))
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM eio_baseline_components WHERE baseline_id = $1").bind(id).execute(&mut *tx).await?;
+    for c in &input.components {
+        sqlx::query(
+            "INSERT INTO eio_baseline_components (baseline_id, component, version, package, reboot_required)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(c.component.trim())
+        .bind(c.version.trim())
+        .bind(c.package.trim())
+        .bind(c.reboot_required)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    list(db)
+        .await?
+        .into_iter()
+        .find(|b| b.source == BaselineSource::Eio && b.name.eq_ignore_ascii_case(input.name.trim()))
+        .ok_or_else(|| Error::not_found(format!("the baseline {} is gone", input.name)))
+}
+
+/// Remove a baseline defined in EIO (admins). Jobs keep the plan they were approved with.
+pub async fn remove(db: &Database, name: &str) -> Result<Vec<Baseline>> {
+    let gone = sqlx::query("DELETE FROM eio_baselines WHERE lower(name) = lower($1)")
+        .bind(name.trim())
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    if gone == 0 {
+        return Err(Error::not_found(format!("no baseline defined in EIO is called \"{name}\"")));
+    }
+    list(db).await
+}
+
+pub async fn firmware_baselines(s: &Session, _: NoInput) -> Result<Vec<Baseline>> {
+    list(&s.db).await
+}
+
+pub async fn firmware_baseline_define(s: &Session, input: BaselineInput) -> Result<Baseline> {
+    define(&s.db, &input).await
+}
+
+pub async fn firmware_baseline_remove(s: &Session, input: BaselineNameInput) -> Result<Vec<Baseline>> {
+    remove(&s.db, &input.name).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_part_by_part() {
+        assert_eq!(compare_versions("2.19.1", "2.20.0"), Ordering::Less);
+        assert_eq!(compare_versions("2.9.0", "2.10.0"), Ordering::Less);
+        assert_eq!(compare_versions("7.00.00.00", "6.10.80.00"), Ordering::Greater);
+        assert_eq!(compare_versions("A09", "A10"), Ordering::Less);
+        assert_eq!(compare_versions("1.5.2", "1.5.2"), Ordering::Equal);
+        assert_eq!(compare_versions("1.5", "1.5.1"), Ordering::Less);
+    }
+
+    #[test]
+    fn the_idrac_goes_first_then_the_bios() {
+        let mut f = vec!["NIC.Integrated.1-1-1", "BIOS.Setup.1-1", "iDRAC.Embedded.1-1", "RAID.Integrated.1-1"];
+        f.sort_by_key(|x| install_order(x));
+        assert_eq!(f, ["iDRAC.Embedded.1-1", "BIOS.Setup.1-1", "NIC.Integrated.1-1-1", "RAID.Integrated.1-1"]);
+    }
+
+    #[test]
+    fn packages_are_found_under_the_repository_unless_absolute() {
+        assert_eq!(locate(Some("/srv/dups/"), "BIOS.EXE").as_deref(), Some("/srv/dups/BIOS.EXE"));
+        assert_eq!(locate(Some("https://r.example/c"), "F/1/X.EXE").as_deref(), Some("https://r.example/c/F/1/X.EXE"));
+        assert_eq!(locate(None, "/abs/X.EXE").as_deref(), Some("/abs/X.EXE"));
+        assert_eq!(locate(None, "X.EXE"), None);
+    }
+}
