@@ -49,6 +49,10 @@ pub enum JobCommand {
         /// needed when it has any
         #[arg(long)]
         acknowledge_blockers: bool,
+        /// The plan you read (its hash, or the first 12 characters `eio job show` prints): the
+        /// approval is refused if the job's plan is another one now
+        #[arg(long, value_name = "HASH")]
+        plan: Option<String>,
     },
     /// Deny someone else's job
     Deny {
@@ -396,8 +400,30 @@ pub async fn job(db: &Database, cmd: JobCommand) -> Result<(), Error> {
         JobCommand::Show { id, json } => {
             output::job_detail(&api::call::<op::job_detail>(session, JobIdInput { id }).await?, json)
         }
-        JobCommand::Approve { id, comment, acknowledge_blockers } => {
-            let input = JobCommentInput { id, comment, acknowledge_blockers, plan_hash: None };
+        JobCommand::Approve { id, comment, acknowledge_blockers, plan } => {
+            // The plan read, as its full hash; the database refuses it if the plan changes
+            // between this read and the approval.
+            let plan_hash = match plan.as_deref().map(str::trim) {
+                None => None,
+                Some(read) if read.len() < 8 => {
+                    return Err(Error::invalid("--plan needs at least 8 characters of the plan's hash"))
+                }
+                Some(read) => {
+                    let d = api::call::<op::job_detail>(session, JobIdInput { id }).await?;
+                    match d.plan_hash {
+                        Some(h) if h.starts_with(&read.to_ascii_lowercase()) => Some(h),
+                        Some(h) => {
+                            return Err(Error::conflict(format!(
+                                "the plan of job {id} is now {}, not the {read} you read: read it again with `eio job \
+                                 show {id}`",
+                                crate::output::short(&h)
+                            )))
+                        }
+                        None => return Err(Error::conflict(format!("job {id} has no plan to approve"))),
+                    }
+                }
+            };
+            let input = JobCommentInput { id, comment, acknowledge_blockers, plan_hash };
             let j = api::call::<op::job_approve>(session, input).await.map_err(|e| {
                 if e.code == eio_core::error::ErrorCode::Conflict && e.message.contains("acknowledgement") {
                     Error::conflict(format!(

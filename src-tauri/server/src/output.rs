@@ -555,6 +555,11 @@ pub fn submitted(s: &Submitted, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The first 12 characters of a plan's hash: what `eio job approve --plan` takes.
+pub fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
 /// A plan for people: what it does in order, which VMs move, what the policy forbids and
 /// what refuses it (`--json` keeps the structure).
 fn plan(p: &Plan) {
@@ -675,6 +680,14 @@ pub fn job_detail(d: &JobDetail, json: bool) -> Result<(), Error> {
         Some(p) => {
             println!();
             plan(p);
+            if let Some(h) = &d.plan_hash {
+                println!(
+                    "plan {}: `eio job approve {} --plan {}` approves this plan and no other",
+                    short(h),
+                    j.id,
+                    short(h)
+                );
+            }
         }
         None => println!("no plan recorded"),
     }

@@ -139,8 +139,22 @@ async fn operators_submit_approvers_approve_and_policy_refuses_before_anything_e
     let mut c = operator();
     c.args(["job", "approve", &id]);
     failed(&run(c, None).await, "permission denied");
+    // The approver approves the plan they read: `job show` names it, and an approval bound
+    // to another plan is refused before anything is recorded.
     let mut c = approver();
-    c.args(["job", "approve", &id, "--comment", "window agreed"]);
+    c.args(["job", "show", &id]);
+    let said = String::from_utf8_lossy(&ok(&run(c, None).await).stdout).into_owned();
+    let hash: String =
+        sqlx::query_scalar("SELECT plan_hash FROM jobs WHERE id = $1::uuid").bind(&id).fetch_one(&pool).await.unwrap();
+    let read = &hash[..12];
+    assert!(said.contains(&format!("`eio job approve {id} --plan {read}`")), "{said}");
+    let mut c = approver();
+    c.args(["job", "approve", &id, "--plan", "0123456789ab"]);
+    failed(&run(c, None).await, &format!("is now {read}, not the 0123456789ab you read"));
+    let approvals: i64 = sqlx::query_scalar("SELECT count(*) FROM approvals").fetch_one(&pool).await.unwrap();
+    assert_eq!(approvals, 0);
+    let mut c = approver();
+    c.args(["job", "approve", &id, "--comment", "window agreed", "--plan", read]);
     ok(&run(c, None).await);
     let mut c = approver();
     c.args(["job", "show", &id, "--json"]);

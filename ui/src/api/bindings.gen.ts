@@ -796,6 +796,10 @@ export type JobDetail = { job: JobSummary, spec: JobSpec,
  */
 policy: Policy | null, plan: Plan | null, 
 /**
+ * The hash of the plan shown (`jobs.plan_hash`): an approval can be bound to it.
+ */
+plan_hash: string | null, 
+/**
  * Why it paused and what may be chosen.
  */
 pause_reason: PauseReason | null, 

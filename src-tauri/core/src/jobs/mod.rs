@@ -445,6 +445,8 @@ pub struct JobDetail {
     /// schedule made).
     pub policy: Option<Policy>,
     pub plan: Option<Plan>,
+    /// The hash of the plan shown (`jobs.plan_hash`): an approval can be bound to it.
+    pub plan_hash: Option<String>,
     /// Why it paused and what may be chosen.
     pub pause_reason: Option<PauseReason>,
     /// The pause's sentence for the operator (the same words `eio job show` prints).
@@ -467,16 +469,18 @@ struct DetailRow {
     target: serde_json::Value,
     policy: serde_json::Value,
     plan: Option<serde_json::Value>,
+    plan_hash: Option<String>,
     pause_reason: Option<serde_json::Value>,
     decision: Option<serde_json::Value>,
 }
 
 pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
     let job = get(db, id).await?;
-    let row: DetailRow = sqlx::query_as("SELECT target, policy, plan, pause_reason, decision FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_one(db.pool())
-        .await?;
+    let row: DetailRow =
+        sqlx::query_as("SELECT target, policy, plan, plan_hash, pause_reason, decision FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await?;
     let steps = sqlx::query_as(
         "SELECT seq, name, kind, status, external_task_id, attempts, error, started_at, finished_at
          FROM job_steps WHERE job_id = $1 ORDER BY seq",
@@ -497,6 +501,7 @@ pub async fn detail(db: &Database, id: Uuid) -> Result<JobDetail> {
         spec: JobSpec::from_target(&row.target)?,
         policy: stored_policy(row.policy),
         plan: row.plan.and_then(|p| serde_json::from_value(p).ok()),
+        plan_hash: row.plan_hash,
         pause_message: pause.as_ref().map(PauseReason::message),
         pause_reason: pause,
         // Written by `decide_job` alone; one this version can't read is not shown.
