@@ -411,6 +411,71 @@ async fn a_plan_predicts_vcsims_host_cdroms_until_they_are_removed(admin: PgPool
     assert_eq!(p.blockers, [], "the CD-ROMs are gone");
 }
 
+/// A cluster that cannot lose a host: memory reservations set on govmomi's simulator (a
+/// real ReconfigVM_Task) that the other two hosts can't hold are predicted, for any host of
+/// the cluster, as a capacity blocker with the hosts left as evidence; once the
+/// reservations are lifted and resynced, none.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_plan_predicts_a_cluster_that_cannot_lose_a_host(admin: PgPool) {
+    use eio_core::jobs::{plan, JobSpec, Policy};
+    let (sim, _worker, syncer) = synced_vcsim(&admin, &["-dc", "1", "-cluster", "1", "-host", "3", "-vm", "4"]).await;
+    let db = Database::from_pool(admin.clone());
+    let policy: Policy = serde_json::from_value(serde_json::json!({"allow_vm_shutdown": false,
+        "allow_hard_poweroff": false, "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": true}))
+    .unwrap();
+    let hosts: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT moid, name, memory_mb::bigint FROM esxi_hosts WHERE cluster_id IS NOT NULL AND removed_at IS NULL
+         ORDER BY moid",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(hosts.len(), 3);
+    let vms: Vec<String> = sqlx::query_scalar(
+        "SELECT v.moid FROM virtual_machines v JOIN esxi_hosts h ON h.id = v.host_id
+         WHERE h.cluster_id IS NOT NULL AND v.power_state = 'powered_on' AND v.removed_at IS NULL ORDER BY v.moid",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(!vms.is_empty());
+    // Together the running VMs reserve 1 GiB more than the two largest hosts hold.
+    let mut sizes: Vec<i64> = hosts.iter().map(|h| h.2).collect();
+    sizes.sort_unstable();
+    let two_largest = sizes[1] + sizes[2];
+    let each = (two_largest + 1024) / vms.len() as i64 + 1;
+    for vm in &vms {
+        sim.reserve_memory(vm, each).await.unwrap();
+    }
+    let resync = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(resync.outcome, Outcome::Succeeded, "{:?}", resync.error);
+    let capacity = |p: &plan::Plan| -> Vec<plan::PredictedBlocker> {
+        p.blockers.iter().filter(|b| b.reason_code == "insufficient_resources").cloned().collect()
+    };
+    for (moid, name, _) in &hosts {
+        let spec: JobSpec =
+            serde_json::from_value(serde_json::json!({"type": "maintenance_mode", "hosts": [moid]})).unwrap();
+        let p = plan::compute(&db, &spec, &policy).await.unwrap();
+        let found = capacity(&p);
+        assert_eq!(found.len(), 1, "{name}: {:#?}", p.blockers);
+        assert!(
+            found[0].reason.starts_with(&format!("with {name} out, the cluster's memory reservations")),
+            "{found:?}"
+        );
+        assert_eq!(found[0].vm_moid, None);
+        let left: Vec<&str> = hosts.iter().filter(|h| h.1 != *name).map(|h| h.1.as_str()).collect();
+        assert_eq!(found[0].evidence.as_deref(), Some(format!("hosts left: {}", left.join(", ")).as_str()));
+    }
+    for vm in &vms {
+        sim.reserve_memory(vm, 0).await.unwrap();
+    }
+    let resync = vcenter::sync_vcenters(&syncer, None).await.unwrap().remove(0);
+    assert_eq!(resync.outcome, Outcome::Succeeded, "{:?}", resync.error);
+    let spec: JobSpec =
+        serde_json::from_value(serde_json::json!({"type": "maintenance_mode", "hosts": [hosts[0].0]})).unwrap();
+    assert_eq!(capacity(&plan::compute(&db, &spec, &policy).await.unwrap()), []);
+}
+
 async fn start_watching(admin: &PgPool, syncer: &Syncer) -> Watching {
     let source = sync::sources(&syncer.db, SourceKind::Vcenter, None).await.unwrap().remove(0);
     let mut listener = PgListener::connect_with(admin).await.unwrap();

@@ -181,11 +181,31 @@ impl Vcsim {
                 )
             })
             .collect();
+        self.reconfigure(&http, vm_moid, &changes).await?;
+        Ok(keys)
+    }
+
+    /// Reserve `mb` of memory for VM `vm_moid` (a raw ReconfigVM_Task setting
+    /// `memoryAllocation.reservation`, followed until the task ends).
+    pub async fn reserve_memory(&self, vm_moid: &str, mb: i64) -> Result<(), String> {
+        let http = self.http();
+        self.raw_login(&http).await;
+        self.reconfigure(
+            &http,
+            vm_moid,
+            &format!("<memoryAllocation><reservation>{mb}</reservation></memoryAllocation>"),
+        )
+        .await
+    }
+
+    /// ReconfigVM_Task of `vm_moid` with this `VirtualMachineConfigSpec` body, followed until
+    /// it ends.
+    async fn reconfigure(&self, http: &HttpClient, vm_moid: &str, spec: &str) -> Result<(), String> {
         let answer = self
             .raw_soap(
-                &http,
+                http,
                 &format!(
-                    "<ReconfigVM_Task xmlns=\"urn:vim25\"><_this type=\"VirtualMachine\">{}</_this><spec>{changes}</spec></ReconfigVM_Task>",
+                    "<ReconfigVM_Task xmlns=\"urn:vim25\"><_this type=\"VirtualMachine\">{}</_this><spec>{spec}</spec></ReconfigVM_Task>",
                     quick_xml::escape::escape(vm_moid)
                 ),
             )
@@ -196,9 +216,9 @@ impl Vcsim {
             .map(|t| t.text.trim().to_owned())
             .ok_or_else(|| format!("ReconfigVM_Task was refused: {answer}"))?;
         for _ in 0..200 {
-            let info = self.property_on(&http, "Task", &task, "info").await?;
+            let info = self.property_on(http, "Task", &task, "info").await?;
             match info.text_of("state").map(str::trim) {
-                Some("success") => return Ok(keys),
+                Some("success") => return Ok(()),
                 Some("error") => return Err(format!("{task} failed: {answer}")),
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
