@@ -160,7 +160,9 @@ export function PlanView(props: { plan: Plan; compact?: boolean }) {
                     </Table.Td>
                     <Table.Td className="mono">{f.from}</Table.Td>
                     <Table.Td className="mono">{f.to}</Table.Td>
-                    <Table.Td className="mono">{f.package ?? "—"}</Table.Td>
+                    <Table.Td className="mono" fz="xs" style={{ wordBreak: "break-all" }}>
+                      {f.package ?? "—"}
+                    </Table.Td>
                     <Table.Td>{f.restart ? "the host's one restart" : "applies at once"}</Table.Td>
                   </Table.Tr>
                 ))}
