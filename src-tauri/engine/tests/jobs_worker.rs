@@ -389,6 +389,16 @@ async fn a_worker_that_died_between_issuing_and_recording_reconciles_first(pool:
         .await
         .unwrap();
     assert_eq!(task.as_deref(), Some("task-1"));
+    // What the reconcile found is on the step, as the crash harness reads it.
+    let reconciled: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT e.data FROM job_events e JOIN job_steps s ON s.id = e.step_id
+         WHERE e.job_id = $1 AND s.seq = 1 AND e.data ->> 'kind' = 'reconciled'",
+    )
+    .bind(job)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reconciled, vec![json!({"kind": "reconciled", "outcome": "in_flight", "task": "task-1"})]);
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]

@@ -11,6 +11,7 @@
 //! same path as production, TLS pinning included. Never used by production code paths.
 pub mod dell;
 pub mod estate;
+pub mod tap;
 pub mod tls;
 pub mod vcenter;
 pub mod vcsim;

@@ -3,26 +3,15 @@
 //! idempotency keys, four eyes, and the kill switch's rights.
 mod common;
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use common::{data_dir, eio, json_of, ok, url_as, url_of, DropRoles};
 use eio_lab::vcenter::{LabModel, LabVcenter};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn run(mut cmd: std::process::Command, stdin: Option<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(s) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
+async fn run(cmd: std::process::Command, stdin: Option<String>) -> Output {
+    common::run_with(cmd, stdin).await
 }
 
 fn failed<'a>(out: &'a Output, words: &str) -> &'a Output {

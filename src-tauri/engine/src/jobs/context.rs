@@ -11,8 +11,8 @@
 //!   Dell `JID_…`) is recorded the moment it exists, *before* waiting on it. A resumed worker
 //!   re-attaches to a recorded task; for a step that was issuing when its worker died, the
 //!   action first *reconciles* with the target (already done? already in flight?) and only
-//!   issues when the target shows nothing happened. That is what "resumed, never executed
-//!   twice" rests on.
+//!   issues when the target shows nothing happened; what it found is a `reconciled` event on
+//!   the step. That is what "resumed, never executed twice" rests on.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -371,14 +371,13 @@ impl JobContext {
             }
             (None, "running") => {
                 // A worker stopped between marking the step and recording its task: ask the
-                // target what happened before doing anything.
+                // target what happened before doing anything, and say what it showed.
                 self.guard().await?;
-                match action.reconcile().await.map_err(|e| JobError::Failed(format!("step {seq}: {e}")))? {
-                    Reconciled::Done(out) => {
-                        self.event("info", format!("step {seq}: already done at the target"), serde_json::json!({}))
-                            .await?;
-                        return self.finish_step(&step, out).await;
-                    }
+                let found = action.reconcile().await.map_err(|e| JobError::Failed(format!("step {seq}: {e}")))?;
+                let (message, data) = reconciled_event(seq, &found);
+                self.step_event(&step, message, data).await?;
+                match found {
+                    Reconciled::Done(out) => return self.finish_step(&step, out).await,
                     Reconciled::InFlight(task) => {
                         self.record_task(&step, &task).await?;
                         task
@@ -395,6 +394,26 @@ impl JobContext {
             },
         };
         self.wait(&step, action, &task).await
+    }
+
+    /// Append an event about `step`, only while this worker holds the lease.
+    async fn step_event(&self, step: &Step, message: String, data: serde_json::Value) -> Result<(), JobError> {
+        let n = sqlx::query(
+            "INSERT INTO job_events (job_id, step_id, level, message, data)
+             SELECT $1, $2, 'info', $3, $4 FROM jobs WHERE id = $1 AND lease_owner = $5",
+        )
+        .bind(self.job.id)
+        .bind(step.id)
+        .bind(message)
+        .bind(data)
+        .bind(&self.worker)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(self.lease_lost());
+        }
+        Ok(())
     }
 
     /// Issue the action: intent first (step `running`), then the call, then its task id.
@@ -462,5 +481,25 @@ impl JobContext {
         let value = serde_json::to_value(&out).map_err(|e| JobError::Failed(e.to_string()))?;
         self.set_step(step, "succeeded", Some(value), None).await?;
         Ok(out)
+    }
+}
+
+/// The event saying what reconciling resumed step `seq` found, written before anything is
+/// done about it: `kind: "reconciled"` with `outcome` `done`, `in_flight` (and the `task` it
+/// follows) or `not_started` — the trace that the check-before-reissue path ran.
+fn reconciled_event<T>(seq: i32, found: &Reconciled<T>) -> (String, serde_json::Value) {
+    match found {
+        Reconciled::Done(_) => (
+            format!("step {seq}: already done at the target"),
+            serde_json::json!({ "kind": "reconciled", "outcome": "done" }),
+        ),
+        Reconciled::InFlight(task) => (
+            format!("step {seq}: {task} is in flight at the target: following it"),
+            serde_json::json!({ "kind": "reconciled", "outcome": "in_flight", "task": task }),
+        ),
+        Reconciled::NotStarted => (
+            format!("step {seq}: the target shows nothing happened: issuing"),
+            serde_json::json!({ "kind": "reconciled", "outcome": "not_started" }),
+        ),
     }
 }

@@ -5,7 +5,8 @@
 //! that walk Dell's states, wait in RebootPending for `ComputerSystem.Reset`, then run and
 //! change the FirmwareInventory (lab images: see [`model::IMAGE_MAGIC`]), RAC0679,
 //! `DeleteJobQueue`, injected job failures, slowness and unavailability, and a ledger of every
-//! job action per BMC ([`LabBmc::actions`]) — WS-Management for iDRAC7/8 with
+//! job action per BMC ([`LabBmc::actions`]), whose answers a test can hold after the action took
+//! effect ([`DellLab::set_tap`]) — WS-Management for iDRAC7/8 with
 //! Enumerate/Pull paging ([`wsman`]), OME with devices, baselines and compliance ([`ome`]),
 //! hundreds of BMCs on their own loopback ports, and per-endpoint faults ([`Fault`]: 401, 503,
 //! slow answers, malformed JSON, connection resets, TLS failures, TLS-1.0-only endpoints).
@@ -52,6 +53,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::tap::{CallTap, TapCell};
 use crate::tls::HttpsServer;
 pub use model::{lab_image, FirmwareItem, ImageManifest, JobOutcome, ServerSpec, SimJob, IMAGE_MAGIC};
 pub use samples::{Samples, SamplesError};
@@ -206,6 +208,8 @@ pub(crate) struct BmcState {
     staged: Mutex<Vec<Staged>>,
     /// The FirmwareInventory's ETag (changes with every upload).
     pub(crate) etag: AtomicU64,
+    /// The lab's tap (one for every BMC): calls whose answer a test holds.
+    tap: Arc<TapCell>,
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -622,6 +626,17 @@ impl BmcState {
     pub(crate) fn enumerations(&self) -> MutexGuard<'_, HashMap<String, wsman::Enumeration>> {
         self.enumerations.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// When the armed tap wants an action this request added to the ledger (the entries after
+    /// `before`), hand the first such to the test and wait until it lets the answer go: the
+    /// action has taken effect, its answer has not left.
+    async fn hold_if_tapped(&self, tap: &CallTap, before: usize) {
+        let tapped = guard(&self.ledger).iter().skip(before).find(|a| tap.wants(&a.action)).cloned();
+        if let Some(a) = tapped {
+            let endpoint = format!("bmc-{}", self.spec().index);
+            tap.hold(endpoint, a.action, a.detail, a.job, a.refused).await;
+        }
+    }
 }
 
 async fn bmc_handler(State(bmc): State<Arc<BmcState>>, req: Request) -> Response {
@@ -638,6 +653,8 @@ async fn bmc_handler(State(bmc): State<Arc<BmcState>>, req: Request) -> Response
             return r;
         }
     }
+    // With a tap armed: where the ledger stood before this request acted.
+    let tapped = bmc.tap.get().map(|tap| (tap, guard(&bmc.ledger).len()));
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 256 << 20).await.unwrap_or_default();
     let path = parts.uri.path();
@@ -648,7 +665,11 @@ async fn bmc_handler(State(bmc): State<Arc<BmcState>>, req: Request) -> Response
     } else {
         (StatusCode::NOT_FOUND, "Not Found").into_response()
     };
-    apply_fault_after(&fault, resp).await
+    let resp = apply_fault_after(&fault, resp).await;
+    if let Some((tap, before)) = tapped {
+        bmc.hold_if_tapped(&tap, before).await;
+    }
+    resp
 }
 
 /// A listener that fails below HTTP.
@@ -837,6 +858,7 @@ pub struct DellLab {
     pub ome: Option<LabOme>,
     username: String,
     password: String,
+    tap: Arc<TapCell>,
 }
 
 impl DellLab {
@@ -856,6 +878,12 @@ impl DellLab {
     /// An HTTP configuration that pins BMC `index`'s certificate.
     pub fn http_config(&self, index: usize) -> HttpConfig {
         HttpConfig { tls: self.bmcs[index].tls_policy(), ..Default::default() }
+    }
+
+    /// Hold the answer to every call `tap` wants, on every BMC, until the test lets it go
+    /// (None: answer everything at once again). See [`crate::tap`].
+    pub fn set_tap(&self, tap: Option<CallTap>) {
+        self.tap.set(tap);
     }
 
     /// BMC `index` as an operator would register it.
@@ -1015,6 +1043,7 @@ impl DellLabBuilder {
             }
         }
         let mut bmcs = Vec::with_capacity(specs.len());
+        let tap = Arc::new(TapCell::default());
         for spec in &specs {
             let fault = self.faults.iter().rev().find(|(i, _)| *i == spec.index).map(|(_, f)| f.clone());
             let state = Arc::new(BmcState {
@@ -1034,6 +1063,7 @@ impl DellLabBuilder {
                 knobs: Mutex::new(JobKnobs::default()),
                 staged: Mutex::new(Vec::new()),
                 etag: AtomicU64::new(1),
+                tap: tap.clone(),
             });
             let (served, thumbprint) = match fault {
                 Some(f) if f.is_transport() => (Served::Raw(serve_raw(f).await?), None),
@@ -1070,6 +1100,6 @@ impl DellLabBuilder {
         } else {
             None
         };
-        Ok(DellLab { bmcs, ome, username: self.username, password: self.password })
+        Ok(DellLab { bmcs, ome, username: self.username, password: self.password, tap })
     }
 }

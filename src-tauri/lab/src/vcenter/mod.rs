@@ -16,9 +16,10 @@
 //! (the host goes `notResponding`, then reconnects), ShutdownGuest, power and suspend tasks,
 //! RelocateVM_Task/MigrateVM_Task, CancelTask, tasks with rising progress and timeouts, and
 //! injected failures per method and object ([`LabFailure`]). Every state-changing call is in
-//! the ledger ([`LabVcenter::actions`]) so a test can prove nothing was done twice. Time moves
-//! by ticks ([`Pace`]): by default one per read, so polling clients see progress without any
-//! test sleeping.
+//! the ledger ([`LabVcenter::actions`]) so a test can prove nothing was done twice, and a test
+//! can hold the answer to one it chose after the lab acted on it ([`LabVcenter::set_tap`]).
+//! Time moves by ticks ([`Pace`]): by default one per read, so polling clients see progress
+//! without any test sleeping.
 //!
 //! It speaks vCenter's own spelling (`xsi:type`, `<obj type="…">`, faults in
 //! `<detail><XFault xsi:type="X">`), and `lab/tests/vcenter_lab.rs` compares its pages with
@@ -39,6 +40,7 @@ use axum::response::Response;
 use eio_connectors::http::Thumbprint;
 use eio_connectors::vcenter::xml::{parse_document, Node};
 
+use crate::tap::{CallTap, TapCell};
 use crate::tls::HttpsServer;
 pub use model::{LabModel, LabObject};
 use world::World;
@@ -96,6 +98,8 @@ struct Shared {
     live: Mutex<Live>,
     /// Woken whenever the world may have changed (WaitForUpdatesEx waits on it).
     changed: tokio::sync::Notify,
+    /// Calls whose answer a test holds ([`LabVcenter::set_tap`]).
+    tap: TapCell,
 }
 
 impl Shared {
@@ -153,6 +157,7 @@ impl LabVcenter {
                 next_id: 0,
             }),
             changed: tokio::sync::Notify::new(),
+            tap: TapCell::default(),
         });
         // The tagging REST API as a vCenter with no tags answers it (sessions, empty lists).
         let rest = axum::Router::new()
@@ -299,6 +304,13 @@ impl LabVcenter {
         self.change(|w| w.set_cluster_drs(cluster, enabled, behavior))
     }
 
+    /// Hold the answer to every call `tap` wants until the test lets it go: the lab acts on
+    /// the call (it is in the ledger and has taken effect), then waits (None: answer at once
+    /// again). See [`crate::tap`].
+    pub fn set_tap(&self, tap: Option<CallTap>) {
+        self.shared.tap.set(tap);
+    }
+
     /// Fail matching state-changing calls (see [`LabFailure`]).
     pub fn fail(&self, failure: LabFailure) {
         self.change(|w| w.add_failure(failure));
@@ -436,8 +448,17 @@ async fn sdk(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     if method == "WaitForUpdatesEx" && authenticated {
         return wait_for_updates(&shared, &call, injected).await;
     }
+    // With a tap armed for this method: where the ledger stood before the call acted.
+    let tapped = shared.tap.get().filter(|t| t.wants(&method)).map(|t| (t, shared.lock().world.ledger_len()));
     let response = answer(&shared, &call, session, authenticated, injected);
     shared.changed.notify_waiters();
+    if let Some((tap, before)) = tapped {
+        // The call is in the ledger and has taken effect; its answer waits for the test.
+        let acted = shared.lock().world.actions_since(before).into_iter().find(|a| a.method == method);
+        if let Some(a) = acted {
+            tap.hold("vcenter".into(), a.method, a.target, a.task, a.refused).await;
+        }
+    }
     response
 }
 

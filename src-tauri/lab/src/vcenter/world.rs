@@ -412,6 +412,16 @@ impl World {
         self.ledger.clone()
     }
 
+    /// How many calls the ledger holds.
+    pub(crate) fn ledger_len(&self) -> usize {
+        self.ledger.len()
+    }
+
+    /// The ledger's calls after the first `n`.
+    pub(crate) fn actions_since(&self, n: usize) -> Vec<LabAction> {
+        self.ledger.get(n..).unwrap_or_default().to_vec()
+    }
+
     pub(crate) fn task_view(&self, moid: &str) -> Option<LabTaskView> {
         let t = self.task_ids.get(moid).and_then(|n| self.tasks.get(n))?;
         Some(LabTaskView {

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -86,4 +86,21 @@ impl Drop for DropRoles {
         })
         .join();
     }
+}
+
+/// Run `cmd` to its end with `stdin` written to it, on a blocking thread (the simulators a
+/// test starts serve from its runtime).
+pub async fn run_with(mut cmd: Command, stdin: Option<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
 }
