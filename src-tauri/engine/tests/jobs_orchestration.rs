@@ -1007,10 +1007,25 @@ async fn a_cluster_is_brought_to_its_baseline_with_one_window_and_one_restart_pe
     assert!(plan.notes.iter().any(|n| n.ends_with("is compliant with June: skipped")), "{:?}", plan.notes);
     assert!(plan.summary.contains("baseline June (6 component(s) behind)"), "{}", plan.summary);
 
+    // The first iDRAC restarts itself after its own update: it doesn't answer for a while.
+    e.dell.bmc(0).set_unreachable_after_idrac_update(8);
     let job = insert_job(&admin, "firmware_update", spec, json!({})).await;
     let workers = start_workers(&admin, &e.key, 2, Duration::from_secs(30));
     assert_ends(&admin, job, "succeeded").await;
     workers.stop().await;
+    // Its update job went unread more than five times in a row (what pauses any other
+    // step), and the job waited instead.
+    let unread: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM job_events e JOIN job_steps s ON s.job_id = e.job_id
+         WHERE e.job_id = $1 AND e.level = 'warning' AND e.message LIKE '%could not read ' || s.external_task_id || ':%'
+           AND s.target ->> 'component' = $2 AND s.target ->> 'idrac' = 'bmc-00'",
+    )
+    .bind(job)
+    .bind(IDRAC)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(unread >= 5, "the iDRAC's restart was waited through: {unread} unread polls");
 
     for i in 0..2 {
         let (bmc, host) = (e.dell.bmc(i), &e.hosts[i]);

@@ -154,6 +154,12 @@ pub trait Action {
     fn target(&self) -> serde_json::Value;
     /// How long to wait on the task before pausing to ask.
     fn timeout(&self) -> Duration;
+    /// How long the target may stay unreadable while the task runs before the job pauses
+    /// (beyond five failed reads in a row): an iDRAC applying its own firmware restarts and
+    /// answers nothing for minutes. None by default.
+    fn unreachable_grace(&self) -> Duration {
+        Duration::ZERO
+    }
     fn reconcile(&self) -> impl std::future::Future<Output = Result<Reconciled<Self::Output>, String>> + Send;
     fn issue(&self) -> impl std::future::Future<Output = Result<Issued<Self::Output>, String>> + Send;
     fn poll(&self, task: &str) -> impl std::future::Future<Output = Result<Polled<Self::Output>, String>> + Send;
@@ -437,9 +443,14 @@ impl JobContext {
     async fn wait<A: Action + Sync>(&self, step: &Step, action: &A, task: &str) -> Result<A::Output, JobError> {
         let started = Instant::now();
         let mut failures = 0u32;
+        let mut unreadable_since = None;
         loop {
             self.guard().await?;
-            match action.poll(task).await {
+            let polled = action.poll(task).await;
+            if polled.is_ok() {
+                unreadable_since = None;
+            }
+            match polled {
                 Ok(Polled::Done(out)) => return self.finish_step(step, out).await,
                 Ok(Polled::Failed(message)) => {
                     self.set_step(step, "failed", None, Some(&message)).await?;
@@ -451,13 +462,14 @@ impl JobContext {
                 Ok(Polled::Running { .. }) => failures = 0,
                 Err(message) => {
                     failures += 1;
+                    let since = *unreadable_since.get_or_insert_with(Instant::now);
                     self.event(
                         "warning",
                         format!("step {}: could not read {task}: {message}", step.seq),
                         serde_json::json!({}),
                     )
                     .await?;
-                    if failures >= 5 {
+                    if failures >= 5 && since.elapsed() >= action.unreachable_grace() {
                         return Err(JobError::pause(PauseReason::Unreachable {
                             step: step.seq,
                             task: task.into(),

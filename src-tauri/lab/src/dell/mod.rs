@@ -174,6 +174,9 @@ struct JobKnobs {
     unreachable: u32,
     /// After each accepted reset, this many requests are answered 503.
     unreachable_after_reset: u32,
+    /// After its own firmware installs (the iDRAC restarts itself), this many requests are
+    /// answered 503.
+    unreachable_after_idrac_update: u32,
 }
 
 /// An image uploaded to HttpPushUri, waiting for SimpleUpdate.
@@ -358,7 +361,13 @@ impl BmcState {
                 spec.lifecycle_controller_version = m.version.clone();
             }
         }
+        drop(spec);
         self.etag.fetch_add(1, Ordering::Relaxed);
+        if m.fqdd.starts_with("iDRAC.") {
+            // It restarts itself to run the new firmware.
+            let mut knobs = guard(&self.knobs);
+            knobs.unreachable += knobs.unreachable_after_idrac_update;
+        }
     }
 
     /// The server went through POST: jobs waiting for a reboot may run.
@@ -814,6 +823,12 @@ impl LabBmc {
     /// in the middle of the job.
     pub fn set_unreachable_after_reset(&self, n: u32) {
         guard(&self.state.knobs).unreachable_after_reset = n;
+    }
+
+    /// After the iDRAC's own firmware installs, `n` requests are answered 503: it restarts
+    /// itself (the server keeps running).
+    pub fn set_unreachable_after_idrac_update(&self, n: u32) {
+        guard(&self.state.knobs).unreachable_after_idrac_update = n;
     }
 
     pub fn addr(&self) -> SocketAddr {

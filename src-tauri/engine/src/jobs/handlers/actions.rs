@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use eio_connectors::idrac::jobs::DellActions;
+use eio_connectors::idrac::records::ApplyTime;
 use eio_connectors::idrac::records::{DriverKind, JobState, PowerState, ResetKind};
 use eio_connectors::idrac::FirmwareUpdate;
 use eio_connectors::vcenter::{Session, TaskState, VmPowerState};
@@ -271,6 +272,15 @@ impl Action for UpdateFirmware<'_> {
     }
     fn timeout(&self) -> Duration {
         Duration::from_secs(2 * 3600)
+    }
+    fn unreachable_grace(&self) -> Duration {
+        // The iDRAC's own firmware, applied at once: it restarts itself before its job reads
+        // as completed.
+        if self.update.apply == ApplyTime::Immediate && self.update.component_fqdd.starts_with("iDRAC.") {
+            super::firmware::idrac_restart_window()
+        } else {
+            Duration::ZERO
+        }
     }
     async fn reconcile(&self) -> Result<Reconciled<Value>, String> {
         // The queue first, the installed version second (see `reconcile_host_task`): a job that

@@ -143,6 +143,11 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                 for (k, (c, source)) in components.iter().zip(sources).enumerate() {
                     ctx.progress(share(0.3), format!("{}: updating {} {} → {}", host.name, c.fqdd, c.from, c.to))
                         .await?;
+                    if k > 0 {
+                        // An iDRAC updated just before restarts itself: ask nothing of it
+                        // until it answers again.
+                        answers_again(ctx, &dell, &host.name, base + UPDATE + k as i32).await?;
+                    }
                     let update = FirmwareUpdate {
                         component_fqdd: c.fqdd.clone(),
                         expected_version: c.to.clone(),
@@ -239,6 +244,53 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
     .await;
     sessions.close().await;
     result
+}
+
+/// How long an iDRAC may take to answer again after restarting itself (its own firmware
+/// applied): `EIO_IDRAC_RESTART_SECONDS`, default 10 minutes.
+pub(super) fn idrac_restart_window() -> std::time::Duration {
+    let secs = std::env::var("EIO_IDRAC_RESTART_SECONDS").ok().and_then(|s| s.parse::<u64>().ok());
+    std::time::Duration::from_secs(secs.unwrap_or(600))
+}
+
+/// Wait until the iDRAC answers (its job queue can be read): after its own update it
+/// restarts, and an update sent meanwhile would fail. Said once in the job's events; past
+/// [`idrac_restart_window`] the job pauses to ask (Retry waits again).
+async fn answers_again(
+    ctx: &JobContext,
+    dell: &eio_connectors::idrac::DellActions,
+    host: &str,
+    seq: i32,
+) -> Result<(), JobError> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        ctx.guard().await?;
+        let why = match dell.pending_jobs().await {
+            Ok(_) => return Ok(()),
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() > idrac_restart_window() {
+            return Err(JobError::pause(PauseReason::Unreachable {
+                step: seq,
+                task: "idrac".into(),
+                message: format!(
+                    "the iDRAC of {host} has not answered for {} s ({why}): check it, then choose Retry",
+                    started.elapsed().as_secs()
+                ),
+            }));
+        }
+        if !said {
+            said = true;
+            ctx.event(
+                "info",
+                format!("the iDRAC of {host} does not answer (restarting after its own update?): waiting for it"),
+                json!({ "kind": "idrac_restarting", "host": host, "error": why }),
+            )
+            .await?;
+        }
+        tokio::time::sleep(ctx.poll_every).await;
+    }
 }
 
 /// After a `reset_unconfirmed` pause, an operator's Retry means "the server did not restart:
