@@ -1192,3 +1192,64 @@ async fn an_ome_baselines_plan_names_its_packages_under_the_repository_given(adm
     let err = eio_core::jobs::plan::compute(&db, &spec, &policy).await.unwrap_err();
     assert_eq!(err.code, eio_core::error::ErrorCode::NotFound, "{err}");
 }
+
+/// A component two of a baseline's prefixes name follows the more specific one, once; a
+/// component newer than the baseline is left alone and said so.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_baseline_updates_each_component_once_and_never_downgrades(admin: PgPool) {
+    use eio_core::jobs::baselines::{self, BaselineComponent, BaselineInput};
+    let e = estate(&admin, 1).await;
+    let db = Database::from_pool(admin.clone());
+    let component = |prefix: &str, version: &str| BaselineComponent {
+        component: prefix.into(),
+        version: version.into(),
+        package: format!("{prefix}.EXE"),
+        reboot_required: true,
+    };
+    baselines::define(
+        &db,
+        &BaselineInput {
+            name: "overlap".into(),
+            description: None,
+            repository: Some("https://dups.example".into()),
+            components: vec![
+                component("NIC", "30.0.1"),
+                component("NIC.Integrated.1-1", "23.0.8"),
+                component("BIOS.Setup", "0.0.1"),
+            ],
+        },
+    )
+    .await
+    .unwrap();
+    let policy: Policy = serde_json::from_value(json!({"allow_vm_shutdown": false, "allow_hard_poweroff": false,
+        "vm_limit": 5, "shutdown_timeout_seconds": 300, "require_approval": false}))
+    .unwrap();
+    let spec: JobSpec =
+        serde_json::from_value(json!({"type": "firmware_update", "hosts": e.hosts, "baseline": "overlap"})).unwrap();
+    let plan = eio_core::jobs::plan::compute(&db, &spec, &policy).await.unwrap();
+    let planned: Vec<(&str, &str, Option<&str>)> =
+        plan.firmware.iter().map(|f| (f.fqdd.as_str(), f.to.as_str(), f.package.as_deref())).collect();
+    assert_eq!(
+        planned,
+        [
+            (NIC, "23.0.8", Some("https://dups.example/NIC.Integrated.1-1.EXE")),
+            ("NIC.Integrated.1-2-1", "30.0.1", Some("https://dups.example/NIC.EXE")),
+        ]
+    );
+    let bios = e.dell.bmc(0).firmware_version(BIOS).unwrap();
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.ends_with(&format!("{BIOS} runs {bios}, newer than the baseline's 0.0.1: left as it is"))),
+        "{:?}",
+        plan.notes
+    );
+    // Where an EIO baseline's packages are is its admin's: a submitter can't point it elsewhere.
+    let elsewhere: JobSpec = serde_json::from_value(
+        json!({"type": "firmware_update", "hosts": e.hosts, "baseline": "overlap", "packages": "/tmp/mine"}),
+    )
+    .unwrap();
+    let err = eio_core::jobs::plan::compute(&db, &elsewhere, &policy).await.unwrap_err();
+    assert_eq!(err.code, eio_core::error::ErrorCode::InvalidInput, "{err}");
+    assert!(err.message.contains("--packages is for OME's baselines"), "{err}");
+}

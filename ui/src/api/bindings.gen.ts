@@ -147,7 +147,7 @@ blocks_total: number,
 free_addresses: string, };
 
 /**
- * A baseline as the wizard and `eio firmware baselines` list it.
+ * A baseline as the wizard and `eio server baseline list` list it.
  */
 export type Baseline = { name: string, source: BaselineSource, description: string | null, 
 /**

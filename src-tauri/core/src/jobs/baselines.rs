@@ -51,7 +51,18 @@ pub enum BaselineSource {
     Ome,
 }
 
-/// A baseline as the wizard and `eio firmware baselines` list it.
+impl BaselineSource {
+    /// From the `source` column the queries below write (`'eio'` or `'ome'`).
+    fn of(column: &str) -> BaselineSource {
+        if column == "eio" {
+            BaselineSource::Eio
+        } else {
+            BaselineSource::Ome
+        }
+    }
+}
+
+/// A baseline as the wizard and `eio server baseline list` list it.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
 pub struct Baseline {
     pub name: String,
@@ -83,11 +94,24 @@ pub struct BaselineNameInput {
     pub name: String,
 }
 
-/// Dell's versions compared part by part (`2.19.1` < `2.20.0`; `A09` < `A10`): numbers as
-/// numbers, anything else as text.
+/// Dell's versions compared part by part (`2.19.1` < `2.20.0`; `A09` < `A10`; `9a` < `10`):
+/// runs of digits as numbers, runs of letters as text.
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
     let parts = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_ascii_lowercase).collect()
+        let mut out: Vec<String> = Vec::new();
+        let mut last: Option<bool> = None;
+        for c in s.chars().map(|c| c.to_ascii_lowercase()) {
+            let digit = c.is_ascii_digit();
+            match (c.is_ascii_alphanumeric(), out.last_mut()) {
+                (false, _) => last = None,
+                (true, Some(run)) if last == Some(digit) => run.push(c),
+                (true, _) => {
+                    out.push(c.to_string());
+                    last = Some(digit);
+                }
+            }
+        }
+        out
     };
     let (a, b) = (parts(a), parts(b));
     for (x, y) in a.iter().zip(&b) {
@@ -125,6 +149,17 @@ pub fn locate(repository: Option<&str>, package: &str) -> Option<String> {
     Some(format!("{}/{}", repo.trim_end_matches('/'), p.trim_start_matches("./")))
 }
 
+/// Where a package OME's report names is: only a path within the repository given (OME's
+/// report is data a worker wrote: it never names a location by itself).
+fn locate_within(repository: Option<&str>, package: &str) -> Option<String> {
+    let p = package.trim();
+    let absolute = p.starts_with('/') || p.contains("://") || p.starts_with('\\');
+    if absolute || p.split(['/', '\\']).any(|segment| segment == "..") {
+        return None;
+    }
+    locate(repository, p)
+}
+
 /// A component of one server that is behind its baseline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Behind {
@@ -156,19 +191,29 @@ impl Resolved {
         service_tag: &str,
         packages: Option<&str>,
     ) -> Result<(Vec<Behind>, Vec<String>)> {
+        if packages.is_some() && self.source == BaselineSource::Eio {
+            return Err(Error::invalid(format!(
+                "{} is defined in EIO with its packages' location: --packages is for OME's baselines (an admin \
+                 changes where an EIO baseline's packages are)",
+                self.name
+            )));
+        }
         let repository = packages.or(self.repository.as_deref());
         let mut out = Vec::new();
         let mut notes = Vec::new();
         match self.source {
             BaselineSource::Eio => {
+                // A component two prefixes name (`NIC`, `NIC.Integrated.1-1`) follows the
+                // longer, more specific one: each component is updated once.
                 let rows = sqlx::query(
-                    "SELECT f.fqdd, f.name, f.version AS installed, c.version AS wanted, c.package, c.reboot_required
+                    "SELECT DISTINCT ON (f.fqdd) f.fqdd, f.name, f.version AS installed, c.version AS wanted,
+                            c.package, c.reboot_required
                      FROM eio_baseline_components c
-                     JOIN firmware_inventory f ON f.fqdd ILIKE c.component || '%'
+                     JOIN firmware_inventory f ON starts_with(lower(f.fqdd), lower(c.component))
                      JOIN physical_servers p ON p.id = f.server_id
                      WHERE c.baseline_id = $1 AND upper(p.service_tag) = upper($2)
                        AND f.removed_at IS NULL AND f.updateable
-                     ORDER BY f.fqdd",
+                     ORDER BY f.fqdd, length(c.component) DESC",
                 )
                 .bind(self.id)
                 .bind(service_tag)
@@ -195,19 +240,25 @@ impl Resolved {
             }
             BaselineSource::Ome => {
                 let rows = sqlx::query(
-                    "SELECT coalesce(c.fqdd, c.component) AS fqdd, c.component, c.current_version,
+                    "SELECT c.fqdd, c.component, c.current_version,
                             c.baseline_version, c.status::text AS status, c.package, c.reboot_required
                      FROM firmware_compliance c
                      WHERE c.baseline_id = $1 AND upper(c.service_tag) = upper($2) AND c.removed_at IS NULL
                        AND c.status IN ('upgrade', 'downgrade')
-                     ORDER BY 1",
+                     ORDER BY c.fqdd NULLS LAST, c.component",
                 )
                 .bind(self.id)
                 .bind(service_tag)
                 .fetch_all(db.pool())
                 .await?;
                 for r in rows {
-                    let fqdd: String = r.get("fqdd");
+                    let Some(fqdd) = r.get::<Option<String>, _>("fqdd") else {
+                        notes.push(format!(
+                            "{service_tag} {}: OME's report names no FQDD for it: left (update it by component)",
+                            r.get::<String, _>("component")
+                        ));
+                        continue;
+                    };
                     let from: Option<String> = r.get("current_version");
                     let to: Option<String> = r.get("baseline_version");
                     if r.get::<String, _>("status") == "downgrade" {
@@ -223,17 +274,29 @@ impl Resolved {
                         notes.push(format!("{service_tag} {fqdd}: OME's report names no baseline version: left"));
                         continue;
                     };
+                    let from = from.unwrap_or_default();
+                    if compare_versions(&from, &to) != Ordering::Less {
+                        notes.push(format!(
+                            "{service_tag} {fqdd} runs {from}, not older than OME's baseline {to}: left as it is"
+                        ));
+                        continue;
+                    }
                     let package: Option<String> = r.get("package");
                     out.push(Behind {
-                        package: package.and_then(|p| locate(repository, &p)),
+                        package: package.and_then(|p| locate_within(repository, &p)),
                         name: r.get("component"),
-                        from: from.unwrap_or_default(),
+                        from,
                         to,
                         restart: r.get::<Option<bool>, _>("reboot_required").unwrap_or(true),
                         fqdd,
                     });
                 }
             }
+        }
+        // Only the iDRAC's own firmware applies at once; everything else waits for the
+        // host's one restart (what OME or an admin says is read as a minimum, never less).
+        for b in out.iter_mut() {
+            b.restart = b.restart || !b.fqdd.starts_with("iDRAC.");
         }
         out.sort_by_key(|b| install_order(&b.fqdd));
         Ok((out, notes))
@@ -245,8 +308,13 @@ impl Resolved {
 /// share, or several candidates, is refused with their names.
 pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Result<Resolved> {
     let rows = sqlx::query(
-        "SELECT id, name, 'eio' AS source, repository FROM eio_baselines
-         WHERE $1 = '' OR lower(name) = lower($1)
+        "SELECT b.id, b.name, 'eio' AS source, b.repository FROM eio_baselines b
+         WHERE lower(b.name) = lower($1)
+            OR ($1 = '' AND EXISTS (SELECT 1 FROM eio_baseline_components c
+                                     JOIN firmware_inventory f ON starts_with(lower(f.fqdd), lower(c.component))
+                                     JOIN physical_servers p ON p.id = f.server_id
+                                    WHERE c.baseline_id = b.id AND f.removed_at IS NULL
+                                      AND upper(p.service_tag) = ANY ($2)))
          UNION ALL
          SELECT b.id, b.name, 'ome', NULL FROM firmware_baselines b
          WHERE b.removed_at IS NULL AND (lower(b.name) = lower($1)
@@ -263,7 +331,7 @@ pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Resu
         [r] => Ok(Resolved {
             id: r.get("id"),
             name: r.get("name"),
-            source: if r.get::<String, _>("source") == "eio" { BaselineSource::Eio } else { BaselineSource::Ome },
+            source: BaselineSource::of(r.get("source")),
             repository: r.get("repository"),
         }),
         [] if name.trim().is_empty() => Err(Error::invalid(
@@ -278,7 +346,7 @@ pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Resu
             names().collect::<Vec<_>>().join(", ")
         ))),
         _ => Err(Error::invalid(format!(
-            "\"{name}\" names more than one baseline ({}): rename the one defined in EIO",
+            "\"{name}\" names more than one baseline ({}): rename one of them",
             names().collect::<Vec<_>>().join(", ")
         ))),
     }
@@ -295,7 +363,7 @@ pub async fn list(db: &Database) -> Result<Vec<Baseline>> {
     let rows = sqlx::query(
         "SELECT b.id, b.name, 'eio' AS source, b.description, b.repository,
                 (SELECT count(DISTINCT p.id) FROM eio_baseline_components c
-                   JOIN firmware_inventory f ON f.fqdd ILIKE c.component || '%' AND f.removed_at IS NULL AND f.updateable
+                   JOIN firmware_inventory f ON starts_with(lower(f.fqdd), lower(c.component)) AND f.removed_at IS NULL AND f.updateable
                    JOIN physical_servers p ON p.id = f.server_id
                   WHERE c.baseline_id = b.id AND f.version <> c.version) AS behind
          FROM eio_baselines b
@@ -312,10 +380,11 @@ pub async fn list(db: &Database) -> Result<Vec<Baseline>> {
         .iter()
         .map(|r| {
             let id: Uuid = r.get("id");
-            let eio = r.get::<String, _>("source") == "eio";
+            let source = BaselineSource::of(r.get("source"));
+            let eio = source == BaselineSource::Eio;
             Baseline {
                 name: r.get("name"),
-                source: if eio { BaselineSource::Eio } else { BaselineSource::Ome },
+                source,
                 description: r.get("description"),
                 repository: r.get("repository"),
                 components: if eio {
@@ -444,6 +513,8 @@ mod tests {
         assert_eq!(compare_versions("A09", "A10"), Ordering::Less);
         assert_eq!(compare_versions("1.5.2", "1.5.2"), Ordering::Equal);
         assert_eq!(compare_versions("1.5", "1.5.1"), Ordering::Less);
+        assert_eq!(compare_versions("9a", "10"), Ordering::Less);
+        assert_eq!(compare_versions("00.1D.7D", "00.1D.7E"), Ordering::Less);
     }
 
     #[test]

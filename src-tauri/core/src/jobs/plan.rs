@@ -151,7 +151,12 @@ impl Plan {
             "hosts": self.hosts.iter().map(|h| (&h.moid, h.order, &h.vcenter)).collect::<Vec<_>>(),
             "vms": self.vms.iter().map(|v| (&v.moid, &v.action, &v.vcenter)).collect::<Vec<_>>(),
             "servers": self.servers.iter().map(|s| (&s.service_tag, &s.action)).collect::<Vec<_>>(),
-            "firmware": self.firmware.iter().map(|f| (&f.host, &f.fqdd, &f.from, &f.to, &f.package)).collect::<Vec<_>>(),
+            // With what flashes it and whether it waits for the restart; a plan made before
+            // baselines (no package) hashes as it was approved.
+            "firmware": self.firmware.iter().map(|f| match &f.package {
+                None if f.restart => serde_json::json!((&f.host, &f.fqdd, &f.from, &f.to)),
+                _ => serde_json::json!((&f.host, &f.fqdd, &f.from, &f.to, &f.package, f.restart)),
+            }).collect::<Vec<_>>(),
             "forbidden": self.forbidden,
         })
     }
@@ -388,11 +393,18 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
                 continue;
             }
             for c in behind.iter().filter(|c| c.package.is_none()) {
-                plan.refusals.push(format!(
-                    "{} {}: no package location for {} {} (OME's baselines name packages within their catalog's \
-                     repository: say where it is with --packages DIR|URL)",
-                    h.name, c.fqdd, c.fqdd, c.to
-                ));
+                plan.refusals.push(match &t.packages {
+                    None => format!(
+                        "{} {} {}: OME's baseline names its package within the catalog's repository: say where \
+                         that is with --packages DIR|URL",
+                        h.name, c.fqdd, c.to
+                    ),
+                    Some(_) => format!(
+                        "{} {} {}: OME's report names no usable package (none, or not a path within the \
+                         repository)",
+                        h.name, c.fqdd, c.to
+                    ),
+                });
             }
             plan.firmware.extend(behind.into_iter().map(planned));
             continue;
@@ -601,4 +613,33 @@ pub async fn vms_outside_filters(db: &Database, policy: &Policy, moids: &[String
     .bind(&policy.folder_filters)
     .fetch_all(db.pool())
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A firmware entry stored before baselines (no package, no restart) is read as staged
+    /// for the restart, and hashes as it was approved: a job under way across the upgrade
+    /// resumes. A new entry binds its package and whether it waits for the restart.
+    #[test]
+    fn a_plan_stored_before_baselines_hashes_as_approved() {
+        let stored: Plan = serde_json::from_value(serde_json::json!({
+            "summary": "update BIOS", "cluster_id": null, "site_id": null,
+            "hosts": [], "vms": [], "servers": [], "forbidden": [], "refusals": [], "notes": [],
+            "firmware": [{"host": "esx-1", "service_tag": "T1", "idrac": "bmc-1", "fqdd": "BIOS.Setup.1-1",
+                          "name": "BIOS", "from": "2.1", "to": "2.2"}]
+        }))
+        .unwrap();
+        assert!(stored.firmware[0].restart);
+        assert_eq!(stored.material()["firmware"], serde_json::json!([["esx-1", "BIOS.Setup.1-1", "2.1", "2.2"]]));
+        let mut now = stored.clone();
+        now.firmware[0].package = Some("/srv/dups/BIOS.EXE".into());
+        assert_eq!(
+            now.material()["firmware"],
+            serde_json::json!([["esx-1", "BIOS.Setup.1-1", "2.1", "2.2", "/srv/dups/BIOS.EXE", true]])
+        );
+        now.firmware[0].restart = false;
+        assert_ne!(now.material(), stored.material());
+    }
 }

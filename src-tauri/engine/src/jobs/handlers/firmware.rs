@@ -143,11 +143,9 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &FirmwareTarget) -> Resul
                 for (k, (c, source)) in components.iter().zip(sources).enumerate() {
                     ctx.progress(share(0.3), format!("{}: updating {} {} → {}", host.name, c.fqdd, c.from, c.to))
                         .await?;
-                    if k > 0 {
-                        // An iDRAC updated just before restarts itself: ask nothing of it
-                        // until it answers again.
-                        answers_again(ctx, &dell, &host.name, base + UPDATE + k as i32).await?;
-                    }
+                    // An iDRAC updated just before (by this worker or one that died) restarts
+                    // itself: ask nothing of it until it answers again.
+                    answers_again(ctx, &dell, &host.name, base + UPDATE + k as i32).await?;
                     let update = FirmwareUpdate {
                         component_fqdd: c.fqdd.clone(),
                         expected_version: c.to.clone(),
