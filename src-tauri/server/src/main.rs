@@ -63,6 +63,11 @@ struct Cli {
 enum Command {
     /// Bring the database schema up to date (needs an admin login that may create roles)
     Migrate {
+        /// Only say whether the schema is behind, current or ahead of this build, changing
+        /// nothing (any login): exit 0 current, 2 behind (run `eio migrate`), 3 ahead (a newer
+        /// EIO migrated it: install that release or newer), 1 when it can't be read
+        #[arg(long)]
+        check: bool,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
@@ -141,7 +146,7 @@ enum EmbeddedCommand {
 impl Command {
     fn json(&self) -> bool {
         match self {
-            Command::Migrate { json } | Command::Status { json } => *json,
+            Command::Migrate { json, .. } | Command::Status { json } => *json,
             Command::Embedded(EmbeddedCommand::Status { json }) => *json,
             Command::Embedded(_) => false,
             Command::User(identity_cmds::UserCommand::List { json }) => *json,
@@ -200,6 +205,12 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // An answer, not a failure: said on stdout already.
+        Err(e) if std::error::Error::source(&e).is_some_and(|s| s.is::<output::ExitWith>()) => {
+            let code =
+                std::error::Error::source(&e).and_then(|s| s.downcast_ref::<output::ExitWith>()).map_or(1, |x| x.0);
+            ExitCode::from(code)
+        }
         Err(e) => {
             let api = ApiError::from(&e);
             let reported = std::error::Error::source(&e).is_some_and(|s| s.is::<output::AlreadyPrinted>());
@@ -231,7 +242,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
         config_file: cli.config,
     })?;
     match cli.command {
-        Command::Migrate { json } => {
+        Command::Migrate { check: true, json } => {
+            let db = eio_core::Database::open(&config).await?;
+            let state = eio_core::db::schema_state(db.pool()).await?;
+            output::schema_check(&state, json)
+        }
+        Command::Migrate { check: false, json } => {
             let report = eio_core::db::migrate(&config).await?;
             output::migration(&report, json)
         }

@@ -123,6 +123,61 @@ pub fn migration(report: &MigrationReport, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// A command's answer is its exit code (already printed): `main` exits with it and prints
+/// nothing more.
+#[derive(Debug)]
+pub struct ExitWith(pub u8);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+/// `eio migrate --check`: where the schema stands against this build, as words and an exit
+/// code a deployment script can branch on (0 current, 2 behind, 3 ahead).
+pub fn schema_check(state: &eio_core::db::SchemaState, json: bool) -> Result<(), Error> {
+    let (word, code) = if !state.unknown.is_empty() {
+        ("ahead", 3)
+    } else if !state.pending.is_empty() {
+        ("behind", 2)
+    } else {
+        ("current", 0)
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "state": word,
+            "applied_version": state.applied_version,
+            "latest_version": state.latest_version,
+            "pending": state.pending,
+            "unknown": state.unknown,
+        }))?;
+    } else {
+        let list = |v: &[i64]| v.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(", ");
+        match word {
+            "ahead" => println!(
+                "ahead: the database was migrated by a newer EIO (migration {} unknown to this build, which knows up \
+                 to {:04}); install that release or a newer one — this one must not run against it",
+                list(&state.unknown),
+                state.latest_version
+            ),
+            "behind" => println!(
+                "behind: the database is at {}, this build needs {}; run `eio migrate` with an admin login",
+                state.applied_version.map_or("no schema".into(), |v| format!("{v:04}")),
+                list(&state.pending)
+            ),
+            _ => println!("current: the schema is at {:04}, this build's latest", state.latest_version),
+        }
+    }
+    if code == 0 {
+        return Ok(());
+    }
+    Err(Error::new(eio_core::error::ErrorCode::SchemaOutdated, format!("the schema is {word}"))
+        .with_source(ExitWith(code)))
+}
+
 pub fn status(page: &StatusPage, json: bool) -> Result<(), Error> {
     if json {
         return print_json(page);

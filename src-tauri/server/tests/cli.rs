@@ -205,3 +205,62 @@ fn every_command_has_help() {
     let out = eio(dir.path()).args(["no-such-command"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `eio migrate --check` says where the schema stands and exits so a deployment script can
+/// branch: 0 current, 2 behind (what is pending), 3 ahead (what this build doesn't know),
+/// changing nothing.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn migrate_check_says_behind_current_or_ahead_by_its_exit_code(pool: PgPool) {
+    let dir = data_dir();
+    let check = |json: bool| {
+        let mut c = eio(dir.path());
+        c.args(["migrate", "--check"]).env("EIO_DATABASE_URL", url_of(&pool));
+        if json {
+            c.arg("--json");
+        }
+        c.output().unwrap()
+    };
+    let latest = eio_core::db::MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    let out = check(false);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("current: the schema is at {latest:04}, this build's latest")
+    );
+
+    // The last migration not applied: behind, naming it.
+    let row: (String, Vec<u8>) =
+        sqlx::query_as("DELETE FROM _sqlx_migrations WHERE version = $1 RETURNING description, checksum")
+            .bind(latest)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let out = check(false);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.starts_with(&format!("behind: the database is at {:04}, this build needs {latest:04};", latest - 1)),
+        "{said}"
+    );
+    let json = json_of(&check(true)).clone();
+    assert_eq!(json["state"], "behind");
+    assert_eq!(json["pending"], serde_json::json!([latest]));
+
+    // Migrated by a newer EIO: ahead, whatever else is pending.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, $2, true, $3, 0), (99999, 'from a newer release', true, '\\x00', 0)",
+    )
+    .bind(latest)
+    .bind(&row.0)
+    .bind(&row.1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let out = check(false);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.starts_with("ahead: the database was migrated by a newer EIO (migration 99999 unknown"), "{said}");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
+    assert_eq!(applied as usize, eio_core::db::MIGRATOR.iter().count() + 1, "--check changed nothing");
+}
