@@ -473,3 +473,44 @@ async fn a_report_file_downloads_only_as_the_desktop_would_open_it(pool: PgPool)
         "this report file is not on this server: it was moved or deleted, or the report ran on another machine"
     );
 }
+
+/// `/healthz` answers while the process is up; `/readyz` is ready while the database
+/// answers with the schema this build expects, and says in words what is not: here a
+/// schema behind the build, and ready again once it is current.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn healthz_and_readyz_say_what_monitoring_needs(pool: PgPool) {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let c = browser();
+    let health = c.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+    let (s, ready, _) = body(c.get(server.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!((s, ready), (200, serde_json::json!({"ready": true, "failed": []})));
+
+    let latest = eio_core::db::MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    let row: (String, Vec<u8>) =
+        sqlx::query_as("DELETE FROM _sqlx_migrations WHERE version = $1 RETURNING description, checksum")
+            .bind(latest)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let (s, ready, _) = body(c.get(server.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(s, 503);
+    assert_eq!(
+        ready,
+        serde_json::json!({"ready": false,
+                           "failed": ["schema: behind this build (1 migration(s) pending): run `eio migrate`"]})
+    );
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, $2, true, $3, 0)",
+    )
+    .bind(latest)
+    .bind(&row.0)
+    .bind(&row.1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(c.get(server.url("/readyz")).send().await.unwrap().status(), 200);
+}

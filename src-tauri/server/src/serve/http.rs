@@ -36,6 +36,24 @@ pub struct AppState {
     pub live: broadcast::Sender<LiveEvent>,
     /// Turns true when the server is stopping (ends the event streams).
     pub stopping: watch::Receiver<bool>,
+    /// What `/readyz` checks: the server's own connection, and its worker pool.
+    pub health: Health,
+}
+
+/// The instance's own view of its readiness (`/readyz`).
+pub struct Health {
+    /// The server's own connection (its login), not a user's.
+    pub db: eio_core::Database,
+    /// Whether this process runs a worker pool, and whether it still does.
+    pub worker: WorkerHealth,
+}
+
+#[derive(Default)]
+pub struct WorkerHealth {
+    /// This process was started to run one (`--no-worker` not given).
+    pub wanted: std::sync::atomic::AtomicBool,
+    /// It runs now.
+    pub running: std::sync::atomic::AtomicBool,
 }
 
 pub struct LocalAccess {
@@ -156,6 +174,8 @@ pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router 
         by_path.insert(op.path, route);
     }
     let mut r = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(|State(st): State<Arc<AppState>>| async move { Json(st.doc.document.clone()) }))
         .route("/api/session", get(session_get).post(session_post).delete(session_delete))
         .route("/api/events", get(events))
@@ -172,6 +192,32 @@ pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router 
         .layer(axum::middleware::from_fn_with_state(state.clone(), start_token))
         .layer(axum::middleware::map_response(ui::security_headers))
         .with_state(state)
+}
+
+/// `/readyz`: 200 when the database answers, its schema is the one this build expects and
+/// the worker pool (when this process runs one) is running; else 503 with the checks that
+/// failed, in words an operator acts on (no addresses, logins or internal errors).
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    use std::sync::atomic::Ordering;
+    let mut failed: Vec<String> = Vec::new();
+    let state =
+        tokio::time::timeout(std::time::Duration::from_secs(3), eio_core::db::schema_state(st.health.db.pool()));
+    match state.await {
+        Err(_) => failed.push("database: no answer within 3 s".into()),
+        Ok(Err(_)) => failed.push("database: unreachable".into()),
+        Ok(Ok(s)) if !s.unknown.is_empty() => {
+            failed.push("schema: ahead of this build (a newer EIO migrated it): install that release".into())
+        }
+        Ok(Ok(s)) if !s.pending.is_empty() => failed
+            .push(format!("schema: behind this build ({} migration(s) pending): run `eio migrate`", s.pending.len())),
+        Ok(Ok(_)) => {}
+    }
+    let worker = &st.health.worker;
+    if worker.wanted.load(Ordering::Relaxed) && !worker.running.load(Ordering::Relaxed) {
+        failed.push("worker: the worker pool of this instance is not running".into());
+    }
+    let status = if failed.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(serde_json::json!({ "ready": failed.is_empty(), "failed": failed }))).into_response()
 }
 
 /// `?token=…` on any GET (the link `eio serve` prints on the embedded default): the right

@@ -98,6 +98,7 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
         doc,
         live: live.clone(),
         stopping: stop.clone(),
+        health: http::Health { db: db.clone(), worker: http::WorkerHealth::default() },
     });
 
     let relay_pool = db.pool().clone();
@@ -138,7 +139,14 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
                     w.config.id, w.config.slots
                 );
                 let worker_stop = stop.clone();
-                Some(tokio::spawn(async move { w.run(worker_stop).await }))
+                let health = state.clone();
+                health.health.worker.wanted.store(true, std::sync::atomic::Ordering::Relaxed);
+                health.health.worker.running.store(true, std::sync::atomic::Ordering::Relaxed);
+                Some(tokio::spawn(async move {
+                    let ran = w.run(worker_stop).await;
+                    health.health.worker.running.store(false, std::sync::atomic::Ordering::Relaxed);
+                    ran
+                }))
             }
             Err(e) => {
                 eprintln!(
