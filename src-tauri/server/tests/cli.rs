@@ -264,3 +264,33 @@ async fn migrate_check_says_behind_current_or_ahead_by_its_exit_code(pool: PgPoo
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
     assert_eq!(applied as usize, eio_core::db::MIGRATOR.iter().count() + 1, "--check changed nothing");
 }
+
+/// `--log-format json`: every log line on stderr is one JSON object with the time, level,
+/// target and message (what Loki or ELK ingest); text stays the default for people.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn logs_are_json_lines_on_request_and_text_by_default(pool: PgPool) {
+    let dir = data_dir();
+    let run = |format: Option<&str>| {
+        let mut c = eio(dir.path());
+        c.args(["-vv", "status", "--json"]).env("EIO_DATABASE_URL", url_of(&pool));
+        if let Some(f) = format {
+            c.args(["--log-format", f]);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let json = run(Some("json"));
+    let lines: Vec<&str> = json.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "-vv logs something");
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        for key in ["timestamp", "level", "target"] {
+            assert!(v[key].is_string(), "{key} missing: {line}");
+        }
+    }
+    assert!(lines.iter().any(|l| serde_json::from_str::<Value>(l).unwrap()["message"].is_string()));
+    let text = run(None);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(serde_json::from_str::<Value>(first).is_err(), "text by default: {first}");
+}
