@@ -203,18 +203,32 @@ impl JobContext {
         message: impl Into<String>,
         data: serde_json::Value,
     ) -> Result<(), JobError> {
-        sqlx::query(
+        self.append_event(None, level, message.into(), data).await?;
+        Ok(())
+    }
+
+    /// Append an event, about `step` if given, while this worker holds the lease: how many
+    /// rows it wrote (none once the lease is lost).
+    async fn append_event(
+        &self,
+        step: Option<Uuid>,
+        level: &str,
+        message: String,
+        data: serde_json::Value,
+    ) -> Result<u64, JobError> {
+        Ok(sqlx::query(
             "INSERT INTO job_events (job_id, step_id, level, message, data)
-             SELECT $1, NULL, $2::event_level, $3, $4 FROM jobs WHERE id = $1 AND lease_owner = $5",
+             SELECT $1, $2, $3::event_level, $4, $5 FROM jobs WHERE id = $1 AND lease_owner = $6",
         )
         .bind(self.job.id)
+        .bind(step)
         .bind(level)
-        .bind(message.into())
+        .bind(message)
         .bind(data)
         .bind(&self.worker)
         .execute(self.db.pool())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected())
     }
 
     pub async fn progress(&self, fraction: f32, message: impl Into<String>) -> Result<(), JobError> {
@@ -404,19 +418,7 @@ impl JobContext {
 
     /// Append an event about `step`, only while this worker holds the lease.
     async fn step_event(&self, step: &Step, message: String, data: serde_json::Value) -> Result<(), JobError> {
-        let n = sqlx::query(
-            "INSERT INTO job_events (job_id, step_id, level, message, data)
-             SELECT $1, $2, 'info', $3, $4 FROM jobs WHERE id = $1 AND lease_owner = $5",
-        )
-        .bind(self.job.id)
-        .bind(step.id)
-        .bind(message)
-        .bind(data)
-        .bind(&self.worker)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        if n == 0 {
+        if self.append_event(Some(step.id), "info", message, data).await? == 0 {
             return Err(self.lease_lost());
         }
         Ok(())
