@@ -154,8 +154,8 @@ pub async fn load(db: &Database) -> Result<StatusPage> {
             state.pending.len()
         ));
     }
-    if !state.unknown.is_empty() {
-        warnings.push("The database was migrated by a newer EIO: upgrade this EIO.".to_owned());
+    if let Some(advice) = state.ahead_advice() {
+        warnings.push(format!("{advice}. Until then this EIO takes no jobs."));
     }
     if superuser {
         warnings.push(format!(

@@ -107,6 +107,14 @@ async fn migrating_twice_applies_once(admin: PgPool) {
     let second = eio_core::db::migrate_pool(&admin).await.unwrap();
     assert!(second.applied.is_empty());
     assert_eq!(second.version_after, first.version_after);
+    // Each migration names the release that applied it, once (an older instance names it).
+    let releases: Vec<(i64, String)> = sqlx::query_as("SELECT version, release FROM schema_releases ORDER BY version")
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    let expected: Vec<(i64, String)> =
+        eio_core::db::MIGRATOR.iter().map(|m| (m.version, env!("CARGO_PKG_VERSION").to_owned())).collect();
+    assert_eq!(releases, expected);
     let db = Database::from_pool(admin);
     db.require_current_schema().await.unwrap();
 }

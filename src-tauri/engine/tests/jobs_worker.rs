@@ -416,3 +416,71 @@ async fn the_kill_switch_pauses_a_running_job_before_its_next_external_call(pool
     }
     assert_eq!(target.issued.load(Ordering::SeqCst), 0, "no external call after the kill switch");
 }
+
+/// A rolling upgrade: a newer release migrated the database. This worker keeps running
+/// but leases nothing, says which release to install, and takes jobs again once the schema
+/// is one it knows.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_schema_ahead_of_the_worker_stops_it_taking_jobs(pool: PgPool) {
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99999, 'from a newer release', true, '\\x00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO schema_releases (version, release) VALUES (99999, '7.1.0')").execute(&pool).await.unwrap();
+    let w = Arc::new(worker(&pool, "w-old"));
+    // Checks counted from now: `after(n)` waits until the worker made n more.
+    let after = |w: Arc<Worker>, n: u64| async move {
+        let start = w.stats.schema_checks.load(Ordering::SeqCst);
+        let enough = async {
+            loop {
+                let checked = w.stats.schema_checked.notified();
+                if w.stats.schema_checks.load(Ordering::SeqCst) >= start + n {
+                    break;
+                }
+                checked.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), enough).await.expect("the worker stopped checking the schema");
+    };
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let run = {
+        let (w, stop) = (w.clone(), stop.clone());
+        tokio::spawn(async move { w.run(stop).await.unwrap() })
+    };
+    after(w.clone(), 1).await;
+    let advice = w.stats.schema_ahead.lock().unwrap().clone();
+    assert_eq!(
+        advice.as_deref(),
+        Some(
+            format!(
+                "the database was migrated by EIO 7.1.0 (migration 99999 is unknown to EIO {}): install EIO 7.1.0 or later",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_str()
+        )
+    );
+    let job = insert_job(&pool, "sync", noop(), "pending", None).await;
+    // Each check is followed by a lease turn in the same loop: two checks after the job
+    // was inserted mean at least one turn in which it could have been leased.
+    after(w.clone(), 2).await;
+    let (status, leases): (String, i64) = sqlx::query_as(
+        "SELECT status::text, (SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'leased by %')
+         FROM jobs WHERE id = $1",
+    )
+    .bind(job)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), leases), ("pending", 0), "a worker behind the schema leased a job");
+
+    // Whoever lacked it upgraded: the migration is one this build knows again.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 99999").execute(&pool).await.unwrap();
+    wait_until(&pool, &format!("SELECT status = 'succeeded' FROM jobs WHERE id = '{job}'"), "the job once current")
+        .await;
+    assert_eq!(*w.stats.schema_ahead.lock().unwrap(), None);
+    let _ = stop_tx.send(true);
+    run.await.unwrap();
+}

@@ -153,15 +153,17 @@ pub fn schema_check(state: &eio_core::db::SchemaState, json: bool) -> Result<(),
             "latest_version": state.latest_version,
             "pending": state.pending,
             "unknown": state.unknown,
+            "ahead_release": state.ahead_release,
         }))?;
     } else {
         let list = |v: &[i64]| v.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(", ");
         match word {
             "ahead" => println!(
-                "ahead: the database was migrated by a newer EIO (migration {} unknown to this build, which knows up \
-                 to {:04}); install that release or a newer one — this one must not run against it",
-                list(&state.unknown),
-                state.latest_version
+                "ahead: {} (this build knows up to {:04}, the database also has {}); until then this release serves \
+                 its API but takes no jobs",
+                state.ahead_advice().unwrap_or_default(),
+                state.latest_version,
+                list(&state.unknown)
             ),
             "behind" => println!(
                 "behind: the database is at {}, this build needs {}; run `eio migrate` with an admin login",

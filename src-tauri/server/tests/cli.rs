@@ -260,7 +260,20 @@ async fn migrate_check_says_behind_current_or_ahead_by_its_exit_code(pool: PgPoo
     let out = check(false);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(said.starts_with("ahead: the database was migrated by a newer EIO (migration 99999 unknown"), "{said}");
+    assert!(
+        said.starts_with("ahead: the database was migrated by a newer EIO (migration 99999 is unknown to EIO "),
+        "{said}"
+    );
+    assert!(said.contains("install the release that migrated it"), "{said}");
+    // Where `eio migrate` recorded the release, the advice names it.
+    sqlx::query("INSERT INTO schema_releases (version, release) VALUES (99999, '7.1.0')").execute(&pool).await.unwrap();
+    let out = check(false);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.starts_with("ahead: the database was migrated by EIO 7.1.0 (migration 99999 is unknown"), "{said}");
+    assert!(said.contains("install EIO 7.1.0 or later"), "{said}");
+    let json = json_of(&check(true)).clone();
+    assert_eq!((&json["state"], &json["ahead_release"]), (&serde_json::json!("ahead"), &serde_json::json!("7.1.0")));
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
     assert_eq!(applied as usize, eio_core::db::MIGRATOR.iter().count() + 1, "--check changed nothing");
 }

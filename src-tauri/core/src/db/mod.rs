@@ -176,6 +176,13 @@ impl Database {
         Database { pool, target: Arc::new(Target::Pool), search: Arc::default() }
     }
 
+    /// Wrap a pool a caller opened to `url` and manages itself (a browser session of
+    /// `eio serve`, which forgets the password once its connections are open): shown as
+    /// that database, as [`Database::open`]'s would be.
+    pub fn from_external_pool(pool: PgPool, url: DatabaseUrl, origin: UrlOrigin) -> Database {
+        Database { pool, target: Arc::new(Target::External { url, origin }), search: Arc::default() }
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -188,17 +195,24 @@ impl Database {
         &self.search
     }
 
+    /// As [`Self::require_current_schema`], but a schema *ahead* of this build passes, with a
+    /// warning: migrations are additive (expand/contract, `migrations/README.md`), so an
+    /// instance of the previous release keeps serving during a rolling upgrade. It takes no
+    /// jobs meanwhile: every worker checks [`SchemaState::ahead_advice`] before leasing.
+    pub async fn require_compatible_schema(&self) -> Result<SchemaState> {
+        let state = schema_state(&self.pool).await?;
+        if let Some(advice) = state.ahead_advice() {
+            tracing::warn!("{advice}; this instance serves its API but takes no jobs");
+            return Ok(state);
+        }
+        self.require_current_schema().await
+    }
+
     /// Fail with a clear message unless the schema matches this build exactly.
     pub async fn require_current_schema(&self) -> Result<SchemaState> {
         let state = schema_state(&self.pool).await?;
-        if !state.unknown.is_empty() {
-            return Err(Error::new(
-                ErrorCode::SchemaOutdated,
-                format!(
-                    "the database was migrated by a newer EIO (migration {} is unknown to this build); upgrade EIO",
-                    state.unknown[0]
-                ),
-            ));
+        if let Some(advice) = state.ahead_advice() {
+            return Err(Error::new(ErrorCode::SchemaOutdated, advice));
         }
         if !state.pending.is_empty() {
             return Err(Error::new(
@@ -425,6 +439,16 @@ pub async fn migrate(config: &Config) -> Result<MigrationReport> {
 pub async fn migrate_pool(pool: &PgPool) -> Result<MigrationReport> {
     let before = schema_state(pool).await?;
     MIGRATOR.run(pool).await?;
+    // Which release applied them, for an older instance to name (see `SchemaState::ahead_release`).
+    sqlx::query(
+        "INSERT INTO schema_releases (version, release)
+         SELECT version, $2 FROM _sqlx_migrations WHERE success AND version = ANY($1)
+         ON CONFLICT (version) DO NOTHING",
+    )
+    .bind(&before.pending)
+    .bind(env!("CARGO_PKG_VERSION"))
+    .execute(pool)
+    .await?;
     let after = schema_state(pool).await?;
     let applied = MIGRATOR
         .iter()
@@ -450,6 +474,28 @@ pub struct SchemaState {
     pub pending: Vec<i64>,
     /// Versions the database has and this build doesn't (a newer EIO migrated it).
     pub unknown: Vec<i64>,
+    /// The release that applied the newest of `unknown`, when `eio migrate` recorded it
+    /// (`schema_releases`): the release to install.
+    pub ahead_release: Option<String>,
+}
+
+impl SchemaState {
+    /// What to install when the schema is ahead of this build, in words (None: it isn't).
+    pub fn ahead_advice(&self) -> Option<String> {
+        let newest = self.unknown.iter().copied().max()?;
+        Some(match &self.ahead_release {
+            Some(release) => format!(
+                "the database was migrated by EIO {release} (migration {newest} is unknown to EIO {}): install EIO \
+                 {release} or later",
+                env!("CARGO_PKG_VERSION")
+            ),
+            None => format!(
+                "the database was migrated by a newer EIO (migration {newest} is unknown to EIO {}): install the \
+                 release that migrated it",
+                env!("CARGO_PKG_VERSION")
+            ),
+        })
+    }
 }
 
 pub async fn schema_state(pool: &PgPool) -> Result<SchemaState> {
@@ -463,11 +509,26 @@ pub async fn schema_state(pool: &PgPool) -> Result<SchemaState> {
         Vec::new()
     };
     let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    let unknown: Vec<i64> = applied.iter().copied().filter(|v| !known.contains(v)).collect();
+    let ahead_release = match unknown.is_empty() {
+        true => None,
+        false => sqlx::query_scalar(
+            "SELECT (SELECT release FROM schema_releases WHERE version = ANY($1) ORDER BY version DESC LIMIT 1)
+              WHERE to_regclass('public.schema_releases') IS NOT NULL",
+        )
+        .bind(&unknown)
+        .fetch_optional(pool)
+        .await
+        // Unreadable (an older grant set): the advice names no release.
+        .unwrap_or(None)
+        .flatten(),
+    };
     Ok(SchemaState {
         applied_version: applied.last().copied(),
         latest_version: known.iter().copied().max().unwrap_or(0),
         pending: known.iter().copied().filter(|v| !applied.contains(v)).collect(),
-        unknown: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+        unknown,
+        ahead_release,
     })
 }
 

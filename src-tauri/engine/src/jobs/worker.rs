@@ -73,6 +73,12 @@ pub struct WorkerStats {
     pub kill_switch_seen_at: std::sync::Mutex<Option<Instant>>,
     /// Woken whenever this worker's view of the kill switch changes.
     pub kill_switch_changed: Notify,
+    /// Schema version checks made (at start and at each heartbeat), and what the last one
+    /// said when the schema is ahead of this build (`SchemaState::ahead_advice`).
+    pub schema_checks: std::sync::atomic::AtomicU64,
+    pub schema_ahead: std::sync::Mutex<Option<String>>,
+    /// Woken after each schema check.
+    pub schema_checked: Notify,
 }
 
 pub struct Worker {
@@ -125,6 +131,7 @@ impl Worker {
             .watch_vcenters
             .map(|rescan| tokio::spawn(crate::sync::vcenter::watch_all(self.syncer.clone(), stop.clone(), rescan)));
         let mut running: HashMap<Uuid, Running> = HashMap::new();
+        let mut ahead = self.schema_ahead(None).await;
         let mut last_beat = Instant::now();
         let mut last_schedule: Option<Instant> = None;
         loop {
@@ -146,11 +153,12 @@ impl Worker {
             }
             if last_beat.elapsed() >= self.config.heartbeat_every {
                 self.heartbeat(&running, &kill).await;
+                ahead = self.schema_ahead(ahead).await;
                 last_beat = Instant::now();
             }
             let free = self.config.slots.saturating_sub(running.len());
             let mut leased = 0;
-            if free > 0 && !kill.load(Ordering::SeqCst) {
+            if free > 0 && !kill.load(Ordering::SeqCst) && ahead.is_none() {
                 match self.lease(free).await {
                     Ok(jobs) => {
                         leased = jobs.len();
@@ -193,6 +201,30 @@ impl Worker {
             .execute(self.db().pool())
             .await;
         Ok(())
+    }
+
+    /// Whether a newer release migrated the database (its advice, naming the release to
+    /// install): then this worker leases no job, so nothing a newer release planned or
+    /// changed is run by code that doesn't know it. Jobs already running finish (their
+    /// tables are only ever extended). Said once each time it changes; unreadable keeps
+    /// the last answer.
+    async fn schema_ahead(&self, last: Option<String>) -> Option<String> {
+        let now = match eio_core::db::schema_state(self.db().pool()).await {
+            Ok(state) => state.ahead_advice(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the schema version; keeping the last answer");
+                return last;
+            }
+        };
+        match (&last, &now) {
+            (None, Some(advice)) => tracing::warn!(worker = %self.config.id, "{advice}: this worker takes no jobs"),
+            (Some(_), None) => tracing::info!(worker = %self.config.id, "the schema is current again: taking jobs"),
+            _ => {}
+        }
+        *self.stats.schema_ahead.lock().unwrap_or_else(|p| p.into_inner()) = now.clone();
+        self.stats.schema_checks.fetch_add(1, Ordering::SeqCst);
+        self.stats.schema_checked.notify_waiters();
+        now
     }
 
     async fn register(&self) -> Result<()> {
