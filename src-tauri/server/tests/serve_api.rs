@@ -63,8 +63,9 @@ async fn sign_in_rbac_queries_and_error_shapes(pool: PgPool) {
             .unwrap(),
     )
     .await;
-    assert_error(s, &v, 403, "forbidden");
-    assert!(v["error"]["message"].as_str().unwrap().contains("eio_no_such_login_5d1"), "{v}");
+    // One answer for every refusal (issue 22): it names no login (no role enumeration).
+    assert_error(s, &v, 401, "forbidden");
+    assert!(!v["error"]["message"].as_str().unwrap().contains("eio_no_such_login_5d1"), "{v}");
     seen.push(t);
 
     // The viewer signs in: an HttpOnly, SameSite=Strict session cookie.

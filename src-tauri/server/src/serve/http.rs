@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, MethodRouter};
 use axum::{Json, Router};
 use eio_core::api::{self, HttpMethod, OperationSpec, Session, OPERATIONS};
-use eio_core::config::{Config, DatabaseUrl};
+use eio_core::config::{Config, DatabaseChoice, DatabaseUrl, UrlOrigin};
 use eio_core::error::{ApiError, ErrorCode};
 use eio_core::pages::live::{LiveEvent, LiveKind};
 use eio_core::pages::session::{WebSession, WebSessionMode, WebSignIn};
@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::openapi::ApiDoc;
 use super::sessions::{self, SessionStore};
-use super::{query, ui};
+use super::{metrics, query, ui};
 
 pub struct AppState {
     pub config: Config,
@@ -38,6 +38,12 @@ pub struct AppState {
     pub stopping: watch::Receiver<bool>,
     /// What `/readyz` checks: the server's own connection, and its worker pool.
     pub health: Health,
+    /// HTTP request durations for `/metrics` (see [`metrics`]).
+    pub metrics: metrics::HttpMetrics,
+    /// Served over TLS (`--tls-cert`): session cookies are marked `Secure`.
+    pub tls: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<sessions::ProxyNet>,
 }
 
 /// The instance's own view of its readiness (`/readyz`).
@@ -79,6 +85,17 @@ impl AppState {
             .map(str::trim)?;
         sessions::same_secret(bearer, &local.token)
             .then(|| (local.session.clone(), local.login.clone(), WebSessionMode::Local))
+    }
+
+    /// If the request's session lost its database connection (they are never reopened:
+    /// the password is forgotten), end it — its streams with it — and say to sign in again.
+    async fn end_if_lost(&self, headers: &HeaderMap) -> Option<HttpError> {
+        let s = self.sessions.get(headers)?;
+        if !s.lost() {
+            return None;
+        }
+        self.sessions.end(&s).await;
+        Some(HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::Forbidden, sessions::SESSION_ENDED))
     }
 
     fn web_session(&self, headers: &HeaderMap) -> WebSession {
@@ -176,6 +193,7 @@ pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router 
     let mut r = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(|State(st): State<Arc<AppState>>| async move { Json(st.doc.document.clone()) }))
         .route("/api/session", get(session_get).post(session_post).delete(session_delete))
         .route("/api/events", get(events))
@@ -189,6 +207,7 @@ pub fn router(state: Arc<AppState>, ui_dir: Option<&std::path::Path>) -> Router 
             HttpError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidInput, "this path takes another method")
         })
         .fallback_service(ui::service(ui_dir))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), start_token))
         .layer(axum::middleware::map_response(ui::security_headers))
         .with_state(state)
@@ -206,7 +225,7 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Response {
         Err(_) => failed.push("database: no answer within 3 s".into()),
         Ok(Err(_)) => failed.push("database: unreachable".into()),
         Ok(Ok(s)) if !s.unknown.is_empty() => {
-            failed.push("schema: ahead of this build (a newer EIO migrated it): install that release".into())
+            failed.push(format!("schema: {}; this instance takes no jobs", s.ahead_advice().unwrap_or_default()))
         }
         Ok(Ok(s)) if !s.pending.is_empty() => failed
             .push(format!("schema: behind this build ({} migration(s) pending): run `eio migrate`", s.pending.len())),
@@ -241,7 +260,7 @@ async fn start_token(
         )
         .into_response();
     }
-    let id = match st.sessions.insert_local(local.session.clone(), local.login.clone()) {
+    let id = match st.sessions.insert_local(local.session.clone(), local.login.clone()).await {
         Ok(id) => id,
         Err(e) => return HttpError::from(e).into_response(),
     };
@@ -250,7 +269,7 @@ async fn start_token(
     let path = format!("/{}", request.uri().path().trim_start_matches(['/', '\\']));
     let target = if rest.is_empty() { path } else { format!("{path}?{}", rest.join("&")) };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response();
-    if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id)) {
+    if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id, st.tls)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
@@ -265,26 +284,29 @@ fn query_input(st: &AppState, op: &OperationSpec, uri: &Uri) -> Result<serde_jso
     query::parse(uri.query(), &shape).map_err(HttpError::malformed)
 }
 
-/// A POST body: JSON (an empty body counts as `{}`).
+/// A state-changing request's body: JSON, sent as JSON. The content type is required even
+/// for an empty body (which counts as `{}`): a form or `text/plain` post is what another
+/// site can make a browser send without asking, so it never passes as an empty input.
 fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, HttpError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Value::Null);
-    }
-    let is_json =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
-            |m| {
-                let m = m.trim().to_ascii_lowercase();
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            },
-        );
-    if !is_json {
+    if !is_json(headers) {
         return Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::InvalidInput,
-            "the body must be JSON (Content-Type: application/json)",
+            "send changes as JSON (Content-Type: application/json), even with an empty body",
         ));
     }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
     serde_json::from_slice(body).map_err(|e| HttpError::malformed(format!("the body is not JSON: {e}")))
+}
+
+/// Does the request say its body is JSON (`application/json` or `application/*+json`)?
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|m| {
+        let m = m.trim().to_ascii_lowercase();
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+    })
 }
 
 async fn call(
@@ -295,14 +317,46 @@ async fn call(
 ) -> Result<Json<serde_json::Value>, HttpError> {
     let (session, _, _) = st.who(headers).ok_or_else(HttpError::unauthorized)?;
     if matches!(op.method, HttpMethod::Post) && !same_origin(headers) {
-        return Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "a change must come from this server's own pages (the request came from another origin)",
-        ));
+        return Err(other_origin());
     }
     let input = input?;
-    Ok(Json(api::dispatch(&session, op.name, input).await?))
+    if let Some(ended) = st.end_if_lost(headers).await {
+        return Err(ended);
+    }
+    match api::dispatch(&session, op.name, input).await {
+        Ok(v) => Ok(Json(v)),
+        Err(e) => Err(st.end_if_lost(headers).await.unwrap_or_else(|| e.into())),
+    }
+}
+
+/// A refused or failed sign-in as HTTP: the one refusal (401) whatever the reason, the
+/// gate's 429 with `Retry-After`, or 503 when the server can't check sign-ins now.
+fn sign_in_refused() -> HttpError {
+    HttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::Forbidden, sessions::SIGN_IN_REFUSED)
+}
+
+fn sign_in_later(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let mut response = HttpError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable,
+        format!(
+            "too many sign-ins failed or are running for this login or from this address: try again in {secs} s \
+             (ask an admin if you forgot your password)"
+        ),
+    )
+    .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+/// Who a request came from, for the sign-in limits: the peer the listener recorded, or
+/// behind a trusted proxy the client it forwarded for ([`sessions::client_key`]); one
+/// shared "unknown" bucket when it isn't known.
+fn client_of(st: &AppState, extensions: &axum::http::Extensions, headers: &HeaderMap) -> String {
+    let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    sessions::client_key(peer, headers, &st.trusted_proxies)
 }
 
 /// Did a browser send this from this server's own pages? Cookies don't tell ports apart, so
@@ -325,7 +379,13 @@ async fn session_get(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Jso
     Json(st.web_session(&headers))
 }
 
-async fn session_post(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, HttpError> {
+async fn session_post(
+    State(st): State<Arc<AppState>>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let started = tokio::time::Instant::now();
     let Some(base) = &st.sign_in_base else {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
@@ -334,34 +394,101 @@ async fn session_post(State(st): State<Arc<AppState>>, headers: HeaderMap, body:
              open the link `eio serve` printed when it started (it carries this start's token)",
         ));
     };
+    if !same_origin(&headers) {
+        return Err(other_origin());
+    }
     let value = json_body(&headers, &body)?;
-    let input: WebSignIn = serde_json::from_value(value).map_err(|e| {
+    // The body holds the password: gone now (zeroed if this was its only reference; see
+    // the module docs of `sessions` for the copies hyper keeps).
+    match body.try_into_mut() {
+        Ok(mut only) => zeroize::Zeroize::zeroize(&mut only[..]),
+        Err(shared) => drop(shared),
+    }
+    // Not serde's words: they quote the value they refused, which may be the password.
+    let input: WebSignIn = serde_json::from_value(value).map_err(|_| {
         HttpError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::InvalidInput,
-            format!("a sign-in is {{username, password}}: {e}"),
+            "a sign-in is {\"username\": \"…\", \"password\": \"…\"}, both strings",
         )
     })?;
-    let (db, login) = sessions::connect(base, &st.config, input).await?;
+    let login = input.username.trim().to_owned();
+    if login.is_empty() || login.len() > 63 || login.chars().any(char::is_control) {
+        return Err(HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidInput,
+            "the login is your database login: 1 to 63 characters, no control characters",
+        ));
+    }
+    let client = client_of(&st, &extensions, &headers);
+    let permit = match st.sessions.begin_sign_in(&client, &login) {
+        Ok(p) => p,
+        Err(wait) => {
+            tracing::info!(%login, %client, "sign-in refused: too many failed or running sign-ins");
+            return Ok(sign_in_later(wait));
+        }
+    };
+    let origin = match &st.config.database {
+        DatabaseChoice::External { origin, .. } => origin.clone(),
+        DatabaseChoice::Embedded => UrlOrigin::CommandLineOrEnvironment,
+    };
+    let db = match sessions::connect(&st.health.db, base, origin, &login, input.password).await {
+        Ok(db) => db,
+        Err(sessions::SignInFailure::Refused(reason)) => {
+            permit.failed();
+            tracing::info!(%login, %client, reason, "sign-in refused");
+            // Every refusal takes as long, whether it tried a connection or not.
+            tokio::time::sleep_until(started + sessions::REFUSAL_FLOOR).await;
+            return Err(sign_in_refused());
+        }
+        Err(sessions::SignInFailure::Unavailable(reason)) => {
+            drop(permit);
+            tracing::warn!(%login, %client, %reason, "sign-in not possible");
+            return Err(HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "signing in is not possible right now: this server can't reach its database or check logins; \
+                 try again later, or ask an admin to look at the server's log",
+            ));
+        }
+        Err(sessions::SignInFailure::Other(e)) => return Err(e.into()),
+    };
+    permit.succeeded();
     st.sessions.remove(&headers).await;
-    let id = st.sessions.insert(Session::new(db), login.clone())?;
-    tracing::info!(%login, "signed in");
+    let id = st.sessions.insert(Session::new(db.clone()), login.clone()).await.map_err(|e| {
+        tokio::spawn(async move { db.pool().close().await });
+        HttpError::from(e)
+    })?;
+    tracing::info!(%login, %client, "signed in");
     let mut response =
         Json(WebSession { mode: WebSessionMode::Session, login: Some(login), ..st.web_session(&HeaderMap::new()) })
             .into_response();
-    if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id)) {
+    if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id, st.tls)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)
 }
 
-async fn session_delete(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// Sign out: the session ends at once — its connections close, its event streams end. Only
+/// from this server's own pages (or a client that names no origin), as every change.
+async fn session_delete(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, HttpError> {
+    if !same_origin(&headers) {
+        return Err(other_origin());
+    }
     st.sessions.remove(&headers).await;
     let mut response = Json(st.web_session(&HeaderMap::new())).into_response();
-    if let Ok(v) = HeaderValue::from_str(&sessions::clear_cookie()) {
+    if let Ok(v) = HeaderValue::from_str(&sessions::clear_cookie(st.tls)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
-    response
+    Ok(response)
+}
+
+fn other_origin() -> HttpError {
+    HttpError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden,
+        "a change must come from this server's own pages (the request came from another origin)",
+    )
 }
 
 fn kind_name(kind: LiveKind) -> &'static str {
@@ -390,6 +517,9 @@ async fn report_file(
     axum::extract::Path((execution, file)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let (session, _, _) = st.who(&headers).ok_or_else(HttpError::unauthorized)?;
+    if let Some(ended) = st.end_if_lost(&headers).await {
+        return Err(ended);
+    }
     let execution_id = execution
         .parse::<uuid::Uuid>()
         .map_err(|_| HttpError::malformed(format!("\"{execution}\" is not a report execution id")))?;
@@ -442,14 +572,25 @@ pub(crate) fn attachment(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Live updates: `ready` once subscribed, then one event per change until the server stops.
+/// Live updates: `ready` once subscribed, then one event per change until the server stops
+/// or the session ends (sign-out, a lost connection, idleness): a stream never outlives
+/// the session it was opened with.
 async fn events(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, HttpError> {
     st.who(&headers).ok_or_else(HttpError::unauthorized)?;
+    // A stream uses no connection of its session, so a lost one shows only when tried:
+    // ping it, and a session whose connections were lost signs in again.
+    if let Some(s) = st.sessions.get(&headers) {
+        s.answers().await;
+    }
+    if let Some(ended) = st.end_if_lost(&headers).await {
+        return Err(ended);
+    }
+    let ended = st.sessions.get(&headers).map(|s| s.ended());
     let rx = st.live.subscribe();
     let stopping = st.stopping.clone();
     let ready = futures::stream::once(async { Ok::<_, Infallible>(Event::default().event("ready").data("{}")) });
-    let changes = futures::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
-        if *stopping.borrow() {
+    let changes = futures::stream::unfold((rx, stopping, ended), |(mut rx, mut stopping, mut ended)| async move {
+        if *stopping.borrow() || ended.as_ref().is_some_and(|e| *e.borrow()) {
             return None;
         }
         let event = tokio::select! {
@@ -459,10 +600,22 @@ async fn events(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<R
                 Err(broadcast::error::RecvError::Closed) => return None,
             },
             _ = stopping.changed() => return None,
+            _ = session_ended(&mut ended) => return None,
         };
-        Some((Ok::<_, Infallible>(event), (rx, stopping)))
+        Some((Ok::<_, Infallible>(event), (rx, stopping, ended)))
     });
     Ok(Sse::new(futures::StreamExt::chain(ready, changes)).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Resolves when the session ends (or is gone); never for a request without a session
+/// (a script with the start token: it ends with the server).
+async fn session_ended(ended: &mut Option<watch::Receiver<bool>>) {
+    match ended {
+        Some(rx) => {
+            let _ = rx.wait_for(|e| *e).await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 #[cfg(test)]

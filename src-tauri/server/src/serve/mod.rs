@@ -12,7 +12,9 @@
 //!   request is nobody, even on loopback: any user or process of the machine reaches it.
 //! * **Live updates** — `GET /api/events`: the database's NOTIFY channels as Server-Sent
 //!   Events (`eio_core::pages::live`: ids and kinds only).
-//! * **UI** ([`ui`]) — `ui/dist` (or `--ui-dir`, `EIO_UI_DIR`) at `/`.
+//! * **UI** ([`ui`]) — the `ui/dist` embedded at build time (or `--ui-dir`, `EIO_UI_DIR`) at `/`.
+//! * **Listener** ([`listener`]) — connection cap, header and TLS-handshake timeouts,
+//!   optional TLS (`--tls-cert`, `--tls-key`), and the `Host` allow-list (DNS rebinding).
 //! * **Worker** — the job worker pool runs in-process, as `eio worker` does, unless
 //!   `--no-worker` or no worker key is available (one log line says which).
 //!
@@ -22,6 +24,8 @@
 //! Never logs or returns a password, and never runs a request as the server's own login
 //! unless it is the local login of the embedded default, reached with the start token.
 mod http;
+mod listener;
+mod metrics;
 mod openapi;
 mod query;
 mod sessions;
@@ -44,12 +48,18 @@ pub struct ServeArgs {
     /// Address and port to listen on (port 0: any free port; the address is printed)
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     pub bind: SocketAddr,
-    /// The built UI served at / (default: ui/dist)
+    /// Serve the UI from this directory instead of the one built into eio (UI development)
     #[arg(long, env = "EIO_UI_DIR", value_name = "DIR")]
     pub ui_dir: Option<PathBuf>,
     /// Don't run the job worker pool in this process
     #[arg(long)]
     pub no_worker: bool,
+    /// A reverse proxy in front of this server (IP address or ADDR/LEN network; repeat for
+    /// several): its X-Forwarded-For names the client that the sign-in limits count
+    #[arg(long = "trusted-proxy", env = "EIO_TRUSTED_PROXIES", value_delimiter = ',', value_name = "ADDR")]
+    pub trusted_proxies: Vec<sessions::ProxyNet>,
+    #[command(flatten)]
+    pub listen: listener::ListenArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
 }
@@ -63,19 +73,22 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
             args.bind
         )));
     }
+    let tls = listener::Listener::tls(&args.listen)?;
     let db = Database::open(config).await?;
-    db.require_current_schema().await?;
+    db.require_compatible_schema().await?;
     eio_core::identity::record_login(&db, "eio-serve").await;
     let login: String = sqlx::query_scalar("SELECT session_user::text").fetch_one(db.pool()).await?;
 
     let doc = openapi::build().map_err(Error::internal)?;
-    let ui_dir = args.ui_dir.clone().unwrap_or_else(|| PathBuf::from("ui/dist"));
-    let ui_dir = if ui_dir.join("index.html").is_file() {
-        Some(ui_dir)
-    } else {
-        eprintln!("eio serve: no built UI in {}: serving the API only", ui_dir.display());
-        None
-    };
+    let ui_dir = args.ui_dir.clone();
+    match ui::source(ui_dir.as_deref()) {
+        ui::Source::Embedded => eprintln!("eio serve: the UI built into this eio"),
+        ui::Source::Directory(dir) => eprintln!("eio serve: the UI in {} (--ui-dir)", dir.display()),
+        ui::Source::None => match &ui_dir {
+            Some(dir) => eprintln!("eio serve: no built UI in {}: serving the API only", dir.display()),
+            None => eprintln!("eio serve: this eio was built without the UI: serving the API only"),
+        },
+    }
 
     let (stop_tx, stop) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -99,6 +112,9 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
         live: live.clone(),
         stopping: stop.clone(),
         health: http::Health { db: db.clone(), worker: http::WorkerHealth::default() },
+        metrics: Default::default(),
+        tls: tls.is_some(),
+        trusted_proxies: args.trusted_proxies.clone(),
     });
 
     let relay_pool = db.pool().clone();
@@ -111,6 +127,20 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
                 }
             }
             _ = relay_stop.changed() => {}
+        }
+    });
+
+    // A user disabled anywhere: their sessions here end at once, streams included.
+    let disabled_state = state.clone();
+    let mut disabled_stop = stop.clone();
+    let disabled = tokio::spawn(async move {
+        tokio::select! {
+            r = end_disabled_sessions(&disabled_state) => {
+                if let Err(e) = r {
+                    eprintln!("eio serve: a disabled user's sessions end at their next call ({})", e.message);
+                }
+            }
+            _ = disabled_stop.changed() => {}
         }
     });
 
@@ -158,26 +188,29 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
         }
     };
 
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .map_err(|e| Error::config(format!("cannot listen on {}: {e}", args.bind)))?;
+    let listener = listener::Listener::bind(args.bind, &args.listen, tls).await?;
     let addr = listener.local_addr()?;
+    let scheme = listener.scheme();
     let app = http::router(state.clone(), ui_dir.as_deref());
     eprintln!("eio serve: {} as {login}", if embedded { "the embedded database" } else { "a shared database" });
+    eprintln!(
+        "eio serve: answers requests for {} (add the names clients use with --allowed-host)",
+        listener.allowed_hosts()
+    );
     // On stdout: where to connect (scripts and tests read the first line) and, on the
     // embedded default, the one link that signs a browser in (never logged).
-    println!("EIO serves http://{addr}");
+    println!("EIO serves {scheme}://{addr}");
     if let Some(local) = &state.local {
         println!(
-            "Open http://{addr}/?token={} to act as the local login {login} (the token changes at every start)",
+            "Open {scheme}://{addr}/?token={} to act as the local login {login} (the token changes at every start)",
             local.token
         );
         println!("Scripts: send the header 'Authorization: Bearer {}'", local.token);
     }
 
     let on_signal = stop_tx.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
+    listener
+        .serve(app, async move {
             job_cmds::shutdown_signal().await;
             eprintln!("eio serve: stopping");
             let _ = on_signal.send(true);
@@ -185,6 +218,7 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
         .await;
     let _ = stop_tx.send(true);
     let _ = relay.await;
+    let _ = disabled.await;
     let _ = sweeper.await;
     if let Some(w) = worker {
         match w.await {
@@ -194,5 +228,32 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
         }
     }
     state.sessions.close_all().await;
-    served.map_err(|e| Error::internal(format!("serving HTTP failed: {e}")))
+    Ok(())
+}
+
+/// LISTEN on `eio_user_disabled` (sent when a user is disabled; it carries nothing) and end
+/// the sessions of every login that is no longer an enabled EIO user, read back from the
+/// database: a forged notification ends nothing.
+async fn end_disabled_sessions(state: &http::AppState) -> Result<(), Error> {
+    let pool = state.health.db.pool().clone();
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+    listener.listen("eio_user_disabled").await?;
+    loop {
+        if let Err(e) = listener.recv().await {
+            // sqlx reconnects on the next recv; meanwhile the sweep finds lost sessions.
+            tracing::warn!(error = %e, "user notifications interrupted");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        }
+        let enabled = |logins: Vec<String>| async {
+            sqlx::query_scalar("SELECT l FROM unnest($1::text[]) l WHERE is_enabled_eio_login(l)")
+                .bind(logins)
+                .fetch_all(&pool)
+                .await
+                .map_err(Error::from)
+        };
+        if let Err(e) = state.sessions.end_disabled(enabled).await {
+            tracing::warn!(error = %e.message, "could not check which sessions a disabled user had");
+        }
+    }
 }
