@@ -5,6 +5,12 @@
 //! table it inserts into), every function signature with its result, every enum label,
 //! and every privilege its logins were granted.
 //!
+//! And its queries still prepare: `migrations/released-queries.sql` holds every literal
+//! statement of the previous release's code (`scripts/snapshot-release-queries`, run when
+//! a release is cut); each one that PostgreSQL prepares against the previous release's
+//! schema must still prepare against the new one (tables, columns, functions and types
+//! resolved by the server itself, not by this test's reading of the catalog).
+//!
 //! "The previous release" is the schema of the migrations up to `migrations/RELEASED`
 //! (bumped when a release is cut). This test builds that schema in a fresh database,
 //! records what it offers, applies the rest, and lists everything the newer migrations
@@ -144,11 +150,44 @@ async fn previous_release() -> (Migrator, tempfile::TempDir) {
     (Migrator::new(dir.path()).await.unwrap(), dir)
 }
 
+/// The previous release's literal statements, each with where it came from.
+fn released_queries() -> Vec<(String, String)> {
+    let text = include_str!("../../../migrations/released-queries.sql");
+    let mut out: Vec<(String, String)> = Vec::new();
+    for block in text.split("\n-- ").skip(1) {
+        let (origin, sql) = block.split_once('\n').unwrap_or((block, ""));
+        if origin.starts_with("src-tauri/") {
+            out.push((origin.trim().to_owned(), sql.trim().trim_end_matches(';').to_owned()));
+        }
+    }
+    out
+}
+
+/// Which of `queries` PostgreSQL prepares here (by origin), and why the others failed.
+async fn prepared(pool: &PgPool, queries: &[(String, String)]) -> BTreeMap<String, Result<(), String>> {
+    let mut conn = pool.acquire().await.unwrap();
+    let mut out = BTreeMap::new();
+    for (origin, sql) in queries {
+        let result = sqlx::Executor::prepare(&mut *conn, sql.as_str()).await.map(|_| ()).map_err(|e| e.to_string());
+        out.insert(origin.clone(), result);
+    }
+    out
+}
+
 #[sqlx::test(migrations = false)]
 async fn the_previous_release_finds_everything_it_uses_in_the_new_schema(pool: PgPool) {
     let (previous, _dir) = previous_release().await;
     previous.run(&pool).await.unwrap();
     let old = surface(&pool).await;
+    let queries = released_queries();
+    let before = prepared(&pool, &queries).await;
+    let usable: Vec<&String> = before.iter().filter(|(_, r)| r.is_ok()).map(|(o, _)| o).collect();
+    assert!(
+        usable.len() > 200,
+        "the previous release's queries were read and prepared ({} of {})",
+        usable.len(),
+        queries.len()
+    );
     assert!(
         old.columns.len() > 300 && old.functions.len() > 50 && old.grants.len() > 100,
         "the previous release's schema was read: {} columns, {} functions, {} grants",
@@ -158,7 +197,13 @@ async fn the_previous_release_finds_everything_it_uses_in_the_new_schema(pool: P
     );
     eio_core::db::migrate_pool(&pool).await.unwrap();
     let new = surface(&pool).await;
-    let found = contractions(&old, &new);
+    let mut found = contractions(&old, &new);
+    let after = prepared(&pool, &queries).await;
+    for origin in usable {
+        if let Some(Err(e)) = after.get(origin) {
+            found.push(format!("the previous release's query at {origin} no longer prepares: {e}"));
+        }
+    }
     let unexplained: Vec<&String> =
         found.iter().filter(|f| !CONTRACTIONS.iter().any(|(what, _)| f.as_str() == *what)).collect();
     assert!(
