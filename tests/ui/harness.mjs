@@ -251,5 +251,6 @@ export async function signOut(page) {
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const style = ".mantine-Notifications-root, .m_b37d9ac7 { display: none !important; }";
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false, style });
+  // Transitions finished (a button caught mid-way between loading and idle is not the page).
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false, style, animations: "disabled" });
 }

@@ -52,6 +52,9 @@ async fn sign_in_rbac_queries_and_error_shapes(pool: PgPool) {
     assert_eq!(s, 200);
     assert_eq!(v["mode"], "none");
     assert_eq!(v["sign_in_available"], true);
+    // A visitor learns the database's name, never where it runs.
+    let database_name = url::Url::parse(&url).unwrap().path().trim_start_matches('/').to_owned();
+    assert_eq!(v["database"], database_name.as_str(), "{v}");
 
     // A login that doesn't exist, with the planted password: refused, and the password
     // is neither echoed nor logged.
@@ -81,6 +84,13 @@ async fn sign_in_rbac_queries_and_error_shapes(pool: PgPool) {
     let (s, v, _) = body(r).await;
     assert_eq!((s, v["mode"].as_str(), v["login"].as_str()), (200, Some("session"), Some(viewer.login.as_str())));
     assert!(!cookie.contains(&viewer.password));
+    // Signed in, the account menu says where: host, port and database.
+    let parsed = url::Url::parse(&url).unwrap();
+    assert_eq!(
+        v["database"],
+        format!("{}:{}/{database_name}", parsed.host_str().unwrap(), parsed.port().unwrap_or(5432)).as_str(),
+        "{v}"
+    );
 
     let (s, me, _) = body(b.get(server.url("/api/me")).send().await.unwrap()).await;
     assert_eq!(s, 200);

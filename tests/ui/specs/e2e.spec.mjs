@@ -41,6 +41,7 @@ describe("EIO in a browser", () => {
     const said = await error.innerText();
     assert.match(said, /the login or password is not right, or this login is not an EIO user; ask an admin/);
     assert.doesNotMatch(said, /nobody_at_all|postgres|127\.0\.0\.1/);
+    await page.locator('[data-testid="sign-in-submit"]:not([data-loading])').waitFor();
     await screenshot(page, "sign-in");
   });
 

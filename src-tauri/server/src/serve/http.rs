@@ -103,14 +103,18 @@ impl AppState {
             Some((_, login, mode)) => (Some(login), mode),
             None => (None, WebSessionMode::None),
         };
-        WebSession {
-            mode,
-            login,
-            database: match &self.sign_in_base {
-                Some(url) => sessions::describe(url),
-                None => "the embedded database on this machine".into(),
-            },
-            sign_in_available: self.sign_in_base.is_some(),
+        let database = self.database_shown(!matches!(mode, WebSessionMode::None));
+        WebSession { mode, login, database, sign_in_available: self.sign_in_base.is_some() }
+    }
+
+    /// Where sign-ins go, as the sign-in page says it: the database's name to anyone, its
+    /// host and port only to people signed in (they are the network's inside, not the
+    /// visitor's business).
+    fn database_shown(&self, signed_in: bool) -> String {
+        match &self.sign_in_base {
+            Some(url) if signed_in => sessions::describe(url),
+            Some(url) => url.connect_options().get_database().unwrap_or("eio").to_owned(),
+            None => "the embedded database on this machine".into(),
         }
     }
 }
@@ -460,9 +464,13 @@ async fn session_post(
         HttpError::from(e)
     })?;
     tracing::info!(%login, %client, "signed in");
-    let mut response =
-        Json(WebSession { mode: WebSessionMode::Session, login: Some(login), ..st.web_session(&HeaderMap::new()) })
-            .into_response();
+    let mut response = Json(WebSession {
+        mode: WebSessionMode::Session,
+        login: Some(login),
+        database: st.database_shown(true),
+        sign_in_available: true,
+    })
+    .into_response();
     if let Ok(v) = HeaderValue::from_str(&sessions::set_cookie(&id, st.tls)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -38,7 +38,10 @@ fn error_responses(post: bool) -> Map<String, Value> {
         out.insert((*status).into(), error_response(what));
     }
     if post {
-        out.insert("415".into(), error_response("The body must be JSON (Content-Type: application/json)."));
+        out.insert(
+            "415".into(),
+            error_response("The body must be JSON (Content-Type: application/json), even when it is empty."),
+        );
     }
     out
 }
@@ -135,6 +138,14 @@ pub fn build() -> Result<ApiDoc, String> {
     let session_ok = ok("Who this browser's requests act as.", session.to_value());
     let mut sign_in_responses = error_responses(true);
     sign_in_responses.insert("200".into(), session_ok.clone());
+    sign_in_responses.insert(
+        "401".into(),
+        error_response("Refused: the login or password is not right, or the login is not an enabled EIO user."),
+    );
+    sign_in_responses.insert(
+        "429".into(),
+        error_response("Too many failed or running sign-ins for this login or client: wait Retry-After seconds."),
+    );
     paths.entry("/api/session".into()).or_default().extend([
         (
             "get".into(),
@@ -151,8 +162,11 @@ pub fn build() -> Result<ApiDoc, String> {
         ),
         (
             "delete".into(),
-            json!({"operationId": "session_sign_out", "summary": "Sign out: the session's connections close.",
-                   "tags": ["session"], "security": [], "responses": {"200": session_ok.clone()}}),
+            json!({"operationId": "session_sign_out",
+                   "summary": "Sign out: the session's connections close and its event streams end.",
+                   "tags": ["session"], "security": [],
+                   "responses": {"200": session_ok.clone(),
+                                 "403": error_response("Refused: the request came from another site's page.")}}),
         ),
     ]);
     paths.entry("/api/events".into()).or_default().insert(
