@@ -207,7 +207,7 @@ async fn sign_in_rbac_queries_and_error_shapes(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn live_updates_relay_notify_as_server_sent_events(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let b = browser();
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
@@ -406,7 +406,7 @@ async fn on_the_embedded_default_only_the_start_token_acts_as_the_local_login() 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_report_file_downloads_only_as_the_desktop_would_open_it(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let operator = TestLogin::new(&pool, "eio_operator", "operator", &[]).await;
     let b = browser();
     let r = b
@@ -491,7 +491,7 @@ async fn a_report_file_downloads_only_as_the_desktop_would_open_it(pool: PgPool)
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn healthz_and_readyz_say_what_monitoring_needs(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let c = browser();
     let health = c.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);

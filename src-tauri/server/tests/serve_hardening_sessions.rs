@@ -77,6 +77,18 @@ async fn read_until<B: AsRef<[u8]>, E: std::fmt::Debug>(
     assert!(found.is_ok(), "no {needle} in {text}");
 }
 
+/// The session's live-update stream, once the server said `ready`.
+async fn events_ready(
+    b: &reqwest::Client,
+    server: &Server,
+) -> impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin {
+    let events = b.get(server.url("/api/events")).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    let mut stream = events.bytes_stream();
+    read_until(&mut stream, "event: ready").await;
+    stream
+}
+
 /// Read an event stream to its end; fails if it is still open at the deadline.
 async fn read_to_end<B, E>(stream: &mut (impl futures::Stream<Item = Result<B, E>> + Unpin)) {
     let ended = tokio::time::timeout(Duration::from_secs(30), async {
@@ -137,7 +149,7 @@ impl Drop for BareRole {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_sign_in_flood_is_limited_and_its_connections_stay_bounded(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let victim = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let other = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
 
@@ -259,7 +271,7 @@ async fn only_eio_users_sign_in_and_every_refusal_is_the_same(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_form_encoded_empty_post_is_refused(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let operator = TestLogin::new(&pool, "eio_admin", "admin", &[]).await;
     let b = browser();
     assert_eq!(operator.sign_in(&server, &b).await.status(), 200);
@@ -313,7 +325,7 @@ async fn a_form_encoded_empty_post_is_refused(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_lost_connection_is_never_reopened_with_the_password(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let b = browser();
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
@@ -339,16 +351,13 @@ async fn a_lost_connection_is_never_reopened_with_the_password(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn an_old_cookie_is_dead_after_disable_and_enable(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let admin = TestLogin::new(&pool, "eio_admin", "admin", &[]).await;
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let b = browser();
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
     assert_eq!(b.get(server.url("/api/me")).send().await.unwrap().status(), 200);
-    let events = b.get(server.url("/api/events")).send().await.unwrap();
-    assert_eq!(events.status(), 200);
-    let mut stream = events.bytes_stream();
-    read_until(&mut stream, "event: ready").await;
+    let mut stream = events_ready(&b, &server).await;
 
     let a = browser();
     assert_eq!(admin.sign_in(&server, &a).await.status(), 200);
@@ -379,15 +388,14 @@ async fn an_old_cookie_is_dead_after_disable_and_enable(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn disabling_a_user_ends_their_event_stream_at_once(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let admin = TestLogin::new(&pool, "eio_admin", "admin", &[]).await;
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let other = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let (b, o) = (browser(), browser());
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
     assert_eq!(other.sign_in(&server, &o).await.status(), 200);
-    let mut stream = b.get(server.url("/api/events")).send().await.unwrap().bytes_stream();
-    read_until(&mut stream, "event: ready").await;
+    let mut stream = events_ready(&b, &server).await;
 
     // A forged notification (any login may NOTIFY) ends nobody's session.
     sqlx::query("SELECT pg_notify('eio_user_disabled', '')").execute(&pool).await.unwrap();
@@ -411,14 +419,11 @@ async fn disabling_a_user_ends_their_event_stream_at_once(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn the_event_stream_ends_at_logout(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let b = browser();
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
-    let events = b.get(server.url("/api/events")).send().await.unwrap();
-    assert_eq!(events.status(), 200);
-    let mut stream = events.bytes_stream();
-    read_until(&mut stream, "event: ready").await;
+    let mut stream = events_ready(&b, &server).await;
 
     let (s, v, _) = body(b.delete(server.url("/api/session")).send().await.unwrap()).await;
     assert_eq!((s, v["mode"].as_str()), (200, Some("none")), "{v}");
@@ -432,7 +437,7 @@ async fn the_event_stream_ends_at_logout(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_session_holds_at_most_two_connections(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let b = browser();
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
@@ -528,7 +533,7 @@ async fn concurrent_sign_ins_of_one_login_get_at_most_its_five_tries(pool: PgPoo
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_lost_session_opens_no_event_stream(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let viewer = TestLogin::new(&pool, "eio_viewer", "viewer", &[]).await;
     let b = browser();
     assert_eq!(viewer.sign_in(&server, &b).await.status(), 200);
@@ -553,7 +558,7 @@ async fn a_lost_session_opens_no_event_stream(pool: PgPool) {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_malformed_sign_in_never_echoes_the_password(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let (s, v, text) = body(
         browser()
             .post(server.url("/api/session"))

@@ -281,7 +281,7 @@ fn pairs(s: &Sample) -> Vec<(&str, &str)> {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn without_the_database_metrics_still_answer_with_database_up_zero(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let up = scrape(&server).await;
     assert_eq!(up.value("eio_database_up", &[]), 1.0);
     assert!(up.find("eio_jobs", &[("type", "sync"), ("status", "pending")]).is_some());

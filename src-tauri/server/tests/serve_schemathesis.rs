@@ -8,7 +8,7 @@ mod serve_support;
 
 use std::path::PathBuf;
 
-use serve_support::{browser, data_dir, url_of, Server, TestLogin};
+use serve_support::{browser, data_dir, Server, TestLogin};
 use sqlx::PgPool;
 
 fn schemathesis() -> PathBuf {
@@ -21,7 +21,7 @@ fn schemathesis() -> PathBuf {
 async fn schemathesis_finds_no_server_errors_and_no_schema_violations(pool: PgPool) {
     let st = schemathesis();
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let operator =
         TestLogin::new(&pool, "eio_operator", "operator", &["maintenance_mode", "firmware_update", "power"]).await;
     let client = browser();

@@ -30,7 +30,7 @@ fn built_index() -> Option<String> {
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn the_built_in_ui_is_served_from_any_directory(pool: PgPool) {
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let c = browser();
     let index = c.get(server.url("/")).send().await.unwrap();
     match built_index() {

@@ -121,7 +121,7 @@ async fn an_instance_behind_the_schema_serves_but_is_not_ready_and_names_the_rel
     .unwrap();
     sqlx::query("INSERT INTO schema_releases (version, release) VALUES (99999, '7.1.0')").execute(&pool).await.unwrap();
     let dir = data_dir();
-    let server = Server::start(dir.path(), &[("EIO_DATABASE_URL", &url_of(&pool))], &["--no-worker"]);
+    let server = Server::on(&pool, dir.path());
     let c = browser();
     let (status, ready) = readyz(&c, &server).await;
     assert_eq!(status, 503);

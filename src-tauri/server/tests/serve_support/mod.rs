@@ -83,6 +83,11 @@ impl Server {
         Server { child: Some(child), base, output, token: Mutex::new(token_rx) }
     }
 
+    /// `eio serve --no-worker` on the test's database (`dir`: its data directory).
+    pub fn on(pool: &PgPool, dir: &Path) -> Server {
+        Server::start(dir, &[("EIO_DATABASE_URL", &url_of(pool))], &["--no-worker"])
+    }
+
     /// The start token an embedded-default server printed (it prints it right after its address).
     pub fn token(&self) -> String {
         self.token.lock().unwrap().recv_timeout(Duration::from_secs(30)).expect("eio serve printed no start token")
