@@ -20,7 +20,12 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const SCREENSHOTS = join(REPO, "ui/screenshots");
+/**
+ * Where the specs' pictures go. A test run keeps them under tests/ui/artifacts (ignored by git),
+ * so `./scripts/test` leaves the checkout as it found it; `scripts/screenshots` points this at
+ * ui/screenshots to refresh the README's pictures on purpose.
+ */
+export const SCREENSHOTS = resolve(process.env.EIO_SCREENSHOTS ?? join(REPO, "tests/ui/artifacts/screenshots"));
 const EIO = process.env.EIO_BIN ?? join(REPO, "target/debug/eio");
 const LAB = process.env.EIO_LAB_BIN ?? join(REPO, "target/debug/examples/e2e_lab");
 const UI = process.env.EIO_UI_DIST ?? join(REPO, "ui/dist");
