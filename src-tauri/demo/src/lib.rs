@@ -19,41 +19,42 @@
 //! starts, and never touches a source an operator added. The lab's ports and
 //! certificate are remembered in `<data dir>/demo/lab.json`, so the sources registered by
 //! one run work for the next.
+//!
+//! This file holds [`Demo`] (start, run) and what it reports; `state` is the remembered lab,
+//! `setup` the wiring (worker key, geography, sources, first iDRAC sync) and `--reset`, `job`
+//! the demo users and their job awaiting approval, `churn` the VMs powering on and off.
+mod churn;
+mod job;
+mod setup;
+mod state;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use eio_connectors::http::TlsPolicy;
-use eio_connectors::vcenter::{Session, VcenterConfig};
 use eio_core::config::{Config, DatabaseChoice};
-use eio_core::error::ErrorCode;
-use eio_core::identity::keystore;
-use eio_core::identity::sealing::WorkerKey;
-use eio_core::identity::service_identities as ids;
-use eio_core::identity::users::{self, NewUser, UserRole};
 use eio_core::ipam::findings::{self, FindingFilter};
-use eio_core::ipam::prefixes::{self, NewPrefix, PrefixStatus};
-use eio_core::jobs::{self, JobSpec, MaintenanceTarget, SubmitRequest};
-use eio_core::sites::{self, NewSite, NewSiteRule, RuleMatch};
-use eio_core::sources::{self, IdentityChoice, NewSource, SourceKind, TlsChoice};
+use eio_core::sites;
+use eio_core::sources::{self, SourceKind};
 use eio_core::{inventory, Database, Error};
 use eio_engine::jobs::{Worker, WorkerConfig};
 use eio_engine::sync::{dell, vcenter, Syncer};
-use eio_lab::estate::{self, Estate, EstateLab, LabPorts};
-use eio_lab::tls::LabCert;
-use eio_secret::{Credentials, Secret};
+use eio_lab::estate::{self, Estate, EstateLab};
 use serde::Serialize;
 use tokio::sync::watch;
+
+use churn::Churn;
+use job::pending_job;
+use setup::{geography, register_sources, reset_demo_data, sync_demo_idracs, worker_key};
+use state::lab_state;
 
 /// The line (prefix) the demo prints on stdout once everything is set up.
 pub const READY: &str = "EIO demo ready";
 
 /// The demo operator who submits the job waiting for approval.
 pub const OPERATOR_EMAIL: &str = "operator@demo.eio.example";
-const OPERATOR_LOGIN: &str = "eio_demo_operator";
 /// A demo approver (anyone but the operator may approve; the local login can too).
 pub const APPROVER_EMAIL: &str = "approver@demo.eio.example";
-const APPROVER_LOGIN: &str = "eio_demo_approver";
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -124,79 +125,6 @@ pub struct DemoCounts {
     pub noncompliant_servers: usize,
 }
 
-/// What `<data dir>/demo/lab.json` remembers between runs.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-struct LabState {
-    ports: LabPorts,
-    /// The lab certificate and its key, DER as hex (a lab's throwaway key, not a credential).
-    cert_der: String,
-    key_der: String,
-}
-
-fn state_path(config: &Config) -> PathBuf {
-    config.data_dir.join("demo").join("lab.json")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
-/// The remembered lab (or a new one: nothing remembered, or unreadable).
-fn lab_state(config: &Config, estate: &Estate) -> Result<(LabState, LabCert), Error> {
-    let path = state_path(config);
-    {
-        if let Some(state) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LabState>(&t).ok())
-        {
-            if let (Some(c), Some(k)) = (unhex(&state.cert_der), unhex(&state.key_der)) {
-                let fits =
-                    state.ports.vcenters.len() == estate.vcenters.len() && state.ports.idracs.len() == estate.servers();
-                if let (true, Ok(cert)) = (fits, LabCert::from_der(&c, &k)) {
-                    if !state.ports.all_free() {
-                        return Err(Error::new(
-                            ErrorCode::Conflict,
-                            format!(
-                                "the demo lab's ports (remembered in {}) are in use: is another `eio demo` running?",
-                                path.display()
-                            ),
-                        ));
-                    }
-                    return Ok((state, cert));
-                }
-            }
-        }
-    }
-    let ports = LabPorts::pick(estate).map_err(|e| Error::internal(format!("picking the lab's ports: {e}")))?;
-    let (cert, cert_der, key_der) =
-        LabCert::generate_keepable().map_err(|e| Error::internal(format!("making the lab's certificate: {e}")))?;
-    let state = LabState { ports, cert_der: hex(&cert_der), key_der: hex(&key_der) };
-    write_private(&path, &serde_json::to_vec_pretty(&state).map_err(|e| Error::internal(e.to_string()))?)?;
-    Ok((state, cert))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::config(format!("cannot create {}: {e}", dir.display())))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::config(format!("cannot write {}: {e}", tmp.display())))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::config(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))
-}
-
 /// A running demo: the lab, the database, and this machine's worker.
 pub struct Demo {
     pub report: DemoReport,
@@ -204,20 +132,6 @@ pub struct Demo {
     db: Database,
     syncer: Syncer,
     lab: EstateLab,
-}
-
-/// Treat "already exists" as done (set-up steps are repeated on every start).
-fn done_if_exists<T>(r: Result<T, Error>) -> Result<(), Error> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if e.code == ErrorCode::Conflict => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// The source name of the iDRAC of host `i`: `idrac-esx-fra-01`.
-fn idrac_name(estate: &Estate, i: usize) -> String {
-    format!("idrac-{}", estate.hosts[i].name.split('.').next().unwrap_or_default())
 }
 
 const OME_NAME: &str = "ome-lab";
@@ -352,373 +266,10 @@ impl Demo {
     }
 }
 
-/// Powers random VMs on and off through the vCenter API, as someone in vCenter would.
-struct Churn {
-    state: u64,
-    sessions: Vec<Option<Session>>,
-}
-
-impl Churn {
-    fn new(lab: &EstateLab) -> Churn {
-        let mut seed = [0u8; 8];
-        let _ = getrandom::fill(&mut seed);
-        Churn { state: u64::from_le_bytes(seed) | 1, sessions: lab.vcenters.iter().map(|_| None).collect() }
-    }
-
-    /// xorshift64*
-    fn next(&mut self) -> u64 {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    async fn toggle(&mut self, lab: &EstateLab) -> Result<Option<String>, String> {
-        let e = &lab.estate;
-        let candidates: Vec<&estate::EstateVm> = e
-            .vms
-            .iter()
-            .filter(|v| v.moid != e.blocked.vm_moid || v.vcenter != e.blocked.vcenter)
-            .filter(|v| !e.hosts.iter().any(|h| h.vcenter == v.vcenter && h.moid == v.host && h.in_maintenance_mode))
-            .collect();
-        if candidates.is_empty() {
-            return Ok(None);
-        }
-        let vm = candidates[(self.next() % candidates.len() as u64) as usize];
-        let lab_vc = &lab.vcenters[vm.vcenter];
-        let Some(power) = lab_vc.vm_power(&vm.moid) else { return Ok(None) };
-        if self.sessions[vm.vcenter].is_none() {
-            let url = url::Url::parse(&lab_vc.sdk_url).map_err(|e| e.to_string())?;
-            let mut cfg = VcenterConfig::new(url, Credentials::new(lab_vc.username(), Secret::new(lab_vc.password())));
-            cfg.http.tls = TlsPolicy::Pinned(lab_vc.thumbprint);
-            self.sessions[vm.vcenter] = Some(Session::login(&cfg).await.map_err(|e| e.to_string())?);
-        }
-        let Some(session) = self.sessions[vm.vcenter].as_ref() else { return Ok(None) };
-        let on = power != "poweredOn";
-        let task = if on { session.power_on_vm(&vm.moid).await } else { session.power_off_vm(&vm.moid).await };
-        match task {
-            Ok(task) => {
-                let _ = session.wait_for_task(&task, Duration::from_secs(30)).await;
-                Ok(Some(format!("lab: {} powered {}", vm.name, if on { "on" } else { "off" })))
-            }
-            Err(err) => {
-                // Log in again next time (the session may have expired).
-                self.sessions[vm.vcenter] = None;
-                Err(err.to_string())
-            }
-        }
-    }
-}
-
 /// `host:pid`: who ran a sync or holds a lease.
 fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default();
     format!("{}:{}", if host.is_empty() { "eio" } else { &host }, std::process::id())
-}
-
-/// This machine's worker key, created (and trusted) on first use; in the OS keyring when
-/// one answers, else in the data directory's key file.
-async fn worker_key(config: &Config, key_file: Option<&Path>, db: &Database) -> Result<WorkerKey, Error> {
-    let mut location = keystore::locate(config, key_file);
-    let loaded = match keystore::load(&location).await {
-        Err(e) if matches!(location, keystore::KeyLocation::Keyring { .. }) && e.code != ErrorCode::NotFound => {
-            // The demo lab is throwaway and must start on a headless machine: it keeps its
-            // key in the data directory's key file, and says so.
-            location = keystore::KeyLocation::File(keystore::default_key_file(config));
-            eprintln!(
-                "eio demo: no Secret Service (OS keyring) here: the demo keeps its worker key in {location} \
-                 (mode 0600); a real instance names its key file with --key-file"
-            );
-            keystore::load(&location).await
-        }
-        other => other,
-    };
-    let key = match loaded {
-        Ok(k) => k,
-        Err(e) if e.code == ErrorCode::NotFound => {
-            let key = WorkerKey::generate();
-            keystore::save(&location, &key, false).await?;
-            key
-        }
-        Err(e) => return Err(e),
-    };
-    ids::trust_worker_key(db, &key.public_key(), "eio demo").await?;
-    Ok(key)
-}
-
-async fn geography(db: &Database, estate: &Estate) -> Result<(), Error> {
-    for (code, name) in estate.regions() {
-        done_if_exists(sites::add_region(db, code, name).await)?;
-    }
-    for s in &estate.sites {
-        done_if_exists(sites::add_country(db, &s.country, &s.region, &s.country_name).await)?;
-        done_if_exists(
-            sites::add(
-                db,
-                &NewSite {
-                    code: s.code.clone(),
-                    country: s.country.clone(),
-                    name: Some(s.name.clone()),
-                    timezone: Some(s.timezone.clone()),
-                    status: None,
-                },
-            )
-            .await,
-        )?;
-    }
-    let rules = sites::rules(db).await?;
-    for s in &estate.sites {
-        let pattern = format!("^{}(-|$)", s.datacenter);
-        if !rules.iter().any(|r| r.site == s.code && r.pattern.as_deref() == Some(pattern.as_str())) {
-            done_if_exists(
-                sites::add_rule(
-                    db,
-                    &NewSiteRule {
-                        site: s.code.clone(),
-                        rule: RuleMatch::Vcenter(pattern),
-                        confidence: None,
-                        description: Some(format!("the {} datacenter and its clusters (demo)", s.datacenter)),
-                    },
-                )
-                .await,
-            )?;
-        }
-    }
-    for p in &estate.prefixes {
-        done_if_exists(
-            prefixes::add(
-                db,
-                &NewPrefix {
-                    domain: None,
-                    cidr: p.cidr.parse()?,
-                    site: Some(p.site.clone()),
-                    vlan_id: p.vlan,
-                    status: PrefixStatus::Active,
-                    description: Some(p.description.clone()),
-                    utilization_threshold: None,
-                },
-            )
-            .await,
-        )?;
-    }
-    Ok(())
-}
-
-/// Add (or keep) one source: kept when it already points at `url` with `thumbprint`,
-/// replaced when the lab moved.
-async fn ensure_source(db: &Database, new: NewSource, thumbprint: &str) -> Result<(), Error> {
-    match sources::get(db, new.kind, &new.name).await {
-        Ok(s)
-            if s.url == sources::normalize_url(new.kind, &new.url, false)?
-                && s.thumbprint_sha256.as_deref() == Some(thumbprint) =>
-        {
-            // Sources a previous run added are the lab's too.
-            return sources::mark_demo_lab(db, new.kind, &new.name).await;
-        }
-        Ok(_) => sources::remove(db, new.kind, &new.name, false).await.map(|_| ()).map_err(|e| {
-            e.context(format!(
-                "the demo lab moved, and its {} source {} could not be replaced",
-                new.kind.as_str(),
-                new.name
-            ))
-        })?,
-        Err(e) if e.code == ErrorCode::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let (kind, name) = (new.kind, new.name.clone());
-    sources::add(db, &new).await?;
-    sources::mark_demo_lab(db, kind, &name).await
-}
-
-async fn identity_choice(db: &Database, name: &str, credentials: Credentials) -> Result<IdentityChoice, Error> {
-    match ids::get(db, name).await {
-        Ok(_) => Ok(IdentityChoice::Existing(name.to_owned())),
-        Err(e) if e.code == ErrorCode::NotFound => {
-            Ok(IdentityChoice::New { name: Some(name.to_owned()), credentials, rotation_period_days: 90 })
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn register_sources(db: &Database, lab: &EstateLab) -> Result<(), Error> {
-    let e = &lab.estate;
-    for (v, vc) in e.vcenters.iter().enumerate() {
-        let sim = &lab.vcenters[v];
-        let thumbprint = sources::normalize_thumbprint(&sim.thumbprint.to_string())?;
-        let creds = Credentials::new(sim.username(), Secret::new(sim.password()));
-        let site = (vc.datacenter_sites.len() == 1).then(|| e.sites[vc.datacenter_sites[0]].code.clone());
-        let new = NewSource {
-            kind: SourceKind::Vcenter,
-            name: vc.name.clone(),
-            url: sim.sdk_url.clone(),
-            identity: identity_choice(db, &format!("demo-{}", vc.name), creds).await?,
-            tls: TlsChoice { thumbprint: Some(thumbprint.clone()), insecure: false },
-            site,
-            driver: None,
-        };
-        ensure_source(db, new, &thumbprint).await?;
-    }
-    let dell_creds = lab.dell.credentials();
-    if let Some(ome) = &lab.dell.ome {
-        let thumbprint = sources::normalize_thumbprint(&ome.thumbprint.to_string())?;
-        let new = NewSource {
-            kind: SourceKind::Ome,
-            name: OME_NAME.into(),
-            url: ome.url.to_string(),
-            identity: identity_choice(db, "demo-ome", dell_creds.clone()).await?,
-            tls: TlsChoice { thumbprint: Some(thumbprint.clone()), insecure: false },
-            site: None,
-            driver: None,
-        };
-        ensure_source(db, new, &thumbprint).await?;
-    }
-    for (i, bmc) in lab.dell.bmcs.iter().enumerate() {
-        let Some(t) = bmc.thumbprint else { continue };
-        let thumbprint = sources::normalize_thumbprint(&t.to_string())?;
-        let new = NewSource {
-            kind: SourceKind::Idrac,
-            name: idrac_name(e, i),
-            url: bmc.url.to_string(),
-            identity: identity_choice(db, "demo-idrac-fleet", dell_creds.clone()).await?,
-            tls: TlsChoice { thumbprint: Some(thumbprint.clone()), insecure: false },
-            site: Some(e.sites[e.hosts[i].site].code.clone()),
-            driver: None,
-        };
-        ensure_source(db, new, &thumbprint).await?;
-    }
-    Ok(())
-}
-
-/// Sync the demo's iDRACs (all of them at once, as `eio sync` does a fleet).
-async fn sync_demo_idracs(syncer: &Syncer, estate: &Estate) -> Result<Vec<eio_engine::sync::ledger::RunReport>, Error> {
-    let names: std::collections::HashSet<String> = (0..estate.servers()).map(|i| idrac_name(estate, i)).collect();
-    let all = sources::list(&syncer.db).await?;
-    if all.iter().filter(|s| s.kind == SourceKind::Idrac).all(|s| names.contains(&s.name)) {
-        return dell::sync_idracs(syncer, None).await;
-    }
-    // Other iDRACs are registered too: sync only the demo's.
-    let mut reports = Vec::new();
-    for source in eio_engine::sync::sources(&syncer.db, SourceKind::Idrac, None).await? {
-        if names.contains(&source.name) {
-            reports.push(dell::sync_idrac(syncer, &source).await?);
-        }
-    }
-    dell::refresh_mappings(syncer).await?;
-    Ok(reports)
-}
-
-/// The demo users, and the one maintenance job the demo operator submitted that waits for
-/// approval (kept if it is still waiting from an earlier run).
-async fn pending_job(config: &Config, db: &Database, estate: &Estate) -> Result<Option<uuid::Uuid>, Error> {
-    let password = demo_password()?;
-    for (email, login, role, caps, name) in [
-        (OPERATOR_EMAIL, OPERATOR_LOGIN, UserRole::Operator, vec!["maintenance_mode".to_owned()], "Demo Operator"),
-        (APPROVER_EMAIL, APPROVER_LOGIN, UserRole::Approver, vec!["maintenance_mode".to_owned()], "Demo Approver"),
-    ] {
-        let new = NewUser {
-            email: email.into(),
-            role,
-            login: login.into(),
-            capabilities: caps,
-            display_name: Some(name.into()),
-            password: Some(password.clone()),
-        };
-        match users::add(db, &new).await {
-            Ok(_) => {}
-            Err(e) if e.code == ErrorCode::Conflict => users::set_password(db, email, &password).await?,
-            // The login outlived an earlier demo database (roles are cluster-wide): link it as
-            // it is, then give it this run's password.
-            Err(e) if e.code == ErrorCode::Forbidden && e.message.contains("already exists") => {
-                match users::add(db, &NewUser { password: None, ..new }).await {
-                    Ok(_) => {}
-                    Err(e) if e.code == ErrorCode::Conflict => {} // already this database's user
-                    Err(e) => return Err(e),
-                }
-                users::set_password(db, email, &password).await?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    let waiting = jobs::list(db, Some("awaiting_approval"), 200).await?;
-    if let Some(j) = waiting.iter().find(|j| j.initiated_by.as_deref() == Some(OPERATOR_EMAIL)) {
-        return Ok(Some(j.id));
-    }
-    let operator = connect_as(config, OPERATOR_LOGIN, &password).await?;
-    let b = &estate.blocked;
-    let submitted = jobs::submit(
-        &operator,
-        &SubmitRequest {
-            spec: JobSpec::MaintenanceMode(MaintenanceTarget {
-                hosts: vec![b.host.clone()],
-                cluster: None,
-                exit: false,
-            }),
-            title: Some(format!("Patch window: maintenance mode for {}", b.host)),
-            policy_name: None,
-            policy: None,
-            idempotency_key: None,
-            run_at: None,
-            schedule: None,
-            dry_run: false,
-        },
-    )
-    .await;
-    operator.pool().close().await;
-    Ok(submitted?.job.map(|j| j.id))
-}
-
-/// A throwaway password for the demo logins, new every run (never printed or kept).
-fn demo_password() -> Result<Secret, Error> {
-    let mut bytes = [0u8; 18];
-    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
-    Ok(Secret::new(hex(&bytes)))
-}
-
-/// A connection as `login` to the same database.
-async fn connect_as(config: &Config, login: &str, password: &Secret) -> Result<Database, Error> {
-    let options = match &config.database {
-        DatabaseChoice::Embedded => eio_core::db::embedded_connect_options(config, login)?,
-        DatabaseChoice::External { url, .. } => {
-            let options =
-                url.connect_options().username(login).password(password.expose()).application_name("eio-demo");
-            eio_core::db::guard_password(&options, true).await?;
-            options
-        }
-    };
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await
-        .map_err(|e| Error::from(e).context(format!("connecting as the demo login {login}")))?;
-    Ok(Database::from_pool(pool))
-}
-
-/// Drop what the demo set up: its open jobs are cancelled (the ledgers keep their history)
-/// and its sites and prefixes go (to be added again). Its sources stay: the lab comes back
-/// fresh at the same addresses, and the next sync brings their inventory back in step.
-async fn reset_demo_data(db: &Database, estate: &Estate) -> Result<(), Error> {
-    for j in jobs::list(db, None, 500).await? {
-        if j.status.is_open() && j.initiated_by.as_deref() == Some(OPERATOR_EMAIL) {
-            let _ = jobs::cancel(db, j.id, "eio demo --reset").await;
-        }
-    }
-    // Children before parents.
-    for p in estate.prefixes.iter().rev() {
-        match prefixes::remove(db, None, &p.cidr.parse()?).await {
-            Ok(()) => {}
-            Err(e) if e.code == ErrorCode::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    for s in &estate.sites {
-        match sites::remove(db, &s.code).await {
-            Ok(()) => {}
-            Err(e) if e.code == ErrorCode::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    findings::run(db, None).await?;
-    Ok(())
 }
 
 async fn report(

@@ -26,12 +26,19 @@
 //! vcsim's so it cannot drift into a dialect. It must never be used by production code,
 //! and never pretends to more than it implements: any other method is a `NotSupported`
 //! fault.
+//!
+//! This file is the endpoint: the [`LabVcenter`] handle tests drive, SOAP parsing, sessions
+//! and the dispatch of every method. `collector` selects objects and renders
+//! RetrievePropertiesEx pages, `updates` answers WaitForUpdatesEx, [`world`] is the
+//! simulation the actions change and [`model`] the inventory it starts from.
+mod collector;
 pub mod model;
+mod updates;
 pub mod world;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -42,7 +49,9 @@ use eio_connectors::vcenter::xml::{parse_document, Node};
 
 use crate::tap::{CallTap, TapCell};
 use crate::tls::HttpsServer;
+use collector::{oversized, page_answer, select};
 pub use model::{LabModel, LabObject};
+use updates::wait_for_updates;
 use world::World;
 pub use world::{Downtime, LabAction, LabBlock, LabFailure, LabHostView, LabTaskState, LabTaskView, Pace};
 
@@ -618,295 +627,6 @@ fn login(shared: &Shared, call: &Node) -> Response {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
-}
-
-/// The managed object references in a property value (itself, or an array's elements).
-fn refs_in(val: &str) -> Vec<(String, String)> {
-    let Ok(node) = parse_document(val.as_bytes()) else { return Vec::new() };
-    let one = |n: &Node| n.mo_type.as_deref().map(|t| (t.to_owned(), n.text.trim().to_owned()));
-    match one(&node) {
-        Some(r) => vec![r],
-        None => node.children.iter().filter_map(one).collect(),
-    }
-}
-
-/// A TraversalSpec (or a SelectionSpec naming one) of an objectSet.
-struct Traversal<'a> {
-    name: Option<&'a str>,
-    kind: Option<&'a str>,
-    path: Option<&'a str>,
-    skip: bool,
-    next: Vec<&'a Node>,
-}
-
-impl<'a> Traversal<'a> {
-    fn of(n: &'a Node) -> Traversal<'a> {
-        Traversal {
-            name: n.text_of("name").map(str::trim),
-            kind: n.text_of("type").map(str::trim),
-            path: n.text_of("path").map(str::trim),
-            skip: n.text_of("skip").map(str::trim) == Some("true"),
-            next: n.children_named("selectSet").collect(),
-        }
-    }
-}
-
-/// Every TraversalSpec with a name in an objectSet's tree, by name.
-fn named_specs<'a>(nodes: &[&'a Node], out: &mut HashMap<&'a str, &'a Node>, depth: usize) {
-    if depth > 16 {
-        return;
-    }
-    for n in nodes {
-        let t = Traversal::of(n);
-        if let (Some(name), Some(_)) = (t.name, t.path) {
-            out.entry(name).or_insert(n);
-        }
-        named_specs(&t.next, out, depth + 1);
-    }
-}
-
-/// Follow `specs` from object `from`, adding what they reach (unless skipped).
-fn traverse(
-    world: &World,
-    from: usize,
-    specs: &[&Node],
-    named: &HashMap<&str, &Node>,
-    chosen: &mut Vec<usize>,
-    seen: &mut HashSet<(usize, String)>,
-) {
-    for n in specs {
-        let mut t = Traversal::of(n);
-        if t.path.is_none() {
-            // A SelectionSpec: the named TraversalSpec.
-            let Some(spec) = t.name.and_then(|name| named.get(name)) else { continue };
-            t = Traversal::of(spec);
-        }
-        let (Some(kind), Some(path)) = (t.kind, t.path) else { continue };
-        let o = &world.objects[from];
-        if !is_a(o.kind, kind) || !seen.insert((from, format!("{kind}.{path}"))) {
-            continue;
-        }
-        for (ty, id) in o.prop(path).map(refs_in).unwrap_or_default() {
-            let Some(i) = world.find(&ty, &id) else { continue };
-            if !t.skip {
-                chosen.push(i);
-            }
-            traverse(world, i, &t.next, named, chosen, seen);
-        }
-    }
-}
-
-/// The objects a PropertyFilterSpec selects (indices into the world's objects) and its
-/// prop specs; `Err("Type:moid")` for an object that does not exist.
-fn select(live: &Live, spec: &Node) -> Result<(Vec<usize>, PropSpecs), String> {
-    let world = &live.world;
-    let specs: PropSpecs = spec
-        .children_named("propSet")
-        .map(|p| {
-            let kind = p.text_of("type").unwrap_or_default().trim().to_owned();
-            (kind, p.children_named("pathSet").map(|s| s.text.trim().to_owned()).collect())
-        })
-        .collect();
-    let mut chosen: Vec<usize> = Vec::new();
-    for os in spec.children_named("objectSet") {
-        let Some((kind, id)) = moref_of(os.child("obj")) else { continue };
-        let skip = os.text_of("skip").map(str::trim) == Some("true");
-        if kind == "ContainerView" {
-            let Some((container, types)) = live.views.get(&id) else { continue };
-            for (i, o) in world.objects.iter().enumerate() {
-                if o.moid != *container
-                    && !matches!(o.kind, "CustomFieldsManager" | "Task")
-                    && world.find(o.kind, &o.moid) == Some(i)
-                    && types.iter().any(|t| is_a(o.kind, t))
-                {
-                    chosen.push(i);
-                }
-            }
-            continue;
-        }
-        let Some(i) = world.find(&kind, &id) else { return Err(format!("{kind}:{id}")) };
-        if !skip {
-            chosen.push(i);
-        }
-        let next: Vec<&Node> = os.children_named("selectSet").collect();
-        let mut named = HashMap::new();
-        named_specs(&next, &mut named, 0);
-        traverse(world, i, &next, &named, &mut chosen, &mut HashSet::new());
-    }
-    let mut seen = HashSet::new();
-    chosen.retain(|i| seen.insert(*i) && specs.iter().any(|(t, _)| is_a(world.objects[*i].kind, t)));
-    Ok((chosen, specs))
-}
-
-/// The requested properties `o` has, in request order: (path, `<val…>` XML).
-fn requested<'a>(o: &'a LabObject, specs: &'a PropSpecs) -> Vec<(&'a str, &'a str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for (_, paths) in specs.iter().filter(|(t, _)| is_a(o.kind, t)) {
-        for p in paths {
-            if !out.iter().any(|(q, _)| q == p) {
-                if let Some(val) = o.prop(p) {
-                    out.push((p, val));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn render_object(o: &LabObject, specs: &PropSpecs, out: &mut String) {
-    out.push_str(&format!("<objects><obj type=\"{}\">{}</obj>", o.kind, o.moid));
-    for (p, val) in requested(o, specs) {
-        out.push_str(&format!("<propSet><name>{p}</name>{val}</propSet>"));
-    }
-    out.push_str("</objects>");
-}
-
-/// One page (`returnval` content) and, if more remain, a token for the rest.
-fn page_answer(live: &mut Live, mut indices: Vec<usize>, specs: PropSpecs, page: usize) -> String {
-    let rest = if indices.len() > page { indices.split_off(page) } else { Vec::new() };
-    let mut out = String::from("<returnval>");
-    if !rest.is_empty() {
-        live.next_id += 1;
-        let token = live.next_id.to_string();
-        out.push_str(&format!("<token>{token}</token>"));
-        live.pages.insert(token, Pending { rest, specs: specs.clone(), page });
-    }
-    for i in indices {
-        render_object(&live.world.objects[i], &specs, &mut out);
-    }
-    out.push_str("</returnval>");
-    out
-}
-
-fn oversized(objects: &[LabObject], specs: &PropSpecs, bytes: usize) -> Response {
-    let mut one = String::new();
-    if let Some(o) = objects.iter().find(|o| o.kind == "VirtualMachine") {
-        render_object(o, specs, &mut one);
-    }
-    if one.is_empty() {
-        one.push_str("<objects><obj type=\"VirtualMachine\">vm-0</obj></objects>");
-    }
-    let head = format!("{ENVELOPE_OPEN}<RetrievePropertiesExResponse xmlns=\"urn:vim25\"><returnval>");
-    let repeats = bytes / one.len() + 1;
-    let chunks = std::iter::once(head)
-        .chain(std::iter::repeat_n(one, repeats))
-        .chain(std::iter::once(format!("</returnval></RetrievePropertiesExResponse>{ENVELOPE_CLOSE}")))
-        .map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
-    xml_response(StatusCode::OK, Body::from_stream(futures::stream::iter(chunks)))
-}
-
-/// The longest a WaitForUpdatesEx without `maxWaitSeconds` waits in the lab.
-const MAX_WAIT: Duration = Duration::from_secs(30);
-
-/// WaitForUpdatesEx: the baseline (every selected object as `enter`) for an empty
-/// version, else every requested property changed since that version as `modify`; waits up
-/// to `maxWaitSeconds` for a change when there is none.
-async fn wait_for_updates(shared: &Shared, call: &Node, injected: Option<LabFault>) -> Response {
-    let wait = call
-        .at(&["options", "maxWaitSeconds"])
-        .and_then(|w| w.text.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(MAX_WAIT)
-        .min(MAX_WAIT);
-    let until = Instant::now() + wait;
-    let mut first = true;
-    loop {
-        let notified = shared.changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let answer = {
-            let mut live = shared.lock();
-            live.world.check_deadlines();
-            if first {
-                if let Pace::PerRead(n) = live.world.pace {
-                    for _ in 0..n {
-                        live.world.tick();
-                    }
-                }
-                first = false;
-            }
-            updates(&live, call, injected.as_ref())
-        };
-        match answer {
-            Some(r) => {
-                shared.changed.notify_waiters();
-                return r;
-            }
-            None if Instant::now() >= until => return response("WaitForUpdatesEx", ""),
-            None => {
-                let _ = tokio::time::timeout_at(until.into(), notified).await;
-            }
-        }
-    }
-}
-
-/// The answer to a WaitForUpdatesEx now, or None when nothing changed yet.
-fn updates(live: &Live, call: &Node, injected: Option<&LabFault>) -> Option<Response> {
-    let Some((_, pc)) = moref_of(call.child("_this")) else { return Some(fault("InvalidArgument", "", "")) };
-    let Some(Some(spec)) = live.collectors.get(&pc) else {
-        return Some(fault(
-            "ManagedObjectNotFound",
-            "The object has already been deleted or has not been completely created",
-            "",
-        ));
-    };
-    let world = &live.world;
-    let version = call.text_of("version").unwrap_or_default().trim();
-    let (indices, specs) = match select(live, spec) {
-        Ok(s) => s,
-        Err(missing) => return Some(not_found(&missing)),
-    };
-    let current = world.version();
-    let mut out = format!(
-        "<returnval><version>{current}</version><filterSet><filter type=\"PropertyFilter\">{pc}-filter</filter>"
-    );
-    if version.is_empty() {
-        for i in indices {
-            let o = &world.objects[i];
-            out.push_str(&format!("<objectSet><kind>enter</kind><obj type=\"{}\">{}</obj>", o.kind, o.moid));
-            for (p, val) in requested(o, &specs) {
-                out.push_str(&format!("<changeSet><name>{p}</name><op>assign</op>{val}</changeSet>"));
-            }
-            out.push_str("</objectSet>");
-        }
-    } else {
-        let known = version.parse::<u64>().ok().filter(|v| *v <= current);
-        let Some(since) = known.filter(|_| injected != Some(&LabFault::ForgetVersions)) else {
-            return Some(fault("InvalidCollectorVersion", "The collector version is not valid.", ""));
-        };
-        let selected: HashSet<usize> = indices.into_iter().collect();
-        let mut by_object: Vec<(usize, Vec<&'static str>)> = Vec::new();
-        for (i, path) in world.changes_since(since) {
-            if !selected.contains(&i) {
-                continue;
-            }
-            let o = &world.objects[i];
-            let wanted = specs.iter().any(|(t, paths)| is_a(o.kind, t) && paths.iter().any(|p| p == path));
-            if !wanted {
-                continue;
-            }
-            match by_object.iter_mut().find(|(j, _)| *j == i) {
-                Some((_, paths)) => paths.push(path),
-                None => by_object.push((i, vec![path])),
-            }
-        }
-        if by_object.is_empty() {
-            return None;
-        }
-        for (i, paths) in by_object {
-            let o = &world.objects[i];
-            out.push_str(&format!("<objectSet><kind>modify</kind><obj type=\"{}\">{}</obj>", o.kind, o.moid));
-            for p in paths {
-                match o.prop(p) {
-                    Some(val) => out.push_str(&format!("<changeSet><name>{p}</name><op>assign</op>{val}</changeSet>")),
-                    None => out.push_str(&format!("<changeSet><name>{p}</name><op>remove</op></changeSet>")),
-                }
-            }
-            out.push_str("</objectSet>");
-        }
-    }
-    out.push_str("</filterSet><truncated>false</truncated></returnval>");
-    Some(response("WaitForUpdatesEx", &out))
 }
 
 const SERVICE_CONTENT: &str = "<returnval><rootFolder type=\"Folder\">group-d1</rootFolder>\
