@@ -150,7 +150,7 @@ async fn an_admin_manages_sources_through_the_registry(admin: PgPool) {
     let idracs: Vec<(&str, &str, Option<&str>)> = all
         .iter()
         .filter(|x| x.kind == SourceKind::Idrac)
-        .map(|x| (x.name.as_str(), x.service_identity.as_str(), x.driver.as_deref()))
+        .map(|x| (x.name.as_str(), x.service_identity.as_str(), x.driver.map(|d| d.as_str())))
         .collect();
     assert_eq!(idracs, vec![("bmc-1", "idrac-fleet", None), ("bmc-2", "idrac-fleet", Some("wsman"))]);
     // The same file again: the identity exists now, and every row is a duplicate.

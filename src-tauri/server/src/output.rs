@@ -229,8 +229,8 @@ pub fn status(page: &StatusPage, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".into())
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), T::to_string)
 }
 
 pub fn sources(list: &[Source], json: bool) -> Result<(), Error> {
@@ -365,14 +365,14 @@ pub fn servers(list: &[ServerRow], json: bool) -> Result<(), Error> {
                     opt(&s.service_tag),
                     opt(&s.model),
                     opt(&s.generation),
-                    s.power_state.clone(),
-                    s.health.clone(),
+                    s.power_state.to_string(),
+                    s.health.to_string(),
                     opt(&s.idrac),
                     opt(&s.idrac_firmware),
                     opt(&s.driver),
                     s.esxi_host
                         .clone()
-                        .map(|h| format!("{h} ({})", s.mapping_method.clone().unwrap_or_default()))
+                        .map(|h| format!("{h} ({})", opt(&s.mapping_method)))
                         .unwrap_or_else(|| "-".into()),
                     s.noncompliant_components.to_string(),
                 ]
@@ -416,9 +416,9 @@ pub fn mappings(list: &[MappingRow], json: bool) -> Result<(), Error> {
                     opt(&m.service_tag),
                     opt(&m.idrac),
                     m.esxi_host.clone(),
-                    m.method.clone(),
+                    m.method.to_string(),
                     format!("{:.2}", m.confidence),
-                    m.status.clone(),
+                    m.status.to_string(),
                     if m.verified { "yes".into() } else { "no".into() },
                 ]
             })

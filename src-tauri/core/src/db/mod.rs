@@ -46,6 +46,8 @@ macro_rules! db_enum {
         impl $name {
             /// Every value, in the database's order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The PostgreSQL enum type it is stored as.
+            pub const PG_TYPE: &'static str = $pg;
 
             pub fn as_str(self) -> &'static str {
                 match self {

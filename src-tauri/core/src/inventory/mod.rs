@@ -9,6 +9,7 @@
 //! `refresh_server_mappings()` decides them, never this module). [`ops`] holds the
 //! listings as registry operations.
 pub mod ops;
+pub mod states;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,10 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::Database;
+pub use states::{
+    ComplianceStatus, HealthState, HostConnectionState, HostPowerState, IdracDriver, IdracGeneration, MappingMethod,
+    MappingStatus, ServerPowerState, VmPowerState, VmToolsStatus,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct ServerRow {
@@ -26,19 +31,19 @@ pub struct ServerRow {
     #[ts(type = "string | null")]
     pub system_uuid: Option<Uuid>,
     pub model: Option<String>,
-    pub generation: Option<String>,
-    pub power_state: String,
-    pub health: String,
+    pub generation: Option<IdracGeneration>,
+    pub power_state: ServerPowerState,
+    pub health: HealthState,
     pub hostname: Option<String>,
     pub idrac: Option<String>,
     pub idrac_firmware: Option<String>,
     pub idrac_ip: Option<String>,
-    pub driver: Option<String>,
+    pub driver: Option<IdracDriver>,
     pub bios_version: Option<String>,
     pub firmware_components: i64,
     /// The ESXi host it runs, when mapped.
     pub esxi_host: Option<String>,
-    pub mapping_method: Option<String>,
+    pub mapping_method: Option<MappingMethod>,
     pub mapping_confidence: Option<f32>,
     /// How many baseline components it violates (OME compliance).
     pub noncompliant_components: i64,
@@ -51,13 +56,13 @@ pub struct ServerRow {
 pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
     Ok(sqlx::query_as::<_, ServerRow>(
         r#"
-        SELECT p.id AS uuid, p.service_tag, p.system_uuid, p.model, e.generation::text AS generation,
-               p.power_state::text AS power_state, p.health::text AS health, p.hostname, e.name AS idrac,
+        SELECT p.id AS uuid, p.service_tag, p.system_uuid, p.model, e.generation,
+               p.power_state, p.health, p.hostname, e.name AS idrac,
                p.idrac_firmware, host(p.idrac_ip) AS idrac_ip,
-               coalesce(e.driver_override, e.driver_preference)::text AS driver, p.bios_version,
+               coalesce(e.driver_override, e.driver_preference) AS driver, p.bios_version,
                (SELECT count(*) FROM firmware_inventory f WHERE f.server_id = p.id AND f.removed_at IS NULL)
                    AS firmware_components,
-               h.name AS esxi_host, m.method::text AS mapping_method, m.confidence AS mapping_confidence,
+               h.name AS esxi_host, m.method AS mapping_method, m.confidence AS mapping_confidence,
                (SELECT count(*) FROM firmware_compliance c
                 WHERE c.physical_server_id = p.id AND c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade'))
                    AS noncompliant_components,
@@ -88,7 +93,7 @@ pub struct FirmwareRow {
     pub reported_by: String,
     /// What the OME baseline wants, and the verdict.
     pub baseline_version: Option<String>,
-    pub compliance: Option<String>,
+    pub compliance: Option<ComplianceStatus>,
     pub criticality: Option<String>,
 }
 
@@ -121,7 +126,7 @@ pub async fn firmware(db: &Database, server: Uuid) -> Result<Vec<FirmwareRow>> {
     Ok(sqlx::query_as::<_, FirmwareRow>(
         r#"
         SELECT f.fqdd, f.component_id, f.name, f.version, f.category, f.updateable, f.reported_by,
-               c.baseline_version, c.status::text AS compliance, c.criticality
+               c.baseline_version, c.status AS compliance, c.criticality
         FROM firmware_inventory f
         LEFT JOIN LATERAL (
             SELECT c.* FROM firmware_compliance c
@@ -142,10 +147,9 @@ pub struct MappingRow {
     pub service_tag: Option<String>,
     pub idrac: Option<String>,
     pub esxi_host: String,
-    pub method: String,
+    pub method: MappingMethod,
     pub confidence: f32,
-    /// active | ambiguous | rejected
-    pub status: String,
+    pub status: MappingStatus,
     pub verified: bool,
     pub evidence: serde_json::Value,
 }
@@ -153,8 +157,8 @@ pub struct MappingRow {
 pub async fn mappings(db: &Database) -> Result<Vec<MappingRow>> {
     Ok(sqlx::query_as::<_, MappingRow>(
         r#"
-        SELECT p.service_tag, e.name AS idrac, h.name AS esxi_host, m.method::text AS method, m.confidence,
-               m.status::text AS status, m.verified_at IS NOT NULL AS verified, m.evidence
+        SELECT p.service_tag, e.name AS idrac, h.name AS esxi_host, m.method, m.confidence,
+               m.status, m.verified_at IS NOT NULL AS verified, m.evidence
         FROM server_mappings m
         JOIN physical_servers p ON p.id = m.physical_server_id
         JOIN esxi_hosts h ON h.id = m.esxi_host_id
@@ -182,7 +186,7 @@ pub async fn set_manual_mapping(db: &Database, server: &str, host: &str) -> Resu
         .await?
         .into_iter()
         .find(|m| {
-            m.method == "manual"
+            m.method == MappingMethod::Manual
                 && (m.esxi_host.eq_ignore_ascii_case(host)
                     || m.esxi_host.split('.').next().is_some_and(|s| s.eq_ignore_ascii_case(host)))
         })
@@ -200,8 +204,8 @@ pub struct VmRow {
     pub folder_path: Option<String>,
     pub vcpu: Option<i32>,
     pub memory_mb: Option<i32>,
-    pub power_state: Option<String>,
-    pub tools_status: Option<String>,
+    pub power_state: Option<VmPowerState>,
+    pub tools_status: Option<VmToolsStatus>,
     pub guest_os: Option<String>,
     pub guest_hostname: Option<String>,
     /// [{mac, network, connected, label}]
@@ -225,8 +229,8 @@ pub struct VmRow {
 pub async fn vms(db: &Database, search: Option<&str>, limit: i64) -> Result<Vec<VmRow>> {
     Ok(sqlx::query_as::<_, VmRow>(
         r#"
-        SELECT v.uuid, v.moid, v.name, v.folder_path, v.vcpu, v.memory_mb, v.power_state::text AS power_state,
-               v.tools_status::text AS tools_status, v.guest_os, v.guest_hostname, v.nics, v.guest_ips, v.tags,
+        SELECT v.uuid, v.moid, v.name, v.folder_path, v.vcpu, v.memory_mb, v.power_state,
+               v.tools_status, v.guest_os, v.guest_hostname, v.nics, v.guest_ips, v.tags,
                v.custom_attributes, v.notes, v.has_snapshot,
                greatest(v.last_sync, vc.last_full_sync_at) AS last_sync, vc.name AS vcenter, d.name AS datacenter,
                c.name AS cluster, h.name AS host
@@ -260,8 +264,8 @@ pub struct HostRow {
     pub serial_number: Option<String>,
     pub service_tag: Option<String>,
     pub esxi_version: Option<String>,
-    pub connection_state: Option<String>,
-    pub power_state: Option<String>,
+    pub connection_state: Option<HostConnectionState>,
+    pub power_state: Option<HostPowerState>,
     pub in_maintenance_mode: bool,
     pub management_ips: Vec<String>,
     pub vms: i64,
@@ -278,7 +282,7 @@ pub async fn hosts(db: &Database) -> Result<Vec<HostRow>> {
     Ok(sqlx::query_as::<_, HostRow>(
         r#"
         SELECT h.hardware_uuid, h.moid, h.name, h.vendor, h.model, h.serial_number, h.service_tag, h.esxi_version,
-               h.connection_state::text AS connection_state, h.power_state::text AS power_state, h.in_maintenance_mode,
+               h.connection_state, h.power_state, h.in_maintenance_mode,
                ARRAY(SELECT host(a) FROM unnest(h.management_ips) a) AS management_ips,
                (SELECT count(*) FROM virtual_machines v WHERE v.host_id = h.id AND v.removed_at IS NULL) AS vms,
                vc.name AS vcenter, d.name AS datacenter, c.name AS cluster, p.service_tag AS server,

@@ -6,6 +6,7 @@ use ts_rs::TS;
 
 use super::Count;
 use crate::error::Result;
+use crate::inventory::states::SyncOutcome;
 use crate::jobs::{self, JobStatus, JobSummary, KillSwitch};
 use crate::sources::{self, SourceKind};
 use crate::Database;
@@ -92,7 +93,7 @@ pub fn failure_reason(error: &str) -> SyncFailureReason {
 /// Group enabled sources whose last sync failed by reason, each with one sentence.
 pub fn group_failures(sources: &[SourceHealth]) -> Vec<SyncFailureGroup> {
     let mut groups: Vec<SyncFailureGroup> = Vec::new();
-    for s in sources.iter().filter(|s| s.enabled && s.last_sync_status.as_deref() == Some("failed")) {
+    for s in sources.iter().filter(|s| s.enabled && s.last_sync_status == Some(SyncOutcome::Failed)) {
         let reason = failure_reason(s.last_error.as_deref().unwrap_or_default());
         // Demo-lab sources and an operator's never share a group: each gets its own advice.
         match groups.iter_mut().find(|g| g.reason == reason && g.demo_lab == s.demo_lab) {
@@ -179,8 +180,8 @@ pub struct SourceHealth {
     pub enabled: bool,
     #[ts(type = "string | null")]
     pub last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// running | succeeded | partial | failed (None: never synced)
-    pub last_sync_status: Option<String>,
+    /// None: never synced.
+    pub last_sync_status: Option<SyncOutcome>,
     pub last_error: Option<String>,
     /// Registered by the demo lab.
     pub demo_lab: bool,
@@ -350,7 +351,7 @@ mod tests {
             site: None,
             enabled: true,
             last_sync_at: None,
-            last_sync_status: Some("failed".into()),
+            last_sync_status: Some(SyncOutcome::Failed),
             last_error: Some(error.into()),
             demo_lab,
         }
@@ -361,7 +362,7 @@ mod tests {
         let mut sources: Vec<SourceHealth> = (0..61)
             .map(|i| failed(&format!("idrac-{i:03}"), "cannot connect to 127.0.0.1:9443: Connection refused", true))
             .collect();
-        sources.push(SourceHealth { last_sync_status: Some("succeeded".into()), ..failed("vc-ok", "", false) });
+        sources.push(SourceHealth { last_sync_status: Some(SyncOutcome::Succeeded), ..failed("vc-ok", "", false) });
         sources.push(SourceHealth { enabled: false, ..failed("paused", "cannot connect to x", true) });
         let groups = group_failures(&sources);
         assert_eq!(groups.len(), 1);

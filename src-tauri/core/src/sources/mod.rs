@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::identity::service_identities::{self as ids, ExternalSystem};
+use crate::inventory::states::{IdracDriver, IdracGeneration, SyncOutcome};
 use crate::Database;
 use eio_secret::Credentials;
 
@@ -154,11 +155,11 @@ pub struct Source {
     pub enabled: bool,
     #[ts(type = "string | null")]
     pub last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub last_sync_status: Option<String>,
+    pub last_sync_status: Option<SyncOutcome>,
     pub last_error: Option<String>,
     /// iDRAC: generation and the driver in use, with why.
-    pub generation: Option<String>,
-    pub driver: Option<String>,
+    pub generation: Option<IdracGeneration>,
+    pub driver: Option<IdracDriver>,
     pub driver_reason: Option<String>,
     /// Registered by the demo lab (it pauses these when it stops).
     pub demo_lab: bool,
@@ -378,17 +379,17 @@ pub async fn update(db: &Database, kind: SourceKind, name: &str, changes: &Sourc
 
 const LIST_SQL: &str = r#"
     SELECT s.id, s.kind, s.name, s.url, si.name AS service_identity, s.thumbprint_sha256, s.insecure, st.code AS site,
-           s.enabled, s.last_sync_at, s.last_sync_status::text AS last_sync_status, s.last_error,
+           s.enabled, s.last_sync_at, s.last_sync_status, s.last_error,
            s.generation, s.driver, s.driver_reason, s.demo_lab
     FROM (
         SELECT id, 'vcenter' AS kind, name, url, service_identity_id, thumbprint_sha256, insecure, site_id, enabled,
-               last_sync_at, last_sync_status, last_error, NULL::text AS generation, NULL::text AS driver,
+               last_sync_at, last_sync_status, last_error, NULL::idrac_generation AS generation, NULL::idrac_driver AS driver,
                NULL::text AS driver_reason, demo_lab
         FROM vcenter_instances
         UNION ALL
         SELECT id, 'idrac', name, url, service_identity_id, thumbprint_sha256, insecure, site_id, enabled,
-               last_sync_at, last_sync_status, last_error, generation::text,
-               coalesce(driver_override, driver_preference)::text, driver_reason, demo_lab
+               last_sync_at, last_sync_status, last_error, generation,
+               coalesce(driver_override, driver_preference), driver_reason, demo_lab
         FROM idrac_endpoints
         UNION ALL
         SELECT id, 'ome', name, url, service_identity_id, thumbprint_sha256, insecure, site_id, enabled,

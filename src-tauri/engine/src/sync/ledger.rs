@@ -15,23 +15,8 @@ use uuid::Uuid;
 
 use super::snapshot::EntityCounts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Succeeded,
-    Partial,
-    Failed,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Partial => "partial",
-            Outcome::Failed => "failed",
-        }
-    }
-}
+/// How a run ended: the database's `sync_outcome`, declared once in core.
+pub use eio_core::inventory::states::SyncOutcome as Outcome;
 
 /// A sync in progress.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::mappings::{mappings_where, MappingInfo};
 use crate::error::{Error, Result};
+use crate::inventory::states::{HostConnectionState, HostPowerState, VmPowerState, VmToolsStatus};
 use crate::Database;
 
 /// Input of the detail drawers: the row's id.
@@ -63,8 +64,8 @@ pub struct VmDetail {
     pub folder_path: Option<String>,
     pub vcpu: Option<i32>,
     pub memory_mb: Option<i32>,
-    pub power_state: Option<String>,
-    pub tools_status: Option<String>,
+    pub power_state: Option<VmPowerState>,
+    pub tools_status: Option<VmToolsStatus>,
     pub guest_os: Option<String>,
     pub guest_hostname: Option<String>,
     pub nics: Vec<Nic>,
@@ -97,8 +98,8 @@ struct VmRow {
     folder_path: Option<String>,
     vcpu: Option<i32>,
     memory_mb: Option<i32>,
-    power_state: Option<String>,
-    tools_status: Option<String>,
+    power_state: Option<VmPowerState>,
+    tools_status: Option<VmToolsStatus>,
     guest_os: Option<String>,
     guest_hostname: Option<String>,
     nics: serde_json::Value,
@@ -141,7 +142,7 @@ pub async fn vm(db: &Database, id: Uuid) -> Result<VmDetail> {
         r#"
         SELECT v.id, v.moid, v.name, v.uuid, vc.name AS vcenter, d.name AS datacenter, c.name AS cluster,
                h.name AS host, s.code AS site, v.folder_path, v.vcpu, v.memory_mb,
-               v.power_state::text AS power_state, v.tools_status::text AS tools_status, v.guest_os, v.guest_hostname,
+               v.power_state, v.tools_status, v.guest_os, v.guest_hostname,
                v.nics, v.guest_ips, v.tags, v.custom_attributes, v.notes, v.has_snapshot, v.snapshot_count,
                v.first_seen, v.host_id,
                -- a live VM was confirmed by its vCenter's last full sync even if unchanged
@@ -214,8 +215,8 @@ pub struct HostDetail {
     pub hardware_uuid: Option<Uuid>,
     pub esxi_version: Option<String>,
     pub esxi_build: Option<String>,
-    pub connection_state: Option<String>,
-    pub power_state: Option<String>,
+    pub connection_state: Option<HostConnectionState>,
+    pub power_state: Option<HostPowerState>,
     pub in_maintenance_mode: bool,
     pub management_ips: Vec<String>,
     pub cpu_model: Option<String>,
@@ -236,7 +237,7 @@ pub struct VmBrief {
     #[ts(type = "string")]
     pub id: Uuid,
     pub name: String,
-    pub power_state: Option<String>,
+    pub power_state: Option<VmPowerState>,
 }
 
 /// What [`host`] reads of the host: its custom attributes as stored.
@@ -256,8 +257,8 @@ struct HostRow {
     hardware_uuid: Option<Uuid>,
     esxi_version: Option<String>,
     esxi_build: Option<String>,
-    connection_state: Option<String>,
-    power_state: Option<String>,
+    connection_state: Option<HostConnectionState>,
+    power_state: Option<HostPowerState>,
     in_maintenance_mode: bool,
     management_ips: Vec<String>,
     cpu_model: Option<String>,
@@ -273,7 +274,7 @@ pub async fn host(db: &Database, id: Uuid) -> Result<HostDetail> {
         r#"
         SELECT h.id, h.moid, h.name, vc.name AS vcenter, d.name AS datacenter, c.name AS cluster, s.code AS site,
                h.vendor, h.model, h.serial_number, h.service_tag, h.hardware_uuid, h.esxi_version, h.esxi_build,
-               h.connection_state::text AS connection_state, h.power_state::text AS power_state,
+               h.connection_state, h.power_state,
                h.in_maintenance_mode, ARRAY(SELECT host(a) FROM unnest(h.management_ips) a) AS management_ips,
                h.cpu_model, h.cpu_cores, h.memory_mb, h.tags, h.custom_attributes,
                CASE WHEN h.removed_at IS NULL THEN greatest(h.last_sync, vc.last_full_sync_at) ELSE h.last_sync END AS last_sync
@@ -291,7 +292,7 @@ pub async fn host(db: &Database, id: Uuid) -> Result<HostDetail> {
     .await?
     .ok_or_else(|| Error::not_found(format!("no ESXi host {id} in the inventory")))?;
     let vms: Vec<VmBrief> = sqlx::query_as(
-        "SELECT id, name, power_state::text AS power_state FROM virtual_machines
+        "SELECT id, name, power_state FROM virtual_machines
          WHERE host_id = $1 AND removed_at IS NULL ORDER BY name LIMIT 500",
     )
     .bind(id)

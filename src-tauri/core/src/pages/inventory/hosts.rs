@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{unwindowed, InventoryQuery, Windowed};
 use crate::error::Result;
+use crate::inventory::states::{HostConnectionState, HostPowerState};
 use crate::pages::filter;
 use crate::Database;
 
@@ -21,8 +22,8 @@ pub struct HostListRow {
     pub id: Uuid,
     pub moid: String,
     pub name: String,
-    pub connection_state: Option<String>,
-    pub power_state: Option<String>,
+    pub connection_state: Option<HostConnectionState>,
+    pub power_state: Option<HostPowerState>,
     pub in_maintenance_mode: bool,
     pub esxi_version: Option<String>,
     pub model: Option<String>,
@@ -49,8 +50,8 @@ pub(super) async fn window(
 ) -> Result<(Vec<HostListRow>, i64)> {
     let rows: Vec<Windowed<HostListRow>> = sqlx::query_as(
         r#"
-        SELECT h.id, h.moid, h.name, h.connection_state::text AS connection_state,
-               h.power_state::text AS power_state, h.in_maintenance_mode, h.esxi_version, h.model,
+        SELECT h.id, h.moid, h.name, h.connection_state,
+               h.power_state, h.in_maintenance_mode, h.esxi_version, h.model,
                h.service_tag, coalesce(n.vms, 0) AS vms, p.service_tag AS server, m.confidence AS mapping_confidence,
                c.name AS cluster, s.code AS site, vc.name AS vcenter,
                count(*) OVER () AS total

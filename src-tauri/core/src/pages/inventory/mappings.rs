@@ -9,6 +9,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::inventory::states::{MappingMethod, MappingStatus};
 use crate::Database;
 
 /// How an ESXi host maps to a physical server, and why we think so.
@@ -19,11 +20,9 @@ pub struct MappingInfo {
     pub service_tag: Option<String>,
     pub idrac: Option<String>,
     pub esxi_host: String,
-    /// service_tag | uuid | naming | attribute | manual
-    pub method: String,
+    pub method: MappingMethod,
     pub confidence: f32,
-    /// active | ambiguous | rejected
-    pub status: String,
+    pub status: MappingStatus,
     pub verified: bool,
     /// Which facts matched.
     pub evidence: serde_json::Value,
@@ -31,7 +30,7 @@ pub struct MappingInfo {
 
 const MAPPING_SQL: &str = r#"
     SELECT m.esxi_host_id, p.id AS server_id, p.service_tag, e.name AS idrac, h.name AS esxi_host,
-           m.method::text AS method, m.confidence, m.status::text AS status, m.verified_at IS NOT NULL AS verified,
+           m.method, m.confidence, m.status, m.verified_at IS NOT NULL AS verified,
            m.evidence
     FROM server_mappings m
     JOIN physical_servers p ON p.id = m.physical_server_id

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{unwindowed, InventoryQuery, Windowed};
 use crate::error::Result;
+use crate::inventory::states::{VmPowerState, VmToolsStatus};
 use crate::pages::filter;
 use crate::search::HitKind;
 use crate::Database;
@@ -25,8 +26,8 @@ pub struct VmListRow {
     pub id: Uuid,
     pub moid: String,
     pub name: String,
-    pub power_state: Option<String>,
-    pub tools_status: Option<String>,
+    pub power_state: Option<VmPowerState>,
+    pub tools_status: Option<VmToolsStatus>,
     pub guest_os: Option<String>,
     /// The first address the guest reports.
     pub ip: Option<String>,
@@ -45,7 +46,7 @@ const SIMILARITY_THRESHOLD: f64 = 0.3;
 
 /// A window of VMs, filtered, by name.
 const VMS_SQL: &str = r#"
-SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status::text AS tools_status,
+SELECT v.id, v.moid, v.name, v.power_state, v.tools_status,
        v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
        c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
        count(*) OVER () AS total
@@ -107,7 +108,7 @@ kept AS (
       AND ($7::text IS NULL OR $7 = ANY (v.tags))
 ),
 win AS (SELECT k.id, k.sim, k.name FROM kept k ORDER BY k.sim DESC, k.name, k.id LIMIT $8 OFFSET $9)
-SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, v.tools_status::text AS tools_status,
+SELECT v.id, v.moid, v.name, v.power_state, v.tools_status,
        v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
        c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
        (SELECT count(*) FROM kept) AS total, NOT (SELECT ok FROM fresh) AS stale
