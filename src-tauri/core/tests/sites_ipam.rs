@@ -8,10 +8,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use common::{sqlstate, Login};
+use eio_core::api::{self, op};
 use eio_core::error::ErrorCode;
+use eio_core::ipam::ops::IpamPageQuery;
 use eio_core::ipam::prefixes::{self, NewPrefix, PrefixChanges, PrefixFilter, PrefixStatus};
 use eio_core::ipam::space::{self, IpRequest, PrefixRequest};
 use eio_core::ipam::Cidr;
+use eio_core::jobs::plan::compute;
+use eio_core::jobs::{JobSpec, MaintenanceTarget, Policy, PowerAction, PowerTarget};
 use eio_core::pages::inventory::{self as inventory_page, InventoryKind, InventoryQuery};
 use eio_core::reports::catalog;
 use eio_core::sites::{self, EntityKind, InferenceMethod, NewSite, NewSiteRule, RuleMatch, SiteChanges, SiteStatus};
@@ -249,9 +253,9 @@ async fn each_method_infers_with_confidence_and_evidence(admin: PgPool) {
     let conflicts = sites::conflicts(&d).await.unwrap();
     let web_conflict = conflicts.iter().find(|c| c.entity_id == e.vm_web).expect("web01 listed as a conflict");
     assert_eq!((web_conflict.winner_site.as_str(), web_conflict.name.as_deref()), ("FRA-01", Some("web01")));
-    let opinions = web_conflict.opinions.as_array().unwrap();
-    assert_eq!(opinions[0]["site"], "FRA-01");
-    assert!(opinions.iter().any(|o| o["method"] == "cidr" && o["site"] == "MUC-01"));
+    let opinions = &web_conflict.opinions;
+    assert_eq!(opinions[0].site, "FRA-01");
+    assert!(opinions.iter().any(|o| o.method == InferenceMethod::Cidr && o.site == "MUC-01"));
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
@@ -1109,4 +1113,171 @@ async fn the_prefix_page_shows_the_tree_both_utilizations_and_free_space(admin: 
     assert_eq!(av.blocks[0].cidr, "10.70.16.0/20");
     assert_eq!(av.blocks[0].fits.as_deref(), Some("1"));
     assert_eq!(av.blocks.last().unwrap().fits.as_deref(), Some("8"));
+}
+
+/// The cidrs of the prefixes the IPAM page lists, and the addresses it says are seen in use.
+async fn ipam_at(s: &eio_core::api::Session, site: &str) -> (Vec<String>, Vec<(String, String, Option<String>)>, i64) {
+    let q = IpamPageQuery { site: Some(site.into()), ..Default::default() };
+    let page = api::call::<op::ipam_page>(s, q).await.unwrap_or_else(|e| panic!("ipam page at {site}: {e}"));
+    let prefixes = page.trees.iter().flat_map(|t| t.prefixes.iter().map(|p| p.cidr.clone())).collect();
+    let seen = page.observed.into_iter().map(|o| (o.routing_domain, o.address, o.entity_name)).collect();
+    (prefixes, seen, page.observed_total)
+}
+
+/// Column `col` of a report query's rows, run with `binds` as its filters.
+async fn report_column(admin: &PgPool, sql: &str, binds: &[Option<&str>], col: usize) -> Vec<String> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = q.bind(b.map(str::to_owned));
+    }
+    let rows = q.fetch_all(admin).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
+    rows.iter().map(|r| sqlx::Row::get::<Option<String>, _>(r, col).unwrap_or_default()).collect()
+}
+
+/// web01 is at FRA-01 by its datacenter, though its vCenter is configured at MUC-01 and its
+/// address lies in MUC-01's prefix: the IPAM page and reports filtered by FRA-01 show its
+/// address (and the prefix without a site that holds it), MUC-01 doesn't — until a pin
+/// moves web01 there. Conflicts say why in words; pins are listed with who pinned them.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn ipam_and_its_reports_are_where_inference_placed_an_address_and_a_pin_moves_it(admin: PgPool) {
+    let e = estate(&admin).await;
+    sqlx::query("UPDATE vcenter_instances SET site_id = (SELECT id FROM sites WHERE code = 'MUC-01')")
+        .execute(&admin)
+        .await
+        .unwrap();
+    add(&admin, "default", "10.0.0.0/8").await;
+    let op1 = Login::new(&admin, "eio_operator", Some(("op1@example.com", "operator", &[]))).await;
+    let op2 = Login::new(&admin, "eio_operator", Some(("op2@example.com", "operator", &[]))).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let d = db(&op1.pool);
+    sites::infer(&d).await.unwrap();
+    // MUC-01's prefix is managed address by address: web01's address, not planned, is a finding.
+    plan(&admin, "default", "10.20.0.99").await;
+    eio_core::ipam::findings::run(&d, None).await.unwrap();
+    let web = sites::placement(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert_eq!(web.winner.as_ref().map(|w| (w.site.as_str(), w.method)), Some(("FRA-01", InferenceMethod::Vcenter)));
+
+    // The conflict lists every opinion, typed, with its evidence in words.
+    let conflicts = sites::conflicts(&d).await.unwrap();
+    let c = conflicts.iter().find(|c| c.entity_id == e.vm_web).expect("web01's opinions disagree");
+    let said: Vec<(&str, InferenceMethod, &str)> =
+        c.opinions.iter().map(|o| (o.site.as_str(), o.method, o.because.as_str())).collect();
+    assert_eq!(
+        &said[..3],
+        &[
+            ("FRA-01", InferenceMethod::Vcenter, "datacenter Frankfurt-DC matches ^frankfurt"),
+            ("MUC-01", InferenceMethod::Cidr, "address 10.20.1.5 is in prefix 10.20.0.0/16 (default)"),
+            ("MUC-01", InferenceMethod::Vcenter, "its vCenter vc-fra is configured at this site"),
+        ]
+    );
+    assert_eq!(said.len(), 4, "and VLAN 120's: {said:?}");
+    assert_eq!((said[3].0, said[3].1), ("MUC-01", InferenceMethod::Vlan));
+
+    let (s1, sv) = (eio_core::api::Session::new(d.clone()), eio_core::api::Session::new(db(&viewer.pool)));
+    let web01 = ("default".to_string(), "10.20.1.5".to_string(), Some("web01".to_string()));
+    assert_eq!(ipam_at(&sv, "FRA-01").await, (vec!["10.0.0.0/8".to_string()], vec![web01.clone()], 1));
+    assert_eq!(ipam_at(&sv, "muc-01").await, (vec!["10.20.0.0/16".to_string()], vec![], 0));
+    let err = api::call::<op::ipam_page>(&sv, IpamPageQuery { site: Some("BER-01".into()), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (ErrorCode::NotFound, "no site with code BER-01"));
+    let utilization = catalog::IPAM_UTILIZATION.sheets[0].sql;
+    let findings = catalog::IPAM_FINDINGS.sheets[0].sql;
+    assert_eq!(report_column(&admin, utilization, &[Some("FRA-01"), None, None], 1).await, ["10.0.0.0/8"]);
+    assert_eq!(report_column(&admin, utilization, &[Some("MUC-01"), None, None], 1).await, ["10.20.0.0/16"]);
+    assert_eq!(report_column(&admin, findings, &[None, None, None, Some("FRA-01")], 3).await, ["10.20.1.5"]);
+
+    // A pin moves web01, and its address with it.
+    sites::pin(&d, EntityKind::VirtualMachine, e.vm_web, "MUC-01", Some("racked in Munich")).await.unwrap();
+    assert_eq!(ipam_at(&sv, "FRA-01").await, (vec![], vec![], 0));
+    assert_eq!(
+        ipam_at(&s1, "MUC-01").await,
+        (vec!["10.0.0.0/8".to_string(), "10.20.0.0/16".to_string()], vec![web01], 1)
+    );
+    assert_eq!(report_column(&admin, utilization, &[Some("FRA-01"), None, None], 1).await, Vec::<String>::new());
+    assert_eq!(
+        report_column(&admin, utilization, &[Some("MUC-01"), None, None], 1).await,
+        ["10.0.0.0/8", "10.20.0.0/16"]
+    );
+    assert_eq!(report_column(&admin, findings, &[None, None, None, Some("FRA-01")], 3).await, Vec::<String>::new());
+
+    // The pins, with who pinned what and why; only its author (or an admin) may unpin it.
+    let pins = |pool: &PgPool| {
+        let d = db(pool);
+        async move { sites::pins(&d).await.unwrap() }
+    };
+    let mine = pins(&op1.pool).await;
+    let p = mine.iter().map(|p| (p.name.as_deref(), p.site.as_str(), p.pinned_by.as_deref(), p.note.as_deref()));
+    assert_eq!(p.collect::<Vec<_>>(), [(Some("web01"), "MUC-01", Some("op1@example.com"), Some("racked in Munich"))]);
+    assert!(mine[0].can_unpin);
+    assert!(!pins(&op2.pool).await[0].can_unpin);
+    let pinned = sites::placement(&d, EntityKind::VirtualMachine, e.vm_web).await.unwrap();
+    assert_eq!(pinned.winner.map(|w| w.because), Some("pinned by op1@example.com: racked in Munich".to_string()));
+}
+
+/// A plan is shown at the site its targets are at (a pin wins), not its vCenter's
+/// configured site; targets at several sites leave it unset and say where they are.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_plan_is_at_the_site_its_targets_are_placed(admin: PgPool) {
+    let e = estate(&admin).await;
+    sqlx::query("UPDATE vcenter_instances SET site_id = (SELECT id FROM sites WHERE code = 'MUC-01')")
+        .execute(&admin)
+        .await
+        .unwrap();
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let d = db(&op.pool);
+    sites::infer(&d).await.unwrap();
+    let site = |code: &str| {
+        let admin = admin.clone();
+        let code = code.to_owned();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM sites WHERE code = $1")
+                .bind(code)
+                .fetch_one(&admin)
+                .await
+                .unwrap()
+        }
+    };
+    let (fra, muc) = (site("FRA-01").await, site("MUC-01").await);
+    let policy: Policy = serde_json::from_value(serde_json::json!({
+        "allow_vm_shutdown": true, "allow_hard_poweroff": false, "vm_limit": 10,
+        "shutdown_timeout_seconds": 60, "require_approval": false
+    }))
+    .unwrap();
+    let host = JobSpec::MaintenanceMode(MaintenanceTarget {
+        hosts: vec!["esx-fra-01.example.com".into()],
+        cluster: None,
+        exit: false,
+    });
+    let plan = compute(&d, &host, &policy).await.unwrap();
+    assert_eq!(plan.site_id, Some(fra), "by the datacenter rule, not the vCenter's MUC-01");
+    sites::pin(&d, EntityKind::EsxiHost, e.host, "MUC-01", None).await.unwrap();
+    assert_eq!(compute(&d, &host, &policy).await.unwrap().site_id, Some(muc), "the pin wins");
+
+    let vms = |names: &[&str]| {
+        JobSpec::Power(PowerTarget {
+            action: PowerAction::Shutdown,
+            vms: names.iter().map(|n| n.to_string()).collect(),
+            servers: vec![],
+        })
+    };
+    let plan = compute(&d, &vms(&["web01"]), &policy).await.unwrap();
+    assert_eq!(plan.site_id, Some(fra));
+    let plan = compute(&d, &vms(&["web01", "muc-db01"]), &policy).await.unwrap();
+    assert_eq!(plan.site_id, None);
+    assert!(plan.notes.contains(&"the VMs are at 2 sites (FRA-01, MUC-01)".to_string()), "{:?}", plan.notes);
+    // Who may act on the job is not this field's to say: the database's scope of the plan
+    // is every site any opinion names.
+    let scope: Vec<Uuid> = sqlx::query_scalar("SELECT unnest(site_ids) FROM job_scope($1)")
+        .bind(serde_json::json!({"material": {"hosts": [[plan_host_moid(&admin, e.host).await, 1, "vc-fra"]]}}))
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    let mut want = vec![fra, muc];
+    want.sort();
+    assert_eq!(scope, want);
+}
+
+async fn plan_host_moid(admin: &PgPool, host: Uuid) -> String {
+    sqlx::query_scalar("SELECT moid FROM esxi_hosts WHERE id = $1").bind(host).fetch_one(admin).await.unwrap()
 }

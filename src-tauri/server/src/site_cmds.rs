@@ -282,21 +282,10 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
                     .map(|c| {
                         let opinions = c
                             .opinions
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .map(|o| {
-                                        format!(
-                                            "{} {} {}",
-                                            o["site"].as_str().unwrap_or("?"),
-                                            o["method"].as_str().unwrap_or("?"),
-                                            o["confidence"]
-                                        )
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
-                            })
-                            .unwrap_or_default();
+                            .iter()
+                            .map(|o| format!("{} {} {:.2} ({})", o.site, o.method, o.confidence, o.because))
+                            .collect::<Vec<_>>()
+                            .join("; ");
                         vec![
                             c.entity_type.to_string(),
                             opt(c.name.as_deref()),
@@ -328,12 +317,7 @@ pub async fn site(db: &Database, cmd: SiteCommand) -> Result<(), Error> {
                 p.inferences
                     .iter()
                     .map(|i| {
-                        vec![
-                            i.site.clone(),
-                            i.method.to_string(),
-                            format!("{:.2}", i.confidence),
-                            i.evidence.to_string(),
-                        ]
+                        vec![i.site.clone(), i.method.to_string(), format!("{:.2}", i.confidence), i.because.clone()]
                     })
                     .collect(),
             );

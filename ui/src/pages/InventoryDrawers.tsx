@@ -1,6 +1,7 @@
 // The detail drawers of the inventory: one VM (`vm_detail`) or one host (`host_detail`),
-// with where site inference placed it and every opinion (`site_placement`); operators pin
-// it to a site by hand (`site_pin`, a pin wins) or hand it back to inference (`site_unpin`).
+// with where site inference placed it and every opinion with its evidence
+// (`site_placement`); operators pin it to a site by hand (`site_pin`, a pin wins) or hand
+// it back to inference (`site_unpin`). The servers' drawer shows the same card.
 import { Badge, Button, Divider, Group, Progress, Select, Skeleton, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useState } from "react";
@@ -48,7 +49,7 @@ export function MappingCard(props: { m: MappingInfo }) {
 }
 
 /** Where inference placed this object, every opinion, and a pin (operators). */
-export function SitePlacementCard(props: { kind: "vm" | "host"; id: string; onChanged: () => void }) {
+export function SitePlacementCard(props: { kind: "vm" | "host" | "server"; id: string; onChanged: () => void }) {
   const placement = usePageModel(() => api.site_placement({ kind: props.kind, id: props.id }), [props.kind, props.id], ["inventory"]);
   const sites = usePageModel(() => api.sites(), [], []);
   const may = useMay();
@@ -82,13 +83,13 @@ export function SitePlacementCard(props: { kind: "vm" | "host"; id: string; onCh
       <Text size="sm">
         {p.winner
           ? `At ${p.winner.site}: ${pinned ? "pinned by hand" : `by ${words(p.winner.method)}`} (${percent(p.winner.confidence)})${p.conflict ? "; the opinions disagree" : ""}.`
-          : "No opinion places it yet: its vCenter's site applies."}
+          : `No opinion places it yet: its ${props.kind === "server" ? "iDRAC's or OpenManage's" : "vCenter's"} site applies.`}
       </Text>
-      {p.inferences.length > 1 && (
-        <Text size="xs" c="dimmed">
-          {p.inferences.map((i) => `${i.site} by ${words(i.method)} (${percent(i.confidence)})`).join(" · ")}
+      {p.inferences.map((i, n) => (
+        <Text size="xs" c="dimmed" key={n} data-testid="site-opinion">
+          {`${i.site} by ${words(i.method)} (${percent(i.confidence)}): ${i.because}`}
         </Text>
-      )}
+      ))}
       {may.plan_ipam && (
         <Group gap="xs" align="flex-end">
           <Select size="xs" label="Pin to a site" placeholder="Site" data={(sites.data ?? []).map((s) => s.code)} value={site} onChange={setSite} searchable w={150} data-testid="pin-site" />

@@ -1,5 +1,6 @@
 // IPAM: the prefix tree of each routing domain with utilization planned and observed side
-// by side (`ipam_page`), open findings with acknowledgement (`finding_acknowledge`,
+// by side (`ipam_page`), narrowed to a site (its prefixes, and the addresses seen in use
+// where site inference placed what carries them), open findings with acknowledgement (`finding_acknowledge`,
 // `findings_run`), one search box over everything (`search`), and a prefix's drawer
 // (`ipam_prefix`) with its free blocks (`ipam_available`) and allocation (`ipam_allocate`).
 import {
@@ -24,7 +25,7 @@ import {
 import { notifications } from "@mantine/notifications";
 import { IconSearch } from "@tabler/icons-react";
 import { useState } from "react";
-import type { AvailableRanges, Finding, IpamPage as IpamModel, Prefix, SearchResults } from "../api/bindings.gen";
+import type { AvailableRanges, Finding, IpamPage as IpamModel, Prefix, SearchResults, SiteObservation } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, Evidence, Facts, PageHeader, StatusBadge } from "../components/common";
 import { AddDomain, AssignAddress, AssignmentActions, PrefixActions, WhoUses } from "./IpamEdit";
@@ -67,7 +68,8 @@ function severityColor(s: string): string {
 
 export function IpamPage() {
   const [domain, setDomain] = useState<string | null>(null);
-  const page = usePageModel(() => api.ipam_page({ domain, within: null }), [domain], ["inventory"]);
+  const [site, setSite] = useState<string | null>(null);
+  const page = usePageModel(() => api.ipam_page({ domain, within: null, site }), [domain, site], ["inventory"]);
   const may = useMay();
   const me = useMe();
   const [filter, setFilter] = useState("");
@@ -164,6 +166,17 @@ export function IpamPage() {
           w={220}
           aria-label="Routing domain"
         />
+        <Select
+          placeholder="Every site"
+          data={m.sites}
+          value={site}
+          onChange={setSite}
+          clearable
+          searchable
+          w={180}
+          aria-label="Site"
+          data-testid="ipam-site"
+        />
         <TextInput
           placeholder="Filter: prefix, site, VLAN"
           value={filter}
@@ -180,9 +193,15 @@ export function IpamPage() {
       </Group>
 
       {m.prefixes_total === 0 ? (
-        <EmptyState title="No prefixes yet" testId="ipam-empty">
-          Add one below or with `eio ipam prefix add 10.0.0.0/16`; addresses the syncs see show up against them.
-        </EmptyState>
+        site ? (
+          <EmptyState title={`No prefixes at ${site}`} testId="ipam-empty">
+            No prefix has this site, and no prefix without one holds an address seen here.
+          </EmptyState>
+        ) : (
+          <EmptyState title="No prefixes yet" testId="ipam-empty">
+            Add one below or with `eio ipam prefix add 10.0.0.0/16`; addresses the syncs see show up against them.
+          </EmptyState>
+        )
       ) : (
         <Table striped highlightOnHover data-testid="prefix-tree">
           <Table.Thead>
@@ -245,6 +264,8 @@ export function IpamPage() {
         </Table>
       )}
 
+      {site ? <SiteAddresses site={site} list={m.observed} total={m.observed_total} /> : null}
+
       {may.plan_ipam ? <AddPrefix domains={m.trees.map((t) => t.domain.name)} sites={m.sites} onAdded={page.reload} /> : null}
       <WhoUses domains={m.trees.map((t) => t.domain.name)} />
 
@@ -265,6 +286,55 @@ export function IpamPage() {
           />
         )}
       </Drawer>
+    </Stack>
+  );
+}
+
+/** The addresses seen in use at a site: where inference placed what carries them. */
+function SiteAddresses(props: { site: string; list: SiteObservation[]; total: number }) {
+  return (
+    <Stack gap={4} data-testid="site-addresses">
+      <Divider label={`Addresses seen in use at ${props.site} (${props.total})`} labelPosition="left" />
+      {props.list.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          Nothing seen in use here: no VM, host or server placed at {props.site} reports an address.
+        </Text>
+      ) : (
+        <Table striped>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Domain</Table.Th>
+              <Table.Th>Address</Table.Th>
+              <Table.Th>Carried by</Table.Th>
+              <Table.Th>Host name</Table.Th>
+              <Table.Th>MAC</Table.Th>
+              <Table.Th>Seen</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {props.list.map((o) => (
+              <Table.Tr key={`${o.routing_domain}/${o.address}/${o.source}/${o.entity_id}`} data-testid="site-address" data-address={o.address}>
+                <Table.Td>{o.routing_domain}</Table.Td>
+                <Table.Td className="mono">{o.address}</Table.Td>
+                <Table.Td>
+                  {o.entity_name ?? o.entity_id}{" "}
+                  <Text span size="xs" c="dimmed">
+                    ({words(o.entity_type)}, {words(o.source)})
+                  </Text>
+                </Table.Td>
+                <Table.Td>{o.hostname ?? "–"}</Table.Td>
+                <Table.Td className="mono">{o.mac_address ?? "–"}</Table.Td>
+                <Table.Td>{ago(o.last_seen)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      {props.total > props.list.length ? (
+        <Text size="xs" c="dimmed">
+          Showing the first {props.list.length} of {props.total}.
+        </Text>
+      ) : null}
     </Stack>
   );
 }

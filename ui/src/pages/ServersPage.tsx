@@ -1,7 +1,8 @@
 // Dell servers: generation, driver, firmware compliance, mapping to ESXi hosts
 // (`servers_page`); a server's drawer shows firmware per component against the baseline,
 // every mapping candidate with its evidence, and the manual mapping override
-// (`server_detail`, `mapping_set`).
+// (`server_detail`, `mapping_set`), and where site inference placed it, with a pin
+// (`site_placement`, `site_pin`, `site_unpin`).
 import { BarChart } from "@mantine/charts";
 import {
   Badge,
@@ -29,7 +30,7 @@ import { VirtualTable, type Column } from "../components/VirtualTable";
 import { ago, percent, words } from "../lib/format";
 import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
-import { MappingCard } from "./InventoryDrawers";
+import { MappingCard, SitePlacementCard } from "./InventoryDrawers";
 
 export function ServersPage() {
   const page = usePageModel(() => api.servers_page(), [], ["inventory"]);
@@ -200,6 +201,10 @@ export function ServerDetailView(props: { server: string; onChanged: () => void 
   const s = d.server;
   const behind = d.firmware.filter((f) => f.compliance === "upgrade" || f.compliance === "downgrade").length;
 
+  const changed = () => {
+    page.reload();
+    props.onChanged();
+  };
   const map = async () => {
     if (!host) return;
     setBusy(true);
@@ -226,6 +231,7 @@ export function ServerDetailView(props: { server: string; onChanged: () => void 
         rows={[
           ["Model", s.model],
           ["Hostname", s.hostname],
+          ["Site", s.site ?? "no site"],
           ["iDRAC", `${s.idrac ?? "–"} (${s.generation ?? "generation unknown"}) at ${s.idrac_ip ?? "–"}`],
           ["Driver", s.driver],
           ["iDRAC firmware", s.idrac_firmware],
@@ -234,6 +240,8 @@ export function ServerDetailView(props: { server: string; onChanged: () => void 
           ["Last sync", ago(s.last_sync)],
         ]}
       />
+      <Divider label="Site" labelPosition="left" />
+      <SitePlacementCard key={s.uuid} kind="server" id={s.uuid} onChanged={changed} />
       <Divider label={`Firmware (${d.firmware.length} components, ${behind} behind the baseline)`} labelPosition="left" />
       <Table striped data-testid="firmware-table">
         <Table.Thead>

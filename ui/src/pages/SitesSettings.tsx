@@ -1,14 +1,15 @@
 // Settings → Sites (`sites_page`): regions, countries and sites; the inference rules; run
-// inference; conflicts with every opinion, pinned by hand. Admins manage geography and
-// rules, operators run inference and pin; each action is one registry operation.
+// inference; conflicts with every opinion and its evidence, settled by a pin; the pins, with
+// who pinned what and why, and unpinning (`site_unpin`). Admins manage geography and rules,
+// operators run inference and pin; each action is one registry operation.
 import { Alert, Badge, Button, Group, NumberInput, Select, Skeleton, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useState } from "react";
-import type { InferenceMethod, RulePreview, SiteConflict, SiteStatus } from "../api/bindings.gen";
+import type { InferenceMethod, RulePreview, SiteConflict, SitePin, SiteStatus } from "../api/bindings.gen";
 import { api } from "../api/client";
 import { EmptyState, ErrorAlert, StatusBadge } from "../components/common";
 import { failed, FormButton } from "../components/FormButton";
-import { words } from "../lib/format";
+import { ago, dateTime, percent, words } from "../lib/format";
 import { useMay, useMe } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
 
@@ -263,11 +264,70 @@ export function SitesSettings() {
       ) : (
         <Conflicts list={m.conflicts} canPin={may.plan_ipam} onChanged={page.reload} />
       )}
+
+      <Title order={5}>Pins ({m.pins.length})</Title>
+      {m.pins.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          Nothing is pinned: inference places everything. Pin a VM, host or server from its drawer, or settle a conflict above.
+        </Text>
+      ) : (
+        <Pins list={m.pins} canUnpin={may.plan_ipam} onChanged={page.reload} />
+      )}
     </Stack>
   );
 }
 
-type Opinion = { site?: string; method?: string; confidence?: number; evidence?: unknown };
+function Pins(props: { list: SitePin[]; canUnpin: boolean; onChanged: () => void }) {
+  const unpin = async (p: SitePin) => {
+    try {
+      const now = await api.site_unpin({ kind: p.entity_type, id: p.entity_id });
+      notifications.show({
+        color: "green",
+        message: `${p.name ?? kindLabel(p.entity_type)} is no longer pinned: ${now.winner ? `inference places it at ${now.winner.site}` : "no opinion places it"}.`,
+      });
+      props.onChanged();
+    } catch (e) {
+      failed("Not unpinned", e);
+    }
+  };
+  return (
+    <Table data-testid="pins">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>What</Table.Th>
+          <Table.Th>Site</Table.Th>
+          <Table.Th>Pinned by</Table.Th>
+          <Table.Th>Why</Table.Th>
+          <Table.Th>When</Table.Th>
+          <Table.Th />
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {props.list.map((p) => (
+          <Table.Tr key={`${p.entity_type}/${p.entity_id}`} data-testid="pin-row" data-name={p.name ?? ""}>
+            <Table.Td>
+              <Text size="sm">{p.name ?? p.entity_id}</Text>
+              <Text size="xs" c="dimmed">
+                {kindLabel(p.entity_type)}
+              </Text>
+            </Table.Td>
+            <Table.Td className="mono">{p.site}</Table.Td>
+            <Table.Td>{p.pinned_by ?? "someone since removed"}</Table.Td>
+            <Table.Td>{p.note ?? "–"}</Table.Td>
+            <Table.Td title={dateTime(p.pinned_at)}>{ago(p.pinned_at)}</Table.Td>
+            <Table.Td>
+              {props.canUnpin && p.can_unpin && (
+                <Button size="compact-xs" variant="subtle" onClick={() => unpin(p)} data-testid="pin-unpin">
+                  Unpin
+                </Button>
+              )}
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
 
 function Conflicts(props: { list: SiteConflict[]; canPin: boolean; onChanged: () => void }) {
   const pin = async (c: SiteConflict, site: string) => {
@@ -289,22 +349,27 @@ function Conflicts(props: { list: SiteConflict[]; canPin: boolean; onChanged: ()
               <Table.Td>
                 <Text size="sm">{c.name ?? c.entity_id}</Text>
                 <Text size="xs" c="dimmed">
-                  {words(c.entity_type)}
+                  {kindLabel(c.entity_type)}
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Group gap={4}>
-                  {(c.opinions as Opinion[]).map((o, i) => (
-                    <Badge key={i} variant={o.site === c.winner_site ? "filled" : "outline"} title={JSON.stringify(o.evidence ?? {})}>
-                      {o.site} · {o.method} {typeof o.confidence === "number" ? o.confidence.toFixed(2) : ""}
-                    </Badge>
+                <Stack gap={4} data-testid="conflict-opinions">
+                  {c.opinions.map((o, i) => (
+                    <Group key={i} gap={6} wrap="nowrap" align="baseline" data-testid="conflict-opinion">
+                      <Badge variant={o.site === c.winner_site ? "filled" : "outline"} style={{ flexShrink: 0 }}>
+                        {o.site}
+                      </Badge>
+                      <Text size="sm">
+                        {words(o.method)} ({percent(o.confidence)}): {o.because}
+                      </Text>
+                    </Group>
                   ))}
-                </Group>
+                </Stack>
               </Table.Td>
               <Table.Td>
                 {props.canPin && (
                   <Group gap={4}>
-                    {[...new Set((c.opinions as Opinion[]).map((o) => o.site).filter((s): s is string => !!s))].map((s) => (
+                    {[...new Set(c.opinions.map((o) => o.site))].map((s) => (
                       <Button key={s} size="compact-xs" variant="subtle" onClick={() => pin(c, s)}>
                         Pin to {s}
                       </Button>

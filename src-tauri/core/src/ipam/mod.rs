@@ -29,6 +29,43 @@ pub use cidr::{parse_address, Cidr};
 
 pub(crate) use crate::db::{constraint_of, db_enum};
 
+/// SQL text: the live observations of addresses at a site, as `(id, routing_domain_id,
+/// address)`, where `$site` is an SQL expression for the site's id. An observed address is
+/// at the site where site inference placed what carries it (a pin wins; `entity_sites`):
+/// its VM, host or server (an iDRAC's address counts for its server). One whose carrier is
+/// placed nowhere is where the address itself is placed (by its prefix or its name). The
+/// IPAM page and the IPAM reports share it, so a site means the same addresses in both.
+macro_rules! observed_at_site {
+    ($site:literal) => {
+        concat!(
+            "SELECT o.id, o.routing_domain_id, o.address FROM entity_sites e
+             JOIN ip_observations o ON o.entity_type = e.entity_type AND o.entity_id = e.entity_id
+             WHERE e.site_id = ",
+            $site,
+            " AND e.entity_type IN ('virtual_machine', 'esxi_host', 'physical_server') AND o.gone_at IS NULL
+             UNION ALL
+             SELECT o.id, o.routing_domain_id, o.address FROM entity_sites e
+             JOIN physical_servers ps ON ps.id = e.entity_id AND ps.removed_at IS NULL
+             JOIN ip_observations o ON o.entity_type = 'idrac_endpoint' AND o.entity_id = ps.idrac_id
+             WHERE e.site_id = ",
+            $site,
+            " AND e.entity_type = 'physical_server' AND o.gone_at IS NULL
+             UNION ALL
+             SELECT o.id, o.routing_domain_id, o.address FROM entity_sites e
+             JOIN ip_observations o ON o.id = e.entity_id
+             WHERE e.site_id = ",
+            $site,
+            " AND e.entity_type = 'ip_observation' AND o.gone_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM entity_sites c WHERE c.entity_type = o.entity_type AND c.entity_id = o.entity_id)
+               AND NOT EXISTS (SELECT 1 FROM physical_servers ps
+                               JOIN entity_sites c ON c.entity_type = 'physical_server' AND c.entity_id = ps.id
+                               WHERE o.entity_type = 'idrac_endpoint' AND ps.idrac_id = o.entity_id
+                                 AND ps.removed_at IS NULL)"
+        )
+    };
+}
+pub(crate) use observed_at_site;
+
 /// The routing domain every source reports into unless configured otherwise.
 pub const DEFAULT_DOMAIN: &str = "default";
 

@@ -2,8 +2,8 @@
 //! tree of each routing domain with utilization planned and observed side by side, and the
 //! open findings), routing domains, one prefix's page, adding, editing and removing
 //! prefixes, free space, allocation (next free or a chosen address), editing and releasing
-//! addresses, "who uses this IP", acknowledging and running findings, sites, and the one
-//! search box.
+//! addresses, "who uses this IP", acknowledging and running findings, and sites. (The
+//! search box is `crate::search::ops`.)
 //!
 //! Inputs arrive as JSON (GET ones from a query string: flat scalars only), so blocks and
 //! lengths are checked here into the service layer's types with clear messages; the
@@ -19,16 +19,23 @@ use super::assignments::{self, AssignmentChanges};
 use super::findings::{self, Finding, FindingFilter, FindingRun};
 use super::prefixes::PrefixChanges;
 use super::prefixes::{self, NewPrefix, Prefix, PrefixPage, PrefixStatus, RoutingDomain};
-use super::space::{self, AddressInfo, Assignment, AssignmentStatus, AvailableRanges, IpRequest, PrefixRequest};
+use super::space::{
+    self, AddressInfo, Assignment, AssignmentStatus, AvailableRanges, IpRequest, ObservationSource, PrefixRequest,
+};
 use super::{domain_id, Cidr};
 use crate::api::{NoInput, Session};
 use crate::error::{Error, Result};
-use crate::search::{self, SearchResults};
+use crate::sites::EntityKind;
+// The search operation's input lives beside it (`crate::search::ops`); this path stays for
+// the command line.
+pub use crate::search::ops::SearchInput;
 
 /// Prefixes one IPAM page shows at most; the totals say how many there are.
 pub const PAGE_PREFIXES: i64 = 2000;
 /// Open findings one IPAM page shows at most.
 pub const PAGE_FINDINGS: i64 = 500;
+/// Reports of addresses in use at a site one IPAM page shows at most.
+pub const PAGE_OBSERVED: i64 = 500;
 
 /// Which part of the address plan the IPAM page shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
@@ -39,6 +46,30 @@ pub struct IpamPageQuery {
     /// Only prefixes inside this block, e.g. 10.0.0.0/8.
     #[serde(default)]
     pub within: Option<String>,
+    /// Only this site (its code, as the inventory's site filter): the prefixes at it (by
+    /// their own site, or, having none, because an address seen in them is at it) and the
+    /// addresses seen in use at it, where site inference placed what carries them (a pin
+    /// wins).
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// An address seen in use at a site, and what carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
+pub struct SiteObservation {
+    pub routing_domain: String,
+    pub address: String,
+    pub source: ObservationSource,
+    pub mac_address: Option<String>,
+    /// What carries it: a VM, an ESXi host, an iDRAC.
+    pub entity_type: EntityKind,
+    #[ts(type = "string")]
+    pub entity_id: Uuid,
+    /// What the carrier is called.
+    pub entity_name: Option<String>,
+    pub hostname: Option<String>,
+    #[ts(type = "string")]
+    pub last_seen: chrono::DateTime<chrono::Utc>,
 }
 
 /// One routing domain and its prefixes in tree order (parents first; `depth` says how
@@ -65,6 +96,11 @@ pub struct IpamPage {
     pub sites: Vec<String>,
     /// The last findings run, if any.
     pub last_findings_run: Option<FindingRunSummary>,
+    /// With a site: the addresses seen in use at it, by routing domain and address (at most
+    /// [`PAGE_OBSERVED`] reports); without one, empty.
+    pub observed: Vec<SiteObservation>,
+    /// With a site: how many reports of addresses in use at it the query selects.
+    pub observed_total: i64,
 }
 
 /// When the findings engine last ran and what it did.
@@ -101,14 +137,34 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     };
     let within = q.within.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| parse_cidr("within", w));
     let within = within.transpose()?.map(|c| c.to_string());
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT id, count(*) OVER () AS total FROM prefixes
+    let site = match q.site.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(code) => Some(
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM sites WHERE code = upper($1)")
+                .bind(code)
+                .fetch_optional(db.pool())
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no site with code {}", code.to_uppercase())))?,
+        ),
+        None => None,
+    };
+    // A prefix is at its own site; one without a site is at every site an address seen in
+    // it is at (`observed_at_site!`, the same rule as the IPAM reports).
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(concat!(
+        "WITH at_site AS MATERIALIZED (",
+        super::observed_at_site!("$4"),
+        "),
+         held AS (SELECT DISTINCT p.id FROM at_site a
+                  JOIN prefixes p ON p.routing_domain_id = a.routing_domain_id AND p.cidr >>= a.address
+                  WHERE p.site_id IS NULL)
+         SELECT id, count(*) OVER () AS total FROM prefixes
          WHERE ($1::uuid IS NULL OR routing_domain_id = $1) AND ($2::cidr IS NULL OR cidr <<= $2::cidr)
-         ORDER BY routing_domain_id, cidr LIMIT $3",
-    )
+           AND ($4::uuid IS NULL OR site_id = $4 OR id IN (SELECT id FROM held))
+         ORDER BY routing_domain_id, cidr LIMIT $3"
+    ))
     .bind(domain)
     .bind(&within)
     .bind(PAGE_PREFIXES)
+    .bind(site)
     .fetch_all(db.pool())
     .await?;
     let prefixes_total = rows.first().map_or(0, |&(_, total)| total);
@@ -140,7 +196,56 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     )
     .fetch_optional(db.pool())
     .await?;
-    Ok(IpamPage { trees, prefixes_total, findings, findings_by_type, sites, last_findings_run })
+    let (observed, observed_total) = match site {
+        Some(site) => observed_at(db, site, domain, within.as_deref()).await?,
+        None => (Vec::new(), 0),
+    };
+    Ok(IpamPage {
+        trees,
+        prefixes_total,
+        findings,
+        findings_by_type,
+        sites,
+        last_findings_run,
+        observed,
+        observed_total,
+    })
+}
+
+/// The reports of addresses in use at `site` (in `domain`, `within` a block), the first
+/// [`PAGE_OBSERVED`] by routing domain and address, and how many there are.
+async fn observed_at(
+    db: &crate::Database,
+    site: Uuid,
+    domain: Option<Uuid>,
+    within: Option<&str>,
+) -> Result<(Vec<SiteObservation>, i64)> {
+    const AT: &str = concat!(
+        "WITH at_site AS (",
+        super::observed_at_site!("$1"),
+        ") SELECT o.id FROM at_site a JOIN ip_observations o ON o.id = a.id
+         WHERE ($2::uuid IS NULL OR o.routing_domain_id = $2) AND ($3::cidr IS NULL OR o.address <<= $3::cidr)"
+    );
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({AT}) x"))
+        .bind(site)
+        .bind(domain)
+        .bind(within)
+        .fetch_one(db.pool())
+        .await?;
+    let rows: Vec<SiteObservation> = sqlx::query_as(&format!(
+        "SELECT d.name AS routing_domain, host(o.address) AS address, o.source, o.mac_address::text AS mac_address,
+                o.entity_type, o.entity_id, entity_label(o.entity_type, o.entity_id) AS entity_name, o.hostname,
+                o.last_seen
+         FROM ({AT}) x JOIN ip_observations o ON o.id = x.id JOIN routing_domains d ON d.id = o.routing_domain_id
+         ORDER BY d.name, o.address, o.source, o.entity_id LIMIT $4"
+    ))
+    .bind(site)
+    .bind(domain)
+    .bind(within)
+    .bind(PAGE_OBSERVED)
+    .fetch_all(db.pool())
+    .await?;
+    Ok((rows, total))
 }
 
 /// One prefix of a routing domain.
@@ -281,20 +386,6 @@ pub async fn finding_acknowledge(s: &Session, i: AcknowledgeInput) -> Result<Fin
 
 pub async fn findings_run(s: &Session, _: NoInput) -> Result<FindingRun> {
     findings::run(&s.db, None).await
-}
-
-/// One search box for everything.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct SearchInput {
-    /// A name, host name, service tag, address, block (10.1.2.0/24, 10.1.2) or MAC.
-    pub query: String,
-    /// At most this many hits (default 20, at most 200).
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
-pub async fn search(s: &Session, i: SearchInput) -> Result<SearchResults> {
-    search::search(&s.db, &i.query, i.limit).await
 }
 
 pub async fn ipam_domains(s: &Session, _: NoInput) -> Result<Vec<RoutingDomain>> {

@@ -17,12 +17,12 @@
 //! Planning only reads. It never contacts a source.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
 use super::{JobSpec, MaintenanceTarget, Policy, PowerAction};
 use crate::error::{Error, Result};
+use crate::sites::EntityKind;
 use crate::Database;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
@@ -43,8 +43,18 @@ pub struct Plan {
     pub blockers: Vec<PredictedBlocker>,
     /// Notes for the approver that change nothing.
     pub notes: Vec<String>,
+    /// The one cluster the targets are in, if they are in one.
     #[ts(type = "string | null")]
     pub cluster_id: Option<Uuid>,
+    /// The site the job is shown at: where the job's targets (its hosts, VMs or servers)
+    /// are, as every page shows them — where site inference placed each (a pin wins;
+    /// `entity_sites`), else its source's configured site — when that is one site for all
+    /// of them; targets at several sites leave it unset, with a note naming the sites.
+    ///
+    /// It decides nothing. Authority (who may submit, approve or act on the job, and
+    /// within which site's limits) is decided in the database by `job_scope` over the plan's
+    /// material: the union of every site any opinion places any target at, and its
+    /// vCenter's; `submit_job` ignores this field.
     #[ts(type = "string | null")]
     pub site_id: Option<Uuid>,
 }
@@ -67,7 +77,7 @@ pub struct PlannedHost {
     pub server: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct VmRef {
     pub moid: String,
     pub name: String,
@@ -192,12 +202,30 @@ pub async fn compute(db: &Database, spec: &JobSpec, policy: &Policy) -> Result<P
     }
 }
 
+/// An ESXi host a maintenance or firmware job names.
+#[derive(sqlx::FromRow)]
+struct HostRow {
+    id: Uuid,
+    moid: String,
+    name: String,
+    cluster: Option<String>,
+    in_maintenance_mode: bool,
+    server: Option<String>,
+    vcenter: String,
+}
+
+/// The hosts of a plan, in order, with their ids.
+struct ResolvedHosts {
+    ids: Vec<Uuid>,
+    hosts: Vec<PlannedHost>,
+}
+
 /// Hosts named (name, short name or moid) or all hosts of a cluster, in a stable order.
-async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<PlannedHost>> {
+async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<ResolvedHosts> {
     if t.hosts.is_empty() && t.cluster.is_none() {
         return Err(Error::invalid("name the hosts (--host) or a cluster (--cluster)"));
     }
-    let rows = sqlx::query(
+    let rows: Vec<HostRow> = sqlx::query_as(
         r#"
         SELECT h.id, h.moid, h.name, c.name AS cluster, h.in_maintenance_mode,
                p.service_tag AS server, vc.name AS vcenter
@@ -217,23 +245,19 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
     .fetch_all(db.pool())
     .await?;
     for wanted in &t.hosts {
-        let found = rows.iter().any(|r| {
-            let (moid, name): (String, String) = (r.get("moid"), r.get("name"));
-            &moid == wanted || &name == wanted || name.split('.').next() == Some(wanted.as_str())
-        });
+        let found = rows
+            .iter()
+            .any(|r| &r.moid == wanted || &r.name == wanted || r.name.split('.').next() == Some(wanted.as_str()));
         if !found {
             return Err(Error::not_found(format!("no ESXi host named {wanted} in the inventory (sync first?)")));
         }
     }
     if let Some(cluster) = &t.cluster {
         // The same cluster name in two vCenters is two clusters: never both by accident.
-        let vcenters: std::collections::BTreeSet<String> = rows
-            .iter()
-            .filter(|r| r.get::<Option<String>, _>("cluster").as_deref().is_some())
-            .map(|r| r.get::<String, _>("vcenter"))
-            .collect();
+        let vcenters: std::collections::BTreeSet<&str> =
+            rows.iter().filter(|r| r.cluster.is_some()).map(|r| r.vcenter.as_str()).collect();
         if vcenters.len() > 1 && !cluster.contains('/') {
-            let list: Vec<String> = vcenters.into_iter().collect();
+            let list: Vec<&str> = vcenters.into_iter().collect();
             return Err(Error::invalid(format!(
                 "cluster {cluster} is in several vCenters ({}): name one as VCENTER/{cluster}",
                 list.join(", ")
@@ -247,18 +271,17 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
         )));
     }
     let mut hosts = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        let host_id: Uuid = r.get("id");
-        let vms = sqlx::query(
+    let mut ids = Vec::new();
+    for (i, r) in rows.into_iter().enumerate() {
+        let vms: Vec<VmRef> = sqlx::query_as(
             "SELECT moid, name, power_state::text AS power_state FROM virtual_machines
              WHERE host_id = $1 AND removed_at IS NULL AND NOT is_template ORDER BY name",
         )
-        .bind(host_id)
+        .bind(r.id)
         .fetch_all(db.pool())
         .await?;
         let (mut moving, mut staying) = (Vec::new(), Vec::new());
-        for v in vms {
-            let vm = VmRef { moid: v.get("moid"), name: v.get("name"), power_state: v.get("power_state") };
+        for vm in vms {
             if vm.power_state.as_deref() == Some("powered_on") {
                 moving.push(vm);
             } else {
@@ -267,55 +290,107 @@ async fn resolve_hosts(db: &Database, t: &MaintenanceTarget) -> Result<Vec<Plann
         }
         hosts.push(PlannedHost {
             order: i as u32 + 1,
-            moid: r.get("moid"),
-            name: r.get("name"),
-            vcenter: r.get("vcenter"),
-            cluster: r.get("cluster"),
-            in_maintenance_mode: r.get("in_maintenance_mode"),
+            moid: r.moid,
+            name: r.name,
+            vcenter: Some(r.vcenter),
+            cluster: r.cluster,
+            in_maintenance_mode: r.in_maintenance_mode,
             vms_to_move: moving,
             vms_staying: staying,
-            server: r.get("server"),
+            server: r.server,
         });
+        ids.push(r.id);
     }
-    Ok(hosts)
+    Ok(ResolvedHosts { ids, hosts })
 }
 
-async fn cluster_and_site(db: &Database, host_moids: &[String]) -> Result<(Option<Uuid>, Option<Uuid>, Vec<String>)> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT h.cluster_id, coalesce(vc.site_id, NULL) AS site_id, c.name, c.drs_enabled, c.drs_behavior
-         FROM esxi_hosts h LEFT JOIN clusters c ON c.id = h.cluster_id JOIN vcenter_instances vc ON vc.id = h.vcenter_id
-         WHERE h.moid = ANY($1) AND h.removed_at IS NULL",
+/// A cluster a plan's hosts are in.
+#[derive(sqlx::FromRow)]
+struct ClusterRow {
+    cluster_id: Option<Uuid>,
+    name: Option<String>,
+    drs_enabled: Option<bool>,
+    drs_behavior: Option<String>,
+}
+
+/// The one cluster the hosts are in (if one), the site they are at (see [`Plan::site_id`]),
+/// and notes about DRS and about hosts at several sites.
+async fn cluster_and_site(db: &Database, host_ids: &[Uuid]) -> Result<(Option<Uuid>, Option<Uuid>, Vec<String>)> {
+    let rows: Vec<ClusterRow> = sqlx::query_as(
+        "SELECT DISTINCT h.cluster_id, c.name, c.drs_enabled, c.drs_behavior
+         FROM esxi_hosts h LEFT JOIN clusters c ON c.id = h.cluster_id
+         WHERE h.id = ANY($1) AND h.removed_at IS NULL",
     )
-    .bind(host_moids)
+    .bind(host_ids)
     .fetch_all(db.pool())
     .await?;
     let mut notes = Vec::new();
     for r in &rows {
-        let name: Option<String> = r.get("name");
-        let drs: Option<bool> = r.get("drs_enabled");
-        let behavior: Option<String> = r.get("drs_behavior");
-        if let Some(name) = name {
-            if drs == Some(false) || behavior.as_deref().is_some_and(|b| b != "fullyAutomated") {
+        if let Some(name) = &r.name {
+            if r.drs_enabled == Some(false) || r.drs_behavior.as_deref().is_some_and(|b| b != "fullyAutomated") {
                 notes.push(format!(
                     "cluster {name}: DRS is {}; evacuation may stall and the job will pause and ask",
-                    if drs == Some(false) { "off".to_owned() } else { behavior.unwrap_or_default() }
+                    if r.drs_enabled == Some(false) { "off" } else { r.drs_behavior.as_deref().unwrap_or_default() }
                 ));
             }
         }
     }
-    let clusters: Vec<Option<Uuid>> = rows.iter().map(|r| r.get("cluster_id")).collect();
-    let cluster = match clusters.as_slice() {
-        [one] => *one,
+    let cluster = match rows.as_slice() {
+        [one] => one.cluster_id,
         _ => None,
     };
-    let site = rows.first().and_then(|r| r.get("site_id"));
+    let (site, note) = target_site(db, EntityKind::EsxiHost, host_ids).await?;
+    notes.extend(note);
     Ok((cluster, site, notes))
 }
 
+/// Where `ids` (hosts, VMs or servers) are, as the pages show them: placed by site
+/// inference (a pin wins), else at their source's configured site. One site for all of
+/// them is the plan's site; several leave it unset, with a note naming them.
+async fn target_site(db: &Database, kind: EntityKind, ids: &[Uuid]) -> Result<(Option<Uuid>, Option<String>)> {
+    let (targets, what) = match kind {
+        EntityKind::EsxiHost => (
+            "SELECT coalesce(es.site_id, vc.site_id) AS site_id FROM esxi_hosts t
+             JOIN vcenter_instances vc ON vc.id = t.vcenter_id
+             LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = t.id
+             WHERE t.id = ANY($1)",
+            "hosts",
+        ),
+        EntityKind::VirtualMachine => (
+            "SELECT coalesce(es.site_id, vc.site_id) AS site_id FROM virtual_machines t
+             JOIN vcenter_instances vc ON vc.id = t.vcenter_id
+             LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = t.id
+             WHERE t.id = ANY($1)",
+            "VMs",
+        ),
+        EntityKind::PhysicalServer => (
+            "SELECT coalesce(es.site_id, e.site_id, o.site_id) AS site_id FROM physical_servers t
+             LEFT JOIN idrac_endpoints e ON e.id = t.idrac_id
+             LEFT JOIN ome_instances o ON o.id = t.ome_instance_id
+             LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = t.id
+             WHERE t.id = ANY($1)",
+            "servers",
+        ),
+        other => return Err(Error::internal(format!("a plan's targets are hosts, VMs or servers, not {other}"))),
+    };
+    let sites: Vec<(Uuid, String)> =
+        sqlx::query_as(&format!("SELECT s.id, s.code FROM sites s WHERE s.id IN ({targets}) ORDER BY s.code"))
+            .bind(ids)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(match sites.as_slice() {
+        [] => (None, None),
+        [(one, _)] => (Some(*one), None),
+        several => {
+            let codes: Vec<&str> = several.iter().map(|(_, code)| code.as_str()).collect();
+            (None, Some(format!("the {what} are at {} sites ({})", codes.len(), codes.join(", "))))
+        }
+    })
+}
+
 async fn maintenance(db: &Database, t: &MaintenanceTarget, policy: &Policy) -> Result<Plan> {
-    let hosts = resolve_hosts(db, t).await?;
-    let moids: Vec<String> = hosts.iter().map(|h| h.moid.clone()).collect();
-    let (cluster_id, site_id, notes) = cluster_and_site(db, &moids).await?;
+    let ResolvedHosts { ids, hosts } = resolve_hosts(db, t).await?;
+    let (cluster_id, site_id, notes) = cluster_and_site(db, &ids).await?;
     let mut plan = Plan { cluster_id, site_id, notes, ..Default::default() };
     if t.exit {
         plan.summary = format!("take {} host(s) out of maintenance mode", hosts.len());
@@ -348,12 +423,19 @@ async fn maintenance(db: &Database, t: &MaintenanceTarget, policy: &Policy) -> R
     Ok(plan)
 }
 
+/// An updateable firmware component of a server.
+#[derive(sqlx::FromRow)]
+struct ComponentRow {
+    fqdd: String,
+    name: String,
+    version: String,
+}
+
 async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> Result<Plan> {
     t.check()?;
     let target = MaintenanceTarget { hosts: t.hosts.clone(), cluster: t.cluster.clone(), exit: false };
-    let hosts = resolve_hosts(db, &target).await?;
-    let moids: Vec<String> = hosts.iter().map(|h| h.moid.clone()).collect();
-    let (cluster_id, site_id, notes) = cluster_and_site(db, &moids).await?;
+    let ResolvedHosts { ids, hosts } = resolve_hosts(db, &target).await?;
+    let (cluster_id, site_id, notes) = cluster_and_site(db, &ids).await?;
     let mut plan = Plan { cluster_id, site_id, notes, ..Default::default() };
     let baseline = match &t.baseline {
         Some(name) => {
@@ -409,7 +491,7 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
             plan.firmware.extend(behind.into_iter().map(planned));
             continue;
         }
-        let rows = sqlx::query(
+        let rows: Vec<ComponentRow> = sqlx::query_as(
             "SELECT f.fqdd, f.name, f.version FROM firmware_inventory f
              JOIN physical_servers p ON p.id = f.server_id
              WHERE upper(p.service_tag) = upper($1) AND f.removed_at IS NULL AND f.updateable
@@ -426,19 +508,17 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
             continue;
         }
         for r in rows {
-            let from: String = r.get("version");
-            let fqdd: String = r.get("fqdd");
-            if from == t.version {
-                plan.notes.push(format!("{} {fqdd} is already at {}: skipped", h.name, t.version));
+            if r.version == t.version {
+                plan.notes.push(format!("{} {} is already at {}: skipped", h.name, r.fqdd, t.version));
                 continue;
             }
             plan.firmware.push(planned(super::baselines::Behind {
-                restart: !fqdd.starts_with("iDRAC."),
-                name: r.get("name"),
-                from,
+                restart: !r.fqdd.starts_with("iDRAC."),
+                name: r.name,
+                from: r.version,
                 to: t.version.clone(),
                 package: Some(t.image.clone()),
-                fqdd,
+                fqdd: r.fqdd,
             }));
         }
     }
@@ -480,6 +560,28 @@ async fn firmware(db: &Database, t: &super::FirmwareTarget, policy: &Policy) -> 
     Ok(plan)
 }
 
+/// A VM a power job names.
+#[derive(sqlx::FromRow)]
+struct PowerVmRow {
+    id: Uuid,
+    moid: String,
+    name: String,
+    power_state: Option<String>,
+    host: Option<String>,
+    cluster_id: Option<Uuid>,
+    vcenter: String,
+}
+
+/// A server a power job names, and the ESXi host it runs.
+#[derive(sqlx::FromRow)]
+struct PowerServerRow {
+    id: Uuid,
+    service_tag: Option<String>,
+    idrac: Option<String>,
+    host: Option<String>,
+    in_maintenance_mode: Option<bool>,
+}
+
 async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result<Plan> {
     let mut plan = Plan::default();
     match t.action {
@@ -487,8 +589,8 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
             if t.vms.is_empty() {
                 return Err(Error::invalid("name the VMs (--vm)"));
             }
-            let rows = sqlx::query(
-                "SELECT v.moid, v.name, v.power_state::text AS power_state, h.name AS host, v.cluster_id, vc.site_id,
+            let rows: Vec<PowerVmRow> = sqlx::query_as(
+                "SELECT v.id, v.moid, v.name, v.power_state::text AS power_state, h.name AS host, v.cluster_id,
                         vc.name AS vcenter
                  FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
                  LEFT JOIN esxi_hosts h ON h.id = v.host_id
@@ -498,8 +600,7 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
             .fetch_all(db.pool())
             .await?;
             for wanted in &t.vms {
-                if !rows.iter().any(|r| r.get::<String, _>("moid") == *wanted || r.get::<String, _>("name") == *wanted)
-                {
+                if !rows.iter().any(|r| r.moid == *wanted || r.name == *wanted) {
                     return Err(Error::not_found(format!("no VM named {wanted} in the inventory")));
                 }
             }
@@ -508,18 +609,21 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
                 PowerAction::PowerOff => "power off (hard)",
                 _ => "suspend",
             };
-            for r in &rows {
+            plan.cluster_id = rows.first().and_then(|r| r.cluster_id);
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let (site_id, note) = target_site(db, EntityKind::VirtualMachine, &ids).await?;
+            plan.site_id = site_id;
+            plan.notes.extend(note);
+            for r in rows {
                 plan.vms.push(PlannedVm {
-                    moid: r.get("moid"),
-                    name: r.get("name"),
-                    vcenter: r.get("vcenter"),
-                    host: r.get("host"),
-                    power_state: r.get("power_state"),
+                    moid: r.moid,
+                    name: r.name,
+                    vcenter: Some(r.vcenter),
+                    host: r.host,
+                    power_state: r.power_state,
                     action: verb.into(),
                 });
             }
-            plan.cluster_id = rows.first().and_then(|r| r.get("cluster_id"));
-            plan.site_id = rows.first().and_then(|r| r.get("site_id"));
             match t.action {
                 PowerAction::Shutdown if !policy.allow_vm_shutdown => plan.refusals.push(
                     "shutting VMs down needs a policy with allow_vm_shutdown: true (the default forbids it)".into(),
@@ -550,9 +654,10 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
             if t.servers.is_empty() {
                 return Err(Error::invalid("name the servers (--server: service tag or iDRAC name)"));
             }
+            let mut ids = Vec::new();
             for s in &t.servers {
-                let row = sqlx::query(
-                    "SELECT p.service_tag, e.name AS idrac, h.name AS host, h.in_maintenance_mode
+                let row: PowerServerRow = sqlx::query_as(
+                    "SELECT p.id, p.service_tag, e.name AS idrac, h.name AS host, h.in_maintenance_mode
                      FROM physical_servers p LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
                      LEFT JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
                      LEFT JOIN esxi_hosts h ON h.id = m.esxi_host_id
@@ -562,23 +667,25 @@ async fn power(db: &Database, t: &super::PowerTarget, policy: &Policy) -> Result
                 .fetch_optional(db.pool())
                 .await?
                 .ok_or_else(|| Error::not_found(format!("no server {s} in the inventory")))?;
-                let host: Option<String> = row.get("host");
-                let in_mm: Option<bool> = row.get("in_maintenance_mode");
-                if let Some(h) = &host {
-                    if in_mm != Some(true) {
+                if let Some(h) = &row.host {
+                    if row.in_maintenance_mode != Some(true) {
                         plan.refusals.push(format!(
                             "{s} runs ESXi host {h}, which is not in maintenance mode: put it in maintenance mode first"
                         ));
                     }
                 }
+                ids.push(row.id);
                 plan.servers.push(PlannedServer {
-                    service_tag: row.get("service_tag"),
-                    idrac: row.get("idrac"),
-                    esxi_host: host,
+                    service_tag: row.service_tag,
+                    idrac: row.idrac,
+                    esxi_host: row.host,
                     action: if t.action == PowerAction::Reset { "graceful restart" } else { "power cycle (hard)" }
                         .into(),
                 });
             }
+            let (site_id, note) = target_site(db, EntityKind::PhysicalServer, &ids).await?;
+            plan.site_id = site_id;
+            plan.notes.extend(note);
             if !policy.allow_hard_poweroff {
                 plan.refusals.push("restarting or power-cycling a server needs allow_hard_poweroff: true".into());
             }

@@ -181,6 +181,10 @@ pub struct Inference {
     /// Which rule, which prefix, which name.
     #[ts(type = "Record<string, unknown>")]
     pub evidence: serde_json::Value,
+    /// The evidence in words.
+    #[sqlx(skip)]
+    #[serde(default)]
+    pub because: String,
     #[ts(type = "string")]
     pub updated_at: DateTime<Utc>,
 }
@@ -201,6 +205,20 @@ pub struct Placement {
     pub conflict: bool,
 }
 
+/// One method's opinion in a conflict: where it places the entity, how sure it is, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SiteOpinion {
+    pub site: String,
+    pub method: InferenceMethod,
+    pub confidence: f32,
+    /// Which rule, which prefix, which name, as inference recorded it.
+    #[ts(type = "Record<string, unknown>")]
+    pub evidence: serde_json::Value,
+    /// The evidence in words ("datacenter Frankfurt-DC matches ^frankfurt").
+    #[serde(default)]
+    pub because: String,
+}
+
 /// An entity whose inference methods disagree.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct SiteConflict {
@@ -210,9 +228,79 @@ pub struct SiteConflict {
     pub name: Option<String>,
     pub winner_site: String,
     pub winner_method: InferenceMethod,
-    /// [{site, method, confidence, evidence}], winner first.
-    #[ts(type = "Array<Record<string, unknown>>")]
-    pub opinions: serde_json::Value,
+    /// Every opinion, winner first: pinning to one of their sites settles the conflict.
+    #[sqlx(json)]
+    pub opinions: Vec<SiteOpinion>,
+}
+
+/// A manual placement: who put what where, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
+pub struct SitePin {
+    pub entity_type: EntityKind,
+    #[ts(type = "string")]
+    pub entity_id: Uuid,
+    /// What it is called, when it still exists.
+    pub name: Option<String>,
+    pub site: String,
+    /// Email of who pinned it.
+    pub pinned_by: Option<String>,
+    pub note: Option<String>,
+    #[ts(type = "string")]
+    pub pinned_at: DateTime<Utc>,
+    /// Whether the caller may unpin it (its author, or an admin).
+    pub can_unpin: bool,
+}
+
+/// An inference's evidence in words, for lists an operator reads.
+pub fn describe_evidence(method: InferenceMethod, evidence: &serde_json::Value) -> String {
+    let field = |k: &str| match evidence.get(k) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let said = match (method, field("rule").as_deref()) {
+        (InferenceMethod::Manual, _) => Some(match (field("set_by"), field("note")) {
+            (Some(who), Some(note)) => format!("pinned by {who}: {note}"),
+            (Some(who), None) => format!("pinned by {who}"),
+            (None, Some(note)) => format!("pinned by hand: {note}"),
+            (None, None) => "pinned by hand".to_owned(),
+        }),
+        (_, Some("name pattern")) => match (field("matched").or(field("field")), field("name"), field("pattern")) {
+            (Some(what), Some(name), Some(pattern)) => {
+                Some(format!("{} {name} matches {pattern}", what.replace('_', " ")))
+            }
+            _ => None,
+        },
+        (_, Some("vcenter site")) => field("vcenter").map(|vc| format!("its vCenter {vc} is configured at this site")),
+        (_, Some("prefix site")) => match (field("address"), field("prefix")) {
+            (Some(a), Some(p)) => Some(match field("routing_domain") {
+                Some(d) => format!("address {a} is in prefix {p} ({d})"),
+                None => format!("address {a} is in prefix {p}"),
+            }),
+            _ => None,
+        },
+        (_, Some("prefix vlan")) => match (field("address"), field("prefix"), field("vlan")) {
+            (Some(a), Some(p), Some(v)) => Some(format!("address {a} is in prefix {p} of VLAN {v}")),
+            _ => None,
+        },
+        (_, Some("port group vlan")) => match (field("network"), field("vlan")) {
+            (Some(n), Some(v)) => Some(format!("port group {n} is VLAN {v}")),
+            _ => None,
+        },
+        _ => None,
+    };
+    // Evidence of a shape this doesn't know yet: its fields as they are.
+    said.unwrap_or_else(|| match evidence.as_object() {
+        Some(o) if !o.is_empty() => o
+            .iter()
+            .filter(|(k, _)| k.as_str() != "rule_id")
+            .map(|(k, v)| {
+                format!("{}: {}", k.replace('_', " "), v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "no evidence recorded".to_owned(),
+    })
 }
 
 /// What one inference pass did, per method.
@@ -528,7 +616,7 @@ pub async fn infer(db: &Database) -> Result<Vec<InferenceCount>> {
 pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Placement> {
     let name: Option<String> =
         sqlx::query_scalar("SELECT entity_label($1, $2)").bind(kind).bind(id).fetch_one(db.pool()).await?;
-    let inferences: Vec<Inference> = sqlx::query_as(
+    let mut inferences: Vec<Inference> = sqlx::query_as(
         "SELECT i.method, s.code AS site, i.confidence, i.evidence, i.updated_at
          FROM site_inferences i JOIN sites s ON s.id = i.site_id
          WHERE i.entity_type = $1 AND i.entity_id = $2
@@ -538,6 +626,9 @@ pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Plac
     .bind(id)
     .fetch_all(db.pool())
     .await?;
+    for i in &mut inferences {
+        i.because = describe_evidence(i.method, &i.evidence);
+    }
     if name.is_none() && inferences.is_empty() {
         return Err(Error::not_found(format!("no {kind} with id {id}")));
     }
@@ -545,13 +636,33 @@ pub async fn placement(db: &Database, kind: EntityKind, id: Uuid) -> Result<Plac
     Ok(Placement { entity_type: kind, entity_id: id, name, winner: inferences.first().cloned(), inferences, conflict })
 }
 
-/// Entities whose inference methods name different sites, with every opinion.
+/// Entities whose inference methods name different sites, with every opinion and its
+/// evidence in words.
 pub async fn conflicts(db: &Database) -> Result<Vec<SiteConflict>> {
-    Ok(sqlx::query_as::<_, SiteConflict>(
+    let mut list = sqlx::query_as::<_, SiteConflict>(
         "SELECT entity_type, entity_id, entity_label(entity_type, entity_id) AS name, winner_site_code AS winner_site,
                 winner_method,
                 opinions
          FROM site_inference_conflicts ORDER BY entity_type, name, entity_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for o in list.iter_mut().flat_map(|c| c.opinions.iter_mut()) {
+        o.because = describe_evidence(o.method, &o.evidence);
+    }
+    Ok(list)
+}
+
+/// Every manual placement, newest first.
+pub async fn pins(db: &Database) -> Result<Vec<SitePin>> {
+    Ok(sqlx::query_as::<_, SitePin>(
+        "SELECT i.entity_type, i.entity_id, entity_label(i.entity_type, i.entity_id) AS name, s.code AS site,
+                coalesce(u.email, i.evidence ->> 'set_by') AS pinned_by, i.evidence ->> 'note' AS note,
+                i.updated_at AS pinned_at,
+                (i.created_by = current_app_user_id() OR is_admin_session()) IS TRUE AS can_unpin
+         FROM site_inferences i JOIN sites s ON s.id = i.site_id LEFT JOIN users u ON u.id = i.created_by
+         WHERE i.method = 'manual'
+         ORDER BY i.updated_at DESC, i.entity_type, i.entity_id",
     )
     .fetch_all(db.pool())
     .await?)

@@ -9,12 +9,12 @@ use uuid::Uuid;
 
 use super::{
     Country, EntityKind, InferenceCount, InferenceMethod, NewSite, NewSiteRule, Placement, Region, RuleMatch, Site,
-    SiteChanges, SiteConflict, SiteRule, SiteStatus,
+    SiteChanges, SiteConflict, SitePin, SiteRule, SiteStatus,
 };
 use crate::api::{NoInput, Session};
 use crate::error::{Error, Result};
 
-/// Geography, rules and conflicts in one answer: what the Sites page shows.
+/// Geography, rules, conflicts and pins in one answer: what the Sites page shows.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
 pub struct SitesPage {
     pub regions: Vec<Region>,
@@ -22,6 +22,8 @@ pub struct SitesPage {
     pub sites: Vec<Site>,
     pub rules: Vec<SiteRule>,
     pub conflicts: Vec<SiteConflict>,
+    /// Manual placements, newest first.
+    pub pins: Vec<SitePin>,
 }
 
 pub async fn sites_page(s: &Session, _: NoInput) -> Result<SitesPage> {
@@ -31,6 +33,7 @@ pub async fn sites_page(s: &Session, _: NoInput) -> Result<SitesPage> {
         sites: super::list(&s.db).await?,
         rules: super::rules(&s.db).await?,
         conflicts: super::conflicts(&s.db).await?,
+        pins: super::pins(&s.db).await?,
     })
 }
 

@@ -3,9 +3,45 @@
 //!
 //! Owns these reports' sheets and SQL. Each query reads with the caller's rights and
 //! orders its rows; it must never count an address twice that is both planned and seen.
+//!
+//! `site=` means what it means on the IPAM page: a prefix is at its own site, and one
+//! without a site at every site an address seen in it is at; an address seen in use is
+//! where site inference placed what carries it (a pin wins; `observed_at_site!`). A
+//! finding is at its prefix's site or where its address is seen.
 use super::filters::SITE;
 use super::{int, num, text, time, Chart, Filter, FilterKind, Report, Sheet};
 use crate::reports::ReportType;
+
+/// `held`: the prefixes without a site of their own holding an address seen at site $1.
+macro_rules! prefixes_at_site {
+    () => {
+        concat!(
+            "WITH at_site AS MATERIALIZED (",
+            crate::ipam::observed_at_site!("(SELECT id FROM sites WHERE code = $1)"),
+            "),
+             held AS (SELECT DISTINCT p.id FROM at_site a
+                      JOIN prefixes p ON p.routing_domain_id = a.routing_domain_id AND p.cidr >>= a.address
+                      WHERE p.site_id IS NULL)"
+        )
+    };
+}
+
+/// `found`: the findings at site $4: of a prefix whose own site it is, or of an address
+/// seen there.
+macro_rules! findings_at_site {
+    () => {
+        concat!(
+            "WITH at_site AS MATERIALIZED (",
+            crate::ipam::observed_at_site!("(SELECT id FROM sites WHERE code = $4)"),
+            "),
+             found AS (SELECT f.id FROM ipam_findings f JOIN prefixes p ON p.id = f.prefix_id
+                       JOIN sites s ON s.id = p.site_id WHERE s.code = $4
+                       UNION
+                       SELECT f.id FROM at_site a
+                       JOIN ipam_findings f ON f.routing_domain_id = a.routing_domain_id AND f.address = a.address)"
+        )
+    };
+}
 
 pub static IPAM_UTILIZATION: Report = Report {
     report_type: ReportType::IpamUtilization,
@@ -36,7 +72,9 @@ pub static IPAM_UTILIZATION: Report = Report {
             num("Utilization %"),
             num("Threshold %"),
         ],
-        sql: r#"
+        sql: concat!(
+            prefixes_at_site!(),
+            r#"
         SELECT rd.name, p.cidr::text, s.code, p.vlan_id::int8, p.status::text, p.description,
                z.size, pl.n, ob.n, u.n, round((100 * u.n / z.size)::numeric, 2)::float8,
                round((p.utilization_threshold * 100)::numeric, 2)::float8
@@ -55,15 +93,18 @@ pub static IPAM_UTILIZATION: Report = Report {
                                 SELECT o.address FROM ip_observations o
                                 WHERE o.routing_domain_id = p.routing_domain_id AND o.address <<= p.cidr AND o.gone_at IS NULL
                             ) x) u
-        WHERE ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR rd.name = $2)
-          AND ($3::text IS NULL OR p.status::text = $3)
+        WHERE ($1::text IS NULL OR s.code = $1 OR p.id IN (SELECT id FROM held))
+          AND ($2::text IS NULL OR rd.name = $2) AND ($3::text IS NULL OR p.status::text = $3)
         ORDER BY rd.name, p.cidr, p.id
-        "#,
+        "#
+        ),
         needs_select_on: None,
     }],
     chart: Some(Chart {
         title: "Most utilized prefixes (%)",
-        sql: r#"
+        sql: concat!(
+            prefixes_at_site!(),
+            r#"
         SELECT p.cidr::text || ' (' || rd.name || ')', round((100 * u.n / power(2::float8,
                    CASE family(p.cidr) WHEN 4 THEN 32 ELSE 128 END - masklen(p.cidr)))::numeric, 2)::float8
         FROM prefixes p
@@ -76,10 +117,11 @@ pub static IPAM_UTILIZATION: Report = Report {
                                 SELECT o.address FROM ip_observations o
                                 WHERE o.routing_domain_id = p.routing_domain_id AND o.address <<= p.cidr AND o.gone_at IS NULL
                             ) x) u
-        WHERE ($1::text IS NULL OR s.code = $1) AND ($2::text IS NULL OR rd.name = $2)
-          AND ($3::text IS NULL OR p.status::text = $3)
+        WHERE ($1::text IS NULL OR s.code = $1 OR p.id IN (SELECT id FROM held))
+          AND ($2::text IS NULL OR rd.name = $2) AND ($3::text IS NULL OR p.status::text = $3)
         ORDER BY 2 DESC, 1 LIMIT 20
-        "#,
+        "#
+        ),
     }),
 };
 
@@ -108,6 +150,11 @@ pub static IPAM_FINDINGS: Report = Report {
             kind: FilterKind::Choice(&["open", "resolved", "all"]),
             help: "open (default), resolved or all",
         },
+        Filter {
+            key: "site",
+            kind: FilterKind::Text,
+            help: "site code (US-EAST-01): findings of its prefixes, and of addresses seen where inference placed them",
+        },
     ],
     sheets: &[Sheet {
         name: "Findings",
@@ -125,7 +172,9 @@ pub static IPAM_FINDINGS: Report = Report {
             time("Acknowledged at"),
             text("Acknowledged by", 22.0),
         ],
-        sql: r#"
+        sql: concat!(
+            findings_at_site!(),
+            r#"
         SELECT f.type::text, f.severity::text, f.subject_key, host(f.address), p.cidr::text, f.message,
                f.first_seen_at, f.last_seen_at, f.resolved_at, f.reopened_count::int8, f.acknowledged_at, u.email
         FROM ipam_findings f
@@ -134,19 +183,25 @@ pub static IPAM_FINDINGS: Report = Report {
         WHERE ($1::text IS NULL OR f.severity::text = $1) AND ($2::text IS NULL OR f.type::text = $2)
           AND (CASE coalesce($3::text, 'open') WHEN 'open' THEN f.resolved_at IS NULL
                                                WHEN 'resolved' THEN f.resolved_at IS NOT NULL ELSE true END)
+          AND ($4::text IS NULL OR f.id IN (SELECT id FROM found))
         ORDER BY f.severity DESC, f.type, f.subject_key, f.id
-        "#,
+        "#
+        ),
         needs_select_on: None,
     }],
     chart: Some(Chart {
         title: "Findings by type",
-        sql: r#"
+        sql: concat!(
+            findings_at_site!(),
+            r#"
         SELECT f.type::text, count(*)::float8
         FROM ipam_findings f
         WHERE ($1::text IS NULL OR f.severity::text = $1) AND ($2::text IS NULL OR f.type::text = $2)
           AND (CASE coalesce($3::text, 'open') WHEN 'open' THEN f.resolved_at IS NULL
                                                WHEN 'resolved' THEN f.resolved_at IS NOT NULL ELSE true END)
+          AND ($4::text IS NULL OR f.id IN (SELECT id FROM found))
         GROUP BY 1 ORDER BY 2 DESC, 1
-        "#,
+        "#
+        ),
     }),
 };
