@@ -1,5 +1,6 @@
-//! The operations the UI can call: one registry for the desktop (Tauri IPC), the HTTP API
-//! and the generated TypeScript, so the three can't drift apart.
+//! The operations EIO's adapters call: one registry for the desktop (Tauri IPC), the HTTP
+//! API (`eio serve`), the command line (`eio …`, through [`call`] and the typed [`op`]
+//! markers) and the generated TypeScript, so they can't drift apart.
 //!
 //! Each operation has a name, an HTTP method and path, a typed input and output, and a
 //! handler in the service layer. [`dispatch`] runs one by name on a [`Session`];
@@ -174,9 +175,13 @@ pub async fn call<O: Operation>(session: &Session, input: O::Input) -> Result<O:
     O::run(session, input).await
 }
 
+// Grouped by domain; the generated client and the OpenAPI document list operations in this order.
 operations! {
+    // ----- Status ------------------------------------------------------------------------
     /// The status page: connection, schema version, row counts, pending approvals, kill switch.
     status: Get "/api/status" [Viewer], NoInput => StatusPage = crate::status::status_page;
+
+    // ----- Identity: who I am, users, service identities, worker keys --------------------
     /// Who this session is and what it may do (a hint for hiding actions; the database decides).
     me: Get "/api/me" [Viewer], NoInput => Me = crate::identity::ops::me;
     /// Every user (admins manage them).
@@ -185,6 +190,14 @@ operations! {
     user_add: Post "/api/users" [Admin], UserAddInput => User = crate::identity::ops::user_add;
     /// Refuse a user's logins and end their sessions (admins).
     user_disable: Post "/api/users/disable" [Admin], EmailInput => User = crate::identity::ops::user_disable;
+    /// Let a disabled user sign in again (admins).
+    user_enable: Post "/api/users/enable" [Admin], EmailInput => User = crate::identity::ops::user_enable;
+    /// Change a user's role (admins).
+    user_set_role: Post "/api/users/role" [Admin], crate::identity::ops::UserRoleInput => User = crate::identity::ops::user_set_role;
+    /// Replace a user's capabilities (admins).
+    user_set_capabilities: Post "/api/users/capabilities" [Admin], crate::identity::ops::UserCapabilitiesInput => User = crate::identity::ops::user_set_capabilities;
+    /// Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored).
+    user_set_password: Post "/api/users/password" [Admin], crate::identity::ops::UserPasswordInput => crate::identity::ops::Done = crate::identity::ops::user_set_password;
     /// Every service identity, without its credentials.
     service_identities: Get "/api/service-identities" [Viewer], NoInput => Vec<ServiceIdentity> = crate::identity::ops::service_identities;
     /// Seal and store credentials for a new service identity (admins).
@@ -201,136 +214,14 @@ operations! {
     worker_key_trust: Post "/api/worker-keys" [Admin], crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_trust;
     /// Stop sealing credentials for a worker key (admins).
     worker_key_revoke: Post "/api/worker-keys/revoke" [Admin], crate::identity::ops::WorkerKeyInput => crate::identity::ops::Done = crate::identity::ops::worker_key_revoke;
-    /// Replace a user's capabilities (admins).
-    user_set_capabilities: Post "/api/users/capabilities" [Admin], crate::identity::ops::UserCapabilitiesInput => User = crate::identity::ops::user_set_capabilities;
-    /// Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored).
-    user_set_password: Post "/api/users/password" [Admin], crate::identity::ops::UserPasswordInput => crate::identity::ops::Done = crate::identity::ops::user_set_password;
-    /// Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync.
-    sources: Get "/api/sources" [Viewer], NoInput => Vec<crate::sources::Source> = crate::sources::ops::sources;
-    /// Add a source, reusing a service identity or creating one with it (admins).
-    source_add: Post "/api/sources" [Admin], crate::sources::ops::SourceAddInput => crate::sources::Source = crate::sources::ops::source_add;
-    /// Change a source: address, identity, site, driver, trust (re-pin), enabled (admins).
-    source_update: Post "/api/sources/update" [Admin], crate::sources::ops::SourceUpdateInput => crate::sources::Source = crate::sources::ops::source_update;
-    /// Remove a source and its cached inventory, or (dry_run) say what would go (admins).
-    source_remove: Post "/api/sources/remove" [Admin], crate::sources::ops::SourceRemoveInput => crate::sources::SourceRemoval = crate::sources::ops::source_remove;
-    /// Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins).
-    source_probe: Post "/api/sources/probe" [Admin], crate::sources::ops::SourceProbeInput => crate::sources::ops::SourceProbe = crate::sources::ops::source_probe;
-    /// Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins).
-    source_import_idracs: Post "/api/sources/import" [Admin], crate::sources::ops::IdracImportInput => crate::sources::import::ImportResult = crate::sources::ops::source_import_idracs;
-    /// The frame around every page: who is signed in, approvals waiting, the kill switch.
-    shell_page: Get "/api/pages/shell" [Viewer], NoInput => crate::pages::shell::ShellModel = crate::pages::ops::shell_page;
-    /// The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch.
-    dashboard_page: Get "/api/pages/dashboard" [Viewer], NoInput => crate::pages::dashboard::DashboardPage = crate::pages::ops::dashboard_page;
-    /// A window of VMs or hosts, searched and filtered, with the filters' facets.
-    inventory_page: Get "/api/pages/inventory" [Viewer], crate::pages::inventory::InventoryQuery => crate::pages::inventory::InventoryPage = crate::pages::ops::inventory_page;
-    /// One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping.
-    vm_detail: Get "/api/vms/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
-    /// One ESXi host: hardware, mapping candidates with evidence, its VMs.
-    host_detail: Get "/api/hosts/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
-    /// VMs with the seed's fields, optionally narrowed by a fuzzy search.
-    vms: Get "/api/vms" [Viewer], crate::inventory::ops::VmListInput => Vec<crate::inventory::VmRow> = crate::inventory::ops::vms;
-    /// ESXi hosts: hardware, state, management IPs, VM count, mapped server.
-    hosts: Get "/api/hosts" [Viewer], NoInput => Vec<crate::inventory::HostRow> = crate::inventory::ops::hosts;
-    /// Physical servers: service tag, model, generation, power, health, firmware, mapping.
-    servers: Get "/api/servers" [Viewer], NoInput => Vec<crate::inventory::ServerRow> = crate::inventory::ops::servers;
-    /// A server's firmware, component by component, with its baseline verdict.
-    server_firmware: Get "/api/servers/firmware" [Viewer], crate::inventory::ops::ServerNameInput => Vec<crate::inventory::FirmwareRow> = crate::inventory::ops::server_firmware;
-    /// Server-to-host mappings with method, confidence and status.
-    mappings: Get "/api/mappings" [Viewer], NoInput => Vec<crate::inventory::MappingRow> = crate::inventory::ops::mappings;
-    /// Recompute the automatic server-to-host mappings now (operators).
-    mappings_refresh: Post "/api/mappings/refresh" [Operator], NoInput => crate::inventory::ops::MappingRefresh = crate::inventory::ops::mappings_refresh;
-    /// The Dell servers page model: servers, generations, compliance, mappings to settle.
-    servers_page: Get "/api/pages/servers" [Viewer], NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
-    /// One server: firmware per component against the baseline, mapping candidates with evidence.
-    server_detail: Get "/api/servers/detail" [Viewer], crate::pages::servers::ServerInput => crate::pages::servers::ServerDetail = crate::pages::ops::server_detail;
-    /// Map a server to an ESXi host by hand (operators); it wins over every automatic mapping.
-    mapping_set: Post "/api/mappings/manual" [Operator], crate::pages::servers::ManualMappingInput => crate::pages::servers::ServerDetail = crate::pages::ops::mapping_set;
-    /// The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices.
-    jobs_page: Get "/api/pages/jobs" [Viewer], crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
-    /// Jobs, newest first, optionally in one state.
-    jobs: Get "/api/jobs" [Viewer], crate::pages::jobs::JobsQuery => Vec<crate::jobs::JobSummary> = crate::pages::ops::jobs_list;
-    /// The global kill switch: engaged or not, by whom and why.
-    kill_switch: Get "/api/kill-switch" [Viewer], NoInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch;
-    /// One job: spec, policy, plan, why it paused, steps and events.
-    job_detail: Get "/api/jobs/detail" [Viewer], crate::pages::jobs::JobIdInput => crate::jobs::JobDetail = crate::pages::ops::job_detail;
-    /// Plan a job and submit it (with dry_run: only plan it).
-    job_submit: Post "/api/jobs" [Operator], crate::jobs::SubmitRequest => crate::jobs::Submitted = crate::pages::ops::job_submit;
-    /// Approve someone else's job (approvers; never your own).
-    job_approve: Post "/api/jobs/approve" [Approver], crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_approve;
-    /// Deny someone else's job.
-    job_deny: Post "/api/jobs/deny" [Approver], crate::pages::jobs::JobCommentInput => crate::jobs::JobSummary = crate::pages::ops::job_deny;
-    /// Cancel a job (a running one stops at its next safe point).
-    job_cancel: Post "/api/jobs/cancel" [Operator], crate::pages::jobs::JobCancelInput => crate::jobs::JobSummary = crate::pages::ops::job_cancel;
-    /// Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it.
-    job_decide: Post "/api/jobs/decide" [Operator], crate::pages::jobs::JobDecideInput => crate::jobs::JobSummary = crate::pages::ops::job_decide;
-    /// Engage (operators) or release (admins) the global kill switch.
-    kill_switch_set: Post "/api/kill-switch" [Operator], crate::pages::jobs::KillSwitchInput => crate::jobs::KillSwitch = crate::pages::ops::kill_switch_set;
-    /// Named job policies, `default` first.
-    job_policies: Get "/api/job-policies" [Viewer], NoInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policies;
-    /// Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs.
-    job_policy_save: Post "/api/job-policies" [Admin], crate::jobs::policies::PolicyInput => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_save;
-    /// Change some fields of a named policy (the others stay); a new one starts from the safe defaults.
-    job_policy_change: Post "/api/job-policies/change" [Admin], crate::jobs::policies::PolicyChange => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_change;
-    /// Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with.
-    job_policy_remove: Post "/api/job-policies/remove" [Admin], crate::jobs::policies::PolicyNameInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policy_remove;
-    /// How many disruptive jobs may run at once per cluster and per site.
-    concurrency_limits: Get "/api/concurrency-limits" [Viewer], NoInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limits;
-    /// Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it.
-    concurrency_limit_set: Post "/api/concurrency-limits" [Admin], crate::jobs::policies::LimitInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limit_set;
-    /// Firmware baselines: those defined in EIO (with their components) and OpenManage Enterprise's.
-    firmware_baselines: Get "/api/firmware-baselines" [Viewer], NoInput => Vec<crate::jobs::baselines::Baseline> = crate::jobs::baselines::firmware_baselines;
-    /// Define a firmware baseline in EIO, or replace the one of that name (admins; audited): per component the version and its package.
-    firmware_baseline_define: Post "/api/firmware-baselines" [Admin], crate::jobs::baselines::BaselineInput => crate::jobs::baselines::Baseline = crate::jobs::baselines::firmware_baseline_define;
-    /// Remove a firmware baseline defined in EIO (admins). Jobs keep the plan they were approved with.
-    firmware_baseline_remove: Post "/api/firmware-baselines/remove" [Admin], crate::jobs::baselines::BaselineNameInput => Vec<crate::jobs::baselines::Baseline> = crate::jobs::baselines::firmware_baseline_remove;
-    /// The settings page model: connection, sources, service identities, users, sites, workers.
-    settings_page: Get "/api/pages/settings" [Viewer], NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
-    /// Change a user's role (admins).
-    user_set_role: Post "/api/users/role" [Admin], crate::identity::ops::UserRoleInput => User = crate::identity::ops::user_set_role;
-    /// Let a disabled user sign in again (admins).
-    user_enable: Post "/api/users/enable" [Admin], EmailInput => User = crate::identity::ops::user_enable;
-    /// The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings.
-    ipam_page: Get "/api/pages/ipam" [Viewer], crate::ipam::ops::IpamPageQuery => crate::ipam::ops::IpamPage = crate::ipam::ops::ipam_page;
-    /// One prefix: ancestors, children, planned and observed addresses, free space, findings.
-    ipam_prefix: Get "/api/ipam/prefix" [Viewer], crate::ipam::ops::PrefixInput => crate::ipam::prefixes::PrefixPage = crate::ipam::ops::ipam_prefix;
-    /// The free blocks of a prefix as CIDRs (only those holding a /length, when given).
-    ipam_available: Get "/api/ipam/available" [Viewer], crate::ipam::ops::AvailableInput => crate::ipam::space::AvailableRanges = crate::ipam::ops::ipam_available;
-    /// Plan the next free address of a prefix, or create its next free /length (operators; race-free).
-    ipam_allocate: Post "/api/ipam/allocate" [Operator], crate::ipam::ops::AllocateInput => crate::ipam::ops::Allocation = crate::ipam::ops::ipam_allocate;
-    /// Add a prefix to a routing domain (operators).
-    ipam_prefix_add: Post "/api/ipam/prefixes" [Operator], crate::ipam::ops::PrefixAddInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_add;
-    /// Routing domains (VRFs) with how many prefixes each holds.
-    ipam_domains: Get "/api/ipam/domains" [Viewer], NoInput => Vec<crate::ipam::prefixes::RoutingDomain> = crate::ipam::ops::ipam_domains;
-    /// Add a routing domain (admins).
-    ipam_domain_add: Post "/api/ipam/domains" [Admin], crate::ipam::ops::DomainAddInput => crate::ipam::prefixes::RoutingDomain = crate::ipam::ops::ipam_domain_add;
-    /// Change a prefix's status, site, VLAN, description or threshold (operators).
-    ipam_prefix_update: Post "/api/ipam/prefixes/update" [Operator], crate::ipam::ops::PrefixUpdateInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_update;
-    /// Remove a prefix; its children and addresses move to the prefix above it (operators).
-    ipam_prefix_remove: Post "/api/ipam/prefixes/remove" [Operator], crate::ipam::ops::PrefixInput => crate::ipam::ops::Removed = crate::ipam::ops::ipam_prefix_remove;
-    /// Who uses this IP: the prefixes holding it, its plans, and every report of it over time.
-    ipam_lookup: Get "/api/ipam/lookup" [Viewer], crate::ipam::ops::AddressInput => crate::ipam::space::AddressInfo = crate::ipam::ops::ipam_lookup;
-    /// Plan a chosen address (operators).
-    ipam_assign: Post "/api/ipam/assignments" [Operator], crate::ipam::ops::AssignInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assign;
-    /// Change a planned address's host name, MAC, description or status (operators).
-    ipam_assignment_update: Post "/api/ipam/assignments/update" [Operator], crate::ipam::ops::AssignmentUpdateInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assignment_update;
-    /// Release a planned or reserved address (operators).
-    ipam_release: Post "/api/ipam/assignments/release" [Operator], crate::ipam::ops::AddressInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_release;
-    /// Prefixes with parent and utilization, optionally of one domain or inside one block.
-    ipam_prefixes: Get "/api/ipam/prefixes" [Viewer], crate::ipam::ops::PrefixListInput => Vec<crate::ipam::prefixes::Prefix> = crate::ipam::ops::ipam_prefixes;
-    /// IPAM findings, open ones unless asked for all.
-    findings: Get "/api/ipam/findings" [Viewer], crate::ipam::ops::FindingsInput => Vec<crate::ipam::findings::Finding> = crate::ipam::ops::findings_list;
-    /// Acknowledge a finding as yourself, with a note saying why (operators).
-    finding_acknowledge: Post "/api/ipam/findings/acknowledge" [Operator], crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
-    /// Run the findings engine now (operators; it also runs after every sync).
-    findings_run: Post "/api/ipam/findings/run" [Operator], NoInput => crate::ipam::findings::FindingRun = crate::ipam::ops::findings_run;
-    /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked.
-    search: Get "/api/search" [Viewer], crate::ipam::ops::SearchInput => crate::search::SearchResults = crate::ipam::ops::search;
+
+    // ----- Sites: regions, countries, sites, inference rules, placements -----------------
+    /// Regions, countries, sites, inference rules and conflicts: the Sites page.
+    sites_page: Get "/api/pages/sites" [Viewer], NoInput => crate::sites::ops::SitesPage = crate::sites::ops::sites_page;
     /// Every site, by region and country.
     sites: Get "/api/sites" [Viewer], NoInput => Vec<crate::sites::Site> = crate::sites::ops::sites;
     /// Add a site to a country (admins).
     site_add: Post "/api/sites" [Admin], crate::sites::NewSite => crate::sites::Site = crate::sites::ops::site_add;
-    /// Regions, countries, sites, inference rules and conflicts: the Sites page.
-    sites_page: Get "/api/pages/sites" [Viewer], NoInput => crate::sites::ops::SitesPage = crate::sites::ops::sites_page;
     /// Change a site's name, time zone or status (admins).
     site_update: Post "/api/sites/update" [Admin], crate::sites::ops::SiteUpdateInput => crate::sites::Site = crate::sites::ops::site_update;
     /// Remove a site; its prefixes and sources stay, without a site (admins).
@@ -361,10 +252,126 @@ operations! {
     site_pin: Post "/api/sites/pin" [Operator], crate::sites::ops::PinInput => crate::sites::Placement = crate::sites::ops::site_pin;
     /// Remove a manual placement; inference decides again (operators).
     site_unpin: Post "/api/sites/unpin" [Operator], crate::sites::ops::EntityInput => crate::sites::Placement = crate::sites::ops::site_unpin;
+
+    // ----- Inventory: sources ------------------------------------------------------------
+    /// Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync.
+    sources: Get "/api/sources" [Viewer], NoInput => Vec<crate::sources::Source> = crate::sources::ops::sources;
+    /// Add a source, reusing a service identity or creating one with it (admins).
+    source_add: Post "/api/sources" [Admin], crate::sources::ops::SourceAddInput => crate::sources::Source = crate::sources::ops::source_add;
+    /// Change a source: address, identity, site, driver, trust (re-pin), enabled (admins).
+    source_update: Post "/api/sources/update" [Admin], crate::sources::ops::SourceUpdateInput => crate::sources::Source = crate::sources::ops::source_update;
+    /// Remove a source and its cached inventory, or (dry_run) say what would go (admins).
+    source_remove: Post "/api/sources/remove" [Admin], crate::sources::ops::SourceRemoveInput => crate::sources::SourceRemoval = crate::sources::ops::source_remove;
+    /// Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins).
+    source_probe: Post "/api/sources/probe" [Admin], crate::sources::ops::SourceProbeInput => crate::sources::ops::SourceProbe = crate::sources::ops::source_probe;
+    /// Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins).
+    source_import_idracs: Post "/api/sources/import" [Admin], crate::sources::ops::IdracImportInput => crate::sources::import::ImportResult = crate::sources::ops::source_import_idracs;
+
+    // ----- Inventory: VMs, hosts, servers and their firmware -----------------------------
+    /// VMs with the seed's fields, optionally narrowed by a fuzzy search.
+    vms: Get "/api/vms" [Viewer], crate::inventory::ops::VmListInput => Vec<crate::inventory::VmRow> = crate::inventory::ops::vms;
+    /// ESXi hosts: hardware, state, management IPs, VM count, mapped server.
+    hosts: Get "/api/hosts" [Viewer], NoInput => Vec<crate::inventory::HostRow> = crate::inventory::ops::hosts;
+    /// Physical servers: service tag, model, generation, power, health, firmware, mapping.
+    servers: Get "/api/servers" [Viewer], NoInput => Vec<crate::inventory::ServerRow> = crate::inventory::ops::servers;
+    /// A server's firmware, component by component, with its baseline verdict.
+    server_firmware: Get "/api/servers/firmware" [Viewer], crate::inventory::ops::ServerNameInput => Vec<crate::inventory::FirmwareRow> = crate::inventory::ops::server_firmware;
+
+    // ----- Inventory: server-to-host mappings --------------------------------------------
+    /// Server-to-host mappings with method, confidence and status.
+    mappings: Get "/api/mappings" [Viewer], NoInput => Vec<crate::inventory::MappingRow> = crate::inventory::ops::mappings;
+    /// Recompute the automatic server-to-host mappings now (operators).
+    mappings_refresh: Post "/api/mappings/refresh" [Operator], NoInput => crate::inventory::ops::MappingRefresh = crate::inventory::ops::mappings_refresh;
+    /// Map a server to an ESXi host by hand (operators); it wins over every automatic mapping.
+    mapping_set: Post "/api/mappings/manual" [Operator], crate::inventory::ops::ManualMappingInput => crate::pages::servers::ServerDetail = crate::inventory::ops::mapping_set;
+
+    // ----- IPAM: the page, routing domains, prefixes, addresses, findings ----------------
+    /// The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings.
+    ipam_page: Get "/api/pages/ipam" [Viewer], crate::ipam::ops::IpamPageQuery => crate::ipam::ops::IpamPage = crate::ipam::ops::ipam_page;
+    /// Routing domains (VRFs) with how many prefixes each holds.
+    ipam_domains: Get "/api/ipam/domains" [Viewer], NoInput => Vec<crate::ipam::prefixes::RoutingDomain> = crate::ipam::ops::ipam_domains;
+    /// Add a routing domain (admins).
+    ipam_domain_add: Post "/api/ipam/domains" [Admin], crate::ipam::ops::DomainAddInput => crate::ipam::prefixes::RoutingDomain = crate::ipam::ops::ipam_domain_add;
+    /// Prefixes with parent and utilization, optionally of one domain or inside one block.
+    ipam_prefixes: Get "/api/ipam/prefixes" [Viewer], crate::ipam::ops::PrefixListInput => Vec<crate::ipam::prefixes::Prefix> = crate::ipam::ops::ipam_prefixes;
+    /// One prefix: ancestors, children, planned and observed addresses, free space, findings.
+    ipam_prefix: Get "/api/ipam/prefix" [Viewer], crate::ipam::ops::PrefixInput => crate::ipam::prefixes::PrefixPage = crate::ipam::ops::ipam_prefix;
+    /// Add a prefix to a routing domain (operators).
+    ipam_prefix_add: Post "/api/ipam/prefixes" [Operator], crate::ipam::ops::PrefixAddInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_add;
+    /// Change a prefix's status, site, VLAN, description or threshold (operators).
+    ipam_prefix_update: Post "/api/ipam/prefixes/update" [Operator], crate::ipam::ops::PrefixUpdateInput => crate::ipam::prefixes::Prefix = crate::ipam::ops::ipam_prefix_update;
+    /// Remove a prefix; its children and addresses move to the prefix above it (operators).
+    ipam_prefix_remove: Post "/api/ipam/prefixes/remove" [Operator], crate::ipam::ops::PrefixInput => crate::ipam::ops::Removed = crate::ipam::ops::ipam_prefix_remove;
+    /// The free blocks of a prefix as CIDRs (only those holding a /length, when given).
+    ipam_available: Get "/api/ipam/available" [Viewer], crate::ipam::ops::AvailableInput => crate::ipam::space::AvailableRanges = crate::ipam::ops::ipam_available;
+    /// Plan the next free address of a prefix, or create its next free /length (operators; race-free).
+    ipam_allocate: Post "/api/ipam/allocate" [Operator], crate::ipam::ops::AllocateInput => crate::ipam::ops::Allocation = crate::ipam::ops::ipam_allocate;
+    /// Who uses this IP: the prefixes holding it, its plans, and every report of it over time.
+    ipam_lookup: Get "/api/ipam/lookup" [Viewer], crate::ipam::ops::AddressInput => crate::ipam::space::AddressInfo = crate::ipam::ops::ipam_lookup;
+    /// Plan a chosen address (operators).
+    ipam_assign: Post "/api/ipam/assignments" [Operator], crate::ipam::ops::AssignInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assign;
+    /// Change a planned address's host name, MAC, description or status (operators).
+    ipam_assignment_update: Post "/api/ipam/assignments/update" [Operator], crate::ipam::ops::AssignmentUpdateInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_assignment_update;
+    /// Release a planned or reserved address (operators).
+    ipam_release: Post "/api/ipam/assignments/release" [Operator], crate::ipam::ops::AddressInput => crate::ipam::space::Assignment = crate::ipam::ops::ipam_release;
+    /// IPAM findings, open ones unless asked for all.
+    findings: Get "/api/ipam/findings" [Viewer], crate::ipam::ops::FindingsInput => Vec<crate::ipam::findings::Finding> = crate::ipam::ops::findings_list;
+    /// Acknowledge a finding as yourself, with a note saying why (operators).
+    finding_acknowledge: Post "/api/ipam/findings/acknowledge" [Operator], crate::ipam::ops::AcknowledgeInput => crate::ipam::findings::Finding = crate::ipam::ops::finding_acknowledge;
+    /// Run the findings engine now (operators; it also runs after every sync).
+    findings_run: Post "/api/ipam/findings/run" [Operator], NoInput => crate::ipam::findings::FindingRun = crate::ipam::ops::findings_run;
+
+    // ----- Search ------------------------------------------------------------------------
+    /// Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked.
+    search: Get "/api/search" [Viewer], crate::search::ops::SearchInput => crate::search::SearchResults = crate::search::ops::search;
+
+    // ----- Jobs: jobs, approvals, pauses, the kill switch --------------------------------
+    /// Jobs, newest first, optionally in one state.
+    jobs: Get "/api/jobs" [Viewer], crate::pages::jobs::JobsQuery => Vec<crate::jobs::JobSummary> = crate::jobs::ops::jobs_list;
+    /// One job: spec, policy, plan, why it paused, steps and events.
+    job_detail: Get "/api/jobs/detail" [Viewer], crate::jobs::ops::JobIdInput => crate::jobs::JobDetail = crate::jobs::ops::job_detail;
+    /// Plan a job and submit it (with dry_run: only plan it).
+    job_submit: Post "/api/jobs" [Operator], crate::jobs::SubmitRequest => crate::jobs::Submitted = crate::jobs::ops::job_submit;
+    /// Approve someone else's job (approvers; never your own).
+    job_approve: Post "/api/jobs/approve" [Approver], crate::jobs::ops::JobCommentInput => crate::jobs::JobSummary = crate::jobs::ops::job_approve;
+    /// Deny someone else's job.
+    job_deny: Post "/api/jobs/deny" [Approver], crate::jobs::ops::JobCommentInput => crate::jobs::JobSummary = crate::jobs::ops::job_deny;
+    /// Cancel a job (a running one stops at its next safe point).
+    job_cancel: Post "/api/jobs/cancel" [Operator], crate::jobs::ops::JobCancelInput => crate::jobs::JobSummary = crate::jobs::ops::job_cancel;
+    /// Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it.
+    job_decide: Post "/api/jobs/decide" [Operator], crate::jobs::ops::JobDecideInput => crate::jobs::JobSummary = crate::jobs::ops::job_decide;
+    /// The global kill switch: engaged or not, by whom and why.
+    kill_switch: Get "/api/kill-switch" [Viewer], NoInput => crate::jobs::KillSwitch = crate::jobs::ops::kill_switch;
+    /// Engage (operators) or release (admins) the global kill switch.
+    kill_switch_set: Post "/api/kill-switch" [Operator], crate::jobs::ops::KillSwitchInput => crate::jobs::KillSwitch = crate::jobs::ops::kill_switch_set;
+
+    // ----- Jobs: policies, concurrency limits, firmware baselines ------------------------
+    /// Named job policies, `default` first.
+    job_policies: Get "/api/job-policies" [Viewer], NoInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policies;
+    /// Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs.
+    job_policy_save: Post "/api/job-policies" [Admin], crate::jobs::policies::PolicyInput => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_save;
+    /// Change some fields of a named policy (the others stay); a new one starts from the safe defaults.
+    job_policy_change: Post "/api/job-policies/change" [Admin], crate::jobs::policies::PolicyChange => crate::pages::jobs::PolicyChoice = crate::jobs::policies::job_policy_change;
+    /// Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with.
+    job_policy_remove: Post "/api/job-policies/remove" [Admin], crate::jobs::policies::PolicyNameInput => Vec<crate::pages::jobs::PolicyChoice> = crate::jobs::policies::job_policy_remove;
+    /// How many disruptive jobs may run at once per cluster and per site.
+    concurrency_limits: Get "/api/concurrency-limits" [Viewer], NoInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limits;
+    /// Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it.
+    concurrency_limit_set: Post "/api/concurrency-limits" [Admin], crate::jobs::policies::LimitInput => Vec<crate::jobs::policies::ConcurrencyLimit> = crate::jobs::policies::concurrency_limit_set;
+    /// Firmware baselines: those defined in EIO (with their components) and OpenManage Enterprise's.
+    firmware_baselines: Get "/api/firmware-baselines" [Viewer], NoInput => Vec<crate::jobs::baselines::Baseline> = crate::jobs::baselines::firmware_baselines;
+    /// Define a firmware baseline in EIO, or replace the one of that name (admins; audited): per component the version and its package.
+    firmware_baseline_define: Post "/api/firmware-baselines" [Admin], crate::jobs::baselines::BaselineInput => crate::jobs::baselines::Baseline = crate::jobs::baselines::firmware_baseline_define;
+    /// Remove a firmware baseline defined in EIO (admins). Jobs keep the plan they were approved with.
+    firmware_baseline_remove: Post "/api/firmware-baselines/remove" [Admin], crate::jobs::baselines::BaselineNameInput => Vec<crate::jobs::baselines::Baseline> = crate::jobs::baselines::firmware_baseline_remove;
+
+    // ----- Reports: the page, running, definitions, history, output folders --------------
     /// The Reports page: report types and their filters, definitions, schedules, history.
     reports_page: Get "/api/pages/reports" [Viewer], NoInput => crate::reports::ops::ReportsPage = crate::reports::ops::reports_page;
     /// Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators).
     report_run: Post "/api/reports/run" [Operator], crate::reports::ops::ReportRunInput => Vec<crate::reports::ReportExecution> = crate::reports::ops::report_run;
+    /// Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators).
+    report_define: Post "/api/reports/definitions" [Operator], crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
     /// Report definitions with their schedules and folders.
     report_definitions: Get "/api/reports/definitions" [Viewer], NoInput => Vec<crate::reports::ReportDefinition> = crate::reports::ops::report_definitions;
     /// Report executions, newest first, optionally of one definition.
@@ -375,8 +382,26 @@ operations! {
     report_folder_add: Post "/api/reports/folders" [Admin], crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_add;
     /// Take a folder off the list (admins).
     report_folder_remove: Post "/api/reports/folders/remove" [Admin], crate::reports::ops::ReportFolderInput => Vec<crate::reports::OutputFolder> = crate::reports::ops::report_folder_remove;
-    /// Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators).
-    report_define: Post "/api/reports/definitions" [Operator], crate::reports::NewDefinition => crate::reports::ReportDefinition = crate::reports::ops::report_define;
+
+    // ----- Pages: the models of the other pages and their drawers ------------------------
+    /// The frame around every page: who is signed in, approvals waiting, the kill switch.
+    shell_page: Get "/api/pages/shell" [Viewer], NoInput => crate::pages::shell::ShellModel = crate::pages::ops::shell_page;
+    /// The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch.
+    dashboard_page: Get "/api/pages/dashboard" [Viewer], NoInput => crate::pages::dashboard::DashboardPage = crate::pages::ops::dashboard_page;
+    /// A window of VMs or hosts, searched and filtered, with the filters' facets.
+    inventory_page: Get "/api/pages/inventory" [Viewer], crate::pages::inventory::InventoryQuery => crate::pages::inventory::InventoryPage = crate::pages::ops::inventory_page;
+    /// One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping.
+    vm_detail: Get "/api/vms/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
+    /// One ESXi host: hardware, mapping candidates with evidence, its VMs.
+    host_detail: Get "/api/hosts/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
+    /// The Dell servers page model: servers, generations, compliance, mappings to settle.
+    servers_page: Get "/api/pages/servers" [Viewer], NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
+    /// One server: firmware per component against the baseline, mapping candidates with evidence.
+    server_detail: Get "/api/servers/detail" [Viewer], crate::pages::servers::ServerInput => crate::pages::servers::ServerDetail = crate::pages::ops::server_detail;
+    /// The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices.
+    jobs_page: Get "/api/pages/jobs" [Viewer], crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
+    /// The settings page model: connection, sources, service identities, users, sites, workers.
+    settings_page: Get "/api/pages/settings" [Viewer], NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
 }
 
 pub fn find(name: &str) -> Option<&'static OperationSpec> {

@@ -2,9 +2,14 @@
 //!
 //! Owns the model of the estate (identity, sites, inventory, IPAM, jobs, reports) as the
 //! database holds it: configuration and the choice of database ([`config`]), connections,
-//! migrations and the embedded default cluster ([`db`]), one service module per domain
-//! (today [`status`]), the one error type every adapter shows ([`error`]) and the
-//! operation registry the desktop, the HTTP API and the generated TypeScript share ([`api`]).
+//! migrations and the embedded default cluster ([`db`]), one service module per domain —
+//! [`identity`], [`sources`], [`inventory`], [`sites`], [`ipam`], [`search`], [`jobs`],
+//! [`reports`] and [`status`] — with the operations it offers beside its services (its `ops`
+//! module, or next to the service itself, as [`status`] and the jobs' policies and
+//! baselines do), the page models the UI reads in one call ([`pages`]), the desktop's
+//! sign-in ([`connection`]), the one error type every adapter shows ([`error`]) and the
+//! operation registry the desktop, the HTTP API, the command line and the generated
+//! TypeScript share ([`api`]).
 //!
 //! It must never talk to vCenter, an iDRAC or OME (that is `eio-connectors`), never know
 //! about Tauri, HTTP or a terminal (those are thin adapters over it), and never hold a

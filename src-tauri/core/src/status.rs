@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 
 use crate::db::{schema_state, Database, Target};
@@ -52,7 +51,7 @@ pub struct ConnectionStatus {
     pub user: Option<UserSummary>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct UserSummary {
     pub email: String,
     pub role: String,
@@ -67,7 +66,7 @@ pub struct SchemaStatus {
     pub up_to_date: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]
 pub struct KillSwitchStatus {
     pub engaged: bool,
     pub reason: Option<String>,
@@ -76,10 +75,24 @@ pub struct KillSwitchStatus {
     pub changed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// This connection and its login, as the first query of [`load`] reads them.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    database: String,
+    server_version: String,
+    login: String,
+    superuser: bool,
+    roles: Vec<String>,
+    has_users: bool,
+    has_jobs: bool,
+    has_kill_switch: bool,
+    this_connection: Option<String>,
+}
+
 /// Compute the status page in a handful of set-based queries.
 pub async fn load(db: &Database) -> Result<StatusPage> {
     let pool = db.pool();
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, SessionRow>(
         r#"
         SELECT current_database() AS database,
                current_setting('server_version') AS server_version,
@@ -99,18 +112,24 @@ pub async fn load(db: &Database) -> Result<StatusPage> {
     .fetch_one(pool)
     .await?;
 
-    let login: String = row.get("login");
-    let superuser: bool = row.get("superuser");
-    let roles: Vec<String> = row.get("roles");
-    let has_users: bool = row.get("has_users");
-    let has_jobs: bool = row.get("has_jobs");
-    let has_kill_switch: bool = row.get("has_kill_switch");
+    let SessionRow {
+        database,
+        server_version,
+        login,
+        superuser,
+        roles,
+        has_users,
+        has_jobs,
+        has_kill_switch,
+        this_connection,
+    } = row;
 
     let user = if has_users && (superuser || !roles.is_empty()) {
-        sqlx::query("SELECT email, role::text AS role, capabilities FROM users WHERE login_role = session_user")
-            .fetch_optional(pool)
-            .await?
-            .map(|r| UserSummary { email: r.get("email"), role: r.get("role"), capabilities: r.get("capabilities") })
+        sqlx::query_as::<_, UserSummary>(
+            "SELECT email, role::text AS role, capabilities FROM users WHERE login_role = session_user",
+        )
+        .fetch_optional(pool)
+        .await?
     } else {
         None
     };
@@ -132,15 +151,11 @@ pub async fn load(db: &Database) -> Result<StatusPage> {
     };
 
     let kill_switch = if has_kill_switch && (superuser || !roles.is_empty()) {
-        sqlx::query("SELECT engaged, reason, changed_by_login::text AS changed_by, changed_at FROM kill_switch")
-            .fetch_optional(pool)
-            .await?
-            .map(|r| KillSwitchStatus {
-                engaged: r.get("engaged"),
-                reason: r.get("reason"),
-                changed_by: r.get("changed_by"),
-                changed_at: r.get("changed_at"),
-            })
+        sqlx::query_as::<_, KillSwitchStatus>(
+            "SELECT engaged, reason, changed_by_login::text AS changed_by, changed_at FROM kill_switch",
+        )
+        .fetch_optional(pool)
+        .await?
     } else {
         None
     };
@@ -186,16 +201,15 @@ pub async fn load(db: &Database) -> Result<StatusPage> {
         connection: ConnectionStatus {
             mode,
             target: db.target().describe(),
-            database: row.get("database"),
-            server_version: row.get("server_version"),
+            database,
+            server_version,
             encryption: {
-                let this: Option<String> = row.get("this_connection");
                 let policy = match db.target() {
                     Target::External { url, .. } => url.tls().to_string(),
                     Target::Embedded { .. } => "a Unix socket inside the data directory (no network)".into(),
                     Target::Pool => "as the caller's pool connects".into(),
                 };
-                format!("{policy}; this connection: {}", this.as_deref().unwrap_or("unknown"))
+                format!("{policy}; this connection: {}", this_connection.as_deref().unwrap_or("unknown"))
             },
             login,
             superuser,
@@ -237,8 +251,8 @@ async fn row_counts(db: &Database) -> Result<BTreeMap<String, i64>> {
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let rows = sqlx::query(&sql).fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|r| (r.get::<String, _>("name"), r.get::<i64, _>("n"))).collect())
+    let rows: Vec<(String, i64)> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The `status` operation.

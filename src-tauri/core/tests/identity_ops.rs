@@ -177,3 +177,75 @@ async fn identities_are_tested_and_resealed_with_this_machine_s_key_only(admin: 
     assert_eq!(r.resealed, vec!["vc-svc".to_owned()]);
     assert!(r.failed.is_empty(), "{:?}", r.failed);
 }
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn rotating_an_identity_may_change_its_rotation_period(admin: PgPool) {
+    use eio_core::identity::ops::{ServiceIdentityInput, ServiceIdentityRotateInput};
+    use eio_core::identity::service_identities::ExternalSystem;
+
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    let public = WorkerKey::generate().public_key();
+    api::call::<op::worker_key_trust>(
+        &session(&carol),
+        WorkerKeyInput { public_key: public, label: Some("w1".into()) },
+    )
+    .await
+    .unwrap();
+    let si = api::call::<op::service_identity_add>(
+        &session(&carol),
+        ServiceIdentityInput {
+            name: "vc-svc".into(),
+            system: ExternalSystem::Vcenter,
+            username: "svc-eio".into(),
+            password: "s3cret-Pass".into(),
+            rotation_period_days: Some(90),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(si.rotation_period_days, 90);
+    let rotate = |password: &str, days: Option<i32>| ServiceIdentityRotateInput {
+        name: "vc-svc".into(),
+        username: None,
+        password: password.into(),
+        rotation_period_days: days,
+    };
+    // What the table holds: the period, and how many days after this rotation the next is due.
+    let stored = || async {
+        sqlx::query_scalar::<_, i32>("SELECT rotation_period_days FROM service_identities WHERE name = 'vc-svc'")
+            .fetch_one(&admin)
+            .await
+            .unwrap()
+    };
+    let due_after = || async {
+        let days: f64 = sqlx::query_scalar(
+            "SELECT extract(epoch FROM rotation_due - rotated_at)::float8 / 86400 FROM service_identities
+             WHERE name = 'vc-svc'",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        days
+    };
+
+    // A new period: stored, and the next rotation is due that many days from now.
+    let si = api::call::<op::service_identity_rotate>(&session(&carol), rotate("n3w-Pass", Some(30))).await.unwrap();
+    assert_eq!((si.rotation_period_days, si.username.as_str()), (30, "svc-eio"));
+    assert_eq!(stored().await, 30);
+    assert_eq!(due_after().await, 30.0);
+
+    // None keeps the period the identity has.
+    let si = api::call::<op::service_identity_rotate>(&session(&carol), rotate("n3w-Pass-2", None)).await.unwrap();
+    assert_eq!(si.rotation_period_days, 30);
+    assert_eq!(stored().await, 30);
+    assert_eq!(due_after().await, 30.0);
+
+    // Out of range: refused with a sentence, nothing changed.
+    let err =
+        api::call::<op::service_identity_rotate>(&session(&carol), rotate("n3w-Pass-3", Some(0))).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::InvalidInput, "a rotation period is 1 to 3650 days, not 0")
+    );
+    assert_eq!(stored().await, 30);
+}

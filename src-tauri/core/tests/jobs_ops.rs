@@ -180,3 +180,47 @@ async fn the_job_page_reads_system_jobs_and_damaged_pauses(admin: PgPool) {
     let decision = page.decision.expect("the decision is shown");
     assert_eq!((decision.choice, decision.vms.len()), (eio_core::jobs::Choice::Retry, 0));
 }
+
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn policy_overrides_are_typed_and_a_misspelt_one_is_named(admin: PgPool) {
+    use eio_core::jobs::PolicyOverrides;
+    use serde_json::json;
+
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    let c = session(&carol);
+    // As the REST API and the desktop send it: refused before anything runs, the field named.
+    let err = api::dispatch(
+        &c,
+        "job_submit",
+        json!({"spec": {"type": "sync"}, "policy": {"require_aproval": true}, "dry_run": true}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidInput, "{err:?}");
+    assert!(
+        err.message.starts_with(
+            "bad input for job_submit: policy overrides: unknown field `require_aproval`, expected one of"
+        ),
+        "{}",
+        err.message
+    );
+    // As `eio job submit --policy-file` reads it: the same sentence.
+    let err = PolicyOverrides::from_json(json!({"require_aproval": true})).unwrap_err();
+    assert!(err.message.starts_with("policy overrides: unknown field `require_aproval`, expected one of"), "{err:?}");
+    assert_eq!(PolicyOverrides::from_json(json!(null)).unwrap(), None);
+
+    // Only the fields given reach the database, so an override left out keeps the policy's.
+    let tighter = PolicyOverrides { vm_limit: Some(2), ..Default::default() };
+    assert_eq!(serde_json::to_value(&tighter).unwrap(), json!({"vm_limit": 2}));
+    let plan = api::dispatch(
+        &c,
+        "job_submit",
+        json!({"spec": {"type": "sync"}, "policy": {"vm_limit": 2, "require_approval": null}, "dry_run": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (&plan["policy"]["vm_limit"], &plan["policy"]["require_approval"], &plan["job"]),
+        (&json!(2), &json!(true), &json!(null))
+    );
+}

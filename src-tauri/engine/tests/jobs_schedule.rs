@@ -94,12 +94,11 @@ mod scheduled_jobs {
     use std::time::Duration;
 
     use eio_core::identity::sealing::WorkerKey;
-    use eio_core::jobs::{self, JobSpec, SubmitRequest, SyncTarget};
+    use eio_core::jobs::{self, JobSpec, PolicyOverrides, SubmitRequest, SyncTarget};
     use eio_core::Database;
     use eio_engine::jobs::schedule::enqueue_due_runs;
     use eio_engine::jobs::{Worker, WorkerConfig};
     use eio_engine::sync::Syncer;
-    use serde_json::json;
     use sqlx::postgres::PgListener;
     use sqlx::PgPool;
     use uuid::Uuid;
@@ -112,7 +111,7 @@ mod scheduled_jobs {
         Database::from_pool(pool.clone())
     }
 
-    async fn submit_scheduled(db: &Database, schedule: &str, policy: Option<serde_json::Value>) -> Uuid {
+    async fn submit_scheduled(db: &Database, schedule: &str, policy: Option<PolicyOverrides>) -> Uuid {
         let submitted = jobs::submit(
             db,
             &SubmitRequest {
@@ -182,7 +181,12 @@ mod scheduled_jobs {
     #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
     async fn two_workers_make_exactly_one_run_per_due_time(pool: PgPool) {
         let db = operator(&pool).await;
-        let def = submit_scheduled(&db, "0 3 1 1 *", Some(json!({"require_approval": false}))).await;
+        let def = submit_scheduled(
+            &db,
+            "0 3 1 1 *",
+            Some(PolicyOverrides { require_approval: Some(false), ..Default::default() }),
+        )
+        .await;
         // The definition itself is never leased.
         let leased: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM lease_jobs('probe', 10, interval '30 seconds')")
             .fetch_all(&pool)

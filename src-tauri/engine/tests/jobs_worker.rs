@@ -14,7 +14,7 @@ use eio_engine::jobs::{Worker, WorkerConfig};
 use eio_engine::sync::Syncer;
 use serde_json::json;
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Insert a job directly (the submit path and its rules are tested in eio-core).
@@ -270,7 +270,7 @@ impl Action for FakeAction {
 }
 
 async fn lease_as(pool: &PgPool, worker: &str, id: Uuid) -> JobContext {
-    let r = sqlx::query(
+    let job: LeasedJob = sqlx::query_as(
         "SELECT id, type, target, policy, plan, plan_hash, decision, attempts
          FROM lease_jobs($1, 1, interval '30 seconds')",
     )
@@ -278,20 +278,11 @@ async fn lease_as(pool: &PgPool, worker: &str, id: Uuid) -> JobContext {
     .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(r.get::<Uuid, _>("id"), id);
+    assert_eq!(job.id, id);
     JobContext {
         db: Database::from_pool(pool.clone()),
         worker: worker.into(),
-        job: LeasedJob {
-            id,
-            job_type: r.get("type"),
-            target: r.get("target"),
-            policy: r.get("policy"),
-            plan: r.get("plan"),
-            plan_hash: r.get("plan_hash"),
-            decision: r.get("decision"),
-            attempts: r.get("attempts"),
-        },
+        job,
         flags: Arc::new(Flags::default()),
         poll_every: Duration::from_millis(5),
     }
@@ -352,11 +343,11 @@ fn lease_as_unleased(pool: &PgPool, job: Uuid) -> JobContext {
         job: LeasedJob {
             id: job,
             job_type: eio_core::jobs::JobType::Sync,
-            target: noop(),
-            policy: json!({}),
+            spec: serde_json::from_value(noop()).map_err(|e| e.to_string()),
+            policy: None,
             plan: None,
             plan_hash: None,
-            decision: None,
+            decision: Ok(None),
             attempts: 0,
         },
         flags: Arc::new(Flags::default()),

@@ -171,6 +171,9 @@ pub enum IdentityCommand {
         /// New username (default: keep the current one)
         #[arg(long)]
         username: Option<String>,
+        /// Days until the credentials are due for rotation from now on (default: keep the period)
+        #[arg(long)]
+        rotate_every_days: Option<i32>,
         #[command(flatten)]
         password: RequiredPassword,
     },
@@ -305,10 +308,15 @@ pub async fn identity(
             );
             Ok(())
         }
-        IdentityCommand::Rotate { name, username, password } => {
+        IdentityCommand::Rotate { name, username, rotate_every_days, password } => {
             let si = api::call::<op::service_identity_rotate>(
                 &session,
-                ServiceIdentityRotateInput { name, username, password: password.read()? },
+                ServiceIdentityRotateInput {
+                    name,
+                    username,
+                    password: password.read()?,
+                    rotation_period_days: rotate_every_days,
+                },
             )
             .await?;
             println!(

@@ -8,8 +8,8 @@ use eio_core::api::{self, op, NoInput, Session};
 use eio_core::config::Config;
 use eio_core::jobs::policies::{LimitInput, LimitScope, PolicyChange, PolicyNameInput};
 use eio_core::jobs::{
-    Choice, FirmwareTarget, JobSpec, JobStatus, MaintenanceTarget, PowerAction, PowerTarget, ReportTarget,
-    SubmitRequest, SyncTarget,
+    Choice, FirmwareTarget, JobSpec, JobStatus, MaintenanceTarget, PolicyOverrides, PowerAction, PowerTarget,
+    ReportTarget, SubmitRequest, SyncTarget,
 };
 use eio_core::pages::jobs::{JobCancelInput, JobCommentInput, JobDecideInput, JobIdInput, JobsQuery, KillSwitchInput};
 use eio_core::sources::SourceKind;
@@ -483,12 +483,12 @@ async fn submit(session: &Session, args: SubmitArgs) -> Result<(), Error> {
         SubmitKind::Report { definition } => JobSpec::Report(ReportTarget { definition }),
     };
     let policy = match &args.policy_file {
-        Some(path) => Some(
+        Some(path) => PolicyOverrides::from_json(
             serde_json::from_str::<serde_json::Value>(
                 &std::fs::read_to_string(path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
             )
             .map_err(|e| Error::invalid(format!("{}: not JSON: {e}", path.display())))?,
-        ),
+        )?,
         None => None,
     };
     let submitted = api::call::<op::job_submit>(

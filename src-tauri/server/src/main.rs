@@ -1,6 +1,12 @@
-//! `eio` — the headless EIO: command line, and (later) the REST API and the team-wide
-//! worker instance. A thin adapter over `eio-core`: it parses arguments, calls one
-//! service, and prints the result for a human or, with `--json`, for a script.
+//! `eio` — the headless EIO: the command line, the REST API and the UI served to browsers
+//! (`eio serve`), this machine's share of the worker pool (`eio worker`), sync, and the
+//! demo lab. The commands are a thin adapter over the operation registry
+//! (`eio_core::api`): each parses its arguments, runs the registry operations
+//! [`CLI_OPERATIONS`] names for it through `api::call`, and prints the result for a human
+//! or, with `--json`, for a script. Only the process commands ([`PROCESS_COMMANDS`]:
+//! migrating, the embedded database, sync, the worker, serve, the demo and `report run`)
+//! drive services directly, because they are processes or write to this machine rather
+//! than answer one call.
 //!
 //! Errors go to stderr as one sentence (and, with `--json`, also to stdout as
 //! `{"error": {"code", "message"}}`); the exit code is 1 for a failed command and 2 for

@@ -1,6 +1,12 @@
 //! `eio report …`: run a report into a file now, define (scheduled) reports, list the
-//! definitions and the history of executions. A thin adapter over `eio_core::reports`:
-//! reports run with this login's rights and are recorded as this login's user.
+//! definitions and the history of executions. Everything but `report run` is a thin adapter
+//! over the registry's report operations (`report_define`, `report_definitions`,
+//! `report_folders`, `report_history`, …). `report run` calls `eio_core::reports::run`
+//! directly because it writes to the file or folder `--out` names on this machine, which
+//! the `report_run` operation deliberately cannot: that one writes only into the reports
+//! folder (or a definition's own folder), so a web session can never choose a path on the
+//! server. Either way reports run with this login's rights and are recorded as this
+//! login's user.
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;

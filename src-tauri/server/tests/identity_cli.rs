@@ -106,6 +106,21 @@ async fn a_planted_secret_appears_nowhere(pool: PgPool) {
     let listed = json_of(ok(&run(cmd)));
     assert!(listed[0]["last_success"].is_string(), "{listed}");
     assert!(listed[0].get("encrypted_credentials").is_none());
+    assert_eq!(listed[0]["rotation_period_days"], 90);
+
+    // A rotation may set a new period, with the flag `identity add` takes; without it the
+    // period stays.
+    let mut cmd = eio(dir.path());
+    cmd.args(["identity", "rotate", "vc-prod", "--rotate-every-days", "30", "--password-stdin"])
+        .env("EIO_DATABASE_URL", &as_admin);
+    let out = run_with_stdin(cmd, "rotated-password-2\n");
+    assert!(text(ok(&out)).starts_with("Rotated vc-prod; next rotation due "), "{}", text(&out));
+    let mut cmd = eio(dir.path());
+    cmd.args(["identity", "rotate", "vc-prod", "--password-stdin"]).env("EIO_DATABASE_URL", &as_admin);
+    ok(&run_with_stdin(cmd, "rotated-password-3\n"));
+    let mut cmd = eio(dir.path());
+    cmd.args(["identity", "list", "--json"]).env("EIO_DATABASE_URL", &as_admin);
+    assert_eq!(json_of(ok(&run(cmd)))[0]["rotation_period_days"], 30);
 
     // The database itself holds only ciphertext.
     let o = pool.connect_options();

@@ -218,6 +218,11 @@ refused: string | null, };
 export type Choice = "cancel" | "retry" | "shutdown" | "suspend";
 
 /**
+ * A firmware component against its baseline.
+ */
+export type ComplianceStatus = "compliant" | "upgrade" | "downgrade" | "unknown";
+
+/**
  * How many disruptive jobs may run at once in one cluster or site (`name` None: every
  * cluster or site without a limit of its own).
  */
@@ -472,7 +477,7 @@ export type FirmwareRow = { fqdd: string, component_id: string | null, name: str
 /**
  * What the OME baseline wants, and the verdict.
  */
-baseline_version: string | null, compliance: string | null, criticality: string | null, };
+baseline_version: string | null, compliance: ComplianceStatus | null, criticality: string | null, };
 
 export type FirmwareTarget = { hosts: Array<string>, cluster: string | null, 
 /**
@@ -520,11 +525,21 @@ fits: string | null, };
 export type GuestIp = { ip: string, confidence: number, mac: string | null, };
 
 /**
+ * A Dell server's (or component's) health rollup.
+ */
+export type HealthState = "ok" | "warning" | "critical" | "unknown";
+
+/**
  * What a hit is.
  */
 export type HitKind = "virtual_machine" | "esxi_host" | "physical_server" | "idrac_endpoint" | "address" | "prefix";
 
-export type HostDetail = { id: string, moid: string, name: string, vcenter: string, datacenter: string | null, cluster: string | null, site: string | null, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, hardware_uuid: string | null, esxi_version: string | null, esxi_build: string | null, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, management_ips: Array<string>, cpu_model: string | null, cpu_cores: number | null, memory_mb: number | null, tags: Array<string>, custom_attributes: Array<Attribute>, last_sync: string, 
+/**
+ * An ESXi host's connection to its vCenter.
+ */
+export type HostConnectionState = "connected" | "disconnected" | "not_responding";
+
+export type HostDetail = { id: string, moid: string, name: string, vcenter: string, datacenter: string | null, cluster: string | null, site: string | null, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, hardware_uuid: string | null, esxi_version: string | null, esxi_build: string | null, connection_state: HostConnectionState | null, power_state: HostPowerState | null, in_maintenance_mode: boolean, management_ips: Array<string>, cpu_model: string | null, cpu_cores: number | null, memory_mb: number | null, tags: Array<string>, custom_attributes: Array<Attribute>, last_sync: string, 
 /**
  * Every mapping candidate (active first), with its evidence.
  */
@@ -537,7 +552,7 @@ vms: Array<VmBrief>, };
 /**
  * An ESXi host as one table row.
  */
-export type HostListRow = { id: string, moid: string, name: string, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, esxi_version: string | null, model: string | null, service_tag: string | null, vms: number, 
+export type HostListRow = { id: string, moid: string, name: string, connection_state: HostConnectionState | null, power_state: HostPowerState | null, in_maintenance_mode: boolean, esxi_version: string | null, model: string | null, service_tag: string | null, vms: number, 
 /**
  * The physical server it runs on (service tag), when mapped.
  */
@@ -547,7 +562,12 @@ server: string | null, mapping_confidence: number | null, cluster: string | null
  */
 site: string | null, vcenter: string, };
 
-export type HostRow = { hardware_uuid: string | null, moid: string, name: string, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, esxi_version: string | null, connection_state: string | null, power_state: string | null, in_maintenance_mode: boolean, management_ips: Array<string>, vms: number, vcenter: string, datacenter: string | null, cluster: string | null, 
+/**
+ * An ESXi host's power state.
+ */
+export type HostPowerState = "powered_on" | "powered_off" | "standby" | "unknown";
+
+export type HostRow = { hardware_uuid: string | null, moid: string, name: string, vendor: string | null, model: string | null, serial_number: string | null, service_tag: string | null, esxi_version: string | null, connection_state: HostConnectionState | null, power_state: HostPowerState | null, in_maintenance_mode: boolean, management_ips: Array<string>, vms: number, vcenter: string, datacenter: string | null, cluster: string | null, 
 /**
  * The physical server it runs on (service tag), when mapped.
  */
@@ -574,6 +594,16 @@ export type IdentityTest = { name: string, username: string,
  * The sources that authenticate with it.
  */
 used_by: Array<string>, message: string, };
+
+/**
+ * How EIO talks to an iDRAC.
+ */
+export type IdracDriver = "redfish" | "wsman" | "racadm";
+
+/**
+ * An iDRAC's generation, spelt as Dell does.
+ */
+export type IdracGeneration = "iDRAC7" | "iDRAC8" | "iDRAC9";
 
 /**
  * iDRACs from CSV text with a header: name,url[,site][,driver][,thumbprint].
@@ -626,7 +656,11 @@ export type Inference = { method: InferenceMethod, site: string, confidence: num
 /**
  * Which rule, which prefix, which name.
  */
-evidence: Record<string, unknown>, updated_at: string, };
+evidence: Record<string, unknown>, 
+/**
+ * The evidence in words.
+ */
+because: string, updated_at: string, };
 
 /**
  * What one inference pass did, per method.
@@ -749,7 +783,16 @@ sites: Array<string>,
 /**
  * The last findings run, if any.
  */
-last_findings_run: FindingRunSummary | null, };
+last_findings_run: FindingRunSummary | null, 
+/**
+ * With a site: the addresses seen in use at it, by routing domain and address (at most
+ * [`PAGE_OBSERVED`] reports); without one, empty.
+ */
+observed: Array<SiteObservation>, 
+/**
+ * With a site: how many reports of addresses in use at it the query selects.
+ */
+observed_total: number, };
 
 /**
  * Which part of the address plan the IPAM page shows.
@@ -762,7 +805,14 @@ domain: string | null,
 /**
  * Only prefixes inside this block, e.g. 10.0.0.0/8.
  */
-within: string | null, };
+within: string | null, 
+/**
+ * Only this site (its code, as the inventory's site filter): the prefixes at it (by
+ * their own site, or, having none, because an address seen in them is at it) and the
+ * addresses seen in use at it, where site inference placed what carries them (a pin
+ * wins).
+ */
+site: string | null, };
 
 export type JobCancelInput = { id: string, reason: string | null, };
 
@@ -986,30 +1036,28 @@ host: string, };
 /**
  * How an ESXi host maps to a physical server, and why we think so.
  */
-export type MappingInfo = { server_id: string, service_tag: string | null, idrac: string | null, esxi_host: string, 
-/**
- * service_tag | uuid | naming | attribute | manual
- */
-method: string, confidence: number, 
-/**
- * active | ambiguous | rejected
- */
-status: string, verified: boolean, 
+export type MappingInfo = { server_id: string, service_tag: string | null, idrac: string | null, esxi_host: string, method: MappingMethod, confidence: number, status: MappingStatus, verified: boolean, 
 /**
  * Which facts matched.
  */
 evidence: JsonValue, };
 
 /**
+ * How a server was matched to its ESXi host.
+ */
+export type MappingMethod = "service_tag" | "uuid" | "naming" | "attribute" | "manual";
+
+/**
  * What recomputing the mappings did.
  */
 export type MappingRefresh = { counts: Record<string, number>, };
 
-export type MappingRow = { service_tag: string | null, idrac: string | null, esxi_host: string, method: string, confidence: number, 
+export type MappingRow = { service_tag: string | null, idrac: string | null, esxi_host: string, method: MappingMethod, confidence: number, status: MappingStatus, verified: boolean, evidence: JsonValue, };
+
 /**
- * active | ambiguous | rejected
+ * Whether a server-to-host mapping holds.
  */
-status: string, verified: boolean, evidence: JsonValue, };
+export type MappingStatus = "active" | "ambiguous" | "rejected";
 
 /**
  * The session's identity and what it may do, as the database will judge it.
@@ -1200,7 +1248,23 @@ blockers: Array<PredictedBlocker>,
 /**
  * Notes for the approver that change nothing.
  */
-notes: Array<string>, cluster_id: string | null, site_id: string | null, };
+notes: Array<string>, 
+/**
+ * The one cluster the targets are in, if they are in one.
+ */
+cluster_id: string | null, 
+/**
+ * The site the job is shown at: where the job's targets (its hosts, VMs or servers)
+ * are, as every page shows them — where site inference placed each (a pin wins;
+ * `entity_sites`), else its source's configured site — when that is one site for all
+ * of them; targets at several sites leave it unset, with a note naming the sites.
+ *
+ * It decides nothing. Authority (who may submit, approve or act on the job, and
+ * within which site's limits) is decided in the database by `job_scope` over the plan's
+ * material: the union of every site any opinion places any target at, and its
+ * vCenter's; `submit_job` ignores this field.
+ */
+site_id: string | null, };
 
 export type PlannedFirmware = { host: string, service_tag: string | null, idrac: string | null, fqdd: string, name: string, from: string, to: string, 
 /**
@@ -1293,6 +1357,13 @@ shutdown_timeout_seconds: number, tag_filters: Array<string>, folder_filters: Ar
  * Which policy.
  */
 export type PolicyNameInput = { name: string, };
+
+/**
+ * Field-by-field overrides of a named policy, as a submitter gives them: each field left
+ * out keeps the named policy's value. Serialized without the fields left out, which is the
+ * shape `resolve_job_policy` and `submit_job` take (an explicit `null` is refused there).
+ */
+export type PolicyOverrides = { allow_vm_shutdown?: boolean | null, allow_hard_poweroff?: boolean | null, vm_limit?: number | null, shutdown_timeout_seconds?: number | null, require_approval?: boolean | null, tag_filters?: Array<string> | null, folder_filters?: Array<string> | null, };
 
 export type PowerAction = "shutdown" | "power_off" | "suspend" | "reset" | "power_cycle";
 
@@ -1706,11 +1777,16 @@ export type ServerInput = { server: string, };
  */
 export type ServerNameInput = { server: string, };
 
-export type ServerRow = { uuid: string, service_tag: string | null, system_uuid: string | null, model: string | null, generation: string | null, power_state: string, health: string, hostname: string | null, idrac: string | null, idrac_firmware: string | null, idrac_ip: string | null, driver: string | null, bios_version: string | null, firmware_components: number, 
+/**
+ * A Dell server's power state as its iDRAC reports it.
+ */
+export type ServerPowerState = "on" | "off" | "powering_on" | "powering_off" | "unknown";
+
+export type ServerRow = { uuid: string, service_tag: string | null, system_uuid: string | null, model: string | null, generation: IdracGeneration | null, power_state: ServerPowerState, health: HealthState, hostname: string | null, idrac: string | null, idrac_firmware: string | null, idrac_ip: string | null, driver: IdracDriver | null, bios_version: string | null, firmware_components: number, 
 /**
  * The ESXi host it runs, when mapped.
  */
-esxi_host: string | null, mapping_method: string | null, mapping_confidence: number | null, 
+esxi_host: string | null, mapping_method: MappingMethod | null, mapping_confidence: number | null, 
 /**
  * How many baseline components it violates (OME compliance).
  */
@@ -1759,7 +1835,11 @@ export type ServiceIdentityInput = { name: string, system: ExternalSystem, usern
 /**
  * New credentials for a service identity; the username stays unless a new one is given.
  */
-export type ServiceIdentityRotateInput = { name: string, username: string | null, password: string, };
+export type ServiceIdentityRotateInput = { name: string, username: string | null, password: string, 
+/**
+ * Days until the next rotation is due, from now on (None keeps the identity's period).
+ */
+rotation_period_days: number | null, };
 
 export type SettingsPage = { connection: ConnectionStatus, schema: SchemaStatus, sources: Array<Source>, service_identities: Array<ServiceIdentity>, users: Array<User>, sites: Array<SiteRow>, workers: Array<WorkerInstance>, 
 /**
@@ -1829,11 +1909,54 @@ export type SiteCodeInput = { code: string, };
  */
 export type SiteConflict = { entity_type: EntityKind, entity_id: string, name: string | null, winner_site: string, winner_method: InferenceMethod, 
 /**
- * [{site, method, confidence, evidence}], winner first.
+ * Every opinion, winner first: pinning to one of their sites settles the conflict.
  */
-opinions: Array<Record<string, unknown>>, };
+opinions: Array<SiteOpinion>, };
 
 export type SiteCounts = { site: string | null, name: string | null, vms: number, vms_powered_on: number, hosts: number, clusters: number, servers: number, };
+
+/**
+ * An address seen in use at a site, and what carries it.
+ */
+export type SiteObservation = { routing_domain: string, address: string, source: ObservationSource, mac_address: string | null, 
+/**
+ * What carries it: a VM, an ESXi host, an iDRAC.
+ */
+entity_type: EntityKind, entity_id: string, 
+/**
+ * What the carrier is called.
+ */
+entity_name: string | null, hostname: string | null, last_seen: string, };
+
+/**
+ * One method's opinion in a conflict: where it places the entity, how sure it is, and why.
+ */
+export type SiteOpinion = { site: string, method: InferenceMethod, confidence: number, 
+/**
+ * Which rule, which prefix, which name, as inference recorded it.
+ */
+evidence: Record<string, unknown>, 
+/**
+ * The evidence in words ("datacenter Frankfurt-DC matches ^frankfurt").
+ */
+because: string, };
+
+/**
+ * A manual placement: who put what where, and why.
+ */
+export type SitePin = { entity_type: EntityKind, entity_id: string, 
+/**
+ * What it is called, when it still exists.
+ */
+name: string | null, site: string, 
+/**
+ * Email of who pinned it.
+ */
+pinned_by: string | null, note: string | null, pinned_at: string, 
+/**
+ * Whether the caller may unpin it (its author, or an admin).
+ */
+can_unpin: boolean, };
 
 export type SiteRow = { code: string, name: string | null, country: string, region: string, timezone: string, 
 /**
@@ -1887,18 +2010,22 @@ export type SiteStatus = "active" | "maintenance" | "offline";
 export type SiteUpdateInput = { code: string, name: string | null, timezone: string | null, status: SiteStatus | null, };
 
 /**
- * Geography, rules and conflicts in one answer: what the Sites page shows.
+ * Geography, rules, conflicts and pins in one answer: what the Sites page shows.
  */
-export type SitesPage = { regions: Array<Region>, countries: Array<Country>, sites: Array<Site>, rules: Array<SiteRule>, conflicts: Array<SiteConflict>, };
+export type SitesPage = { regions: Array<Region>, countries: Array<Country>, sites: Array<Site>, rules: Array<SiteRule>, conflicts: Array<SiteConflict>, 
+/**
+ * Manual placements, newest first.
+ */
+pins: Array<SitePin>, };
 
 /**
  * A source as listings show it.
  */
-export type Source = { id: string, kind: SourceKind, name: string, url: string, service_identity: string, tls: TlsMode, thumbprint_sha256: string | null, site: string | null, enabled: boolean, last_sync_at: string | null, last_sync_status: string | null, last_error: string | null, 
+export type Source = { id: string, kind: SourceKind, name: string, url: string, service_identity: string, tls: TlsMode, thumbprint_sha256: string | null, site: string | null, enabled: boolean, last_sync_at: string | null, last_sync_status: SyncOutcome | null, last_error: string | null, 
 /**
  * iDRAC: generation and the driver in use, with why.
  */
-generation: string | null, driver: string | null, driver_reason: string | null, 
+generation: IdracGeneration | null, driver: IdracDriver | null, driver_reason: string | null, 
 /**
  * Registered by the demo lab (it pauses these when it stops).
  */
@@ -1934,9 +2061,9 @@ driver: string | null, };
  */
 export type SourceHealth = { kind: SourceKind, name: string, site: string | null, enabled: boolean, last_sync_at: string | null, 
 /**
- * running | succeeded | partial | failed (None: never synced)
+ * None: never synced.
  */
-last_sync_status: string | null, last_error: string | null, 
+last_sync_status: SyncOutcome | null, last_error: string | null, 
 /**
  * Registered by the demo lab.
  */
@@ -2077,7 +2204,7 @@ export type SubmitRequest = { spec: JobSpec, title: string | null, policy_name: 
 /**
  * Field-by-field overrides of the named policy.
  */
-policy: JsonValue | null, idempotency_key: string | null, run_at: string | null, 
+policy: PolicyOverrides | null, idempotency_key: string | null, run_at: string | null, 
 /**
  * A cron schedule (five fields, UTC, or @daily…): the job becomes a definition that runs
  * once per due time, each run planned then and approved like a submitted job.
@@ -2115,6 +2242,11 @@ demo_lab: boolean, };
  * Why syncs failed, in the words an operator acts on.
  */
 export type SyncFailureReason = "unreachable" | "certificate" | "credentials" | "worker_key" | "other";
+
+/**
+ * How a sync ended (or that it is still running).
+ */
+export type SyncOutcome = "running" | "succeeded" | "partial" | "failed";
 
 export type SyncTarget = { source: string | null, kind: SourceKind | null, 
 /**
@@ -2205,9 +2337,9 @@ child_addresses: string, planned_ratio: number, observed_ratio: number, child_ra
  */
 utilization: number, };
 
-export type VmBrief = { id: string, name: string, power_state: string | null, };
+export type VmBrief = { id: string, name: string, power_state: VmPowerState | null, };
 
-export type VmDetail = { id: string, moid: string, name: string, uuid: string | null, vcenter: string, datacenter: string | null, cluster: string | null, host: string | null, site: string | null, folder_path: string | null, vcpu: number | null, memory_mb: number | null, power_state: string | null, tools_status: string | null, guest_os: string | null, guest_hostname: string | null, nics: Array<Nic>, ips: Array<GuestIp>, tags: Array<string>, custom_attributes: Array<Attribute>, notes: string | null, has_snapshot: boolean, snapshot_count: number, first_seen: string, last_sync: string, 
+export type VmDetail = { id: string, moid: string, name: string, uuid: string | null, vcenter: string, datacenter: string | null, cluster: string | null, host: string | null, site: string | null, folder_path: string | null, vcpu: number | null, memory_mb: number | null, power_state: VmPowerState | null, tools_status: VmToolsStatus | null, guest_os: string | null, guest_hostname: string | null, nics: Array<Nic>, ips: Array<GuestIp>, tags: Array<string>, custom_attributes: Array<Attribute>, notes: string | null, has_snapshot: boolean, snapshot_count: number, first_seen: string, last_sync: string, 
 /**
  * Its host's physical server, when mapped.
  */
@@ -2229,7 +2361,7 @@ limit: number | null, };
 /**
  * A VM as one table row.
  */
-export type VmListRow = { id: string, moid: string, name: string, power_state: string | null, tools_status: string | null, guest_os: string | null, 
+export type VmListRow = { id: string, moid: string, name: string, power_state: VmPowerState | null, tools_status: VmToolsStatus | null, guest_os: string | null, 
 /**
  * The first address the guest reports.
  */
@@ -2238,6 +2370,11 @@ ip: string | null, vcpu: number | null, memory_mb: number | null, tags: Array<st
  * Where site inference placed it (a pin wins), else its vCenter's site.
  */
 site: string | null, vcenter: string, };
+
+/**
+ * A VM's power state as vCenter reports it.
+ */
+export type VmPowerState = "powered_on" | "powered_off" | "suspended";
 
 export type VmRef = { moid: string, name: string, power_state: string | null, };
 
@@ -2248,7 +2385,7 @@ export type VmRow = {
 /**
  * BIOS uuid (config.uuid).
  */
-uuid: string | null, moid: string, name: string, folder_path: string | null, vcpu: number | null, memory_mb: number | null, power_state: string | null, tools_status: string | null, guest_os: string | null, guest_hostname: string | null, 
+uuid: string | null, moid: string, name: string, folder_path: string | null, vcpu: number | null, memory_mb: number | null, power_state: VmPowerState | null, tools_status: VmToolsStatus | null, guest_os: string | null, guest_hostname: string | null, 
 /**
  * [{mac, network, connected, label}]
  */
@@ -2257,6 +2394,11 @@ nics: JsonValue,
  * [{ip, confidence, mac}]
  */
 guest_ips: JsonValue, tags: Array<string>, custom_attributes: JsonValue, notes: string | null, has_snapshot: boolean, last_sync: string, vcenter: string, datacenter: string | null, cluster: string | null, host: string | null, };
+
+/**
+ * VMware Tools in the guest.
+ */
+export type VmToolsStatus = "ok" | "old" | "not_running" | "not_installed";
 
 /**
  * A Dell job a step waits on, and how far it got.
@@ -2319,6 +2461,10 @@ export const operations = {
   users: { method: "GET", path: "/api/users", role: "viewer" },
   user_add: { method: "POST", path: "/api/users", role: "admin" },
   user_disable: { method: "POST", path: "/api/users/disable", role: "admin" },
+  user_enable: { method: "POST", path: "/api/users/enable", role: "admin" },
+  user_set_role: { method: "POST", path: "/api/users/role", role: "admin" },
+  user_set_capabilities: { method: "POST", path: "/api/users/capabilities", role: "admin" },
+  user_set_password: { method: "POST", path: "/api/users/password", role: "admin" },
   service_identities: { method: "GET", path: "/api/service-identities", role: "viewer" },
   service_identity_add: { method: "POST", path: "/api/service-identities", role: "admin" },
   service_identity_rotate: { method: "POST", path: "/api/service-identities/rotate", role: "admin" },
@@ -2327,71 +2473,9 @@ export const operations = {
   worker_keys: { method: "GET", path: "/api/worker-keys", role: "viewer" },
   worker_key_trust: { method: "POST", path: "/api/worker-keys", role: "admin" },
   worker_key_revoke: { method: "POST", path: "/api/worker-keys/revoke", role: "admin" },
-  user_set_capabilities: { method: "POST", path: "/api/users/capabilities", role: "admin" },
-  user_set_password: { method: "POST", path: "/api/users/password", role: "admin" },
-  sources: { method: "GET", path: "/api/sources", role: "viewer" },
-  source_add: { method: "POST", path: "/api/sources", role: "admin" },
-  source_update: { method: "POST", path: "/api/sources/update", role: "admin" },
-  source_remove: { method: "POST", path: "/api/sources/remove", role: "admin" },
-  source_probe: { method: "POST", path: "/api/sources/probe", role: "admin" },
-  source_import_idracs: { method: "POST", path: "/api/sources/import", role: "admin" },
-  shell_page: { method: "GET", path: "/api/pages/shell", role: "viewer" },
-  dashboard_page: { method: "GET", path: "/api/pages/dashboard", role: "viewer" },
-  inventory_page: { method: "GET", path: "/api/pages/inventory", role: "viewer" },
-  vm_detail: { method: "GET", path: "/api/vms/detail", role: "viewer" },
-  host_detail: { method: "GET", path: "/api/hosts/detail", role: "viewer" },
-  vms: { method: "GET", path: "/api/vms", role: "viewer" },
-  hosts: { method: "GET", path: "/api/hosts", role: "viewer" },
-  servers: { method: "GET", path: "/api/servers", role: "viewer" },
-  server_firmware: { method: "GET", path: "/api/servers/firmware", role: "viewer" },
-  mappings: { method: "GET", path: "/api/mappings", role: "viewer" },
-  mappings_refresh: { method: "POST", path: "/api/mappings/refresh", role: "operator" },
-  servers_page: { method: "GET", path: "/api/pages/servers", role: "viewer" },
-  server_detail: { method: "GET", path: "/api/servers/detail", role: "viewer" },
-  mapping_set: { method: "POST", path: "/api/mappings/manual", role: "operator" },
-  jobs_page: { method: "GET", path: "/api/pages/jobs", role: "viewer" },
-  jobs: { method: "GET", path: "/api/jobs", role: "viewer" },
-  kill_switch: { method: "GET", path: "/api/kill-switch", role: "viewer" },
-  job_detail: { method: "GET", path: "/api/jobs/detail", role: "viewer" },
-  job_submit: { method: "POST", path: "/api/jobs", role: "operator" },
-  job_approve: { method: "POST", path: "/api/jobs/approve", role: "approver" },
-  job_deny: { method: "POST", path: "/api/jobs/deny", role: "approver" },
-  job_cancel: { method: "POST", path: "/api/jobs/cancel", role: "operator" },
-  job_decide: { method: "POST", path: "/api/jobs/decide", role: "operator" },
-  kill_switch_set: { method: "POST", path: "/api/kill-switch", role: "operator" },
-  job_policies: { method: "GET", path: "/api/job-policies", role: "viewer" },
-  job_policy_save: { method: "POST", path: "/api/job-policies", role: "admin" },
-  job_policy_change: { method: "POST", path: "/api/job-policies/change", role: "admin" },
-  job_policy_remove: { method: "POST", path: "/api/job-policies/remove", role: "admin" },
-  concurrency_limits: { method: "GET", path: "/api/concurrency-limits", role: "viewer" },
-  concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits", role: "admin" },
-  firmware_baselines: { method: "GET", path: "/api/firmware-baselines", role: "viewer" },
-  firmware_baseline_define: { method: "POST", path: "/api/firmware-baselines", role: "admin" },
-  firmware_baseline_remove: { method: "POST", path: "/api/firmware-baselines/remove", role: "admin" },
-  settings_page: { method: "GET", path: "/api/pages/settings", role: "viewer" },
-  user_set_role: { method: "POST", path: "/api/users/role", role: "admin" },
-  user_enable: { method: "POST", path: "/api/users/enable", role: "admin" },
-  ipam_page: { method: "GET", path: "/api/pages/ipam", role: "viewer" },
-  ipam_prefix: { method: "GET", path: "/api/ipam/prefix", role: "viewer" },
-  ipam_available: { method: "GET", path: "/api/ipam/available", role: "viewer" },
-  ipam_allocate: { method: "POST", path: "/api/ipam/allocate", role: "operator" },
-  ipam_prefix_add: { method: "POST", path: "/api/ipam/prefixes", role: "operator" },
-  ipam_domains: { method: "GET", path: "/api/ipam/domains", role: "viewer" },
-  ipam_domain_add: { method: "POST", path: "/api/ipam/domains", role: "admin" },
-  ipam_prefix_update: { method: "POST", path: "/api/ipam/prefixes/update", role: "operator" },
-  ipam_prefix_remove: { method: "POST", path: "/api/ipam/prefixes/remove", role: "operator" },
-  ipam_lookup: { method: "GET", path: "/api/ipam/lookup", role: "viewer" },
-  ipam_assign: { method: "POST", path: "/api/ipam/assignments", role: "operator" },
-  ipam_assignment_update: { method: "POST", path: "/api/ipam/assignments/update", role: "operator" },
-  ipam_release: { method: "POST", path: "/api/ipam/assignments/release", role: "operator" },
-  ipam_prefixes: { method: "GET", path: "/api/ipam/prefixes", role: "viewer" },
-  findings: { method: "GET", path: "/api/ipam/findings", role: "viewer" },
-  finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge", role: "operator" },
-  findings_run: { method: "POST", path: "/api/ipam/findings/run", role: "operator" },
-  search: { method: "GET", path: "/api/search", role: "viewer" },
+  sites_page: { method: "GET", path: "/api/pages/sites", role: "viewer" },
   sites: { method: "GET", path: "/api/sites", role: "viewer" },
   site_add: { method: "POST", path: "/api/sites", role: "admin" },
-  sites_page: { method: "GET", path: "/api/pages/sites", role: "viewer" },
   site_update: { method: "POST", path: "/api/sites/update", role: "admin" },
   site_remove: { method: "POST", path: "/api/sites/remove", role: "admin" },
   regions: { method: "GET", path: "/api/regions", role: "viewer" },
@@ -2407,14 +2491,72 @@ export const operations = {
   site_placement: { method: "GET", path: "/api/sites/placement", role: "viewer" },
   site_pin: { method: "POST", path: "/api/sites/pin", role: "operator" },
   site_unpin: { method: "POST", path: "/api/sites/unpin", role: "operator" },
+  sources: { method: "GET", path: "/api/sources", role: "viewer" },
+  source_add: { method: "POST", path: "/api/sources", role: "admin" },
+  source_update: { method: "POST", path: "/api/sources/update", role: "admin" },
+  source_remove: { method: "POST", path: "/api/sources/remove", role: "admin" },
+  source_probe: { method: "POST", path: "/api/sources/probe", role: "admin" },
+  source_import_idracs: { method: "POST", path: "/api/sources/import", role: "admin" },
+  vms: { method: "GET", path: "/api/vms", role: "viewer" },
+  hosts: { method: "GET", path: "/api/hosts", role: "viewer" },
+  servers: { method: "GET", path: "/api/servers", role: "viewer" },
+  server_firmware: { method: "GET", path: "/api/servers/firmware", role: "viewer" },
+  mappings: { method: "GET", path: "/api/mappings", role: "viewer" },
+  mappings_refresh: { method: "POST", path: "/api/mappings/refresh", role: "operator" },
+  mapping_set: { method: "POST", path: "/api/mappings/manual", role: "operator" },
+  ipam_page: { method: "GET", path: "/api/pages/ipam", role: "viewer" },
+  ipam_domains: { method: "GET", path: "/api/ipam/domains", role: "viewer" },
+  ipam_domain_add: { method: "POST", path: "/api/ipam/domains", role: "admin" },
+  ipam_prefixes: { method: "GET", path: "/api/ipam/prefixes", role: "viewer" },
+  ipam_prefix: { method: "GET", path: "/api/ipam/prefix", role: "viewer" },
+  ipam_prefix_add: { method: "POST", path: "/api/ipam/prefixes", role: "operator" },
+  ipam_prefix_update: { method: "POST", path: "/api/ipam/prefixes/update", role: "operator" },
+  ipam_prefix_remove: { method: "POST", path: "/api/ipam/prefixes/remove", role: "operator" },
+  ipam_available: { method: "GET", path: "/api/ipam/available", role: "viewer" },
+  ipam_allocate: { method: "POST", path: "/api/ipam/allocate", role: "operator" },
+  ipam_lookup: { method: "GET", path: "/api/ipam/lookup", role: "viewer" },
+  ipam_assign: { method: "POST", path: "/api/ipam/assignments", role: "operator" },
+  ipam_assignment_update: { method: "POST", path: "/api/ipam/assignments/update", role: "operator" },
+  ipam_release: { method: "POST", path: "/api/ipam/assignments/release", role: "operator" },
+  findings: { method: "GET", path: "/api/ipam/findings", role: "viewer" },
+  finding_acknowledge: { method: "POST", path: "/api/ipam/findings/acknowledge", role: "operator" },
+  findings_run: { method: "POST", path: "/api/ipam/findings/run", role: "operator" },
+  search: { method: "GET", path: "/api/search", role: "viewer" },
+  jobs: { method: "GET", path: "/api/jobs", role: "viewer" },
+  job_detail: { method: "GET", path: "/api/jobs/detail", role: "viewer" },
+  job_submit: { method: "POST", path: "/api/jobs", role: "operator" },
+  job_approve: { method: "POST", path: "/api/jobs/approve", role: "approver" },
+  job_deny: { method: "POST", path: "/api/jobs/deny", role: "approver" },
+  job_cancel: { method: "POST", path: "/api/jobs/cancel", role: "operator" },
+  job_decide: { method: "POST", path: "/api/jobs/decide", role: "operator" },
+  kill_switch: { method: "GET", path: "/api/kill-switch", role: "viewer" },
+  kill_switch_set: { method: "POST", path: "/api/kill-switch", role: "operator" },
+  job_policies: { method: "GET", path: "/api/job-policies", role: "viewer" },
+  job_policy_save: { method: "POST", path: "/api/job-policies", role: "admin" },
+  job_policy_change: { method: "POST", path: "/api/job-policies/change", role: "admin" },
+  job_policy_remove: { method: "POST", path: "/api/job-policies/remove", role: "admin" },
+  concurrency_limits: { method: "GET", path: "/api/concurrency-limits", role: "viewer" },
+  concurrency_limit_set: { method: "POST", path: "/api/concurrency-limits", role: "admin" },
+  firmware_baselines: { method: "GET", path: "/api/firmware-baselines", role: "viewer" },
+  firmware_baseline_define: { method: "POST", path: "/api/firmware-baselines", role: "admin" },
+  firmware_baseline_remove: { method: "POST", path: "/api/firmware-baselines/remove", role: "admin" },
   reports_page: { method: "GET", path: "/api/pages/reports", role: "viewer" },
   report_run: { method: "POST", path: "/api/reports/run", role: "operator" },
+  report_define: { method: "POST", path: "/api/reports/definitions", role: "operator" },
   report_definitions: { method: "GET", path: "/api/reports/definitions", role: "viewer" },
   report_history: { method: "GET", path: "/api/reports/history", role: "viewer" },
   report_folders: { method: "GET", path: "/api/reports/folders", role: "viewer" },
   report_folder_add: { method: "POST", path: "/api/reports/folders", role: "admin" },
   report_folder_remove: { method: "POST", path: "/api/reports/folders/remove", role: "admin" },
-  report_define: { method: "POST", path: "/api/reports/definitions", role: "operator" },
+  shell_page: { method: "GET", path: "/api/pages/shell", role: "viewer" },
+  dashboard_page: { method: "GET", path: "/api/pages/dashboard", role: "viewer" },
+  inventory_page: { method: "GET", path: "/api/pages/inventory", role: "viewer" },
+  vm_detail: { method: "GET", path: "/api/vms/detail", role: "viewer" },
+  host_detail: { method: "GET", path: "/api/hosts/detail", role: "viewer" },
+  servers_page: { method: "GET", path: "/api/pages/servers", role: "viewer" },
+  server_detail: { method: "GET", path: "/api/servers/detail", role: "viewer" },
+  jobs_page: { method: "GET", path: "/api/pages/jobs", role: "viewer" },
+  settings_page: { method: "GET", path: "/api/pages/settings", role: "viewer" },
 } as const;
 
 export type OperationName = keyof typeof operations;
@@ -2442,6 +2584,18 @@ export function makeApi(transport: Transport) {
     /** Refuse a user's logins and end their sessions (admins). Needs: admin. */
     user_disable: (input: EmailInput): Promise<User> =>
       transport.call<User>("user_disable", operations.user_disable.method, operations.user_disable.path, input),
+    /** Let a disabled user sign in again (admins). Needs: admin. */
+    user_enable: (input: EmailInput): Promise<User> =>
+      transport.call<User>("user_enable", operations.user_enable.method, operations.user_enable.path, input),
+    /** Change a user's role (admins). Needs: admin. */
+    user_set_role: (input: UserRoleInput): Promise<User> =>
+      transport.call<User>("user_set_role", operations.user_set_role.method, operations.user_set_role.path, input),
+    /** Replace a user's capabilities (admins). Needs: admin. */
+    user_set_capabilities: (input: UserCapabilitiesInput): Promise<User> =>
+      transport.call<User>("user_set_capabilities", operations.user_set_capabilities.method, operations.user_set_capabilities.path, input),
+    /** Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored). Needs: admin. */
+    user_set_password: (input: UserPasswordInput): Promise<Done> =>
+      transport.call<Done>("user_set_password", operations.user_set_password.method, operations.user_set_password.path, input),
     /** Every service identity, without its credentials. Needs: viewer. */
     service_identities: (input: NoInput = {}): Promise<Array<ServiceIdentity>> =>
       transport.call<Array<ServiceIdentity>>("service_identities", operations.service_identities.method, operations.service_identities.path, input),
@@ -2466,201 +2620,15 @@ export function makeApi(transport: Transport) {
     /** Stop sealing credentials for a worker key (admins). Needs: admin. */
     worker_key_revoke: (input: WorkerKeyInput): Promise<Done> =>
       transport.call<Done>("worker_key_revoke", operations.worker_key_revoke.method, operations.worker_key_revoke.path, input),
-    /** Replace a user's capabilities (admins). Needs: admin. */
-    user_set_capabilities: (input: UserCapabilitiesInput): Promise<User> =>
-      transport.call<User>("user_set_capabilities", operations.user_set_capabilities.method, operations.user_set_capabilities.path, input),
-    /** Set a user's password: admins anyone's, everyone their own (only a SCRAM verifier is stored). Needs: admin. */
-    user_set_password: (input: UserPasswordInput): Promise<Done> =>
-      transport.call<Done>("user_set_password", operations.user_set_password.method, operations.user_set_password.path, input),
-    /** Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync. Needs: viewer. */
-    sources: (input: NoInput = {}): Promise<Array<Source>> =>
-      transport.call<Array<Source>>("sources", operations.sources.method, operations.sources.path, input),
-    /** Add a source, reusing a service identity or creating one with it (admins). Needs: admin. */
-    source_add: (input: SourceAddInput): Promise<Source> =>
-      transport.call<Source>("source_add", operations.source_add.method, operations.source_add.path, input),
-    /** Change a source: address, identity, site, driver, trust (re-pin), enabled (admins). Needs: admin. */
-    source_update: (input: SourceUpdateInput): Promise<Source> =>
-      transport.call<Source>("source_update", operations.source_update.method, operations.source_update.path, input),
-    /** Remove a source and its cached inventory, or (dry_run) say what would go (admins). Needs: admin. */
-    source_remove: (input: SourceRemoveInput): Promise<SourceRemoval> =>
-      transport.call<SourceRemoval>("source_remove", operations.source_remove.method, operations.source_remove.path, input),
-    /** Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins). Needs: admin. */
-    source_probe: (input: SourceProbeInput): Promise<SourceProbe> =>
-      transport.call<SourceProbe>("source_probe", operations.source_probe.method, operations.source_probe.path, input),
-    /** Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins). Needs: admin. */
-    source_import_idracs: (input: IdracImportInput): Promise<ImportResult> =>
-      transport.call<ImportResult>("source_import_idracs", operations.source_import_idracs.method, operations.source_import_idracs.path, input),
-    /** The frame around every page: who is signed in, approvals waiting, the kill switch. Needs: viewer. */
-    shell_page: (input: NoInput = {}): Promise<ShellModel> =>
-      transport.call<ShellModel>("shell_page", operations.shell_page.method, operations.shell_page.path, input),
-    /** The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch. Needs: viewer. */
-    dashboard_page: (input: NoInput = {}): Promise<DashboardPage> =>
-      transport.call<DashboardPage>("dashboard_page", operations.dashboard_page.method, operations.dashboard_page.path, input),
-    /** A window of VMs or hosts, searched and filtered, with the filters' facets. Needs: viewer. */
-    inventory_page: (input: InventoryQuery): Promise<InventoryPage> =>
-      transport.call<InventoryPage>("inventory_page", operations.inventory_page.method, operations.inventory_page.path, input),
-    /** One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping. Needs: viewer. */
-    vm_detail: (input: IdInput): Promise<VmDetail> =>
-      transport.call<VmDetail>("vm_detail", operations.vm_detail.method, operations.vm_detail.path, input),
-    /** One ESXi host: hardware, mapping candidates with evidence, its VMs. Needs: viewer. */
-    host_detail: (input: IdInput): Promise<HostDetail> =>
-      transport.call<HostDetail>("host_detail", operations.host_detail.method, operations.host_detail.path, input),
-    /** VMs with the seed's fields, optionally narrowed by a fuzzy search. Needs: viewer. */
-    vms: (input: VmListInput): Promise<Array<VmRow>> =>
-      transport.call<Array<VmRow>>("vms", operations.vms.method, operations.vms.path, input),
-    /** ESXi hosts: hardware, state, management IPs, VM count, mapped server. Needs: viewer. */
-    hosts: (input: NoInput = {}): Promise<Array<HostRow>> =>
-      transport.call<Array<HostRow>>("hosts", operations.hosts.method, operations.hosts.path, input),
-    /** Physical servers: service tag, model, generation, power, health, firmware, mapping. Needs: viewer. */
-    servers: (input: NoInput = {}): Promise<Array<ServerRow>> =>
-      transport.call<Array<ServerRow>>("servers", operations.servers.method, operations.servers.path, input),
-    /** A server's firmware, component by component, with its baseline verdict. Needs: viewer. */
-    server_firmware: (input: ServerNameInput): Promise<Array<FirmwareRow>> =>
-      transport.call<Array<FirmwareRow>>("server_firmware", operations.server_firmware.method, operations.server_firmware.path, input),
-    /** Server-to-host mappings with method, confidence and status. Needs: viewer. */
-    mappings: (input: NoInput = {}): Promise<Array<MappingRow>> =>
-      transport.call<Array<MappingRow>>("mappings", operations.mappings.method, operations.mappings.path, input),
-    /** Recompute the automatic server-to-host mappings now (operators). Needs: operator. */
-    mappings_refresh: (input: NoInput = {}): Promise<MappingRefresh> =>
-      transport.call<MappingRefresh>("mappings_refresh", operations.mappings_refresh.method, operations.mappings_refresh.path, input),
-    /** The Dell servers page model: servers, generations, compliance, mappings to settle. Needs: viewer. */
-    servers_page: (input: NoInput = {}): Promise<ServersPage> =>
-      transport.call<ServersPage>("servers_page", operations.servers_page.method, operations.servers_page.path, input),
-    /** One server: firmware per component against the baseline, mapping candidates with evidence. Needs: viewer. */
-    server_detail: (input: ServerInput): Promise<ServerDetail> =>
-      transport.call<ServerDetail>("server_detail", operations.server_detail.method, operations.server_detail.path, input),
-    /** Map a server to an ESXi host by hand (operators); it wins over every automatic mapping. Needs: operator. */
-    mapping_set: (input: ManualMappingInput): Promise<ServerDetail> =>
-      transport.call<ServerDetail>("mapping_set", operations.mapping_set.method, operations.mapping_set.path, input),
-    /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. Needs: viewer. */
-    jobs_page: (input: JobsQuery): Promise<JobsPage> =>
-      transport.call<JobsPage>("jobs_page", operations.jobs_page.method, operations.jobs_page.path, input),
-    /** Jobs, newest first, optionally in one state. Needs: viewer. */
-    jobs: (input: JobsQuery): Promise<Array<JobSummary>> =>
-      transport.call<Array<JobSummary>>("jobs", operations.jobs.method, operations.jobs.path, input),
-    /** The global kill switch: engaged or not, by whom and why. Needs: viewer. */
-    kill_switch: (input: NoInput = {}): Promise<KillSwitch> =>
-      transport.call<KillSwitch>("kill_switch", operations.kill_switch.method, operations.kill_switch.path, input),
-    /** One job: spec, policy, plan, why it paused, steps and events. Needs: viewer. */
-    job_detail: (input: JobIdInput): Promise<JobDetail> =>
-      transport.call<JobDetail>("job_detail", operations.job_detail.method, operations.job_detail.path, input),
-    /** Plan a job and submit it (with dry_run: only plan it). Needs: operator. */
-    job_submit: (input: SubmitRequest): Promise<Submitted> =>
-      transport.call<Submitted>("job_submit", operations.job_submit.method, operations.job_submit.path, input),
-    /** Approve someone else's job (approvers; never your own). Needs: approver. */
-    job_approve: (input: JobCommentInput): Promise<JobSummary> =>
-      transport.call<JobSummary>("job_approve", operations.job_approve.method, operations.job_approve.path, input),
-    /** Deny someone else's job. Needs: approver. */
-    job_deny: (input: JobCommentInput): Promise<JobSummary> =>
-      transport.call<JobSummary>("job_deny", operations.job_deny.method, operations.job_deny.path, input),
-    /** Cancel a job (a running one stops at its next safe point). Needs: operator. */
-    job_cancel: (input: JobCancelInput): Promise<JobSummary> =>
-      transport.call<JobSummary>("job_cancel", operations.job_cancel.method, operations.job_cancel.path, input),
-    /** Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it. Needs: operator. */
-    job_decide: (input: JobDecideInput): Promise<JobSummary> =>
-      transport.call<JobSummary>("job_decide", operations.job_decide.method, operations.job_decide.path, input),
-    /** Engage (operators) or release (admins) the global kill switch. Needs: operator. */
-    kill_switch_set: (input: KillSwitchInput): Promise<KillSwitch> =>
-      transport.call<KillSwitch>("kill_switch_set", operations.kill_switch_set.method, operations.kill_switch_set.path, input),
-    /** Named job policies, `default` first. Needs: viewer. */
-    job_policies: (input: NoInput = {}): Promise<Array<PolicyChoice>> =>
-      transport.call<Array<PolicyChoice>>("job_policies", operations.job_policies.method, operations.job_policies.path, input),
-    /** Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs. Needs: admin. */
-    job_policy_save: (input: PolicyInput): Promise<PolicyChoice> =>
-      transport.call<PolicyChoice>("job_policy_save", operations.job_policy_save.method, operations.job_policy_save.path, input),
-    /** Change some fields of a named policy (the others stay); a new one starts from the safe defaults. Needs: admin. */
-    job_policy_change: (input: PolicyChange): Promise<PolicyChoice> =>
-      transport.call<PolicyChoice>("job_policy_change", operations.job_policy_change.method, operations.job_policy_change.path, input),
-    /** Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with. Needs: admin. */
-    job_policy_remove: (input: PolicyNameInput): Promise<Array<PolicyChoice>> =>
-      transport.call<Array<PolicyChoice>>("job_policy_remove", operations.job_policy_remove.method, operations.job_policy_remove.path, input),
-    /** How many disruptive jobs may run at once per cluster and per site. Needs: viewer. */
-    concurrency_limits: (input: NoInput = {}): Promise<Array<ConcurrencyLimit>> =>
-      transport.call<Array<ConcurrencyLimit>>("concurrency_limits", operations.concurrency_limits.method, operations.concurrency_limits.path, input),
-    /** Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it. Needs: admin. */
-    concurrency_limit_set: (input: LimitInput): Promise<Array<ConcurrencyLimit>> =>
-      transport.call<Array<ConcurrencyLimit>>("concurrency_limit_set", operations.concurrency_limit_set.method, operations.concurrency_limit_set.path, input),
-    /** Firmware baselines: those defined in EIO (with their components) and OpenManage Enterprise's. Needs: viewer. */
-    firmware_baselines: (input: NoInput = {}): Promise<Array<Baseline>> =>
-      transport.call<Array<Baseline>>("firmware_baselines", operations.firmware_baselines.method, operations.firmware_baselines.path, input),
-    /** Define a firmware baseline in EIO, or replace the one of that name (admins; audited): per component the version and its package. Needs: admin. */
-    firmware_baseline_define: (input: BaselineInput): Promise<Baseline> =>
-      transport.call<Baseline>("firmware_baseline_define", operations.firmware_baseline_define.method, operations.firmware_baseline_define.path, input),
-    /** Remove a firmware baseline defined in EIO (admins). Jobs keep the plan they were approved with. Needs: admin. */
-    firmware_baseline_remove: (input: BaselineNameInput): Promise<Array<Baseline>> =>
-      transport.call<Array<Baseline>>("firmware_baseline_remove", operations.firmware_baseline_remove.method, operations.firmware_baseline_remove.path, input),
-    /** The settings page model: connection, sources, service identities, users, sites, workers. Needs: viewer. */
-    settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
-      transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),
-    /** Change a user's role (admins). Needs: admin. */
-    user_set_role: (input: UserRoleInput): Promise<User> =>
-      transport.call<User>("user_set_role", operations.user_set_role.method, operations.user_set_role.path, input),
-    /** Let a disabled user sign in again (admins). Needs: admin. */
-    user_enable: (input: EmailInput): Promise<User> =>
-      transport.call<User>("user_enable", operations.user_enable.method, operations.user_enable.path, input),
-    /** The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings. Needs: viewer. */
-    ipam_page: (input: IpamPageQuery): Promise<IpamPage> =>
-      transport.call<IpamPage>("ipam_page", operations.ipam_page.method, operations.ipam_page.path, input),
-    /** One prefix: ancestors, children, planned and observed addresses, free space, findings. Needs: viewer. */
-    ipam_prefix: (input: PrefixInput): Promise<PrefixPage> =>
-      transport.call<PrefixPage>("ipam_prefix", operations.ipam_prefix.method, operations.ipam_prefix.path, input),
-    /** The free blocks of a prefix as CIDRs (only those holding a /length, when given). Needs: viewer. */
-    ipam_available: (input: AvailableInput): Promise<AvailableRanges> =>
-      transport.call<AvailableRanges>("ipam_available", operations.ipam_available.method, operations.ipam_available.path, input),
-    /** Plan the next free address of a prefix, or create its next free /length (operators; race-free). Needs: operator. */
-    ipam_allocate: (input: AllocateInput): Promise<Allocation> =>
-      transport.call<Allocation>("ipam_allocate", operations.ipam_allocate.method, operations.ipam_allocate.path, input),
-    /** Add a prefix to a routing domain (operators). Needs: operator. */
-    ipam_prefix_add: (input: PrefixAddInput): Promise<Prefix> =>
-      transport.call<Prefix>("ipam_prefix_add", operations.ipam_prefix_add.method, operations.ipam_prefix_add.path, input),
-    /** Routing domains (VRFs) with how many prefixes each holds. Needs: viewer. */
-    ipam_domains: (input: NoInput = {}): Promise<Array<RoutingDomain>> =>
-      transport.call<Array<RoutingDomain>>("ipam_domains", operations.ipam_domains.method, operations.ipam_domains.path, input),
-    /** Add a routing domain (admins). Needs: admin. */
-    ipam_domain_add: (input: DomainAddInput): Promise<RoutingDomain> =>
-      transport.call<RoutingDomain>("ipam_domain_add", operations.ipam_domain_add.method, operations.ipam_domain_add.path, input),
-    /** Change a prefix's status, site, VLAN, description or threshold (operators). Needs: operator. */
-    ipam_prefix_update: (input: PrefixUpdateInput): Promise<Prefix> =>
-      transport.call<Prefix>("ipam_prefix_update", operations.ipam_prefix_update.method, operations.ipam_prefix_update.path, input),
-    /** Remove a prefix; its children and addresses move to the prefix above it (operators). Needs: operator. */
-    ipam_prefix_remove: (input: PrefixInput): Promise<Removed> =>
-      transport.call<Removed>("ipam_prefix_remove", operations.ipam_prefix_remove.method, operations.ipam_prefix_remove.path, input),
-    /** Who uses this IP: the prefixes holding it, its plans, and every report of it over time. Needs: viewer. */
-    ipam_lookup: (input: AddressInput): Promise<AddressInfo> =>
-      transport.call<AddressInfo>("ipam_lookup", operations.ipam_lookup.method, operations.ipam_lookup.path, input),
-    /** Plan a chosen address (operators). Needs: operator. */
-    ipam_assign: (input: AssignInput): Promise<Assignment> =>
-      transport.call<Assignment>("ipam_assign", operations.ipam_assign.method, operations.ipam_assign.path, input),
-    /** Change a planned address's host name, MAC, description or status (operators). Needs: operator. */
-    ipam_assignment_update: (input: AssignmentUpdateInput): Promise<Assignment> =>
-      transport.call<Assignment>("ipam_assignment_update", operations.ipam_assignment_update.method, operations.ipam_assignment_update.path, input),
-    /** Release a planned or reserved address (operators). Needs: operator. */
-    ipam_release: (input: AddressInput): Promise<Assignment> =>
-      transport.call<Assignment>("ipam_release", operations.ipam_release.method, operations.ipam_release.path, input),
-    /** Prefixes with parent and utilization, optionally of one domain or inside one block. Needs: viewer. */
-    ipam_prefixes: (input: PrefixListInput): Promise<Array<Prefix>> =>
-      transport.call<Array<Prefix>>("ipam_prefixes", operations.ipam_prefixes.method, operations.ipam_prefixes.path, input),
-    /** IPAM findings, open ones unless asked for all. Needs: viewer. */
-    findings: (input: FindingsInput): Promise<Array<Finding>> =>
-      transport.call<Array<Finding>>("findings", operations.findings.method, operations.findings.path, input),
-    /** Acknowledge a finding as yourself, with a note saying why (operators). Needs: operator. */
-    finding_acknowledge: (input: AcknowledgeInput): Promise<Finding> =>
-      transport.call<Finding>("finding_acknowledge", operations.finding_acknowledge.method, operations.finding_acknowledge.path, input),
-    /** Run the findings engine now (operators; it also runs after every sync). Needs: operator. */
-    findings_run: (input: NoInput = {}): Promise<FindingRun> =>
-      transport.call<FindingRun>("findings_run", operations.findings_run.method, operations.findings_run.path, input),
-    /** Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked. Needs: viewer. */
-    search: (input: SearchInput): Promise<SearchResults> =>
-      transport.call<SearchResults>("search", operations.search.method, operations.search.path, input),
+    /** Regions, countries, sites, inference rules and conflicts: the Sites page. Needs: viewer. */
+    sites_page: (input: NoInput = {}): Promise<SitesPage> =>
+      transport.call<SitesPage>("sites_page", operations.sites_page.method, operations.sites_page.path, input),
     /** Every site, by region and country. Needs: viewer. */
     sites: (input: NoInput = {}): Promise<Array<Site>> =>
       transport.call<Array<Site>>("sites", operations.sites.method, operations.sites.path, input),
     /** Add a site to a country (admins). Needs: admin. */
     site_add: (input: NewSite): Promise<Site> =>
       transport.call<Site>("site_add", operations.site_add.method, operations.site_add.path, input),
-    /** Regions, countries, sites, inference rules and conflicts: the Sites page. Needs: viewer. */
-    sites_page: (input: NoInput = {}): Promise<SitesPage> =>
-      transport.call<SitesPage>("sites_page", operations.sites_page.method, operations.sites_page.path, input),
     /** Change a site's name, time zone or status (admins). Needs: admin. */
     site_update: (input: SiteUpdateInput): Promise<Site> =>
       transport.call<Site>("site_update", operations.site_update.method, operations.site_update.path, input),
@@ -2706,12 +2674,162 @@ export function makeApi(transport: Transport) {
     /** Remove a manual placement; inference decides again (operators). Needs: operator. */
     site_unpin: (input: EntityInput): Promise<Placement> =>
       transport.call<Placement>("site_unpin", operations.site_unpin.method, operations.site_unpin.path, input),
+    /** Every vCenter, iDRAC and OpenManage Enterprise EIO syncs from, with its last sync. Needs: viewer. */
+    sources: (input: NoInput = {}): Promise<Array<Source>> =>
+      transport.call<Array<Source>>("sources", operations.sources.method, operations.sources.path, input),
+    /** Add a source, reusing a service identity or creating one with it (admins). Needs: admin. */
+    source_add: (input: SourceAddInput): Promise<Source> =>
+      transport.call<Source>("source_add", operations.source_add.method, operations.source_add.path, input),
+    /** Change a source: address, identity, site, driver, trust (re-pin), enabled (admins). Needs: admin. */
+    source_update: (input: SourceUpdateInput): Promise<Source> =>
+      transport.call<Source>("source_update", operations.source_update.method, operations.source_update.path, input),
+    /** Remove a source and its cached inventory, or (dry_run) say what would go (admins). Needs: admin. */
+    source_remove: (input: SourceRemoveInput): Promise<SourceRemoval> =>
+      transport.call<SourceRemoval>("source_remove", operations.source_remove.method, operations.source_remove.path, input),
+    /** Read the certificate an endpoint presents, to trust or refuse it; sends it nothing (admins). Needs: admin. */
+    source_probe: (input: SourceProbeInput): Promise<SourceProbe> =>
+      transport.call<SourceProbe>("source_probe", operations.source_probe.method, operations.source_probe.path, input),
+    /** Add iDRACs from CSV text, or (dry_run) check every row and say what would happen (admins). Needs: admin. */
+    source_import_idracs: (input: IdracImportInput): Promise<ImportResult> =>
+      transport.call<ImportResult>("source_import_idracs", operations.source_import_idracs.method, operations.source_import_idracs.path, input),
+    /** VMs with the seed's fields, optionally narrowed by a fuzzy search. Needs: viewer. */
+    vms: (input: VmListInput): Promise<Array<VmRow>> =>
+      transport.call<Array<VmRow>>("vms", operations.vms.method, operations.vms.path, input),
+    /** ESXi hosts: hardware, state, management IPs, VM count, mapped server. Needs: viewer. */
+    hosts: (input: NoInput = {}): Promise<Array<HostRow>> =>
+      transport.call<Array<HostRow>>("hosts", operations.hosts.method, operations.hosts.path, input),
+    /** Physical servers: service tag, model, generation, power, health, firmware, mapping. Needs: viewer. */
+    servers: (input: NoInput = {}): Promise<Array<ServerRow>> =>
+      transport.call<Array<ServerRow>>("servers", operations.servers.method, operations.servers.path, input),
+    /** A server's firmware, component by component, with its baseline verdict. Needs: viewer. */
+    server_firmware: (input: ServerNameInput): Promise<Array<FirmwareRow>> =>
+      transport.call<Array<FirmwareRow>>("server_firmware", operations.server_firmware.method, operations.server_firmware.path, input),
+    /** Server-to-host mappings with method, confidence and status. Needs: viewer. */
+    mappings: (input: NoInput = {}): Promise<Array<MappingRow>> =>
+      transport.call<Array<MappingRow>>("mappings", operations.mappings.method, operations.mappings.path, input),
+    /** Recompute the automatic server-to-host mappings now (operators). Needs: operator. */
+    mappings_refresh: (input: NoInput = {}): Promise<MappingRefresh> =>
+      transport.call<MappingRefresh>("mappings_refresh", operations.mappings_refresh.method, operations.mappings_refresh.path, input),
+    /** Map a server to an ESXi host by hand (operators); it wins over every automatic mapping. Needs: operator. */
+    mapping_set: (input: ManualMappingInput): Promise<ServerDetail> =>
+      transport.call<ServerDetail>("mapping_set", operations.mapping_set.method, operations.mapping_set.path, input),
+    /** The IPAM page model: the prefix tree per routing domain with utilization planned and observed, open findings. Needs: viewer. */
+    ipam_page: (input: IpamPageQuery): Promise<IpamPage> =>
+      transport.call<IpamPage>("ipam_page", operations.ipam_page.method, operations.ipam_page.path, input),
+    /** Routing domains (VRFs) with how many prefixes each holds. Needs: viewer. */
+    ipam_domains: (input: NoInput = {}): Promise<Array<RoutingDomain>> =>
+      transport.call<Array<RoutingDomain>>("ipam_domains", operations.ipam_domains.method, operations.ipam_domains.path, input),
+    /** Add a routing domain (admins). Needs: admin. */
+    ipam_domain_add: (input: DomainAddInput): Promise<RoutingDomain> =>
+      transport.call<RoutingDomain>("ipam_domain_add", operations.ipam_domain_add.method, operations.ipam_domain_add.path, input),
+    /** Prefixes with parent and utilization, optionally of one domain or inside one block. Needs: viewer. */
+    ipam_prefixes: (input: PrefixListInput): Promise<Array<Prefix>> =>
+      transport.call<Array<Prefix>>("ipam_prefixes", operations.ipam_prefixes.method, operations.ipam_prefixes.path, input),
+    /** One prefix: ancestors, children, planned and observed addresses, free space, findings. Needs: viewer. */
+    ipam_prefix: (input: PrefixInput): Promise<PrefixPage> =>
+      transport.call<PrefixPage>("ipam_prefix", operations.ipam_prefix.method, operations.ipam_prefix.path, input),
+    /** Add a prefix to a routing domain (operators). Needs: operator. */
+    ipam_prefix_add: (input: PrefixAddInput): Promise<Prefix> =>
+      transport.call<Prefix>("ipam_prefix_add", operations.ipam_prefix_add.method, operations.ipam_prefix_add.path, input),
+    /** Change a prefix's status, site, VLAN, description or threshold (operators). Needs: operator. */
+    ipam_prefix_update: (input: PrefixUpdateInput): Promise<Prefix> =>
+      transport.call<Prefix>("ipam_prefix_update", operations.ipam_prefix_update.method, operations.ipam_prefix_update.path, input),
+    /** Remove a prefix; its children and addresses move to the prefix above it (operators). Needs: operator. */
+    ipam_prefix_remove: (input: PrefixInput): Promise<Removed> =>
+      transport.call<Removed>("ipam_prefix_remove", operations.ipam_prefix_remove.method, operations.ipam_prefix_remove.path, input),
+    /** The free blocks of a prefix as CIDRs (only those holding a /length, when given). Needs: viewer. */
+    ipam_available: (input: AvailableInput): Promise<AvailableRanges> =>
+      transport.call<AvailableRanges>("ipam_available", operations.ipam_available.method, operations.ipam_available.path, input),
+    /** Plan the next free address of a prefix, or create its next free /length (operators; race-free). Needs: operator. */
+    ipam_allocate: (input: AllocateInput): Promise<Allocation> =>
+      transport.call<Allocation>("ipam_allocate", operations.ipam_allocate.method, operations.ipam_allocate.path, input),
+    /** Who uses this IP: the prefixes holding it, its plans, and every report of it over time. Needs: viewer. */
+    ipam_lookup: (input: AddressInput): Promise<AddressInfo> =>
+      transport.call<AddressInfo>("ipam_lookup", operations.ipam_lookup.method, operations.ipam_lookup.path, input),
+    /** Plan a chosen address (operators). Needs: operator. */
+    ipam_assign: (input: AssignInput): Promise<Assignment> =>
+      transport.call<Assignment>("ipam_assign", operations.ipam_assign.method, operations.ipam_assign.path, input),
+    /** Change a planned address's host name, MAC, description or status (operators). Needs: operator. */
+    ipam_assignment_update: (input: AssignmentUpdateInput): Promise<Assignment> =>
+      transport.call<Assignment>("ipam_assignment_update", operations.ipam_assignment_update.method, operations.ipam_assignment_update.path, input),
+    /** Release a planned or reserved address (operators). Needs: operator. */
+    ipam_release: (input: AddressInput): Promise<Assignment> =>
+      transport.call<Assignment>("ipam_release", operations.ipam_release.method, operations.ipam_release.path, input),
+    /** IPAM findings, open ones unless asked for all. Needs: viewer. */
+    findings: (input: FindingsInput): Promise<Array<Finding>> =>
+      transport.call<Array<Finding>>("findings", operations.findings.method, operations.findings.path, input),
+    /** Acknowledge a finding as yourself, with a note saying why (operators). Needs: operator. */
+    finding_acknowledge: (input: AcknowledgeInput): Promise<Finding> =>
+      transport.call<Finding>("finding_acknowledge", operations.finding_acknowledge.method, operations.finding_acknowledge.path, input),
+    /** Run the findings engine now (operators; it also runs after every sync). Needs: operator. */
+    findings_run: (input: NoInput = {}): Promise<FindingRun> =>
+      transport.call<FindingRun>("findings_run", operations.findings_run.method, operations.findings_run.path, input),
+    /** Fuzzy search over VMs, hosts, servers, service tags, addresses, prefixes and MACs, ranked. Needs: viewer. */
+    search: (input: SearchInput): Promise<SearchResults> =>
+      transport.call<SearchResults>("search", operations.search.method, operations.search.path, input),
+    /** Jobs, newest first, optionally in one state. Needs: viewer. */
+    jobs: (input: JobsQuery): Promise<Array<JobSummary>> =>
+      transport.call<Array<JobSummary>>("jobs", operations.jobs.method, operations.jobs.path, input),
+    /** One job: spec, policy, plan, why it paused, steps and events. Needs: viewer. */
+    job_detail: (input: JobIdInput): Promise<JobDetail> =>
+      transport.call<JobDetail>("job_detail", operations.job_detail.method, operations.job_detail.path, input),
+    /** Plan a job and submit it (with dry_run: only plan it). Needs: operator. */
+    job_submit: (input: SubmitRequest): Promise<Submitted> =>
+      transport.call<Submitted>("job_submit", operations.job_submit.method, operations.job_submit.path, input),
+    /** Approve someone else's job (approvers; never your own). Needs: approver. */
+    job_approve: (input: JobCommentInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_approve", operations.job_approve.method, operations.job_approve.path, input),
+    /** Deny someone else's job. Needs: approver. */
+    job_deny: (input: JobCommentInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_deny", operations.job_deny.method, operations.job_deny.path, input),
+    /** Cancel a job (a running one stops at its next safe point). Needs: operator. */
+    job_cancel: (input: JobCancelInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_cancel", operations.job_cancel.method, operations.job_cancel.path, input),
+    /** Answer a paused job: cancel, retry, or shut down / suspend the VMs blocking it. Needs: operator. */
+    job_decide: (input: JobDecideInput): Promise<JobSummary> =>
+      transport.call<JobSummary>("job_decide", operations.job_decide.method, operations.job_decide.path, input),
+    /** The global kill switch: engaged or not, by whom and why. Needs: viewer. */
+    kill_switch: (input: NoInput = {}): Promise<KillSwitch> =>
+      transport.call<KillSwitch>("kill_switch", operations.kill_switch.method, operations.kill_switch.path, input),
+    /** Engage (operators) or release (admins) the global kill switch. Needs: operator. */
+    kill_switch_set: (input: KillSwitchInput): Promise<KillSwitch> =>
+      transport.call<KillSwitch>("kill_switch_set", operations.kill_switch_set.method, operations.kill_switch_set.path, input),
+    /** Named job policies, `default` first. Needs: viewer. */
+    job_policies: (input: NoInput = {}): Promise<Array<PolicyChoice>> =>
+      transport.call<Array<PolicyChoice>>("job_policies", operations.job_policies.method, operations.job_policies.path, input),
+    /** Create a named job policy or change one (admins; audited): the only way a job may skip approval or stop VMs. Needs: admin. */
+    job_policy_save: (input: PolicyInput): Promise<PolicyChoice> =>
+      transport.call<PolicyChoice>("job_policy_save", operations.job_policy_save.method, operations.job_policy_save.path, input),
+    /** Change some fields of a named policy (the others stay); a new one starts from the safe defaults. Needs: admin. */
+    job_policy_change: (input: PolicyChange): Promise<PolicyChoice> =>
+      transport.call<PolicyChoice>("job_policy_change", operations.job_policy_change.method, operations.job_policy_change.path, input),
+    /** Remove a named job policy (admins; `default` stays). Jobs keep the policy they were submitted with. Needs: admin. */
+    job_policy_remove: (input: PolicyNameInput): Promise<Array<PolicyChoice>> =>
+      transport.call<Array<PolicyChoice>>("job_policy_remove", operations.job_policy_remove.method, operations.job_policy_remove.path, input),
+    /** How many disruptive jobs may run at once per cluster and per site. Needs: viewer. */
+    concurrency_limits: (input: NoInput = {}): Promise<Array<ConcurrencyLimit>> =>
+      transport.call<Array<ConcurrencyLimit>>("concurrency_limits", operations.concurrency_limits.method, operations.concurrency_limits.path, input),
+    /** Set a cluster's or site's limit, or the default (admins; audited); no max_running removes it. Needs: admin. */
+    concurrency_limit_set: (input: LimitInput): Promise<Array<ConcurrencyLimit>> =>
+      transport.call<Array<ConcurrencyLimit>>("concurrency_limit_set", operations.concurrency_limit_set.method, operations.concurrency_limit_set.path, input),
+    /** Firmware baselines: those defined in EIO (with their components) and OpenManage Enterprise's. Needs: viewer. */
+    firmware_baselines: (input: NoInput = {}): Promise<Array<Baseline>> =>
+      transport.call<Array<Baseline>>("firmware_baselines", operations.firmware_baselines.method, operations.firmware_baselines.path, input),
+    /** Define a firmware baseline in EIO, or replace the one of that name (admins; audited): per component the version and its package. Needs: admin. */
+    firmware_baseline_define: (input: BaselineInput): Promise<Baseline> =>
+      transport.call<Baseline>("firmware_baseline_define", operations.firmware_baseline_define.method, operations.firmware_baseline_define.path, input),
+    /** Remove a firmware baseline defined in EIO (admins). Jobs keep the plan they were approved with. Needs: admin. */
+    firmware_baseline_remove: (input: BaselineNameInput): Promise<Array<Baseline>> =>
+      transport.call<Array<Baseline>>("firmware_baseline_remove", operations.firmware_baseline_remove.method, operations.firmware_baseline_remove.path, input),
     /** The Reports page: report types and their filters, definitions, schedules, history. Needs: viewer. */
     reports_page: (input: NoInput = {}): Promise<ReportsPage> =>
       transport.call<ReportsPage>("reports_page", operations.reports_page.method, operations.reports_page.path, input),
     /** Run a report now, as yourself: a definition (every format, into its folder) or one type in one format (operators). Needs: operator. */
     report_run: (input: ReportRunInput): Promise<Array<ReportExecution>> =>
       transport.call<Array<ReportExecution>>("report_run", operations.report_run.method, operations.report_run.path, input),
+    /** Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators). Needs: operator. */
+    report_define: (input: NewDefinition): Promise<ReportDefinition> =>
+      transport.call<ReportDefinition>("report_define", operations.report_define.method, operations.report_define.path, input),
     /** Report definitions with their schedules and folders. Needs: viewer. */
     report_definitions: (input: NoInput = {}): Promise<Array<ReportDefinition>> =>
       transport.call<Array<ReportDefinition>>("report_definitions", operations.report_definitions.method, operations.report_definitions.path, input),
@@ -2727,9 +2845,33 @@ export function makeApi(transport: Transport) {
     /** Take a folder off the list (admins). Needs: admin. */
     report_folder_remove: (input: ReportFolderInput): Promise<Array<OutputFolder>> =>
       transport.call<Array<OutputFolder>>("report_folder_remove", operations.report_folder_remove.method, operations.report_folder_remove.path, input),
-    /** Create a report definition, or change yours of that name; a cron schedule makes the job engine run it (operators). Needs: operator. */
-    report_define: (input: NewDefinition): Promise<ReportDefinition> =>
-      transport.call<ReportDefinition>("report_define", operations.report_define.method, operations.report_define.path, input),
+    /** The frame around every page: who is signed in, approvals waiting, the kill switch. Needs: viewer. */
+    shell_page: (input: NoInput = {}): Promise<ShellModel> =>
+      transport.call<ShellModel>("shell_page", operations.shell_page.method, operations.shell_page.path, input),
+    /** The dashboard page model: inventory per site, sync health, findings, active jobs, approvals, kill switch. Needs: viewer. */
+    dashboard_page: (input: NoInput = {}): Promise<DashboardPage> =>
+      transport.call<DashboardPage>("dashboard_page", operations.dashboard_page.method, operations.dashboard_page.path, input),
+    /** A window of VMs or hosts, searched and filtered, with the filters' facets. Needs: viewer. */
+    inventory_page: (input: InventoryQuery): Promise<InventoryPage> =>
+      transport.call<InventoryPage>("inventory_page", operations.inventory_page.method, operations.inventory_page.path, input),
+    /** One VM: NICs, IPs with confidence, tags, custom attributes, its host's server mapping. Needs: viewer. */
+    vm_detail: (input: IdInput): Promise<VmDetail> =>
+      transport.call<VmDetail>("vm_detail", operations.vm_detail.method, operations.vm_detail.path, input),
+    /** One ESXi host: hardware, mapping candidates with evidence, its VMs. Needs: viewer. */
+    host_detail: (input: IdInput): Promise<HostDetail> =>
+      transport.call<HostDetail>("host_detail", operations.host_detail.method, operations.host_detail.path, input),
+    /** The Dell servers page model: servers, generations, compliance, mappings to settle. Needs: viewer. */
+    servers_page: (input: NoInput = {}): Promise<ServersPage> =>
+      transport.call<ServersPage>("servers_page", operations.servers_page.method, operations.servers_page.path, input),
+    /** One server: firmware per component against the baseline, mapping candidates with evidence. Needs: viewer. */
+    server_detail: (input: ServerInput): Promise<ServerDetail> =>
+      transport.call<ServerDetail>("server_detail", operations.server_detail.method, operations.server_detail.path, input),
+    /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. Needs: viewer. */
+    jobs_page: (input: JobsQuery): Promise<JobsPage> =>
+      transport.call<JobsPage>("jobs_page", operations.jobs_page.method, operations.jobs_page.path, input),
+    /** The settings page model: connection, sources, service identities, users, sites, workers. Needs: viewer. */
+    settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
+      transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),
   };
 }
 

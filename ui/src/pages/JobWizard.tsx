@@ -21,13 +21,13 @@ import {
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useEffect, useState } from "react";
-import type { ApiError, JobSpec, JsonValue, JobTargets, PowerAction, SubmitRequest, Submitted } from "../api/bindings.gen";
+import type { ApiError, JobSpec, JobTargets, JobType, PolicyOverrides, PowerAction, SourceKind, SubmitRequest, Submitted } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { ErrorAlert } from "../components/common";
 import { useMay, useMe } from "../lib/me";
 import { PlanView } from "./PlanView";
 
-type Kind = "maintenance_mode" | "firmware_update" | "power" | "sync" | "report";
+type Kind = JobType;
 const KINDS: { value: Kind; label: string; description: string }[] = [
   { value: "maintenance_mode", label: "Maintenance mode", description: "Evacuate hosts one at a time (DRS) and enter or leave maintenance mode." },
   { value: "firmware_update", label: "Firmware update", description: "Rolling update: maintenance mode, update, reboot, verify, exit — one host at a time." },
@@ -35,6 +35,10 @@ const KINDS: { value: Kind; label: string; description: string }[] = [
   { value: "sync", label: "Sync", description: "A full sync of one source, or of all of them." },
   { value: "report", label: "Report", description: "Run a report definition: every format, into its folder (on a schedule, too)." },
 ];
+
+/** What a sync job may be narrowed to (`eio job submit sync --kind`): every kind, named. */
+const SOURCE_KIND_LABELS: Record<SourceKind, string> = { vcenter: "vCenters", idrac: "iDRACs", ome: "OpenManage Enterprise" };
+const SOURCE_KINDS = (Object.keys(SOURCE_KIND_LABELS) as SourceKind[]).map((value) => ({ value, label: SOURCE_KIND_LABELS[value] }));
 
 export type WizardState = {
   kind: Kind;
@@ -54,6 +58,8 @@ export type WizardState = {
   vms: string[];
   servers: string[];
   source: string | null;
+  /** Sync every enabled source of this kind (only without a single source). */
+  sourceKind: SourceKind | null;
   /** The report definition a report job runs. */
   definition: string | null;
   policyName: string;
@@ -101,6 +107,7 @@ export const INITIAL: WizardState = {
   vms: [],
   servers: [],
   source: null,
+  sourceKind: null,
   definition: null,
   policyName: "default",
   allowShutdown: null,
@@ -133,13 +140,13 @@ export function toRequest(s: WizardState, dryRun: boolean): SubmitRequest {
       spec = { type: "power", action: s.action, vms: s.vms, servers: s.servers };
       break;
     case "sync":
-      spec = { type: "sync", source: s.source, kind: null, benchmark_noop: false };
+      spec = { type: "sync", source: s.source, kind: s.source ? null : s.sourceKind, benchmark_noop: false };
       break;
     case "report":
       spec = { type: "report", definition: s.definition ?? "" };
       break;
   }
-  const overrides: { [key: string]: JsonValue } = {};
+  const overrides: PolicyOverrides = {};
   if (s.allowShutdown !== null) overrides.allow_vm_shutdown = s.allowShutdown;
   if (s.allowHardPoweroff !== null) overrides.allow_hard_poweroff = s.allowHardPoweroff;
   if (s.vmLimit !== null) overrides.vm_limit = s.vmLimit;
@@ -493,16 +500,29 @@ function TargetStep(props: { s: WizardState; set: <K extends keyof WizardState>(
       return <PowerTarget s={s} set={set} />;
     case "sync":
       return (
-        <Select
-          label="Source"
-          placeholder="Every enabled source"
-          data={targets.sources}
-          value={s.source}
-          onChange={(v) => set("source", v)}
-          clearable
-          searchable
-          data-testid="wizard-source"
-        />
+        <>
+          <Select
+            label="Source"
+            placeholder="Every enabled source"
+            data={targets.sources}
+            value={s.source}
+            onChange={(v) => set("source", v)}
+            clearable
+            searchable
+            data-testid="wizard-source"
+          />
+          {!s.source && (
+            <Select
+              label="…or every enabled source of one kind"
+              placeholder="Every kind"
+              data={SOURCE_KINDS}
+              value={s.sourceKind}
+              onChange={(v) => set("sourceKind", v as SourceKind | null)}
+              clearable
+              data-testid="wizard-source-kind"
+            />
+          )}
+        </>
       );
     case "report":
       return (

@@ -173,9 +173,11 @@ function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) 
     e.preventDefault();
     setBusy(true);
     try {
-      const input = { name, system, username, password, rotation_period_days: days };
-      if (rotating) await api.service_identity_rotate(input);
-      else await api.service_identity_add(input);
+      if (rotating) {
+        // The period changes only when it was changed here.
+        const period = days === props.initial?.rotation_period_days ? null : days;
+        await api.service_identity_rotate({ name, username, password, rotation_period_days: period });
+      } else await api.service_identity_add({ name, system, username, password, rotation_period_days: days });
       setPassword("");
       notifications.show({ color: "green", message: rotating ? `New credentials sealed for ${name}.` : `Service identity ${name} added.` });
       props.onDone();
@@ -208,7 +210,15 @@ function IdentityForm(props: { initial?: ServiceIdentity; onDone: () => void }) 
           autoComplete="new-password"
           data-testid="identity-password"
         />
-        {!rotating && <NumberInput label="Rotate every (days)" value={days} min={1} onChange={(v) => setDays(typeof v === "number" ? v : 90)} />}
+        <NumberInput
+          label="Rotate every (days)"
+          description={rotating ? "The next rotation is due this many days after this one." : undefined}
+          value={days}
+          min={1}
+          max={3650}
+          onChange={(v) => setDays(typeof v === "number" ? v : (props.initial?.rotation_period_days ?? 90))}
+          data-testid="identity-rotation-days"
+        />
         <Group justify="flex-end">
           <Button type="submit" loading={busy} data-testid="identity-save">
             {rotating ? "Rotate" : "Add"}

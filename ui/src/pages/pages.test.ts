@@ -23,6 +23,15 @@ describe("the job wizard", () => {
     expect([r.run_at, r.schedule, r.idempotency_key]).toEqual([null, null, null]);
   });
 
+  it("syncs one source, or every source of one kind", () => {
+    const idracs = toRequest({ ...INITIAL, kind: "sync", sourceKind: "idrac" }, false);
+    expect(idracs.spec).toEqual({ type: "sync", source: null, kind: "idrac", benchmark_noop: false });
+    // A single source is the whole target: a kind chosen before it no longer applies.
+    const one = toRequest({ ...INITIAL, kind: "sync", source: "vc-lab", sourceKind: "idrac" }, false);
+    expect(one.spec).toEqual({ type: "sync", source: "vc-lab", kind: null, benchmark_noop: false });
+    expect(toRequest({ ...INITIAL, kind: "sync" }, false).spec).toEqual({ type: "sync", source: null, kind: null, benchmark_noop: false });
+  });
+
   it("says when: at a time, on a schedule, or once per idempotency key", () => {
     const now = new Date("2026-12-06T10:00:00Z");
     const at = { ...INITIAL, hosts: ["esx-001"], when: "at" as const, runAt: "2026-12-07T02:30" };

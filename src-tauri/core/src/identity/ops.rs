@@ -110,6 +110,9 @@ pub struct ServiceIdentityRotateInput {
     #[ts(type = "string")]
     #[schemars(with = "String")]
     pub password: Secret,
+    /// Days until the next rotation is due, from now on (None keeps the identity's period).
+    #[serde(default)]
+    pub rotation_period_days: Option<i32>,
 }
 
 pub async fn service_identity_rotate(session: &Session, input: ServiceIdentityRotateInput) -> Result<ServiceIdentity> {
@@ -117,8 +120,13 @@ pub async fn service_identity_rotate(session: &Session, input: ServiceIdentityRo
         Some(u) => u,
         None => super::service_identities::get(&session.db, &input.name).await?.username,
     };
-    super::service_identities::rotate(&session.db, &input.name, &Credentials { username, password: input.password })
-        .await
+    super::service_identities::rotate_every(
+        &session.db,
+        &input.name,
+        &Credentials { username, password: input.password },
+        input.rotation_period_days,
+    )
+    .await
 }
 
 /// A user's new role (admins).

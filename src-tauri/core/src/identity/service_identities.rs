@@ -122,6 +122,7 @@ pub struct NewServiceIdentity {
 
 /// Seal and store a new service identity (admins).
 pub async fn add(db: &Database, new: &NewServiceIdentity) -> Result<ServiceIdentity> {
+    check_rotation_period(new.rotation_period_days)?;
     let recipients = trusted_worker_keys(db).await?;
     let mut conn = db.pool().acquire().await?;
     insert_sealed(&mut conn, &new.name, new.system, &new.credentials, &recipients, new.rotation_period_days).await?;
@@ -167,20 +168,45 @@ pub async fn insert_sealed(
     })
 }
 
+/// How often credentials must be rotated: 1 to 3650 days (the table's check, said first).
+fn check_rotation_period(days: i32) -> Result<()> {
+    if (1..=3650).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("a rotation period is 1 to 3650 days, not {days}")))
+    }
+}
+
 /// Replace an identity's credentials (admins); the rotation clock restarts.
 pub async fn rotate(db: &Database, name: &str, credentials: &Credentials) -> Result<ServiceIdentity> {
+    rotate_every(db, name, credentials, None).await
+}
+
+/// [`rotate`], with a new rotation period when one is given (None keeps the identity's);
+/// the next rotation is due that many days from now.
+pub async fn rotate_every(
+    db: &Database,
+    name: &str,
+    credentials: &Credentials,
+    rotation_period_days: Option<i32>,
+) -> Result<ServiceIdentity> {
+    if let Some(days) = rotation_period_days {
+        check_rotation_period(days)?;
+    }
     let recipients = trusted_worker_keys(db).await?;
     let sealed = sealing::seal(name, credentials, &recipients)?;
     let n = sqlx::query(
         "UPDATE service_identities
          SET username = $2, encrypted_credentials = $3, recipients = $4, rotated_at = now(),
-             rotation_due = now() + make_interval(days => rotation_period_days)
+             rotation_period_days = coalesce($5, rotation_period_days),
+             rotation_due = now() + make_interval(days => coalesce($5, rotation_period_days))
          WHERE name = $1",
     )
     .bind(name)
     .bind(&credentials.username)
     .bind(&sealed)
     .bind(&recipients)
+    .bind(rotation_period_days)
     .execute(db.pool())
     .await?
     .rows_affected();

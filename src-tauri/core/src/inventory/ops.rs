@@ -6,7 +6,8 @@ use ts_rs::TS;
 
 use super::{FirmwareRow, HostRow, MappingRow, ServerRow, VmRow};
 use crate::api::{NoInput, Session};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::pages::servers::{self, ServerDetail};
 
 /// Which VMs a listing shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
@@ -55,4 +56,29 @@ pub struct MappingRefresh {
 
 pub async fn mappings_refresh(s: &Session, _: NoInput) -> Result<MappingRefresh> {
     Ok(MappingRefresh { counts: super::refresh_mappings(&s.db).await? })
+}
+
+/// A manual mapping: this server runs this ESXi host.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ManualMappingInput {
+    /// Server id, service tag, hostname or iDRAC name.
+    pub server: String,
+    /// ESXi host name (or short name).
+    pub host: String,
+}
+
+/// Map a server to an ESXi host by hand (operators; the database checks and records who),
+/// then show the server again.
+pub async fn mapping_set(session: &Session, input: ManualMappingInput) -> Result<ServerDetail> {
+    let db = &session.db;
+    let before = servers::detail(db, &input.server).await?;
+    let s = &before.server;
+    let name = s
+        .service_tag
+        .clone()
+        .or_else(|| s.idrac.clone())
+        .or_else(|| s.hostname.clone())
+        .ok_or_else(|| Error::invalid("this server has no service tag, iDRAC or hostname to map by"))?;
+    super::set_manual_mapping(db, &name, input.host.trim()).await?;
+    servers::detail(db, &s.uuid.to_string()).await
 }

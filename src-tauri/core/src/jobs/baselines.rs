@@ -15,7 +15,6 @@ use std::cmp::Ordering;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -172,6 +171,57 @@ pub struct Behind {
     pub restart: bool,
 }
 
+/// A firmware component of a server an EIO baseline covers: installed and wanted version.
+#[derive(sqlx::FromRow)]
+struct EioBehindRow {
+    fqdd: String,
+    name: String,
+    installed: String,
+    wanted: String,
+    package: String,
+    reboot_required: bool,
+}
+
+/// A line of OME's compliance report for a server, as [`Resolved::behind`] reads it.
+#[derive(sqlx::FromRow)]
+struct OmeBehindRow {
+    fqdd: Option<String>,
+    component: String,
+    current_version: Option<String>,
+    baseline_version: Option<String>,
+    status: String,
+    package: Option<String>,
+    reboot_required: Option<bool>,
+}
+
+/// A baseline a name (or the servers) resolves to; `source` is `'eio'` or `'ome'`.
+#[derive(sqlx::FromRow)]
+struct ResolvedRow {
+    id: Uuid,
+    name: String,
+    source: String,
+    repository: Option<String>,
+}
+
+/// A baseline as [`list`] reads it; `behind` counts the servers off it.
+#[derive(sqlx::FromRow)]
+struct BaselineRow {
+    id: Uuid,
+    name: String,
+    source: String,
+    description: Option<String>,
+    repository: Option<String>,
+    behind: Option<i64>,
+}
+
+/// A component of an EIO baseline, with the baseline it belongs to.
+#[derive(sqlx::FromRow)]
+struct ComponentRow {
+    baseline_id: Uuid,
+    #[sqlx(flatten)]
+    component: BaselineComponent,
+}
+
 /// The baseline a job brings servers to.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -205,7 +255,7 @@ impl Resolved {
             BaselineSource::Eio => {
                 // A component two prefixes name (`NIC`, `NIC.Integrated.1-1`) follows the
                 // longer, more specific one: each component is updated once.
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, EioBehindRow>(
                     "SELECT DISTINCT ON (f.fqdd) f.fqdd, f.name, f.version AS installed, c.version AS wanted,
                             c.package, c.reboot_required
                      FROM eio_baseline_components c
@@ -220,26 +270,25 @@ impl Resolved {
                 .fetch_all(db.pool())
                 .await?;
                 for r in rows {
-                    let (fqdd, installed, wanted): (String, String, String) =
-                        (r.get("fqdd"), r.get("installed"), r.get("wanted"));
+                    let EioBehindRow { fqdd, name, installed, wanted, package, reboot_required } = r;
                     match compare_versions(&installed, &wanted) {
                         Ordering::Equal => {}
                         Ordering::Greater => notes.push(format!(
                             "{service_tag} {fqdd} runs {installed}, newer than the baseline's {wanted}: left as it is"
                         )),
                         Ordering::Less => out.push(Behind {
-                            package: locate(repository, &r.get::<String, _>("package")),
-                            name: r.get("name"),
+                            package: locate(repository, &package),
+                            name,
                             from: installed,
                             to: wanted,
-                            restart: r.get("reboot_required"),
+                            restart: reboot_required,
                             fqdd,
                         }),
                     }
                 }
             }
             BaselineSource::Ome => {
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, OmeBehindRow>(
                     "SELECT c.fqdd, c.component, c.current_version,
                             c.baseline_version, c.status::text AS status, c.package, c.reboot_required
                      FROM firmware_compliance c
@@ -252,16 +301,16 @@ impl Resolved {
                 .fetch_all(db.pool())
                 .await?;
                 for r in rows {
-                    let Some(fqdd) = r.get::<Option<String>, _>("fqdd") else {
+                    let Some(fqdd) = r.fqdd else {
                         notes.push(format!(
                             "{service_tag} {}: OME's report names no FQDD for it: left (update it by component)",
-                            r.get::<String, _>("component")
+                            r.component
                         ));
                         continue;
                     };
-                    let from: Option<String> = r.get("current_version");
-                    let to: Option<String> = r.get("baseline_version");
-                    if r.get::<String, _>("status") == "downgrade" {
+                    let from: Option<String> = r.current_version;
+                    let to: Option<String> = r.baseline_version;
+                    if r.status == "downgrade" {
                         notes.push(format!(
                             "{service_tag} {fqdd} runs {}, newer than OME's baseline {}: left as it is (EIO never \
                              downgrades)",
@@ -281,13 +330,12 @@ impl Resolved {
                         ));
                         continue;
                     }
-                    let package: Option<String> = r.get("package");
                     out.push(Behind {
-                        package: package.and_then(|p| locate_within(repository, &p)),
-                        name: r.get("component"),
+                        package: r.package.and_then(|p| locate_within(repository, &p)),
+                        name: r.component,
                         from,
                         to,
-                        restart: r.get::<Option<bool>, _>("reboot_required").unwrap_or(true),
+                        restart: r.reboot_required.unwrap_or(true),
                         fqdd,
                     });
                 }
@@ -307,7 +355,7 @@ impl Resolved {
 /// servers (defined in EIO, or OME's with a report for one of them); a name two baselines
 /// share, or several candidates, is refused with their names.
 pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Result<Resolved> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ResolvedRow>(
         "SELECT b.id, b.name, 'eio' AS source, b.repository FROM eio_baselines b
          WHERE lower(b.name) = lower($1)
             OR ($1 = '' AND EXISTS (SELECT 1 FROM eio_baseline_components c
@@ -326,13 +374,13 @@ pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Resu
     .bind(service_tags.iter().map(|t| t.to_uppercase()).collect::<Vec<_>>())
     .fetch_all(db.pool())
     .await?;
-    let names = || rows.iter().map(|r| format!("{} ({})", r.get::<String, _>("name"), r.get::<String, _>("source")));
+    let names = || rows.iter().map(|r| format!("{} ({})", r.name, r.source));
     match rows.as_slice() {
         [r] => Ok(Resolved {
-            id: r.get("id"),
-            name: r.get("name"),
-            source: BaselineSource::of(r.get("source")),
-            repository: r.get("repository"),
+            id: r.id,
+            name: r.name.clone(),
+            source: BaselineSource::of(&r.source),
+            repository: r.repository.clone(),
         }),
         [] if name.trim().is_empty() => Err(Error::invalid(
             "no firmware baseline covers these hosts' servers: sync an OpenManage Enterprise that holds them to one, \
@@ -354,13 +402,13 @@ pub async fn resolve(db: &Database, name: &str, service_tags: &[String]) -> Resu
 
 /// Every baseline: EIO's first, then OME's, by name.
 pub async fn list(db: &Database) -> Result<Vec<Baseline>> {
-    let components = sqlx::query(
+    let components = sqlx::query_as::<_, ComponentRow>(
         "SELECT baseline_id, component, version, package, reboot_required FROM eio_baseline_components
          ORDER BY baseline_id, component",
     )
     .fetch_all(db.pool())
     .await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, BaselineRow>(
         "SELECT b.id, b.name, 'eio' AS source, b.description, b.repository,
                 (SELECT count(DISTINCT p.id) FROM eio_baseline_components c
                    JOIN firmware_inventory f ON starts_with(lower(f.fqdd), lower(c.component)) AND f.removed_at IS NULL AND f.updateable
@@ -377,31 +425,21 @@ pub async fn list(db: &Database) -> Result<Vec<Baseline>> {
     .fetch_all(db.pool())
     .await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .map(|r| {
-            let id: Uuid = r.get("id");
-            let source = BaselineSource::of(r.get("source"));
+            let source = BaselineSource::of(&r.source);
             let eio = source == BaselineSource::Eio;
             Baseline {
-                name: r.get("name"),
+                name: r.name,
                 source,
-                description: r.get("description"),
-                repository: r.get("repository"),
+                description: r.description,
+                repository: r.repository,
                 components: if eio {
-                    components
-                        .iter()
-                        .filter(|c| c.get::<Uuid, _>("baseline_id") == id)
-                        .map(|c| BaselineComponent {
-                            component: c.get("component"),
-                            version: c.get("version"),
-                            package: c.get("package"),
-                            reboot_required: c.get("reboot_required"),
-                        })
-                        .collect()
+                    components.iter().filter(|c| c.baseline_id == r.id).map(|c| c.component.clone()).collect()
                 } else {
                     Vec::new()
                 },
-                servers_behind: r.get::<Option<i64>, _>("behind").unwrap_or(0),
+                servers_behind: r.behind.unwrap_or(0),
             }
         })
         .collect())

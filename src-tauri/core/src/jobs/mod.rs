@@ -8,6 +8,7 @@
 //! [`policies`]: the named policies and concurrency limits admins decide; [`pause`]: why a
 //! job paused and what was decided, typed.
 pub mod baselines;
+pub mod ops;
 pub mod pause;
 pub mod plan;
 pub mod policies;
@@ -78,6 +79,14 @@ db_enum! {
         Info = "info",
         Warning = "warning",
         Error = "error",
+    }
+}
+
+db_enum! {
+    /// A person's answer to a job awaiting approval (`approvals.decision`).
+    pub enum ApprovalDecision: "approval_decision", "approval decision" {
+        Approved = "approved",
+        Denied = "denied",
     }
 }
 
@@ -229,17 +238,53 @@ pub struct Policy {
     pub policy_name: Option<String>,
 }
 
+/// Field-by-field overrides of a named policy, as a submitter gives them: each field left
+/// out keeps the named policy's value. Serialized without the fields left out, which is the
+/// shape `resolve_job_policy` and `submit_job` take (an explicit `null` is refused there).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_vm_shutdown: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_hard_poweroff: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_approval: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_filters: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_filters: Option<Vec<String>>,
+}
+
+impl PolicyOverrides {
+    /// Overrides read from JSON a person wrote (`eio job submit --policy-file`); `null` is
+    /// none. A field this version doesn't know is refused by name.
+    pub fn from_json(v: serde_json::Value) -> Result<Option<PolicyOverrides>> {
+        serde_json::from_value(v).map_err(|e| Error::invalid(format!("policy overrides: {e}")))
+    }
+}
+
+/// [`SubmitRequest::policy`] as it arrives (REST, desktop): a misspelt field is refused with
+/// the same sentence as [`PolicyOverrides::from_json`]'s.
+fn policy_overrides<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<PolicyOverrides>, D::Error> {
+    Option::<PolicyOverrides>::deserialize(d).map_err(|e| serde::de::Error::custom(format!("policy overrides: {e}")))
+}
+
 /// The named policy with `overrides` applied, validated by the database. For disruptive
 /// job types an override may only tighten the named policy (42501 otherwise).
 pub async fn resolve_policy(
     db: &Database,
     job_type: JobType,
     name: Option<&str>,
-    overrides: Option<&serde_json::Value>,
+    overrides: Option<&PolicyOverrides>,
 ) -> Result<Policy> {
     let v: serde_json::Value = sqlx::query_scalar("SELECT resolve_job_policy($1, $2, $3)")
         .bind(name.unwrap_or("default"))
-        .bind(overrides)
+        .bind(overrides.map(sqlx::types::Json))
         .bind(job_type)
         .fetch_one(db.pool())
         .await?;
@@ -255,8 +300,8 @@ pub struct SubmitRequest {
     #[serde(default)]
     pub policy_name: Option<String>,
     /// Field-by-field overrides of the named policy.
-    #[serde(default)]
-    pub policy: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "policy_overrides")]
+    pub policy: Option<PolicyOverrides>,
     #[serde(default)]
     pub idempotency_key: Option<String>,
     #[serde(default)]
@@ -311,7 +356,7 @@ pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
         .bind(schedule.as_str())
         .bind(schedule.next_after(Utc::now())?)
         .bind(req.policy_name.as_deref().unwrap_or("default"))
-        .bind(&req.policy)
+        .bind(req.policy.as_ref().map(sqlx::types::Json))
         .bind(&req.idempotency_key)
         .bind(plan.site_id)
         .bind(plan.cluster_id)
@@ -329,7 +374,7 @@ pub async fn submit(db: &Database, req: &SubmitRequest) -> Result<Submitted> {
     .bind(&title)
     .bind(req.spec.to_target())
     .bind(req.policy_name.as_deref().unwrap_or("default"))
-    .bind(&req.policy)
+    .bind(req.policy.as_ref().map(sqlx::types::Json))
     .bind(&req.idempotency_key)
     .bind(req.run_at)
     .bind(plan.site_id)
@@ -460,7 +505,7 @@ pub struct JobDetail {
 /// A job's stored policy, when it has one to show. The system's own jobs (scheduled syncs
 /// and reports, `enqueue_system_job`) store only `{"require_approval": false}`: they have
 /// no policy in this sense, and a page never fails over that.
-pub(crate) fn stored_policy(v: serde_json::Value) -> Option<Policy> {
+pub fn stored_policy(v: serde_json::Value) -> Option<Policy> {
     serde_json::from_value(v).ok()
 }
 

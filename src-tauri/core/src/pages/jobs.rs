@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{filter, window, Count};
 use crate::error::Result;
-use crate::jobs::{self, Choice, JobStatus, JobSummary, KillSwitch, Plan, Policy};
+use crate::jobs::{self, JobStatus, JobSummary, KillSwitch, Plan, Policy};
 use crate::Database;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
@@ -157,52 +157,6 @@ pub async fn load(db: &Database, q: &JobsQuery) -> Result<JobsPage> {
     })
 }
 
-/// One job, by id.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct JobIdInput {
-    #[ts(type = "string")]
-    pub id: Uuid,
-}
-
-/// Approve or deny a job, with an optional comment for the record.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct JobCommentInput {
-    #[ts(type = "string")]
-    pub id: Uuid,
-    #[serde(default)]
-    pub comment: Option<String>,
-    /// Approving: the approver has read the plan's predicted blockers and approves anyway
-    /// (needed when there are any; ignored when denying).
-    #[serde(default)]
-    pub acknowledge_blockers: bool,
-    /// Approving: the hash of the plan the approver read (`ApprovalItem.plan_hash`); the
-    /// database refuses the approval if the job's plan is no longer that one.
-    #[serde(default)]
-    pub plan_hash: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct JobCancelInput {
-    #[ts(type = "string")]
-    pub id: Uuid,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// The answer to a paused job: cancel, retry, or shut down / suspend blocking VMs (moids).
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct JobDecideInput {
-    #[ts(type = "string")]
-    pub id: Uuid,
-    pub choice: Choice,
-    #[serde(default)]
-    pub vms: Vec<String>,
-    #[serde(default)]
-    pub comment: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct KillSwitchInput {
-    pub engaged: bool,
-    pub reason: String,
-}
+// The job operations' inputs live beside their handlers (`crate::jobs::ops`); these paths
+// stay for the command line.
+pub use crate::jobs::ops::{JobCancelInput, JobCommentInput, JobDecideInput, JobIdInput, KillSwitchInput};

@@ -2,13 +2,15 @@
 //!
 //! The UI never assembles a page from many small requests: each page asks for its model
 //! once — [`dashboard`], [`inventory`], [`servers`], [`jobs`], [`settings`], and the frame
-//! around them, [`shell`] — and a detail drawer asks for one object's model. (The IPAM and
-//! Sites pages are built by their domains' operations, `crate::ipam::ops` and
-//! `crate::sites::ops`; [`live`] tells open pages when to ask again, and [`session`] is the
-//! browser's sign-in.) Each is a handful of set-based statements whose count doesn't grow
-//! with the rows shown (no N+1), run with the caller's own rights, so grants and row-level
-//! security shape what a page contains. Writes are not here: they stay in their domain
-//! modules, and the operation registry (`api.rs`) exposes both.
+//! around them, [`shell`] — and a detail drawer asks for one object's model. (The IPAM,
+//! Sites and Reports pages are built by their domains' operations, `crate::ipam::ops`,
+//! `crate::sites::ops` and `crate::reports::ops`; [`live`] tells open pages when to ask
+//! again, and [`session`] is the browser's sign-in.) Each is a handful of set-based
+//! statements whose count doesn't grow with the rows shown (no N+1), run with the caller's
+//! own rights, so grants and row-level security shape what a page contains. Pages only read:
+//! the actions a page offers (submitting and approving jobs, the kill switch, a mapping set
+//! by hand, …) are their domains' operations (`crate::jobs::ops`, `crate::inventory::ops`,
+//! …), and the operation registry (`api.rs`) exposes both.
 //!
 //! This module must never contact a source, and never return a field a viewer may not
 //! read (credentials never reach a page model).

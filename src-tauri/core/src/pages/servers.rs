@@ -39,10 +39,10 @@ pub async fn load(db: &Database) -> Result<ServersPage> {
     let servers = inventory::servers(db).await?;
     let mut generations: Vec<Count> = Vec::new();
     for s in &servers {
-        let g = s.generation.clone().unwrap_or_else(|| "unknown".into());
+        let g = s.generation.map_or("unknown", |g| g.as_str());
         match generations.iter_mut().find(|c| c.value == g) {
             Some(c) => c.count += 1,
-            None => generations.push(Count { value: g, count: 1 }),
+            None => generations.push(Count { value: g.to_owned(), count: 1 }),
         }
     }
     generations.sort_by(|a, b| a.value.cmp(&b.value));
@@ -117,25 +117,6 @@ pub async fn detail(db: &Database, server: &str) -> Result<ServerDetail> {
     Ok(ServerDetail { server: row, firmware, mappings, hosts })
 }
 
-/// A manual mapping: this server runs this ESXi host.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
-pub struct ManualMappingInput {
-    /// Server id, service tag, hostname or iDRAC name.
-    pub server: String,
-    /// ESXi host name (or short name).
-    pub host: String,
-}
-
-/// Set it (operators; the database checks and records who), then show the server again.
-pub async fn set_manual_mapping(db: &Database, input: &ManualMappingInput) -> Result<ServerDetail> {
-    let before = detail(db, &input.server).await?;
-    let s = &before.server;
-    let name = s
-        .service_tag
-        .clone()
-        .or_else(|| s.idrac.clone())
-        .or_else(|| s.hostname.clone())
-        .ok_or_else(|| Error::invalid("this server has no service tag, iDRAC or hostname to map by"))?;
-    inventory::set_manual_mapping(db, &name, input.host.trim()).await?;
-    detail(db, &s.uuid.to_string()).await
-}
+// Setting a mapping by hand is an inventory operation (`crate::inventory::ops::mapping_set`);
+// its input's path stays here for the command line.
+pub use crate::inventory::ops::ManualMappingInput;

@@ -27,6 +27,7 @@ use crate::ipam::{parse_address, Cidr};
 use crate::Database;
 
 mod index;
+pub mod ops;
 pub use index::SearchIndexCell;
 
 /// What a hit is.

@@ -18,11 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eio_core::jobs::pause::StepBlock;
-use eio_core::jobs::{JobType, PauseReason};
+use eio_core::jobs::{Decision, JobSpec, JobType, PauseReason, Policy};
 use eio_core::{Database, Error};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::Row;
 use uuid::Uuid;
 
 /// Why a handler stopped before finishing (none of these is a failure of the job).
@@ -80,18 +79,77 @@ pub struct Flags {
     pub kill_switch: Arc<AtomicBool>,
 }
 
-/// The job row as a handler needs it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// The job row as a handler needs it, typed. What can't be read doesn't stop the lease (the
+/// other jobs leased with it still run): the job itself fails with the sentence kept here.
+#[derive(Debug, Clone)]
 pub struct LeasedJob {
     pub id: Uuid,
-    #[sqlx(rename = "type")]
     pub job_type: JobType,
-    pub target: serde_json::Value,
-    pub policy: serde_json::Value,
+    /// What the job does (`jobs.target`), or why this version can't read it.
+    pub spec: Result<JobSpec, String>,
+    /// The policy it runs under; None for the system's own jobs, which store only
+    /// `{"require_approval": false}` ([`eio_core::jobs::stored_policy`]), or one unreadable.
+    pub policy: Option<Policy>,
     pub plan: Option<serde_json::Value>,
     pub plan_hash: Option<String>,
-    pub decision: Option<serde_json::Value>,
+    /// The last decision taken on one of its pauses, or why it can't be read.
+    pub decision: Result<Option<StoredDecision>, String>,
     pub attempts: i32,
+}
+
+/// A decision as `decide_job` stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDecision {
+    pub decision: Decision,
+    /// When it was taken, as the text stored (in the decider's time zone): the key a
+    /// `decision_applied` event names it by, so workers of every version recognise it.
+    pub at: String,
+}
+
+/// The columns of `jobs` a lease returns, as stored.
+#[derive(sqlx::FromRow)]
+struct LeasedRow {
+    id: Uuid,
+    #[sqlx(rename = "type")]
+    job_type: JobType,
+    target: serde_json::Value,
+    policy: serde_json::Value,
+    plan: Option<serde_json::Value>,
+    plan_hash: Option<String>,
+    decision: Option<serde_json::Value>,
+    attempts: i32,
+}
+
+impl From<LeasedRow> for LeasedJob {
+    fn from(r: LeasedRow) -> Self {
+        LeasedJob {
+            id: r.id,
+            job_type: r.job_type,
+            spec: JobSpec::from_target(&r.target).map_err(|e| e.message),
+            policy: eio_core::jobs::stored_policy(r.policy),
+            plan: r.plan,
+            plan_hash: r.plan_hash,
+            decision: r.decision.map(StoredDecision::read).transpose(),
+            attempts: r.attempts,
+        }
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for LeasedJob {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        <LeasedRow as sqlx::FromRow<'r, sqlx::postgres::PgRow>>::from_row(row).map(LeasedJob::from)
+    }
+}
+
+impl StoredDecision {
+    fn read(v: serde_json::Value) -> Result<StoredDecision, String> {
+        let at = v.get("at").and_then(serde_json::Value::as_str).map(str::to_owned);
+        let decision: Decision =
+            serde_json::from_value(v).map_err(|e| format!("the decision taken on the job is not understood: {e}"))?;
+        // A decision that reads has its time, stored as text.
+        let at = at.unwrap_or_else(|| decision.at.to_rfc3339());
+        Ok(StoredDecision { decision, at })
+    }
 }
 
 pub struct JobContext {
@@ -174,7 +232,14 @@ impl JobContext {
         if self.flags.shutdown.load(Ordering::SeqCst) {
             return Err(JobError::Interrupted(Interrupt::Shutdown));
         }
-        let row = sqlx::query(
+        #[derive(sqlx::FromRow)]
+        struct Gate {
+            engaged: bool,
+            reason: Option<String>,
+            cancel: bool,
+            mine: Option<bool>,
+        }
+        let gate: Gate = sqlx::query_as(
             "SELECT (SELECT engaged FROM kill_switch) AS engaged, (SELECT reason FROM kill_switch) AS reason,
                     j.cancel_requested_at IS NOT NULL AS cancel, j.lease_owner = $2 AS mine
              FROM jobs j WHERE j.id = $1",
@@ -183,17 +248,21 @@ impl JobContext {
         .bind(&self.worker)
         .fetch_one(self.db.pool())
         .await?;
-        if !row.try_get::<Option<bool>, _>("mine")?.unwrap_or(false) {
+        if !gate.mine.unwrap_or(false) {
             return Err(self.lease_lost());
         }
-        if row.try_get::<bool, _>("engaged")? || self.flags.kill_switch.load(Ordering::SeqCst) {
-            let reason: Option<String> = row.try_get("reason")?;
-            return Err(JobError::Interrupted(Interrupt::KillSwitch(reason.unwrap_or_default())));
+        if gate.engaged || self.flags.kill_switch.load(Ordering::SeqCst) {
+            return Err(JobError::Interrupted(Interrupt::KillSwitch(gate.reason.unwrap_or_default())));
         }
-        if row.try_get::<bool, _>("cancel")? || self.flags.cancel_requested.load(Ordering::SeqCst) {
+        if gate.cancel || self.flags.cancel_requested.load(Ordering::SeqCst) {
             return Err(JobError::Interrupted(Interrupt::Cancelled));
         }
         Ok(())
+    }
+
+    /// The last decision taken on one of the job's pauses; the job fails when it can't be read.
+    pub fn decision(&self) -> Result<Option<&StoredDecision>, JobError> {
+        self.job.decision.as_ref().map(Option::as_ref).map_err(|e| JobError::Failed(e.clone()))
     }
 
     /// Append an event (only while this worker holds the lease).

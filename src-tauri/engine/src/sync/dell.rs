@@ -19,7 +19,6 @@ use eio_connectors::ome::OmeClient;
 use eio_core::sources::SourceKind;
 use eio_core::{Error, Result};
 use serde_json::json;
-use sqlx::Row;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -172,6 +171,14 @@ fn enum_str<T: serde::Serialize>(v: &T) -> Option<String> {
     serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned))
 }
 
+/// The server row an iDRAC's inventory was written to, and what it holds now (as JSON,
+/// without its bookkeeping columns) for the change log.
+#[derive(sqlx::FromRow)]
+struct UpsertedServer {
+    id: Uuid,
+    j: serde_json::Value,
+}
+
 /// Write one endpoint's probe and inventory in a single transaction.
 async fn store(
     syncer: &Syncer,
@@ -215,7 +222,7 @@ async fn store(
     .bind(source.id)
     .fetch_optional(&mut *tx)
     .await?;
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, UpsertedServer>(
         "INSERT INTO physical_servers AS p (idrac_id, service_tag, system_uuid, manufacturer, model, bios_version, power_state,
                                             health, cpu_model, cpu_count, memory_gib, hostname, idrac_firmware, idrac_mac, idrac_ip)
          VALUES ($1, $2, $3, $4, $5, $6, $7::server_power_state, $8::health_state, $9, $10, $11, $12, $13, $14::macaddr, $15::inet)
@@ -256,8 +263,7 @@ async fn store(
             err
         }
     })?;
-    let server_id: Uuid = row.try_get("id")?;
-    let after: serde_json::Value = row.try_get("j")?;
+    let UpsertedServer { id: server_id, j: after } = row;
     let mut server_counts = EntityCounts { seen: 1, ..Default::default() };
     let change = match &before {
         None => Some(("created", after.clone())),
@@ -399,7 +405,7 @@ pub async fn sync_ome(syncer: &Syncer, source: &SourceRow) -> Result<RunReport> 
     let devices: Vec<_> =
         devices.into_iter().filter(|d| d.service_tag.as_deref().is_some_and(|t| !t.is_empty())).collect();
     for d in &devices {
-        let n = sqlx::query(
+        let inserted: bool = sqlx::query_scalar(
             "INSERT INTO physical_servers AS p (ome_instance_id, ome_device_id, service_tag, model, hostname, power_state, health, idrac_ip, idrac_mac)
              VALUES ($1, $2, $3, $4, $5, $6::server_power_state, $7::health_state, $8::inet, $9::macaddr)
              ON CONFLICT ((upper(service_tag))) WHERE service_tag IS NOT NULL DO UPDATE
@@ -422,7 +428,7 @@ pub async fn sync_ome(syncer: &Syncer, source: &SourceRow) -> Result<RunReport> 
         .bind(&d.idrac_mac)
         .fetch_one(&mut *tx)
         .await?;
-        if n.try_get::<bool, _>("inserted")? {
+        if inserted {
             created += 1;
         }
     }

@@ -155,12 +155,12 @@ pub enum VmOp {
 }
 
 impl VmOp {
-    pub fn from_choice(choice: &str) -> Option<VmOp> {
+    /// What an operator's answer to a blocked evacuation does to the VMs they named.
+    pub fn from_choice(choice: Choice) -> Option<VmOp> {
         match choice {
-            "shutdown" => Some(VmOp::Shutdown),
-            "power_off" => Some(VmOp::PowerOff),
-            "suspend" => Some(VmOp::Suspend),
-            _ => None,
+            Choice::Shutdown => Some(VmOp::Shutdown),
+            Choice::Suspend => Some(VmOp::Suspend),
+            Choice::Cancel | Choice::Retry => None,
         }
     }
 

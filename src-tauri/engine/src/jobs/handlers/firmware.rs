@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::actions::{reset_check_started, reset_confirm_window, AwaitHost, ResetServer, UpdateFirmware};
 use super::maintenance::{self, Sessions, EXIT_OFFSET, HOST_STRIDE};
 use super::{package, targets};
-use crate::jobs::context::{JobContext, JobError};
+use crate::jobs::context::{JobContext, JobError, StoredDecision};
 use crate::sync::Syncer;
 
 const PRECHECK: i32 = 5_000;
@@ -298,7 +298,9 @@ async fn answers_again(
 /// answered an earlier pause does not). Both times are the database's, so workers' clocks
 /// don't matter.
 async fn resend_reset_if_asked(ctx: &JobContext, seq: i32) -> Result<(), JobError> {
-    let Some(d) = ctx.job.decision.as_ref().filter(|d| d["choice"] == "retry") else { return Ok(()) };
+    let Some(StoredDecision { decision, at }) = ctx.decision()?.filter(|d| d.decision.choice == Choice::Retry) else {
+        return Ok(());
+    };
     let Some(step) = ctx.steps_between(seq, seq + 1).await?.pop() else { return Ok(()) };
     let Some(task) = step.external_task_id.as_deref().filter(|t| reset_check_started(t).is_some()) else {
         return Ok(());
@@ -306,7 +308,6 @@ async fn resend_reset_if_asked(ctx: &JobContext, seq: i32) -> Result<(), JobErro
     if step.status != "waiting" {
         return Ok(());
     }
-    let Some(at) = d["at"].as_str() else { return Ok(()) };
     // Decided after the watch was recorded, and not applied yet.
     let fresh: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM job_events WHERE step_id = $1 AND data ->> 'external_task_id' = $2
@@ -324,6 +325,7 @@ async fn resend_reset_if_asked(ctx: &JobContext, seq: i32) -> Result<(), JobErro
     if !fresh {
         return Ok(());
     }
-    let message = format!("step {seq}: {} chose Retry: sending the restart", d["by"].as_str().unwrap_or("an operator"));
+    let message =
+        format!("step {seq}: {} chose Retry: sending the restart", decision.by.as_deref().unwrap_or("an operator"));
     ctx.reopen_step(&step, message, json!({ "kind": "decision_applied", "decision_at": at, "choice": "retry" })).await
 }

@@ -19,11 +19,10 @@ use eio_connectors::vcenter::{BlockingVm, HostState, Session};
 use eio_core::jobs::plan::PredictedBlocker;
 use eio_core::jobs::{JobSpec, MaintenanceTarget, PauseReason, PausedVm, Plan, Policy};
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use super::actions::{blocked_pause, EnterMaintenance, ExitMaintenance, VmOp, VmPower};
 use super::targets::{self, HostTarget};
-use crate::jobs::context::{JobContext, JobError};
+use crate::jobs::context::{JobContext, JobError, StoredDecision};
 use crate::sync::Syncer;
 
 pub const HOST_STRIDE: i32 = 10_000;
@@ -285,25 +284,29 @@ async fn apply_decision(
     base: i32,
     state: &HostState,
 ) -> Result<(), JobError> {
-    let Some(d) = &ctx.job.decision else { return Ok(()) };
-    let at = d["at"].as_str().map(str::to_owned).unwrap_or_else(|| d["at"].to_string());
-    let row = sqlx::query(
+    let Some(StoredDecision { decision, at }) = ctx.decision()? else { return Ok(()) };
+    #[derive(sqlx::FromRow)]
+    struct Applied {
+        applied: i64,
+        on_host: i64,
+    }
+    let applied: Applied = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE data ->> 'decision_at' = $2) AS applied,
                 count(*) FILTER (WHERE data ->> 'host' = $3) AS on_host
          FROM job_events WHERE job_id = $1 AND data ->> 'kind' = 'decision_applied'",
     )
     .bind(ctx.job.id)
-    .bind(&at)
+    .bind(at)
     .bind(&host.moid)
     .fetch_one(ctx.db.pool())
     .await?;
-    if row.try_get::<i64, _>("applied")? > 0 {
+    if applied.applied > 0 {
         return Ok(());
     }
-    let index = row.try_get::<i64, _>("on_host")? as i32;
-    let choice = d["choice"].as_str().unwrap_or_default();
-    let vms: Vec<String> = serde_json::from_value(d["vms"].clone()).unwrap_or_default();
-    if let Some(op) = VmOp::from_choice(choice) {
+    let index = applied.on_host as i32;
+    let choice = decision.choice.as_str();
+    let vms = &decision.vms;
+    if let Some(op) = VmOp::from_choice(decision.choice) {
         // Re-checked here, not only when the decision was taken.
         if op == VmOp::Shutdown && !policy.allow_vm_shutdown {
             return Err(JobError::Failed("the policy does not allow shutting VMs down (allow_vm_shutdown)".into()));
@@ -315,7 +318,7 @@ async fn apply_decision(
                 policy.vm_limit
             )));
         }
-        let outside = eio_core::jobs::plan::vms_outside_filters(&ctx.db, policy, &vms).await?;
+        let outside = eio_core::jobs::plan::vms_outside_filters(&ctx.db, policy, vms).await?;
         if !outside.is_empty() {
             return Err(JobError::Failed(format!(
                 "the policy's tag/folder filters keep the job off {}",

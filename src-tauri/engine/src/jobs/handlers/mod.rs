@@ -18,7 +18,7 @@ use crate::sync::Syncer;
 
 /// Run the job's handler; the worker records how it ended.
 pub async fn run(ctx: &JobContext, syncer: &Syncer) -> Result<serde_json::Value, JobError> {
-    let spec = JobSpec::from_target(&ctx.job.target).map_err(|e| JobError::Failed(e.message))?;
+    let spec = ctx.job.spec.clone().map_err(JobError::Failed)?;
     // The type the database checked (approval, capability, plan) is the one that runs: the
     // database refuses a mismatch (`jobs_target_matches_type`); this catches any row older.
     if spec.job_type() != ctx.job.job_type {
@@ -39,8 +39,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer) -> Result<serde_json::Value,
 
 /// The job's policy as stored at submission.
 pub fn policy(ctx: &JobContext) -> Result<Policy, JobError> {
-    serde_json::from_value(ctx.job.policy.clone())
-        .map_err(|e| JobError::Failed(format!("the job's policy is unreadable: {e}")))
+    ctx.job.policy.clone().ok_or_else(|| JobError::Failed("the job's policy is unreadable".into()))
 }
 
 /// The predicted blockers of the job's stored plan (the one approved), if it has any this

@@ -8,13 +8,19 @@ use std::time::Duration;
 use eio_connectors::idrac::records::ResetKind;
 use eio_core::jobs::{JobSpec, PowerAction, PowerTarget};
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use super::actions::{reset_confirm_window, ResetServer, VmOp, VmPower};
 use super::maintenance;
 use super::targets;
 use crate::jobs::context::{JobContext, JobError};
 use crate::sync::Syncer;
+
+/// The ESXi host a server runs, as the inventory last saw it.
+#[derive(sqlx::FromRow)]
+struct RunningHost {
+    name: String,
+    in_maintenance_mode: bool,
+}
 
 pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &PowerTarget) -> Result<Value, JobError> {
     let spec = JobSpec::Power(t.clone());
@@ -67,7 +73,7 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &PowerTarget) -> Result<V
                 let tag = server.service_tag.clone().or(server.idrac.clone()).unwrap_or_default();
                 // The ESXi host it runs must be in maintenance mode now (the inventory may
                 // have changed since the plan).
-                let row = sqlx::query(
+                let host: Option<RunningHost> = sqlx::query_as(
                     "SELECT h.name, h.in_maintenance_mode FROM physical_servers p
                      JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
                      JOIN esxi_hosts h ON h.id = m.esxi_host_id AND h.removed_at IS NULL
@@ -76,13 +82,11 @@ pub async fn run(ctx: &JobContext, syncer: &Syncer, t: &PowerTarget) -> Result<V
                 .bind(&tag)
                 .fetch_optional(ctx.db.pool())
                 .await?;
-                if let Some(r) = row {
-                    if !r.try_get::<bool, _>("in_maintenance_mode")? {
-                        return Err(JobError::Failed(format!(
-                            "{tag} runs ESXi host {}, which is not in maintenance mode: refused",
-                            r.try_get::<String, _>("name")?
-                        )));
-                    }
+                if let Some(h) = host.filter(|h| !h.in_maintenance_mode) {
+                    return Err(JobError::Failed(format!(
+                        "{tag} runs ESXi host {}, which is not in maintenance mode: refused",
+                        h.name
+                    )));
                 }
                 let idrac = targets::server_idrac(ctx, &tag).await?;
                 let dell = targets::dell(ctx, syncer, &idrac).await?;

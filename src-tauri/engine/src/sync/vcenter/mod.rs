@@ -40,7 +40,7 @@ use eio_connectors::vcenter::{
 };
 use eio_core::sources::SourceKind;
 use eio_core::{Error, Result};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::ledger::{Outcome, Run, RunReport};
@@ -186,6 +186,22 @@ async fn store(
     Ok(())
 }
 
+/// What [`store_datastores`] wrote, as its statement counts it.
+#[derive(sqlx::FromRow)]
+struct DatastoreCounts {
+    created: i64,
+    updated: i64,
+    removed: i64,
+}
+
+/// What [`observe`] wrote, as its statement counts it.
+#[derive(sqlx::FromRow)]
+struct ObservationCounts {
+    seen: i64,
+    created: i64,
+    removed: i64,
+}
+
 /// Make the `datastores` rows of vCenter `source` say what `datastores` says: insert new
 /// ones, update changed ones (unchanged rows are neither written nor locked, as in
 /// [`snapshot::apply`]), and delete the ones gone — every one not staged (`removed: None`,
@@ -197,7 +213,7 @@ async fn store_datastores(
     removed: Option<&[String]>,
 ) -> std::result::Result<EntityCounts, sqlx::Error> {
     let staged = stage_datastores(datastores);
-    let row = sqlx::query(
+    let counts = sqlx::query_as::<_, DatastoreCounts>(
         r#"
         WITH s AS (
             SELECT moid, name,
@@ -242,9 +258,9 @@ async fn store_datastores(
     .await?;
     Ok(EntityCounts {
         seen: datastores.len() as u64,
-        created: row.get::<i64, _>("created") as u64,
-        updated: row.get::<i64, _>("updated") as u64,
-        removed: row.get::<i64, _>("removed") as u64,
+        created: counts.created as u64,
+        updated: counts.updated as u64,
+        removed: counts.removed as u64,
         restored: 0,
     })
 }
@@ -283,7 +299,7 @@ async fn observe(
     }
     let carriers_vm: Vec<String> = vms.iter().map(|v| v.moid.clone()).collect();
     let carriers_host: Vec<String> = hosts.iter().map(|h| h.moid.clone()).collect();
-    let row = sqlx::query(
+    let counts = sqlx::query_as::<_, ObservationCounts>(
         r#"
         WITH s AS (
             SELECT DISTINCT ON (kind, moid, host(ip::inet)) kind, moid, host(ip::inet)::inet AS address,
@@ -338,20 +354,19 @@ async fn observe(
     .fetch_one(&mut **tx)
     .await?;
     Ok(EntityCounts {
-        seen: row.get::<i64, _>("seen") as u64,
-        created: row.get::<i64, _>("created") as u64,
-        removed: row.get::<i64, _>("removed") as u64,
+        seen: counts.seen as u64,
+        created: counts.created as u64,
+        removed: counts.removed as u64,
         ..Default::default()
     })
 }
 /// Rows whose id this worker may need (tests).
 pub async fn vm_id(db: &eio_core::Database, source: Uuid, moid: &str) -> Result<Option<Uuid>> {
-    Ok(sqlx::query("SELECT id FROM virtual_machines WHERE vcenter_id = $1 AND moid = $2")
+    Ok(sqlx::query_scalar("SELECT id FROM virtual_machines WHERE vcenter_id = $1 AND moid = $2")
         .bind(source)
         .bind(moid)
         .fetch_optional(db.pool())
-        .await?
-        .map(|r| r.get("id")))
+        .await?)
 }
 
 #[cfg(test)]
