@@ -175,6 +175,24 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<String, Box<dyn st
     .await?;
     let vm = first("SELECT id::text FROM virtual_machines ORDER BY name LIMIT 1").await?;
     let host = first("SELECT id::text FROM esxi_hosts ORDER BY name LIMIT 1").await?;
+    // The address page and the prefix page: the first VM's address, in a /22 around it.
+    let address = first(
+        "SELECT guest_ips -> 0 ->> 'ip' FROM virtual_machines WHERE jsonb_array_length(guest_ips) > 0 ORDER BY name LIMIT 1",
+    )
+    .await?;
+    let prefix = first(
+        "SELECT network(set_masklen((guest_ips -> 0 ->> 'ip')::inet, 22))::text FROM virtual_machines
+         WHERE jsonb_array_length(guest_ips) > 0 ORDER BY name LIMIT 1",
+    )
+    .await?;
+    api::dispatch(&session, "ipam_prefix_add", json!({"cidr": prefix})).await.map_err(|e| e.message)?;
+    // A job's page: a maintenance job awaiting approval, with its plan.
+    let host_name = first("SELECT name FROM esxi_hosts ORDER BY name LIMIT 1").await?;
+    let submitted =
+        api::dispatch(&session, "job_submit", json!({"spec": {"type": "maintenance_mode", "hosts": [host_name]}}))
+            .await
+            .map_err(|e| e.message)?;
+    let job = submitted["job"]["id"].as_str().ok_or("the submitted job has no id")?.to_owned();
     let mut cases: Vec<(String, &'static str, Value)> = OPERATIONS
         .iter()
         .filter(|op| op.name.ends_with("_page"))
@@ -195,6 +213,9 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<String, Box<dyn st
         ("job_policies".into(), "job_policies", json!({})),
         ("concurrency_limits".into(), "concurrency_limits", json!({})),
         ("sources".into(), "sources", json!({})),
+        (format!("ipam_prefix ({prefix})"), "ipam_prefix", json!({"cidr": prefix})),
+        ("ipam_lookup (who uses an address)".into(), "ipam_lookup", json!({"address": address})),
+        ("job_detail (maintenance, awaiting approval)".into(), "job_detail", json!({"id": job})),
         // A form action, not a page: inference over the whole estate with the rule, rolled back.
         (
             "site_rule_preview (every VM)".into(),
@@ -225,7 +246,9 @@ async fn run(url: &str, scratch: &str, login: &str) -> Result<String, Box<dyn st
         }
         times.sort();
         let at = |q: f64| ms(times[((times.len() - 1) as f64 * q).round() as usize]);
-        println!("{label:<50} {:>7.1}  {:>7.1}  {:>7.1}  {bytes:>7}", at(0.5), at(0.95), at(1.0));
+        // Pages are judged by p95 ≤ 50 ms (the rule preview is a form action, not a page).
+        let verdict = if op != "site_rule_preview" && at(0.95) > 50.0 { "  over the 50 ms target" } else { "" };
+        println!("{label:<50} {:>7.1}  {:>7.1}  {:>7.1}  {bytes:>7}{verdict}", at(0.5), at(0.95), at(1.0));
     }
     println!("\npeak RSS of this process (lab simulators + client): {:.0} MiB", peak_rss_mib());
     pool.close().await;
