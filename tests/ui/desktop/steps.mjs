@@ -3,7 +3,7 @@
 // shows, never on time, and asserts what it shows.
 import assert from "node:assert/strict";
 import { connect } from "node:tls";
-import { NOBODY } from "./window.mjs";
+import { KEY, NOBODY } from "./window.mjs";
 
 /** A CSS selector for a `data-testid`. */
 export const tid = (id) => `[data-testid="${id}"]`;
@@ -20,7 +20,40 @@ export async function signIn(wd, who) {
   await wd.text(tid("signed-in-as"), new RegExp(who.email.replace(/\./g, "\\.")));
 }
 
+/** The account menu → "Switch database": the sign-in page again, on the same database, where
+ * `who` signs in with their own login and password; the header then says who they are. */
+export async function signInAs(wd, who) {
+  await wd.press(tid("account-menu"));
+  await wd.press(tid("sign-out"), /^Switch database$/);
+  await wd.element(tid("sign-in"));
+  await wd.fill(tid("desktop-login"), who.login);
+  await wd.fill(tid("desktop-password"), who.password);
+  await wd.press(tid("connect"));
+  await wd.text(tid("signed-in-as"), new RegExp(`^${who.email.replace(/\./g, "\\.")}$`));
+}
+
 const REFUSAL = /\bnot [a-z]+ed\b|refused/i;
+
+/** Type `local` ("YYYY-MM-DDTHH:MM", an hour from 01 to 11) into the datetime-local input
+ * matching `css` as a person would. WebKitGTK shows it as segments — the date's in the
+ * locale's order (Intl's), then hours and minutes, and AM/PM on a 12-hour clock — and Tab
+ * moves from one to the next; an hour from 01 to 11 reads the same on either clock. Typed
+ * once: clear() doesn't empty the segments, so typing again would add to them. */
+export async function fillDateTime(wd, css, local) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(0[1-9]|1[01]):(\d{2})$/.exec(local);
+  assert.ok(m, `${local} is YYYY-MM-DDTHH:MM with an hour from 01 to 11`);
+  const [, year, month, day, hour, minute] = m;
+  const order = await wd.execute(
+    `return new Intl.DateTimeFormat(undefined, { year: "numeric", month: "2-digit", day: "2-digit" })
+       .formatToParts(new Date(2001, 10, 22)).map((p) => p.type).filter((t) => t !== "literal");`,
+  );
+  const date = { year, month, day };
+  const el = await wd.element(css);
+  await wd.type(el, [...order.map((t) => date[t]), hour, minute].join(KEY.tab));
+  // Still incomplete after the minutes: a 12-hour clock, whose last segment wants AM/PM.
+  if ((await wd.property(css, "value")) === "") await wd.type(el, `${KEY.tab}A`);
+  assert.equal(await wd.property(css, "value"), local, `the date segments (${order.join(", ")}) took what was typed`);
+}
 
 /** Submit a form in a modal (its save button): resolves once the modal has closed (the form's
  * field `field` is gone), fails at once with the refusal the window shows. */

@@ -1,12 +1,13 @@
 // The real desktop window through tauri-driver (WebDriver) and Debian's WebKitWebDriver:
 // what the window tests (desktop.spec.mjs, first-day.spec.mjs) and the startup benchmark
 // (../bench/first-data.mjs) share. Nothing here asserts; callers decide what a result means.
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
+import { promisify } from "node:util";
 import { REPO } from "../harness.mjs";
 
 export const APP = process.env.EIO_DESKTOP_BIN ?? join(REPO, "target/debug/eio-desktop");
@@ -14,6 +15,8 @@ export const EIO = process.env.EIO_BIN ?? join(REPO, "target/debug/eio");
 export const UI = process.env.EIO_UI_DIST ?? join(REPO, "ui/dist");
 export const DRIVER = process.env.TAURI_DRIVER ?? join(REPO, "target/peers/cargo-bin/bin/tauri-driver");
 export const NATIVE_DRIVER = "/usr/bin/WebKitWebDriver";
+/** Types into the system's own dialogs (a GTK file chooser), which WebDriver can't reach. */
+export const XDOTOOL = process.env.XDOTOOL ?? "/usr/bin/xdotool";
 export const ARTIFACTS = join(REPO, "tests/ui/artifacts");
 /** `build.devUrl` in tauri.conf.json: where a debug build looks for its UI. */
 const DEV_URL = new URL(JSON.parse(readFileSync(join(REPO, "tauri.conf.json"), "utf8")).build.devUrl);
@@ -58,10 +61,17 @@ const FIND_NODE = `const find = (css, source, flags) => {
 const FIND = `${FIND_NODE} return find(...arguments);`;
 /** FIND, but null while a CSS transition or animation still moves the element or an ancestor
  * (a modal opening): WebDriver clicks where the element was when it looked, so a click during
- * the move can land on nothing and be lost without an error (Playwright's "stable" check). */
+ * the move can land on nothing and be lost without an error (Playwright's "stable" check).
+ * A still element is scrolled into view first: WebKitWebDriver scrolls the page, not a
+ * scrolling box inside it (a tall modal's), and calls a button below its fold "not interactable". */
 const FIND_STILL = `${FIND_NODE} const e = find(...arguments);
   const moving = e && (document.getAnimations?.() ?? []).some((a) => a.playState === "running" && a.effect?.target instanceof Element && a.effect.target.contains(e));
-  return moving ? null : e;`;
+  if (!e || moving) return null;
+  e.scrollIntoView({ block: "nearest", inline: "nearest" });
+  return e;`;
+
+/** WebDriver's codes for keys that are no characters. */
+export const KEY = { enter: "\uE007", escape: "\uE00C", tab: "\uE004" };
 
 export class WebDriver {
   /** `pollMs`: how often waitFor/waitForText look again (the benchmark looks often). */
@@ -178,14 +188,15 @@ export class WebDriver {
     }, timeoutMs);
   }
   /** Clear the input matching `css` and type `text` into it, until it holds just that (an
-   * input in an opening drawer may not take keys yet). */
+   * input in an opening drawer may not take keys yet). A line break is typed as the Enter
+   * key (WebKitWebDriver drops a "\n" character), so a textarea gets several lines. */
   fill(css, text) {
     const value = () => this.execute(`${FIND_NODE} return find(arguments[0], null, "")?.value ?? null;`, [css]);
     return this.until(`${css} holds ${JSON.stringify(text)}`, async () => {
       const el = await this.find(css);
       if (!el) return null;
       await this.clear(el);
-      await this.type(el, text);
+      await this.type(el, text.replace(/\n/g, KEY.enter));
       return (await value()) === text;
     });
   }
@@ -231,14 +242,16 @@ export class WebDriver {
 
 export const psql = (url, sql) => execFileSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" });
 
-/** What a window test needs on this machine; says how to get what is missing. */
-export function missingWindowTools() {
+/** What a window test needs on this machine; says how to get what is missing.
+ * `fileChooser`: the test drives a system dialog too (saveInFileChooser). */
+export function missingWindowTools({ fileChooser = false } = {}) {
   const missing = [
     [APP, "cargo build -p eio-desktop"],
     [EIO, "cargo build -p eio-server"],
     [join(UI, "index.html"), "cd ui && npm run build"],
     [DRIVER, "run scripts/peers/tauri-driver"],
     [NATIVE_DRIVER, "run scripts/peers/tauri-driver (Debian webkit2gtk-driver)"],
+    ...(fileChooser ? [[XDOTOOL, "apt-get install xdotool (scripts/setup)"]] : []),
   ]
     .filter(([path]) => !existsSync(path))
     .map(([path, how]) => `${path} is missing: ${how}`);
@@ -264,6 +277,30 @@ export function windowConfig(databaseUrl) {
   return { dataDir, env };
 }
 
+const run = promisify(execFile);
+
+/** The system's file chooser titled `title` (Tauri's dialog plugin opens GTK's own dialog: a
+ * window of its own that WebDriver can't see), driven as a person would on the virtual
+ * display: once it is shown it gets the keyboard, its name field (which takes an absolute
+ * path) gets `path` typed in, and Return saves. Each xdotool call waits for what it needs
+ * (`search --sync` until the dialog is mapped, `windowfocus --sync` until it has the focus)
+ * and fails after `timeoutMs`. Resolves with the dialog's X window id. */
+export async function saveInFileChooser(title, path, timeoutMs = 60_000) {
+  const xdo = async (...args) => {
+    try {
+      return (await run(XDOTOOL, args, { timeout: timeoutMs, encoding: "utf8" })).stdout.trim();
+    } catch (e) {
+      throw new Error(`xdotool ${args.join(" ")} failed${e.killed ? ` (no answer within ${timeoutMs} ms)` : ""}: ${e.stderr ?? e.message}`);
+    }
+  };
+  const [win] = (await xdo("search", "--sync", "--onlyvisible", "--name", `^${title}$`)).split("\n");
+  await xdo("windowfocus", "--sync", win);
+  await xdo("key", "--clearmodifiers", "ctrl+a");
+  await xdo("type", "--clearmodifiers", "--delay", "20", path);
+  await xdo("key", "--clearmodifiers", "Return");
+  return win;
+}
+
 /** Start tauri-driver on free ports with `env`; resolves once it answers. */
 export async function startDriver(env, pollMs) {
   const port = await freePort();
@@ -285,8 +322,37 @@ export async function startDriver(env, pollMs) {
   }
 }
 
-/** End the WebDriver session and tauri-driver. */
+/** The processes below `pid` (its children, theirs…), by id. */
+function descendants(pid) {
+  const rows = execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).trim().split("\n");
+  const parent = new Map(rows.map((r) => r.trim().split(/\s+/).map(Number)));
+  const below = [];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [child, ppid] of parent) {
+      if ((ppid === pid || below.includes(ppid)) && !below.includes(child)) {
+        below.push(child);
+        grew = true;
+      }
+    }
+  }
+  return below;
+}
+
+/** Whether process `pid` still runs (a zombie, exited but not yet reaped, doesn't). */
+function alive(pid) {
+  try {
+    return !/^\S+ Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, ") "));
+  } catch {
+    return false;
+  }
+}
+
+/** End the WebDriver session and tauri-driver, and what they started: WebKitWebDriver and the
+ * app. Ending the session doesn't always close the app, and an app left running keeps the
+ * test runner's output pipe (which it inherited) open, so the run never ends. */
 export async function stopDriver({ driver, wd } = {}) {
+  const started = driver?.pid ? descendants(driver.pid) : [];
   await wd?.stop();
   if (driver && driver.exitCode === null) {
     await new Promise((res) => {
@@ -294,6 +360,18 @@ export async function stopDriver({ driver, wd } = {}) {
       driver.kill("SIGTERM");
     });
   }
+  const signal = (pid, sig) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone already
+    }
+  };
+  const left = started.filter(alive);
+  for (const pid of left) signal(pid, "SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (left.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of left.filter(alive)) signal(pid, "SIGKILL");
 }
 
 /** The window's processes: the app and WebKit's web and network processes. */
