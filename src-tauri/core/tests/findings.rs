@@ -9,30 +9,12 @@ use std::time::Duration;
 use common::{sqlstate, Login};
 use eio_core::error::ErrorCode;
 use eio_core::ipam::findings::{self, Finding, FindingFilter, FindingType, Severity};
-use eio_core::ipam::prefixes::{self, NewPrefix, PrefixStatus};
-use ipam_support::{db, gone, observe, Seen};
+use eio_core::ipam::prefixes;
+use ipam_support::{db, gone, observe, prefix, Seen};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 const DENIED: &str = "42501";
-
-async fn prefix(pool: &PgPool, domain: &str, cidr: &str, threshold: Option<f32>) -> Uuid {
-    prefixes::add(
-        &db(pool),
-        &NewPrefix {
-            domain: Some(domain.into()),
-            cidr: cidr.parse().unwrap(),
-            site: None,
-            vlan_id: None,
-            status: PrefixStatus::Active,
-            description: None,
-            utilization_threshold: threshold,
-        },
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 async fn plan(pool: &PgPool, address: &str, mac: Option<&str>) {
     sqlx::query(

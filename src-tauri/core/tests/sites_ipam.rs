@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{sqlstate, Login};
 use eio_core::api::{self, op};
 use eio_core::error::ErrorCode;
-use eio_core::ipam::ops::IpamPageQuery;
+use eio_core::ipam::ops::{FindingsInput, IpamPageQuery};
 use eio_core::ipam::prefixes::{self, NewPrefix, PrefixChanges, PrefixFilter, PrefixStatus};
 use eio_core::ipam::space::{self, IpRequest, PrefixRequest};
 use eio_core::ipam::Cidr;
@@ -1124,6 +1124,19 @@ async fn ipam_at(s: &eio_core::api::Session, site: &str) -> (Vec<String>, Vec<(S
     (prefixes, seen, page.observed_total)
 }
 
+/// The open findings the IPAM page shows at `site` ("type address", sorted), checked
+/// against its counts per type.
+async fn findings_at(s: &eio_core::api::Session, site: &str) -> Vec<String> {
+    let q = IpamPageQuery { site: Some(site.into()), ..Default::default() };
+    let page = api::call::<op::ipam_page>(s, q).await.unwrap_or_else(|e| panic!("ipam page at {site}: {e}"));
+    let mut shown: Vec<String> =
+        page.findings.iter().map(|f| format!("{} {}", f.kind.as_str(), f.address.as_deref().unwrap_or("-"))).collect();
+    shown.sort();
+    let counted: i64 = page.findings_by_type.values().sum();
+    assert_eq!(counted, shown.len() as i64, "counts per type at {site}: {:?}", page.findings_by_type);
+    shown
+}
+
 /// Column `col` of a report query's rows, run with `binds` as its filters.
 async fn report_column(admin: &PgPool, sql: &str, binds: &[Option<&str>], col: usize) -> Vec<String> {
     let mut q = sqlx::query(sql);
@@ -1186,6 +1199,18 @@ async fn ipam_and_its_reports_are_where_inference_placed_an_address_and_a_pin_mo
     assert_eq!(report_column(&admin, utilization, &[Some("FRA-01"), None, None], 1).await, ["10.0.0.0/8"]);
     assert_eq!(report_column(&admin, utilization, &[Some("MUC-01"), None, None], 1).await, ["10.20.0.0/16"]);
     assert_eq!(report_column(&admin, findings, &[None, None, None, Some("FRA-01")], 3).await, ["10.20.1.5"]);
+    // The page's findings panel is the report's: web01's address is at FRA-01, where it is
+    // seen, and at MUC-01, whose prefix holds it.
+    assert_eq!(findings_at(&sv, "FRA-01").await, ["seen_not_planned 10.20.1.5"]);
+    assert_eq!(findings_at(&sv, "MUC-01").await, ["seen_not_planned 10.20.1.5"]);
+    assert_eq!(report_column(&admin, findings, &[None, None, None, Some("MUC-01")], 3).await, ["10.20.1.5"]);
+    let listed = api::call::<op::findings>(&sv, FindingsInput { site: Some("fra-01".into()), ..Default::default() });
+    let listed: Vec<_> = listed.await.unwrap().into_iter().map(|f| f.address.unwrap_or_default()).collect();
+    assert_eq!(listed, ["10.20.1.5"]);
+    let err = api::call::<op::findings>(&sv, FindingsInput { site: Some("BER-01".into()), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (ErrorCode::NotFound, "no site with code BER-01"));
 
     // A pin moves web01, and its address with it.
     sites::pin(&d, EntityKind::VirtualMachine, e.vm_web, "MUC-01", Some("racked in Munich")).await.unwrap();
@@ -1200,6 +1225,8 @@ async fn ipam_and_its_reports_are_where_inference_placed_an_address_and_a_pin_mo
         ["10.0.0.0/8", "10.20.0.0/16"]
     );
     assert_eq!(report_column(&admin, findings, &[None, None, None, Some("FRA-01")], 3).await, Vec::<String>::new());
+    assert_eq!(findings_at(&sv, "FRA-01").await, Vec::<String>::new());
+    assert_eq!(findings_at(&sv, "MUC-01").await, ["seen_not_planned 10.20.1.5"]);
 
     // The pins, with who pinned what and why; only its author (or an admin) may unpin it.
     let pins = |pool: &PgPool| {

@@ -56,7 +56,7 @@ async fn fleet(admin: &PgPool, lab: &DellLab) -> WorkerKey {
 async fn open_outside(db: &Database) -> Vec<String> {
     let mut v: Vec<String> = findings::list(
         db,
-        &FindingFilter { include_resolved: false, types: vec![FindingType::OutsideAnyPrefix], limit: None },
+        &FindingFilter { include_resolved: false, types: vec![FindingType::OutsideAnyPrefix], limit: None, site: None },
     )
     .await
     .unwrap()
@@ -128,7 +128,7 @@ async fn a_sync_runs_site_inference_and_findings_as_the_worker(admin: PgPool) {
     assert!(open_outside(&db).await.is_empty());
     let resolved = findings::list(
         &db,
-        &FindingFilter { include_resolved: true, types: vec![FindingType::OutsideAnyPrefix], limit: None },
+        &FindingFilter { include_resolved: true, types: vec![FindingType::OutsideAnyPrefix], limit: None, site: None },
     )
     .await
     .unwrap();

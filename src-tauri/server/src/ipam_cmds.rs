@@ -228,6 +228,9 @@ pub struct FindingsArgs {
     pub types: Vec<FindingType>,
     #[arg(long)]
     pub limit: Option<i64>,
+    /// Only the findings at this site (code): of its prefixes, and of addresses seen there
+    #[arg(long)]
+    pub site: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -610,7 +613,7 @@ async fn findings_cmd(session: &Session, args: FindingsArgs) -> Result<(), Error
             let types = args.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",");
             let list = api::call::<op::findings>(
                 session,
-                FindingsInput { include_resolved: args.all, types: Some(types), limit: args.limit },
+                FindingsInput { include_resolved: args.all, types: Some(types), limit: args.limit, site: args.site },
             )
             .await?;
             if args.json {

@@ -471,7 +471,12 @@ include_resolved: boolean,
 /**
  * Only these types, comma-separated (duplicate_usage,seen_not_planned); none: all.
  */
-types: string | null, limit: number | null, };
+types: string | null, limit: number | null, 
+/**
+ * Only the findings at this site (its code): of its prefixes, and of addresses seen
+ * in use where inference placed what carries them.
+ */
+site: string | null, };
 
 export type FirmwareRow = { fqdd: string, component_id: string | null, name: string, version: string, category: string | null, updateable: boolean, reported_by: string, 
 /**

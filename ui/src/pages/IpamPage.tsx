@@ -1,7 +1,8 @@
 // IPAM: the prefix tree of each routing domain with utilization planned and observed side
-// by side (`ipam_page`), narrowed to a site (its prefixes, and the addresses seen in use
-// where site inference placed what carries them), open findings with acknowledgement (`finding_acknowledge`,
-// `findings_run`), one search box over everything (`search`), and a prefix's drawer
+// by side (`ipam_page`), narrowed to a site (its prefixes, the addresses seen in use where
+// site inference placed what carries them, and their findings), open findings with
+// acknowledgement (`finding_acknowledge`, `findings_run`), one search box over everything
+// (`search`), and a prefix's drawer
 // (`ipam_prefix`) with its free blocks (`ipam_available`) and allocation (`ipam_allocate`).
 import {
   Badge,
@@ -126,7 +127,7 @@ export function IpamPage() {
         </Card>
         <Card withBorder data-testid="findings-summary">
           <Text size="xs" c="dimmed" tt="uppercase" fw={600}>
-            Open findings
+            Open findings{site ? ` at ${site}` : ""}
           </Text>
           <Text size="xl" fw={700}>
             {openCount}
@@ -269,8 +270,8 @@ export function IpamPage() {
       {may.plan_ipam ? <AddPrefix domains={m.trees.map((t) => t.domain.name)} sites={m.sites} onAdded={page.reload} /> : null}
       <WhoUses domains={m.trees.map((t) => t.domain.name)} />
 
-      <Divider label={`Open findings (${openCount})`} labelPosition="left" />
-      <FindingsTable findings={m.findings} canAcknowledge={may.plan_ipam} onChanged={page.reload} />
+      <Divider label={`Open findings${site ? ` at ${site}` : ""} (${openCount})`} labelPosition="left" />
+      <FindingsTable findings={m.findings} site={site} canAcknowledge={may.plan_ipam} onChanged={page.reload} />
 
       <Drawer opened={open !== null} onClose={() => setOpen(null)} position="right" size="xl" title="Prefix">
         {open && (
@@ -448,7 +449,12 @@ function AddPrefix(props: { domains: string[]; sites: string[]; onAdded: () => v
   );
 }
 
-function FindingsTable(props: { findings: Finding[]; canAcknowledge: boolean; onChanged: () => void }) {
+function FindingsTable(props: {
+  findings: Finding[];
+  site: string | null;
+  canAcknowledge: boolean;
+  onChanged: () => void;
+}) {
   const [notes, setNotes] = useState<Record<string, string>>({});
   const acknowledge = async (f: Finding) => {
     try {
@@ -461,7 +467,8 @@ function FindingsTable(props: { findings: Finding[]; canAcknowledge: boolean; on
   };
   if (props.findings.length === 0) {
     return (
-      <EmptyState title="No open findings" testId="findings-empty">
+      <EmptyState title={props.site ? `No open findings at ${props.site}` : "No open findings"} testId="findings-empty">
+        {props.site ? "Findings of its prefixes, and of addresses seen where inference placed what carries them. " : ""}
         Duplicates, MAC conflicts, unplanned or stale addresses and full prefixes show here after each sync.
       </EmptyState>
     );

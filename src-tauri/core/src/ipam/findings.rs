@@ -1,10 +1,21 @@
 //! The findings engine: what IPAM finds wrong when it compares plans with observations
 //! (duplicate use of an address, MAC conflicts, addresses seen but not planned or planned
 //! but not seen, addresses outside every prefix, prefixes over their threshold) and
-//! credentials due for rotation. `run_ipam_findings()` does the work in set-based SQL
-//! after every sync and on demand; findings resolve themselves when their condition
-//! clears and reopen (the same row) when it returns. Operators acknowledge them with a
-//! note, as themselves only (row-level security).
+//! credentials due for rotation. The SQL does the work, set-based, after every sync and on
+//! demand; findings resolve themselves when their condition clears and reopen (the same
+//! row) when it returns. Operators acknowledge them with a note, as themselves only
+//! (row-level security).
+//!
+//! Two ways to run it, with the same findings either way (migration 0060):
+//! `run_ipam_findings()` examines everything (a full run); `run_ipam_findings_changed()`
+//! examines only the addresses, MACs and prefixes that changed since the last run (the
+//! database notes them as they change), and runs in full by itself when it must (the
+//! first run, a changed prefix or routing domain name, a bulk change). [`run`] is the
+//! latter — what a sync or a watcher batch wants — and [`run_full`] the former.
+//!
+//! An open finding was confirmed by every run since it opened, so its `last_seen_at` is
+//! the last run's time; the engine writes only findings that are new, changed, back or
+//! cleared, and listings read the rest from when the last run ran.
 //!
 //! This module never decides what is a finding (the SQL does), never writes findings
 //! itself, and never acknowledges on someone else's behalf.
@@ -97,6 +108,15 @@ pub struct FindingRun {
     // Read from the row's JSON by `FindingRunRow`, with a message of its own.
     #[sqlx(skip)]
     pub open_by_type: BTreeMap<String, i64>,
+    /// The run examined only what changed since the one before (not a full run). Not in
+    /// the API's JSON.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub incremental: bool,
+    /// How many subjects (a finding type and what it is about) an incremental run examined.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub examined: Option<i64>,
 }
 
 /// A row of `run_ipam_findings()`: the run, and its open findings per type as JSON.
@@ -115,13 +135,23 @@ pub struct FindingFilter {
     /// Only these types (empty: all).
     pub types: Vec<FindingType>,
     pub limit: Option<i64>,
+    /// Only the findings at this site: of a prefix whose own site it is, or of an address
+    /// seen in use there (`findings_at_site!`, as the findings report).
+    pub site: Option<Uuid>,
 }
 
+// `found`: the findings at site $4.
+const AT_SITE: &str = super::findings_at_site!("$4");
+
+// An open finding's last sighting is the last run (the engine leaves unchanged rows alone).
 const FINDING_SELECT: &str = r#"
     SELECT f.id, f.type, f.severity, f.subject_key, d.name AS routing_domain, p.cidr::text AS prefix,
-           abbrev(f.address) AS address, f.message, f.details, f.first_seen_at, f.last_seen_at, f.resolved_at,
-           f.reopened_count, f.acknowledged_at, u.email AS acknowledged_by, f.acknowledge_note
+           abbrev(f.address) AS address, f.message, f.details, f.first_seen_at,
+           CASE WHEN f.resolved_at IS NULL THEN greatest(f.last_seen_at, st.last_run_at) ELSE f.last_seen_at END
+               AS last_seen_at,
+           f.resolved_at, f.reopened_count, f.acknowledged_at, u.email AS acknowledged_by, f.acknowledge_note
     FROM ipam_findings f
+    LEFT JOIN ipam_findings_state st ON st.singleton
     LEFT JOIN routing_domains d ON d.id = f.routing_domain_id
     LEFT JOIN prefixes p ON p.id = f.prefix_id
     LEFT JOIN users u ON u.id = f.acknowledged_by
@@ -130,17 +160,32 @@ const FINDING_SELECT: &str = r#"
 const FINDING_ORDER: &str =
     "ORDER BY f.resolved_at IS NOT NULL, f.resolved_at DESC, f.severity DESC, f.type, f.address, f.subject_key";
 
-/// Run the engine now (operators on demand, workers after every sync). Planned
-/// addresses younger than `planned_grace` (default one day) are not yet "not seen".
+/// Run the engine now over what changed since its last run (workers after every sync
+/// and watcher batch, operators on demand); the database runs it in full when it must.
+/// Planned addresses younger than `planned_grace` (default one day) are not yet "not seen".
 pub async fn run(db: &Database, planned_grace: Option<Duration>) -> Result<FindingRun> {
-    let FindingRunRow { run, open_by_type } = sqlx::query_as(
+    run_sql(db, "run_ipam_findings_changed", planned_grace).await
+}
+
+/// Run the engine over everything (the same findings as [`run`], examined from scratch).
+pub async fn run_full(db: &Database, planned_grace: Option<Duration>) -> Result<FindingRun> {
+    run_sql(db, "run_ipam_findings", planned_grace).await
+}
+
+/// `function`: one of the two SQL functions above (never input).
+async fn run_sql(db: &Database, function: &'static str, planned_grace: Option<Duration>) -> Result<FindingRun> {
+    let row = sqlx::query_as(&format!(
         "SELECT id, started_at, finished_at, duration_ms, run_by::text AS run_by, opened, reopened, resolved,
-                open_total, open_by_type
-         FROM run_ipam_findings(coalesce(make_interval(secs => $1::float8), interval '1 day'))",
-    )
+                open_total, open_by_type, scope = 'changes' AS incremental, examined
+         FROM {function}(coalesce(make_interval(secs => $1::float8), interval '1 day'))"
+    ))
     .bind(planned_grace.map(|d| d.as_secs_f64()))
     .fetch_one(db.pool())
     .await?;
+    finding_run(row)
+}
+
+fn finding_run(FindingRunRow { run, open_by_type }: FindingRunRow) -> Result<FindingRun> {
     Ok(FindingRun {
         open_by_type: serde_json::from_value(open_by_type)
             .map_err(|e| Error::internal(format!("reading the findings run: {e}")))?,
@@ -151,16 +196,44 @@ pub async fn run(db: &Database, planned_grace: Option<Duration>) -> Result<Findi
 /// Findings, open first (most severe first), then the resolved ones if asked for.
 pub async fn list(db: &Database, filter: &FindingFilter) -> Result<Vec<Finding>> {
     let types: Vec<String> = filter.types.iter().map(|t| t.as_str().to_owned()).collect();
-    Ok(sqlx::query_as(&format!(
-        "{FINDING_SELECT}
-         WHERE ($1 OR f.resolved_at IS NULL) AND (cardinality($2::text[]) = 0 OR f.type::text = ANY ($2))
+    let (at_site, found) = match filter.site {
+        Some(_) => (AT_SITE, "AND f.id IN (SELECT id FROM found)"),
+        None => ("", ""),
+    };
+    let query = format!(
+        "{at_site} {FINDING_SELECT}
+         WHERE ($1 OR f.resolved_at IS NULL) AND (cardinality($2::text[]) = 0 OR f.type::text = ANY ($2)) {found}
          {FINDING_ORDER} LIMIT $3"
-    ))
-    .bind(filter.include_resolved)
-    .bind(&types)
-    .bind(filter.limit)
+    );
+    let query = sqlx::query_as(&query).bind(filter.include_resolved).bind(&types).bind(filter.limit);
+    Ok(match filter.site {
+        Some(site) => query.bind(site),
+        None => query,
+    }
     .fetch_all(db.pool())
     .await?)
+}
+
+/// How many findings are open, per type (at `site` only, with one; as [`list`]).
+pub async fn open_by_type(db: &Database, site: Option<Uuid>) -> Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = match site {
+        Some(site) => {
+            sqlx::query_as(concat!(
+                super::findings_at_site!("$1"),
+                "SELECT f.type::text, count(*) FROM ipam_findings f
+                 WHERE f.resolved_at IS NULL AND f.id IN (SELECT id FROM found) GROUP BY 1"
+            ))
+            .bind(site)
+            .fetch_all(db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query_as("SELECT type::text, count(*) FROM ipam_findings WHERE resolved_at IS NULL GROUP BY 1")
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn get(db: &Database, id: Uuid) -> Result<Finding> {

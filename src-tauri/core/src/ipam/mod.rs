@@ -66,6 +66,38 @@ macro_rules! observed_at_site {
 }
 pub(crate) use observed_at_site;
 
+/// SQL text: the CTEs `at_site` (as [`observed_at_site!`]) and `found`, the ids of the
+/// findings at a site, where `$site` is an SQL expression for the site's id. A finding is
+/// at its prefix's own site; one about an address, at the site of the most specific prefix
+/// with a site that holds it, and wherever the address is seen in use. The IPAM page's
+/// findings and the findings report share it.
+macro_rules! findings_at_site {
+    ($site:literal) => {
+        concat!(
+            "WITH at_site AS MATERIALIZED (",
+            crate::ipam::observed_at_site!($site),
+            "),
+             found AS (SELECT f.id FROM ipam_findings f JOIN prefixes p ON p.id = f.prefix_id
+                       WHERE p.site_id = ",
+            $site,
+            "
+                       UNION
+                       SELECT f.id FROM prefixes p
+                       JOIN ipam_findings f ON f.routing_domain_id = p.routing_domain_id AND f.address <<= p.cidr
+                       WHERE p.site_id = ",
+            $site,
+            "
+                         AND NOT EXISTS (SELECT 1 FROM prefixes q
+                                         WHERE q.routing_domain_id = p.routing_domain_id AND q.cidr >>= f.address
+                                           AND masklen(q.cidr) > masklen(p.cidr) AND q.site_id <> p.site_id)
+                       UNION
+                       SELECT f.id FROM at_site a
+                       JOIN ipam_findings f ON f.routing_domain_id = a.routing_domain_id AND f.address = a.address) "
+        )
+    };
+}
+pub(crate) use findings_at_site;
+
 /// The routing domain every source reports into unless configured otherwise.
 pub const DEFAULT_DOMAIN: &str = "default";
 

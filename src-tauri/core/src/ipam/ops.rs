@@ -137,16 +137,7 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     };
     let within = q.within.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| parse_cidr("within", w));
     let within = within.transpose()?.map(|c| c.to_string());
-    let site = match q.site.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(code) => Some(
-            sqlx::query_scalar::<_, Uuid>("SELECT id FROM sites WHERE code = upper($1)")
-                .bind(code)
-                .fetch_optional(db.pool())
-                .await?
-                .ok_or_else(|| Error::not_found(format!("no site with code {}", code.to_uppercase())))?,
-        ),
-        None => None,
-    };
+    let site = site_of(db, q.site.as_deref()).await?;
     // A prefix is at its own site; one without a site is at every site an address seen in
     // it is at (`observed_at_site!`, the same rule as the IPAM reports).
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(concat!(
@@ -179,16 +170,12 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
         .filter(|d| domain.is_none_or(|id| id == d.id))
         .map(|d| DomainTree { prefixes: by_domain.remove(&d.name).unwrap_or_default(), domain: d })
         .collect();
-    let findings =
-        findings::list(db, &FindingFilter { include_resolved: false, types: Vec::new(), limit: Some(PAGE_FINDINGS) })
-            .await?;
-    let findings_by_type = sqlx::query_as::<_, (String, i64)>(
-        "SELECT type::text, count(*) FROM ipam_findings WHERE resolved_at IS NULL GROUP BY 1",
+    let findings = findings::list(
+        db,
+        &FindingFilter { include_resolved: false, types: Vec::new(), limit: Some(PAGE_FINDINGS), site },
     )
-    .fetch_all(db.pool())
-    .await?
-    .into_iter()
-    .collect();
+    .await?;
+    let findings_by_type = findings::open_by_type(db, site).await?;
     let sites = sqlx::query_scalar("SELECT code FROM sites ORDER BY code").fetch_all(db.pool()).await?;
     let last_findings_run = sqlx::query_as::<_, FindingRunSummary>(
         "SELECT finished_at, duration_ms, run_by::text AS run_by, opened, resolved FROM finding_runs
@@ -550,6 +537,10 @@ pub struct FindingsInput {
     pub types: Option<String>,
     #[serde(default)]
     pub limit: Option<i64>,
+    /// Only the findings at this site (its code): of its prefixes, and of addresses seen
+    /// in use where inference placed what carries them.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 pub async fn findings_list(s: &Session, i: FindingsInput) -> Result<Vec<Finding>> {
@@ -562,5 +553,14 @@ pub async fn findings_list(s: &Session, i: FindingsInput) -> Result<Vec<Finding>
         .filter(|t| !t.is_empty())
         .map(str::parse::<findings::FindingType>)
         .collect::<Result<Vec<_>>>()?;
-    findings::list(&s.db, &FindingFilter { include_resolved: i.include_resolved, types, limit: i.limit }).await
+    let site = site_of(&s.db, i.site.as_deref()).await?;
+    findings::list(&s.db, &FindingFilter { include_resolved: i.include_resolved, types, limit: i.limit, site }).await
+}
+
+/// The site a filter names by its code (none when empty).
+async fn site_of(db: &crate::Database, code: Option<&str>) -> Result<Option<Uuid>> {
+    match code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Ok(Some(prefixes::site_id(db, code).await?)),
+        None => Ok(None),
+    }
 }

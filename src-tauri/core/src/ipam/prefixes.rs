@@ -258,12 +258,13 @@ pub async fn get_by_id(db: &Database, id: Uuid) -> Result<Prefix> {
     load(db, &[id]).await?.pop().ok_or_else(|| Error::not_found(format!("no prefix with id {id}")))
 }
 
-async fn site_id(db: &Database, code: &str) -> Result<Uuid> {
+/// A site's id by its code.
+pub(crate) async fn site_id(db: &Database, code: &str) -> Result<Uuid> {
     sqlx::query_scalar("SELECT id FROM sites WHERE code = upper($1)")
         .bind(code.trim())
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no site with code \"{}\"", code.trim())))
+        .ok_or_else(|| Error::not_found(format!("no site with code {}", code.trim().to_uppercase())))
 }
 
 fn check_vlan(vlan: Option<i32>) -> Result<()> {

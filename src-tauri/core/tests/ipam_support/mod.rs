@@ -233,3 +233,22 @@ pub async fn sites(admin: &PgPool, codes: &[&str]) {
         .unwrap();
     }
 }
+
+/// A prefix in routing domain `domain` with no site, as an operator adds it.
+pub async fn prefix(pool: &PgPool, domain: &str, cidr: &str, threshold: Option<f32>) -> Uuid {
+    eio_core::ipam::prefixes::add(
+        &db(pool),
+        &eio_core::ipam::prefixes::NewPrefix {
+            domain: Some(domain.into()),
+            cidr: cidr.parse().unwrap(),
+            site: None,
+            vlan_id: None,
+            status: eio_core::ipam::prefixes::PrefixStatus::Active,
+            description: None,
+            utilization_threshold: threshold,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}

@@ -123,9 +123,12 @@ impl Syncer {
 }
 
 /// What every sync ends with: site inference over the fresh inventory, then the IPAM
-/// findings engine (duplicates, stale plans, full prefixes, credentials due, ...).
-/// Failures are logged and never fail the sync: the inventory has landed either way, and
-/// both can be rerun on demand (`eio site infer`, `eio ipam findings run`).
+/// findings engine (duplicates, stale plans, full prefixes, credentials due, ...) over
+/// what the sync or watcher batch changed: the database examines just those addresses,
+/// MACs and prefixes, or everything when the change was a bulk one (a first or full sync
+/// of a large source) or touched prefixes. Failures are logged and never fail the sync:
+/// the inventory has landed either way, and both can be rerun on demand (`eio site
+/// infer`, `eio ipam findings run`).
 pub async fn refresh_derived(db: &Database) {
     if let Err(e) = eio_core::sites::infer(db).await {
         tracing::warn!(error = %e, "site inference after the sync failed");
@@ -136,6 +139,8 @@ pub async fn refresh_derived(db: &Database) {
             resolved = run.resolved,
             open = run.open_total,
             ms = run.duration_ms,
+            scope = if run.incremental { "changes" } else { "full" },
+            examined = run.examined,
             "findings after the sync"
         ),
         Err(e) => tracing::warn!(error = %e, "the findings run after the sync failed"),

@@ -7,7 +7,8 @@
 //! `site=` means what it means on the IPAM page: a prefix is at its own site, and one
 //! without a site at every site an address seen in it is at; an address seen in use is
 //! where site inference placed what carries it (a pin wins; `observed_at_site!`). A
-//! finding is at its prefix's site or where its address is seen.
+//! finding is at its prefix's site (an address's: the most specific prefix with a site
+//! that holds it) or where its address is seen (`findings_at_site!`).
 use super::filters::SITE;
 use super::{int, num, text, time, Chart, Filter, FilterKind, Report, Sheet};
 use crate::reports::ReportType;
@@ -22,23 +23,6 @@ macro_rules! prefixes_at_site {
              held AS (SELECT DISTINCT p.id FROM at_site a
                       JOIN prefixes p ON p.routing_domain_id = a.routing_domain_id AND p.cidr >>= a.address
                       WHERE p.site_id IS NULL)"
-        )
-    };
-}
-
-/// `found`: the findings at site $4: of a prefix whose own site it is, or of an address
-/// seen there.
-macro_rules! findings_at_site {
-    () => {
-        concat!(
-            "WITH at_site AS MATERIALIZED (",
-            crate::ipam::observed_at_site!("(SELECT id FROM sites WHERE code = $4)"),
-            "),
-             found AS (SELECT f.id FROM ipam_findings f JOIN prefixes p ON p.id = f.prefix_id
-                       JOIN sites s ON s.id = p.site_id WHERE s.code = $4
-                       UNION
-                       SELECT f.id FROM at_site a
-                       JOIN ipam_findings f ON f.routing_domain_id = a.routing_domain_id AND f.address = a.address)"
         )
     };
 }
@@ -173,11 +157,14 @@ pub static IPAM_FINDINGS: Report = Report {
             text("Acknowledged by", 22.0),
         ],
         sql: concat!(
-            findings_at_site!(),
+            crate::ipam::findings_at_site!("(SELECT id FROM sites WHERE code = $4)"),
             r#"
         SELECT f.type::text, f.severity::text, f.subject_key, host(f.address), p.cidr::text, f.message,
-               f.first_seen_at, f.last_seen_at, f.resolved_at, f.reopened_count::int8, f.acknowledged_at, u.email
+               f.first_seen_at,
+               CASE WHEN f.resolved_at IS NULL THEN greatest(f.last_seen_at, st.last_run_at) ELSE f.last_seen_at END,
+               f.resolved_at, f.reopened_count::int8, f.acknowledged_at, u.email
         FROM ipam_findings f
+        LEFT JOIN ipam_findings_state st ON st.singleton
         LEFT JOIN prefixes p ON p.id = f.prefix_id
         LEFT JOIN users u ON u.id = f.acknowledged_by
         WHERE ($1::text IS NULL OR f.severity::text = $1) AND ($2::text IS NULL OR f.type::text = $2)
@@ -192,7 +179,7 @@ pub static IPAM_FINDINGS: Report = Report {
     chart: Some(Chart {
         title: "Findings by type",
         sql: concat!(
-            findings_at_site!(),
+            crate::ipam::findings_at_site!("(SELECT id FROM sites WHERE code = $4)"),
             r#"
         SELECT f.type::text, count(*)::float8
         FROM ipam_findings f
