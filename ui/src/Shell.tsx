@@ -6,7 +6,9 @@ import {
   AppShell,
   Badge,
   Burger,
+  Center,
   Group,
+  Loader,
   Menu,
   NavLink,
   ScrollArea,
@@ -31,7 +33,7 @@ import {
   IconSun,
   IconUserCircle,
 } from "@tabler/icons-react";
-import { useEffect, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, type ReactNode } from "react";
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-router";
 import { api, subscribeLive } from "./api/client";
 import { inDesktop } from "./api/transport";
@@ -40,14 +42,17 @@ import { LiveProvider } from "./lib/live";
 import { MeContext } from "./lib/me";
 import { usePageModel } from "./lib/usePageModel";
 import { DashboardPage } from "./pages/DashboardPage";
-import { InventoryPage } from "./pages/InventoryPage";
-import { IpamPage } from "./pages/IpamPage";
-import { JobDetailPage } from "./pages/JobDetailPage";
-import { JobsPage } from "./pages/JobsPage";
-import { ReportsPage } from "./pages/ReportsPage";
-import { ServersPage } from "./pages/ServersPage";
-import { SettingsPage } from "./pages/SettingsPage";
 import { StatusView } from "./pages/StatusView";
+
+// The dashboard is the first page; every other page is loaded when first opened, so the
+// window parses and keeps only what the operator has used (desktop memory, issue 21).
+const InventoryPage = lazy(() => import("./pages/InventoryPage").then((m) => ({ default: m.InventoryPage })));
+const IpamPage = lazy(() => import("./pages/IpamPage").then((m) => ({ default: m.IpamPage })));
+const JobDetailPage = lazy(() => import("./pages/JobDetailPage").then((m) => ({ default: m.JobDetailPage })));
+const JobsPage = lazy(() => import("./pages/JobsPage").then((m) => ({ default: m.JobsPage })));
+const ReportsPage = lazy(() => import("./pages/ReportsPage").then((m) => ({ default: m.ReportsPage })));
+const ServersPage = lazy(() => import("./pages/ServersPage").then((m) => ({ default: m.ServersPage })));
+const SettingsPage = lazy(() => import("./pages/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 
 type Nav = { to: string; label: string; icon: ReactNode; testId: string };
 const NAV: Nav[] = [
@@ -167,18 +172,26 @@ function Frame(props: { account: string; signOutLabel?: string; onSignOut: () =>
               {model.kill_switch.reason ? ` (${model.kill_switch.reason})` : ""}.
             </Alert>
           )}
-          <Routes>
-            <Route path="/" element={<DashboardPage />} />
-            <Route path="/inventory" element={<InventoryPage />} />
-            <Route path="/servers" element={<ServersPage />} />
-            <Route path="/jobs" element={<JobsPage onChange={shell.reload} />} />
-            <Route path="/jobs/:id" element={<JobDetailPage />} />
-            <Route path="/ipam" element={<IpamPage />} />
-            <Route path="/reports" element={<ReportsPage />} />
-            <Route path="/settings" element={<SettingsPage />} />
-            <Route path="/status" element={<StatusView />} />
-            <Route path="*" element={<Navigate to="/" replace />} />
-          </Routes>
+          <Suspense
+            fallback={
+              <Center h={200} data-testid="page-loading">
+                <Loader />
+              </Center>
+            }
+          >
+            <Routes>
+              <Route path="/" element={<DashboardPage />} />
+              <Route path="/inventory" element={<InventoryPage />} />
+              <Route path="/servers" element={<ServersPage />} />
+              <Route path="/jobs" element={<JobsPage onChange={shell.reload} />} />
+              <Route path="/jobs/:id" element={<JobDetailPage />} />
+              <Route path="/ipam" element={<IpamPage />} />
+              <Route path="/reports" element={<ReportsPage />} />
+              <Route path="/settings" element={<SettingsPage />} />
+              <Route path="/status" element={<StatusView />} />
+              <Route path="*" element={<Navigate to="/" replace />} />
+            </Routes>
+          </Suspense>
         </AppShell.Main>
       </AppShell>
     </MeContext.Provider>
