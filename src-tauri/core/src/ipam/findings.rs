@@ -159,6 +159,9 @@ const FINDING_SELECT: &str = r#"
 
 const FINDING_ORDER: &str =
     "ORDER BY f.resolved_at IS NOT NULL, f.resolved_at DESC, f.severity DESC, f.type, f.address, f.subject_key";
+// Open findings alone: the same order, read from the index ipam_findings_open_order
+// (migration 0061), so a page reads what it shows.
+const OPEN_ORDER: &str = "ORDER BY f.severity DESC, f.type, f.address, f.subject_key";
 
 /// Run the engine now over what changed since its last run (workers after every sync
 /// and watcher batch, operators on demand); the database runs it in full when it must.
@@ -200,10 +203,15 @@ pub async fn list(db: &Database, filter: &FindingFilter) -> Result<Vec<Finding>>
         Some(_) => (AT_SITE, "AND f.id IN (SELECT id FROM found)"),
         None => ("", ""),
     };
+    // $1 is always bound; the open listing says so in the SQL to use the open findings' index.
+    let (which, order) = match filter.include_resolved {
+        true => ("$1", FINDING_ORDER),
+        false => ("NOT $1 AND f.resolved_at IS NULL", OPEN_ORDER),
+    };
     let query = format!(
         "{at_site} {FINDING_SELECT}
-         WHERE ($1 OR f.resolved_at IS NULL) AND (cardinality($2::text[]) = 0 OR f.type::text = ANY ($2)) {found}
-         {FINDING_ORDER} LIMIT $3"
+         WHERE {which} AND (cardinality($2::text[]) = 0 OR f.type::text = ANY ($2)) {found}
+         {order} LIMIT $3"
     );
     let query = sqlx::query_as(&query).bind(filter.include_resolved).bind(&types).bind(filter.limit);
     Ok(match filter.site {
@@ -247,10 +255,14 @@ pub async fn get(db: &Database, id: Uuid) -> Result<Finding> {
 /// Open findings about prefix `prefix_id` or an address (or prefix) inside it.
 pub(crate) async fn open_in_prefix(db: &Database, prefix_id: Uuid, limit: i64) -> Result<Vec<Finding>> {
     Ok(sqlx::query_as(&format!(
-        "{FINDING_SELECT}, prefixes q
-         WHERE q.id = $1 AND f.resolved_at IS NULL
-           AND (f.prefix_id = q.id OR (f.routing_domain_id = q.routing_domain_id AND f.address <<= q.cidr))
-         {FINDING_ORDER} LIMIT $2"
+        "{FINDING_SELECT}
+         WHERE f.resolved_at IS NULL
+           AND f.id IN (SELECT g.id FROM ipam_findings g WHERE g.prefix_id = $1
+                        UNION ALL
+                        SELECT g.id FROM prefixes q JOIN ipam_findings g
+                          ON g.routing_domain_id = q.routing_domain_id AND g.address <<= q.cidr
+                        WHERE q.id = $1)
+         {OPEN_ORDER} LIMIT $2"
     ))
     .bind(prefix_id)
     .bind(limit)

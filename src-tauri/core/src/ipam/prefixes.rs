@@ -410,22 +410,40 @@ async fn child_ids(db: &Database, id: Uuid) -> Result<(Vec<Uuid>, i64)> {
 /// The prefix page model.
 pub async fn page(db: &Database, domain: Option<&str>, cidr: &Cidr) -> Result<PrefixPage> {
     let prefix = get(db, domain, cidr).await?;
-    let ancestors = sqlx::query_as::<_, PrefixRef>(
-        "SELECT a.id, a.cidr::text AS cidr, a.status, s.code AS site, a.vlan_id
-         FROM prefixes p
-         JOIN prefixes a ON a.routing_domain_id = p.routing_domain_id AND a.cidr >> p.cidr
-         LEFT JOIN sites s ON s.id = a.site_id
-         WHERE p.id = $1 ORDER BY masklen(a.cidr)",
-    )
-    .bind(prefix.id)
-    .fetch_all(db.pool())
-    .await?;
-    let (ids, children_total) = child_ids(db, prefix.id).await?;
-    let children = load(db, &ids).await?;
-    let (assignments, assignments_total) = space::assignments_in(db, prefix.id, PAGE_LIMIT).await?;
-    let (observed, observed_total) = space::observed_in(db, prefix.id, PAGE_LIMIT).await?;
-    let (free, free_total) = space::free_blocks(db, prefix.id, None, PAGE_LIMIT).await?;
-    let findings = findings::open_in_prefix(db, prefix.id, PAGE_LIMIT).await?;
+    let ancestors = async {
+        Ok::<_, Error>(
+            sqlx::query_as::<_, PrefixRef>(
+                "SELECT a.id, a.cidr::text AS cidr, a.status, s.code AS site, a.vlan_id
+                 FROM prefixes p
+                 JOIN prefixes a ON a.routing_domain_id = p.routing_domain_id AND a.cidr >> p.cidr
+                 LEFT JOIN sites s ON s.id = a.site_id
+                 WHERE p.id = $1 ORDER BY masklen(a.cidr)",
+            )
+            .bind(prefix.id)
+            .fetch_all(db.pool())
+            .await?,
+        )
+    };
+    let children = async {
+        let (ids, total) = child_ids(db, prefix.id).await?;
+        Ok::<_, Error>((load(db, &ids).await?, total))
+    };
+    // The parts are independent reads: each on a connection of its own, at once.
+    let (
+        ancestors,
+        (children, children_total),
+        (assignments, assignments_total),
+        (observed, observed_total),
+        (free, free_total),
+        findings,
+    ) = tokio::try_join!(
+        ancestors,
+        children,
+        space::assignments_in(db, prefix.id, PAGE_LIMIT),
+        space::observed_in(db, prefix.id, PAGE_LIMIT),
+        space::free_blocks(db, prefix.id, None, PAGE_LIMIT),
+        findings::open_in_prefix(db, prefix.id, PAGE_LIMIT),
+    )?;
     Ok(PrefixPage {
         prefix,
         ancestors,
