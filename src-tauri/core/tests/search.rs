@@ -277,6 +277,22 @@ async fn the_inventory_search_finds_what_pg_trgm_finds(admin: PgPool) {
         assert!(got.facets.is_none(), "a search carries no facets");
     }
     assert!(inventory::load(&db, &InventoryQuery::default()).await.unwrap().facets.is_some());
+    // With a filter on, a search keeps the matches the filter keeps (the statement joins
+    // their placement and cluster only then).
+    let prod = inventory_reference(&admin, "prod").await;
+    assert!(prod.len() >= 4 && prod.contains(&e.web02), "{prod:?}");
+    let filtered = |cluster: Option<&str>, tag: Option<&str>| InventoryQuery {
+        q: Some("prod".into()),
+        cluster: cluster.map(Into::into),
+        tag: tag.map(Into::into),
+        ..InventoryQuery::default()
+    };
+    let in_prod = inventory::load(&db, &filtered(Some("prod"), None)).await.unwrap();
+    assert_eq!(in_prod.vms.iter().map(|v| v.id).collect::<Vec<_>>(), prod);
+    let tagged = inventory::load(&db, &filtered(None, Some("backup"))).await.unwrap();
+    assert_eq!((tagged.vms.iter().map(|v| v.id).collect::<Vec<_>>(), tagged.total), (vec![e.web02], 1));
+    let elsewhere = inventory::load(&db, &filtered(Some("test"), None)).await.unwrap();
+    assert_eq!((elsewhere.vms.len(), elsewhere.total), (0, 0));
 
     // A rename shows at once, however the index stands.
     sqlx::query("UPDATE virtual_machines SET name = 'zebra-unique-77' WHERE id = $1")
