@@ -135,8 +135,9 @@ pub struct FindingFilter {
     /// Only these types (empty: all).
     pub types: Vec<FindingType>,
     pub limit: Option<i64>,
-    /// Only the findings at this site: of a prefix whose own site it is, or of an address
-    /// seen in use there (`findings_at_site!`, as the findings report).
+    /// Only the findings at this site: of a prefix whose own site it is, of an address the
+    /// most specific prefix with a site that holds it places there, or of an address seen
+    /// in use there (`findings_at_site!`, as the findings report).
     pub site: Option<Uuid>,
 }
 
