@@ -241,7 +241,7 @@ async fn inventory_reference(pool: &PgPool, q: &str) -> Vec<Uuid> {
          WHERE v.removed_at IS NULL AND NOT v.is_template
            AND (v.name ILIKE '%' || $1 || '%' OR v.name % $1 OR v.guest_hostname ILIKE '%' || $1 || '%'
                 OR v.guest_ips @> jsonb_build_array(jsonb_build_object('ip', $1::text)) OR $1 = ANY (v.tags))
-         ORDER BY similarity(v.name, $1) DESC, v.name, v.id",
+         ORDER BY similarity(v.name, $1) DESC, v.name COLLATE \"C\", v.id",
     )
     .bind(q)
     .fetch_all(pool)
@@ -303,5 +303,64 @@ async fn the_inventory_search_finds_what_pg_trgm_finds(admin: PgPool) {
     for q in ["zebra-unique-77", "zebra-unique-78", "prod-web-01"] {
         let got = inventory::load(&db, &page(q)).await.unwrap();
         assert_eq!(got.vms.iter().map(|v| v.id).collect::<Vec<_>>(), inventory_reference(&admin, q).await, "{q}");
+    }
+}
+
+/// A search nearly every name matches: the index sends the statement only the first names
+/// the window can show and how many more there are. Paging through it window by window
+/// gives every match once, in the reference order, each window with the whole total; the
+/// template, the removed VM and the names only other arms find (a tag, a long name that
+/// contains the search) among them or left out as they should be.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_search_every_name_matches_pages_through_all_of_them_in_order(admin: PgPool) {
+    use eio_core::pages::inventory::{self, InventoryQuery};
+    estate(&admin).await;
+    let vc: Uuid = sqlx::query_scalar("SELECT id FROM vcenter_instances LIMIT 1").fetch_one(&admin).await.unwrap();
+    let mut names: Vec<String> = (1..=40).map(|i| format!("lab-vm-{i:02}")).collect();
+    // Upper case sorts before lower case byte by byte; ties in similarity are common here.
+    names.extend(
+        ["LAB-VM-07", "Lab-vm-07", "lab-vm-tpl", "lab-vm-gone", "x-lab-vm-07-with-a-far-longer-name-than-most"]
+            .map(String::from),
+    );
+    names.push("tagged-only".into());
+    let mut ids = std::collections::HashMap::new();
+    for name in &names {
+        let id = ipam_support::vm(&admin, vc, VmSpec { name, cluster: None, guest_hostname: None, nics: &[] }).await;
+        ids.insert(name.clone(), id);
+    }
+    for (sql, name) in [
+        ("UPDATE virtual_machines SET is_template = true WHERE id = $1", "lab-vm-tpl"),
+        ("UPDATE virtual_machines SET removed_at = now() WHERE id = $1", "lab-vm-gone"),
+        ("UPDATE virtual_machines SET tags = ARRAY['lab-vm-07'] WHERE id = $1", "tagged-only"),
+    ] {
+        sqlx::query(sql).bind(ids[name]).execute(&admin).await.unwrap();
+    }
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let db = db(&viewer.pool);
+    let q = "lab-vm-07";
+    let want = inventory_reference(&admin, q).await;
+    // 40 lab VMs and the two spellings of lab-vm-07, the tagged one and the long name.
+    assert_eq!(want.len(), 44, "{want:?}");
+    for id in [ids["tagged-only"], ids["x-lab-vm-07-with-a-far-longer-name-than-most"]] {
+        assert!(want.contains(&id));
+    }
+    let low: f32 = sqlx::query_scalar("SELECT similarity('x-lab-vm-07-with-a-far-longer-name-than-most', $1)")
+        .bind(q)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(low < 0.3, "the long name is found by ILIKE alone ({low})");
+    for limit in [7_i64, 44, 200] {
+        let mut paged = Vec::new();
+        let mut offset = 0;
+        while offset < 50 {
+            let query =
+                InventoryQuery { q: Some(q.into()), offset: Some(offset), limit: Some(limit), ..Default::default() };
+            let got = inventory::load(&db, &query).await.unwrap();
+            assert_eq!(got.total, 44, "limit {limit} offset {offset}");
+            paged.extend(got.vms.iter().map(|v| v.id));
+            offset += limit;
+        }
+        assert_eq!(paged, want, "limit {limit}");
     }
 }

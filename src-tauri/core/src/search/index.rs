@@ -40,6 +40,8 @@ pub(crate) struct Entry {
     trigrams: u16,
     /// `matched` is ASCII: its trigrams here are exactly pg_trgm's.
     ascii: bool,
+    /// A VM template (the inventory lists no templates).
+    template: bool,
 }
 
 /// The text index of one snapshot.
@@ -64,6 +66,8 @@ pub(crate) struct SimilarNames {
     pub sims: Vec<f32>,
     /// Names that are not ASCII: PostgreSQL checks them.
     pub verify: Vec<Uuid>,
+    /// How many more names match than `ids` holds (asked for the first few only).
+    pub beyond: i64,
 }
 
 /// The index of a [`Database`], built on first use and rebuilt when stale.
@@ -84,35 +88,37 @@ struct EntryRow {
     matched: Option<String>,
     detail: Option<String>,
     exact_only: bool,
+    template: bool,
 }
 
 /// What text search reads: (kind, id, label, field, matched, detail, exact_only), the same
-/// sources and columns as the SQL plan (`TEXT_SQL`).
+/// sources and columns as the SQL plan (`TEXT_SQL`); and whether a VM is a template.
 const ENTRIES_SQL: &str = r#"
 SELECT 'virtual_machine' AS kind, v.id, v.name AS label, 'name' AS field, v.name AS matched,
-       concat_ws(', ', v.guest_hostname, v.power_state::text) AS detail, false AS exact_only
+       concat_ws(', ', v.guest_hostname, v.power_state::text) AS detail, false AS exact_only,
+       v.is_template AS template
 FROM virtual_machines v WHERE v.removed_at IS NULL
 UNION ALL
 SELECT 'virtual_machine', v.id, v.name, 'guest_hostname', v.guest_hostname,
-       concat_ws(', ', v.guest_hostname, v.power_state::text), false
+       concat_ws(', ', v.guest_hostname, v.power_state::text), false, v.is_template
 FROM virtual_machines v WHERE v.removed_at IS NULL AND v.guest_hostname IS NOT NULL
 UNION ALL
 SELECT 'esxi_host', h.id, h.name, 'name', h.name,
-       concat_ws(', ', nullif(concat_ws(' ', h.vendor, h.model), ''), h.service_tag), false
+       concat_ws(', ', nullif(concat_ws(' ', h.vendor, h.model), ''), h.service_tag), false, false
 FROM esxi_hosts h WHERE h.removed_at IS NULL
 UNION ALL
 SELECT 'physical_server', s.id, coalesce(s.hostname, s.service_tag, s.id::text), 'hostname', s.hostname,
-       concat_ws(', ', s.model, s.service_tag, host(s.idrac_ip)), false
+       concat_ws(', ', s.model, s.service_tag, host(s.idrac_ip)), false, false
 FROM physical_servers s WHERE s.removed_at IS NULL AND s.hostname IS NOT NULL
 UNION ALL
 SELECT 'physical_server', s.id, coalesce(s.hostname, s.service_tag), 'service_tag', s.service_tag,
-       concat_ws(', ', s.model, host(s.idrac_ip)), false
+       concat_ws(', ', s.model, host(s.idrac_ip)), false, false
 FROM physical_servers s WHERE s.removed_at IS NULL AND s.service_tag IS NOT NULL
 UNION ALL
-SELECT 'esxi_host', h.id, h.name, 'service_tag', h.service_tag, concat_ws(' ', h.vendor, h.model), true
+SELECT 'esxi_host', h.id, h.name, 'service_tag', h.service_tag, concat_ws(' ', h.vendor, h.model), true, false
 FROM esxi_hosts h WHERE h.removed_at IS NULL AND h.service_tag IS NOT NULL
 UNION ALL
-SELECT 'address', a.id, abbrev(a.address), 'planned_hostname', a.hostname, concat_ws(', ', 'planned', d.name), false
+SELECT 'address', a.id, abbrev(a.address), 'planned_hostname', a.hostname, concat_ws(', ', 'planned', d.name), false, false
 FROM ip_assignments a JOIN routing_domains d ON d.id = a.routing_domain_id
 WHERE a.hostname IS NOT NULL
 "#;
@@ -158,7 +164,7 @@ impl TextIndex {
         let mut exact: HashMap<String, Vec<u32>> = HashMap::new();
         let mut non_ascii_names = Vec::new();
         for r in rows {
-            let EntryRow { kind, id, label, field, matched, detail, exact_only } = r;
+            let EntryRow { kind, id, label, field, matched, detail, exact_only, template } = r;
             let Some(matched) = matched else { continue };
             let n = u32::try_from(entries.len()).unwrap_or(u32::MAX);
             let mut count = 0u16;
@@ -184,6 +190,7 @@ impl TextIndex {
                 detail: detail.filter(|d| !d.is_empty()),
                 exact_only,
                 trigrams: count,
+                template,
             });
         }
         Ok(TextIndex { snapshot, entries, postings, exact, non_ascii_names })
@@ -208,12 +215,24 @@ impl TextIndex {
         (shared, touched)
     }
 
-    /// The `kind`'s names (field `name`) that pg_trgm's `%` matches with `query` at
-    /// `threshold` (similarity ≥ threshold), with their similarity: computed from shared
-    /// trigram counts as pg_trgm computes it (float4 count / (len1 + len2 − count)), which
-    /// is exact for ASCII. Names with other characters that might match are returned apart,
-    /// for PostgreSQL to check. None for a query that is not ASCII (PostgreSQL decides).
-    pub(crate) fn similar_names(&self, kind: HitKind, query: &str, threshold: f64) -> Option<SimilarNames> {
+    /// The `kind`'s names (field `name`, templates left out) that pg_trgm's `%` matches
+    /// with `query` at `threshold` (similarity ≥ threshold), with their similarity:
+    /// computed from shared trigram counts as pg_trgm computes it (float4 count / (len1 +
+    /// len2 − count)), which is exact for ASCII. Names with other characters that might
+    /// match are returned apart, for PostgreSQL to check. None for a query that is not ASCII
+    /// (PostgreSQL decides).
+    ///
+    /// With `first`, only the first `first` of them in the inventory's search order (most
+    /// similar first, then by name byte by byte, then by id: `ORDER BY sim DESC, name
+    /// COLLATE "C", id`) and how many more there are ([`SimilarNames::beyond`]): a search
+    /// every name matches sends a window, not the estate.
+    pub(crate) fn similar_names(
+        &self,
+        kind: HitKind,
+        query: &str,
+        threshold: f64,
+        first: Option<usize>,
+    ) -> Option<SimilarNames> {
         if !query.is_ascii() {
             return None;
         }
@@ -224,17 +243,32 @@ impl TextIndex {
         }
         let (shared, touched) = self.shared_trigrams(&q);
         let q_len = q.len() as f32;
+        let mut found: Vec<(f32, &Entry)> = Vec::new();
         for e in touched {
             let entry = &self.entries[e as usize];
-            let Some(id) = entry.id.filter(|_| entry.ascii && entry.kind == kind && entry.field == "name") else {
+            if !(entry.ascii && entry.kind == kind && entry.field == "name" && !entry.template) || entry.id.is_none() {
                 continue;
-            };
+            }
             let count = f32::from(shared[e as usize]);
             let sim = count / (q_len + f32::from(entry.trigrams) - count);
             if f64::from(sim) >= threshold {
-                out.ids.push(id);
-                out.sims.push(sim);
+                found.push((sim, entry));
             }
+        }
+        if let Some(n) = first.filter(|&n| n < found.len()) {
+            let order = |a: &(f32, &Entry), b: &(f32, &Entry)| {
+                b.0.total_cmp(&a.0)
+                    .then_with(|| a.1.matched.as_bytes().cmp(b.1.matched.as_bytes()))
+                    .then(a.1.id.cmp(&b.1.id))
+            };
+            let all = found.len();
+            found.select_nth_unstable_by(n, order);
+            found.truncate(n);
+            out.beyond = i64::try_from(all - n).unwrap_or(i64::MAX);
+        }
+        for (sim, entry) in found {
+            out.ids.extend(entry.id);
+            out.sims.push(sim);
         }
         // Whether PostgreSQL splits other characters into words as we do depends on its
         // locale: every such name is its to check.

@@ -4,7 +4,8 @@
 //! Both statements are planned with their parameters on every execution (unnamed, not
 //! prepared): a cached generic plan is several times slower here (see the comments at each
 //! `.persistent(false)`), so that must stay. A search takes the names pg_trgm's `%` would
-//! match from the search index while it is current and lets the statement check that; it
+//! match from the search index while it is current (with no filter on, only the first the
+//! window can show, and how many more there are) and lets the statement check that; it
 //! never trusts a stale index (the statement answers from pg_trgm instead, and a rebuild
 //! starts).
 use schemars::JsonSchema;
@@ -67,11 +68,17 @@ LIMIT $6 OFFSET $7
 "#;
 
 /// A window of VMs matching search $1 (a name `%` matches or containing it, a guest host
-/// name containing it, the exact guest IP, a tag), most similar name first. Each way of
-/// matching is its own indexed arm. The `%` arm comes from the search index ($11 ids, $12
-/// their similarity, $13 names for pg_trgm to check) while it is current as of snapshot
-/// $10; otherwise (or with no snapshot) from pg_trgm's GIN index. `{KEPT}` is
-/// [`KEPT_FILTERED`] or, with no filter on, [`KEPT_ALL`].
+/// name containing it, the exact guest IP, a tag), most similar name first, then by name
+/// byte by byte (`COLLATE "C"`: the order the search index sorts in). Each way of matching
+/// is its own indexed arm.
+///
+/// The `%` arm comes from the search index while it is current as of snapshot $10: $11 ids
+/// and $12 their similarity, $13 names for pg_trgm to check, and $16 how many more names
+/// match than $11 holds (with no filter on, the index sends only the first $8 + $9 in this
+/// order, so a search every name matches does not send the estate). The other arms leave
+/// out the names the index answers for (ASCII, similarity ≥ $15), so each match counts
+/// once. With a stale index (or no snapshot) pg_trgm's GIN index answers instead. `{KEPT}`
+/// is [`KEPT_FILTERED`] or, with no filter on, [`KEPT_ALL`].
 const VMS_SEARCH_SQL: &str = r#"
 WITH fresh AS (SELECT $10::text IS NOT NULL AND NOT coalesce(search_index_stale($10::pg_snapshot), true) AS ok),
 matched AS (
@@ -82,23 +89,24 @@ matched AS (
     UNION ALL
     SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE NOT (SELECT ok FROM fresh) AND v.name % $1
     UNION ALL
-    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.name ILIKE $2
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.name ILIKE $2 AND {NOT_INDEXED}
     UNION ALL
-    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.guest_hostname ILIKE $2
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.guest_hostname ILIKE $2 AND {NOT_INDEXED}
     UNION ALL
     SELECT v.id, similarity(v.name, $1) FROM virtual_machines v
-    WHERE $14 AND v.guest_ips @> jsonb_build_array(jsonb_build_object('ip', $1::text))
+    WHERE $14 AND v.guest_ips @> jsonb_build_array(jsonb_build_object('ip', $1::text)) AND {NOT_INDEXED}
     UNION ALL
-    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.tags @> ARRAY[$1]
+    SELECT v.id, similarity(v.name, $1) FROM virtual_machines v WHERE v.tags @> ARRAY[$1] AND {NOT_INDEXED}
 ),
 best AS (SELECT m.id, max(m.sim) AS sim FROM matched m GROUP BY m.id),
 -- The matches the filters keep: counted whole, joined to their details only in the window.
 kept AS ({KEPT}),
-win AS (SELECT k.id, k.sim, k.name FROM kept k ORDER BY k.sim DESC, k.name, k.id LIMIT $8 OFFSET $9)
+win AS (SELECT k.id, k.sim, k.name FROM kept k ORDER BY k.sim DESC, k.name COLLATE "C", k.id LIMIT $8 OFFSET $9)
 SELECT v.id, v.moid, v.name, v.power_state, v.tools_status,
        v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
        c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
-       (SELECT count(*) FROM kept) AS total, NOT (SELECT ok FROM fresh) AS stale
+       (SELECT count(*) FROM kept) + CASE WHEN (SELECT ok FROM fresh) THEN $16 ELSE 0 END AS total,
+       NOT (SELECT ok FROM fresh) AS stale
 FROM win w
 JOIN virtual_machines v ON v.id = w.id
 JOIN vcenter_instances vc ON vc.id = v.vcenter_id
@@ -106,8 +114,13 @@ LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id
 LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
 LEFT JOIN clusters c ON c.id = v.cluster_id
 LEFT JOIN esxi_hosts h ON h.id = v.host_id
-ORDER BY w.sim DESC, w.name, w.id
+ORDER BY w.sim DESC, w.name COLLATE "C", w.id
 "#;
+
+/// A VM whose name the search index answers for (while it is current): an ASCII name (in
+/// UTF-8, as many bytes as characters) with similarity at least the threshold.
+const NOT_INDEXED: &str = r#"NOT ((SELECT ok FROM fresh) AND octet_length(v.name) = char_length(v.name)
+        AND similarity(v.name, $1) >= $15)"#;
 
 /// The matches filters $3 (site) to $7 (tag) keep.
 const KEPT_FILTERED: &str = r#"
@@ -164,16 +177,20 @@ pub(super) async fn window(
             // Names `%` matches, with their similarity, from the search index when it
             // has them; the statement ignores them (and asks pg_trgm) if it is stale.
             let index = db.search_index().index(db).await?;
-            let names = index.similar_names(HitKind::VirtualMachine, term, SIMILARITY_THRESHOLD);
-            let (snapshot, ids, sims, verify) = match names {
-                Some(n) => (Some(n.snapshot), n.ids, n.sims, n.verify),
-                None => (None, Vec::new(), Vec::new(), Vec::new()),
+            let filters = [&q.site, &q.cluster, &q.power, &q.tools, &q.tag];
+            let unfiltered = filters.iter().all(|f| filter(f).is_none());
+            // With a filter on, every similar name goes in (the statement filters them);
+            // otherwise only the first the window can show.
+            let first = unfiltered.then(|| usize::try_from(offset.saturating_add(limit)).unwrap_or(usize::MAX));
+            let names = index.similar_names(HitKind::VirtualMachine, term, SIMILARITY_THRESHOLD, first);
+            let (snapshot, ids, sims, verify, beyond) = match names {
+                Some(n) => (Some(n.snapshot), n.ids, n.sims, n.verify, n.beyond),
+                None => (None, Vec::new(), Vec::new(), Vec::new(), 0),
             };
             // Planned with its parameters every time (an unnamed statement): a cached
             // generic plan guesses 10 names for the arrays and joins 10k by nested loop.
-            let filters = [&q.site, &q.cluster, &q.power, &q.tools, &q.tag];
-            let kept = if filters.iter().all(|f| filter(f).is_none()) { KEPT_ALL } else { KEPT_FILTERED };
-            let sql = VMS_SEARCH_SQL.replace("{KEPT}", kept);
+            let kept = if unfiltered { KEPT_ALL } else { KEPT_FILTERED };
+            let sql = VMS_SEARCH_SQL.replace("{KEPT}", kept).replace("{NOT_INDEXED}", NOT_INDEXED);
             let rows: Vec<Windowed<VmListRow>> = sqlx::query_as(&sql)
                 .persistent(false)
                 .bind(term)
@@ -190,6 +207,8 @@ pub(super) async fn window(
                 .bind(&sims)
                 .bind(&verify)
                 .bind(term.parse::<std::net::IpAddr>().is_ok())
+                .bind(SIMILARITY_THRESHOLD)
+                .bind(beyond)
                 .fetch_all(db.pool())
                 .await?;
             if snapshot.is_some() && rows.first().is_some_and(|r| r.stale) {
