@@ -364,3 +364,70 @@ async fn a_search_every_name_matches_pages_through_all_of_them_in_order(admin: P
         assert_eq!(paged, want, "limit {limit}");
     }
 }
+
+/// The unsearched list: window by window in name order, every VM the filters keep once
+/// and each window with their whole total, whether or not a filter needs the VMs placed
+/// (a cluster filter does; power and tag filters count without placing them).
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_inventory_lists_and_counts_what_its_filters_keep(admin: PgPool) {
+    use eio_core::pages::inventory::{self, InventoryQuery};
+    estate(&admin).await;
+    let vc: Uuid = sqlx::query_scalar("SELECT id FROM vcenter_instances LIMIT 1").fetch_one(&admin).await.unwrap();
+    for i in 1..=30 {
+        let name = format!("lab-vm-{i:02}");
+        let id =
+            ipam_support::vm(&admin, vc, VmSpec { name: &name, cluster: None, guest_hostname: None, nics: &[] }).await;
+        let (sql, applies) = match i % 5 {
+            0 => ("UPDATE virtual_machines SET power_state = 'powered_off', tags = ARRAY['lab'] WHERE id = $1", true),
+            1 => ("UPDATE virtual_machines SET is_template = true WHERE id = $1", true),
+            2 => ("UPDATE virtual_machines SET removed_at = now() WHERE id = $1", true),
+            _ => ("", false),
+        };
+        if applies {
+            sqlx::query(sql).bind(id).execute(&admin).await.unwrap();
+        }
+    }
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let db = db(&viewer.pool);
+    let reference = |filter: &'static str| {
+        let admin = admin.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>(&format!(
+                "SELECT v.id FROM virtual_machines v LEFT JOIN clusters c ON c.id = v.cluster_id
+                 WHERE v.removed_at IS NULL AND NOT v.is_template AND {filter} ORDER BY v.name, v.id"
+            ))
+            .fetch_all(&admin)
+            .await
+            .unwrap()
+        }
+    };
+    let cases: [(InventoryQuery, &str, usize); 4] = [
+        (InventoryQuery::default(), "true", 24),
+        (InventoryQuery { cluster: Some("prod".into()), ..Default::default() }, "c.name = 'prod'", 6),
+        (
+            InventoryQuery { power: Some("powered_off".into()), ..Default::default() },
+            "v.power_state = 'powered_off'",
+            6,
+        ),
+        (
+            InventoryQuery { tag: Some("lab".into()), power: Some("powered_on".into()), ..Default::default() },
+            "false",
+            0,
+        ),
+    ];
+    for (query, filter, n) in cases {
+        let want = reference(filter).await;
+        assert_eq!(want.len(), n, "{filter}");
+        let mut paged = Vec::new();
+        let mut offset = 0;
+        while offset <= 28 {
+            let page = inventory::load(&db, &InventoryQuery { offset: Some(offset), limit: Some(5), ..query.clone() })
+                .await
+                .unwrap();
+            assert_eq!(page.total, i64::try_from(n).unwrap(), "{filter} at {offset}");
+            paged.extend(page.vms.iter().map(|v| v.id));
+            offset += 5;
+        }
+        assert_eq!(paged, want, "{filter}");
+    }
+}
