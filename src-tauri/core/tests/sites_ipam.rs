@@ -1083,6 +1083,37 @@ async fn the_prefix_page_shows_the_tree_both_utilizations_and_free_space(admin: 
     );
     assert_eq!(page.free_total, 5);
 
+    // Who is seen on an address is named, whatever kind it is (and an unknown id is not).
+    let vc = ipam_support::vcenter(&admin, "vc-names").await;
+    let vm =
+        ipam_support::vm(&admin, vc, VmSpec { name: "named-vm", cluster: None, guest_hostname: None, nics: &[] }).await;
+    let host = ipam_support::host(&admin, vc, None, "esx-named.example.com", None).await;
+    let server = ipam_support::server(&admin, "r650-named", "NAMED01", None).await;
+    for (address, mac, entity_type, entity_id) in [
+        ("10.70.1.200", "00:50:56:00:02:01", "virtual_machine", vm),
+        ("10.70.1.201", "00:50:56:00:02:02", "esxi_host", host),
+        ("10.70.1.202", "00:50:56:00:02:03", "physical_server", server),
+    ] {
+        observe(&admin, Seen { entity_type, entity_id, ..Seen::vm(address, mac, entity_id) }).await;
+    }
+    let page = prefixes::page(&d, None, &cidr("10.70.1.0/24")).await.unwrap();
+    let named: Vec<(&str, Option<&str>)> = page
+        .observed
+        .iter()
+        .flat_map(|a| a.observations.iter().map(|o| (a.address.as_str(), o.entity_name.as_deref())))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("10.70.1.100", None),
+            ("10.70.1.102", None),
+            ("10.70.1.103", None),
+            ("10.70.1.200", Some("named-vm")),
+            ("10.70.1.201", Some("esx-named.example.com")),
+            ("10.70.1.202", Some("r650-named")),
+        ]
+    );
+
     // The tree in order, parents first, with depth.
     let tree = prefixes::list(&d, &PrefixFilter { domain: None, within: Some(cidr("10.70.0.0/16")) }).await.unwrap();
     assert_eq!(
