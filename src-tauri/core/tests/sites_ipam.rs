@@ -1113,6 +1113,29 @@ async fn the_prefix_page_shows_the_tree_both_utilizations_and_free_space(admin: 
             ("10.70.1.202", Some("r650-named")),
         ]
     );
+    // Its open findings: those about the prefix and those about an address in it, most
+    // severe first (the order of the IPAM page), and nothing from elsewhere.
+    eio_core::ipam::findings::run(&d, Some(std::time::Duration::ZERO)).await.unwrap();
+    plan(&admin, "default", "10.71.0.9").await;
+    eio_core::ipam::findings::run(&d, Some(std::time::Duration::ZERO)).await.unwrap();
+    let page = prefixes::page(&d, None, &cidr("10.70.1.0/24")).await.unwrap();
+    let want: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT f.id FROM ipam_findings f, prefixes p
+         WHERE p.cidr = '10.70.1.0/24' AND f.resolved_at IS NULL
+           AND (f.prefix_id = p.id OR (f.routing_domain_id = p.routing_domain_id AND f.address <<= p.cidr))
+         ORDER BY f.severity DESC, f.type, f.address, f.subject_key",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(want.len() >= 5, "{want:?}");
+    assert_eq!(page.findings.iter().map(|f| f.id).collect::<Vec<_>>(), want);
+    let elsewhere: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ipam_findings WHERE resolved_at IS NULL AND address = '10.71.0.9'")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!(elsewhere, 1, "a finding outside the /24, which its page leaves out");
 
     // The tree in order, parents first, with depth.
     let tree = prefixes::list(&d, &PrefixFilter { domain: None, within: Some(cidr("10.70.0.0/16")) }).await.unwrap();

@@ -118,3 +118,28 @@ async fn migrating_twice_applies_once(admin: PgPool) {
     let db = Database::from_pool(admin);
     db.require_current_schema().await.unwrap();
 }
+
+/// Every session of the application's pool runs without JIT (its page reads compiled for a
+/// second on a database not yet analyzed).
+#[tokio::test]
+async fn the_applications_sessions_run_without_jit() {
+    let url = std::env::var("DATABASE_URL").expect("the tests need DATABASE_URL (scripts/test sets it)");
+    let config = eio_core::config::Config {
+        database: eio_core::config::DatabaseChoice::External {
+            url: eio_core::config::DatabaseUrl::parse(&url).unwrap(),
+            origin: eio_core::config::UrlOrigin::CommandLineOrEnvironment,
+        },
+        data_dir: std::env::temp_dir(),
+        config_file: std::env::temp_dir().join("none.toml"),
+        worker_key_file: None,
+    };
+    let db = Database::open(&config).await.unwrap();
+    // Three sessions at once, so more than one connection of the pool is asked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = db.pool().acquire().await.unwrap();
+        let jit: String = sqlx::query_scalar("SHOW jit").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(jit, "off");
+        held.push(conn);
+    }
+}

@@ -200,8 +200,54 @@ pub struct WorkerInstance {
 }
 
 pub async fn load(db: &Database) -> Result<DashboardPage> {
-    let pool = db.pool();
-    let sites = sqlx::query_as::<_, SiteCounts>(
+    // The reads are independent: they run at once, each on a connection of its own.
+    let (sites, totals, sources, (findings, job_counts), (active_jobs, approvals), kill_switch, workers) = tokio::try_join!(
+        site_counts(db),
+        inventory_totals(db),
+        source_health(db),
+        finding_and_job_counts(db),
+        active_and_awaiting(db),
+        jobs::kill_switch(db),
+        live_workers(db),
+    )?;
+
+    let mut warnings = Vec::new();
+    if kill_switch.engaged {
+        warnings.push(format!(
+            "The kill switch is engaged{}: no job makes external calls until an admin releases it.",
+            kill_switch.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+        ));
+    }
+    if sources.is_empty() {
+        warnings.push(
+            "No sources yet: an admin adds vCenters and iDRACs under Settings → Sources (or `eio source add`).".into(),
+        );
+    }
+    let sync_failures = group_failures(&sources);
+    let waiting = job_counts.iter().filter(|c| c.value == "pending").map(|c| c.count).sum::<i64>();
+    if waiting > 0 && !workers.iter().any(|w| w.alive) {
+        warnings.push(format!(
+            "{waiting} job(s) wait for a worker, and none is running: start `eio serve` (or `eio worker`) on a machine with a worker key."
+        ));
+    }
+
+    Ok(DashboardPage {
+        totals,
+        sites,
+        sources,
+        findings,
+        job_counts,
+        active_jobs,
+        approvals,
+        kill_switch,
+        workers,
+        sync_failures,
+        warnings,
+    })
+}
+
+async fn site_counts(db: &Database) -> Result<Vec<SiteCounts>> {
+    Ok(sqlx::query_as::<_, SiteCounts>(
         r#"
         WITH vm AS (
             SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS vms,
@@ -239,10 +285,12 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         ORDER BY s.code NULLS LAST
         "#,
     )
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db.pool())
+    .await?)
+}
 
-    let totals = sqlx::query_as::<_, InventoryTotals>(
+async fn inventory_totals(db: &Database) -> Result<InventoryTotals> {
+    Ok(sqlx::query_as::<_, InventoryTotals>(
         r#"
         SELECT (SELECT count(*) FROM virtual_machines WHERE removed_at IS NULL AND NOT is_template) AS vms,
                (SELECT count(*) FROM virtual_machines
@@ -256,10 +304,12 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
                 WHERE c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade')) AS servers_noncompliant
         "#,
     )
-    .fetch_one(pool)
-    .await?;
+    .fetch_one(db.pool())
+    .await?)
+}
 
-    let sources: Vec<SourceHealth> = sources::list(db)
+async fn source_health(db: &Database) -> Result<Vec<SourceHealth>> {
+    Ok(sources::list(db)
         .await?
         .into_iter()
         .map(|s| SourceHealth {
@@ -272,8 +322,12 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
             last_error: s.last_error,
             demo_lab: s.demo_lab,
         })
-        .collect();
+        .collect())
+}
 
+/// Open findings by severity and jobs by status.
+async fn finding_and_job_counts(db: &Database) -> Result<(Vec<Count>, Vec<Count>)> {
+    let pool = db.pool();
     let findings = counts_of(
         sqlx::query_as(
             "SELECT severity::text AS value, count(*) AS n FROM ipam_findings WHERE resolved_at IS NULL GROUP BY 1",
@@ -286,52 +340,23 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         sqlx::query_as("SELECT status::text AS value, count(*) AS n FROM jobs GROUP BY 1").fetch_all(pool).await?,
         &JobStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     )?;
+    Ok((findings, job_counts))
+}
 
-    let mut active_jobs = jobs::list(db, Some("paused"), 25).await?;
-    active_jobs.extend(jobs::list(db, Some("running"), 25).await?);
-    let approvals = jobs::list(db, Some("awaiting_approval"), 25).await?;
-    let kill_switch = jobs::kill_switch(db).await?;
+/// Paused and running jobs (25 of each), and those awaiting approval.
+async fn active_and_awaiting(db: &Database) -> Result<(Vec<JobSummary>, Vec<JobSummary>)> {
+    let mut active = jobs::list(db, Some("paused"), 25).await?;
+    active.extend(jobs::list(db, Some("running"), 25).await?);
+    Ok((active, jobs::list(db, Some("awaiting_approval"), 25).await?))
+}
 
-    let workers = sqlx::query_as::<_, WorkerInstance>(
+async fn live_workers(db: &Database) -> Result<Vec<WorkerInstance>> {
+    Ok(sqlx::query_as::<_, WorkerInstance>(
         "SELECT id, hostname, mode, heartbeat_at, heartbeat_at > now() - interval '90 seconds' AS alive
          FROM worker_instances WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC LIMIT 50",
     )
-    .fetch_all(pool)
-    .await?;
-
-    let mut warnings = Vec::new();
-    if kill_switch.engaged {
-        warnings.push(format!(
-            "The kill switch is engaged{}: no job makes external calls until an admin releases it.",
-            kill_switch.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-        ));
-    }
-    if sources.is_empty() {
-        warnings.push(
-            "No sources yet: an admin adds vCenters and iDRACs under Settings → Sources (or `eio source add`).".into(),
-        );
-    }
-    let sync_failures = group_failures(&sources);
-    let waiting = job_counts.iter().filter(|c| c.value == "pending").map(|c| c.count).sum::<i64>();
-    if waiting > 0 && !workers.iter().any(|w| w.alive) {
-        warnings.push(format!(
-            "{waiting} job(s) wait for a worker, and none is running: start `eio serve` (or `eio worker`) on a machine with a worker key."
-        ));
-    }
-
-    Ok(DashboardPage {
-        totals,
-        sites,
-        sources,
-        findings,
-        job_counts,
-        active_jobs,
-        approvals,
-        kill_switch,
-        workers,
-        sync_failures,
-        warnings,
-    })
+    .fetch_all(db.pool())
+    .await?)
 }
 
 /// `(value, n)` rows as counts, in `order`, with zeros for values absent from the rows.
