@@ -243,31 +243,30 @@ impl TextIndex {
         }
         let (shared, touched) = self.shared_trigrams(&q);
         let q_len = q.len() as f32;
-        let mut found: Vec<(f32, &Entry)> = Vec::new();
+        let mut found: Vec<(f32, &str, Uuid)> = Vec::new();
         for e in touched {
             let entry = &self.entries[e as usize];
-            if !(entry.ascii && entry.kind == kind && entry.field == "name" && !entry.template) || entry.id.is_none() {
+            let listed = entry.ascii && entry.kind == kind && entry.field == "name" && !entry.template;
+            let Some(id) = entry.id.filter(|_| listed) else {
                 continue;
-            }
+            };
             let count = f32::from(shared[e as usize]);
             let sim = count / (q_len + f32::from(entry.trigrams) - count);
             if f64::from(sim) >= threshold {
-                found.push((sim, entry));
+                found.push((sim, &entry.matched, id));
             }
         }
         if let Some(n) = first.filter(|&n| n < found.len()) {
-            let order = |a: &(f32, &Entry), b: &(f32, &Entry)| {
-                b.0.total_cmp(&a.0)
-                    .then_with(|| a.1.matched.as_bytes().cmp(b.1.matched.as_bytes()))
-                    .then(a.1.id.cmp(&b.1.id))
+            let order = |a: &(f32, &str, Uuid), b: &(f32, &str, Uuid)| {
+                b.0.total_cmp(&a.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())).then(a.2.cmp(&b.2))
             };
             let all = found.len();
             found.select_nth_unstable_by(n, order);
             found.truncate(n);
             out.beyond = i64::try_from(all - n).unwrap_or(i64::MAX);
         }
-        for (sim, entry) in found {
-            out.ids.extend(entry.id);
+        for (sim, _, id) in found {
+            out.ids.push(id);
             out.sims.push(sim);
         }
         // Whether PostgreSQL splits other characters into words as we do depends on its
