@@ -10,18 +10,6 @@ mod serve_support;
 use serve_support::{browser, data_dir, url_of, Server};
 use sqlx::PgPool;
 
-/// Its output, once it contains `needle` (stderr is read on another thread: poll, bounded).
-fn log_with(server: &Server, needle: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let log = String::from_utf8_lossy(&server.output()).into_owned();
-        if log.contains(needle) || std::time::Instant::now() > deadline {
-            return log;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 fn built_index() -> Option<String> {
     let dist = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist/index.html");
     std::fs::read_to_string(dist).ok()
@@ -35,7 +23,7 @@ async fn the_built_in_ui_is_served_from_any_directory(pool: PgPool) {
     let index = c.get(server.url("/")).send().await.unwrap();
     match built_index() {
         Some(expected) => {
-            let log = log_with(&server, "eio serve: the UI built into this eio");
+            let log = server.output_with("eio serve: the UI built into this eio");
             assert!(log.contains("eio serve: the UI built into this eio"), "{log}");
             assert_eq!(index.status(), 200);
             assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
@@ -70,7 +58,7 @@ async fn the_built_in_ui_is_served_from_any_directory(pool: PgPool) {
             assert_eq!(again.status(), 304);
         }
         None => {
-            let log = log_with(&server, "this eio was built without the UI");
+            let log = server.output_with("this eio was built without the UI");
             assert!(log.contains("this eio was built without the UI: serving the API only"), "{log}");
             assert_eq!(index.status(), 404);
             assert!(index.text().await.unwrap().contains("npm run build"));
@@ -95,6 +83,6 @@ async fn ui_dir_overrides_the_built_in_ui(pool: PgPool) {
     let page = c.get(server.url("/somewhere")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("dev-ui-override"));
-    let log = log_with(&server, "(--ui-dir)");
+    let log = server.output_with("(--ui-dir)");
     assert!(log.contains("(--ui-dir)"), "{log}");
 }

@@ -6,18 +6,33 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use uuid::Uuid;
+
+/// What the server printed so far, and a signal each time more arrives (it is read on
+/// other threads, so a line the server has written may not be here yet).
+#[derive(Default)]
+struct Output {
+    bytes: Mutex<Vec<u8>>,
+    grew: Condvar,
+}
+
+impl Output {
+    fn push(&self, more: &[u8]) {
+        self.bytes.lock().unwrap().extend_from_slice(more);
+        self.grew.notify_all();
+    }
+}
 
 /// A running `eio serve`.
 pub struct Server {
     child: Option<Child>,
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    output: Arc<Mutex<Vec<u8>>>,
+    output: Arc<Output>,
     /// The start-token line on the embedded default, as it arrives.
     token: Mutex<std::sync::mpsc::Receiver<String>>,
 }
@@ -44,7 +59,7 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start eio serve");
-        let output = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new(Output::default());
         let stderr = child.stderr.take().unwrap();
         let sink = output.clone();
         std::thread::spawn(move || {
@@ -54,7 +69,7 @@ impl Server {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                sink.push(&buf[..n]);
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
@@ -63,7 +78,7 @@ impl Server {
         let sink = output.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().extend_from_slice(format!("{line}\n").as_bytes());
+                sink.push(format!("{line}\n").as_bytes());
                 if let Some(url) = line.strip_prefix("EIO serves ") {
                     let _ = tx.send(url.trim().to_owned());
                 }
@@ -77,7 +92,7 @@ impl Server {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("eio serve did not start:\n{}", String::from_utf8_lossy(&output.lock().unwrap()));
+                panic!("eio serve did not start:\n{}", String::from_utf8_lossy(&output.bytes.lock().unwrap()));
             }
         };
         Server { child: Some(child), base, output, token: Mutex::new(token_rx) }
@@ -99,7 +114,22 @@ impl Server {
 
     /// Everything it printed so far (stdout and its trace log on stderr).
     pub fn output(&self) -> Vec<u8> {
-        self.output.lock().unwrap().clone()
+        self.output.bytes.lock().unwrap().clone()
+    }
+
+    /// Its output once it contains `needle`: waits for the reader threads to bring it in
+    /// (bounded: after 30 s it returns what it has, for the caller's assertion to show).
+    pub fn output_with(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut bytes = self.output.bytes.lock().unwrap();
+        loop {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if text.contains(needle) || left.is_zero() {
+                return text;
+            }
+            bytes = self.output.grew.wait_timeout(bytes, left).unwrap().0;
+        }
     }
 
     /// SIGTERM, then wait (bounded) for it to exit; returns its exit status and output.
