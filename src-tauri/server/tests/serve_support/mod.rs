@@ -122,12 +122,15 @@ impl Server {
     pub fn output_with(&self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let mut bytes = self.output.bytes.lock().unwrap();
+        // Search only what arrived since the last look (a trace log runs to megabytes),
+        // from far enough back to catch a needle split across two reads.
+        let mut from = 0;
         loop {
-            let text = String::from_utf8_lossy(&bytes).into_owned();
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if text.contains(needle) || left.is_zero() {
-                return text;
+            if contains(&bytes[from..], needle) || left.is_zero() {
+                return String::from_utf8_lossy(&bytes).into_owned();
             }
+            from = bytes.len().saturating_sub(needle.len());
             bytes = self.output.grew.wait_timeout(bytes, left).unwrap().0;
         }
     }
