@@ -106,8 +106,9 @@ impl EmbeddedCluster {
     /// Create the cluster if it doesn't exist and start it if it isn't running.
     /// Blocking: call from `spawn_blocking` in async code.
     pub fn ensure_running(&self) -> Result<StartReport> {
-        self.prepare_root()?;
+        self.make_root()?;
         let _lock = self.lock()?;
+        self.prepare_root()?;
         let mut report = StartReport { created: false, started: false };
         let bindir = find_bindir(self.cluster_major()?)?;
         if !self.exists() {
@@ -158,23 +159,25 @@ impl EmbeddedCluster {
         Ok(true)
     }
 
-    fn prepare_root(&self) -> Result<()> {
+    /// The cluster folder, made race-free: processes starting at once on a new data
+    /// directory may all get here before any holds the lock (the lock file lives inside
+    /// this folder), so a folder another one made a moment ago is not an error.
+    fn make_root(&self) -> Result<()> {
         if let Some(parent) = self.root.parent() {
             fs::create_dir_all(parent)
                 .map_err(|e| Error::embedded(format!("cannot create the data directory {}: {e}", parent.display())))?;
         }
-        if !self.root.exists() {
-            fs::create_dir(&self.root)
-                .map_err(|e| Error::embedded(format!("cannot create {}: {e}", self.root.display())))?;
-        }
+        make_private_dir(&self.root)
+    }
+
+    /// Modes, owner and the socket folder. Called with the lock held.
+    fn prepare_root(&self) -> Result<()> {
         fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
         if let Some(run_as) = &self.run_as {
             run_as.check_can_reach(&self.root)?;
             chown(&self.root, run_as)?;
         }
-        if !self.socket_dir.exists() {
-            fs::create_dir(&self.socket_dir)?;
-        }
+        make_private_dir(&self.socket_dir)?;
         fs::set_permissions(&self.socket_dir, fs::Permissions::from_mode(0o700))?;
         if let Some(run_as) = &self.run_as {
             chown(&self.socket_dir, run_as)?;
@@ -428,6 +431,18 @@ fn pick_bindir(candidates: Vec<PathBuf>, wanted_major: Option<u32>) -> Result<Pa
     }
 }
 
+/// Create `path` as a folder only its owner can enter; one that already exists (made by a
+/// process starting at the same moment, or by an earlier run) is fine, anything else
+/// in its place is a clear error.
+fn make_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(Error::embedded(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
 fn major_version(bindir: &Path) -> Option<u32> {
     let out = Command::new(bindir.join("pg_ctl")).arg("--version").output().ok()?;
     // "pg_ctl (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
@@ -453,6 +468,23 @@ mod tests {
         assert_eq!(e.code, crate::error::ErrorCode::EmbeddedPostgres);
         assert!(e.message.contains("PostgreSQL 7"), "{}", e.message);
         assert!(e.message.contains("apt-get install postgresql-7"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_folder_made_by_a_concurrent_start_is_reused_and_a_file_in_its_place_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("postgres");
+        make_private_dir(&dir).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+        // The loser of the race (EEXIST on a folder) goes on to wait for the lock.
+        make_private_dir(&dir).unwrap();
+
+        let file = tmp.path().join("run");
+        fs::write(&file, b"").unwrap();
+        let e = make_private_dir(&file).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::EmbeddedPostgres);
+        assert!(e.message.starts_with(&format!("cannot create {}: ", file.display())), "{}", e.message);
+        assert!(e.message.contains("exists"), "{}", e.message);
     }
 
     #[test]
