@@ -1,5 +1,8 @@
 //! The dashboard: how much is where, whether the sources sync, what needs attention
 //! (open IPAM findings, paused jobs, pending approvals) and whether the kill switch is on.
+//!
+//! VMs are never counted here one by one: the per-site counts and totals sum `vm_counts`,
+//! which the database keeps as VMs and their placements change (migration 0064).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -250,12 +253,10 @@ async fn site_counts(db: &Database) -> Result<Vec<SiteCounts>> {
     Ok(sqlx::query_as::<_, SiteCounts>(
         r#"
         WITH vm AS (
-            SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS vms,
-                   count(*) FILTER (WHERE v.power_state = 'powered_on') AS vms_on
-            FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-            LEFT JOIN entity_sites pl ON pl.entity_type = 'virtual_machine' AND pl.entity_id = v.id
-            WHERE v.removed_at IS NULL AND NOT v.is_template
-            GROUP BY 1
+            SELECT coalesce(c.site_id, vc.site_id) AS site_id, sum(c.n)::bigint AS vms,
+                   coalesce(sum(c.n) FILTER (WHERE c.power_state = 'powered_on'), 0)::bigint AS vms_on
+            FROM vm_counts c JOIN vcenter_instances vc ON vc.id = c.vcenter_id
+            GROUP BY 1 HAVING sum(c.n) <> 0
         ), host AS (
             SELECT coalesce(pl.site_id, vc.site_id) AS site_id, count(*) AS hosts, count(DISTINCT h.cluster_id) AS clusters
             FROM esxi_hosts h JOIN vcenter_instances vc ON vc.id = h.vcenter_id
@@ -292,9 +293,8 @@ async fn site_counts(db: &Database) -> Result<Vec<SiteCounts>> {
 async fn inventory_totals(db: &Database) -> Result<InventoryTotals> {
     Ok(sqlx::query_as::<_, InventoryTotals>(
         r#"
-        SELECT (SELECT count(*) FROM virtual_machines WHERE removed_at IS NULL AND NOT is_template) AS vms,
-               (SELECT count(*) FROM virtual_machines
-                WHERE removed_at IS NULL AND NOT is_template AND power_state = 'powered_on') AS vms_powered_on,
+        SELECT (SELECT coalesce(sum(n), 0)::bigint FROM vm_counts) AS vms,
+               (SELECT coalesce(sum(n), 0)::bigint FROM vm_counts WHERE power_state = 'powered_on') AS vms_powered_on,
                (SELECT count(*) FROM esxi_hosts WHERE removed_at IS NULL) AS hosts,
                (SELECT count(*) FROM esxi_hosts WHERE removed_at IS NULL AND in_maintenance_mode) AS hosts_in_maintenance,
                (SELECT count(*) FROM clusters WHERE removed_at IS NULL) AS clusters,

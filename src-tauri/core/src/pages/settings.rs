@@ -46,7 +46,7 @@ pub struct WorkerKeyRow {
 }
 
 pub async fn load(db: &Database) -> Result<SettingsPage> {
-    let status = crate::status::load(db).await?;
+    let status = crate::status::load_with(db, false).await?;
     let sites = sqlx::query_as::<_, SiteRow>(
         r#"
         SELECT s.code, s.name, c.name AS country, r.name AS region, s.timezone, s.status::text AS status

@@ -165,20 +165,23 @@ async fn rows(db: &Database, q: &InventoryQuery) -> Result<InventoryPage> {
 async fn facets(db: &Database, kind: InventoryKind) -> Result<InventoryFacets> {
     let sql = match kind {
         InventoryKind::Vms => {
+            // From the counts the database keeps as VMs change (migration 0064): a few
+            // thousand groups, not every VM.
             r#"
             WITH v AS (
-                SELECT v.power_state::text AS power, v.tools_status::text AS tools, v.tags, c.name AS cluster,
-                       s.code AS site
-                FROM virtual_machines v JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-                LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
-                LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id) LEFT JOIN clusters c ON c.id = v.cluster_id
-                WHERE v.removed_at IS NULL AND NOT v.is_template
+                SELECT s.code AS site, cl.name AS cluster, c.power_state::text AS power,
+                       c.tools_status::text AS tools, c.n
+                FROM vm_counts c JOIN vcenter_instances vc ON vc.id = c.vcenter_id
+                LEFT JOIN sites s ON s.id = coalesce(c.site_id, vc.site_id) LEFT JOIN clusters cl ON cl.id = c.cluster_id
             )
-            SELECT 'site' AS facet, site AS value, count(*) AS n FROM v WHERE site IS NOT NULL GROUP BY site
-            UNION ALL SELECT 'cluster', cluster, count(*) FROM v WHERE cluster IS NOT NULL GROUP BY cluster
-            UNION ALL SELECT 'power', power, count(*) FROM v WHERE power IS NOT NULL GROUP BY power
-            UNION ALL SELECT 'tools', tools, count(*) FROM v WHERE tools IS NOT NULL GROUP BY tools
-            UNION ALL (SELECT 'tag', t, count(*) FROM v, unnest(v.tags) t GROUP BY t ORDER BY count(*) DESC, t LIMIT 100)
+            SELECT 'site' AS facet, site AS value, sum(n)::bigint AS n FROM v WHERE site IS NOT NULL
+            GROUP BY site HAVING sum(n) <> 0
+            UNION ALL SELECT 'cluster', cluster, sum(n)::bigint FROM v WHERE cluster IS NOT NULL
+            GROUP BY cluster HAVING sum(n) <> 0
+            UNION ALL SELECT 'power', power, sum(n)::bigint FROM v WHERE power IS NOT NULL GROUP BY power HAVING sum(n) <> 0
+            UNION ALL SELECT 'tools', tools, sum(n)::bigint FROM v WHERE tools IS NOT NULL GROUP BY tools HAVING sum(n) <> 0
+            UNION ALL (SELECT 'tag', tag, sum(n)::bigint FROM vm_tag_counts GROUP BY tag HAVING sum(n) <> 0
+                       ORDER BY 3 DESC, 2 LIMIT 100)
             "#
         }
         InventoryKind::Hosts => {
