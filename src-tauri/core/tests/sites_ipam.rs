@@ -406,6 +406,13 @@ async fn inventory_servers_and_reports_are_where_inference_placed_them_and_a_pin
     let servers = eio_core::inventory::servers(&d).await.unwrap();
     let srv = servers.iter().find(|s| s.uuid == e.server).expect("the server is listed");
     assert_eq!(srv.site.as_deref(), Some("MUC-01"), "by its iDRAC address and its name");
+    // The server's drawer reads the same row, by service tag or by id.
+    for name in ["SRV0007".to_string(), e.server.to_string()] {
+        let detail = eio_core::pages::servers::detail(&d, &name).await.unwrap();
+        assert_eq!((detail.server.uuid, detail.server.site.as_deref()), (e.server, Some("MUC-01")));
+    }
+    let missing = eio_core::pages::servers::detail(&d, &Uuid::new_v4().to_string()).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::NotFound);
 
     // A pin wins at once, everywhere; unpinning hands the VM back to inference.
     sites::pin(&d, EntityKind::VirtualMachine, e.vm_web, "MUC-01", None).await.unwrap();

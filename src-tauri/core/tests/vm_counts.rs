@@ -386,3 +386,35 @@ async fn no_login_writes_a_count(admin: PgPool) {
     let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
     agree(&admin, &db(&viewer.pool), "a worker's write").await;
 }
+
+/// The hosts list counts each listed host's VMs (removed ones not, templates too), in the
+/// window's order, and the total the filters keep.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_hosts_list_counts_each_hosts_vms(admin: PgPool) {
+    let e = estate(&admin).await;
+    let mut hosts = Vec::new();
+    for name in ["esx-a", "esx-b", "esx-c"] {
+        hosts.push(ipam_support::host(&admin, e.vc_fra, None, name, None).await);
+    }
+    // esx-a: vm001..vm030 less the removed; esx-b: vm031..vm040; esx-c none.
+    for (host, range) in [(hosts[0], "'vm001' AND 'vm030'"), (hosts[1], "'vm031' AND 'vm040'")] {
+        sqlx::query(&format!("UPDATE virtual_machines SET host_id = $1 WHERE name BETWEEN {range}"))
+            .bind(host)
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    exec(&admin, "UPDATE virtual_machines SET removed_at = now() WHERE name IN ('vm002', 'vm003')").await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let q = |offset| InventoryQuery {
+        kind: Some(inventory_page::InventoryKind::Hosts),
+        offset: Some(offset),
+        limit: Some(2),
+        ..Default::default()
+    };
+    let first = inventory_page::load(&db(&viewer.pool), &q(0)).await.unwrap();
+    let rest = inventory_page::load(&db(&viewer.pool), &q(2)).await.unwrap();
+    let seen: Vec<(String, i64)> = first.hosts.iter().chain(&rest.hosts).map(|h| (h.name.clone(), h.vms)).collect();
+    assert_eq!(seen, vec![("esx-a".to_string(), 28), ("esx-b".to_string(), 10), ("esx-c".to_string(), 0)]);
+    assert_eq!((first.total, rest.total), (3, 3));
+}

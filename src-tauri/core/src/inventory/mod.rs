@@ -53,9 +53,8 @@ pub struct ServerRow {
     pub last_sync: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
-    Ok(sqlx::query_as::<_, ServerRow>(
-        r#"
+/// Every server (`$1` null) or one (`$1` its id), with its iDRAC, site, mapping and counts.
+const SERVERS_SQL: &str = r#"
         SELECT p.id AS uuid, p.service_tag, p.system_uuid, p.model, e.generation,
                p.power_state, p.health, p.hostname, e.name AS idrac,
                p.idrac_firmware, host(p.idrac_ip) AS idrac_ip,
@@ -74,12 +73,17 @@ pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
         LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id, o.site_id)
         LEFT JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
         LEFT JOIN esxi_hosts h ON h.id = m.esxi_host_id
-        WHERE p.removed_at IS NULL
+        WHERE p.removed_at IS NULL AND ($1::uuid IS NULL OR p.id = $1)
         ORDER BY coalesce(p.hostname, e.name, p.service_tag)
-        "#,
-    )
-    .fetch_all(db.pool())
-    .await?)
+        "#;
+
+pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
+    Ok(sqlx::query_as::<_, ServerRow>(SERVERS_SQL).bind(None::<Uuid>).fetch_all(db.pool()).await?)
+}
+
+/// One server's row, if it is in the inventory (not removed).
+pub async fn server(db: &Database, id: Uuid) -> Result<Option<ServerRow>> {
+    Ok(sqlx::query_as::<_, ServerRow>(SERVERS_SQL).bind(Some(id)).fetch_optional(db.pool()).await?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]

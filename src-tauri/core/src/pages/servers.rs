@@ -103,10 +103,8 @@ async fn resolve(db: &Database, server: &str) -> Result<Uuid> {
 
 pub async fn detail(db: &Database, server: &str) -> Result<ServerDetail> {
     let id = resolve(db, server).await?;
-    let row = inventory::servers(db)
+    let row = inventory::server(db, id)
         .await?
-        .into_iter()
-        .find(|s| s.uuid == id)
         .ok_or_else(|| Error::not_found(format!("no server \"{server}\" in the inventory")))?;
     let firmware = inventory::firmware(db, id).await?;
     let mappings = mappings_where(db, "m.physical_server_id = $1", id).await?;

@@ -2,8 +2,9 @@
 //! name containing or similar to the words, a service tag, a management IP, a tag), with
 //! the physical server each runs on and the total the filters keep.
 //!
-//! One statement per window, whatever its size; it never reads the hosts' VMs one by one
-//! (their count is one grouped join) and never decides a mapping (it shows the active one).
+//! One statement per window, whatever its size; it counts the VMs of the window's hosts only
+//! (an index scan per host, not a grouped pass over every VM) and never decides a mapping
+//! (it shows the active one).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -50,29 +51,35 @@ pub(super) async fn window(
 ) -> Result<(Vec<HostListRow>, i64)> {
     let rows: Vec<Windowed<HostListRow>> = sqlx::query_as(
         r#"
-        SELECT h.id, h.moid, h.name, h.connection_state,
-               h.power_state, h.in_maintenance_mode, h.esxi_version, h.model,
-               h.service_tag, coalesce(n.vms, 0) AS vms, p.service_tag AS server, m.confidence AS mapping_confidence,
-               c.name AS cluster, s.code AS site, vc.name AS vcenter,
-               count(*) OVER () AS total
-        FROM esxi_hosts h
-        JOIN vcenter_instances vc ON vc.id = h.vcenter_id
-        LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = h.id
-        LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
-        LEFT JOIN clusters c ON c.id = h.cluster_id
-        LEFT JOIN (SELECT host_id, count(*) AS vms FROM virtual_machines
-                   WHERE removed_at IS NULL GROUP BY host_id) n ON n.host_id = h.id
-        LEFT JOIN server_mappings m ON m.esxi_host_id = h.id AND m.status = 'active'
-        LEFT JOIN physical_servers p ON p.id = m.physical_server_id
-        WHERE h.removed_at IS NULL
-          AND ($1::text IS NULL OR h.name ILIKE $2 OR h.name % $1 OR upper(h.service_tag) = upper($1)
-               OR $1 = ANY (h.tags) OR EXISTS (SELECT 1 FROM unnest(h.management_ips) a WHERE host(a) = $1))
-          AND ($3::text IS NULL OR s.code = $3)
-          AND ($4::text IS NULL OR c.name = $4)
-          AND ($5::text IS NULL OR h.power_state::text = $5)
-          AND ($6::text IS NULL OR $6 = ANY (h.tags))
-        ORDER BY CASE WHEN $1::text IS NULL THEN 0 ELSE similarity(h.name, $1) END DESC, h.name, h.id
-        LIMIT $7 OFFSET $8
+        SELECT w.id, w.moid, w.name, w.connection_state, w.power_state, w.in_maintenance_mode, w.esxi_version,
+               w.model, w.service_tag,
+               (SELECT count(*) FROM virtual_machines v WHERE v.host_id = w.id AND v.removed_at IS NULL) AS vms,
+               w.server, w.mapping_confidence, w.cluster, w.site, w.vcenter, w.total
+        FROM (
+            SELECT h.id, h.moid, h.name, h.connection_state,
+                   h.power_state, h.in_maintenance_mode, h.esxi_version, h.model,
+                   h.service_tag, p.service_tag AS server, m.confidence AS mapping_confidence,
+                   c.name AS cluster, s.code AS site, vc.name AS vcenter,
+                   CASE WHEN $1::text IS NULL THEN 0 ELSE similarity(h.name, $1) END AS sim,
+                   count(*) OVER () AS total
+            FROM esxi_hosts h
+            JOIN vcenter_instances vc ON vc.id = h.vcenter_id
+            LEFT JOIN entity_sites es ON es.entity_type = 'esxi_host' AND es.entity_id = h.id
+            LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
+            LEFT JOIN clusters c ON c.id = h.cluster_id
+            LEFT JOIN server_mappings m ON m.esxi_host_id = h.id AND m.status = 'active'
+            LEFT JOIN physical_servers p ON p.id = m.physical_server_id
+            WHERE h.removed_at IS NULL
+              AND ($1::text IS NULL OR h.name ILIKE $2 OR h.name % $1 OR upper(h.service_tag) = upper($1)
+                   OR $1 = ANY (h.tags) OR EXISTS (SELECT 1 FROM unnest(h.management_ips) a WHERE host(a) = $1))
+              AND ($3::text IS NULL OR s.code = $3)
+              AND ($4::text IS NULL OR c.name = $4)
+              AND ($5::text IS NULL OR h.power_state::text = $5)
+              AND ($6::text IS NULL OR $6 = ANY (h.tags))
+            ORDER BY sim DESC, h.name, h.id
+            LIMIT $7 OFFSET $8
+        ) w
+        ORDER BY w.sim DESC, w.name, w.id
         "#,
     )
     .bind(search)
