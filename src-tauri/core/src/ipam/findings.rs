@@ -237,9 +237,13 @@ pub async fn open_by_type(db: &Database, site: Option<Uuid>) -> Result<BTreeMap<
             .await?
         }
         None => {
-            sqlx::query_as("SELECT type::text, count(*) FROM ipam_findings WHERE resolved_at IS NULL GROUP BY 1")
-                .fetch_all(db.pool())
-                .await?
+            // Grouped by the enum, then named: an index-only scan of ipam_findings_open_idx.
+            sqlx::query_as(
+                "SELECT type::text, n FROM (SELECT type, count(*) AS n FROM ipam_findings
+                 WHERE resolved_at IS NULL GROUP BY type) x",
+            )
+            .fetch_all(db.pool())
+            .await?
         }
     };
     Ok(rows.into_iter().collect())

@@ -138,55 +138,78 @@ pub async fn ipam_page(s: &Session, q: IpamPageQuery) -> Result<IpamPage> {
     let within = q.within.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| parse_cidr("within", w));
     let within = within.transpose()?.map(|c| c.to_string());
     let site = site_of(db, q.site.as_deref()).await?;
-    // A prefix is at its own site; one without a site is at every site an address seen in
-    // it is at (`observed_at_site!`, the same rule as the IPAM reports).
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as(concat!(
-        "WITH at_site AS MATERIALIZED (",
-        super::observed_at_site!("$4"),
-        "),
-         held AS (SELECT DISTINCT p.id FROM at_site a
-                  JOIN prefixes p ON p.routing_domain_id = a.routing_domain_id AND p.cidr >>= a.address
-                  WHERE p.site_id IS NULL)
-         SELECT id, count(*) OVER () AS total FROM prefixes
-         WHERE ($1::uuid IS NULL OR routing_domain_id = $1) AND ($2::cidr IS NULL OR cidr <<= $2::cidr)
-           AND ($4::uuid IS NULL OR site_id = $4 OR id IN (SELECT id FROM held))
-         ORDER BY routing_domain_id, cidr LIMIT $3"
-    ))
-    .bind(domain)
-    .bind(&within)
-    .bind(PAGE_PREFIXES)
-    .bind(site)
-    .fetch_all(db.pool())
-    .await?;
-    let prefixes_total = rows.first().map_or(0, |&(_, total)| total);
-    let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
+    // The parts are independent reads: each on a connection of its own, at once.
+    let prefix_window = async {
+        // A prefix is at its own site; one without a site is at every site an address seen
+        // in it is at (`observed_at_site!`, the same rule as the IPAM reports).
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as(concat!(
+            "WITH at_site AS MATERIALIZED (",
+            super::observed_at_site!("$4"),
+            "),
+             held AS (SELECT DISTINCT p.id FROM at_site a
+                      JOIN prefixes p ON p.routing_domain_id = a.routing_domain_id AND p.cidr >>= a.address
+                      WHERE p.site_id IS NULL)
+             SELECT id, count(*) OVER () AS total FROM prefixes
+             WHERE ($1::uuid IS NULL OR routing_domain_id = $1) AND ($2::cidr IS NULL OR cidr <<= $2::cidr)
+               AND ($4::uuid IS NULL OR site_id = $4 OR id IN (SELECT id FROM held))
+             ORDER BY routing_domain_id, cidr LIMIT $3"
+        ))
+        .bind(domain)
+        .bind(&within)
+        .bind(PAGE_PREFIXES)
+        .bind(site)
+        .fetch_all(db.pool())
+        .await?;
+        let prefixes_total = rows.first().map_or(0, |&(_, total)| total);
+        let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
+        Ok::<_, Error>((prefixes::load(db, &ids).await?, prefixes_total))
+    };
+    let sites = async {
+        Ok::<Vec<String>, Error>(sqlx::query_scalar("SELECT code FROM sites ORDER BY code").fetch_all(db.pool()).await?)
+    };
+    let last_findings_run = async {
+        Ok::<_, Error>(
+            sqlx::query_as::<_, FindingRunSummary>(
+                "SELECT finished_at, duration_ms, run_by::text AS run_by, opened, resolved FROM finding_runs
+             ORDER BY finished_at DESC LIMIT 1",
+            )
+            .fetch_optional(db.pool())
+            .await?,
+        )
+    };
+    let observed = async {
+        match site {
+            Some(site) => observed_at(db, site, domain, within.as_deref()).await,
+            None => Ok((Vec::new(), 0)),
+        }
+    };
+    let filter = FindingFilter { include_resolved: false, types: Vec::new(), limit: Some(PAGE_FINDINGS), site };
+    let (
+        (loaded, prefixes_total),
+        domains,
+        findings,
+        findings_by_type,
+        sites,
+        last_findings_run,
+        (observed, observed_total),
+    ) = tokio::try_join!(
+        prefix_window,
+        prefixes::domains(db),
+        findings::list(db, &filter),
+        findings::open_by_type(db, site),
+        sites,
+        last_findings_run,
+        observed,
+    )?;
     let mut by_domain: BTreeMap<String, Vec<Prefix>> = BTreeMap::new();
-    for p in prefixes::load(db, &ids).await? {
+    for p in loaded {
         by_domain.entry(p.routing_domain.clone()).or_default().push(p);
     }
-    let trees = prefixes::domains(db)
-        .await?
+    let trees = domains
         .into_iter()
         .filter(|d| domain.is_none_or(|id| id == d.id))
         .map(|d| DomainTree { prefixes: by_domain.remove(&d.name).unwrap_or_default(), domain: d })
         .collect();
-    let findings = findings::list(
-        db,
-        &FindingFilter { include_resolved: false, types: Vec::new(), limit: Some(PAGE_FINDINGS), site },
-    )
-    .await?;
-    let findings_by_type = findings::open_by_type(db, site).await?;
-    let sites = sqlx::query_scalar("SELECT code FROM sites ORDER BY code").fetch_all(db.pool()).await?;
-    let last_findings_run = sqlx::query_as::<_, FindingRunSummary>(
-        "SELECT finished_at, duration_ms, run_by::text AS run_by, opened, resolved FROM finding_runs
-         ORDER BY finished_at DESC LIMIT 1",
-    )
-    .fetch_optional(db.pool())
-    .await?;
-    let (observed, observed_total) = match site {
-        Some(site) => observed_at(db, site, domain, within.as_deref()).await?,
-        None => (Vec::new(), 0),
-    };
     Ok(IpamPage {
         trees,
         prefixes_total,
