@@ -307,7 +307,16 @@ export type DashboardPage = { totals: InventoryTotals,
  * Inventory per site: each object where site inference placed it (else its source's
  * site; `site` None: neither says).
  */
-sites: Array<SiteCounts>, sources: Array<SourceHealth>, 
+sites: Array<SiteCounts>, 
+/**
+ * Every source when there are at most [`SOURCES_SHOWN`]; beyond that, those that need a
+ * look (failed, partial, never synced, running, disabled), up to that many.
+ */
+sources: Array<SourceHealth>, 
+/**
+ * Sources left out of `sources` (most synced without error; Settings → Sources lists all).
+ */
+sources_hidden: number, 
 /**
  * Open IPAM findings per severity (error, warning, info), zeros included.
  */

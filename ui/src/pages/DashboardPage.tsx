@@ -195,7 +195,7 @@ export function Dashboard({ model, onChanged }: { model: Model; onChanged?: () =
         <Title order={4} mb="sm">
           Sync status
         </Title>
-        {model.sources.length === 0 ? (
+        {model.sources.length === 0 && model.sources_hidden === 0 ? (
           <EmptyState
             title="No sources yet"
             icon={<IconPlugConnected size={26} />}
@@ -203,7 +203,7 @@ export function Dashboard({ model, onChanged }: { model: Model; onChanged?: () =
           >
             An admin adds vCenters, iDRACs and OpenManage under Settings → Sources (or with `eio source add`).
           </EmptyState>
-        ) : (
+        ) : model.sources.length === 0 ? null : (
           <Table striped highlightOnHover>
             <Table.Thead>
               <Table.Tr>
@@ -234,6 +234,14 @@ export function Dashboard({ model, onChanged }: { model: Model; onChanged?: () =
               ))}
             </Table.Tbody>
           </Table>
+        )}
+        {model.sources_hidden > 0 && (
+          <Text size="sm" c="dimmed" mt="xs" data-testid="sources-hidden">
+            {model.sources.length === 0
+              ? `All ${model.sources_hidden} sources synced without error`
+              : `${model.sources_hidden} more source${model.sources_hidden === 1 ? "" : "s"} synced without error`}
+            : Settings → Sources lists every one.
+          </Text>
         )}
       </Card>
 

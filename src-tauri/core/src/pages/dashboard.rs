@@ -14,13 +14,20 @@ use crate::jobs::{self, JobStatus, JobSummary, KillSwitch};
 use crate::sources::{self, SourceKind};
 use crate::Database;
 
+/// How many sources the dashboard lists: an estate of 2,000 iDRACs is summed up, not listed.
+pub const SOURCES_SHOWN: usize = 50;
+
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
 pub struct DashboardPage {
     pub totals: InventoryTotals,
     /// Inventory per site: each object where site inference placed it (else its source's
     /// site; `site` None: neither says).
     pub sites: Vec<SiteCounts>,
+    /// Every source when there are at most [`SOURCES_SHOWN`]; beyond that, those that need a
+    /// look (failed, partial, never synced, running, disabled), up to that many.
     pub sources: Vec<SourceHealth>,
+    /// Sources left out of `sources` (most synced without error; Settings → Sources lists all).
+    pub sources_hidden: i64,
     /// Open IPAM findings per severity (error, warning, info), zeros included.
     pub findings: Vec<Count>,
     /// Jobs per status, every status included.
@@ -227,6 +234,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         );
     }
     let sync_failures = group_failures(&sources);
+    let (sources, sources_hidden) = shown_sources(sources);
     let waiting = job_counts.iter().filter(|c| c.value == "pending").map(|c| c.count).sum::<i64>();
     if waiting > 0 && !workers.iter().any(|w| w.alive) {
         warnings.push(format!(
@@ -238,6 +246,7 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         totals,
         sites,
         sources,
+        sources_hidden,
         findings,
         job_counts,
         active_jobs,
@@ -247,6 +256,22 @@ pub async fn load(db: &Database) -> Result<DashboardPage> {
         sync_failures,
         warnings,
     })
+}
+
+/// Every source, or (more than [`SOURCES_SHOWN`]) the first that need a look, in list
+/// order; and how many were left out.
+fn shown_sources(sources: Vec<SourceHealth>) -> (Vec<SourceHealth>, i64) {
+    let total = sources.len();
+    if total <= SOURCES_SHOWN {
+        return (sources, 0);
+    }
+    let shown: Vec<SourceHealth> = sources
+        .into_iter()
+        .filter(|s| !(s.enabled && s.last_sync_status == Some(SyncOutcome::Succeeded)))
+        .take(SOURCES_SHOWN)
+        .collect();
+    let hidden = i64::try_from(total - shown.len()).unwrap_or(i64::MAX);
+    (shown, hidden)
 }
 
 async fn site_counts(db: &Database) -> Result<Vec<SiteCounts>> {
@@ -383,6 +408,33 @@ mod tests {
             last_error: Some(error.into()),
             demo_lab,
         }
+    }
+
+    #[test]
+    fn a_large_estate_lists_the_sources_that_need_a_look() {
+        let ok = |name: &str| SourceHealth {
+            last_sync_status: Some(SyncOutcome::Succeeded),
+            last_error: None,
+            ..failed(name, "", false)
+        };
+        // Few sources: every one, healthy or not.
+        let few: Vec<_> = (0..SOURCES_SHOWN).map(|i| ok(&format!("idrac-{i:04}"))).collect();
+        let (shown, hidden) = shown_sources(few);
+        assert_eq!((shown.len(), hidden), (SOURCES_SHOWN, 0));
+        // 2,000: the failed, the disabled and the never synced, not the 1,996 healthy.
+        let mut many: Vec<_> = (0..2000).map(|i| ok(&format!("idrac-{i:04}"))).collect();
+        many[7] = failed("idrac-0007", "connection refused", false);
+        many[1500].enabled = false;
+        many[1999].last_sync_status = None;
+        many[42].last_sync_status = Some(SyncOutcome::Partial);
+        let (shown, hidden) = shown_sources(many);
+        let names: Vec<&str> = shown.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["idrac-0007", "idrac-0042", "idrac-1500", "idrac-1999"]);
+        assert_eq!(hidden, 1996);
+        // More than can be listed need a look: the first SOURCES_SHOWN of them.
+        let broken: Vec<_> = (0..80).map(|i| failed(&format!("idrac-{i:04}"), "timed out", false)).collect();
+        let (shown, hidden) = shown_sources(broken);
+        assert_eq!((shown.len(), hidden, shown[0].name.as_str()), (SOURCES_SHOWN, 30, "idrac-0000"));
     }
 
     #[test]
