@@ -83,17 +83,21 @@ async fn live(admin: &PgPool) -> Vec<Vm> {
     .unwrap()
 }
 
-/// A list's filters: (site, cluster, power, tools).
-type Filter = (Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>);
+/// A list's filters: (site, cluster, power, tools, tag).
+type Filter =
+    (Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>);
 
-/// The filters whose totals are compared.
-const FILTERS: [Filter; 6] = [
-    (None, None, None, None),
-    (Some("FRA-01"), None, None, None),
-    (Some("MUC-01"), None, Some("powered_on"), None),
-    (None, Some("prod"), None, None),
-    (None, Some("dev"), Some("powered_off"), Some("ok")),
-    (None, None, Some("suspended"), Some("not_installed")),
+/// The filters whose totals and rows are compared.
+const FILTERS: [Filter; 9] = [
+    (None, None, None, None, None),
+    (Some("FRA-01"), None, None, None, None),
+    (Some("MUC-01"), None, Some("powered_on"), None, None),
+    (None, Some("prod"), None, None, None),
+    (None, Some("dev"), Some("powered_off"), Some("ok"), None),
+    (None, None, Some("suspended"), Some("not_installed"), None),
+    (None, None, None, None, Some("gold")),
+    (Some("FRA-01"), None, None, None, Some("backup")),
+    (None, Some("prod"), Some("powered_on"), None, Some("backup")),
 ];
 
 /// What the dashboard and the inventory page should say, counted from `vms`.
@@ -123,10 +127,12 @@ fn expected(vms: &[Vm]) -> BTreeMap<String, i64> {
         for t in tags {
             add(format!("facet tag {t}"));
         }
-        for (i, (fs, fc, fp, ft)) in FILTERS.iter().enumerate() {
+        for (i, (fs, fc, fp, ft, tag)) in FILTERS.iter().enumerate() {
             let keeps = |f: &Option<&str>, v: &Option<String>| f.is_none() || f.as_deref() == v.as_deref();
-            if keeps(fs, site) && keeps(fc, cluster) && keeps(fp, power) && keeps(ft, tools) {
+            let tagged = tag.is_none_or(|t| tags.iter().any(|x| x == t));
+            if keeps(fs, site) && keeps(fc, cluster) && keeps(fp, power) && keeps(ft, tools) && tagged {
                 add(format!("list {i}"));
+                add(format!("list {i} rows"));
             }
         }
     }
@@ -162,18 +168,41 @@ async fn shown(viewer: &Database) -> BTreeMap<String, i64> {
             m.insert(format!("facet {name} {}", c.value), c.count);
         }
     }
-    for (i, (site, cluster, power, tools)) in FILTERS.iter().enumerate() {
+    for (i, (site, cluster, power, tools, tag)) in FILTERS.iter().enumerate() {
         let q = InventoryQuery {
             site: site.map(Into::into),
             cluster: cluster.map(Into::into),
             power: power.map(Into::into),
             tools: tools.map(Into::into),
-            limit: Some(1),
+            tag: tag.map(Into::into),
+            limit: Some(1000),
             ..Default::default()
         };
-        let total = inventory_page::load(viewer, &q).await.unwrap().total;
-        if total != 0 {
-            m.insert(format!("list {i}"), total);
+        let page = inventory_page::load(viewer, &q).await.unwrap();
+        // Every row the window lists matches the filters, as the page says it does.
+        for vm in &page.vms {
+            let keeps = |f: &Option<&str>, v: Option<&str>| f.is_none() || *f == v;
+            let on = |x: Option<String>| x.map(|s| s.trim_matches('"').to_string());
+            let power_text = on(vm.power_state.map(|p| serde_json::to_string(&p).unwrap()));
+            let tools_text = on(vm.tools_status.map(|t| serde_json::to_string(&t).unwrap()));
+            assert!(
+                keeps(site, vm.site.as_deref())
+                    && keeps(cluster, vm.cluster.as_deref())
+                    && keeps(power, power_text.as_deref())
+                    && keeps(tools, tools_text.as_deref())
+                    && tag.is_none_or(|t| vm.tags.iter().any(|x| x == t)),
+                "filter {i} listed {} ({:?}, {:?}, {power_text:?}, {tools_text:?}, {:?})",
+                vm.name,
+                vm.site,
+                vm.cluster,
+                vm.tags
+            );
+        }
+        if page.total != 0 {
+            m.insert(format!("list {i}"), page.total);
+        }
+        if !page.vms.is_empty() {
+            m.insert(format!("list {i} rows"), page.vms.len() as i64);
         }
     }
     m

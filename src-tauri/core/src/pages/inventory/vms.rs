@@ -48,30 +48,35 @@ const SIMILARITY_THRESHOLD: f64 = 0.3;
 /// A window of VMs, filtered, by name, and `{COUNT}` (the total the filters keep:
 /// [`COUNT_KEPT`] with no tag filter on, else [`COUNT_PLACED`] or, with no site or cluster
 /// filter on, [`COUNT_UNPLACED`]). The window
-/// walks `virtual_machines_listed` (migration 0062) in order and places only the VMs it
-/// reads; the total is its own scalar, so nothing sorts or places every VM.
+/// walks `virtual_machines_listed` (migration 0062) in order; only a site or cluster filter
+/// places or names the VMs it walks (the statement is planned with its parameters, so a
+/// filter that is off costs nothing), and only the window's VMs are joined to their
+/// details. The total is its own scalar, so nothing sorts or places every VM.
 const VMS_SQL: &str = r#"
 WITH listed AS NOT MATERIALIZED (
-    SELECT v.id, v.name, s.code AS site, c.name AS cluster
+    SELECT v.id, v.name
     FROM virtual_machines v
-    JOIN vcenter_instances vc ON vc.id = v.vcenter_id
-    LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
-    LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
-    LEFT JOIN clusters c ON c.id = v.cluster_id
     WHERE v.removed_at IS NULL AND NOT v.is_template
-      AND ($1::text IS NULL OR s.code = $1)
-      AND ($2::text IS NULL OR c.name = $2)
+      AND ($1::text IS NULL OR EXISTS (
+              SELECT 1 FROM vcenter_instances vc
+              LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+              JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
+              WHERE vc.id = v.vcenter_id AND s.code = $1))
+      AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM clusters c WHERE c.id = v.cluster_id AND c.name = $2))
       AND ($3::text IS NULL OR v.power_state::text = $3)
       AND ($4::text IS NULL OR v.tools_status::text = $4)
       AND ($5::text IS NULL OR $5 = ANY (v.tags))
 )
 SELECT v.id, v.moid, v.name, v.power_state, v.tools_status,
        v.guest_os, v.guest_ips -> 0 ->> 'ip' AS ip, v.vcpu, v.memory_mb, v.tags,
-       w.cluster, h.name AS host, w.site, vc.name AS vcenter,
+       c.name AS cluster, h.name AS host, s.code AS site, vc.name AS vcenter,
        ({COUNT}) AS total
-FROM (SELECT l.id, l.name, l.site, l.cluster FROM listed l ORDER BY l.name, l.id LIMIT $6 OFFSET $7) w
+FROM (SELECT l.id, l.name FROM listed l ORDER BY l.name, l.id LIMIT $6 OFFSET $7) w
 JOIN virtual_machines v ON v.id = w.id
 JOIN vcenter_instances vc ON vc.id = v.vcenter_id
+LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = v.id
+LEFT JOIN sites s ON s.id = coalesce(es.site_id, vc.site_id)
+LEFT JOIN clusters c ON c.id = v.cluster_id
 LEFT JOIN esxi_hosts h ON h.id = v.host_id
 ORDER BY w.name, w.id
 "#;
