@@ -17,11 +17,21 @@
 --
 -- The race this must not lose: a VM's power changes in one transaction while an inference
 -- run or a pin moves the VM to another site in another. Each would count from its own
--- snapshot, and the move would carry the old power state to the new site. So the placement
--- trigger first locks the VMs it moves (FOR SHARE: it waits for a transaction writing them
--- to commit, and a writer waits for it), then reads them in a statement of its own, whose
--- snapshot sees what the writer committed. A VM writer takes no lock in the other direction
--- (it reads entity_sites without locking), so the two never wait on each other in a cycle.
+-- snapshot, and the move would carry the old power state to the new site. So both triggers
+-- first take a transaction lock per vCenter whose VMs they count (pg_advisory_xact_lock, in
+-- key order), then read in a statement of their own, whose snapshot sees what the other
+-- committed: a move waits for a writer of that vCenter's VMs to commit, and a writer for a
+-- move. Neither waits for a row lock of the other, so they cannot deadlock on each other
+-- (a transaction writing several vCenters' VMs in separate statements could still meet
+-- another doing so in the other order; PostgreSQL then rolls one back). The waits are per
+-- vCenter: a sync of one vCenter never waits for a move of another's VMs.
+--
+-- Two things would make the counts wrong, so the triggers refuse them with a clear error:
+-- a writer that is not READ COMMITTED (its trigger statements would not see what it waited
+-- for; 55000), and one statement that writes virtual_machines and moves placements at once,
+-- through a data-modifying WITH (the move would see the VMs' new state and the VM trigger
+-- count it again; 0A000). Write them in separate statements. A login that may write VMs can
+-- still misstate the counts on purpose, as it can misstate the VMs themselves.
 --
 -- Written by nothing but these triggers: no application role has a write grant.
 SET LOCAL ROLE eio_owner;
@@ -63,6 +73,50 @@ BEGIN
 END
 $$;
 
+-- Refuse what would make the counts wrong (see above), before any count is read.
+-- p_self: 'vms' or 'places', the table whose statement trigger runs; the other's flag set
+-- for this same client statement means one statement wrote both.
+CREATE FUNCTION vm_counts_check(p_self text) RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    other text := CASE p_self WHEN 'vms' THEN 'places' ELSE 'vms' END;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'VMs and their placements are written at READ COMMITTED (this transaction is %)',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = '55000', HINT = 'the kept VM counts (migration 0064) read what concurrent writers committed';
+    END IF;
+    IF current_setting('eio.vm_counts_' || other, true) = statement_timestamp()::text THEN
+        RAISE EXCEPTION 'one statement writes virtual_machines and moves placements at once'
+            USING ERRCODE = '0A000', HINT = 'write the VMs and the site opinions in separate statements';
+    END IF;
+    PERFORM set_config('eio.vm_counts_' || p_self, '', true);
+END
+$$;
+
+-- Marks a statement that writes virtual_machines ('vms') or entity_sites ('places') as
+-- under way, for vm_counts_check.
+CREATE FUNCTION vm_counts_mark() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM set_config('eio.vm_counts_' || TG_ARGV[0], statement_timestamp()::text, true);
+    RETURN NULL;
+END
+$$;
+
+-- Wait for every other transaction counting VMs of these vCenters (see above), in key order.
+CREATE FUNCTION vm_counts_lock(p_vcenters uuid[]) RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    k bigint;
+BEGIN
+    FOR k IN SELECT DISTINCT hashtextextended('eio:vm_counts:' || v::text, 0) FROM unnest(p_vcenters) v ORDER BY 1
+    LOOP
+        PERFORM pg_advisory_xact_lock(k);
+    END LOOP;
+END
+$$;
+
 -- One counted VM's contribution: +1 where it now is, -1 where it was.
 CREATE TYPE vm_count_delta AS (
     sign         integer,
@@ -96,7 +150,8 @@ BEGIN
     SELECT min(id), max(id) INTO lo, hi FROM ins;
     WITH ins AS (
         INSERT INTO vm_tag_counts (tag, n)
-        SELECT t, sum(r.sign) FROM unnest(p) r, unnest(r.tags) t GROUP BY t HAVING sum(r.sign) <> 0
+        SELECT t, sum(r.sign) FROM unnest(p) r, unnest(r.tags) t WHERE t IS NOT NULL
+        GROUP BY t HAVING sum(r.sign) <> 0
         RETURNING id)
     SELECT min(id), max(id) INTO t_lo, t_hi FROM ins;
     IF hi / 1000 <> (lo - 1) / 1000 OR t_hi / 1000 <> (t_lo - 1) / 1000 THEN
@@ -106,12 +161,28 @@ END
 $$;
 
 -- virtual_machines: the rows a statement took away count -1, the rows it left +1, each at
--- the VM's placement now. An update only passes on the rows whose counted fields changed.
+-- the VM's placement now.
 CREATE FUNCTION virtual_machines_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
+    vcs uuid[];
     d vm_count_delta[];
 BEGIN
+    PERFORM vm_counts_check('vms');
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT x.vcenter_id) INTO vcs FROM new_rows x;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT x.vcenter_id) INTO vcs FROM old_rows x;
+    ELSE
+        SELECT array_agg(DISTINCT x.vcenter_id) INTO vcs
+        FROM (SELECT vcenter_id FROM old_rows UNION SELECT vcenter_id FROM new_rows) x;
+    END IF;
+    IF vcs IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM vm_counts_lock(vcs);
+    -- Each statement below has a fresh snapshot: it sees the placements a move this waited
+    -- for committed.
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg((1, x.vcenter_id, es.site_id, x.cluster_id, x.power_state, x.tools_status, x.tags)::vm_count_delta)
         INTO d
@@ -123,14 +194,17 @@ BEGIN
         FROM old_rows x LEFT JOIN entity_sites es ON es.entity_type = 'virtual_machine' AND es.entity_id = x.id
         WHERE x.removed_at IS NULL AND NOT x.is_template;
     ELSE
+        -- Only rows whose counted fields changed (a full join: an id that changed is a row
+        -- gone and a row come).
         WITH changed AS (
-            SELECT o AS o_row, n AS n_row FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE (o.vcenter_id, o.cluster_id, o.power_state, o.tools_status, o.tags, o.removed_at IS NULL, o.is_template)
+            SELECT o AS o_row, n AS n_row FROM old_rows o FULL JOIN new_rows n ON n.id = o.id
+            WHERE o.id IS NULL OR n.id IS NULL
+               OR (o.vcenter_id, o.cluster_id, o.power_state, o.tools_status, o.tags, o.removed_at IS NULL, o.is_template)
                   IS DISTINCT FROM
                   (n.vcenter_id, n.cluster_id, n.power_state, n.tools_status, n.tags, n.removed_at IS NULL, n.is_template)
         ), x AS (
-            SELECT -1 AS sign, (c.o_row).* FROM changed c
-            UNION ALL SELECT 1, (c.n_row).* FROM changed c
+            SELECT -1 AS sign, (c.o_row).* FROM changed c WHERE (c.o_row).id IS NOT NULL
+            UNION ALL SELECT 1, (c.n_row).* FROM changed c WHERE (c.n_row).id IS NOT NULL
         )
         SELECT array_agg((x.sign, x.vcenter_id, es.site_id, x.cluster_id, x.power_state, x.tools_status, x.tags)::vm_count_delta)
         INTO d
@@ -143,7 +217,7 @@ END
 $$;
 
 -- entity_sites: a placement that appears moves a counted VM from "none" (NULL) to its site,
--- one that goes moves it back, a change does both. Locks the moved VMs first (see above).
+-- one that goes moves it back, a change does both. Waits for writers of their vCenters first.
 CREATE FUNCTION entity_sites_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -152,6 +226,7 @@ DECLARE
     m_site uuid[];
     d vm_count_delta[];
 BEGIN
+    PERFORM vm_counts_check('places');
     -- Placements that appeared count +1, those that went -1 (a change is both).
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(1), array_agg(e.entity_id), array_agg(e.site_id) INTO m_sign, m_id, m_site
@@ -168,8 +243,8 @@ BEGIN
     IF m_id IS NULL THEN
         RETURN NULL;
     END IF;
-    PERFORM 1 FROM virtual_machines v WHERE v.id = ANY (m_id) ORDER BY v.id FOR SHARE OF v;
-    -- A fresh snapshot: it sees what a writer this waited for committed.
+    PERFORM vm_counts_lock(array_agg(DISTINCT v.vcenter_id)) FROM virtual_machines v WHERE v.id = ANY (m_id);
+    -- A fresh snapshot: it sees what a writer of these VMs this waited for committed.
     SELECT array_agg((m.sign * p.sign, v.vcenter_id, CASE WHEN p.sign = 1 THEN m.site_id END,
                       v.cluster_id, v.power_state, v.tools_status, '{}'::text[])::vm_count_delta)
     INTO d
@@ -197,6 +272,10 @@ BEGIN
 END
 $$;
 
+CREATE TRIGGER virtual_machines_count_mark BEFORE INSERT OR UPDATE OR DELETE ON virtual_machines
+    FOR EACH STATEMENT EXECUTE FUNCTION vm_counts_mark('vms');
+CREATE TRIGGER entity_sites_count_mark BEFORE INSERT OR UPDATE OR DELETE ON entity_sites
+    FOR EACH STATEMENT EXECUTE FUNCTION vm_counts_mark('places');
 CREATE TRIGGER virtual_machines_count_inserted AFTER INSERT ON virtual_machines
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION virtual_machines_count();
 CREATE TRIGGER virtual_machines_count_updated AFTER UPDATE ON virtual_machines
@@ -222,4 +301,5 @@ FROM virtual_machines x LEFT JOIN entity_sites es ON es.entity_type = 'virtual_m
 WHERE x.removed_at IS NULL AND NOT x.is_template
 GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO vm_tag_counts (tag, n)
-SELECT t, count(*) FROM virtual_machines x, unnest(x.tags) t WHERE x.removed_at IS NULL AND NOT x.is_template GROUP BY t;
+SELECT t, count(*) FROM virtual_machines x, unnest(x.tags) t
+WHERE x.removed_at IS NULL AND NOT x.is_template AND t IS NOT NULL GROUP BY t;

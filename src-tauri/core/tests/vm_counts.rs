@@ -256,6 +256,7 @@ async fn the_kept_counts_follow_every_change_that_moves_one(admin: PgPool) {
         ("tags added and taken away", "UPDATE virtual_machines SET tags = array_remove(tags, 'gold') || '{web}' WHERE name < 'vm050'"),
         ("a change of cluster", "UPDATE virtual_machines SET cluster_id = NULL WHERE name BETWEEN 'vm200' AND 'vm230'"),
         ("a change no count sees", "UPDATE virtual_machines SET notes = 'seen', last_sync = now()"),
+        ("a VM's id changed", "UPDATE virtual_machines SET id = gen_random_uuid() WHERE name IN ('vm050', 'vm051')"),
         ("a cluster renamed", "UPDATE clusters SET name = 'production' WHERE name = 'prod' AND datacenter_id IN (SELECT id FROM datacenters WHERE name = 'Frankfurt')"),
         ("a vCenter's site set", "UPDATE vcenter_instances SET site_id = (SELECT id FROM sites WHERE code = 'MUC-01') WHERE name = 'vc-two'"),
         ("a site renamed", "UPDATE sites SET code = 'FRA-02' WHERE code = 'FRA-01'"),
@@ -318,9 +319,9 @@ async fn the_kept_counts_follow_every_change_that_moves_one(admin: PgPool) {
 }
 
 /// A VM powered on in one transaction while a pin moves it to another site in another: the
-/// pin's count waits for the power change and moves the VM as it now is. Without the wait,
-/// the move carried the old power state, and the old site kept a powered-on VM it no longer
-/// held.
+/// pin's count waits for the power change (its vCenter's count lock) and moves the VM as it
+/// now is. Without the wait, the move carried the old power state, and the old site kept a
+/// powered-on VM it no longer held.
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn a_power_change_racing_a_move_loses_nothing(admin: PgPool) {
     estate(&admin).await;
@@ -378,6 +379,154 @@ async fn a_power_change_racing_a_move_loses_nothing(admin: PgPool) {
     let on = |m: &BTreeMap<String, i64>, site: &str| m.get(&format!("on {site}")).copied().unwrap_or(0);
     assert_eq!(on(&after, "MUC-01"), on(&before, "MUC-01") + 1, "vm004 is on, at MUC-01");
     assert_eq!(on(&after, "FRA-01"), on(&before, "FRA-01"), "FRA-01 keeps no trace of vm004");
+}
+
+/// The other order: a move not yet committed, then a power change of the same VM. The
+/// power change waits for the move and counts the VM where it now is.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_move_racing_a_power_change_loses_nothing(admin: PgPool) {
+    estate(&admin).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    let v = db(&viewer.pool);
+    let before = agree(&admin, &v, "the first insert").await;
+
+    let mut moving = admin.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
+         SELECT 'virtual_machine', v.id, s.id, 'dns', 0.7 FROM virtual_machines v, sites s
+         WHERE v.name = 'vm004' AND s.code = 'MUC-01'",
+    )
+    .execute(&mut *moving)
+    .await
+    .unwrap();
+    let power = {
+        let pool = worker.pool.clone();
+        tokio::spawn(async move {
+            sqlx::query("UPDATE virtual_machines SET power_state = 'powered_on' WHERE name = 'vm004'")
+                .execute(&pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+    };
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock')",
+        )
+        .bind(&worker.role)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        if waiting || power.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    moving.commit().await.unwrap();
+    assert_eq!(power.await.unwrap().unwrap(), 1);
+    let after = agree(&admin, &v, "the race").await;
+    let on = |m: &BTreeMap<String, i64>, site: &str| m.get(&format!("on {site}")).copied().unwrap_or(0);
+    assert_eq!(on(&after, "MUC-01"), on(&before, "MUC-01") + 1, "vm004 is on, at MUC-01");
+    assert_eq!(on(&after, "FRA-01"), on(&before, "FRA-01"));
+}
+
+/// A writer holding one VM while a move of two waits for it, then writing the second: no
+/// deadlock (the move waits for the writer's vCenter, never for a VM's row), and the counts
+/// agree. When the move locked the VMs' rows in id order, a writer going the other way
+/// deadlocked with it (40P01), and one of the two was rolled back.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn a_writer_and_a_move_of_the_same_vms_do_not_deadlock(admin: PgPool) {
+    estate(&admin).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let v = db(&viewer.pool);
+    // Two VMs of vc-fra: `low` has the lower id, and the writer takes `high` first.
+    let (low, high): (String, String) = sqlx::query_as(
+        "SELECT min(name) FILTER (WHERE rk = 1), min(name) FILTER (WHERE rk = 2)
+         FROM (SELECT name, row_number() OVER (ORDER BY id) AS rk FROM virtual_machines
+               WHERE name IN ('vm004', 'vm008')) x",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let mut writer = admin.begin().await.unwrap();
+    sqlx::query("UPDATE virtual_machines SET power_state = 'powered_on' WHERE name = $1")
+        .bind(&high)
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let moving = {
+        let pool = op.pool.clone();
+        tokio::spawn(async move {
+            sqlx::query(
+                "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
+                 SELECT 'virtual_machine', v.id, s.id, 'manual', 1 FROM virtual_machines v, sites s
+                 WHERE v.name IN ('vm004', 'vm008') AND s.code = 'MUC-01'",
+            )
+            .execute(&pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+    };
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock')",
+        )
+        .bind(&op.role)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        if waiting || moving.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let second = sqlx::query("UPDATE virtual_machines SET power_state = 'powered_on' WHERE name = $1")
+        .bind(&low)
+        .execute(&mut *writer)
+        .await
+        .map(|r| r.rows_affected());
+    assert_eq!(second.unwrap(), 1, "the writer goes on");
+    writer.commit().await.unwrap();
+    assert_eq!(moving.await.unwrap().unwrap(), 2, "and so does the move");
+    let after = agree(&admin, &v, "a writer and a move of the same VMs").await;
+    assert!(after["on MUC-01"] >= 2, "{after:?}");
+}
+
+/// What would make the counts wrong is refused, by its SQLSTATE, and changes nothing: one
+/// statement that writes the VMs and moves placements at once, and a VM writer that is not
+/// READ COMMITTED.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn writes_the_counts_cannot_follow_are_refused(admin: PgPool) {
+    estate(&admin).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let v = db(&viewer.pool);
+    let before = agree(&admin, &v, "the first insert").await;
+
+    let both = sqlx::query(
+        "WITH i AS (INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
+                    SELECT 'virtual_machine', v.id, s.id, 'dns', 0.7 FROM virtual_machines v, sites s
+                    WHERE v.name = 'vm004' AND s.code = 'MUC-01' RETURNING entity_id)
+         UPDATE virtual_machines SET power_state = 'powered_on' WHERE id IN (SELECT entity_id FROM i)",
+    )
+    .execute(&admin)
+    .await;
+    assert_eq!(sqlstate(both), "0A000");
+
+    let mut rr = admin.begin().await.unwrap();
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *rr).await.unwrap();
+    let write = sqlx::query("UPDATE virtual_machines SET power_state = 'powered_on' WHERE name = 'vm004'")
+        .execute(&mut *rr)
+        .await;
+    assert_eq!(sqlstate(write), "55000");
+    rr.rollback().await.unwrap();
+
+    assert_eq!(agree(&admin, &v, "the refusals").await, before);
+    // The same changes, one statement each, are counted.
+    place(&admin, "vm004", "MUC-01").await;
+    exec(&admin, "UPDATE virtual_machines SET power_state = 'powered_on' WHERE name = 'vm004'").await;
+    let after = agree(&admin, &v, "the same in two statements").await;
+    assert_eq!(after.get("on MUC-01").copied().unwrap_or(0), before.get("on MUC-01").copied().unwrap_or(0) + 1);
 }
 
 /// Nobody but the triggers writes a count: not a worker (which writes the VMs), not an
