@@ -359,19 +359,7 @@ async fn a_power_change_racing_a_move_loses_nothing(admin: PgPool) {
     };
     // The pin waits for the power change (the database says so), or has finished without
     // waiting, which is the bug.
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock')",
-        )
-        .bind(&op.role)
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-        if waiting || moving.is_finished() {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    common::until_waiting_or_done(&admin, &op.role, || moving.is_finished()).await;
     power.commit().await.unwrap();
     assert_eq!(moving.await.unwrap().unwrap(), 1);
 
@@ -409,19 +397,7 @@ async fn a_move_racing_a_power_change_loses_nothing(admin: PgPool) {
                 .map(|r| r.rows_affected())
         })
     };
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock')",
-        )
-        .bind(&worker.role)
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-        if waiting || power.is_finished() {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    common::until_waiting_or_done(&admin, &worker.role, || power.is_finished()).await;
     moving.commit().await.unwrap();
     assert_eq!(power.await.unwrap().unwrap(), 1);
     let after = agree(&admin, &v, "the race").await;
@@ -468,19 +444,7 @@ async fn a_writer_and_a_move_of_the_same_vms_do_not_deadlock(admin: PgPool) {
             .map(|r| r.rows_affected())
         })
     };
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock')",
-        )
-        .bind(&op.role)
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-        if waiting || moving.is_finished() {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    common::until_waiting_or_done(&admin, &op.role, || moving.is_finished()).await;
     let second = sqlx::query("UPDATE virtual_machines SET power_state = 'powered_on' WHERE name = $1")
         .bind(&low)
         .execute(&mut *writer)

@@ -82,6 +82,25 @@ impl Drop for DropRole {
     }
 }
 
+/// Returns once a session of login `role` waits for a lock (the database says so), or once
+/// `finished` says the work it was doing is done without waiting. Tests of "B waits for
+/// A" call this before committing A; a B that never waited shows in what they assert next.
+pub async fn until_waiting_or_done(admin: &PgPool, role: &str, finished: impl Fn() -> bool) {
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock')",
+        )
+        .bind(role)
+        .fetch_one(admin)
+        .await
+        .expect("read pg_stat_activity");
+        if waiting || finished() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// The SQLSTATE of a failed statement, or a panic saying it unexpectedly succeeded.
 pub fn sqlstate<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> String {
     match r {
