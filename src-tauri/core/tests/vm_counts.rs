@@ -13,7 +13,9 @@ use eio_core::pages::dashboard;
 use eio_core::pages::inventory::{self as inventory_page, InventoryQuery};
 use eio_core::Database;
 use ipam_support::db;
-use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 const DENIED: &str = "42501";
@@ -220,18 +222,23 @@ async fn exec(admin: &PgPool, sql: &str) {
     sqlx::raw_sql(sql).execute(admin).await.unwrap();
 }
 
-/// Place `vm` at `site` (a name rule's opinion, as an inference run writes it).
-async fn place(admin: &PgPool, vm: &str, site: &str) {
+/// Site opinions on the VMs named `vms`, at `site`: a pin (`manual`, by the login that
+/// writes it) or a name rule's, as an inference run writes it (`dns`).
+fn placing(vms: &[&str], site: &str, method: &'static str) -> Query<'static, Postgres, PgArguments> {
     sqlx::query(
         "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
-         SELECT 'virtual_machine', v.id, s.id, 'dns', 0.7 FROM virtual_machines v, sites s
-         WHERE v.name = $1 AND s.code = $2",
+         SELECT 'virtual_machine', v.id, s.id, $3::text::inference_method,
+                CASE WHEN $3::text = 'manual' THEN 1 ELSE 0.7 END
+         FROM virtual_machines v, sites s WHERE v.name = ANY ($1) AND s.code = $2",
     )
-    .bind(vm)
-    .bind(site)
-    .execute(admin)
-    .await
-    .unwrap();
+    .bind(vms.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    .bind(site.to_string())
+    .bind(method)
+}
+
+/// Place `vm` at `site` (a name rule's opinion, as an inference run writes it).
+async fn place(admin: &PgPool, vm: &str, site: &str) {
+    placing(&[vm], site, "dns").execute(admin).await.unwrap();
 }
 
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
@@ -346,16 +353,9 @@ async fn a_power_change_racing_a_move_loses_nothing(admin: PgPool) {
         .unwrap();
     let moving = {
         let pool = op.pool.clone();
-        tokio::spawn(async move {
-            sqlx::query(
-                "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
-                 SELECT 'virtual_machine', v.id, s.id, 'manual', 1 FROM virtual_machines v, sites s
-                 WHERE v.name = 'vm004' AND s.code = 'MUC-01'",
-            )
-            .execute(&pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
+        tokio::spawn(
+            async move { placing(&["vm004"], "MUC-01", "manual").execute(&pool).await.map(|r| r.rows_affected()) },
+        )
     };
     // The pin waits for the power change (the database says so), or has finished without
     // waiting, which is the bug.
@@ -380,14 +380,7 @@ async fn a_move_racing_a_power_change_loses_nothing(admin: PgPool) {
     let before = agree(&admin, &v, "the first insert").await;
 
     let mut moving = admin.begin().await.unwrap();
-    sqlx::query(
-        "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
-         SELECT 'virtual_machine', v.id, s.id, 'dns', 0.7 FROM virtual_machines v, sites s
-         WHERE v.name = 'vm004' AND s.code = 'MUC-01'",
-    )
-    .execute(&mut *moving)
-    .await
-    .unwrap();
+    placing(&["vm004"], "MUC-01", "dns").execute(&mut *moving).await.unwrap();
     let power = {
         let pool = worker.pool.clone();
         tokio::spawn(async move {
@@ -434,14 +427,7 @@ async fn a_writer_and_a_move_of_the_same_vms_do_not_deadlock(admin: PgPool) {
     let moving = {
         let pool = op.pool.clone();
         tokio::spawn(async move {
-            sqlx::query(
-                "INSERT INTO site_inferences (entity_type, entity_id, site_id, method, confidence)
-                 SELECT 'virtual_machine', v.id, s.id, 'manual', 1 FROM virtual_machines v, sites s
-                 WHERE v.name IN ('vm004', 'vm008') AND s.code = 'MUC-01'",
-            )
-            .execute(&pool)
-            .await
-            .map(|r| r.rows_affected())
+            placing(&["vm004", "vm008"], "MUC-01", "manual").execute(&pool).await.map(|r| r.rows_affected())
         })
     };
     common::until_waiting_or_done(&admin, &op.role, || moving.is_finished()).await;
