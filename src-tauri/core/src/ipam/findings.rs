@@ -237,7 +237,8 @@ pub async fn open_by_type(db: &Database, site: Option<Uuid>) -> Result<BTreeMap<
             .await?
         }
         None => {
-            // Grouped by the enum, then named: an index-only scan of ipam_findings_open_idx.
+            // Grouped by the enum, then named, so the plan can be an index-only scan of
+            // ipam_findings_open_idx (once autovacuum has set the visibility map).
             sqlx::query_as(
                 "SELECT type::text, n FROM (SELECT type, count(*) AS n FROM ipam_findings
                  WHERE resolved_at IS NULL GROUP BY type) x",

@@ -355,8 +355,9 @@ async fn finding_and_job_counts(db: &Database) -> Result<(Vec<Count>, Vec<Count>
     let pool = db.pool();
     let findings = counts_of(
         sqlx::query_as(
-            // Grouped by the enum, then named: an index-only scan of ipam_findings_open_idx
-            // (15 ms for 100k open findings where grouping by the text read every row, 38).
+            // Grouped by the enum, then named, so the plan can be an index-only scan of
+            // ipam_findings_open_idx: 15 ms for 100k open findings once the visibility map
+            // is set (autovacuum), against a 38 ms pass over every row without it.
             "SELECT severity::text AS value, n FROM (SELECT severity, count(*) AS n FROM ipam_findings
              WHERE resolved_at IS NULL GROUP BY severity) x",
         )
