@@ -120,6 +120,9 @@ pub fn migration(report: &MigrationReport, json: bool) -> Result<(), Error> {
         }
         println!("Schema now at version {}.", report.version_after.unwrap_or_default());
     }
+    if let Some(n @ 1..) = report.vm_count_groups_corrected {
+        println!("Recounted the kept VM counts: {n} group(s) had drifted from the VMs.");
+    }
     Ok(())
 }
 

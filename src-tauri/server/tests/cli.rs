@@ -50,7 +50,18 @@ async fn migrate_then_status_on_a_fresh_database(pool: PgPool) {
 
     let out = eio(dir.path()).args(["migrate", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
     assert!(out.status.success());
-    assert_eq!(json_of(&out)["applied"].as_array().unwrap().len(), 0, "a second migrate applies nothing");
+    let second = json_of(&out);
+    assert_eq!(second["applied"].as_array().unwrap().len(), 0, "a second migrate applies nothing");
+    assert_eq!(second["vm_count_groups_corrected"], 0, "and finds the kept VM counts right");
+
+    // A count the triggers never wrote (as after a data-only restore) is repaired by migrate.
+    sqlx::query("INSERT INTO vm_counts (vcenter_id, n) VALUES (gen_random_uuid(), 5)").execute(&pool).await.unwrap();
+    let out = eio(dir.path()).args(["migrate"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Recounted the kept VM counts: 1 group(s) had drifted from the VMs."), "{text}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM vm_counts").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, 0, "no VMs, no counts");
 
     let out = eio(dir.path()).args(["status"]).env("EIO_DATABASE_URL", &url).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

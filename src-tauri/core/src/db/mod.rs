@@ -159,7 +159,7 @@ impl Database {
             }
             DatabaseChoice::Embedded => {
                 let cluster = start_embedded(config).await?;
-                bootstrap_embedded(&cluster).await?;
+                bootstrap_embedded(&cluster, false).await?;
                 let pool = pool_options()
                     .connect_with(cluster.connect_options(embedded::LOCAL_LOGIN, embedded::DATABASE))
                     .await
@@ -360,7 +360,8 @@ async fn start_embedded(config: &Config) -> Result<EmbeddedCluster> {
 
 /// Create the application database, migrate it and make sure the local login exists.
 /// Runs as the cluster's superuser over the private socket; idempotent.
-async fn bootstrap_embedded(cluster: &EmbeddedCluster) -> Result<MigrationReport> {
+/// `recount`: also rebuild the kept VM counts ([`recount_vm_counts`]), as `eio migrate` does.
+async fn bootstrap_embedded(cluster: &EmbeddedCluster, recount: bool) -> Result<MigrationReport> {
     // One process at a time (the desktop and a terminal at first run, or N `eio status`).
     let c = cluster.clone();
     let _turn = tokio::task::spawn_blocking(move || c.bootstrap_lock())
@@ -380,7 +381,10 @@ async fn bootstrap_embedded(cluster: &EmbeddedCluster) -> Result<MigrationReport
     admin.close().await?;
 
     let pool = PgPoolOptions::new().max_connections(1).connect_with(su(embedded::DATABASE)).await?;
-    let report = migrate_pool(&pool).await?;
+    let mut report = migrate_pool(&pool).await?;
+    if recount {
+        report.vm_count_groups_corrected = Some(recount_vm_counts(&pool).await?);
+    }
     // The local user: admin (configures the estate) and worker (runs the engine), but
     // never the schema owner and never a superuser, so the database's rules bind it too.
     sqlx::raw_sql(&format!(
@@ -412,6 +416,8 @@ pub struct MigrationReport {
     pub version_before: Option<i64>,
     pub version_after: Option<i64>,
     pub applied: Vec<AppliedMigration>,
+    /// Groups of the kept VM counts that were wrong and were recounted (None: not checked).
+    pub vm_count_groups_corrected: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -433,13 +439,14 @@ pub async fn migrate(config: &Config) -> Result<MigrationReport> {
                 .await
                 .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
             let mut report = migrate_pool(&pool).await?;
+            report.vm_count_groups_corrected = Some(recount_vm_counts(&pool).await?);
             report.target = url.to_string();
             pool.close().await;
             Ok(report)
         }
         DatabaseChoice::Embedded => {
             let cluster = start_embedded(config).await?;
-            let mut report = bootstrap_embedded(&cluster).await?;
+            let mut report = bootstrap_embedded(&cluster, true).await?;
             report.target = Target::Embedded { dir: cluster.root().to_path_buf() }.describe();
             Ok(report)
         }
@@ -471,7 +478,23 @@ pub async fn migrate_pool(pool: &PgPool) -> Result<MigrationReport> {
         version_before: before.applied_version,
         version_after: after.applied_version,
         applied,
+        vm_count_groups_corrected: None,
     })
+}
+
+/// Recount the VM counts the database keeps (migrations 0064, 0065) from the VMs, through
+/// `pool` (a migration login). The triggers keep them right for every write they see; this
+/// repairs what they could not see (triggers disabled, a data-only restore). Safe beside
+/// running writers. Returns how many groups were wrong.
+pub async fn recount_vm_counts(pool: &PgPool) -> Result<i64> {
+    let wrong: i64 = sqlx::query_scalar("SELECT vm_counts_rebuild()")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| Error::from(e).context("recounting the kept VM counts"))?;
+    if wrong > 0 {
+        tracing::warn!(groups = wrong, "the kept VM counts had drifted from the VMs and were recounted");
+    }
+    Ok(wrong)
 }
 
 /// Where the schema stands against this build's migrations.
