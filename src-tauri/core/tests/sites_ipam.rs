@@ -1055,6 +1055,50 @@ async fn allocating_is_for_operators_and_up(admin: PgPool) {
     assert_eq!(child.cidr, "10.60.0.64/26");
 }
 
+/// A prefix seen in use at more addresses than the page shows: the page lists the first
+/// `PAGE_LIMIT` addresses with every live report of each (the last one's too), none gone
+/// and none of another routing domain, and the total counts them all.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_prefix_page_lists_the_first_addresses_seen_with_all_their_reports(admin: PgPool) {
+    let d = db(&admin);
+    add(&admin, "default", "10.80.0.0/22").await;
+    ipam_support::routing_domain(&admin, "vrf-red").await;
+    let limit = prefixes::PAGE_LIMIT;
+    // 10.80.0.1 .. 10.80.2.8 (520 addresses) seen by a VM; the first, the last listed and
+    // the first not listed also by an ESXi host; a gone report and another domain's report
+    // inside the window.
+    sqlx::query(
+        "INSERT INTO ip_observations (routing_domain_id, address, source, confidence, entity_type, entity_id, gone_at)
+         SELECT d.id, '10.80.0.0'::inet + g, s.source::observation_source, 0.9, s.kind::entity_kind,
+                gen_random_uuid(), CASE WHEN s.gone THEN now() END
+         FROM generate_series(1, 520) g
+         CROSS JOIN (VALUES ('vcenter_vm', 'virtual_machine', false, 'default'),
+                            ('esxi_mgmt', 'esxi_host', false, 'default'),
+                            ('idrac_mgmt', 'physical_server', true, 'default'),
+                            ('vcenter_vm', 'virtual_machine', false, 'vrf-red')) s(source, kind, gone, domain)
+         JOIN routing_domains d ON d.name = s.domain
+         WHERE s.source = 'vcenter_vm' AND s.domain = 'default'
+            OR s.source = 'esxi_mgmt' AND g IN (1, $1, $1 + 1)
+            OR s.source = 'idrac_mgmt' AND g = 7
+            OR s.domain = 'vrf-red' AND g = 9",
+    )
+    .bind(limit as i32)
+    .execute(&admin)
+    .await
+    .unwrap();
+    let page = prefixes::page(&d, None, &cidr("10.80.0.0/22")).await.unwrap();
+    assert_eq!(page.observed_total, 520);
+    assert_eq!(page.observed.len() as i64, limit);
+    let reports = |i: usize| page.observed[i].observations.iter().map(|o| o.source.as_str()).collect::<Vec<_>>();
+    assert_eq!((page.observed[0].address.as_str(), reports(0)), ("10.80.0.1", vec!["vcenter_vm", "esxi_mgmt"]));
+    let last = page.observed.len() - 1;
+    assert_eq!((page.observed[last].address.as_str(), reports(last)), ("10.80.1.244", vec!["vcenter_vm", "esxi_mgmt"]));
+    assert_eq!(reports(6), ["vcenter_vm"], "10.80.0.7: the gone report is not listed");
+    assert_eq!(reports(8), ["vcenter_vm"], "10.80.0.9: nor vrf-red's");
+    let listed: usize = page.observed.iter().map(|a| a.observations.len()).sum();
+    assert_eq!(listed as i64, limit + 2);
+}
+
 #[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
 async fn the_prefix_page_shows_the_tree_both_utilizations_and_free_space(admin: PgPool) {
     ipam_support::sites(&admin, &["FRA-01"]).await;
