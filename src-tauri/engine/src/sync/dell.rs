@@ -312,7 +312,7 @@ async fn store(
     // The iDRAC's management address as an observation.
     sqlx::query(
         "UPDATE ip_observations SET gone_at = now()
-         WHERE source = 'idrac_mgmt' AND entity_id = $1 AND gone_at IS NULL
+         WHERE entity_type = 'physical_server' AND entity_id = $1 AND source = 'idrac_mgmt' AND gone_at IS NULL
            AND ($2::inet IS NULL OR address <> $2::inet)",
     )
     .bind(server_id)

@@ -249,10 +249,14 @@ pub async fn apply_skipping(
             RETURNING t.id, to_jsonb(t) - ARRAY[{ignored}] AS j
         ),
         -- The rows as they were before this statement (every part of one statement reads
-        -- the same snapshot), for those the upsert returned only.
+        -- the same snapshot), for those the upsert returned only. All of them are in the
+        -- scope: saying so lets even a generic plan, made while the table was small, read
+        -- the scope's rows by index rather than the whole table for every server (5,000
+        -- iDRACs took 12 times as long as 1,000).
         old AS (
             SELECT t.id, t.removed_at, to_jsonb(t) - ARRAY[{ignored}] AS j
             FROM {table} t JOIN up ON up.id = t.id
+            WHERE t.{scope_col} = $1
         ),
         gone AS (
             UPDATE {table} t SET removed_at = now()
