@@ -630,3 +630,53 @@ async fn the_hosts_list_counts_each_hosts_vms(admin: PgPool) {
     assert_eq!(seen, vec![("esx-a".to_string(), 28), ("esx-b".to_string(), 10), ("esx-c".to_string(), 0)]);
     assert_eq!((first.total, rest.total), (3, 3));
 }
+
+/// A power or tools filter names a state the VMs can be in: an unknown one is refused by
+/// name (it is compared as the enum), and a known one keeps the same VMs searched or
+/// not, at any offset of the window.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn power_and_tools_filters_are_states_and_windows_deep_in_them_agree(admin: PgPool) {
+    estate(&admin).await;
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.com", "viewer", &[]))).await;
+    let v = db(&viewer.pool);
+    for (power, tools, named) in
+        [(Some("on"), None, "VM power state \"on\""), (None, Some("fine"), "VMware Tools status \"fine\"")]
+    {
+        let q = InventoryQuery { power: power.map(Into::into), tools: tools.map(Into::into), ..Default::default() };
+        let e = inventory_page::load(&v, &q).await.unwrap_err();
+        assert_eq!(e.code, eio_core::error::ErrorCode::InvalidInput, "{e}");
+        assert!(e.message.contains(named), "{}", e.message);
+    }
+    // Powered on with tools ok, read from the VMs, in the list's order.
+    let want: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM virtual_machines WHERE removed_at IS NULL AND NOT is_template
+           AND power_state = 'powered_on' AND tools_status = 'ok' ORDER BY name, id",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(want.len() > 10, "{want:?}");
+    let window = |offset: i64, q: Option<&str>| InventoryQuery {
+        q: q.map(Into::into),
+        power: Some(" powered_on ".into()),
+        tools: Some("ok".into()),
+        offset: Some(offset),
+        limit: Some(4),
+        ..Default::default()
+    };
+    let mut listed = Vec::new();
+    let mut offset = 0;
+    while offset < want.len() as i64 {
+        let page = inventory_page::load(&v, &window(offset, None)).await.unwrap();
+        assert_eq!(page.total, want.len() as i64);
+        listed.extend(page.vms.into_iter().map(|vm| vm.name));
+        offset += 4;
+    }
+    assert_eq!(listed, want);
+    // Searched: every VM is named vm…, so the search keeps the same VMs.
+    let searched =
+        inventory_page::load(&v, &InventoryQuery { limit: Some(1000), ..window(0, Some("vm")) }).await.unwrap();
+    let mut names: Vec<String> = searched.vms.into_iter().map(|vm| vm.name).collect();
+    names.sort();
+    assert_eq!((searched.total, names), (want.len() as i64, want));
+}
