@@ -77,7 +77,9 @@ BEGIN
         SELECT DISTINCT ON (r.sid, r.hid) r.sid, r.idrac_id, r.hid, r.method, r.confidence,
                r.evidence || jsonb_build_object('methods', m.methods) AS evidence, m.agreeing
         FROM raw r JOIN methods m ON m.sid = r.sid AND m.hid = r.hid
-        ORDER BY r.sid, r.hid, r.confidence DESC
+        -- Ties (two attributes of one host naming the server) by evidence, so a refresh
+        -- names the same one every time.
+        ORDER BY r.sid, r.hid, r.confidence DESC, r.evidence::text
     ),
     ranked AS (
         SELECT p.*,

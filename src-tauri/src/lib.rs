@@ -128,6 +128,8 @@ async fn connection_state(state: tauri::State<'_, AppState>) -> Result<Connectio
 /// The window's session: with this machine's worker key when it has one, so the window
 /// can test and reseal credentials here (the local workers load the same key).
 async fn local_session(config: &Config, db: eio_core::Database) -> Session {
+    // The search index is built while the window draws, so the first search finds it.
+    eio_core::search::warm_in_background(&db);
     match keystore::load(&keystore::locate(config, None)).await {
         Ok(key) => Session::new(db).with_worker_key(key),
         Err(_) => Session::new(db),

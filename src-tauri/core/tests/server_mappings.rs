@@ -37,6 +37,7 @@ async fn every_method_pairs_its_server_and_host_with_its_evidence(admin: PgPool)
     ipam_support::server(&admin, "esx-e-idrac.example.com", "TAGE05", None).await;
     ipam_support::server(&admin, "srv-f", "TAGF06", None).await;
     ipam_support::server(&admin, "srv-g", "TAGG07", Some("10.1.1.7")).await;
+    ipam_support::server(&admin, "srv-h", "TAGH08", Some("10.1.1.8")).await;
     let server_uuid_sql = "UPDATE physical_servers SET system_uuid = ($2 #>> '{}')::uuid WHERE id = $1";
     set(&admin, server_uuid_sql, sa, json!(u1)).await;
     set(&admin, server_uuid_sql, sb, json!(u2)).await;
@@ -49,6 +50,7 @@ async fn every_method_pairs_its_server_and_host_with_its_evidence(admin: PgPool)
     ipam_support::host(&admin, vc, None, "esx-f1.example.com", Some("TAGF06")).await;
     ipam_support::host(&admin, vc, None, "esx-f2.example.com", Some("TAGF06")).await;
     let hg = ipam_support::host(&admin, vc, None, "esx-g.example.com", None).await;
+    let hh = ipam_support::host(&admin, vc, None, "esx-h.example.com", None).await;
     let host_uuid_sql = "UPDATE esxi_hosts SET hardware_uuid = ($2 #>> '{}')::uuid WHERE id = $1";
     set(&admin, host_uuid_sql, ha, json!(u1)).await;
     set(&admin, host_uuid_sql, hb, json!(u2_swapped)).await;
@@ -57,9 +59,12 @@ async fn every_method_pairs_its_server_and_host_with_its_evidence(admin: PgPool)
     set(&admin, attributes_sql, hd, json!({"ServiceTag": "tagd04"})).await;
     // An attribute that is not about the BMC names nothing.
     set(&admin, attributes_sql, hg, json!({"Owner": "10.1.1.7"})).await;
+    // H: two attributes name the server, by tag and by iDRAC address: one pair, and the
+    // same evidence every refresh.
+    set(&admin, attributes_sql, hh, json!({"Service Tag": "TAGH08", "bmc": "10.1.1.8"})).await;
 
     let counts: Value = sqlx::query_scalar("SELECT refresh_server_mappings()").fetch_one(&admin).await.unwrap();
-    assert_eq!(counts, json!({"active": 5, "ambiguous": 2}));
+    assert_eq!(counts, json!({"active": 6, "ambiguous": 2}));
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT p.service_tag, h.name, m.method::text, m.confidence, m.status::text, m.evidence,
                 m.verified_at IS NOT NULL
@@ -136,10 +141,26 @@ async fn every_method_pairs_its_server_and_host_with_its_evidence(admin: PgPool)
             json!({"service_tag": "TAGF06", "methods": ["service_tag"]}),
             false,
         ),
+        row(
+            "TAGH08",
+            "esx-h.example.com",
+            "attribute",
+            0.85,
+            "active",
+            json!({"attribute": "bmc", "value": "10.1.1.8", "methods": ["attribute"]}),
+            false,
+        ),
     ];
     assert_eq!(rows, expected);
 
-    // Refreshing again finds the same.
+    // Refreshing again finds the same, evidence and all.
     let again: Value = sqlx::query_scalar("SELECT refresh_server_mappings()").fetch_one(&admin).await.unwrap();
     assert_eq!(again, counts);
+    let evidence: Vec<Value> = sqlx::query_scalar(
+        "SELECT m.evidence FROM server_mappings m JOIN esxi_hosts h ON h.id = m.esxi_host_id ORDER BY h.name",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(evidence, expected.into_iter().map(|r| r.5).collect::<Vec<_>>());
 }

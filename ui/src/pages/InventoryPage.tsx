@@ -173,7 +173,12 @@ export function InventoryPage() {
         actions={
           <SegmentedControl
             value={kind}
-            onChange={(v) => setKind(v as InventoryKind)}
+            onChange={(v) => {
+              // VMs and hosts have power states of their own (and only VMs have Tools):
+              // a state picked on one tab is not a filter on the other.
+              setFilters((f) => ({ ...f, power: null, tools: null }));
+              setKind(v as InventoryKind);
+            }}
             data={[
               { value: "vms", label: "VMs" },
               { value: "hosts", label: "Hosts" },

@@ -382,9 +382,6 @@ async fn bootstrap_embedded(cluster: &EmbeddedCluster, recount: bool) -> Result<
 
     let pool = PgPoolOptions::new().max_connections(1).connect_with(su(embedded::DATABASE)).await?;
     let mut report = migrate_pool(&pool).await?;
-    if recount {
-        report.vm_count_groups_corrected = Some(recount_vm_counts(&pool).await?);
-    }
     // The local user: admin (configures the estate) and worker (runs the engine), but
     // never the schema owner and never a superuser, so the database's rules bind it too.
     sqlx::raw_sql(&format!(
@@ -405,6 +402,9 @@ async fn bootstrap_embedded(cluster: &EmbeddedCluster, recount: bool) -> Result<
     ))
     .execute(&pool)
     .await?;
+    if recount {
+        report.vm_count_groups_corrected = Some(recount_vm_counts(&pool).await?);
+    }
     pool.close().await;
     Ok(report)
 }
@@ -487,10 +487,21 @@ pub async fn migrate_pool(pool: &PgPool) -> Result<MigrationReport> {
 /// repairs what they could not see (triggers disabled, a data-only restore). Safe beside
 /// running writers. Returns how many groups were wrong.
 pub async fn recount_vm_counts(pool: &PgPool) -> Result<i64> {
-    let wrong: i64 = sqlx::query_scalar("SELECT vm_counts_rebuild()")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| Error::from(e).context("recounting the kept VM counts"))?;
+    // It waits for a fold under way, which a long sync may hold to its commit; not forever.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL lock_timeout = '120s'").execute(&mut *tx).await?;
+    let wrong: i64 = sqlx::query_scalar("SELECT vm_counts_rebuild()").fetch_one(&mut *tx).await.map_err(|e| {
+        let waited = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"));
+        let e = Error::from(e);
+        match waited {
+            true => e.context(
+                "recounting the kept VM counts waited 120 s for another session's fold lock (see pg_locks); \
+                 run `eio migrate` again when it is free",
+            ),
+            false => e.context("recounting the kept VM counts"),
+        }
+    })?;
+    tx.commit().await?;
     if wrong > 0 {
         tracing::warn!(groups = wrong, "the kept VM counts had drifted from the VMs and were recounted");
     }

@@ -364,11 +364,30 @@ async fn text_rows(db: &Database, q: &str, limit: i64) -> Result<Vec<HitRow>> {
         .await?)
 }
 
-/// Text through the in-process index: None when it is stale (a rebuild is started).
+/// Build the in-process search index now if there is none.
+pub async fn warm(db: &Database) -> Result<()> {
+    db.search_index().index(db).await.map(|_| ())
+}
+
+/// Start building the in-process search index on a task of its own, unless there is one
+/// (a server's and the desktop's start: the first search then finds it built).
+pub fn warm_in_background(db: &Database) {
+    db.search_index().ready(db);
+}
+
+/// Whether the in-process search index is built (tests: the index, not SQL, answers).
+pub fn index_built(db: &Database) -> bool {
+    db.search_index().ready(db).is_some()
+}
+
+/// Text through the in-process index: None when it is stale (a rebuild is started) or not
+/// built yet (a build is started).
 /// Ranked as `TEXT_SQL` ranks: one hit per (kind, id), its best field; score, kind, label.
 async fn text_from_index(db: &Database, q: &str, limit: i64) -> Result<Option<Vec<SearchHit>>> {
     let cell = db.search_index();
-    let index = cell.index(db).await?;
+    let Some(index) = cell.ready(db) else {
+        return Ok(None);
+    };
     let n = usize::try_from(limit * CANDIDATES_PER_HIT).unwrap_or(usize::MAX);
     let candidates = index.candidates(q, n, MIN_SCORE);
     let Some(scored) = index::score(db, &index, q, &candidates, MIN_SCORE).await? else {

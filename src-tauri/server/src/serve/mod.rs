@@ -77,6 +77,8 @@ pub async fn run(config: &Config, key_file: Option<&Path>, args: ServeArgs) -> R
     let db = Database::open(config).await?;
     db.require_compatible_schema().await?;
     eio_core::identity::record_login(&db, "eio-serve").await;
+    // Built while the server starts, so the first search finds it.
+    eio_core::search::warm_in_background(&db);
     let login: String = sqlx::query_scalar("SELECT session_user::text").fetch_one(db.pool()).await?;
 
     let doc = openapi::build().map_err(Error::internal)?;
