@@ -192,12 +192,11 @@ async fn time_pages(pool: &PgPool, opts: &PgConnectOptions, login: &str) -> Resu
         .await?;
     let as_admin =
         PgPoolOptions::new().max_connections(4).connect_with(opts.clone().username(login).password(&password)).await?;
-    // The first search of a session that has no search index yet: pg_trgm answers while
-    // the index builds in the background.
+    // The first search of a session that has no search index yet: it waits for the build.
     let cold = Session::new(Database::from_pool(as_admin.clone()));
     let t = Instant::now();
     api::dispatch(&cold, "inventory_page", json!({"q": "lab-vm-0424"})).await.map_err(|e| e.message)?;
-    println!("the first search, before the search index is built: {:.1} ms", ms(t.elapsed()));
+    println!("the first search of a session with no search index yet (it builds it): {:.1} ms", ms(t.elapsed()));
     // As the desktop and `eio serve` do at start: the index builds while the first pages load.
     let db = Database::from_pool(as_admin);
     eio_core::search::warm_in_background(&db);

@@ -356,8 +356,8 @@ impl SearchIndexCell {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = index;
     }
 
-    /// The index, built now when there is none yet: [`super::warm`], at a server's or the
-    /// desktop's start, and tests.
+    /// The index, built now when there is none yet (a search waits for a build under way:
+    /// at 100k VMs it is over sooner than pg_trgm alone would answer).
     pub(crate) async fn index(&self, db: &Database) -> Result<Arc<TextIndex>> {
         if let Some(i) = self.get() {
             return Ok(i);
@@ -371,9 +371,8 @@ impl SearchIndexCell {
         Ok(fresh)
     }
 
-    /// The index if there is one; else None, and it is built in the background. A search
-    /// never waits for a build: SQL answers meanwhile (the first search at 100k VMs waited
-    /// 0.4–0.6 s for it).
+    /// The index if there is one; else None, and it is built in the background
+    /// ([`super::warm_in_background`]).
     pub(crate) fn ready(&self, db: &Database) -> Option<Arc<TextIndex>> {
         let current = self.get();
         if current.is_none() {

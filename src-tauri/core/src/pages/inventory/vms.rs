@@ -226,16 +226,13 @@ pub(super) async fn window(
         Some(term) => {
             // Names `%` matches, with their similarity, from the search index when it
             // has them; the statement ignores them (and asks pg_trgm) if it is stale.
-            // Never waits for a first build: pg_trgm answers until it is there.
-            let index = db.search_index().ready(db);
+            let index = db.search_index().index(db).await?;
             let filters = [&q.site, &q.cluster, &q.power, &q.tools, &q.tag];
             let unfiltered = filters.iter().all(|f| filter(f).is_none());
             // With a filter on, every similar name goes in (the statement filters them);
             // otherwise only the first the window can show.
             let first = unfiltered.then(|| usize::try_from(offset.saturating_add(limit)).unwrap_or(usize::MAX));
-            let names = index
-                .as_ref()
-                .and_then(|i| i.similar_names(HitKind::VirtualMachine, term, SIMILARITY_THRESHOLD, first));
+            let names = index.similar_names(HitKind::VirtualMachine, term, SIMILARITY_THRESHOLD, first);
             let (snapshot, ids, sims, verify, beyond) = match names {
                 Some(n) => (Some(n.snapshot), n.ids, n.sims, n.verify, n.beyond),
                 None => (None, Vec::new(), Vec::new(), Vec::new(), 0),
@@ -264,8 +261,8 @@ pub(super) async fn window(
                 .bind(beyond)
                 .fetch_all(db.pool())
                 .await?;
-            if let (Some(index), true) = (&index, snapshot.is_some() && rows.first().is_some_and(|r| r.stale)) {
-                db.search_index().rebuild(db, index);
+            if snapshot.is_some() && rows.first().is_some_and(|r| r.stale) {
+                db.search_index().rebuild(db, &index);
             }
             rows
         }
