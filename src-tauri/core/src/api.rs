@@ -394,13 +394,15 @@ operations! {
     vm_detail: Get "/api/vms/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::VmDetail = crate::pages::ops::vm_detail;
     /// One ESXi host: hardware, mapping candidates with evidence, its VMs.
     host_detail: Get "/api/hosts/detail" [Viewer], crate::pages::inventory::IdInput => crate::pages::inventory::HostDetail = crate::pages::ops::host_detail;
-    /// The Dell servers page model: servers, generations, compliance, mappings to settle.
-    servers_page: Get "/api/pages/servers" [Viewer], NoInput => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
+    /// A window of Dell servers, searched and filtered, with the estate's generations, compliance and mappings to settle.
+    servers_page: Get "/api/pages/servers" [Viewer], crate::pages::servers::ServersQuery => crate::pages::servers::ServersPage = crate::pages::ops::servers_page;
     /// One server: firmware per component against the baseline, mapping candidates with evidence.
     server_detail: Get "/api/servers/detail" [Viewer], crate::pages::servers::ServerInput => crate::pages::servers::ServerDetail = crate::pages::ops::server_detail;
     /// The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices.
     jobs_page: Get "/api/pages/jobs" [Viewer], crate::pages::jobs::JobsQuery => crate::pages::jobs::JobsPage = crate::pages::ops::jobs_page;
-    /// The settings page model: connection, sources, service identities, users, sites, workers.
+    /// A page of the sources (the settings page's Sources tab), searched and filtered, with counts per kind and status.
+    sources_page: Get "/api/pages/sources" [Viewer], crate::sources::SourcesQuery => crate::sources::SourcesPage = crate::sources::ops::sources_page;
+    /// The settings page model: connection, service identities, users, sites, workers (the sources are `sources_page`).
     settings_page: Get "/api/pages/settings" [Viewer], NoInput => crate::pages::settings::SettingsPage = crate::pages::ops::settings_page;
 }
 

@@ -3,10 +3,15 @@
 //! custom attribute naming the tag or the iDRAC address, the name), what each pair's
 //! evidence says, when two methods agreeing verify a pair, and a tag two hosts carry
 //! left ambiguous. Migration 0066 rewrote the function as hash joins; this pins that it
-//! finds exactly what it found before.
+//! finds exactly what it found before. The servers page that shows these mappings is
+//! here too: its window, search, filters and counts.
 mod common;
 mod ipam_support;
 
+use eio_core::api::{self, op, Session};
+use eio_core::error::ErrorCode;
+use eio_core::pages::servers::{ServersPage, ServersQuery};
+use eio_core::pages::Count;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -163,4 +168,136 @@ async fn every_method_pairs_its_server_and_host_with_its_evidence(admin: PgPool)
     .await
     .unwrap();
     assert_eq!(evidence, expected.into_iter().map(|r| r.5).collect::<Vec<_>>());
+}
+
+/// The tags of a servers page's window, in its order.
+fn tags(page: &ServersPage) -> Vec<&str> {
+    page.servers.iter().map(|s| s.service_tag.as_deref().unwrap_or("?")).collect()
+}
+
+/// The servers page at a viewer's rights: a window of the servers the search and filters
+/// keep, in hostname order, with the estate's counts on the first unsearched window; and
+/// bad filter values refused as invalid input, naming what is allowed.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_servers_page_windows_searches_and_filters_on_the_server(admin: PgPool) {
+    let vc = ipam_support::vcenter(&admin, "vc-page").await;
+    ipam_support::sites(&admin, &["FRA-01"]).await;
+    // Eight servers: a, b, c mapped by tag; d's tag two hosts carry (ambiguous); the rest unmapped.
+    let mut ids = Vec::new();
+    for (i, c) in "abcdefgh".chars().enumerate() {
+        let tag = format!("TAG{}0{i}", c.to_ascii_uppercase());
+        ids.push(ipam_support::server(&admin, &format!("srv-{c}"), &tag, Some(&format!("10.2.0.{}", i + 1))).await);
+    }
+    for (host, tag) in
+        [("esx-a", "TAGA00"), ("esx-b", "TAGB01"), ("esx-c", "TAGC02"), ("esx-d1", "TAGD03"), ("esx-d2", "TAGD03")]
+    {
+        ipam_support::host(&admin, vc, None, &format!("{host}.example.com"), Some(tag)).await;
+    }
+    sqlx::query("SELECT refresh_server_mappings()").execute(&admin).await.unwrap();
+    // a is behind the baseline on one component, b is on it, the rest have no baseline.
+    let ome: Uuid = sqlx::query_scalar(
+        "INSERT INTO ome_instances (name, url, service_identity_id)
+         VALUES ('ome-page', 'https://ome.example', (SELECT id FROM service_identities LIMIT 1)) RETURNING id",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH b AS (INSERT INTO firmware_baselines (ome_instance_id, ome_baseline_id, name) VALUES ($1, '1', 'June')
+                    RETURNING id)
+         INSERT INTO firmware_compliance (baseline_id, key, service_tag, physical_server_id, component, status)
+         SELECT b.id, x.tag || '/' || x.component, x.tag, p.id, x.component, x.status::compliance_status
+         FROM b, (VALUES ('TAGA00', 'BIOS', 'upgrade'), ('TAGA00', 'NIC', 'compliant'), ('TAGB01', 'BIOS', 'compliant')) x(tag, component, status)
+         JOIN physical_servers p ON p.service_tag = x.tag",
+    )
+    .bind(ome)
+    .execute(&admin)
+    .await
+    .unwrap();
+    // b's iDRAC is at FRA-01 and reports iDRAC9; the others were never probed.
+    sqlx::query(
+        "UPDATE idrac_endpoints SET site_id = (SELECT id FROM sites WHERE code = 'FRA-01'), generation = 'iDRAC9'
+         WHERE id = (SELECT idrac_id FROM physical_servers WHERE service_tag = 'TAGB01')",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+
+    let viewer = common::Login::new(&admin, "eio_viewer", Some(("v@example.test", "viewer", &[]))).await;
+    let s = Session::new(ipam_support::db(&viewer.pool));
+    let page = |q: ServersQuery| {
+        let s = &s;
+        async move { api::call::<op::servers_page>(s, q).await }
+    };
+    let all = ["TAGA00", "TAGB01", "TAGC02", "TAGD03", "TAGE04", "TAGF05", "TAGG06", "TAGH07"];
+
+    let first = page(ServersQuery::default()).await.unwrap();
+    assert_eq!((first.total, first.offset, tags(&first)), (8, 0, all.to_vec()));
+    let a = &first.servers[0];
+    assert_eq!((a.esxi_host.as_deref(), a.noncompliant_components), (Some("esx-a.example.com"), 1));
+    let f = first.facets.expect("the first unsearched window carries the counts");
+    let counts = |c: &[Count]| c.iter().map(|c| (c.value.clone(), c.count)).collect::<Vec<_>>();
+    assert_eq!(counts(&f.generations), vec![("iDRAC9".into(), 1), ("unknown".into(), 7)]);
+    assert_eq!(counts(&f.sites), vec![("FRA-01".into(), 1)]);
+    assert_eq!(
+        counts(&f.compliance),
+        vec![("compliant".into(), 1), ("noncompliant".into(), 1), ("no_baseline".into(), 6)]
+    );
+    assert_eq!(f.unmapped, 5, "d (ambiguous) and e–h");
+    assert_eq!(
+        f.ambiguous_mappings.iter().map(|m| m.esxi_host.as_str()).collect::<Vec<_>>(),
+        ["esx-d1.example.com", "esx-d2.example.com"]
+    );
+
+    // Windows of three walk the whole list once, each saying the total; only the first
+    // carries the counts. Past the end: no rows, the same total.
+    let mut walked = Vec::new();
+    for offset in [0, 3, 6] {
+        let w = page(ServersQuery { offset: Some(offset), limit: Some(3), ..Default::default() }).await.unwrap();
+        assert_eq!((w.total, w.facets.is_some()), (8, offset == 0), "offset {offset}");
+        walked.extend(tags(&w).into_iter().map(str::to_owned));
+    }
+    assert_eq!(walked, all);
+    let past = page(ServersQuery { offset: Some(50), ..Default::default() }).await.unwrap();
+    assert_eq!((past.total, past.servers.len()), (8, 0));
+
+    // Filters and search, each alone and together.
+    let cases: Vec<(ServersQuery, Vec<&str>)> = vec![
+        (ServersQuery { show: Some("mapped".into()), ..Default::default() }, vec!["TAGA00", "TAGB01", "TAGC02"]),
+        (ServersQuery { show: Some("Unmapped".into()), ..Default::default() }, all[3..].to_vec()),
+        (ServersQuery { show: Some("noncompliant".into()), ..Default::default() }, vec!["TAGA00"]),
+        (ServersQuery { site: Some("FRA-01".into()), ..Default::default() }, vec!["TAGB01"]),
+        (ServersQuery { generation: Some("iDRAC9".into()), ..Default::default() }, vec!["TAGB01"]),
+        (
+            ServersQuery { generation: Some("unknown".into()), show: Some("mapped".into()), ..Default::default() },
+            vec!["TAGA00", "TAGC02"],
+        ),
+        (ServersQuery { q: Some("tagc".into()), ..Default::default() }, vec!["TAGC02"]),
+        (ServersQuery { q: Some(" srv-e ".into()), ..Default::default() }, vec!["TAGE04"]),
+        (ServersQuery { q: Some("idrac-tagf".into()), ..Default::default() }, vec!["TAGF05"]),
+        (ServersQuery { q: Some("esx-b".into()), ..Default::default() }, vec!["TAGB01"]),
+        (ServersQuery { q: Some("10.2.0.7".into()), ..Default::default() }, vec!["TAGG06"]),
+        (
+            ServersQuery { q: Some("R750".into()), show: Some("unmapped".into()), ..Default::default() },
+            all[3..].to_vec(),
+        ),
+        // A search's % and _ are letters, not wildcards.
+        (ServersQuery { q: Some("%".into()), ..Default::default() }, vec![]),
+        (ServersQuery { q: Some("srv_a".into()), ..Default::default() }, vec![]),
+    ];
+    for (q, expected) in cases {
+        let w = page(q.clone()).await.unwrap();
+        assert_eq!((tags(&w), w.total), (expected.clone(), expected.len() as i64), "{q:?}");
+        let searched = q.q.as_deref().is_some_and(|s| !s.trim().is_empty());
+        assert_eq!(w.facets.is_some(), !searched, "counts only on unsearched windows: {q:?}");
+    }
+
+    for (q, names) in [
+        (ServersQuery { show: Some("broken".into()), ..Default::default() }, "noncompliant, mapped, unmapped"),
+        (ServersQuery { generation: Some("iDRAC42".into()), ..Default::default() }, "iDRAC7, iDRAC8, iDRAC9"),
+    ] {
+        let e = page(q).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.contains(names), "{}", e.message);
+    }
 }

@@ -11,7 +11,7 @@ use eio_core::sources::ops::{
     IdracImportInput, NewIdentityInput, SourceAddInput, SourceProbeInput, SourceRemoveInput, SourceUpdateInput,
     TrustInput,
 };
-use eio_core::sources::{SourceKind, TlsMode};
+use eio_core::sources::{SourceKind, SourcesPage, SourcesQuery, TlsMode};
 use eio_core::Database;
 use sqlx::PgPool;
 
@@ -307,4 +307,86 @@ async fn a_worker_cannot_mark_or_pause_a_source_as_the_demo_labs(admin: PgPool) 
     assert_eq!(eio_core::sources::set_demo_lab_enabled(&db, true).await.unwrap(), 0);
     let s = eio_core::sources::get(&db, SourceKind::Vcenter, "vc01").await.unwrap();
     assert!(s.demo_lab && !s.enabled);
+}
+
+/// The settings page's Sources tab at a viewer's rights: pages of the sources by kind then
+/// name, searched and filtered on the server, with counts over every source on the first
+/// unsearched page; a bad status refused as invalid input.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn the_sources_page_pages_searches_and_filters_every_source(admin: PgPool) {
+    trust_test_key(&admin).await;
+    let carol = Login::new(&admin, "eio_admin", Some(("carol@example.test", "admin", &[]))).await;
+    api::call::<op::source_add>(&session(&carol).await, vcenter("vc01")).await.unwrap();
+    // 230 iDRACs beside it: every 7th failed its last sync, every 5th partly; every 11th is
+    // disabled; the first 20 never synced.
+    sqlx::query(
+        "INSERT INTO idrac_endpoints (name, url, service_identity_id, enabled, last_sync_at, last_sync_status)
+         SELECT format('bmc-%s', lpad(i::text, 3, '0')), format('https://10.9.%s.%s', i / 200, i % 200),
+                (SELECT id FROM service_identities WHERE name = 'vc01'), i % 11 <> 0,
+                CASE WHEN i > 20 THEN now() END,
+                CASE WHEN i <= 20 THEN NULL WHEN i % 7 = 0 THEN 'failed' WHEN i % 5 = 0 THEN 'partial'
+                     ELSE 'succeeded' END::sync_outcome
+         FROM generate_series(1, 230) i",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    let viewer = Login::new(&admin, "eio_viewer", Some(("v@example.test", "viewer", &[]))).await;
+    let s = session(&viewer).await;
+    let page = |q: SourcesQuery| {
+        let s = &s;
+        async move { api::call::<op::sources_page>(s, q).await }
+    };
+    let names = |p: &SourcesPage| p.sources.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    let every: Vec<String> = (1..=230).map(|i| format!("bmc-{i:03}")).chain(["vc01".to_string()]).collect();
+
+    // Pages of 100 walk every source once, iDRACs before vCenters (by kind, then name).
+    let mut walked = Vec::new();
+    for offset in [0, 100, 200] {
+        let p = page(SourcesQuery { offset: Some(offset), ..Default::default() }).await.unwrap();
+        assert_eq!((p.total, p.offset, p.facets.is_some()), (231, offset, offset == 0));
+        walked.extend(names(&p));
+    }
+    assert_eq!(walked, every);
+    let listed: Vec<String> =
+        api::call::<op::sources>(&s, NoInput {}).await.unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(listed, every, "the same order as the full list");
+    let past = page(SourcesQuery { offset: Some(1000), ..Default::default() }).await.unwrap();
+    assert_eq!((past.total, past.sources.len()), (231, 0));
+
+    let failing: Vec<String> = (21..=230).filter(|i| i % 7 == 0 || i % 5 == 0).map(|i| format!("bmc-{i:03}")).collect();
+    let disabled: Vec<String> = (1..=230).filter(|i| i % 11 == 0).map(|i| format!("bmc-{i:03}")).collect();
+    let f = page(SourcesQuery::default()).await.unwrap().facets.expect("counts on the first page");
+    let counts = |c: &[eio_core::pages::Count]| c.iter().map(|c| (c.value.clone(), c.count)).collect::<Vec<_>>();
+    assert_eq!(counts(&f.kinds), vec![("idrac".into(), 230), ("vcenter".into(), 1)]);
+    assert_eq!(
+        counts(&f.statuses),
+        vec![
+            ("failing".into(), failing.len() as i64),
+            ("never".into(), 21),
+            ("disabled".into(), disabled.len() as i64)
+        ],
+        "never: the 20 iDRACs and vc01"
+    );
+
+    let all = |q: SourcesQuery| {
+        let page = &page;
+        async move { names(&page(SourcesQuery { limit: Some(1000), ..q }).await.unwrap()) }
+    };
+    assert_eq!(all(SourcesQuery { status: Some("failing".into()), ..Default::default() }).await, failing);
+    assert_eq!(all(SourcesQuery { status: Some("Disabled".into()), ..Default::default() }).await, disabled);
+    assert_eq!(all(SourcesQuery { kind: Some(SourceKind::Vcenter), ..Default::default() }).await, ["vc01"]);
+    assert_eq!(
+        all(SourcesQuery { q: Some("bmc-01".into()), status: Some("never".into()), ..Default::default() }).await,
+        (10..=19).map(|i| format!("bmc-{i:03}")).collect::<Vec<_>>()
+    );
+    // An address matches too, and % is a letter, not a wildcard.
+    assert_eq!(all(SourcesQuery { q: Some("10.9.1.29".into()), ..Default::default() }).await, ["bmc-229"]);
+    assert_eq!(all(SourcesQuery { q: Some("%".into()), ..Default::default() }).await, Vec::<String>::new());
+    let searched = page(SourcesQuery { q: Some("vc0".into()), ..Default::default() }).await.unwrap();
+    assert_eq!((names(&searched), searched.total, searched.facets.is_none()), (vec!["vc01".to_string()], 1, true));
+
+    let e = page(SourcesQuery { status: Some("broken".into()), ..Default::default() }).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(e.message.contains("failing, never, disabled"), "{}", e.message);
 }

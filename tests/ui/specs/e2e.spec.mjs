@@ -84,6 +84,8 @@ describe("EIO in a browser", () => {
     await page.getByTestId("server-table").waitFor();
     await screenshot(page, "servers");
     await page.getByTestId("servers-search").fill(stack.lab.idracs[0].service_tag);
+    // The search runs on the server: wait for its answer before opening the one row.
+    await page.getByTestId("servers-total").filter({ hasText: /^1 server$/ }).waitFor();
     await page.getByTestId("row").first().click();
     await page.getByTestId("server-detail").waitFor();
     const rows = page.getByTestId("firmware-row");
@@ -282,6 +284,14 @@ describe("EIO in a browser", () => {
     await page.getByTestId("import-summary").filter({ hasText: "3 added, 1 not added" }).waitFor();
     await page.keyboard.press("Escape");
     for (const n of [1, 2, 3]) await page.locator(`[data-testid="source-row"][data-name="ui-bmc-${n}"]`).waitFor();
+    // The list is searched on the server: only the imported three are left.
+    await page.getByTestId("sources-search").fill("ui-bmc");
+    await page.getByTestId("sources-total").filter({ hasText: /^1–3 of 3$/ }).waitFor();
+    assert.deepEqual(
+      await page.getByTestId("source-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name"))),
+      ["ui-bmc-1", "ui-bmc-2", "ui-bmc-3"],
+    );
+    await page.getByTestId("sources-search").fill("");
 
     // Users: an admin gives alice one more capability.
     await page.getByTestId("tab-users").click();

@@ -1781,6 +1781,28 @@ mappings: Array<MappingInfo>,
  */
 hosts: Array<string>, };
 
+export type ServerFacets = { 
+/**
+ * Servers per iDRAC generation ("unknown" when not probed yet).
+ */
+generations: Array<Count>, 
+/**
+ * Servers per site (servers no site claims are not counted).
+ */
+sites: Array<Count>, 
+/**
+ * Servers per compliance verdict: compliant, noncompliant, no_baseline.
+ */
+compliance: Array<Count>, 
+/**
+ * Servers with no active mapping to an ESXi host.
+ */
+unmapped: number, 
+/**
+ * Mappings the sync could not settle (two candidates, conflicting facts).
+ */
+ambiguous_mappings: Array<MappingInfo>, };
+
 /**
  * Which server: its id, service tag, hostname, iDRAC name or ESXi host name.
  */
@@ -1810,23 +1832,51 @@ noncompliant_components: number,
  */
 site: string | null, last_sync: string, };
 
-export type ServersPage = { servers: Array<ServerRow>, 
+export type ServersPage = { 
 /**
- * Servers per iDRAC generation ("unknown" when not probed yet).
+ * Servers the search and filters keep.
  */
-generations: Array<Count>, 
+total: number, offset: number, 
 /**
- * Servers per compliance verdict: compliant, noncompliant, no_baseline.
+ * The window, ordered by hostname (else iDRAC name, else service tag).
  */
-compliance: Array<Count>, 
+servers: Array<ServerRow>, 
 /**
- * Servers with no active mapping to an ESXi host.
+ * The estate's counts, on the first window of a list that is not searched: they
+ * describe every server, not the search, and the table keeps them while the user types.
  */
-unmapped: number, 
+facets: ServerFacets | null, };
+
 /**
- * Mappings the sync could not settle (two candidates, conflicting facts).
+ * Which servers the table shows: all of them when every field is blank.
  */
-ambiguous_mappings: Array<MappingInfo>, };
+export type ServersQuery = { 
+/**
+ * Part of a service tag, hostname, iDRAC name, model or ESXi host name, or an exact
+ * iDRAC address.
+ */
+q: string | null, 
+/**
+ * Site code: where site inference placed the server (a pin wins), else its iDRAC's
+ * or OME's site.
+ */
+site: string | null, 
+/**
+ * iDRAC7 | iDRAC8 | iDRAC9, or unknown (not probed yet).
+ */
+generation: string | null, 
+/**
+ * noncompliant (behind or ahead of the baseline) | mapped | unmapped (to an ESXi host).
+ */
+show: string | null, 
+/**
+ * First row of the window (default 0).
+ */
+offset: number | null, 
+/**
+ * Rows in the window (default 200, at most 1000).
+ */
+limit: number | null, };
 
 /**
  * A service identity as listings show it: never the ciphertext, never a password.
@@ -1855,7 +1905,7 @@ export type ServiceIdentityRotateInput = { name: string, username: string | null
  */
 rotation_period_days: number | null, };
 
-export type SettingsPage = { connection: ConnectionStatus, schema: SchemaStatus, sources: Array<Source>, service_identities: Array<ServiceIdentity>, users: Array<User>, sites: Array<SiteRow>, workers: Array<WorkerInstance>, 
+export type SettingsPage = { connection: ConnectionStatus, schema: SchemaStatus, service_identities: Array<ServiceIdentity>, users: Array<User>, sites: Array<SiteRow>, workers: Array<WorkerInstance>, 
 /**
  * Worker public keys credentials are sealed for.
  */
@@ -2070,6 +2120,8 @@ site: string | null,
  */
 driver: string | null, };
 
+export type SourceFacets = { kinds: Array<Count>, statuses: Array<Count>, };
+
 /**
  * One source's sync health.
  */
@@ -2170,6 +2222,37 @@ enabled: boolean | null,
  * Trust it differently: pin (or re-pin after a certificate change), verify, insecure.
  */
 trust: TrustInput | null, };
+
+/**
+ * A page of sources, by kind then name, and how many the filters keep.
+ */
+export type SourcesPage = { total: number, offset: number, sources: Array<Source>, 
+/**
+ * Sources per kind and per status (failing, never, disabled), over every source: on
+ * the first page of a list that is not searched.
+ */
+facets: SourceFacets | null, };
+
+/**
+ * Which sources the settings page shows: all of them when every field is blank.
+ */
+export type SourcesQuery = { kind: SourceKind | null, 
+/**
+ * Part of a name or an address.
+ */
+q: string | null, 
+/**
+ * failing (the last sync failed or was partial) | never (not synced yet) | disabled.
+ */
+status: string | null, 
+/**
+ * First row of the page (default 0).
+ */
+offset: number | null, 
+/**
+ * Rows in the page (default 100, at most 1000).
+ */
+limit: number | null, };
 
 export type StatusPage = { connection: ConnectionStatus, schema: SchemaStatus, 
 /**
@@ -2570,6 +2653,7 @@ export const operations = {
   servers_page: { method: "GET", path: "/api/pages/servers", role: "viewer" },
   server_detail: { method: "GET", path: "/api/servers/detail", role: "viewer" },
   jobs_page: { method: "GET", path: "/api/pages/jobs", role: "viewer" },
+  sources_page: { method: "GET", path: "/api/pages/sources", role: "viewer" },
   settings_page: { method: "GET", path: "/api/pages/settings", role: "viewer" },
 } as const;
 
@@ -2874,8 +2958,8 @@ export function makeApi(transport: Transport) {
     /** One ESXi host: hardware, mapping candidates with evidence, its VMs. Needs: viewer. */
     host_detail: (input: IdInput): Promise<HostDetail> =>
       transport.call<HostDetail>("host_detail", operations.host_detail.method, operations.host_detail.path, input),
-    /** The Dell servers page model: servers, generations, compliance, mappings to settle. Needs: viewer. */
-    servers_page: (input: NoInput = {}): Promise<ServersPage> =>
+    /** A window of Dell servers, searched and filtered, with the estate's generations, compliance and mappings to settle. Needs: viewer. */
+    servers_page: (input: ServersQuery): Promise<ServersPage> =>
       transport.call<ServersPage>("servers_page", operations.servers_page.method, operations.servers_page.path, input),
     /** One server: firmware per component against the baseline, mapping candidates with evidence. Needs: viewer. */
     server_detail: (input: ServerInput): Promise<ServerDetail> =>
@@ -2883,7 +2967,10 @@ export function makeApi(transport: Transport) {
     /** The jobs page model: jobs, the approval queue with plans, the kill switch, wizard choices. Needs: viewer. */
     jobs_page: (input: JobsQuery): Promise<JobsPage> =>
       transport.call<JobsPage>("jobs_page", operations.jobs_page.method, operations.jobs_page.path, input),
-    /** The settings page model: connection, sources, service identities, users, sites, workers. Needs: viewer. */
+    /** A page of the sources (the settings page's Sources tab), searched and filtered, with counts per kind and status. Needs: viewer. */
+    sources_page: (input: SourcesQuery): Promise<SourcesPage> =>
+      transport.call<SourcesPage>("sources_page", operations.sources_page.method, operations.sources_page.path, input),
+    /** The settings page model: connection, service identities, users, sites, workers (the sources are `sources_page`). Needs: viewer. */
     settings_page: (input: NoInput = {}): Promise<SettingsPage> =>
       transport.call<SettingsPage>("settings_page", operations.settings_page.method, operations.settings_page.path, input),
   };

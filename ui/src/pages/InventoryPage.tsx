@@ -6,85 +6,39 @@ import { Badge, Drawer, Group, SegmentedControl, Select, Stack, Text, TextInput 
 import { useDebouncedValue, useHotkeys } from "@mantine/hooks";
 import { IconSearch } from "@tabler/icons-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { ApiError, Count, HostListRow, InventoryFacets, InventoryKind, InventoryQuery, VmListRow } from "../api/bindings.gen";
-import { api, toApiError } from "../api/client";
+import type { Count, HostListRow, InventoryFacets, InventoryKind, InventoryQuery, VmListRow } from "../api/bindings.gen";
+import { api } from "../api/client";
 import { EmptyState, ErrorAlert, PageHeader, StatusBadge } from "../components/common";
 import { VirtualTable, type Column } from "../components/VirtualTable";
 import { memory } from "../lib/format";
-import { useLive } from "../lib/live";
+import { useWindowedRows, type Windowed } from "../lib/useWindowedRows";
 import { HostDetailView, VmDetailView } from "./InventoryDrawers";
-
-const WINDOW = 200;
 
 type Filters = { q: string; site: string | null; cluster: string | null; power: string | null; tools: string | null; tag: string | null };
 const NO_FILTERS: Filters = { q: "", site: null, cluster: null, power: null, tools: null, tag: null };
 
 /** Rows of `kind` matching `filters`, fetched a window at a time as the table scrolls. */
-export function useWindowedRows<T>(kind: InventoryKind, filters: Filters) {
-  const [total, setTotal] = useState<number | null>(null);
-  const [facets, setFacets] = useState<InventoryFacets | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [, setVersion] = useState(0);
-  const pages = useRef(new Map<number, T[]>());
-  const inflight = useRef(new Set<number>());
-  const generation = useRef(0);
-
-  const query = useCallback(
-    (offset: number): InventoryQuery => ({
-      kind,
-      q: filters.q || null,
-      site: filters.site,
-      cluster: filters.cluster,
-      power: filters.power,
-      tools: kind === "vms" ? filters.tools : null,
-      tag: filters.tag,
-      offset,
-      limit: WINDOW,
-    }),
+function useInventoryRows<T>(kind: InventoryKind, filters: Filters) {
+  const fetchWindow = useCallback(
+    (offset: number, limit: number): Promise<Windowed<T, InventoryFacets>> => {
+      const query: InventoryQuery = {
+        kind,
+        q: filters.q || null,
+        site: filters.site,
+        cluster: filters.cluster,
+        power: filters.power,
+        tools: kind === "vms" ? filters.tools : null,
+        tag: filters.tag,
+        offset,
+        limit,
+      };
+      return api
+        .inventory_page(query)
+        .then((page) => ({ rows: (kind === "vms" ? page.vms : page.hosts) as T[], total: page.total, facets: page.facets }));
+    },
     [kind, filters],
   );
-
-  const fetchPage = useCallback(
-    (p: number, gen: number) => {
-      if (inflight.current.has(p)) return;
-      inflight.current.add(p);
-      api
-        .inventory_page(query(p * WINDOW))
-        .then((page) => {
-          if (gen !== generation.current) return;
-          pages.current.set(p, (kind === "vms" ? page.vms : page.hosts) as T[]);
-          setTotal(page.total);
-          if (page.facets) setFacets(page.facets);
-          setError(null);
-          setVersion((v) => v + 1);
-        })
-        .catch((e: unknown) => {
-          if (gen === generation.current) setError(toApiError(e));
-        })
-        .finally(() => inflight.current.delete(p));
-    },
-    [query, kind],
-  );
-
-  const reset = useCallback(() => {
-    generation.current += 1;
-    pages.current = new Map();
-    inflight.current = new Set();
-    fetchPage(0, generation.current);
-  }, [fetchPage]);
-  useEffect(reset, [reset]);
-  useLive(["inventory"], reset);
-
-  const onRange = useCallback(
-    (start: number, end: number) => {
-      for (let p = Math.floor(start / WINDOW); p <= Math.floor(end / WINDOW); p++) {
-        if (!pages.current.has(p)) fetchPage(p, generation.current);
-      }
-    },
-    [fetchPage],
-  );
-  const row = useCallback((i: number) => pages.current.get(Math.floor(i / WINDOW))?.[i % WINDOW], []);
-  return { total, facets, error, row, onRange, reload: reset };
+  return useWindowedRows(fetchWindow, ["inventory"]);
 }
 
 function options(list: Count[] | undefined) {
@@ -102,8 +56,8 @@ export function InventoryPage() {
   useEffect(() => setFilters((f) => (f.q === debounced ? f : { ...f, q: debounced })), [debounced]);
   const set = (k: keyof Filters) => (v: string | null) => setFilters((f) => ({ ...f, [k]: v }));
 
-  const vms = useWindowedRows<VmListRow>("vms", kind === "vms" ? filters : NO_FILTERS);
-  const hosts = useWindowedRows<HostListRow>("hosts", kind === "hosts" ? filters : NO_FILTERS);
+  const vms = useInventoryRows<VmListRow>("vms", kind === "vms" ? filters : NO_FILTERS);
+  const hosts = useInventoryRows<HostListRow>("hosts", kind === "hosts" ? filters : NO_FILTERS);
   const current = kind === "vms" ? vms : hosts;
   const facets = current.facets;
 

@@ -1,8 +1,10 @@
-// Dell servers: generation, driver, firmware compliance, mapping to ESXi hosts
-// (`servers_page`); a server's drawer shows firmware per component against the baseline,
-// every mapping candidate with its evidence, and the manual mapping override
-// (`server_detail`, `mapping_set`), and where site inference placed it, with a pin
-// (`site_placement`, `site_pin`, `site_unpin`).
+// Dell servers: generation, driver, firmware compliance, mapping to ESXi hosts. The table
+// asks the backend for the window it scrolls to (`servers_page` with offset/limit), so
+// thousands of servers never travel at once; search and filters are server-side, and the
+// cards and filter choices come from the first window's facets. A server's drawer shows
+// firmware per component against the baseline, every mapping candidate with its evidence,
+// and the manual mapping override (`server_detail`, `mapping_set`), and where site
+// inference placed it, with a pin (`site_placement`, `site_pin`, `site_unpin`).
 import { BarChart } from "@mantine/charts";
 import {
   Badge,
@@ -20,42 +22,41 @@ import {
   TextInput,
   Title,
 } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconSearch } from "@tabler/icons-react";
-import { useMemo, useState } from "react";
-import type { ServerRow } from "../api/bindings.gen";
+import { useCallback, useMemo, useState } from "react";
+import type { Count, ServerFacets, ServerRow, ServersQuery } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
 import { EmptyState, ErrorAlert, Facts, PageHeader, StatusBadge } from "../components/common";
 import { VirtualTable, type Column } from "../components/VirtualTable";
 import { ago, percent, words } from "../lib/format";
 import { useMay } from "../lib/me";
 import { usePageModel } from "../lib/usePageModel";
+import { useWindowedRows, type Windowed } from "../lib/useWindowedRows";
 import { MappingCard, SitePlacementCard } from "./InventoryDrawers";
 
+function options(list: Count[] | undefined) {
+  return (list ?? []).map((c) => ({ value: c.value, label: `${c.value} (${c.count.toLocaleString()})` }));
+}
+
 export function ServersPage() {
-  const page = usePageModel(() => api.servers_page(), [], ["inventory"]);
-  const [q, setQ] = useState("");
+  const [search, setSearch] = useState("");
+  const [q] = useDebouncedValue(search.trim(), 200);
   const [generation, setGeneration] = useState<string | null>(null);
   const [site, setSite] = useState<string | null>(null);
-  const [compliance, setCompliance] = useState<string | null>(null);
+  const [show, setShow] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
-  const rows = useMemo(() => {
-    const s = q.trim().toLowerCase();
-    return (page.data?.servers ?? []).filter(
-      (r) =>
-        (!s || [r.service_tag, r.hostname, r.idrac, r.model, r.esxi_host].some((x) => x?.toLowerCase().includes(s))) &&
-        (!generation || (r.generation ?? "unknown") === generation) &&
-        (!site || r.site === site) &&
-        (!compliance ||
-          (compliance === "noncompliant" ? r.noncompliant_components > 0 : compliance === "mapped" ? !!r.esxi_host : !r.esxi_host)),
-    );
-  }, [page.data, q, generation, site, compliance]);
-  // Where site inference placed each server (a pin wins), else its iDRAC's or OME's site.
-  const sites = useMemo(
-    () => [...new Set((page.data?.servers ?? []).flatMap((r) => (r.site ? [r.site] : [])))].sort(),
-    [page.data],
+  const fetchWindow = useCallback(
+    (offset: number, limit: number): Promise<Windowed<ServerRow, ServerFacets>> => {
+      const query: ServersQuery = { q: q || null, site, generation, show, offset, limit };
+      return api.servers_page(query).then((p) => ({ rows: p.servers, total: p.total, facets: p.facets }));
+    },
+    [q, site, generation, show],
   );
+  const servers = useWindowedRows(fetchWindow, ["inventory"]);
+  const m = servers.facets;
 
   const columns = useMemo<Column<ServerRow>[]>(
     () => [
@@ -103,9 +104,9 @@ export function ServersPage() {
     [],
   );
 
-  if (page.error && !page.data) return <ErrorAlert error={page.error} onRetry={page.reload} />;
-  const m = page.data;
-  if (!m) return <Skeleton height={400} />;
+  if (servers.error && servers.total === null) return <ErrorAlert error={servers.error} onRetry={servers.reload} />;
+  if (servers.total === null || !m) return <Skeleton height={400} />;
+  const anyFilter = !!(q || site || generation || show);
   return (
     <Stack gap="sm" data-testid="servers">
       <PageHeader title="Dell servers" description="iDRAC and OpenManage inventory, firmware against the baseline, and the ESXi host each one runs." />
@@ -143,16 +144,16 @@ export function ServersPage() {
       </SimpleGrid>
       <Group gap="xs">
         <TextInput
-          placeholder="Service tag, hostname, model, host"
+          placeholder="Service tag, hostname, model, host, iDRAC IP"
           leftSection={<IconSearch size={16} />}
-          value={q}
-          onChange={(e) => setQ(e.currentTarget.value)}
+          value={search}
+          onChange={(e) => setSearch(e.currentTarget.value)}
           w={300}
           aria-label="Search servers"
           data-testid="servers-search"
         />
-        <Select placeholder="Site" data={sites} value={site} onChange={setSite} clearable searchable w={150} aria-label="Site" />
-        <Select placeholder="Generation" data={m.generations.map((g) => g.value)} value={generation} onChange={setGeneration} clearable w={150} aria-label="Generation" />
+        <Select placeholder="Site" data={options(m.sites)} value={site} onChange={setSite} clearable searchable w={150} aria-label="Site" />
+        <Select placeholder="Generation" data={options(m.generations)} value={generation} onChange={setGeneration} clearable w={170} aria-label="Generation" />
         <Select
           placeholder="Show"
           data={[
@@ -160,31 +161,43 @@ export function ServersPage() {
             { value: "mapped", label: "Mapped" },
             { value: "unmapped", label: "Not mapped" },
           ]}
-          value={compliance}
-          onChange={setCompliance}
+          value={show}
+          onChange={setShow}
           clearable
           w={160}
           aria-label="Show"
         />
+        <Text size="sm" c="dimmed" data-testid="servers-total">
+          {`${servers.total.toLocaleString()} ${servers.total === 1 ? "server" : "servers"}`}
+        </Text>
       </Group>
-      {m.servers.length === 0 ? (
-        <EmptyState title="No Dell servers yet" testId="servers-empty">
-          Add iDRACs (or an OpenManage Enterprise) under Settings → Sources and sync them.
-        </EmptyState>
+      {servers.error && <ErrorAlert error={servers.error} onRetry={servers.reload} />}
+      {servers.total === 0 ? (
+        anyFilter ? (
+          <EmptyState title="Nothing matches" testId="servers-no-match">
+            Try fewer letters or clear a filter. Search matches service tags, hostnames, iDRAC names, models, ESXi hosts and
+            exact iDRAC addresses.
+          </EmptyState>
+        ) : (
+          <EmptyState title="No Dell servers yet" testId="servers-empty">
+            Add iDRACs (or an OpenManage Enterprise) under Settings → Sources and sync them.
+          </EmptyState>
+        )
       ) : (
         <VirtualTable<ServerRow>
           label="Dell servers"
           testId="server-table"
           columns={columns}
-          count={rows.length}
-          row={(i) => rows[i]}
+          count={servers.total}
+          row={servers.row}
           rowKey={(r) => r.uuid}
+          onRange={servers.onRange}
           onOpen={(r) => setOpen(r.uuid)}
           height="calc(100vh - 430px)"
         />
       )}
       <Drawer opened={open !== null} onClose={() => setOpen(null)} position="right" size="xl" title="Dell server">
-        {open && <ServerDetailView server={open} onChanged={page.reload} />}
+        {open && <ServerDetailView server={open} onChanged={servers.reload} />}
       </Drawer>
     </Stack>
   );

@@ -61,7 +61,7 @@ function Settings(props: { m: Model; reload: () => void }) {
           <Tabs.Tab value="appearance" data-testid="tab-appearance">Appearance</Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="sources" pt="md">
-          <Sources sources={m.sources} identities={m.service_identities} sites={m.sites} reload={props.reload} />
+          <Sources identities={m.service_identities} sites={m.sites} reload={props.reload} />
         </Tabs.Panel>
         <Tabs.Panel value="identities" pt="md">
           <Identities list={m.service_identities} reload={props.reload} />

@@ -1,4 +1,6 @@
-// Settings → Sources: add a vCenter, iDRAC or OpenManage Enterprise after looking at the
+// Settings → Sources: the sources a page at a time (`sources_page`: searched and filtered
+// on the server, so thousands of iDRACs never travel at once); add a vCenter, iDRAC or
+// OpenManage Enterprise after looking at the
 // certificate it presents (trust it, pin it, or refuse it); edit, enable/disable, re-pin
 // after a certificate change, remove (saying what goes with it), import iDRACs from a CSV
 // with a preview of every row, and sync now. Every action is a registry operation
@@ -14,15 +16,19 @@ import {
   Menu,
   Modal,
   PasswordInput,
+  Pagination,
   Radio,
   Select,
+  Skeleton,
   Stack,
   Table,
   Text,
   TextInput,
   Textarea,
 } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
+import { IconSearch } from "@tabler/icons-react";
 import { useEffect, useState, type ReactNode } from "react";
 import { useNavigate } from "react-router";
 import type {
@@ -31,15 +37,17 @@ import type {
   ServiceIdentity,
   SiteRow,
   Source,
+  SourceFacets,
   SourceKind,
   SourceProbe,
   SourceRemoval,
   TlsMode,
 } from "../api/bindings.gen";
 import { api, toApiError } from "../api/client";
-import { EmptyState, Facts, StatusBadge } from "../components/common";
+import { EmptyState, ErrorAlert, Facts, StatusBadge } from "../components/common";
 import { ago, dateTime } from "../lib/format";
 import { useMay } from "../lib/me";
+import { usePageModel } from "../lib/usePageModel";
 
 const KINDS: { value: SourceKind; label: string }[] = [
   { value: "vcenter", label: "vCenter" },
@@ -49,7 +57,14 @@ const KINDS: { value: SourceKind; label: string }[] = [
 const DRIVERS = ["auto", "redfish", "wsman", "racadm"];
 const NEW_IDENTITY = "__new__";
 
-type Props = { sources: Source[]; identities: ServiceIdentity[]; sites: SiteRow[]; reload: () => void };
+const PAGE = 100;
+const STATUSES = [
+  { value: "failing", label: "Last sync failed" },
+  { value: "never", label: "Never synced" },
+  { value: "disabled", label: "Disabled" },
+];
+
+type Props = { identities: ServiceIdentity[]; sites: SiteRow[]; reload: () => void };
 
 function failed(title: string, e: unknown) {
   notifications.show({ color: "red", title, message: toApiError(e).message });
@@ -63,9 +78,33 @@ export function Sources(props: Props) {
     { kind: "add" } | { kind: "import" } | { kind: "edit" | "repin" | "remove"; source: Source } | null
   >(null);
   const canSync = may.submit_jobs && may.job_types.includes("sync");
+  const [search, setSearch] = useState("");
+  const [q] = useDebouncedValue(search.trim(), 200);
+  const [kind, setKind] = useState<string | null>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const [offset, setOffset] = useState(0);
+  useEffect(() => setOffset(0), [q, kind, status]);
+  const page = usePageModel(
+    () => api.sources_page({ kind: kind as SourceKind | null, q: q || null, status, offset, limit: PAGE }),
+    [kind, q, status, offset],
+    ["inventory", "job"],
+  );
+  // Counts over every source come with the first page of an unsearched list; keep them.
+  const [facets, setFacets] = useState<SourceFacets | null>(null);
+  useEffect(() => {
+    if (page.data?.facets) setFacets(page.data.facets);
+  }, [page.data]);
+  const known = (facets?.kinds ?? []).reduce((n, c) => n + c.count, 0);
+  const sources: Source[] = page.data?.sources ?? [];
+  const total = page.data?.total ?? 0;
+  const filtered = !!(q || kind || status);
+  const reload = () => {
+    page.reload();
+    props.reload();
+  };
   const close = (changed: boolean) => {
     setDialog(null);
-    if (changed) props.reload();
+    if (changed) reload();
   };
   const sync = async (source: string | null) => {
     setBusy(source ?? "*");
@@ -92,7 +131,7 @@ export function Sources(props: Props) {
     try {
       await api.source_update({ kind: s.kind, name: s.name, url: null, identity: null, site: null, driver: null, enabled, trust: null });
       notifications.show({ color: "green", message: enabled ? `${s.name} syncs again.` : `${s.name} is disabled; its inventory stays as last synced.` });
-      props.reload();
+      reload();
     } catch (e) {
       failed("Not changed", e);
     }
@@ -109,17 +148,47 @@ export function Sources(props: Props) {
           </Button>
         </>
       )}
-      {canSync && props.sources.length > 0 && (
+      {canSync && known > 0 && (
         <Button variant="light" onClick={() => sync(null)} loading={busy === "*"} data-testid="sync-all">
           Sync all sources now
         </Button>
       )}
     </Group>
   );
+  const label = (list: { value: string; label: string }[], counts: { value: string; count: number }[] | undefined) =>
+    list.map((o) => {
+      const n = counts?.find((c) => c.value === o.value)?.count;
+      return { value: o.value, label: n === undefined ? o.label : `${o.label} (${n.toLocaleString()})` };
+    });
+  if (page.error && !page.data) return <ErrorAlert error={page.error} onRetry={page.reload} />;
+  if (!page.data) return <Skeleton height={200} />;
   return (
     <Stack>
       {actions}
-      {props.sources.length === 0 ? (
+      {(known > 0 || filtered) && (
+        <Group gap="xs">
+          <TextInput
+            placeholder="Name or address"
+            leftSection={<IconSearch size={16} />}
+            value={search}
+            onChange={(e) => setSearch(e.currentTarget.value)}
+            w={260}
+            aria-label="Search sources"
+            data-testid="sources-search"
+          />
+          <Select placeholder="Kind" data={label(KINDS, facets?.kinds)} value={kind} onChange={setKind} clearable w={230} aria-label="Kind" />
+          <Select placeholder="Status" data={label(STATUSES, facets?.statuses)} value={status} onChange={setStatus} clearable w={210} aria-label="Status" data-testid="sources-status" />
+          <Text size="sm" c="dimmed" data-testid="sources-total">
+            {total === 0 ? "" : `${(offset + 1).toLocaleString()}–${Math.min(offset + PAGE, total).toLocaleString()} of ${total.toLocaleString()}`}
+          </Text>
+        </Group>
+      )}
+      {page.error && <ErrorAlert error={page.error} onRetry={page.reload} />}
+      {sources.length === 0 && filtered ? (
+        <EmptyState title="Nothing matches" testId="sources-no-match">
+          Try fewer letters or clear a filter: search matches source names and addresses.
+        </EmptyState>
+      ) : sources.length === 0 ? (
         <EmptyState title="No sources yet" testId="sources-empty">
           {may.manage_sources
             ? "Add a vCenter, iDRAC or OpenManage Enterprise: EIO shows you its certificate before you trust it."
@@ -140,7 +209,7 @@ export function Sources(props: Props) {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {props.sources.map((s) => (
+            {sources.map((s) => (
               <Table.Tr key={s.id} data-testid="source-row" data-name={s.name}>
                 <Table.Td>
                   <Group gap={4}>
@@ -216,6 +285,14 @@ export function Sources(props: Props) {
             ))}
           </Table.Tbody>
         </Table>
+      )}
+      {total > PAGE && (
+        <Pagination
+          total={Math.ceil(total / PAGE)}
+          value={Math.floor(offset / PAGE) + 1}
+          onChange={(p) => setOffset((p - 1) * PAGE)}
+          data-testid="sources-pages"
+        />
       )}
       <Modal opened={dialog?.kind === "add"} onClose={() => close(false)} title="Add a source" size="lg">
         {dialog?.kind === "add" && <AddSource {...props} onDone={close} />}

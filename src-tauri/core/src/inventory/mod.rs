@@ -53,37 +53,48 @@ pub struct ServerRow {
     pub last_sync: chrono::DateTime<chrono::Utc>,
 }
 
-/// Every server (`$1` null) or one (`$1` its id), with its iDRAC, site, mapping and counts.
-const SERVERS_SQL: &str = r#"
-        SELECT p.id AS uuid, p.service_tag, p.system_uuid, p.model, e.generation,
-               p.power_state, p.health, p.hostname, e.name AS idrac,
-               p.idrac_firmware, host(p.idrac_ip) AS idrac_ip,
-               coalesce(e.driver_override, e.driver_preference) AS driver, p.bios_version,
-               (SELECT count(*) FROM firmware_inventory f WHERE f.server_id = p.id AND f.removed_at IS NULL)
-                   AS firmware_components,
-               h.name AS esxi_host, m.method AS mapping_method, m.confidence AS mapping_confidence,
-               (SELECT count(*) FROM firmware_compliance c
-                WHERE c.physical_server_id = p.id AND c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade'))
-                   AS noncompliant_components,
-               s.code AS site, p.last_sync
-        FROM physical_servers p
+/// A [`ServerRow`]'s columns over `physical_servers p` and [`SERVER_JOINS`]: its iDRAC,
+/// site, mapping and firmware counts. The servers page's window selects the same row.
+pub(crate) const SERVER_COLUMNS: &str = r#"
+        p.id AS uuid, p.service_tag, p.system_uuid, p.model, e.generation,
+        p.power_state, p.health, p.hostname, e.name AS idrac,
+        p.idrac_firmware, host(p.idrac_ip) AS idrac_ip,
+        coalesce(e.driver_override, e.driver_preference) AS driver, p.bios_version,
+        (SELECT count(*) FROM firmware_inventory f WHERE f.server_id = p.id AND f.removed_at IS NULL)
+            AS firmware_components,
+        h.name AS esxi_host, m.method AS mapping_method, m.confidence AS mapping_confidence,
+        (SELECT count(*) FROM firmware_compliance c
+         WHERE c.physical_server_id = p.id AND c.removed_at IS NULL AND c.status IN ('upgrade', 'downgrade'))
+            AS noncompliant_components,
+        s.code AS site, p.last_sync
+"#;
+
+/// The joins [`SERVER_COLUMNS`] reads from, after `physical_servers p`.
+pub(crate) const SERVER_JOINS: &str = r#"
         LEFT JOIN idrac_endpoints e ON e.id = p.idrac_id
         LEFT JOIN ome_instances o ON o.id = p.ome_instance_id
         LEFT JOIN entity_sites es ON es.entity_type = 'physical_server' AND es.entity_id = p.id
         LEFT JOIN sites s ON s.id = coalesce(es.site_id, e.site_id, o.site_id)
         LEFT JOIN server_mappings m ON m.physical_server_id = p.id AND m.status = 'active'
         LEFT JOIN esxi_hosts h ON h.id = m.esxi_host_id
-        WHERE p.removed_at IS NULL AND ($1::uuid IS NULL OR p.id = $1)
-        ORDER BY coalesce(p.hostname, e.name, p.service_tag)
-        "#;
+"#;
+
+/// Every server (`$1` null) or one (`$1` its id), with its iDRAC, site, mapping and counts.
+fn servers_sql() -> String {
+    format!(
+        "SELECT {SERVER_COLUMNS} FROM physical_servers p {SERVER_JOINS}
+         WHERE p.removed_at IS NULL AND ($1::uuid IS NULL OR p.id = $1)
+         ORDER BY coalesce(p.hostname, e.name, p.service_tag)"
+    )
+}
 
 pub async fn servers(db: &Database) -> Result<Vec<ServerRow>> {
-    Ok(sqlx::query_as::<_, ServerRow>(SERVERS_SQL).bind(None::<Uuid>).fetch_all(db.pool()).await?)
+    Ok(sqlx::query_as::<_, ServerRow>(&servers_sql()).bind(None::<Uuid>).fetch_all(db.pool()).await?)
 }
 
 /// One server's row, if it is in the inventory (not removed).
 pub async fn server(db: &Database, id: Uuid) -> Result<Option<ServerRow>> {
-    Ok(sqlx::query_as::<_, ServerRow>(SERVERS_SQL).bind(Some(id)).fetch_optional(db.pool()).await?)
+    Ok(sqlx::query_as::<_, ServerRow>(&servers_sql()).bind(Some(id)).fetch_optional(db.pool()).await?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema, sqlx::FromRow)]

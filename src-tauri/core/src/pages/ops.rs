@@ -7,7 +7,7 @@ use crate::error::Result;
 use super::dashboard::{self, DashboardPage};
 use super::inventory::{self, HostDetail, IdInput, InventoryPage, InventoryQuery, VmDetail};
 use super::jobs::{JobsPage, JobsQuery};
-use super::servers::{self, ServerDetail, ServerInput, ServersPage};
+use super::servers::{self, ServerDetail, ServerInput, ServersPage, ServersQuery};
 use super::settings::{self, SettingsPage};
 
 pub async fn shell_page(s: &Session, _: NoInput) -> Result<super::shell::ShellModel> {
@@ -30,8 +30,8 @@ pub async fn host_detail(s: &Session, i: IdInput) -> Result<HostDetail> {
     inventory::host(&s.db, i.id).await
 }
 
-pub async fn servers_page(s: &Session, _: NoInput) -> Result<ServersPage> {
-    servers::load(&s.db).await
+pub async fn servers_page(s: &Session, q: ServersQuery) -> Result<ServersPage> {
+    servers::load(&s.db, &q).await
 }
 
 pub async fn server_detail(s: &Session, i: ServerInput) -> Result<ServerDetail> {

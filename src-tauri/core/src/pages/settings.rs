@@ -1,5 +1,6 @@
-//! The settings page: the database connection, sources, service identities (never their
-//! credentials), users and roles, sites, the worker processes and their keys. What a user
+//! The settings page: the database connection, service identities (never their
+//! credentials), users and roles, sites, the worker processes and their keys. The sources
+//! are paged on their own (`crate::sources::page`): an estate has thousands of iDRACs. What a user
 //! may change here is decided by the database; `me` tells the UI which controls to show.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,6 @@ use super::dashboard::WorkerInstance;
 use crate::error::Result;
 use crate::identity::service_identities::{self, ServiceIdentity};
 use crate::identity::users::{self, User};
-use crate::sources::{self, Source};
 use crate::status::{ConnectionStatus, SchemaStatus};
 use crate::Database;
 
@@ -17,7 +17,6 @@ use crate::Database;
 pub struct SettingsPage {
     pub connection: ConnectionStatus,
     pub schema: SchemaStatus,
-    pub sources: Vec<Source>,
     pub service_identities: Vec<ServiceIdentity>,
     pub users: Vec<User>,
     pub sites: Vec<SiteRow>,
@@ -70,7 +69,6 @@ pub async fn load(db: &Database) -> Result<SettingsPage> {
     Ok(SettingsPage {
         connection: status.connection,
         schema: status.schema,
-        sources: sources::list(db).await?,
         service_identities: service_identities::list(db).await?,
         users: users::list(db).await?,
         sites,

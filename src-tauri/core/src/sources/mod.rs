@@ -404,6 +404,134 @@ pub async fn list(db: &Database) -> Result<Vec<Source>> {
     Ok(sqlx::query_as(&format!("{LIST_SQL} ORDER BY s.kind, s.name")).fetch_all(db.pool()).await?)
 }
 
+/// Which sources the settings page shows: all of them when every field is blank.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SourcesQuery {
+    #[serde(default)]
+    pub kind: Option<SourceKind>,
+    /// Part of a name or an address.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// failing (the last sync failed or was partial) | never (not synced yet) | disabled.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// First row of the page (default 0).
+    #[serde(default)]
+    pub offset: Option<i64>,
+    /// Rows in the page (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// A page of sources, by kind then name, and how many the filters keep.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SourcesPage {
+    pub total: i64,
+    pub offset: i64,
+    pub sources: Vec<Source>,
+    /// Sources per kind and per status (failing, never, disabled), over every source: on
+    /// the first page of a list that is not searched.
+    pub facets: Option<SourceFacets>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, JsonSchema)]
+pub struct SourceFacets {
+    pub kinds: Vec<crate::pages::Count>,
+    pub statuses: Vec<crate::pages::Count>,
+}
+
+/// What `status` may ask for.
+const STATUSES: [&str; 3] = ["failing", "never", "disabled"];
+
+#[derive(sqlx::FromRow)]
+struct PagedSource {
+    #[sqlx(flatten)]
+    source: Source,
+    total: i64,
+}
+
+/// One page of the sources `q` keeps: one statement for the page, one for the facets.
+pub async fn page(db: &Database, q: &SourcesQuery) -> Result<SourcesPage> {
+    let (offset, limit) = crate::pages::window(q.offset, q.limit, 100, 1000);
+    let status = match crate::pages::filter(&q.status) {
+        None => None,
+        Some(s) => Some(
+            STATUSES
+                .into_iter()
+                .find(|v| v.eq_ignore_ascii_case(s))
+                .ok_or_else(|| Error::invalid(format!("unknown source status \"{s}\" ({})", STATUSES.join(", "))))?,
+        ),
+    };
+    let search = crate::pages::search_term(&q.q);
+    let like = search.as_deref().map(|s| format!("%{}%", crate::pages::inventory::like_escape(s)));
+    let want_facets = offset == 0 && search.is_none();
+    let sql = format!(
+        r#"
+        SELECT l.*, count(*) OVER () AS total FROM ({LIST_SQL}
+            WHERE ($1::text IS NULL OR s.kind = $1)
+              AND ($2::text IS NULL OR s.name ILIKE $2 OR s.url ILIKE $2)
+              AND ($3::text IS NULL
+                   OR ($3 = 'failing' AND s.last_sync_status IN ('failed', 'partial'))
+                   OR ($3 = 'never' AND s.last_sync_at IS NULL)
+                   OR ($3 = 'disabled' AND NOT s.enabled))
+        ) l
+        ORDER BY l.kind, l.name
+        LIMIT $4 OFFSET $5
+        "#
+    );
+    let run = |limit: i64, offset: i64| {
+        sqlx::query_as::<_, PagedSource>(&sql)
+            .bind(q.kind.map(SourceKind::as_str))
+            .bind(like.as_deref())
+            .bind(status)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(db.pool())
+    };
+    let facets = async {
+        if !want_facets {
+            return Ok(None);
+        }
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(
+            r#"
+            WITH s AS (
+                SELECT 'vcenter' AS kind, enabled, last_sync_at, last_sync_status FROM vcenter_instances
+                UNION ALL SELECT 'idrac', enabled, last_sync_at, last_sync_status FROM idrac_endpoints
+                UNION ALL SELECT 'ome', enabled, last_sync_at, last_sync_status FROM ome_instances
+            )
+            SELECT 'kind' AS facet, kind AS value, count(*) AS n FROM s GROUP BY kind
+            UNION ALL SELECT 'status', v, n FROM (
+                SELECT count(*) FILTER (WHERE last_sync_status IN ('failed', 'partial')) AS failing,
+                       count(*) FILTER (WHERE last_sync_at IS NULL) AS never,
+                       count(*) FILTER (WHERE NOT enabled) AS disabled
+                FROM s
+            ) c, LATERAL (VALUES ('failing', c.failing), ('never', c.never), ('disabled', c.disabled)) AS x(v, n)
+            "#,
+        )
+        .fetch_all(db.pool())
+        .await?;
+        let mut f = SourceFacets::default();
+        for (facet, value, count) in counts {
+            let c = crate::pages::Count { value, count };
+            if facet == "kind" {
+                f.kinds.push(c)
+            } else {
+                f.statuses.push(c)
+            }
+        }
+        f.kinds.sort_by(|a, b| a.value.cmp(&b.value));
+        f.statuses.sort_by_key(|c| STATUSES.iter().position(|v| *v == c.value));
+        Ok::<_, Error>(Some(f))
+    };
+    let (rows, facets) = tokio::try_join!(async { Ok::<_, Error>(run(limit, offset).await?) }, facets)?;
+    let mut total = rows.first().map_or(0, |r| r.total);
+    if rows.is_empty() && offset > 0 {
+        // Past the end: no row carried the total.
+        total = run(1, 0).await?.first().map_or(0, |r| r.total);
+    }
+    Ok(SourcesPage { total, offset, sources: rows.into_iter().map(|r| r.source).collect(), facets })
+}
+
 pub async fn get(db: &Database, kind: SourceKind, name: &str) -> Result<Source> {
     sqlx::query_as(&format!("{LIST_SQL} WHERE s.kind = $1 AND s.name = $2"))
         .bind(kind.as_str())

@@ -73,6 +73,10 @@ pub async fn sources(session: &Session, _: NoInput) -> Result<Vec<Source>> {
     super::list(&session.db).await
 }
 
+pub async fn sources_page(session: &Session, q: super::SourcesQuery) -> Result<super::SourcesPage> {
+    super::page(&session.db, &q).await
+}
+
 /// A new vCenter, iDRAC or OpenManage Enterprise.
 #[derive(Debug, Clone, Deserialize, TS, JsonSchema)]
 pub struct SourceAddInput {

@@ -117,7 +117,7 @@ fn unwindowed<T>(rows: Vec<Windowed<T>>) -> (Vec<T>, i64) {
 }
 
 /// `%` and `_` in a search are letters, not wildcards.
-fn like_escape(s: &str) -> String {
+pub(crate) fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
