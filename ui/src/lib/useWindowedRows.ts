@@ -1,6 +1,7 @@
 // A long list fetched a window at a time as a virtualized table scrolls: the table says
-// which rows are in view (`onRange`), the hook asks the backend for the windows it lacks,
-// and a change of query (a new `fetchWindow`) or a live event starts again from the top.
+// which rows are in view (`onRange`), the hook asks the backend for the windows it lacks.
+// A change of query (a new `fetchWindow`) starts again from the top; a live event (a burst
+// of them is one, 250 ms after the first) or a reload fetches again the windows in view.
 // The backend's facets (counts over the whole list, sent with the first window) are kept
 // while later windows arrive without them.
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -25,10 +26,15 @@ export function useWindowedRows<T, F>(
   const inflight = useRef(new Set<number>());
   const generation = useRef(0);
 
+  // The rows the table last showed, so a reload fetches them again, not only the first.
+  const inView = useRef<[number, number]>([0, 0]);
+  const liveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
   const fetchPage = useCallback(
     (p: number, gen: number) => {
-      if (inflight.current.has(p)) return;
-      inflight.current.add(p);
+      const inflightNow = inflight.current;
+      if (inflightNow.has(p)) return;
+      inflightNow.add(p);
       fetchWindow(p * WINDOW, WINDOW)
         .then((w) => {
           if (gen !== generation.current) return;
@@ -41,22 +47,49 @@ export function useWindowedRows<T, F>(
         .catch((e: unknown) => {
           if (gen === generation.current) setError(toApiError(e));
         })
-        .finally(() => inflight.current.delete(p));
+        .finally(() => inflightNow.delete(p));
     },
     [fetchWindow],
   );
 
-  const reset = useCallback(() => {
-    generation.current += 1;
+  /** Forget every window and fetch `from`..`to` (window numbers) again. */
+  const refetch = useCallback(
+    (from: number, to: number) => {
+      generation.current += 1;
+      inflight.current = new Set();
+      // The old rows stay on screen until their windows arrive again.
+      for (let p = from; p <= to; p++) fetchPage(p, generation.current);
+    },
+    [fetchPage],
+  );
+  // A new query starts from the top, with no rows of the old one.
+  useEffect(() => {
     pages.current = new Map();
-    inflight.current = new Set();
-    fetchPage(0, generation.current);
-  }, [fetchPage]);
-  useEffect(reset, [reset]);
-  useLive(live, reset);
+    inView.current = [0, 0];
+    refetch(0, 0);
+  }, [refetch]);
+  const reload = useCallback(() => {
+    const [start, end] = inView.current;
+    pages.current = new Map([...pages.current].filter(([p]) => p >= Math.floor(start / WINDOW) && p <= Math.floor(end / WINDOW)));
+    refetch(Math.floor(start / WINDOW), Math.floor(end / WINDOW));
+  }, [refetch]);
+  useLive(live, () => {
+    if (liveTimer.current) return;
+    liveTimer.current = setTimeout(() => {
+      liveTimer.current = null;
+      reload();
+    }, 250);
+  });
+  useEffect(
+    () => () => {
+      if (liveTimer.current) clearTimeout(liveTimer.current);
+    },
+    [],
+  );
 
   const onRange = useCallback(
     (start: number, end: number) => {
+      inView.current = [start, end];
       for (let p = Math.floor(start / WINDOW); p <= Math.floor(end / WINDOW); p++) {
         if (!pages.current.has(p)) fetchPage(p, generation.current);
       }
@@ -64,5 +97,5 @@ export function useWindowedRows<T, F>(
     [fetchPage],
   );
   const row = useCallback((i: number) => pages.current.get(Math.floor(i / WINDOW))?.[i % WINDOW], []);
-  return { total, facets, error, row, onRange, reload: reset };
+  return { total, facets, error, row, onRange, reload };
 }

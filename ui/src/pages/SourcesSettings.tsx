@@ -83,7 +83,12 @@ export function Sources(props: Props) {
   const [kind, setKind] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [offset, setOffset] = useState(0);
-  useEffect(() => setOffset(0), [q, kind, status]);
+  // A new search or filter starts at the first page (set with it: one request, not two).
+  const [asked, setAsked] = useState({ q, kind, status });
+  if (asked.q !== q || asked.kind !== kind || asked.status !== status) {
+    setAsked({ q, kind, status });
+    setOffset(0);
+  }
   const page = usePageModel(
     () => api.sources_page({ kind: kind as SourceKind | null, q: q || null, status, offset, limit: PAGE }),
     [kind, q, status, offset],
@@ -94,6 +99,11 @@ export function Sources(props: Props) {
   useEffect(() => {
     if (page.data?.facets) setFacets(page.data.facets);
   }, [page.data]);
+  // A removal (or a live change) can leave the page past the end: go to the last one.
+  const lastOffset = Math.max(0, Math.floor(((page.data?.total ?? 0) - 1) / PAGE) * PAGE);
+  useEffect(() => {
+    if (page.data && page.data.sources.length === 0 && page.data.offset > 0) setOffset(lastOffset);
+  }, [page.data, lastOffset]);
   const known = (facets?.kinds ?? []).reduce((n, c) => n + c.count, 0);
   const sources: Source[] = page.data?.sources ?? [];
   const total = page.data?.total ?? 0;
@@ -179,16 +189,18 @@ export function Sources(props: Props) {
           <Select placeholder="Kind" data={label(KINDS, facets?.kinds)} value={kind} onChange={setKind} clearable w={230} aria-label="Kind" />
           <Select placeholder="Status" data={label(STATUSES, facets?.statuses)} value={status} onChange={setStatus} clearable w={210} aria-label="Status" data-testid="sources-status" />
           <Text size="sm" c="dimmed" data-testid="sources-total">
-            {total === 0 ? "" : `${(offset + 1).toLocaleString()}–${Math.min(offset + PAGE, total).toLocaleString()} of ${total.toLocaleString()}`}
+            {sources.length === 0
+              ? ""
+              : `${(page.data.offset + 1).toLocaleString()}–${(page.data.offset + sources.length).toLocaleString()} of ${total.toLocaleString()}`}
           </Text>
         </Group>
       )}
       {page.error && <ErrorAlert error={page.error} onRetry={page.reload} />}
-      {sources.length === 0 && filtered ? (
+      {total === 0 && filtered ? (
         <EmptyState title="Nothing matches" testId="sources-no-match">
           Try fewer letters or clear a filter: search matches source names and addresses.
         </EmptyState>
-      ) : sources.length === 0 ? (
+      ) : total === 0 ? (
         <EmptyState title="No sources yet" testId="sources-empty">
           {may.manage_sources
             ? "Add a vCenter, iDRAC or OpenManage Enterprise: EIO shows you its certificate before you trust it."
@@ -289,7 +301,7 @@ export function Sources(props: Props) {
       {total > PAGE && (
         <Pagination
           total={Math.ceil(total / PAGE)}
-          value={Math.floor(offset / PAGE) + 1}
+          value={Math.min(Math.floor(offset / PAGE), Math.floor(lastOffset / PAGE)) + 1}
           onChange={(p) => setOffset((p - 1) * PAGE)}
           data-testid="sources-pages"
         />
