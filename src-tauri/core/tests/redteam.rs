@@ -1383,3 +1383,56 @@ async fn only_an_admin_changes_what_a_baseline_installs(admin: PgPool) {
         ]
     );
 }
+
+// -------------------------------------------------------------------------------------
+// Advisory locks are EIO's own (migration 0067).
+
+/// Every lock-taking advisory function, as a statement that would take EIO's locks.
+const TAKE_EIO_LOCKS: [&str; 8] = [
+    "SELECT pg_advisory_lock(hashtext('eio:lease_jobs'))",
+    "SELECT pg_advisory_lock_shared(hashtextextended('eio:vm_counts_fold', 0))",
+    "SELECT pg_try_advisory_lock(hashtextextended('eio:ipam:findings', 0))",
+    "SELECT pg_try_advisory_lock_shared(hashtextextended('eio:site_inference', 0))",
+    "SELECT pg_advisory_xact_lock(hashtext('eio:lease_jobs'))",
+    "SELECT pg_advisory_xact_lock_shared(1, 2)",
+    "SELECT pg_try_advisory_xact_lock(hashtextextended('eio:vm_counts_fold', 0))",
+    "SELECT pg_try_advisory_xact_lock_shared(3, 4)",
+];
+
+/// No application login can hold a lock EIO serializes on (and so stall job leasing, IP
+/// allocation, the VM-count fold, findings or site inference from psql), while what takes
+/// those locks still works: a worker leases, an operator allocates from a prefix.
+#[sqlx::test(migrator = "eio_core::db::MIGRATOR")]
+async fn no_login_can_hold_eios_advisory_locks(admin: PgPool) {
+    for group in ["eio_viewer", "eio_operator", "eio_approver", "eio_admin", "eio_worker"] {
+        let login = Login::new(&admin, group, None).await;
+        for sql in TAKE_EIO_LOCKS {
+            assert_eq!(sqlstate(sqlx::query(sql).execute(&login.pool).await), DENIED, "{group}: {sql}");
+        }
+        // Nor can one open them up again, or ask for the restriction to be undone.
+        let reopen =
+            sqlx::query("GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO PUBLIC").execute(&login.pool).await;
+        assert_eq!(sqlstate(reopen), DENIED, "{group} granted an advisory lock function");
+        let restrict = sqlx::query("SELECT restrict_advisory_locks()").execute(&login.pool).await;
+        assert_eq!(sqlstate(restrict), DENIED, "{group} ran restrict_advisory_locks()");
+    }
+    let open: i32 = sqlx::query_scalar("SELECT advisory_locks_open_to_public()").fetch_one(&admin).await.unwrap();
+    assert_eq!(open, 0, "every lock-taking advisory function is closed to PUBLIC");
+
+    // The functions that take them still do, as the owner.
+    let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;
+    let prefix: Uuid = sqlx::query_scalar(
+        "INSERT INTO prefixes (routing_domain_id, cidr) VALUES (default_routing_domain_id(), '10.7.0.0/24') RETURNING id",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let address: String = sqlx::query_scalar("SELECT host(address) FROM allocate_ip($1, 'web-1')")
+        .bind(prefix)
+        .fetch_one(&op.pool)
+        .await
+        .unwrap();
+    assert_eq!(address, "10.7.0.1");
+    let worker = Login::new(&admin, "eio_worker", None).await;
+    assert_eq!(lease(&worker.pool, "w1").await, Vec::<Uuid>::new(), "leasing runs (nothing to lease)");
+}

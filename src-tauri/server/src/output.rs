@@ -123,6 +123,9 @@ pub fn migration(report: &MigrationReport, json: bool) -> Result<(), Error> {
     if let Some(n @ 1..) = report.vm_count_groups_corrected {
         println!("Recounted the kept VM counts: {n} group(s) had drifted from the VMs.");
     }
+    if let Some(n @ 1..) = report.advisory_locks_restricted {
+        println!("Took {n} advisory lock function(s) from PUBLIC: only EIO's own functions take its locks now.");
+    }
     Ok(())
 }
 

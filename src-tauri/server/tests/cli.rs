@@ -53,6 +53,24 @@ async fn migrate_then_status_on_a_fresh_database(pool: PgPool) {
     let second = json_of(&out);
     assert_eq!(second["applied"].as_array().unwrap().len(), 0, "a second migrate applies nothing");
     assert_eq!(second["vm_count_groups_corrected"], 0, "and finds the kept VM counts right");
+    assert_eq!(second["advisory_locks_restricted"], Value::Null, "the first migrate (a superuser) restricted them");
+
+    // A schema whose advisory locks are open to every login (as a non-superuser migration
+    // leaves it): status says so, and migrate as a superuser closes them.
+    sqlx::raw_sql("GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint), pg_try_advisory_xact_lock(bigint) TO PUBLIC")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = eio(dir.path()).args(["status", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    let warnings = json_of(&out)["warnings"].to_string();
+    assert!(warnings.contains("Every login may take EIO's advisory locks"), "{warnings}");
+    let out = eio(dir.path()).args(["migrate"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Took 2 advisory lock function(s) from PUBLIC"), "{text}");
+    let out = eio(dir.path()).args(["status", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
+    let warnings = json_of(&out)["warnings"].to_string();
+    assert!(!warnings.contains("advisory locks"), "{warnings}");
 
     // A count the triggers never wrote (as after a data-only restore) is repaired by migrate.
     sqlx::query("INSERT INTO vm_counts (vcenter_id, n) VALUES (gen_random_uuid(), 5)").execute(&pool).await.unwrap();

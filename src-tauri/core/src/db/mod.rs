@@ -418,6 +418,24 @@ pub struct MigrationReport {
     pub applied: Vec<AppliedMigration>,
     /// Groups of the kept VM counts that were wrong and were recounted (None: not checked).
     pub vm_count_groups_corrected: Option<i64>,
+    /// Advisory lock functions this run took from PUBLIC (migration 0067): Some(n) when a
+    /// superuser migrated a schema an earlier, non-superuser migration left open.
+    pub advisory_locks_restricted: Option<i32>,
+}
+
+/// When the migrating login is a superuser and PUBLIC may still take advisory locks (0067
+/// ran as a login that could not restrict them), restrict them now; how many were open.
+async fn restrict_advisory_locks(pool: &PgPool) -> Result<Option<i32>> {
+    let open: Option<i32> = sqlx::query_scalar(
+        "SELECT advisory_locks_open_to_public()
+         WHERE (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+    )
+    .fetch_optional(pool)
+    .await?;
+    match open {
+        Some(n) if n > 0 => Ok(Some(sqlx::query_scalar("SELECT restrict_advisory_locks()").fetch_one(pool).await?)),
+        _ => Ok(None),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -440,6 +458,7 @@ pub async fn migrate(config: &Config) -> Result<MigrationReport> {
                 .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
             let mut report = migrate_pool(&pool).await?;
             report.vm_count_groups_corrected = Some(recount_vm_counts(&pool).await?);
+            report.advisory_locks_restricted = restrict_advisory_locks(&pool).await?;
             report.target = url.to_string();
             pool.close().await;
             Ok(report)
@@ -479,6 +498,7 @@ pub async fn migrate_pool(pool: &PgPool) -> Result<MigrationReport> {
         version_after: after.applied_version,
         applied,
         vm_count_groups_corrected: None,
+        advisory_locks_restricted: None,
     })
 }
 
