@@ -12,8 +12,8 @@
 //! ```
 //! `--servers N` syncs N iDRACs (default: one per ESXi host); the first `--hosts` of them
 //! are the hosts' servers, the rest servers no host runs on. `--reuse DATABASE` times the
-//! pages again on an estate an earlier `--keep` left, without syncing (its own login,
-//! dropped after; the database stays).
+//! pages again on an estate an earlier `--keep` left, without syncing (migrated to this
+//! build's schema first; its own login, dropped after; the database stays).
 //! It works in a scratch database (and login) it creates and drops — unless `--keep`, which
 //! leaves both and prints `kept: {"database", "login", "password"}` for the desktop's
 //! startup benchmark (tests/ui/bench/first-data.mjs), which drops them itself.
@@ -58,6 +58,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(estate) = std::env::args().skip_while(|a| a != "--reuse").nth(1) {
         let opts = url.parse::<PgConnectOptions>()?.database(&estate);
         let pool = PgPoolOptions::new().max_connections(4).connect_with(opts.clone()).await?;
+        // An estate kept by an earlier build: this build's schema first.
+        let migrated = eio_core::db::migrate_pool(&pool).await?;
+        if !migrated.applied.is_empty() {
+            println!("migrated {estate}: {} migration(s)", migrated.applied.len());
+        }
         // As autovacuum would have by now: the last run's rule previews, rolled back,
         // left dead rows behind.
         let t = Instant::now();
@@ -251,6 +256,11 @@ async fn time_pages(pool: &PgPool, opts: &PgConnectOptions, login: &str) -> Resu
             "inventory_page (powered on, offset 5000)".into(),
             "inventory_page",
             json!({"power": "powered_on", "offset": 5000}),
+        ),
+        (
+            "inventory_page (powered off, offset 5000)".into(),
+            "inventory_page",
+            json!({"power": "powered_off", "offset": 5000}),
         ),
         ("servers_page (search \"idrac-04\")".into(), "servers_page", json!({"q": "idrac-04"})),
         ("servers_page (not mapped, offset 2000)".into(), "servers_page", json!({"show": "unmapped", "offset": 2000})),
