@@ -86,8 +86,6 @@ struct SessionRow {
     has_users: bool,
     has_jobs: bool,
     has_kill_switch: bool,
-    /// Migration 0067's check is there: whether PUBLIC may take advisory locks can be asked.
-    has_advisory_check: bool,
     this_connection: Option<String>,
 }
 
@@ -114,7 +112,6 @@ pub(crate) async fn load_with(db: &Database, count_rows: bool) -> Result<StatusP
                to_regclass('public.users') IS NOT NULL AS has_users,
                to_regclass('public.jobs') IS NOT NULL AS has_jobs,
                to_regclass('public.kill_switch') IS NOT NULL AS has_kill_switch,
-               to_regprocedure('public.advisory_locks_open_to_public()') IS NOT NULL AS has_advisory_check,
                (SELECT CASE WHEN ssl THEN 'encrypted (' || version || ')' ELSE 'not encrypted' END
                 FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS this_connection
         "#,
@@ -131,7 +128,6 @@ pub(crate) async fn load_with(db: &Database, count_rows: bool) -> Result<StatusP
         has_users,
         has_jobs,
         has_kill_switch,
-        has_advisory_check,
         this_connection,
     } = row;
 
@@ -195,16 +191,13 @@ pub(crate) async fn load_with(db: &Database, count_rows: bool) -> Result<StatusP
             "The login \"{login}\" is not mapped to an EIO user: it can read, but can't submit or approve jobs."
         ));
     }
-    if has_advisory_check {
-        let open: i32 = sqlx::query_scalar("SELECT advisory_locks_open_to_public()").fetch_one(pool).await?;
-        if open > 0 {
-            warnings.push(
-                "Every login may take EIO's advisory locks (the schema was migrated without a superuser): one with \
-                 psql could hold job leasing, IP allocation or a sync's writes. Run `eio migrate` once as a \
-                 superuser to make them EIO's own."
-                    .to_owned(),
-            );
-        }
+    if has_users && crate::db::advisory::open(pool).await? > 0 {
+        warnings.push(
+            "Every login may take EIO's advisory locks (the schema was migrated without a superuser): one with \
+             psql could hold job leasing, IP allocation or a sync's writes. Run `eio migrate` once as a \
+             superuser to make them EIO's own."
+                .to_owned(),
+        );
     }
     if let Some(k) = &kill_switch {
         if k.engaged {

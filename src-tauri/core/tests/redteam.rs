@@ -1409,15 +1409,31 @@ async fn no_login_can_hold_eios_advisory_locks(admin: PgPool) {
         for sql in TAKE_EIO_LOCKS {
             assert_eq!(sqlstate(sqlx::query(sql).execute(&login.pool).await), DENIED, "{group}: {sql}");
         }
-        // Nor can one open them up again, or ask for the restriction to be undone.
-        let reopen =
-            sqlx::query("GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO PUBLIC").execute(&login.pool).await;
-        assert_eq!(sqlstate(reopen), DENIED, "{group} granted an advisory lock function");
-        let restrict = sqlx::query("SELECT restrict_advisory_locks()").execute(&login.pool).await;
-        assert_eq!(sqlstate(restrict), DENIED, "{group} ran restrict_advisory_locks()");
+        // Nor can one open them up again, or become the role that may take them.
+        for sql in [
+            "GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO PUBLIC",
+            "GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO CURRENT_USER",
+            "SET ROLE eio_owner",
+        ] {
+            assert_eq!(sqlstate(sqlx::query(sql).execute(&login.pool).await), DENIED, "{group}: {sql}");
+        }
     }
-    let open: i32 = sqlx::query_scalar("SELECT advisory_locks_open_to_public()").fetch_one(&admin).await.unwrap();
-    assert_eq!(open, 0, "every lock-taking advisory function is closed to PUBLIC");
+    assert_eq!(eio_core::db::advisory::open(&admin).await.unwrap(), 0, "every lock-taking function is closed");
+
+    // A grant a superuser made to a group role is found, and `eio migrate`'s step (as a
+    // superuser) takes it back with PUBLIC's; a DBA login that is not one changes nothing.
+    sqlx::raw_sql("GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(bigint) TO eio_viewer, PUBLIC")
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert_eq!(eio_core::db::advisory::open(&admin).await.unwrap(), 1);
+    let dba = Login::new(&admin, "eio_admin", None).await;
+    assert_eq!(eio_core::db::advisory::restrict(&dba.pool).await.unwrap(), None);
+    assert_eq!(eio_core::db::advisory::restrict(&admin).await.unwrap(), Some(1));
+    assert_eq!(eio_core::db::advisory::open(&admin).await.unwrap(), 0);
+    let viewer = Login::new(&admin, "eio_viewer", None).await;
+    let again = sqlx::query(TAKE_EIO_LOCKS[2]).execute(&viewer.pool).await;
+    assert_eq!(sqlstate(again), DENIED, "the viewer's own grant is gone too");
 
     // The functions that take them still do, as the owner.
     let op = Login::new(&admin, "eio_operator", Some(("op@example.com", "operator", &[]))).await;

@@ -124,7 +124,7 @@ pub fn migration(report: &MigrationReport, json: bool) -> Result<(), Error> {
         println!("Recounted the kept VM counts: {n} group(s) had drifted from the VMs.");
     }
     if let Some(n @ 1..) = report.advisory_locks_restricted {
-        println!("Took {n} advisory lock function(s) from PUBLIC: only EIO's own functions take its locks now.");
+        println!("Took {n} advisory lock function(s) from the application's logins: only EIO's own functions take its locks now.");
     }
     Ok(())
 }

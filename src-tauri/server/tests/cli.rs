@@ -67,7 +67,7 @@ async fn migrate_then_status_on_a_fresh_database(pool: PgPool) {
     let out = eio(dir.path()).args(["migrate"]).env("EIO_DATABASE_URL", &url).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Took 2 advisory lock function(s) from PUBLIC"), "{text}");
+    assert!(text.contains("Took 2 advisory lock function(s) from the application's logins"), "{text}");
     let out = eio(dir.path()).args(["status", "--json"]).env("EIO_DATABASE_URL", &url).output().unwrap();
     let warnings = json_of(&out)["warnings"].to_string();
     assert!(!warnings.contains("advisory locks"), "{warnings}");

@@ -9,6 +9,7 @@
 //!
 //! The embedded default is created, started, migrated and given its local login on the
 //! way in, so a newcomer never has to run `eio migrate` by hand.
+pub mod advisory;
 pub mod embedded;
 
 use std::sync::Arc;
@@ -418,24 +419,9 @@ pub struct MigrationReport {
     pub applied: Vec<AppliedMigration>,
     /// Groups of the kept VM counts that were wrong and were recounted (None: not checked).
     pub vm_count_groups_corrected: Option<i64>,
-    /// Advisory lock functions this run took from PUBLIC (migration 0067): Some(n) when a
-    /// superuser migrated a schema an earlier, non-superuser migration left open.
-    pub advisory_locks_restricted: Option<i32>,
-}
-
-/// When the migrating login is a superuser and PUBLIC may still take advisory locks (0067
-/// ran as a login that could not restrict them), restrict them now; how many were open.
-async fn restrict_advisory_locks(pool: &PgPool) -> Result<Option<i32>> {
-    let open: Option<i32> = sqlx::query_scalar(
-        "SELECT advisory_locks_open_to_public()
-         WHERE (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
-    )
-    .fetch_optional(pool)
-    .await?;
-    match open {
-        Some(n) if n > 0 => Ok(Some(sqlx::query_scalar("SELECT restrict_advisory_locks()").fetch_one(pool).await?)),
-        _ => Ok(None),
-    }
+    /// Advisory lock functions this run took from the application's logins (migration
+    /// 0067): Some(n) when a superuser migrated a schema a non-superuser migration left open.
+    pub advisory_locks_restricted: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -458,7 +444,7 @@ pub async fn migrate(config: &Config) -> Result<MigrationReport> {
                 .map_err(|e| Error::from(e).context(format!("connecting to {url}")))?;
             let mut report = migrate_pool(&pool).await?;
             report.vm_count_groups_corrected = Some(recount_vm_counts(&pool).await?);
-            report.advisory_locks_restricted = restrict_advisory_locks(&pool).await?;
+            report.advisory_locks_restricted = advisory::restrict(&pool).await?;
             report.target = url.to_string();
             pool.close().await;
             Ok(report)
