@@ -496,6 +496,9 @@ pub async fn recount_vm_counts(pool: &PgPool) -> Result<i64> {
     // It waits for a fold under way, which a long sync may hold to its commit; not forever.
     let mut tx = pool.begin().await?;
     sqlx::query("SET LOCAL lock_timeout = '120s'").execute(&mut *tx).await?;
+    // As the schema's owner, never as the login: `eio migrate` may run as a superuser, and
+    // the superuser must not run code of the schema with its own rights (migration 0067).
+    sqlx::query("SET LOCAL ROLE eio_owner").execute(&mut *tx).await?;
     let wrong: i64 = sqlx::query_scalar("SELECT vm_counts_rebuild()").fetch_one(&mut *tx).await.map_err(|e| {
         let waited = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"));
         let e = Error::from(e);
