@@ -52,7 +52,7 @@ export function useWindowedRows<T, F>(
     [fetchWindow],
   );
 
-  /** Forget every window and fetch `from`..`to` (window numbers) again. */
+  /** Fetch windows `from`..`to` again; answers to earlier requests are dropped. */
   const refetch = useCallback(
     (from: number, to: number) => {
       generation.current += 1;
@@ -62,11 +62,12 @@ export function useWindowedRows<T, F>(
     },
     [fetchPage],
   );
-  // A new query starts from the top, with no rows of the old one.
+  // A new query keeps no rows of the old one and fetches the windows in view (the table
+  // reports its range, with the new query, before this runs: child effects run first).
   useEffect(() => {
     pages.current = new Map();
-    inView.current = [0, 0];
-    refetch(0, 0);
+    const [start, end] = inView.current;
+    refetch(Math.floor(start / WINDOW), Math.floor(end / WINDOW));
   }, [refetch]);
   const reload = useCallback(() => {
     const [start, end] = inView.current;
