@@ -50,6 +50,20 @@ pub(crate) fn filter(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A filter that takes one of a few words: the word as `allowed` spells it (case aside),
+/// None when blank, or invalid input naming the words (`what`: "servers filter", …).
+pub(crate) fn one_of(
+    v: &Option<String>,
+    allowed: &[&'static str],
+    what: &str,
+) -> crate::error::Result<Option<&'static str>> {
+    let Some(s) = filter(v) else { return Ok(None) };
+    match allowed.iter().find(|a| a.eq_ignore_ascii_case(s)) {
+        Some(a) => Ok(Some(*a)),
+        None => Err(crate::error::Error::invalid(format!("unknown {what} \"{s}\" ({})", allowed.join(", ")))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

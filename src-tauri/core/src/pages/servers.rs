@@ -87,15 +87,7 @@ pub async fn load(db: &Database, q: &ServersQuery) -> Result<ServersPage> {
         Some(g) if g.eq_ignore_ascii_case("unknown") => Some("unknown"),
         Some(g) => Some(g.parse::<IdracGeneration>()?.as_str()),
     };
-    let show = match filter(&q.show) {
-        None => None,
-        Some(s) => Some(
-            SHOWS
-                .into_iter()
-                .find(|v| v.eq_ignore_ascii_case(s))
-                .ok_or_else(|| Error::invalid(format!("unknown servers filter \"{s}\" ({})", SHOWS.join(", "))))?,
-        ),
-    };
+    let show = super::one_of(&q.show, &SHOWS, "servers filter")?;
     let search = search_term(&q.q);
     let like = search.as_deref().map(|s| format!("%{}%", super::inventory::like_escape(s)));
     let want_facets = offset == 0 && search.is_none();

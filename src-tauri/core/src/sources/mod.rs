@@ -453,15 +453,7 @@ struct PagedSource {
 /// One page of the sources `q` keeps: one statement for the page, one for the facets.
 pub async fn page(db: &Database, q: &SourcesQuery) -> Result<SourcesPage> {
     let (offset, limit) = crate::pages::window(q.offset, q.limit, 100, 1000);
-    let status = match crate::pages::filter(&q.status) {
-        None => None,
-        Some(s) => Some(
-            STATUSES
-                .into_iter()
-                .find(|v| v.eq_ignore_ascii_case(s))
-                .ok_or_else(|| Error::invalid(format!("unknown source status \"{s}\" ({})", STATUSES.join(", "))))?,
-        ),
-    };
+    let status = crate::pages::one_of(&q.status, &STATUSES, "source status")?;
     let search = crate::pages::search_term(&q.q);
     let like = search.as_deref().map(|s| format!("%{}%", crate::pages::inventory::like_escape(s)));
     let want_facets = offset == 0 && search.is_none();
